@@ -1,0 +1,196 @@
+# Makefile - build, run and test the messenger (GNU make).
+#
+#   make            build/bin/{auth,chats,messages,files,wsd} and build/lib/libmsgr.a
+#   make asan       the same with AddressSanitizer and UBSan, into build-asan/
+#   make unit       tests/unit/test_*.c against the sanitizer build
+#   make fuzz       tests/fuzz/fuzz_*.c with libFuzzer (FUZZ_SECONDS each)
+#   make run        the whole stack in the foreground (PORT=8080 VAR=./var)
+#   make start|stop the stack in the background
+#   make test       everything a change must pass (what .ci/run calls)
+#
+# Sources are found by wildcard: a new shared/*.c, fcgi/NAME/*.c or wsd/*.c
+# is built without touching this file, and a new directory fcgi/NAME becomes
+# the program build/bin/NAME.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PORT ?= 8080
+VAR ?= $(CURDIR)/var
+PYTHON ?= /usr/bin/python3
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+# pkg-config and pg_config run once and only when a compile needs them:
+# `make deps` may be what installs them.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags json-c libwebsockets 2>/dev/null))$(PKG_CFLAGS)
+PG_INCDIR = $(eval PG_INCDIR := $$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql))$(PG_INCDIR)
+
+WARN := -Wall -Wextra -Werror
+BASE_CFLAGS = -std=gnu11 $(WARN) -g -MMD -MP -I shared -I$(PG_INCDIR) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto
+WSD_LIBS := -lwebsockets
+
+# The three build trees and how each compiles and links.
+build_CC = $(CC)
+build_CFLAGS = $(BASE_CFLAGS) -O2
+build_LDFLAGS =
+build-asan_CC = $(CC)
+build-asan_CFLAGS = $(BASE_CFLAGS) -O1 $(SAN)
+build-asan_LDFLAGS = $(SAN)
+build-fuzz_CC = $(FUZZ_CC)
+build-fuzz_CFLAGS = $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMSGR_FUZZING
+build-fuzz_LDFLAGS = -fsanitize=fuzzer,address,undefined
+
+# Tests may #include the .c under test to reach its static functions.
+TEST_CFLAGS := -Wno-unused-function -I tests/unit
+
+SHARED_SRC := $(sort $(wildcard shared/*.c))
+FCGI_PROGS := $(sort $(foreach d,$(wildcard fcgi/*/),$(if $(wildcard $(d)*.c),$(notdir $(patsubst %/,%,$(d))))))
+WSD_SRC := $(sort $(wildcard wsd/*.c))
+PROGS := $(FCGI_PROGS) $(if $(WSD_SRC),wsd)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+
+prog_src = $(if $(filter wsd,$(1)),$(WSD_SRC),$(sort $(wildcard fcgi/$(1)/*.c)))
+prog_libs = $(LIBS)$(if $(filter wsd,$(1)), $(WSD_LIBS))
+objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+# A file holding the list of a link's inputs, rewritten only when the list
+# changes, so that removing a source file relinks what contained it.
+# $(call list_stamp,STAMP,WORDS)
+define list_stamp
+$(1): FORCE
+	@mkdir -p $$(@D); l='$(2)'; [ -f $$@ ] && [ "$$$$(cat $$@)" = "$$$$l" ] || printf '%s\n' "$$$$l" > $$@
+endef
+
+# $(call tree,DIR): compile rules, the library and the programs of one tree.
+define tree
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $$($(1)_CFLAGS) $$(if $$(filter tests/%,$$<),$$(TEST_CFLAGS)) -c $$< -o $$@
+
+$(eval $(call list_stamp,$(1)/lib/libmsgr.list,$(SHARED_SRC)))
+$(1)/lib/libmsgr.a: $(call objs,$(1),$(SHARED_SRC)) $(1)/lib/libmsgr.list
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$(filter %.o,$$^)
+
+$(foreach p,$(PROGS),$(eval $(call prog,$(1),$(p))))
+
+-include $(patsubst %.o,%.d,$(call objs,$(1),$(SHARED_SRC) $(foreach p,$(PROGS),$(call prog_src,$(p))) $(UNIT_SRC) $(FUZZ_SRC)))
+endef
+
+# $(call prog,DIR,NAME)
+define prog
+$(eval $(call list_stamp,$(1)/obj/$(2).list,$(call prog_src,$(2))))
+$(1)/bin/$(2): $(call objs,$(1),$(call prog_src,$(2))) $(1)/lib/libmsgr.a $(1)/obj/$(2).list
+	@mkdir -p $$(@D)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(1)/lib/libmsgr.a $(call prog_libs,$(2))
+endef
+
+$(foreach t,build build-asan build-fuzz,$(eval $(call tree,$(t))))
+
+.PHONY: all asan unit unit-build fuzz fuzz-build fuzz-smoke deps run start stop status \
+	test clean nginx-snippets FORCE
+FORCE:
+
+all: build/lib/libmsgr.a $(addprefix build/bin/,$(PROGS))
+
+asan: build-asan/lib/libmsgr.a $(addprefix build-asan/bin/,$(PROGS))
+
+# ---- unit tests -------------------------------------------------------------
+
+UNIT_BINS := $(addprefix build-asan/tests/,$(UNIT_NAMES))
+$(UNIT_BINS): build-asan/tests/%: build-asan/obj/tests/unit/%.o build-asan/lib/libmsgr.a
+	@mkdir -p $(@D)
+	$(CC) $(build-asan_LDFLAGS) -o $@ $< build-asan/lib/libmsgr.a $(LIBS)
+
+unit-build: $(UNIT_BINS)
+
+unit: unit-build
+	@fail=0; for t in $(UNIT_BINS); do \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+			$$t || { echo "unit $${t##*/}: FAILED (exit $$?)"; fail=1; }; \
+	done; exit $$fail
+
+# ---- fuzzing ----------------------------------------------------------------
+# Each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput. Its seed corpus
+# is tests/fuzz/corpus/fuzz_NAME/ (or corpus/NAME/); new inputs go to
+# build-fuzz/corpus/, crashes to tests/fuzz/crash-*.
+
+FUZZ_BINS := $(addprefix build-fuzz/,$(FUZZ_NAMES))
+$(FUZZ_BINS): build-fuzz/%: build-fuzz/obj/tests/fuzz/%.o build-fuzz/lib/libmsgr.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(build-fuzz_LDFLAGS) -o $@ $< build-fuzz/lib/libmsgr.a $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@fail=0; for f in $(FUZZ_BINS); do \
+		n=$${f##*/}; seeds=tests/fuzz/corpus/$$n; \
+		[ -d $$seeds ] || seeds=tests/fuzz/corpus/$${n#fuzz_}; \
+		[ -d $$seeds ] || seeds=; \
+		dict=tests/fuzz/$$n.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
+		mkdir -p build-fuzz/corpus/$$n; \
+		echo "fuzz $$n: $(FUZZ_SECONDS) s (log build-fuzz/$$n.log)"; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/ $$dict build-fuzz/corpus/$$n $$seeds \
+			> build-fuzz/$$n.log 2>&1; then \
+			tail -n 60 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; fail=1; \
+		else grep -E '^stat::number_of_executed_runs' build-fuzz/$$n.log | sed "s/^/fuzz $$n: /"; fi; \
+	done; exit $$fail
+
+fuzz-smoke:
+	@$(MAKE) fuzz FUZZ_SECONDS=5
+
+# ---- dependencies, the local stack ------------------------------------------
+
+deps:
+	@scripts/deps.sh
+
+STACK = VAR='$(VAR)' PORT='$(PORT)' scripts/stack.sh
+
+run: deps
+	@$(MAKE) -j$(NPROC) all
+	@$(STACK) run
+
+start:
+	@$(STACK) start
+
+stop:
+	@$(STACK) stop
+
+status:
+	@$(STACK) status
+
+# The nginx snippets for an existing nginx: include messenger-upstreams.conf
+# in http{} and messenger-locations.conf in server{}.
+RUN_DIR ?= $(VAR)/run
+WWW_DIR ?= $(CURDIR)/www
+STORAGE_DIR ?= $(VAR)/files
+DEST ?= $(CURDIR)/build/nginx
+nginx-snippets:
+	@RUN_DIR='$(RUN_DIR)' WWW_DIR='$(WWW_DIR)' STORAGE_DIR='$(STORAGE_DIR)' \
+		scripts/render-nginx.sh --snippets '$(DEST)'
+
+# ---- everything -------------------------------------------------------------
+# The integration tests start their own stack (tests/conftest.py) from
+# build-asan/bin on a free port and a temporary state directory.
+
+test: deps
+	@$(MAKE) -j$(NPROC) all asan unit-build $(if $(FUZZ_SRC),fuzz-build)
+	@$(MAKE) unit
+	@$(if $(FUZZ_SRC),$(MAKE) fuzz-smoke,true)
+	$(PYTHON) -m pytest -q tests/
+
+clean:
+	rm -rf build build-asan build-fuzz

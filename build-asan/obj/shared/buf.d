@@ -1,0 +1,3 @@
+build-asan/obj/shared/buf.o: shared/buf.c shared/buf.h shared/err.h
+shared/buf.h:
+shared/err.h:

@@ -1,0 +1,436 @@
+/*
+ * Registration, login, the OAuth2 token endpoint, refresh and logout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "token.h"
+#include "utf8.h"
+
+#define AUTH_BODY_LIMIT 8192
+
+static long refresh_ttl(void)
+{
+	return config_int("MSGR_REFRESH_TTL", 30L * 86400, 60, 365L * 86400);
+}
+
+static const char *check_username(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.'))
+			return "may contain only letters a-z, digits, '_' and '.'";
+	}
+	return NULL;
+}
+
+static const char *check_email(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	if (!at || at == s || at == s + len - 1 || memchr(at + 1, '@', len - (size_t)(at - s) - 1))
+		return "must be an email address like name@example.com";
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ' ')
+			return "must not contain spaces";
+	return NULL;
+}
+
+static char *lower_copy(struct arena *a, const char *s, size_t len)
+{
+	char *out = arena_strndup(a, s, len);
+	for (char *p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return out;
+}
+
+/* Appends the token-pair members (API.md "Token pair") to b, without
+ * braces. Returns false when no access token could be made. */
+static bool append_token_pair(struct buf *b, int64_t user_id, const char *refresh)
+{
+	char *access = token_issue_access(user_id, time(NULL));
+	if (!access)
+		return false;
+	buf_puts(b, "\"access_token\":");
+	buf_json_str(b, access, strlen(access));
+	buf_printf(b, ",\"token_type\":\"bearer\",\"expires_in\":%ld,\"refresh_token\":",
+		   token_access_ttl());
+	buf_json_str(b, refresh, strlen(refresh));
+	free(access);
+	return true;
+}
+
+static void send_token_pair(struct http_req *req, int status, const char *user_json,
+			    int64_t user_id, const char *refresh)
+{
+	struct buf b = {0};
+	buf_putc(&b, '{');
+	if (user_json) {
+		buf_puts(&b, "\"user\":");
+		buf_puts(&b, user_json);
+		buf_putc(&b, ',');
+	}
+	bool ok = append_token_pair(&b, user_id, refresh);
+	buf_putc(&b, '}');
+	if (ok && buf_status(&b) == MSGR_OK)
+		http_send_json(req, status, b.data, b.len);
+	else
+		http_problem(req, 500, "internal_error", "could not issue an access token");
+	buf_free(&b);
+}
+
+/* A fresh refresh token and its storage hash; false (answered 500) when
+ * the system has no randomness to give. */
+static bool new_refresh(struct http_req *req, char token[TOKEN_REFRESH_LEN + 1],
+			char hash[2 * TOKEN_HASH_LEN + 1])
+{
+	if (token_new_refresh(token) != MSGR_OK) {
+		http_problem(req, 500, "internal_error", "could not create a refresh token");
+		return false;
+	}
+	token_sha256_hex(token, TOKEN_REFRESH_LEN, hash);
+	return true;
+}
+
+enum { REG_USERNAME, REG_EMAIL, REG_PASSWORD, REG_DISPLAY_NAME, REG__MAX };
+static const struct field_spec register_fields[REG__MAX] = {
+	[REG_USERNAME] = {"username", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 32,
+			  check_username},
+	[REG_EMAIL] = {"email", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 254, check_email},
+	[REG_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, 8, 128, NULL},
+	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM, 1, 64, NULL},
+};
+
+void handle_register(struct http_req *req)
+{
+	DB_STMT(register_user, 6,
+		"SELECT u->>'id', u FROM register_user($1, $2, $3, $4, $5, $6::int) u");
+	struct field_value f[REG__MAX];
+	if (!http_parse_body(req, AUTH_BODY_LIMIT, register_fields, REG__MAX, f))
+		return;
+	const char *username = lower_copy(req->arena, f[REG_USERNAME].str, f[REG_USERNAME].len);
+	const char *display = f[REG_DISPLAY_NAME].present ? f[REG_DISPLAY_NAME].str : username;
+	const char *hash = password_hash(req->arena, f[REG_PASSWORD].str);
+	if (!hash) {
+		http_problem(req, 500, "internal_error", "could not hash the password");
+		return;
+	}
+	char refresh[TOKEN_REFRESH_LEN + 1], refresh_hash[2 * TOKEN_HASH_LEN + 1];
+	if (!new_refresh(req, refresh, refresh_hash))
+		return;
+	char ttl[24];
+	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
+	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash, ttl};
+	PGresult *res = db_exec(&register_user, params);
+	if (!db_ok(res)) {
+		http_db_problem(req, res);
+		return;
+	}
+	int64_t uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	send_token_pair(req, 201, PQgetvalue(res, 0, 1), uid, refresh);
+	PQclear(res);
+	db_notify_events("");
+}
+
+/* The outcome of checking a login name and password. */
+enum login_result { LOGIN_OK, LOGIN_BAD, LOGIN_THROTTLED, LOGIN_DB_ERROR };
+
+/*
+ * Checks credentials with the per-name and per-address failure limits.
+ * Unknown users are hashed against a dummy so that both failures take the
+ * same time. On LOGIN_OK sets *user_id; on LOGIN_THROTTLED *retry_after.
+ */
+static enum login_result check_login(struct http_req *req, const char *login,
+				     const char *password, int64_t *user_id, long *retry_after,
+				     PGresult **db_error)
+{
+	DB_STMT(find_login, 5,
+		"SELECT login_throttle($1, $2, $3::int, $4::int, $5::int), u.id, u.password_hash "
+		"FROM (SELECT 1) one LEFT JOIN users u "
+		"ON u.username = lower($1) OR lower(u.email) = lower($1)");
+	DB_STMT(record_failure, 3, "SELECT login_failed($1, $2, $3::int)");
+	char max_user[24], max_addr[24], window[24];
+	long window_secs = config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
+	snprintf(max_user, sizeof max_user, "%ld",
+		 config_int("MSGR_LOGIN_MAX_PER_USER", 10, 1, 1000000));
+	snprintf(max_addr, sizeof max_addr, "%ld",
+		 config_int("MSGR_LOGIN_MAX_PER_ADDR", 100, 1, 1000000));
+	snprintf(window, sizeof window, "%ld", window_secs);
+	const char *params[] = {login, req->remote_addr, max_user, max_addr, window};
+	PGresult *res = db_exec(&find_login, params);
+	if (!db_ok(res)) {
+		*db_error = res;
+		return LOGIN_DB_ERROR;
+	}
+	long wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (wait > 0) {
+		*retry_after = wait;
+		PQclear(res);
+		return LOGIN_THROTTLED;
+	}
+	bool known = !PQgetisnull(res, 0, 1);
+	const char *hash = known ? arena_strndup(req->arena, PQgetvalue(res, 0, 2),
+						 (size_t)PQgetlength(res, 0, 2))
+				 : NULL;
+	int64_t uid = known ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+	PQclear(res);
+	if (password_check(hash, password)) {
+		*user_id = uid;
+		return LOGIN_OK;
+	}
+	const char *fail_params[] = {login, req->remote_addr, window};
+	res = db_exec(&record_failure, fail_params);
+	if (!db_ok(res)) {
+		*db_error = res;
+		return LOGIN_DB_ERROR;
+	}
+	PQclear(res);
+	return LOGIN_BAD;
+}
+
+/* Opens a login session for the user; fills the new refresh token. Answers
+ * the problem itself and returns false on failure. */
+static bool open_session(struct http_req *req, int64_t user_id, const char *login,
+			 char refresh[TOKEN_REFRESH_LEN + 1])
+{
+	DB_STMT(session_open, 4,
+		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
+		"SELECT session_open($1::bigint, $2, $3::int)");
+	char hash[2 * TOKEN_HASH_LEN + 1], uid[24], ttl[24];
+	if (!new_refresh(req, refresh, hash))
+		return false;
+	snprintf(uid, sizeof uid, "%lld", (long long)user_id);
+	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
+	const char *params[] = {uid, hash, ttl, login};
+	PGresult *res = db_exec(&session_open, params);
+	if (!db_ok(res)) {
+		http_db_problem(req, res);
+		return false;
+	}
+	PQclear(res);
+	return true;
+}
+
+static void answer_throttled(struct http_req *req, long retry_after)
+{
+	char secs[24];
+	snprintf(secs, sizeof secs, "%ld", retry_after);
+	http_add_header(req, "Retry-After", secs);
+	http_problem(req, 429, "too_many_attempts",
+		     "too many failed logins; try again in %ld seconds", retry_after);
+}
+
+enum { LOGIN_LOGIN, LOGIN_PASSWORD, LOGIN__MAX };
+static const struct field_spec login_fields[LOGIN__MAX] = {
+	[LOGIN_LOGIN] = {"login", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 254, NULL},
+	[LOGIN_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, 1, 1024, NULL},
+};
+
+void handle_login(struct http_req *req)
+{
+	struct field_value f[LOGIN__MAX];
+	if (!http_parse_body(req, AUTH_BODY_LIMIT, login_fields, LOGIN__MAX, f))
+		return;
+	int64_t uid = 0;
+	long retry_after = 0;
+	PGresult *err = NULL;
+	char refresh[TOKEN_REFRESH_LEN + 1];
+	switch (check_login(req, f[LOGIN_LOGIN].str, f[LOGIN_PASSWORD].str, &uid, &retry_after,
+			    &err)) {
+	case LOGIN_DB_ERROR:
+		http_db_problem(req, err);
+		return;
+	case LOGIN_THROTTLED:
+		answer_throttled(req, retry_after);
+		return;
+	case LOGIN_BAD:
+		http_problem(req, 401, "invalid_credentials", "wrong login or password");
+		return;
+	case LOGIN_OK:
+		break;
+	}
+	if (open_session(req, uid, f[LOGIN_LOGIN].str, refresh))
+		send_token_pair(req, 200, NULL, uid, refresh);
+}
+
+/* Answers an OAuth2 error (RFC 6749 section 5.2). */
+static void oauth_error(struct http_req *req, int status, const char *error,
+			const char *description)
+{
+	struct buf b = {0};
+	buf_puts(&b, "{\"error\":");
+	buf_json_str(&b, error, strlen(error));
+	buf_puts(&b, ",\"error_description\":");
+	buf_json_str(&b, description, strlen(description));
+	buf_putc(&b, '}');
+	if (status == 401)
+		http_add_header(req, "WWW-Authenticate", "Basic");
+	if (buf_status(&b) == MSGR_OK)
+		http_send_json(req, status, b.data, b.len);
+	else
+		http_problem(req, 500, "internal_error", "out of memory");
+	buf_free(&b);
+}
+
+/* Rotates a refresh token; answers nothing, returns the user id or 0 when
+ * the token is refused, -1 on a database failure (then *db_error). */
+static int64_t rotate_refresh(const char *old_token, size_t old_len,
+			      char new_token[TOKEN_REFRESH_LEN + 1], PGresult **db_error)
+{
+	DB_STMT(session_rotate, 3, "SELECT session_rotate($1, $2, $3::int)");
+	char old_hash[2 * TOKEN_HASH_LEN + 1], new_hash[2 * TOKEN_HASH_LEN + 1], ttl[24];
+	token_sha256_hex(old_token, old_len, old_hash);
+	if (token_new_refresh(new_token) != MSGR_OK) {
+		*db_error = NULL;
+		return -1;
+	}
+	token_sha256_hex(new_token, TOKEN_REFRESH_LEN, new_hash);
+	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
+	const char *params[] = {old_hash, new_hash, ttl};
+	PGresult *res = db_exec(&session_rotate, params);
+	if (!db_ok(res)) {
+		*db_error = res;
+		return -1;
+	}
+	int64_t uid = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return uid;
+}
+
+enum { TOK_GRANT, TOK_USERNAME, TOK_PASSWORD, TOK_REFRESH, TOK__MAX };
+static const struct field_spec token_fields[TOK__MAX] = {
+	[TOK_GRANT] = {"grant_type", FIELD_STRING, 0, 1, 64, NULL},
+	[TOK_USERNAME] = {"username", FIELD_STRING, FIELD_TRIM, 1, 254, NULL},
+	[TOK_PASSWORD] = {"password", FIELD_STRING, FIELD_RAW, 1, 1024, NULL},
+	[TOK_REFRESH] = {"refresh_token", FIELD_STRING, 0, 1, 256, NULL},
+};
+
+/* grant_type=password (RFC 6749 section 4.3). */
+static void token_password_grant(struct http_req *req, const struct field_value *f)
+{
+	if (!f[TOK_USERNAME].present || !f[TOK_PASSWORD].present) {
+		oauth_error(req, 400, "invalid_request", "username and password are required");
+		return;
+	}
+	int64_t uid = 0;
+	long retry_after = 0;
+	PGresult *err = NULL;
+	char refresh[TOKEN_REFRESH_LEN + 1];
+	switch (check_login(req, f[TOK_USERNAME].str, f[TOK_PASSWORD].str, &uid, &retry_after,
+			    &err)) {
+	case LOGIN_DB_ERROR:
+		http_db_problem(req, err);
+		return;
+	case LOGIN_THROTTLED:
+		answer_throttled(req, retry_after);
+		return;
+	case LOGIN_BAD:
+		oauth_error(req, 400, "invalid_grant", "wrong username or password");
+		return;
+	case LOGIN_OK:
+		break;
+	}
+	if (open_session(req, uid, f[TOK_USERNAME].str, refresh))
+		send_token_pair(req, 200, NULL, uid, refresh);
+}
+
+/* grant_type=refresh_token (RFC 6749 section 6). */
+static void token_refresh_grant(struct http_req *req, const struct field_value *f)
+{
+	if (!f[TOK_REFRESH].present) {
+		oauth_error(req, 400, "invalid_request", "refresh_token is required");
+		return;
+	}
+	char refresh[TOKEN_REFRESH_LEN + 1];
+	PGresult *err = NULL;
+	int64_t uid = rotate_refresh(f[TOK_REFRESH].str, f[TOK_REFRESH].len, refresh, &err);
+	if (uid < 0)
+		http_db_problem(req, err);
+	else if (uid == 0)
+		oauth_error(req, 400, "invalid_grant", "the refresh token is invalid or expired");
+	else
+		send_token_pair(req, 200, NULL, uid, refresh);
+}
+
+void handle_token(struct http_req *req)
+{
+	struct field_value f[TOK__MAX];
+	struct field_errors errs = {0};
+	if (!http_read_body(req, AUTH_BODY_LIMIT))
+		return;
+	const char *ct = http_header(req, "Content-Type");
+	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
+		oauth_error(req, 400, "invalid_request",
+			    "send the form as application/x-www-form-urlencoded");
+		return;
+	}
+	valid_form(req->arena, req->body, req->body_len, token_fields, TOK__MAX, f, &errs);
+	int nerrs = errs.count;
+	field_errors_free(&errs);
+	if (nerrs) {
+		oauth_error(req, 400, "invalid_request", "a parameter is malformed");
+		return;
+	}
+	if (!f[TOK_GRANT].present) {
+		oauth_error(req, 400, "invalid_request", "grant_type is required");
+	} else if (!strcmp(f[TOK_GRANT].str, "password")) {
+		token_password_grant(req, f);
+	} else if (!strcmp(f[TOK_GRANT].str, "refresh_token")) {
+		token_refresh_grant(req, f);
+	} else {
+		oauth_error(req, 400, "unsupported_grant_type",
+			    "grant_type must be password or refresh_token");
+	}
+}
+
+enum { REF_TOKEN, REF__MAX };
+static const struct field_spec refresh_fields[REF__MAX] = {
+	[REF_TOKEN] = {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 1, 256, NULL},
+};
+
+void handle_refresh(struct http_req *req)
+{
+	struct field_value f[REF__MAX];
+	if (!http_parse_body(req, AUTH_BODY_LIMIT, refresh_fields, REF__MAX, f))
+		return;
+	char refresh[TOKEN_REFRESH_LEN + 1];
+	PGresult *err = NULL;
+	int64_t uid = rotate_refresh(f[REF_TOKEN].str, f[REF_TOKEN].len, refresh, &err);
+	if (uid < 0) {
+		http_db_problem(req, err);
+	} else if (uid == 0) {
+		http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		http_problem(req, 401, "invalid_refresh_token",
+			     "the refresh token is invalid, expired or was already used");
+	} else {
+		send_token_pair(req, 200, NULL, uid, refresh);
+	}
+}
+
+void handle_logout(struct http_req *req)
+{
+	DB_STMT(session_close, 1, "SELECT session_close($1)");
+	struct field_value f[REF__MAX];
+	if (!http_parse_body(req, AUTH_BODY_LIMIT, refresh_fields, REF__MAX, f))
+		return;
+	char hash[2 * TOKEN_HASH_LEN + 1];
+	token_sha256_hex(f[REF_TOKEN].str, f[REF_TOKEN].len, hash);
+	const char *params[] = {hash};
+	PGresult *res = db_exec(&session_close, params);
+	if (!db_ok(res)) {
+		http_db_problem(req, res);
+		return;
+	}
+	PQclear(res);
+	/* Like RFC 7009 revocation: an unknown token is not an error, so a
+	 * client can always log out. */
+	http_no_content(req);
+}

@@ -1,0 +1,34 @@
+/*
+ * auth.h - the auth program's handlers and their shared helpers.
+ */
+#ifndef MSGR_AUTH_H
+#define MSGR_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+
+/* accounts.c */
+void handle_register(struct http_req *req);
+void handle_login(struct http_req *req);
+void handle_token(struct http_req *req);
+void handle_refresh(struct http_req *req);
+void handle_logout(struct http_req *req);
+
+/* users.c */
+void handle_health(struct http_req *req);
+void handle_me(struct http_req *req);
+void handle_update_me(struct http_req *req);
+void handle_search_users(struct http_req *req);
+void handle_get_user(struct http_req *req);
+
+/* password.c */
+int password_init(void);
+/* Returns a new scrypt MCF hash in the arena, or NULL. */
+const char *password_hash(struct arena *a, const char *password);
+/* True only for a match. A NULL hash (unknown user) is checked against a
+ * dummy hash so that both cost the same time. */
+bool password_check(const char *hash, const char *password);
+
+#endif

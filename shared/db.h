@@ -1,0 +1,56 @@
+/*
+ * db.h - the worker's one PostgreSQL connection.
+ *
+ * Statements are declared once with DB_STMT and prepared on first use on the
+ * current connection; parameters always travel separately from the SQL. When
+ * the server went away (a restart), the next call reconnects and retries the
+ * statement once: a statement sent to a dead backend never ran.
+ *
+ * Domain errors raised in SQL use SQLSTATE 'M0' followed by the HTTP status
+ * ('M0404'), the problem code as MESSAGE and the text for people as DETAIL;
+ * http_db_problem() turns them into the problem document.
+ */
+#ifndef MSGR_DB_H
+#define MSGR_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+struct http_req;
+
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+	unsigned prepared_on; /* the connection generation it was prepared on */
+	char pname[16];       /* the server-side name, unique in the process */
+};
+
+#define DB_STMT(var, nparams_, sql_) static struct db_stmt var = {#var, sql_, nparams_, 0, ""}
+
+/* Connects with MSGR_DATABASE_URL (libpq conninfo or URI). */
+enum msgr_err db_connect(void) MSGR_WUR;
+void db_disconnect(void);
+/* The connection, for code that needs libpq directly (NULL if none). */
+PGconn *db_conn(void);
+
+/* Executes a prepared statement with text parameters (NULL = SQL NULL).
+ * Returns the result (the caller PQclear()s it; it may be an error result)
+ * or NULL when the database cannot be reached. */
+PGresult *db_exec(struct db_stmt *stmt, const char *const *params) MSGR_WUR;
+/* True for PGRES_TUPLES_OK and PGRES_COMMAND_OK. */
+bool db_ok(const PGresult *res);
+/* The SQLSTATE of an error result, or "" */
+const char *db_sqlstate(const PGresult *res);
+
+/* Answers the problem for a failed db_exec(): 503 when res is NULL, the
+ * domain problem for an 'M0nnn' error, 500 (logged) otherwise. Takes res. */
+void http_db_problem(struct http_req *req, PGresult *res);
+
+/* Sends NOTIFY msgr_events with the given payload after a commit; failure
+ * is logged and ignored (wsd polls the events table anyway). */
+void db_notify_events(const char *payload);
+
+#endif

@@ -1,0 +1,384 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <fcgiapp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "token.h"
+
+#define HTTP_MAX_HEADER_NAME 64
+
+static FCGX_Request *fcgx(struct http_req *req)
+{
+	return req->fcgx;
+}
+
+const char *http_param(struct http_req *req, const char *name)
+{
+	return FCGX_GetParam(name, fcgx(req)->envp);
+}
+
+const char *http_header(struct http_req *req, const char *name)
+{
+	/* CGI names: Content-Type and Content-Length have no HTTP_ prefix
+	 * (RFC 3875 section 4.1), the others are HTTP_ plus the upper-cased
+	 * name with '-' as '_'. */
+	if (!strcasecmp(name, "Content-Type"))
+		return http_param(req, "CONTENT_TYPE");
+	if (!strcasecmp(name, "Content-Length"))
+		return http_param(req, "CONTENT_LENGTH");
+	char cgi[5 + HTTP_MAX_HEADER_NAME + 1] = "HTTP_";
+	size_t n = strlen(name);
+	if (n > HTTP_MAX_HEADER_NAME)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		cgi[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	cgi[5 + n] = '\0';
+	return http_param(req, cgi);
+}
+
+bool http_query(struct http_req *req, const char *name, const char **value, size_t *len)
+{
+	const char *q = req->query;
+	size_t name_len = strlen(name);
+	while (*q) {
+		const char *amp = strchr(q, '&');
+		size_t pair_len = amp ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', pair_len);
+		size_t key_len = eq ? (size_t)(eq - q) : pair_len;
+		if (key_len == name_len && !memcmp(q, name, name_len)) {
+			const char *raw = eq ? eq + 1 : q + pair_len;
+			size_t raw_len = eq ? pair_len - key_len - 1 : 0;
+			char *v = valid_percent_decode(req->arena, raw, raw_len, true, len);
+			if (!v)
+				return false;
+			*value = v;
+			return true;
+		}
+		q += pair_len + (amp ? 1 : 0);
+	}
+	return false;
+}
+
+bool http_parse_query(struct http_req *req, const struct field_spec *specs, size_t n,
+		      struct field_value *out)
+{
+	struct field_errors errs = {0};
+	valid_form(req->arena, req->query, strlen(req->query), specs, n, out, &errs);
+	if (errs.count) {
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		return false;
+	}
+	field_errors_free(&errs);
+	return true;
+}
+
+bool http_read_body(struct http_req *req, size_t limit)
+{
+	if (req->body)
+		return true;
+	const char *cl = http_param(req, "CONTENT_LENGTH");
+	size_t declared = 0;
+	if (cl && *cl) {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (*end || cl[0] == '-') {
+			http_problem(req, 400, "bad_request", "the Content-Length header is malformed");
+			return false;
+		}
+		if (v > limit) {
+			http_problem(req, 413, "body_too_large",
+				     "the request body is larger than %zu bytes", limit);
+			return false;
+		}
+		declared = (size_t)v;
+	}
+	char *body = arena_alloc(req->arena, declared + 1);
+	int got = declared ? FCGX_GetStr(body, (int)declared, fcgx(req)->in) : 0;
+	if (got < 0 || (size_t)got != declared) {
+		http_problem(req, 400, "body_truncated", "the request body ended early");
+		return false;
+	}
+	body[got] = '\0';
+	req->body = body;
+	req->body_len = (size_t)got;
+	return true;
+}
+
+/* True when the media type of a Content-Type value (before any
+ * parameters) is type, case-insensitively (RFC 9110 section 8.3.1). */
+static bool media_type_is(const char *value, const char *type)
+{
+	if (!value)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	size_t n = strlen(type);
+	if (strncasecmp(value, type, n))
+		return false;
+	const char *rest = value + n;
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	return *rest == '\0' || *rest == ';';
+}
+
+static json_object *parse_json_object(struct http_req *req)
+{
+	json_tokener *tok = json_tokener_new_ex(32);
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success || !obj) {
+		json_object_put(obj);
+		return NULL;
+	}
+	while (end < req->body_len && strchr(" \t\r\n", req->body[end]))
+		end++;
+	if (end != req->body_len) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec *specs,
+		     size_t n, struct field_value *out)
+{
+	if (!http_read_body(req, limit))
+		return false;
+	const char *ct = http_header(req, "Content-Type");
+	struct field_errors errs = {0};
+	if (media_type_is(ct, "application/x-www-form-urlencoded")) {
+		valid_form(req->arena, req->body, req->body_len, specs, n, out, &errs);
+	} else if (media_type_is(ct, "application/json") || (req->body_len == 0 && !ct)) {
+		json_object *obj = req->body_len ? parse_json_object(req) : json_object_new_object();
+		if (!obj) {
+			http_problem(req, 400, "malformed_json", "the request body is not valid JSON");
+			return false;
+		}
+		if (!json_object_is_type(obj, json_type_object)) {
+			json_object_put(obj);
+			http_problem(req, 400, "malformed_json",
+				     "the request body must be a JSON object");
+			return false;
+		}
+		valid_json_object(req->arena, obj, specs, n, out, &errs);
+		json_object_put(obj);
+	} else {
+		http_problem(req, 415, "unsupported_media_type",
+			     "send the body as application/json");
+		return false;
+	}
+	if (errs.count) {
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		return false;
+	}
+	field_errors_free(&errs);
+	return true;
+}
+
+bool http_require_user(struct http_req *req)
+{
+	const char *auth = http_header(req, "Authorization");
+	if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+		const char *token = auth + 7;
+		while (*token == ' ')
+			token++;
+		int64_t uid;
+		if (token_verify_access(token, time(NULL), &uid) == MSGR_OK) {
+			req->user_id = uid;
+			return true;
+		}
+		http_add_header(req, "WWW-Authenticate",
+				"Bearer error=\"invalid_token\"");
+		http_problem(req, 401, "invalid_token",
+			     "the access token is malformed, expired or forged");
+		return false;
+	}
+	http_add_header(req, "WWW-Authenticate", "Bearer");
+	http_problem(req, 401, "unauthenticated", "this endpoint needs a Bearer access token");
+	return false;
+}
+
+void http_add_header(struct http_req *req, const char *name, const char *value)
+{
+	buf_printf(&req->extra_headers, "%s: %s\r\n", name, value);
+}
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+void http_send(struct http_req *req, int status, const char *content_type, const char *body,
+	       size_t len)
+{
+	if (req->status) {
+		log_error("%s %s answered twice (%d, then %d)", req->method, req->path, req->status,
+			  status);
+		return;
+	}
+	req->status = status;
+	FCGX_Stream *out = fcgx(req)->out;
+	const char *extra = buf_cstr(&req->extra_headers);
+	FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_status_text(status));
+	if (content_type)
+		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
+	/* API answers carry tokens and private data: no shared caches. */
+	if (!strstr(extra, "Cache-Control:"))
+		FCGX_PutS("Cache-Control: no-store\r\n", out);
+	FCGX_PutStr(extra, (int)req->extra_headers.len, out);
+	FCGX_PutS("\r\n", out);
+	if (body && len)
+		FCGX_PutStr(body, (int)len, out);
+}
+
+void http_send_json(struct http_req *req, int status, const char *json, size_t len)
+{
+	http_send(req, status, "application/json", json, len);
+}
+
+void http_no_content(struct http_req *req)
+{
+	http_send(req, 204, NULL, NULL, 0);
+}
+
+static void send_problem(struct http_req *req, int status, const char *code, const char *detail,
+			 const struct field_errors *errs)
+{
+	struct buf b = {0};
+	const char *title = http_status_text(status);
+	buf_puts(&b, "{\"type\":\"about:blank\",\"title\":");
+	buf_json_str(&b, title, strlen(title));
+	buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+	buf_json_str(&b, detail, strlen(detail));
+	buf_puts(&b, ",\"code\":");
+	buf_json_str(&b, code, strlen(code));
+	if (errs) {
+		buf_puts(&b, ",\"errors\":{");
+		buf_append(&b, buf_cstr(&errs->json), errs->json.len);
+		buf_putc(&b, '}');
+	}
+	buf_putc(&b, '}');
+	if (buf_status(&b) == MSGR_OK)
+		http_send(req, status, "application/problem+json", b.data, b.len);
+	else
+		http_send(req, 500, "application/problem+json", "{}", 2);
+	buf_free(&b);
+}
+
+void http_problem(struct http_req *req, int status, const char *code, const char *detail_fmt,
+		  ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, detail_fmt);
+	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	va_end(ap);
+	send_problem(req, status, code, detail, NULL);
+}
+
+void http_problem_fields(struct http_req *req, const struct field_errors *errs)
+{
+	send_problem(req, 422, "validation_failed", "some fields are invalid; see errors", errs);
+}
+
+/* Matches one pattern against the path; fills the captures on success. */
+static bool route_match(struct http_req *req, const char *pattern, const char *path)
+{
+	int np = 0;
+	while (*pattern && *path) {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		const char *pend = strchr(pattern, '/');
+		size_t plen = pend ? (size_t)(pend - pattern) : strlen(pattern);
+		const char *send = strchr(path, '/');
+		size_t slen = send ? (size_t)(send - path) : strlen(path);
+		if (plen >= 2 && pattern[0] == '{' && pattern[plen - 1] == '}') {
+			if (slen == 0 || np == HTTP_MAX_PATH_PARAMS)
+				return false;
+			bool is_id = plen >= 4 && !memcmp(pattern + plen - 3, "id}", 3);
+			req->path_id[np] = 0;
+			if (is_id) {
+				if (!valid_parse_id(path, slen, &req->path_id[np]))
+					return false;
+				req->path_str[np] = arena_strndup(req->arena, path, slen);
+				req->path_len[np] = slen;
+			} else {
+				size_t dlen;
+				char *d = valid_percent_decode(req->arena, path, slen, false, &dlen);
+				if (!d)
+					return false;
+				req->path_str[np] = d;
+				req->path_len[np] = dlen;
+			}
+			np++;
+		} else if (plen != slen || memcmp(pattern, path, plen)) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	if (*pattern || *path)
+		return false;
+	req->npath = np;
+	return true;
+}
+
+void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n)
+{
+	struct buf allow = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (!route_match(req, routes[i].pattern, req->path))
+			continue;
+		if (!strcmp(routes[i].method, req->method)) {
+			buf_free(&allow);
+			routes[i].handle(req);
+			return;
+		}
+		if (allow.len)
+			buf_puts(&allow, ", ");
+		buf_puts(&allow, routes[i].method);
+	}
+	if (allow.len) {
+		http_add_header(req, "Allow", buf_cstr(&allow));
+		http_problem(req, 405, "method_not_allowed", "%s is not allowed here", req->method);
+	} else {
+		http_problem(req, 404, "not_found", "there is nothing at this path");
+	}
+	buf_free(&allow);
+}

@@ -1,0 +1,103 @@
+/*
+ * http.h - one FastCGI request: what came in and what goes out.
+ *
+ * Handlers get a struct http_req and must answer exactly once with one of
+ * the http_send*, http_problem* or http_no_content functions. Helpers that
+ * can fail because of the client's input (http_parse_body, http_require_user)
+ * answer with the right problem themselves and return false, so a handler
+ * just returns when they do.
+ *
+ * Problems follow RFC 9457: application/problem+json with type, title,
+ * status, detail and a stable snake_case "code".
+ */
+#ifndef MSGR_HTTP_H
+#define MSGR_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "valid.h"
+
+#define HTTP_MAX_PATH_PARAMS 4
+
+struct http_req {
+	struct arena *arena;  /* reset after the request */
+	void *fcgx;           /* FCGX_Request *, private to http.c and server.c */
+	const char *method;   /* "GET", ... */
+	const char *path;     /* raw path, without the query string */
+	const char *query;    /* raw query string, "" when none */
+	const char *remote_addr;
+	int64_t user_id;      /* set by http_require_user, 0 before */
+	int status;           /* the status answered, 0 before the answer */
+
+	/* Captured by the router, percent-decoded, arena-owned. */
+	const char *path_str[HTTP_MAX_PATH_PARAMS];
+	size_t path_len[HTTP_MAX_PATH_PARAMS];
+	int64_t path_id[HTTP_MAX_PATH_PARAMS]; /* for {...id} placeholders */
+	int npath;
+
+	/* Response headers added before the answer, "Name: value\r\n" each. */
+	struct buf extra_headers;
+	/* The request body once read; NULL before. */
+	const char *body;
+	size_t body_len;
+};
+
+/* A request header by its HTTP name ("Content-Type", "Authorization"),
+ * or NULL. */
+const char *http_header(struct http_req *req, const char *name);
+/* A FastCGI parameter by its CGI name ("REQUEST_URI"), or NULL. */
+const char *http_param(struct http_req *req, const char *name);
+
+/* The first value of a query parameter, percent-decoded; false when absent
+ * or malformed. */
+bool http_query(struct http_req *req, const char *name, const char **value, size_t *len);
+/* Validates query parameters against specs like a body (all values are
+ * strings in the query, so FIELD_ID and FIELD_INT parse them); answers 422
+ * and returns false on any error. */
+bool http_parse_query(struct http_req *req, const struct field_spec *specs, size_t n,
+		      struct field_value *out);
+
+/* Reads the body, at most limit bytes (413 beyond); sets req->body. */
+bool http_read_body(struct http_req *req, size_t limit);
+/* Reads a JSON object or form body of at most limit bytes and validates it
+ * against specs. Answers 400 (malformed), 413 (too large), 415 (another
+ * content type) or 422 (field errors) itself and returns false then. */
+bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec *specs,
+		     size_t n, struct field_value *out);
+
+/* Verifies "Authorization: Bearer <access token>" and sets req->user_id;
+ * answers 401 with WWW-Authenticate: Bearer and returns false otherwise. */
+bool http_require_user(struct http_req *req);
+
+void http_add_header(struct http_req *req, const char *name, const char *value);
+void http_send(struct http_req *req, int status, const char *content_type, const char *body,
+	       size_t len);
+void http_send_json(struct http_req *req, int status, const char *json, size_t len);
+void http_no_content(struct http_req *req);
+/* Answers a problem; detail is printf-style and read by people. */
+void http_problem(struct http_req *req, int status, const char *code, const char *detail_fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
+/* Answers 422 with the collected field errors. */
+void http_problem_fields(struct http_req *req, const struct field_errors *errs);
+/* The reason phrase of a status ("Not Found"). */
+const char *http_status_text(int status);
+
+/*
+ * Routing: a table of "METHOD /path/{name}" patterns. A placeholder whose
+ * name ends in "id" only matches a positive 64-bit decimal id (put in
+ * path_id), others match any non-empty segment (percent-decoded into
+ * path_str). No match is 404; a path that matches with another method is 405
+ * with Allow.
+ */
+struct http_route {
+	const char *method;
+	const char *pattern;
+	void (*handle)(struct http_req *req);
+};
+
+void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n);
+
+#endif

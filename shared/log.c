@@ -1,0 +1,64 @@
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_program = "msgr";
+
+void log_init(const char *program)
+{
+	log_program = program;
+	/* Line-buffered so that lines from several workers do not interleave. */
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+static void log_line(const char *level, const char *fmt, va_list ap)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct tm tm;
+	gmtime_r(&tv.tv_sec, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s.%03dZ %s[%d] %s: ", stamp, (int)(tv.tv_usec / 1000),
+			 log_program, (int)getpid(), level);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return;
+	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	if (m < 0)
+		return;
+	size_t used = (size_t)n + (size_t)m;
+	if (used > sizeof line - 2)
+		used = sizeof line - 2;
+	line[used++] = '\n';
+	/* One write per line keeps lines whole across processes. */
+	fwrite(line, 1, used, stderr);
+	fflush(stderr);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("info", fmt, ap);
+	va_end(ap);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("error", fmt, ap);
+	va_end(ap);
+}
+
+void log_request(const char *method, const char *path, int status, double millis,
+		 int64_t user_id)
+{
+	log_info("%s %s %d %.1fms user=%" PRId64, method, path, status, millis, user_id);
+}

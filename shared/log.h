@@ -1,0 +1,20 @@
+/*
+ * log.h - one line per event on stderr, which the stack sends to var/log/.
+ *
+ * Lines start with an RFC 3339 UTC time and the program name. Never pass a
+ * token, a password or a query string to these functions.
+ */
+#ifndef MSGR_LOG_H
+#define MSGR_LOG_H
+
+#include <stdint.h>
+
+void log_init(const char *program);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The request line: method, path (without query), status, duration, user
+ * (0 when anonymous). */
+void log_request(const char *method, const char *path, int status,
+		 double millis, int64_t user_id);
+
+#endif

@@ -1,0 +1,249 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "token.h"
+
+#define SRV_MAX_WORKERS 256
+
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t in_request;
+
+static void worker_on_stop(int sig)
+{
+	(void)sig;
+	/* Between requests a worker can go at once; during one it finishes the
+	 * answer first (the accept loop checks the flag). */
+	if (!in_request)
+		_exit(0);
+	stopping = 1;
+}
+
+static void master_on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void master_on_child(int sig)
+{
+	(void)sig;
+}
+
+static double elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* Fills req from the FastCGI parameters of the accepted request. */
+static void request_begin(struct http_req *req, FCGX_Request *r, struct arena *arena)
+{
+	buf_reset(&req->extra_headers);
+	struct buf keep = req->extra_headers;
+	*req = (struct http_req){.arena = arena, .fcgx = r, .extra_headers = keep};
+	const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
+	const char *uri = FCGX_GetParam("REQUEST_URI", r->envp);
+	const char *addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
+	req->method = method ? method : "GET";
+	uri = uri ? uri : "/";
+	const char *q = strchr(uri, '?');
+	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
+	req->query = q ? q + 1 : "";
+	req->remote_addr = addr ? addr : "";
+}
+
+static void worker_loop(int listen_fd, const struct srv_app *app)
+{
+	FCGX_Request r;
+	if (FCGX_InitRequest(&r, listen_fd, 0) != 0) {
+		log_error("could not initialise the FastCGI request");
+		exit(1);
+	}
+	struct arena *arena = arena_new();
+	struct http_req req = {0};
+	while (!stopping) {
+		if (FCGX_Accept_r(&r) < 0) {
+			if (errno == EINTR && !stopping)
+				continue;
+			break;
+		}
+		in_request = 1;
+		struct timespec start;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		request_begin(&req, &r, arena);
+		http_dispatch(&req, app->routes, app->nroutes);
+		if (!req.status) {
+			log_error("%s %s: the handler gave no answer", req.method, req.path);
+			http_problem(&req, 500, "internal_error",
+				     "the server failed to answer this request");
+		}
+		log_request(req.method, req.path, req.status, elapsed_ms(&start), req.user_id);
+		FCGX_Finish_r(&r);
+		arena_reset(arena);
+		in_request = 0;
+	}
+	buf_free(&req.extra_headers);
+	arena_free(arena);
+	db_disconnect();
+	exit(0);
+}
+
+static pid_t start_worker(int listen_fd, const struct srv_app *app)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	struct sigaction sa = {.sa_handler = worker_on_stop};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A worker without a database still answers (503) and reconnects on
+	 * the next request. */
+	if (db_connect() != MSGR_OK)
+		log_error("starting without a database connection");
+	if (app->init_worker && app->init_worker() != 0)
+		exit(1);
+	worker_loop(listen_fd, app);
+	return 0;
+}
+
+static void stop_workers(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (int waited = 0; waited < 100; waited++) {
+		int alive = 0;
+		for (int i = 0; i < n; i++) {
+			if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == 0)
+				alive++;
+			else
+				pids[i] = 0;
+		}
+		if (!alive)
+			return;
+		usleep(100 * 1000);
+	}
+	for (int i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+}
+
+static int open_listener(const char *path)
+{
+	unlink(path);
+	mode_t old = umask(0117); /* the socket is rw for owner and group */
+	int fd = FCGX_OpenSocket(path, 1024);
+	umask(old);
+	if (fd < 0)
+		log_error("could not listen on \"%s\": %s", path, strerror(errno));
+	return fd;
+}
+
+static const char *socket_path_from_env(const struct srv_app *app)
+{
+	char name[64];
+	snprintf(name, sizeof name, "MSGR_%s_SOCKET", app->name);
+	for (char *p = name; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	return config_str(name, NULL);
+}
+
+int srv_main(int argc, char **argv, const struct srv_app *app)
+{
+	log_init(app->name);
+	const char *path = socket_path_from_env(app);
+	long workers = config_int("MSGR_WORKERS", 4, 1, SRV_MAX_WORKERS);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			path = argv[++i];
+		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+			workers = strtol(argv[++i], NULL, 10);
+			if (workers < 1 || workers > SRV_MAX_WORKERS) {
+				log_error("--workers takes 1 to %d", SRV_MAX_WORKERS);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: %s --socket PATH [--workers N]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (!path) {
+		log_error("no socket: pass --socket PATH");
+		return 2;
+	}
+	if (token_init_from_config() != MSGR_OK)
+		return 78;
+	if (FCGX_Init() != 0) {
+		log_error("could not initialise libfcgi");
+		return 1;
+	}
+	int listen_fd = open_listener(path);
+	if (listen_fd < 0)
+		return 1;
+
+	struct sigaction stop = {.sa_handler = master_on_stop};
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGINT, &stop, NULL);
+	struct sigaction child = {.sa_handler = master_on_child};
+	sigaction(SIGCHLD, &child, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals are taken only inside sigsuspend(), so none is lost between
+	 * checking the flag and sleeping. */
+	sigset_t blocked, waiting;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &blocked, &waiting);
+
+	pid_t pids[SRV_MAX_WORKERS] = {0};
+	for (int i = 0; i < workers; i++)
+		pids[i] = start_worker(listen_fd, app);
+	log_info("listening on %s with %ld workers", path, workers);
+
+	while (!stopping) {
+		sigsuspend(&waiting);
+		pid_t dead;
+		int status;
+		while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (int i = 0; i < workers; i++) {
+				if (pids[i] != dead)
+					continue;
+				pids[i] = 0;
+				if (stopping)
+					break;
+				log_error("worker %d ended (status %d); starting another", (int)dead,
+					  status);
+				/* A worker that dies at once would otherwise spin. */
+				sleep(1);
+				pids[i] = start_worker(listen_fd, app);
+			}
+		}
+	}
+	log_info("stopping");
+	stop_workers(pids, (int)workers);
+	unlink(path);
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * token.h - access tokens, refresh tokens and signatures.
+ *
+ * Access tokens are JWT HS256 with sub (user id as a string), iat, exp and
+ * typ "access". libjwt 1.10 skips the signature with an empty key, accepts
+ * HS384/HS512 made with the same secret and never looks at exp, so
+ * token_verify_access() checks the algorithm, exp, nbf and typ itself.
+ * Refresh tokens are 256 random bits, base64url, stored only as SHA-256.
+ */
+#ifndef MSGR_TOKEN_H
+#define MSGR_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+#define TOKEN_REFRESH_LEN 43 /* base64url of 32 bytes, without padding */
+#define TOKEN_HASH_LEN 32
+
+/* Sets the signing secret (copied); refuses one shorter than 32 bytes. */
+enum msgr_err token_init(const unsigned char *secret, size_t len) MSGR_WUR;
+/* Loads the secret from the configuration and calls token_init(). */
+enum msgr_err token_init_from_config(void) MSGR_WUR;
+/* The access token lifetime in seconds (MSGR_ACCESS_TTL, default 900). */
+long token_access_ttl(void);
+/* Returns a new access token the caller frees, or NULL. */
+char *token_issue_access(int64_t user_id, time_t now) MSGR_WUR;
+enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id) MSGR_WUR;
+
+/* Fills out with a fresh refresh token and its NUL. */
+enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1]) MSGR_WUR;
+/* Lower-case hex SHA-256 of the len bytes at s, for storage. */
+void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1]);
+/* Lower-case hex HMAC-SHA256 of msg with the server secret. */
+void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1]);
+/* Constant-time comparison of two strings of length len. */
+int token_equal(const char *a, const char *b, size_t len);
+
+#endif

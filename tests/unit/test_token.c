@@ -1,0 +1,149 @@
+/*
+ * test_token.c - access tokens, refresh tokens, hashes (shared/token.c).
+ * libjwt 1.10's pitfalls are each checked: other HS algorithms, alg none,
+ * missing or past exp, nbf, and a token that is not an access token.
+ */
+#include "token.c"
+
+#include "unit.h"
+
+static const unsigned char key[] = "0123456789abcdef0123456789abcdef0123";
+
+static void init_key(void)
+{
+	CHECK(token_init(key, sizeof key - 1) == MSGR_OK);
+}
+
+/* Signs claims with alg (and our key) using libjwt directly. */
+static char *sign(jwt_alg_t alg, const char *claims_json)
+{
+	jwt_t *jwt;
+	if (jwt_new(&jwt))
+		return NULL;
+	jwt_add_grants_json(jwt, claims_json);
+	if (alg != JWT_ALG_NONE)
+		jwt_set_alg(jwt, alg, key, sizeof key - 1);
+	char *out = jwt_encode_str(jwt);
+	jwt_free(jwt);
+	return out;
+}
+
+TEST(short_secret_refused)
+{
+	CHECK(token_init((const unsigned char *)"short", 5) == MSGR_ERR_CONFIG);
+	CHECK(token_init(key, 31) == MSGR_ERR_CONFIG);
+	init_key();
+}
+
+TEST(issue_and_verify)
+{
+	init_key();
+	char *t = token_issue_access(42, 1000000);
+	REQUIRE(t != NULL);
+	int64_t uid = 0;
+	CHECK(token_verify_access(t, 1000000, &uid) == MSGR_OK);
+	CHECK_INT_EQ(uid, 42);
+	CHECK(token_verify_access(t, 1000000 + 899, &uid) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000000 + 900, &uid) == MSGR_ERR_EXPIRED);
+	free(t);
+}
+
+TEST(tampered_signature)
+{
+	init_key();
+	char *t = token_issue_access(7, 1000);
+	REQUIRE(t != NULL);
+	size_t n = strlen(t);
+	t[n - 2] = t[n - 2] == 'A' ? 'B' : 'A';
+	int64_t uid;
+	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	free(t);
+}
+
+TEST(other_algorithms_refused)
+{
+	init_key();
+	const char *claims = "{\"sub\":\"1\",\"exp\":99999999999,\"typ\":\"access\"}";
+	int64_t uid;
+	char *t = sign(JWT_ALG_HS256, claims);
+	CHECK(token_verify_access(t, 1000, &uid) == MSGR_OK);
+	free(t);
+	t = sign(JWT_ALG_HS384, claims);
+	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	free(t);
+	t = sign(JWT_ALG_HS512, claims);
+	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	free(t);
+	t = sign(JWT_ALG_NONE, claims);
+	REQUIRE(t != NULL);
+	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	free(t);
+}
+
+TEST(claims_checked)
+{
+	init_key();
+	int64_t uid;
+	struct {
+		const char *claims;
+		enum msgr_err want;
+	} cases[] = {
+		{"{\"sub\":\"1\",\"typ\":\"access\"}", MSGR_ERR_MALFORMED},             /* no exp */
+		{"{\"sub\":\"1\",\"exp\":999,\"typ\":\"access\"}", MSGR_ERR_EXPIRED},   /* past */
+		{"{\"sub\":\"1\",\"exp\":99999999999}", MSGR_ERR_MALFORMED},             /* no typ */
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"typ\":\"refresh\"}", MSGR_ERR_MALFORMED},
+		{"{\"exp\":99999999999,\"typ\":\"access\"}", MSGR_ERR_MALFORMED},        /* no sub */
+		{"{\"sub\":\"0\",\"exp\":99999999999,\"typ\":\"access\"}", MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"x\",\"exp\":99999999999,\"typ\":\"access\"}", MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":5000,\"typ\":\"access\"}",
+		 MSGR_ERR_EXPIRED}, /* not yet valid */
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":500,\"typ\":\"access\"}", MSGR_OK},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *t = sign(JWT_ALG_HS256, cases[i].claims);
+		REQUIRE(t != NULL);
+		enum msgr_err got = token_verify_access(t, 1000, &uid);
+		if (got != cases[i].want)
+			unit_fail(__FILE__, __LINE__, "%s: got %s, expected %s", cases[i].claims,
+				  msgr_strerror(got), msgr_strerror(cases[i].want));
+		free(t);
+	}
+}
+
+TEST(garbage_refused)
+{
+	init_key();
+	int64_t uid;
+	CHECK(token_verify_access("", 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access("a.b.c", 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access("....", 1000, &uid) != MSGR_OK);
+	char big[4096];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK(token_verify_access(big, 1000, &uid) == MSGR_ERR_MALFORMED);
+}
+
+TEST(refresh_tokens_are_random_base64url)
+{
+	char a[TOKEN_REFRESH_LEN + 1], b[TOKEN_REFRESH_LEN + 1];
+	CHECK(token_new_refresh(a) == MSGR_OK);
+	CHECK(token_new_refresh(b) == MSGR_OK);
+	CHECK_UINT_EQ(strlen(a), 43);
+	CHECK(strcmp(a, b) != 0);
+	for (size_t i = 0; i < 43; i++)
+		CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
+}
+
+TEST(sha256_and_hmac_known_answers)
+{
+	char out[65];
+	token_sha256_hex("abc", 3, out);
+	CHECK_STR_EQ(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	/* The expected value is Python's hmac.new(key, msg, sha256) for the
+	 * 36-byte test key (the RFC 4231 vectors use keys shorter than ours). */
+	init_key();
+	token_hmac_hex("what do ya want for nothing?", 28, out);
+	CHECK_STR_EQ(out, "9ad8b8a4f72267f1b839e057b2f352cb74161dceafd0e6016c90733128d42957");
+	CHECK(token_equal("abc", "abc", 3));
+	CHECK(!token_equal("abc", "abd", 3));
+}
