@@ -146,7 +146,8 @@ fuzz: fuzz-build
 			-artifact_prefix=tests/fuzz/ $$dict build-fuzz/corpus/$$n $$seeds \
 			> build-fuzz/$$n.log 2>&1; then \
 			tail -n 60 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; fail=1; \
-		else grep -E '^stat::number_of_executed_runs' build-fuzz/$$n.log | sed "s/^/fuzz $$n: /"; fi; \
+		else awk -v n=$$n '/^stat::number_of_executed_units/ {r=$$2} /^stat::new_units_added/ {u=$$2} \
+			END {printf "fuzz %s: %s runs, %s new inputs, no crash\n", n, r, u}' build-fuzz/$$n.log; fi; \
 	done; exit $$fail
 
 fuzz-smoke:

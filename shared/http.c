@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <fcgiapp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,22 @@ bool http_read_body(struct http_req *req, size_t limit)
 	req->body = body;
 	req->body_len = (size_t)got;
 	return true;
+}
+
+long http_read_some(struct http_req *req, char *buf, size_t cap)
+{
+	FCGX_Stream *in = fcgx(req)->in;
+	int n = FCGX_GetStr(buf, cap > INT_MAX ? INT_MAX : (int)cap, in);
+	if (n < 0 || (n == 0 && FCGX_GetError(in)))
+		return -1;
+	return n;
+}
+
+void http_discard_body(struct http_req *req)
+{
+	static char sink[16 * 1024];
+	while (http_read_some(req, sink, sizeof sink) > 0)
+		;
 }
 
 /* True when the media type of a Content-Type value (before any
@@ -238,6 +255,7 @@ const char *http_status_text(int status)
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	default: return "Unknown";
 	}
 }
@@ -253,14 +271,19 @@ void http_send(struct http_req *req, int status, const char *content_type, const
 	req->status = status;
 	FCGX_Stream *out = fcgx(req)->out;
 	const char *extra = buf_cstr(&req->extra_headers);
-	FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_status_text(status));
+	/* Built with our own printf: libfcgi's FCGX_FPrintF does not know %zu. */
+	struct buf head = {0};
+	buf_printf(&head, "Status: %d %s\r\n", status, http_status_text(status));
 	if (content_type)
-		FCGX_FPrintF(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
+		buf_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
 	/* API answers carry tokens and private data: no shared caches. */
 	if (!strstr(extra, "Cache-Control:"))
-		FCGX_PutS("Cache-Control: no-store\r\n", out);
-	FCGX_PutStr(extra, (int)req->extra_headers.len, out);
-	FCGX_PutS("\r\n", out);
+		buf_puts(&head, "Cache-Control: no-store\r\n");
+	buf_append(&head, extra, req->extra_headers.len);
+	buf_puts(&head, "\r\n");
+	if (buf_status(&head) == MSGR_OK)
+		FCGX_PutStr(head.data, (int)head.len, out);
+	buf_free(&head);
 	if (body && len)
 		FCGX_PutStr(body, (int)len, out);
 }

@@ -62,6 +62,15 @@ bool http_parse_query(struct http_req *req, const struct field_spec *specs, size
 
 /* Reads the body, at most limit bytes (413 beyond); sets req->body. */
 bool http_read_body(struct http_req *req, size_t limit);
+/* Streams the body instead, for bodies too large to hold (uploads): reads
+ * up to cap bytes into buf and returns how many, less than cap only at the
+ * end of the body; 0 at the end, -1 when the connection failed. Not to be
+ * mixed with http_read_body() on one request. */
+long http_read_some(struct http_req *req, char *buf, size_t cap);
+/* Reads and drops whatever is left of the body: a handler that answers
+ * before it read everything calls this first, so that the web server is not
+ * cut off while it still sends the body. */
+void http_discard_body(struct http_req *req);
 /* Reads a JSON object or form body of at most limit bytes and validates it
  * against specs. Answers 400 (malformed), 413 (too large), 415 (another
  * content type) or 422 (field errors) itself and returns false then. */

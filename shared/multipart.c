@@ -74,7 +74,7 @@ struct mp_parser {
 	char mem[]; /* delim, line, store */
 };
 
-/* RFC 7230 section 3.2.6: tchar, the characters of a token. */
+/* RFC 9110 section 5.6.2: tchar, the characters of a token. */
 static bool is_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
@@ -90,7 +90,7 @@ static bool is_bchar_nospace(unsigned char c)
 	return c != '\0' && strchr("'()+_,-./:=?", c) != NULL;
 }
 
-/* RFC 5987 section 3.2.1: attr-char, what an ext-value may hold unescaped. */
+/* RFC 8187 section 3.2.1: attr-char, what an ext-value may hold unescaped. */
 static bool is_attr_char(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
@@ -150,7 +150,7 @@ static size_t token_len(const char *s, size_t len, size_t i)
 	return j - i;
 }
 
-/* RFC 7230 section 3.2.3: OWS. */
+/* RFC 9110 section 5.6.3: OWS. */
 static size_t skip_ows(const char *s, size_t len, size_t i)
 {
 	while (i < len && (s[i] == ' ' || s[i] == '\t'))
@@ -173,12 +173,12 @@ static bool boundary_valid(const char *b, size_t len)
 enum msgr_err mp_boundary_from_content_type(const char *ct, size_t len, const char **b,
 					    size_t *blen)
 {
-	size_t i, n;
-	bool found = false;
+	size_t i, n, found_len = 0;
+	const char *found = NULL;
 
 	*b = NULL;
 	*blen = 0;
-	/* RFC 7231 section 3.1.1.1: type "/" subtype *( OWS ";" OWS parameter ).
+	/* RFC 9110 section 8.3.1: type "/" subtype *( OWS ";" OWS parameter ).
 	 * Anything that is not multipart/form-data is another media type as far
 	 * as the caller is concerned (415), however broken it is. */
 	i = skip_ows(ct, len, 0);
@@ -209,21 +209,22 @@ enum msgr_err mp_boundary_from_content_type(const char *ct, size_t len, const ch
 		name_len = token_len(ct, len, i);
 		if (name_len == 0)
 			return MSGR_ERR_MALFORMED;
-		/* RFC 7231 has no white space around "="; it is tolerated, as it
+		/* RFC 9110 has no white space around "="; it is tolerated, as it
 		 * cannot change the meaning. */
 		i = skip_ows(ct, len, i + name_len);
 		if (i == len || ct[i] != '=')
 			return MSGR_ERR_MALFORMED;
 		i = skip_ows(ct, len, i + 1);
 		if (i < len && ct[i] == '"') {
-			bool escaped = false;
-
+			/* The raw span is kept: a quoted-pair in a boundary
+			 * could only escape a bchar, pointlessly, and its
+			 * backslash makes the boundary check below refuse it,
+			 * so *b can point into ct undecoded. */
 			val = ++i;
 			for (;; i++) {
 				if (i == len || is_ctl((unsigned char)ct[i]))
 					return MSGR_ERR_MALFORMED;
 				if (ct[i] == '\\') {
-					escaped = true;
 					if (++i == len || is_ctl((unsigned char)ct[i]))
 						return MSGR_ERR_MALFORMED;
 				} else if (ct[i] == '"') {
@@ -231,10 +232,6 @@ enum msgr_err mp_boundary_from_content_type(const char *ct, size_t len, const ch
 				}
 			}
 			val_len = i++ - val;
-			/* A quoted-pair could only escape a bchar, pointlessly;
-			 * refusing it lets *b point into ct undecoded. */
-			if (escaped && ieq(ct + name, name_len, "boundary"))
-				return MSGR_ERR_MALFORMED;
 		} else {
 			/* Unquoted: RFC 2045 wants a token, but clients send
 			 * bchars such as "=" unquoted; take the run up to the
@@ -253,16 +250,14 @@ enum msgr_err mp_boundary_from_content_type(const char *ct, size_t len, const ch
 			/* Two boundaries leave the body ambiguous. */
 			if (found || !boundary_valid(ct + val, val_len))
 				return MSGR_ERR_MALFORMED;
-			found = true;
-			*b = ct + val;
-			*blen = val_len;
+			found = ct + val;
+			found_len = val_len;
 		}
 	}
-	if (!found) {
-		*b = NULL;
-		*blen = 0;
+	if (!found)
 		return MSGR_ERR_MALFORMED;
-	}
+	*b = found;
+	*blen = found_len;
 	return MSGR_OK;
 }
 
@@ -430,7 +425,7 @@ static enum msgr_err param_value(struct mp_parser *p, const char *v, size_t n, s
 
 		if (t == 0)
 			return fail(p, MSGR_ERR_MALFORMED,
-				    "a parameter of the content-disposition of part %u has no value",
+				    "a content-disposition parameter of part %u has no value",
 				    part_no(p));
 		if (s) {
 			for (size_t k = 0; k < t; k++)
@@ -451,10 +446,10 @@ unterminated:
 }
 
 /*
- * Reads an RFC 5987 section 3.2.1 ext-value (charset "'" [language] "'"
+ * Reads an RFC 8187 section 3.2.1 ext-value (charset "'" [language] "'"
  * value-chars) at v[*i] into the store as UTF-8. Sets *supported to false,
  * and stores nothing, for a charset other than UTF-8 and ISO-8859-1 (the two
- * RFC 5987 requires recipients to know).
+ * that RFC 5987, which RFC 8187 replaced, required recipients to know).
  */
 static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, size_t *i,
 			       const char **s, size_t *len, bool *supported)
@@ -511,7 +506,7 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 	return MSGR_OK;
 
 malformed:
-	return fail(p, MSGR_ERR_MALFORMED, "the filename* of part %u is malformed (RFC 5987)",
+	return fail(p, MSGR_ERR_MALFORMED, "the filename* of part %u is malformed (RFC 8187)",
 		    part_no(p));
 }
 
@@ -585,7 +580,7 @@ static enum msgr_err parse_disposition(struct mp_parser *p, const char *v, size_
 		p->part.filename_len = fn_len;
 	} else if (have_fnx) {
 		return fail(p, MSGR_ERR_UNSUPPORTED,
-			    "the filename* of part %u is in a charset other than utf-8", part_no(p));
+			    "the filename* of part %u is in an unsupported charset", part_no(p));
 	}
 	return MSGR_OK;
 
@@ -600,7 +595,7 @@ repeated:
 /*
  * One header line of a part, CRLF removed (RFC 7578 section 4.8 and RFC 2046
  * section 5.1.1: MIME header fields, RFC 822/5322 syntax, here with HTTP's
- * stricter rules of RFC 7230 section 3.2.4).
+ * stricter rules of RFC 9112 section 5).
  */
 static enum msgr_err parse_header(struct mp_parser *p, const char *line, size_t len)
 {
@@ -609,7 +604,7 @@ static enum msgr_err parse_header(struct mp_parser *p, const char *line, size_t 
 	if (++p->nheaders > p->lim.max_headers)
 		return fail(p, MSGR_ERR_LIMIT, "part %u has more than %zu header lines",
 			    part_no(p), p->lim.max_headers);
-	/* Obsolete line folding: RFC 7230 section 3.2.4 lets a server refuse
+	/* Obsolete line folding: RFC 9112 section 5.2 lets a server refuse
 	 * it, and RFC 7578 senders never fold. */
 	if (line[0] == ' ' || line[0] == '\t')
 		return fail(p, MSGR_ERR_MALFORMED,
@@ -620,7 +615,7 @@ static enum msgr_err parse_header(struct mp_parser *p, const char *line, size_t 
 		return fail(p, MSGR_ERR_MALFORMED, "header line %zu of part %u has no colon",
 			    p->nheaders, part_no(p));
 	name_len = token_len(line, len, 0);
-	/* RFC 7230 section 3.2.4: no white space before the colon. */
+	/* RFC 9112 section 5.1: no white space before the colon. */
 	if (name_len == 0 || line[name_len] != ':')
 		return fail(p, MSGR_ERR_MALFORMED,
 			    "header line %zu of part %u has a malformed name", p->nheaders,

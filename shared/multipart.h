@@ -12,8 +12,11 @@
  *
  * Choices where the RFCs leave room, all in the direction of refusing input
  * that two parsers could read differently:
- *   - Lines end in CRLF. A bare LF or bare CR in a boundary line or a header
- *     block is MSGR_ERR_MALFORMED; inside a part's body both are data.
+ *   - Lines end in CRLF (RFC 2046 section 5.1.1). A bare LF or bare CR in a
+ *     boundary line or a header block is MSGR_ERR_MALFORMED; inside a part's
+ *     body both are data, so "LF--boundary" does not end a part (a body
+ *     written with LF alone ends in MSGR_ERR_MALFORMED or, if no CRLF
+ *     delimiter ever comes, MSGR_ERR_TRUNCATED).
  *   - A line that starts with "--" and the boundary is a delimiter whatever
  *     follows (RFC 2046 section 5.1.1: "it is sufficient that the boundary
  *     appear in its entirety following the CRLF"). "--boundaryX" is therefore
@@ -27,9 +30,9 @@
  *     repeated Content-Disposition or Content-Type, and a
  *     Content-Transfer-Encoding other than 7bit, 8bit or binary are refused.
  *   - Content-Disposition must be form-data with a non-empty name. Repeated
- *     parameters are refused. filename* (RFC 5987, UTF-8 or ISO-8859-1) wins
- *     over filename; it is accepted although RFC 7578 section 4.2 tells
- *     senders not to use it, because some do.
+ *     parameters are refused. filename* (RFC 8187, formerly RFC 5987; UTF-8
+ *     or ISO-8859-1) wins over filename; it is accepted although RFC 7578
+ *     section 4.2 tells senders not to use it, because some do.
  *
  * Intended use, streaming an upload to disk in a FastCGI program:
  *

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,9 +18,13 @@
 #include "token.h"
 
 #define SRV_MAX_WORKERS 256
+/* The first periodic run comes this soon after start: a restart should not
+ * postpone a cleanup by a whole period. */
+#define SRV_PERIODIC_FIRST_SECS 5
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t in_request;
+static volatile sig_atomic_t periodic_due;
 
 static void worker_on_stop(int sig)
 {
@@ -40,6 +45,12 @@ static void master_on_stop(int sig)
 static void master_on_child(int sig)
 {
 	(void)sig;
+}
+
+static void master_on_alarm(int sig)
+{
+	(void)sig;
+	periodic_due = 1;
 }
 
 static double elapsed_ms(const struct timespec *start)
@@ -125,6 +136,33 @@ static pid_t start_worker(int listen_fd, const struct srv_app *app)
 	return 0;
 }
 
+/* Forks the child that runs app->periodic once; returns its pid, or 0. */
+static pid_t start_periodic(int listen_fd, const struct srv_app *app)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("could not start the periodic job: %s", strerror(errno));
+		return 0;
+	}
+	if (pid != 0)
+		return pid;
+	close(listen_fd);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (db_connect() != MSGR_OK) {
+		log_error("periodic job skipped: no database connection");
+		_exit(1);
+	}
+	app->periodic();
+	db_disconnect();
+	_exit(0);
+}
+
 static void stop_workers(pid_t *pids, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -208,6 +246,8 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	sigaction(SIGINT, &stop, NULL);
 	struct sigaction child = {.sa_handler = master_on_child};
 	sigaction(SIGCHLD, &child, NULL);
+	struct sigaction alarm_sa = {.sa_handler = master_on_alarm};
+	sigaction(SIGALRM, &alarm_sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Signals are taken only inside sigsuspend(), so none is lost between
 	 * checking the flag and sleeping. */
@@ -216,18 +256,36 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	sigaddset(&blocked, SIGTERM);
 	sigaddset(&blocked, SIGINT);
 	sigaddset(&blocked, SIGCHLD);
+	sigaddset(&blocked, SIGALRM);
 	sigprocmask(SIG_BLOCK, &blocked, &waiting);
 
 	pid_t pids[SRV_MAX_WORKERS] = {0};
 	for (int i = 0; i < workers; i++)
 		pids[i] = start_worker(listen_fd, app);
 	log_info("listening on %s with %ld workers", path, workers);
+	pid_t periodic_pid = 0;
+	if (app->periodic && app->periodic_secs) {
+		struct itimerval every = {
+			.it_interval = {.tv_sec = (time_t)app->periodic_secs},
+			.it_value = {.tv_sec = SRV_PERIODIC_FIRST_SECS},
+		};
+		setitimer(ITIMER_REAL, &every, NULL);
+	}
 
 	while (!stopping) {
 		sigsuspend(&waiting);
+		if (periodic_due && !stopping) {
+			periodic_due = 0;
+			if (!periodic_pid)
+				periodic_pid = start_periodic(listen_fd, app);
+		}
 		pid_t dead;
 		int status;
 		while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (dead == periodic_pid) {
+				periodic_pid = 0;
+				continue;
+			}
 			for (int i = 0; i < workers; i++) {
 				if (pids[i] != dead)
 					continue;
@@ -243,6 +301,10 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 		}
 	}
 	log_info("stopping");
+	if (periodic_pid) {
+		kill(periodic_pid, SIGTERM);
+		waitpid(periodic_pid, NULL, 0);
+	}
 	stop_workers(pids, (int)workers);
 	unlink(path);
 	return 0;

@@ -1,2 +1,0 @@
-build-asan/obj/shared/arena.o: shared/arena.c shared/arena.h
-shared/arena.h:

@@ -1,0 +1,152 @@
+/*
+ * GET /api/files/{id}: who may read a file, and the headers nginx sends
+ * the bytes with. The bytes never pass through this program: the answer is
+ * "X-Accel-Redirect: /_files/<storage key>" and nginx serves the file
+ * (ranges, conditional requests, sendfile).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "files.h"
+#include "storage.h"
+#include "token.h"
+
+/* Signed URLs carry exp (seconds since the epoch) and sig, the hex
+ * HMAC-SHA256 of "id:exp" with the server secret (file_url() in SQL). */
+#define SIG_HEX_LEN (2 * TOKEN_HASH_LEN)
+#define EXP_MAX_DIGITS 12
+
+enum msgr_err files_check_signature(struct http_req *req, int64_t id, long long now)
+{
+	const char *exp, *sig;
+	size_t exp_len, sig_len;
+	if (!http_query(req, "exp", &exp, &exp_len) || !http_query(req, "sig", &sig, &sig_len))
+		return MSGR_ERR_CRYPTO;
+	if (exp_len == 0 || exp_len > EXP_MAX_DIGITS || sig_len != SIG_HEX_LEN ||
+	    (exp[0] == '0'))
+		return MSGR_ERR_CRYPTO;
+	long long e = 0;
+	for (size_t i = 0; i < exp_len; i++) {
+		if (exp[i] < '0' || exp[i] > '9')
+			return MSGR_ERR_CRYPTO;
+		e = e * 10 + (exp[i] - '0');
+	}
+	char msg[64], want[SIG_HEX_LEN + 1];
+	int n = snprintf(msg, sizeof msg, "%lld:%lld", (long long)id, e);
+	token_hmac_hex(msg, (size_t)n, want);
+	if (!token_equal(want, sig, SIG_HEX_LEN))
+		return MSGR_ERR_CRYPTO;
+	return e > now ? MSGR_OK : MSGR_ERR_EXPIRED;
+}
+
+bool files_inline_type(const char *mime)
+{
+	static const char *const shown[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
+	for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+		if (!strcmp(mime, shown[i]))
+			return true;
+	return false;
+}
+
+/* RFC 5987 section 3.2.1: attr-char, what an ext-value holds unescaped. */
+static bool is_attr_char(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL;
+}
+
+const char *files_disposition(struct arena *a, bool inline_, const char *name, size_t len)
+{
+	struct buf b = {0};
+	buf_puts(&b, inline_ ? "inline" : "attachment");
+	/* The fallback for clients without filename* (RFC 6266 section 4.3):
+	 * printable ASCII only, with '_' for every other character and for the
+	 * quote, backslash and percent sign, which clients read differently. */
+	buf_puts(&b, "; filename=\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: its character is one '_' */
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
+			buf_putc(&b, '_');
+		else
+			buf_putc(&b, (char)c);
+	}
+	buf_puts(&b, "\"; filename*=UTF-8''");
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (is_attr_char(c)) {
+			buf_putc(&b, (char)c);
+		} else {
+			buf_putc(&b, '%');
+			buf_putc(&b, hex[c >> 4]);
+			buf_putc(&b, hex[c & 15]);
+		}
+	}
+	const char *out = buf_status(&b) == MSGR_OK ? arena_strndup(a, b.data, b.len)
+						    : (inline_ ? "inline" : "attachment");
+	buf_free(&b);
+	return out;
+}
+
+void handle_download(struct http_req *req)
+{
+	DB_STMT(find_file, 3,
+		"SELECT storage_key, mime, name FROM file_for_download($1, $2, $3::boolean)");
+	int64_t id = req->path_id[0];
+	long long now = (long long)time(NULL);
+	bool has_sig = strstr(req->query, "sig=") != NULL;
+	enum msgr_err sig = has_sig ? files_check_signature(req, id, now) : MSGR_ERR_CRYPTO;
+	if (sig != MSGR_OK && http_header(req, "Authorization")) {
+		if (!http_require_user(req))
+			return;
+	} else if (sig == MSGR_ERR_EXPIRED) {
+		http_problem(req, 403, "url_expired",
+			     "this link has expired; fetch the file again for a fresh url");
+		return;
+	}
+	char fid[24], uid[24];
+	snprintf(fid, sizeof fid, "%lld", (long long)id);
+	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
+	const char *params[] = {fid, uid, sig == MSGR_OK ? "true" : "false"};
+	PGresult *res = db_exec(&find_file, params);
+	if (!db_ok(res)) {
+		http_db_problem(req, res);
+		return;
+	}
+	if (PQntuples(res) != 1 || !storage_key_valid(PQgetvalue(res, 0, 0),
+						       (size_t)PQgetlength(res, 0, 0))) {
+		PQclear(res);
+		http_problem(req, 404, "file_not_found", "there is no such file");
+		return;
+	}
+	const char *key = PQgetvalue(res, 0, 0);
+	const char *mime = PQgetvalue(res, 0, 1);
+	const char *name = PQgetvalue(res, 0, 2);
+	bool show = files_inline_type(mime);
+	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "/_files/%s", key));
+	http_add_header(req, "Content-Type", mime);
+	http_add_header(req, "Content-Disposition",
+			files_disposition(req->arena, show, name, (size_t)PQgetlength(res, 0, 2)));
+	http_add_header(req, "X-Content-Type-Options", "nosniff");
+	/* A signed URL names one file until it expires: a browser may keep it
+	 * that long, shared caches never (the URL is a credential). */
+	if (sig == MSGR_OK) {
+		long long exp = 0;
+		const char *e;
+		size_t elen;
+		if (http_query(req, "exp", &e, &elen))
+			exp = strtoll(e, NULL, 10);
+		http_add_header(req, "Cache-Control",
+				arena_printf(req->arena, "private, max-age=%lld", exp - now));
+	} else {
+		http_add_header(req, "Cache-Control", "private, no-cache");
+	}
+	PQclear(res);
+	http_send(req, 200, NULL, NULL, 0);
+}

@@ -1,0 +1,38 @@
+/*
+ * files.h - the files program's handlers (API.md "Files" and the avatar
+ * rows of "Auth and users").
+ */
+#ifndef MSGR_FILES_H
+#define MSGR_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+/* upload.c */
+void handle_upload(struct http_req *req);
+
+/* download.c */
+void handle_download(struct http_req *req);
+/* Builds a Content-Disposition value (RFC 6266) for a stored name: inline
+ * or attachment, an ASCII filename fallback and filename* (RFC 5987) with
+ * the UTF-8 name. Returns a new arena string. */
+const char *files_disposition(struct arena *a, bool inline_, const char *name, size_t len);
+/* True for the types shown inline: png, jpeg, gif and webp images. */
+bool files_inline_type(const char *mime);
+/* Checks the exp and sig query parameters of a signed file URL for id at
+ * time now: MSGR_OK, MSGR_ERR_EXPIRED, or MSGR_ERR_CRYPTO (absent, malformed
+ * or forged). */
+enum msgr_err files_check_signature(struct http_req *req, int64_t id, long long now);
+
+/* avatar.c */
+void handle_put_avatar(struct http_req *req);
+void handle_delete_avatar(struct http_req *req);
+
+/* Marks the rows of the given ids deleted and purges them: for files whose
+ * rows were committed but whose bytes could not be published. */
+void files_drop(struct http_req *req, const char *ids_literal);
+
+#endif

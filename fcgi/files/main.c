@@ -1,0 +1,49 @@
+/*
+ * files - uploads, downloads and avatars (API.md "Files", and PUT/DELETE
+ * /api/users/me/avatar), and the cleanup of unattached uploads: the master
+ * process runs storage_sweep() every MSGR_SWEEP_INTERVAL seconds (default
+ * 600) in a child of its own; `files --sweep` runs it once and exits.
+ */
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "files.h"
+#include "log.h"
+#include "server.h"
+#include "storage.h"
+#include "upload.h"
+
+static const struct http_route routes[] = {
+	{"POST", "/api/files", handle_upload},
+	{"GET", "/api/files/{file_id}", handle_download},
+	{"HEAD", "/api/files/{file_id}", handle_download},
+	{"PUT", "/api/users/me/avatar", handle_put_avatar},
+	{"DELETE", "/api/users/me/avatar", handle_delete_avatar},
+};
+
+/* files --sweep: one cleanup now, with the programs' environment. */
+static int sweep_once(void)
+{
+	log_init("files");
+	if (db_connect() != MSGR_OK)
+		return 1;
+	storage_sweep();
+	db_disconnect();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--sweep"))
+		return sweep_once();
+	struct srv_app app = {
+		.name = "files",
+		.routes = routes,
+		.nroutes = sizeof routes / sizeof routes[0],
+		.init_worker = upload_init,
+		.periodic = storage_sweep,
+		.periodic_secs = (unsigned)config_int("MSGR_SWEEP_INTERVAL", 600, 1, 86400),
+	};
+	return srv_main(argc, argv, &app);
+}

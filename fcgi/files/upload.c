@@ -1,0 +1,54 @@
+/*
+ * POST /api/files: one or more parts "file", streamed to storage; the
+ * uploads belong to the caller and are not attached to anything yet.
+ */
+#include <stdio.h>
+
+#include "db.h"
+#include "files.h"
+#include "upload.h"
+
+void handle_upload(struct http_req *req)
+{
+	DB_STMT(add_files, 5,
+		"SELECT jsonb_build_object('files', jsonb_agg(file_json(f) ORDER BY f.id)), "
+		"array_agg(f.id)::text FROM files_add($1, 'upload', $2, $3, $4, $5) f");
+	if (!http_require_user(req)) {
+		http_discard_body(req);
+		return;
+	}
+	struct upload_opts opts = {
+		.max_files = upload_max_files(),
+		.max_file_size = upload_max_file_size(),
+	};
+	struct upload up;
+	if (!upload_receive(req, &opts, &up))
+		return;
+	if (up.nfiles == 0) {
+		struct field_errors errs = {0};
+		field_errors_add(&errs, "file", "send at least one file in a part named \"file\"");
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		return;
+	}
+	char uid[24];
+	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
+	const char *arrays[4];
+	upload_sql_arrays(req->arena, &up, arrays);
+	const char *params[] = {uid, arrays[0], arrays[1], arrays[2], arrays[3]};
+	PGresult *res = db_exec(&add_files, params);
+	if (!db_ok(res)) {
+		upload_discard(&up);
+		http_db_problem(req, res);
+		return;
+	}
+	if (upload_publish(&up) != MSGR_OK) {
+		files_drop(req, PQgetvalue(res, 0, 1));
+		upload_discard(&up);
+		PQclear(res);
+		http_problem(req, 500, "storage_failed", "the upload could not be stored");
+		return;
+	}
+	http_send_json(req, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+}

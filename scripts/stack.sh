@@ -1,0 +1,575 @@
+#!/usr/bin/env bash
+# stack.sh - the local messenger stack: PostgreSQL, the FastCGI programs, wsd
+# and nginx, everything under one state directory.
+#
+#   scripts/stack.sh init | start | stop | run | status | restart-db | restart NAME
+#
+# Environment:
+#   VAR           the state directory (default: the repo's var/): pg/ run/ log/
+#                 files/ nginx/ tmp/ and the server secret
+#   PORT          nginx's port (default 8080); LISTEN_ADDR its address (127.0.0.1)
+#   BIN           where the programs are (default: the repo's build/bin)
+#   WWW           the web app (default: the repo's www/)
+#   MSGR_WORKERS  workers per FastCGI program (default 4)
+#   PG_FAST=1     no fsync (tests only: a crash loses the database)
+#   MSGR_*        passed on to every program (limits, lifetimes, ...)
+#
+# As root, everything runs as the system user "messenger" (created once);
+# otherwise as the calling user. Processes are found again through the pid
+# files in $VAR/run and the state directory in their command line, so stop
+# only ever touches this stack's processes, and several stacks with different
+# VAR and PORT run side by side.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+abs() {
+	case $1 in
+	/*) printf '%s\n' "${1%/}" ;;
+	*) printf '%s/%s\n' "$(pwd)" "${1%/}" ;;
+	esac
+}
+
+VAR=$(abs "${VAR:-$top/var}")
+BIN=$(abs "${BIN:-$top/build/bin}")
+WWW=$(abs "${WWW:-$top/www}")
+PORT=${PORT:-8080}
+LISTEN_ADDR=${LISTEN_ADDR:-127.0.0.1}
+MSGR_WORKERS=${MSGR_WORKERS:-4}
+PG_FAST=${PG_FAST:-0}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+FCGI_PROGRAMS=(auth chats messages files)
+PROGRAMS=("${FCGI_PROGRAMS[@]}" wsd)
+START_TIMEOUT=${START_TIMEOUT:-30}
+STOP_TIMEOUT=10
+
+if [[ $(id -u) == 0 ]]; then
+	RUN_USER=messenger
+	RUNAS=(/usr/bin/setpriv --reuid=messenger --regid=messenger --init-groups --)
+else
+	RUN_USER=$(id -un 2>/dev/null || echo "${USER:?cannot tell who I am}")
+	RUNAS=()
+fi
+PG_SUPERUSER=$RUN_USER
+
+case $LISTEN_ADDR in
+0.0.0.0 | '*') health_host=127.0.0.1 ;;
+:: | '[::]') health_host='[::1]' ;;
+*) health_host=$LISTEN_ADDR ;;
+esac
+URL="http://$health_host:$PORT"
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() {
+	printf 'stack: %s\n' "$*" >&2
+	exit 1
+}
+
+# Runs a command as the run user, from a directory it can enter.
+as_user() { (cd / && "${RUNAS[@]}" "$@"); }
+
+check_paths() {
+	local p
+	for p in "$VAR" "$BIN" "$WWW"; do
+		[[ $p =~ ^[A-Za-z0-9/._+-]+$ ]] ||
+			die "'$p' has characters the configuration files cannot take; use a plain path"
+	done
+	# sockaddr_un holds 108 bytes: the longest socket is PostgreSQL's.
+	((${#VAR} + 22 < 107)) || die "VAR '$VAR' is too long for unix socket paths (at most 84 characters)"
+	[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "PORT '$PORT' is not a port number"
+	[[ $MSGR_WORKERS =~ ^[0-9]+$ ]] && ((MSGR_WORKERS > 0)) || die "MSGR_WORKERS '$MSGR_WORKERS' is not a positive number"
+}
+
+# ---- the run user and the state directory ----------------------------------------
+
+ensure_run_user() {
+	[[ $(id -u) == 0 ]] || return 0
+	local i
+	for i in 1 2 3 4 5; do
+		getent passwd messenger >/dev/null && return 0
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin messenger 2>/dev/null && {
+			say "created the system user messenger"
+			return 0
+		}
+		sleep 1 # another stack may be creating it right now
+	done
+	getent passwd messenger >/dev/null || die "could not create the system user messenger"
+}
+
+# Makes every parent of a path enterable by the run user (a mktemp directory
+# or a checkout under /root is not).
+ensure_traversable() {
+	[[ $(id -u) == 0 ]] || return 0
+	local d=$1 mode
+	while [[ $d != / && -n $d ]]; do
+		if [[ -d $d ]]; then
+			mode=$(stat -c %A "$d")
+			if [[ ${mode:9:1} != [xt] ]] && [[ $(stat -c %U "$d") != "$RUN_USER" ]]; then
+				chmod o+x "$d"
+				say "made $d enterable for $RUN_USER (chmod o+x)"
+			fi
+		fi
+		d=$(dirname "$d")
+	done
+}
+
+# Makes the program binaries and the web app readable by the run user.
+ensure_readable() {
+	[[ $(id -u) == 0 ]] || return 0
+	local p
+	for p in "$@"; do
+		[[ -e $p ]] || continue
+		ensure_traversable "$p"
+		if [[ -n $(find "$p" ! -perm -o=r -print -quit 2>/dev/null) ]]; then
+			chmod -R o+rX "$p"
+			say "made $p readable for $RUN_USER (chmod -R o+rX)"
+		fi
+	done
+}
+
+write_secret() {
+	local f=$VAR/secret
+	if [[ ! -s $f ]]; then
+		(
+			umask 077
+			od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$f.tmp"
+			mv -f "$f.tmp" "$f"
+		)
+		say "created the server secret $f"
+	fi
+	chmod 0600 "$f"
+	[[ $(id -u) != 0 ]] || chown "$RUN_USER:" "$f"
+}
+
+write_pg_conf() {
+	local conf=$VAR/pg/postgresql.conf
+	grep -q "^include_if_exists = 'messenger.conf'" "$conf" ||
+		printf "\n# The stack's settings (scripts/stack.sh rewrites this file at each start).\ninclude_if_exists = 'messenger.conf'\n" >>"$conf"
+	{
+		echo "# Written by scripts/stack.sh at each start; changes here are lost."
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$VAR/run'"
+		echo "unix_socket_permissions = 0700"
+		echo "max_connections = 200"
+		echo "shared_buffers = 256MB"
+		echo "log_line_prefix = '%m [%p] %q%u@%d '"
+		echo "log_timezone = 'UTC'"
+		echo "timezone = 'UTC'"
+		if [[ $PG_FAST == 1 ]]; then
+			echo "# PG_FAST=1: for tests only; a crash may lose the database"
+			echo "fsync = off"
+			echo "synchronous_commit = off"
+			echo "full_page_writes = off"
+		fi
+	} >"$VAR/pg/messenger.conf.tmp"
+	mv -f "$VAR/pg/messenger.conf.tmp" "$VAR/pg/messenger.conf"
+	[[ $(id -u) != 0 ]] || chown "$RUN_USER:" "$VAR/pg/messenger.conf"
+}
+
+init_fs() {
+	check_paths
+	ensure_run_user
+	mkdir -p "$VAR"/{run,log,files,nginx,tmp}
+	if [[ $(id -u) == 0 ]]; then
+		# A state directory made by another user (an earlier run without
+		# root) changes hands once, completely.
+		if [[ -d $VAR/pg && $(stat -c %U "$VAR/pg") != "$RUN_USER" ]]; then
+			chown -R "$RUN_USER:" "$VAR"
+		fi
+		chown "$RUN_USER:" "$VAR" "$VAR"/{run,log,files,nginx,tmp}
+		chown -R "$RUN_USER:" "$VAR/log"
+		ensure_traversable "$VAR"
+	fi
+	chmod 0700 "$VAR/run"
+	write_secret
+	if [[ ! -s $VAR/pg/PG_VERSION ]]; then
+		say "creating the database cluster in $VAR/pg"
+		if [[ -d $VAR/pg ]]; then
+			# initdb takes an existing empty directory
+			rmdir "$VAR/pg" || die "$VAR/pg exists, is not empty and is not a database cluster"
+		fi
+		mkdir -m 0700 "$VAR/pg"
+		[[ $(id -u) != 0 ]] || chown "$RUN_USER:" "$VAR/pg"
+		as_user "$PGBIN/initdb" -D "$VAR/pg" -U "$PG_SUPERUSER" --auth=trust \
+			--encoding=UTF8 --locale=C.UTF-8 >"$VAR/log/initdb.log" 2>&1 ||
+			{
+				cat "$VAR/log/initdb.log" >&2
+				rm -rf "$VAR/pg"
+				die "initdb failed"
+			}
+	fi
+	write_pg_conf
+}
+
+# ---- PostgreSQL -------------------------------------------------------------------
+
+pg_ctl() { as_user "$PGBIN/pg_ctl" -D "$VAR/pg" "$@"; }
+
+pg_running() { [[ -s $VAR/pg/PG_VERSION ]] && pg_ctl status >/dev/null 2>&1; }
+
+pg_start() {
+	pg_running && return 0
+	pg_ctl -l "$VAR/log/postgres.log" -w -t 60 start >"$VAR/log/pg_ctl.log" 2>&1 </dev/null || {
+		tail -n 30 "$VAR/log/pg_ctl.log" "$VAR/log/postgres.log" >&2 || true
+		die "PostgreSQL did not start"
+	}
+}
+
+pg_stop() {
+	pg_running || return 0
+	pg_ctl -m fast -w -t 60 stop >"$VAR/log/pg_ctl.log" 2>&1 </dev/null || {
+		tail -n 30 "$VAR/log/pg_ctl.log" >&2 || true
+		pg_ctl -m immediate -w stop >/dev/null 2>&1 </dev/null || true
+	}
+}
+
+migrate() {
+	VAR=$VAR PGHOST=$VAR/run PGUSER=$PG_SUPERUSER PGDATABASE=messenger \
+		"$top/scripts/migrate.sh" </dev/null || die "migrations failed"
+}
+
+# ---- processes by pid file --------------------------------------------------------
+
+# The start time of a process (clock ticks after boot), which stays the same
+# across exec and tells a process from a later one with the same pid.
+proc_start() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) } # after the command name, which may hold anything
+	read -r -a fields <<<"$stat"
+	printf '%s\n' "${fields[19]}"
+}
+
+# True when the process in pid file is alive and ours: its start time is the
+# one recorded next to the pid file (pid.start), or its command line contains
+# marker. A pid file left by a crash may name an unrelated process by now.
+is_ours() {
+	local pidf=$1 marker=$2 pid cmd start
+	pid=$(pidfile_pid "$pidf")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	start=$(proc_start "$pid") || return 1
+	[[ -s $pidf.start && $(cat "$pidf.start") == "$start" ]] && return 0
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmd == *"$marker"* ]]
+}
+
+pidfile_pid() { head -n1 "$1" 2>/dev/null || true; }
+
+# Records the start time of the process in a pid file, for is_ours.
+remember_start() {
+	local pid
+	pid=$(pidfile_pid "$1")
+	[[ $pid =~ ^[0-9]+$ ]] && proc_start "$pid" >"$1.start" 2>/dev/null || rm -f "$1.start"
+}
+
+# True while a process of the session that pid leads is alive. Zombies do
+# not count: an init that reaps slowly must not make stop wait for them.
+session_alive() {
+	ps -o stat= -s "$1" 2>/dev/null | grep -qv '^Z'
+}
+
+# Stops the process in a pid file and the rest of its session (its workers;
+# the programs and nginx each lead their own): SIGTERM, up to STOP_TIMEOUT
+# seconds, then SIGKILL to the process group.
+stop_pidfile() {
+	local name=$1 pidf=$2 marker=$3 pid i
+	pid=$(pidfile_pid "$pidf")
+	if is_ours "$pidf" "$marker"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
+			session_alive "$pid" || break
+			sleep 0.05
+		done
+		if session_alive "$pid"; then
+			say "$name did not stop in ${STOP_TIMEOUT}s: killing it"
+			kill -KILL -- "-$pid" 2>/dev/null || true
+			kill -KILL "$pid" 2>/dev/null || true
+			for ((i = 0; i < 100; i++)); do
+				session_alive "$pid" || break
+				sleep 0.05
+			done
+		fi
+		say "stopped $name"
+	fi
+	rm -f "$pidf" "$pidf.start"
+}
+
+# ---- the programs -----------------------------------------------------------------
+
+# The environment of every program: the stack's settings, then the caller's
+# MSGR_* (so tests can change limits), then what must match this stack.
+program_env() {
+	local name
+	PROGRAM_ENV=(
+		PATH=/usr/local/bin:/usr/bin:/bin
+		HOME="$VAR"
+		LANG=C.UTF-8
+		MSGR_WORKERS="$MSGR_WORKERS"
+		MSGR_PUBLIC_URL="$URL"
+		MSGR_ALLOWED_ORIGINS="http://localhost:$PORT http://127.0.0.1:$PORT"
+	)
+	while read -r name; do
+		[[ $name == MSGR_* ]] && PROGRAM_ENV+=("$name=${!name}")
+	done < <(compgen -e)
+	PROGRAM_ENV+=(
+		MSGR_DATABASE_URL="host=$VAR/run dbname=messenger user=msgr_app"
+		MSGR_SECRET_FILE="$VAR/secret"
+		MSGR_STORAGE_DIR="$VAR/files"
+		MSGR_RUN_DIR="$VAR/run"
+		ASAN_OPTIONS="log_path=$VAR/log/asan:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$VAR/log/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	)
+}
+
+program_running() { is_ours "$VAR/run/$1.pid" "$VAR/run/$1.sock"; }
+
+declare -A LAUNCHED=() # name -> pid of the programs this invocation started
+
+# Starts one program in its own session (so that a Ctrl-C meant for `make
+# run` does not reach it, and its workers share its process group), output
+# to $VAR/log/NAME.log. The pid file is written by the process itself just
+# before it becomes the program. Bash makes background commands ignore
+# SIGINT and SIGQUIT; env puts them back.
+start_program() {
+	local name=$1 exe=$BIN/$1 pidf=$VAR/run/$1.pid sock=$VAR/run/$1.sock i
+	if [[ ! -x $exe ]]; then
+		say "no $exe: not starting $name"
+		return 0
+	fi
+	if program_running "$name"; then
+		return 0
+	fi
+	rm -f "$pidf" "$pidf.start" "$sock"
+	local args=(--socket "$sock")
+	[[ $name == wsd ]] || args+=(--workers "$MSGR_WORKERS")
+	program_env
+	# shellcheck disable=SC2016
+	setsid /bin/bash -c 'echo $$ >"$0" && exec "$@"' "$pidf" \
+		"${RUNAS[@]}" /usr/bin/env -i --default-signal=INT,QUIT "${PROGRAM_ENV[@]}" "$exe" "${args[@]}" \
+		</dev/null >>"$VAR/log/$name.log" 2>&1 &
+	LAUNCHED[$name]=$!
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $pidf ]] && break
+		sleep 0.1
+	done
+	remember_start "$pidf"
+}
+
+stop_program() {
+	stop_pidfile "$1" "$VAR/run/$1.pid" "$VAR/run/$1.sock"
+	rm -f "$VAR/run/$1.sock"
+}
+
+# A program this invocation started that is gone: 0 when that is fine (a
+# placeholder wsd that exits 0 at once), 1 after reporting it.
+check_exited() {
+	local name=$1 pid=${LAUNCHED[$1]:-} rc=0
+	[[ -n $pid ]] || return 0
+	kill -0 "$pid" 2>/dev/null && return 0
+	wait "$pid" 2>/dev/null || rc=$?
+	unset "LAUNCHED[$name]"
+	rm -f "$VAR/run/$name.pid" "$VAR/run/$name.pid.start"
+	if [[ $name == wsd && $rc == 0 ]]; then
+		say "wsd exited at once with status 0 (a placeholder?): going on without it"
+		return 0
+	fi
+	say "$name exited with status $rc; the end of $VAR/log/$name.log:"
+	tail -n 30 "$VAR/log/$name.log" >&2 || true
+	return 1
+}
+
+# ---- nginx ------------------------------------------------------------------------
+
+nginx_running() { is_ours "$VAR/run/nginx.pid" "$VAR/nginx/nginx.conf"; }
+
+nginx_start() {
+	RUN_DIR=$VAR/run STORAGE_DIR=$VAR/files WWW_DIR=$WWW CONF_DIR=$VAR/nginx VAR_DIR=$VAR \
+		PORT=$PORT LISTEN_ADDR=$LISTEN_ADDR "$top/scripts/render-nginx.sh" "$VAR/nginx" 2>/dev/null
+	# nginx opens its logs by name, as the run user.
+	touch "$VAR/log/nginx-error.log" "$VAR/log/nginx-access.log"
+	[[ $(id -u) != 0 ]] || chown -R "$RUN_USER:" "$VAR/nginx" "$VAR/log/nginx-error.log" "$VAR/log/nginx-access.log"
+	if nginx_running; then
+		as_user "$NGINX" -p "$VAR/nginx/" -c "$VAR/nginx/nginx.conf" -e "$VAR/log/nginx-error.log" \
+			-s reload </dev/null >>"$VAR/log/nginx-error.log" 2>&1 || true
+		return 0
+	fi
+	as_user "$NGINX" -p "$VAR/nginx/" -c "$VAR/nginx/nginx.conf" -e "$VAR/log/nginx-error.log" \
+		</dev/null >>"$VAR/log/nginx-error.log" 2>&1 || {
+		tail -n 20 "$VAR/log/nginx-error.log" >&2 || true
+		return 1
+	}
+	remember_start "$VAR/run/nginx.pid"
+}
+
+nginx_stop() { stop_pidfile nginx "$VAR/run/nginx.pid" "$VAR/nginx/nginx.conf"; }
+
+# ---- commands ---------------------------------------------------------------------
+
+print_log_tails() {
+	local f
+	for f in "$VAR"/log/*.log "$VAR"/log/asan* "$VAR"/log/ubsan*; do
+		[[ -s $f ]] || continue
+		printf '\n==> %s <==\n' "$f" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+health_ok() {
+	curl -gfsS -o /dev/null --max-time 2 "$URL/api/health" 2>/dev/null
+}
+
+cmd_init() {
+	init_fs
+	if pg_running; then
+		migrate
+	else
+		pg_start
+		migrate
+		pg_stop
+	fi
+}
+
+# On a failed start: the ends of the logs, and nothing left running.
+on_start_exit() {
+	local rc=$?
+	((rc == 0)) && return 0
+	set +e
+	say "start failed; the ends of the logs in $VAR/log:"
+	print_log_tails
+	cmd_stop >/dev/null 2>&1
+	exit "$rc"
+}
+
+cmd_start() {
+	trap on_start_exit EXIT
+	init_fs
+	ensure_readable "$BIN" "$WWW"
+	pg_start
+	migrate
+	local name
+	for name in "${PROGRAMS[@]}"; do
+		start_program "$name"
+	done
+	nginx_start || die "nginx did not start"
+
+	# Ready when every program that runs has its socket and nginx answers
+	# the health check.
+	local deadline=$((SECONDS + START_TIMEOUT)) ready
+	while :; do
+		ready=1
+		for name in "${!LAUNCHED[@]}"; do
+			check_exited "$name" || exit 1
+			[[ -z ${LAUNCHED[$name]:-} || -S $VAR/run/$name.sock ]] || ready=0
+		done
+		if ((ready)) && health_ok; then
+			break
+		fi
+		if ((SECONDS >= deadline)); then
+			die "$URL/api/health did not answer 200 within ${START_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
+	trap - EXIT
+	say "Messenger is up at $URL/ (state in $VAR)"
+}
+
+cmd_stop() {
+	nginx_stop
+	local name
+	for name in wsd "${FCGI_PROGRAMS[@]}"; do
+		stop_program "$name"
+	done
+	if pg_running; then
+		pg_stop
+		say "stopped postgres"
+	fi
+}
+
+cmd_run() {
+	# The trap comes first: a Ctrl-C during the start stops what started.
+	local stopping=0
+	on_signal() {
+		((stopping)) && return
+		stopping=1
+		trap '' INT TERM HUP
+		echo >&2
+		cmd_stop
+		exit 0
+	}
+	trap on_signal INT TERM HUP
+	cmd_start
+	echo "Messenger is running at $URL/ — press Ctrl-C to stop"
+	while :; do
+		sleep 1 &
+		wait $! || true
+	done
+}
+
+cmd_restart_db() {
+	pg_running || die "postgres is not running"
+	pg_ctl -l "$VAR/log/postgres.log" -m fast -w -t 60 restart >"$VAR/log/pg_ctl.log" 2>&1 </dev/null || {
+		tail -n 30 "$VAR/log/pg_ctl.log" "$VAR/log/postgres.log" >&2 || true
+		die "PostgreSQL did not restart"
+	}
+	say "restarted postgres"
+}
+
+cmd_restart() {
+	local name=${1:-} i
+	case " ${PROGRAMS[*]} " in
+	*" $name "*) ;;
+	*) die "restart what? one of: ${PROGRAMS[*]}" ;;
+	esac
+	stop_program "$name"
+	start_program "$name"
+	[[ -n ${LAUNCHED[$name]:-} ]] || return 0
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		check_exited "$name" || die "$name did not start"
+		[[ -z ${LAUNCHED[$name]:-} || -S $VAR/run/$name.sock ]] && break
+		sleep 0.1
+	done
+	[[ -z ${LAUNCHED[$name]:-} || -S $VAR/run/$name.sock ]] || die "$name has no socket after ${START_TIMEOUT}s"
+	say "restarted $name"
+}
+
+cmd_status() {
+	local all=0 name pid
+	if pg_running; then
+		printf '%-9s running  %s\n' postgres "$(head -n1 "$VAR/pg/postmaster.pid")"
+	else
+		printf '%-9s stopped\n' postgres
+		all=3
+	fi
+	for name in "${PROGRAMS[@]}"; do
+		pid=$(pidfile_pid "$VAR/run/$name.pid")
+		if program_running "$name"; then
+			printf '%-9s running  %s\n' "$name" "$pid"
+		else
+			printf '%-9s stopped\n' "$name"
+			[[ ! -x $BIN/$name ]] || all=3
+		fi
+	done
+	if nginx_running; then
+		printf '%-9s running  %s  %s\n' nginx "$(pidfile_pid "$VAR/run/nginx.pid")" "$URL/"
+	else
+		printf '%-9s stopped\n' nginx
+		all=3
+	fi
+	return $all
+}
+
+case ${1:-} in
+init) cmd_init ;;
+start) cmd_start ;;
+stop) cmd_stop ;;
+run) cmd_run ;;
+status) cmd_status ;;
+restart-db) cmd_restart_db ;;
+restart) cmd_restart "${2:-}" ;;
+*)
+	echo "usage: $0 init|start|stop|run|status|restart-db|restart NAME" >&2
+	exit 2
+	;;
+esac

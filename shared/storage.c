@@ -1,0 +1,274 @@
+#include "storage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+/* Owner and group: nginx reads the files as the same user or group. */
+#define STORAGE_DIR_MODE 0750
+#define STORAGE_FILE_MODE 0640
+/* Temporary files older than this are leftovers of a crashed request. */
+#define STORAGE_TEMP_MAX_AGE 3600
+#define STORAGE_PURGE_BATCH 200
+
+static int dir_fd = -1;
+static const char *dir_path;
+
+enum msgr_err storage_init(void)
+{
+	if (dir_fd >= 0)
+		return MSGR_OK;
+	dir_path = config_str("MSGR_STORAGE_DIR", "var/files");
+	if (mkdir(dir_path, STORAGE_DIR_MODE) != 0 && errno != EEXIST) {
+		log_error("could not create storage directory \"%s\": %s", dir_path,
+			  strerror(errno));
+		return MSGR_ERR_IO;
+	}
+	dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		log_error("could not open storage directory \"%s\": %s", dir_path,
+			  strerror(errno));
+		return MSGR_ERR_IO;
+	}
+	return MSGR_OK;
+}
+
+const char *storage_dir(void)
+{
+	return dir_path ? dir_path : config_str("MSGR_STORAGE_DIR", "var/files");
+}
+
+enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1])
+{
+	unsigned char raw[STORAGE_KEY_LEN / 2];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("could not draw a storage key: %s", strerror(errno));
+			return MSGR_ERR_IO;
+		}
+		got += (size_t)n;
+	}
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < sizeof raw; i++) {
+		key[2 * i] = hex[raw[i] >> 4];
+		key[2 * i + 1] = hex[raw[i] & 15];
+	}
+	key[STORAGE_KEY_LEN] = '\0';
+	return MSGR_OK;
+}
+
+bool storage_key_valid(const char *s, size_t len)
+{
+	if (len != STORAGE_KEY_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static void temp_name(const char *key, char out[STORAGE_NAME_MAX])
+{
+	snprintf(out, STORAGE_NAME_MAX, "%s%s", STORAGE_TMP_PREFIX, key);
+}
+
+enum msgr_err storage_create_temp(const char *key, int *fd)
+{
+	if (storage_init() != MSGR_OK)
+		return MSGR_ERR_IO;
+	char name[STORAGE_NAME_MAX];
+	temp_name(key, name);
+	*fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		     STORAGE_FILE_MODE);
+	if (*fd < 0) {
+		log_error("could not create upload \"%s/%s\": %s", dir_path, name,
+			  strerror(errno));
+		return MSGR_ERR_IO;
+	}
+	return MSGR_OK;
+}
+
+enum msgr_err storage_sync_close(int fd)
+{
+	enum msgr_err err = MSGR_OK;
+	if (fsync(fd) != 0) {
+		log_error("could not sync an upload in \"%s\": %s", dir_path, strerror(errno));
+		err = MSGR_ERR_IO;
+	}
+	if (close(fd) != 0 && err == MSGR_OK) {
+		log_error("could not close an upload in \"%s\": %s", dir_path, strerror(errno));
+		err = MSGR_ERR_IO;
+	}
+	return err;
+}
+
+enum msgr_err storage_publish(const char *const *keys, size_t n)
+{
+	if (storage_init() != MSGR_OK)
+		return MSGR_ERR_IO;
+	for (size_t i = 0; i < n; i++) {
+		char name[STORAGE_NAME_MAX];
+		temp_name(keys[i], name);
+		if (renameat(dir_fd, name, dir_fd, keys[i]) != 0) {
+			log_error("could not rename upload \"%s/%s\": %s", dir_path, name,
+				  strerror(errno));
+			return MSGR_ERR_IO;
+		}
+	}
+	if (n && fsync(dir_fd) != 0) {
+		log_error("could not sync storage directory \"%s\": %s", dir_path,
+			  strerror(errno));
+		return MSGR_ERR_IO;
+	}
+	return MSGR_OK;
+}
+
+static void remove_name(const char *name)
+{
+	if (storage_init() != MSGR_OK)
+		return;
+	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+		log_error("could not remove \"%s/%s\": %s", dir_path, name, strerror(errno));
+}
+
+void storage_remove_temp(const char *key)
+{
+	char name[STORAGE_NAME_MAX];
+	temp_name(key, name);
+	remove_name(name);
+}
+
+void storage_remove(const char *key)
+{
+	if (storage_key_valid(key, strlen(key)))
+		remove_name(key);
+}
+
+long storage_purge(int64_t message_id, int64_t file_id, long limit)
+{
+	DB_STMT(purge_select, 3,
+		"SELECT id, storage_key FROM files WHERE deleted_at IS NOT NULL "
+		"AND ($1::bigint = 0 OR message_id = $1) AND ($2::bigint = 0 OR id = $2) "
+		"ORDER BY id LIMIT $3::int");
+	DB_STMT(purge_delete, 1,
+		"DELETE FROM files WHERE id = ANY($1::bigint[]) AND deleted_at IS NOT NULL");
+	char msg[24], file[24], lim[24];
+	snprintf(msg, sizeof msg, "%" PRId64, message_id);
+	snprintf(file, sizeof file, "%" PRId64, file_id);
+	snprintf(lim, sizeof lim, "%ld", limit);
+	const char *params[] = {msg, file, lim};
+	PGresult *res = db_exec(&purge_select, params);
+	if (!db_ok(res)) {
+		log_error("could not list deleted files: %s",
+			  res ? PQresultErrorMessage(res) : "no database");
+		PQclear(res);
+		return -1;
+	}
+	long n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return 0;
+	}
+	/* The bytes first, then the rows: a crash in between leaves rows the
+	 * next purge finishes (unlinking a missing file is fine). */
+	struct buf ids = {0};
+	buf_putc(&ids, '{');
+	for (long i = 0; i < n; i++) {
+		storage_remove(PQgetvalue(res, (int)i, 1));
+		buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, (int)i, 0));
+	}
+	buf_putc(&ids, '}');
+	PQclear(res);
+	if (buf_status(&ids) != MSGR_OK) {
+		buf_free(&ids);
+		return -1;
+	}
+	const char *del_params[] = {buf_cstr(&ids)};
+	res = db_exec(&purge_delete, del_params);
+	buf_free(&ids);
+	if (!db_ok(res)) {
+		log_error("could not delete purged file rows: %s",
+			  res ? PQresultErrorMessage(res) : "no database");
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return n;
+}
+
+/* Unlinks temporary files older than STORAGE_TEMP_MAX_AGE; returns how
+ * many. */
+static long sweep_temp_files(void)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		log_error("could not list storage directory \"%s\": %s", dir_path,
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	time_t cutoff = time(NULL) - STORAGE_TEMP_MAX_AGE;
+	long removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, STORAGE_TMP_PREFIX, sizeof STORAGE_TMP_PREFIX - 1))
+			continue;
+		struct stat st;
+		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    st.st_mtime >= cutoff)
+			continue;
+		if (unlinkat(dir_fd, e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+void storage_sweep(void)
+{
+	DB_STMT(expire_uploads, 1,
+		"WITH d AS (UPDATE files SET deleted_at = now() "
+		"WHERE kind = 'upload' AND message_id IS NULL AND deleted_at IS NULL "
+		"AND created_at < now() - make_interval(secs => $1::int) RETURNING 1) "
+		"SELECT count(*) FROM d");
+	if (storage_init() != MSGR_OK)
+		return;
+	char ttl[24];
+	snprintf(ttl, sizeof ttl, "%ld",
+		 config_int("MSGR_UPLOAD_TTL", 24 * 3600, 60, 365L * 24 * 3600));
+	const char *params[] = {ttl};
+	PGresult *res = db_exec(&expire_uploads, params);
+	if (!db_ok(res))
+		log_error("could not expire unattached uploads: %s",
+			  res ? PQresultErrorMessage(res) : "no database");
+	else if (strcmp(PQgetvalue(res, 0, 0), "0"))
+		log_info("%s unattached uploads expired", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	long purged = 0, n;
+	while ((n = storage_purge(0, 0, STORAGE_PURGE_BATCH)) > 0)
+		purged += n;
+	if (purged)
+		log_info("%ld deleted files removed from storage", purged);
+	long temps = sweep_temp_files();
+	if (temps)
+		log_info("%ld abandoned temporary uploads removed", temps);
+}

@@ -1,0 +1,69 @@
+/*
+ * storage.h - the directory of uploaded files and the life of a stored file.
+ *
+ * Every stored file is one regular file in MSGR_STORAGE_DIR named by its
+ * storage key: 32 lower-case hex digits drawn at random by the server, never
+ * anything the client sent. nginx serves the bytes from there
+ * (X-Accel-Redirect to /_files/<key>); the files table maps ids to keys.
+ *
+ * A file is written under a temporary name (".upload-" and random hex) and
+ * renamed to its key only once complete and synced. Removing one goes the
+ * other way round: its row is marked deleted (files.deleted_at) in the
+ * transaction that drops it, and after the commit storage_purge() unlinks
+ * the bytes and then deletes the row. A crash between the two leaves a
+ * marked row that the next sweep finishes, never bytes without a row.
+ */
+#ifndef MSGR_STORAGE_H
+#define MSGR_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORAGE_KEY_LEN 32
+#define STORAGE_TMP_PREFIX ".upload-"
+/* ".upload-" and 32 hex digits, and the NUL. */
+#define STORAGE_NAME_MAX (sizeof STORAGE_TMP_PREFIX + STORAGE_KEY_LEN)
+
+/* Opens the directory (MSGR_STORAGE_DIR, default "var/files"), creating it
+ * if missing. Called once per process; later calls do nothing. */
+enum msgr_err storage_init(void) MSGR_WUR;
+/* The directory's path, for messages. */
+const char *storage_dir(void);
+
+/* Fills key with a fresh random storage key and its NUL. */
+enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1]) MSGR_WUR;
+/* True when s (len bytes) has the form of a storage key. */
+bool storage_key_valid(const char *s, size_t len);
+
+/* Creates the temporary file for key, opened for writing; *fd gets it. */
+enum msgr_err storage_create_temp(const char *key, int *fd) MSGR_WUR;
+/* Flushes fd to disk (fsync) and closes it; closes it also on failure. */
+enum msgr_err storage_sync_close(int fd) MSGR_WUR;
+/* Renames the temporary file of each key to the key itself, then syncs the
+ * directory so that the renames survive a crash. */
+enum msgr_err storage_publish(const char *const *keys, size_t n) MSGR_WUR;
+/* Unlinks the temporary file of key; a missing one is fine. */
+void storage_remove_temp(const char *key);
+/* Unlinks the stored file of key; a missing one is fine. */
+void storage_remove(const char *key);
+
+/*
+ * Unlinks the bytes of the files marked deleted, then deletes their rows:
+ * those of one message (message_id > 0), of one file (file_id > 0), or any
+ * (both 0), at most limit of them. Returns how many were purged, or -1 when
+ * the database failed (logged). Call it after the commit that marked them.
+ */
+long storage_purge(int64_t message_id, int64_t file_id, long limit);
+
+/*
+ * The periodic cleanup: marks unattached uploads older than
+ * MSGR_UPLOAD_TTL seconds (default 24 h) deleted, purges every marked file,
+ * and unlinks temporary files older than an hour (left by a crash). Logs
+ * what it removed.
+ */
+void storage_sweep(void);
+
+#endif

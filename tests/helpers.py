@@ -1,0 +1,350 @@
+"""Helpers for the integration tests: the stack under test and an API client.
+
+The tests run with Debian's /usr/bin/python3 (python3-pytest, -requests,
+-websockets, -psycopg2, -yaml): see tests/conftest.py for the fixtures.
+"""
+
+import contextlib
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+STACK_SH = REPO / "scripts" / "stack.sh"
+
+# Limits for the stack under test, where the production defaults would get
+# in the way of a test suite that makes hundreds of requests from one
+# address. The caller's environment wins over these; a test that needs
+# another value restarts one program with it (Stack.restarted).
+TEST_ENV = {
+    "MSGR_LOGIN_MAX_PER_ADDR": "1000000",
+}
+
+# Generous: the programs under test are ASan builds.
+HTTP_TIMEOUT = 30
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def processes_using(path):
+    """Live processes whose command line, working directory or open files
+    are under path: what a stopped stack must not leave behind."""
+    path = str(path).rstrip("/")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        proc = f"/proc/{entry}"
+        try:
+            with open(f"{proc}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                continue
+            with open(f"{proc}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            links = []
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(f"{proc}/cwd"))
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"{proc}/fd"):
+                    with contextlib.suppress(OSError):
+                        links.append(os.readlink(f"{proc}/fd/{fd}"))
+        except (OSError, IndexError):
+            continue
+        if path + "/" in cmd + " " or any(l == path or l.startswith(path + "/") for l in links):
+            found.append((int(entry), cmd))
+    return found
+
+
+class Stack:
+    """The messenger under test.
+
+    A local stack (started by start_local) has var (its state directory),
+    port and the helpers that need it: psql, restart, restart_db, log.
+    With MSGR_TEST_URL only base_url is known and those helpers skip.
+    """
+
+    def __init__(self, base_url, var=None, port=None, env=None):
+        self.base_url = base_url.rstrip("/")
+        self.var = Path(var) if var else None
+        self.port = port
+        self.env = env
+        self._db = None
+
+    # ---- where things are ----------------------------------------------
+
+    @property
+    def ws_url(self):
+        return "ws" + self.base_url[len("http"):] + "/ws"
+
+    @property
+    def origin(self):
+        """An Origin the stack allows (for WebSocket handshakes)."""
+        return self.base_url
+
+    @property
+    def local(self):
+        return self.var is not None
+
+    def _need_local(self):
+        if not self.local:
+            import pytest
+
+            pytest.skip("needs the local stack (MSGR_TEST_URL is set)")
+
+    def log(self, name):
+        """The log of a program ("auth", "postgres", "nginx-error", ...)."""
+        self._need_local()
+        return tail(self.var / "log" / f"{name}.log", 10**9)
+
+    # ---- starting and stopping -------------------------------------------
+
+    @classmethod
+    def start_local(cls, bin_dir, extra_env=None):
+        tmp = Path(tempfile.mkdtemp(prefix="msgr-test-"))
+        port = free_port()
+        env = dict(os.environ)
+        for k, v in TEST_ENV.items():
+            env.setdefault(k, v)
+        env.update(
+            VAR=str(tmp),
+            PORT=str(port),
+            BIN=str(bin_dir),
+            PG_FAST="1",
+            MSGR_WORKERS=env.get("MSGR_WORKERS", "2"),
+            START_TIMEOUT=env.get("START_TIMEOUT", "60"),
+        )
+        env.update(extra_env or {})
+        stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
+        try:
+            stack.stack_sh("start")
+        except subprocess.CalledProcessError as e:
+            output = e.output or ""
+            stack.shutdown()
+            raise RuntimeError(f"scripts/stack.sh start failed:\n{output}") from None
+        return stack
+
+    def stack_sh(self, *args, env=None, check=True, timeout=180):
+        """Runs scripts/stack.sh for this stack; returns its output."""
+        self._need_local()
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        # Output through a file, not a pipe: a daemon that kept a pipe open
+        # would make this wait forever.
+        with tempfile.TemporaryFile(mode="w+") as out:
+            proc = subprocess.run(
+                [str(STACK_SH), *args],
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+            out.seek(0)
+            output = out.read()
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, ["stack.sh", *args], output)
+        return output
+
+    def shutdown(self, keep=False):
+        """Stops the stack; returns a list of problems: processes left
+        behind and sanitizer reports (their text). Removes the state
+        directory unless keep or MSGR_TEST_KEEP=1."""
+        problems = []
+        if not self.local:
+            return problems
+        self.close()
+        try:
+            self.stack_sh("stop")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+            problems.append(f"scripts/stack.sh stop failed:\n{getattr(e, 'output', '')}")
+        left = processes_using(self.var)
+        if left:
+            problems.append(
+                "processes left behind by the stack (killed now):\n"
+                + "\n".join(f"  {pid} {cmd}" for pid, cmd in left)
+            )
+            for pid, _ in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        for report in sorted(
+            glob.glob(str(self.var / "log" / "asan*")) + glob.glob(str(self.var / "log" / "ubsan*"))
+        ):
+            problems.append(f"sanitizer report {report}:\n{tail(report, 200)}")
+        if keep or os.environ.get("MSGR_TEST_KEEP") == "1":
+            if problems:
+                problems.append(f"(the state directory is kept: {self.var})")
+        else:
+            shutil.rmtree(self.var, ignore_errors=True)
+        return problems
+
+    # ---- changing the running stack ----------------------------------------
+
+    def restart(self, name, **env):
+        """Restarts one program (auth, chats, messages, files, wsd), with
+        extra MSGR_* settings for this run of it."""
+        self.stack_sh("restart", name, env={k: str(v) for k, v in env.items()})
+
+    @contextlib.contextmanager
+    def restarted(self, name, **env):
+        """Runs the block with one program restarted with other settings,
+        and restarts it with the usual ones afterwards."""
+        self.restart(name, **env)
+        try:
+            yield self
+        finally:
+            self.restart(name)
+
+    def restart_db(self):
+        """Restarts PostgreSQL (fast shutdown: sessions are cut)."""
+        self.close()
+        self.stack_sh("restart-db")
+
+    # ---- the database ------------------------------------------------------
+
+    @property
+    def db_superuser(self):
+        self._need_local()
+        return pwd.getpwuid(os.stat(self.var / "pg").st_uid).pw_name
+
+    def db(self):
+        """A psycopg2 connection (autocommit) to the messenger database as
+        the superuser, over the stack's unix socket."""
+        self._need_local()
+        import psycopg2
+
+        if self._db is None or self._db.closed:
+            self._db = psycopg2.connect(
+                host=str(self.var / "run"), dbname="messenger", user=self.db_superuser
+            )
+            self._db.autocommit = True
+        return self._db
+
+    def psql(self, sql, *params):
+        """Runs one statement; returns its rows (a list of tuples), or the
+        number of rows it changed when it returns none."""
+        import psycopg2
+
+        for attempt in (1, 2):
+            try:
+                with self.db().cursor() as cur:
+                    cur.execute(sql, params or None)
+                    if cur.description is not None:
+                        return cur.fetchall()
+                    return cur.rowcount
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                # The server restarted under a kept connection: once more.
+                self.close()
+                if attempt == 2:
+                    raise
+
+    def close(self):
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            self._db = None
+
+
+_NO_BODY = object()
+_counter = itertools.count(1)
+
+
+class Api:
+    """A thin requests wrapper: paths relative to the stack, an optional
+    token (a string, or a user from new_user()), JSON bodies.
+
+        r = api.post("/api/chats", token=alice, json={"type": "direct", "user_id": bob["user"]["id"]})
+    """
+
+    def __init__(self, base_url, timeout=HTTP_TIMEOUT):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def url(self, path):
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def request(self, method, path, token=None, json=_NO_BODY, headers=None, **kw):
+        headers = dict(headers or {})
+        if isinstance(token, dict):
+            token = token["access_token"]
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if json is not _NO_BODY:
+            kw["json"] = json
+        kw.setdefault("timeout", self.timeout)
+        return self.session.request(method, self.url(path), headers=headers, **kw)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path, token=None, **kw):
+        return self.request("POST", path, token, **kw)
+
+    def patch(self, path, token=None, **kw):
+        return self.request("PATCH", path, token, **kw)
+
+    def put(self, path, token=None, **kw):
+        return self.request("PUT", path, token, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.request("DELETE", path, token, **kw)
+
+    def new_user(self, prefix="u", password=None, display_name=None, **fields):
+        """Registers a user with a unique name through POST
+        /api/auth/register; returns {"user", "access_token",
+        "refresh_token", "password", "username", "email"}."""
+        prefix = "".join(c for c in prefix.lower() if c.isalnum() or c in "_.")[:12] or "u"
+        username = f"{prefix}{next(_counter)}_{uuid.uuid4().hex[:8]}"[:32]
+        password = password or "pw-" + uuid.uuid4().hex[:16]
+        body = {"username": username, "email": f"{username}@example.test", "password": password}
+        if display_name is not None:
+            body["display_name"] = display_name
+        body.update(fields)
+        r = self.post("/api/auth/register", json=body)
+        assert r.status_code == 201, f"register {username}: {r.status_code} {r.text}"
+        data = r.json()
+        return {
+            "user": data["user"],
+            "access_token": data["access_token"],
+            "refresh_token": data["refresh_token"],
+            "password": password,
+            "username": username,
+            "email": body["email"],
+        }
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Polls predicate until it returns something true; returns that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

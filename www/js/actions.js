@@ -1,0 +1,194 @@
+// actions.js - what the user does: send (optimistic, idempotent by
+// client_id), edit, delete, react, chats and groups, profile.
+
+import { api, upload } from "./api.js";
+import * as S from "./store.js";
+import { fetchChat, onRetryFailed } from "./sync.js";
+import { uuid } from "./util.js";
+
+export const go = (chatId) => {
+  location.hash = chatId ? "#/c/" + chatId : "#/";
+};
+
+// ---- messages -------------------------------------------------------------------------
+
+export function send(chatId, text, files = []) {
+  const p = {
+    client_id: uuid(),
+    chat_id: chatId,
+    sender_id: S.state.me.id,
+    kind: "text",
+    text,
+    attachments: files,
+    reactions: [],
+    created_at: new Date().toISOString(),
+    edited_at: null,
+    deleted: false,
+    pending: true,
+    state: "sending",
+  };
+  S.addPending(p);
+  return attempt(p);
+}
+
+async function attempt(p) {
+  p.state = "sending";
+  p.error = "";
+  S.emit("messages", p.chat_id);
+  const body = { client_id: p.client_id };
+  if (p.text) body.text = p.text;
+  if (p.attachments.length) body.attachment_ids = p.attachments.map((f) => f.id);
+  try {
+    const m = await api("POST", `/chats/${p.chat_id}/messages`, body);
+    const l = S.state.messages.get(p.chat_id);
+    if (l && l.atLatest) S.putMessages(p.chat_id, [m]);
+    else S.dropPending(p.chat_id, p.client_id, m.sender_id);
+    S.noteLastMessage(m);
+  } catch (e) {
+    if (!S.pendingOf(p.chat_id).includes(p)) return; // confirmed meanwhile over /ws
+    p.state = "failed";
+    p.error = e.message;
+    p.retryable = e.isNetwork;
+    S.emit("messages", p.chat_id);
+    S.emit("chats");
+  }
+}
+
+export const retry = (p) => attempt(p);
+
+export function discard(p) {
+  S.state.pending.set(p.chat_id, S.pendingOf(p.chat_id).filter((x) => x !== p));
+  S.emit("messages", p.chat_id);
+  S.emit("chats");
+}
+
+// After a reconnect, what failed for want of a network goes again (the
+// same client_id, so the server never stores it twice).
+onRetryFailed(() => {
+  for (const list of S.state.pending.values()) {
+    for (const p of list) if (p.state === "failed" && p.retryable) attempt(p);
+  }
+});
+
+export async function edit(m, text) {
+  const updated = await api("PATCH", "/messages/" + m.id, { text });
+  S.putMessages(m.chat_id, [updated]);
+  const c = S.chat(m.chat_id);
+  if (c && c.last_message && c.last_message.id === m.id) {
+    c.last_message = updated;
+    S.emit("chats");
+  }
+}
+
+export async function remove(m) {
+  await api("DELETE", "/messages/" + m.id);
+  S.updateMessage(m.chat_id, m.id, (x) => Object.assign(x, { deleted: true, text: "", attachments: [], reactions: [] }));
+}
+
+export async function toggleReaction(m, emoji) {
+  let mine = S.state.myReactions.get(m.id);
+  if (!mine) S.state.myReactions.set(m.id, (mine = new Set()));
+  const had = mine.has(emoji);
+  const apply = (adding) =>
+    S.updateMessage(m.chat_id, m.id, (x) => {
+      const list = (x.reactions || []).map((r) => ({ ...r }));
+      const r = list.find((y) => y.emoji === emoji);
+      if (adding) {
+        if (r) {
+          if (!r.me) r.count++;
+          r.me = true;
+        } else list.push({ emoji, count: 1, me: true });
+      } else if (r) {
+        if (r.me) r.count--;
+        r.me = false;
+      }
+      x.reactions = list.filter((y) => y.count > 0);
+    });
+  if (had) mine.delete(emoji);
+  else mine.add(emoji);
+  apply(!had);
+  try {
+    await api(had ? "DELETE" : "PUT", `/messages/${m.id}/reactions/${encodeURIComponent(emoji)}`);
+  } catch (e) {
+    if (had) mine.add(emoji);
+    else mine.delete(emoji);
+    apply(had);
+    throw e;
+  }
+}
+
+// ---- chats ----------------------------------------------------------------------------
+
+export async function openDirect(userId) {
+  const c = await api("POST", "/chats", { type: "direct", user_id: userId });
+  S.putChat(c);
+  go(c.id);
+  return c;
+}
+
+export async function createGroup(title, memberIds) {
+  const c = await api("POST", "/chats", { type: "group", title, member_ids: memberIds });
+  S.putChat({ ...c, unread_count: 0 });
+  go(c.id);
+  return c;
+}
+
+export async function rename(chatId, title) {
+  S.putChat(await api("PATCH", "/chats/" + chatId, { title }));
+}
+
+export async function addMember(chatId, userId) {
+  S.putChat(await api("POST", `/chats/${chatId}/members`, { user_id: userId }));
+}
+
+export async function removeMember(chatId, userId) {
+  await api("DELETE", `/chats/${chatId}/members/${userId}`);
+  if (userId === S.state.me.id) {
+    S.removeChat(chatId);
+    if (S.state.activeChatId === chatId) go(null);
+  } else {
+    await fetchChat(chatId).catch(() => {});
+  }
+}
+
+export const searchUsers = (q, limit = 20) =>
+  api("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`).then((r) => r.users || []);
+
+// ---- profile ----------------------------------------------------------------------------
+
+function putMe(u) {
+  S.putUser(u);
+  S.state.me = Object.assign(S.state.me || {}, u);
+  S.emit("me");
+  S.emit("chats");
+}
+
+export async function loadMe() {
+  const u = await api("GET", "/users/me");
+  S.state.me = { ...u };
+  S.putUser(u);
+  S.emit("me");
+  return u;
+}
+
+export async function saveProfile(fields) {
+  putMe(await api("PATCH", "/users/me", fields));
+}
+
+export function uploadAvatar(file, onProgress) {
+  const form = new FormData();
+  form.append("file", file, file.name || "avatar");
+  const job = upload("PUT", "/users/me/avatar", form, onProgress);
+  return { abort: job.abort, promise: job.promise.then(putMe) };
+}
+
+export async function removeAvatar() {
+  putMe(await api("DELETE", "/users/me/avatar"));
+}
+
+export function uploadFile(file, onProgress) {
+  const form = new FormData();
+  form.append("file", file, file.name || "file");
+  const job = upload("POST", "/files", form, onProgress);
+  return { abort: job.abort, promise: job.promise.then((r) => r.files[0]) };
+}

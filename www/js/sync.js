@@ -1,0 +1,320 @@
+// sync.js - keeps the store in step with the server: the initial and
+// recovery loads over REST, the realtime events, delivered acks and read
+// markers.
+//
+// Ordering: the app connects to /ws first and loads over REST only after
+// the first "ready", so every event newer than the REST snapshot arrives
+// over the socket. Applying an event twice is harmless (messages merge by
+// id, markers only move forward), which makes the overlap safe.
+
+import { api } from "./api.js";
+import * as auth from "./auth.js";
+import * as S from "./store.js";
+import { Realtime } from "./ws.js";
+import { debounce } from "./util.js";
+
+export let rt = null;
+let fallback = 0;
+let syncing = null;
+let again = false;
+const acked = new Map(); // chatId -> highest message id acked
+const hooks = { removedFromChat: () => {}, failed: () => {} };
+
+export function setHooks(h) {
+  Object.assign(hooks, h);
+}
+
+export function start() {
+  rt = new Realtime({
+    token: () => auth.accessToken(),
+    refresh: (stale) => auth.refresh(stale),
+    event: onEvent,
+    ready: onReady,
+    reset: () => fullSync(),
+    state: (s) => {
+      S.state.conn = s;
+      S.emit("conn");
+    },
+  });
+  rt.start();
+  // Realtime slow to come up (or down): show the data over REST anyway;
+  // the first "ready" loads again to close the gap.
+  fallback = setTimeout(() => {
+    if (!S.state.synced) fullSync();
+  }, 2500);
+}
+
+export function stop() {
+  clearTimeout(fallback);
+  if (rt) rt.stop();
+  rt = null;
+  acked.clear();
+}
+
+function onReady(frame, first) {
+  if (first) fullSync();
+  else {
+    refreshChats(); // presence changed while we were away
+    retryFailed();
+    ackAll();
+  }
+}
+
+// ---- REST loads -------------------------------------------------------------------
+
+export function fullSync() {
+  if (syncing) {
+    again = true;
+    return syncing;
+  }
+  syncing = (async () => {
+    await loadChats();
+    // Histories of closed chats may now have gaps: load them anew on open.
+    for (const id of [...S.state.messages.keys()]) if (id !== S.state.activeChatId) S.state.messages.delete(id);
+    S.state.synced = true;
+    S.emit("chats");
+    if (S.state.activeChatId && S.chat(S.state.activeChatId)) await loadLatest(S.state.activeChatId);
+    ackAll();
+  })()
+    .catch((e) => {
+      hooks.failed(e);
+      if (e.status !== 401) setTimeout(() => fullSync(), 3000);
+    })
+    .finally(() => {
+      syncing = null;
+      if (again) {
+        again = false;
+        fullSync();
+      }
+    });
+  return syncing;
+}
+
+async function loadChats() {
+  const { chats } = await api("GET", "/chats");
+  const ids = new Set(chats.map((c) => c.id));
+  for (const id of [...S.state.chats.keys()]) if (!ids.has(id)) S.removeChat(id);
+  for (const c of chats) S.putChat(c);
+}
+
+const refreshChats = debounce(() => loadChats().catch(() => {}), 300);
+
+export async function fetchChat(id) {
+  const c = await api("GET", "/chats/" + id);
+  S.putChat(c);
+  return c;
+}
+
+// The newest page of a chat, merged with what is cached when they touch.
+export async function loadLatest(chatId) {
+  const l = S.msgList(chatId);
+  const { messages, has_more } = await api("GET", `/chats/${chatId}/messages?limit=50`);
+  const lastCached = l.items.length ? l.items[l.items.length - 1].id : 0;
+  if (!l.items.length || (has_more && messages.length && messages[0].id > lastCached)) {
+    l.items = [];
+    l.hasMore = has_more;
+  }
+  l.atLatest = true;
+  l.loaded = true;
+  S.putMessages(chatId, messages);
+  for (const m of messages) S.noteLastMessage(m);
+  const last = messages[messages.length - 1];
+  if (last && S.state.me && last.sender_id !== S.state.me.id) ack(chatId, last.id);
+}
+
+export async function loadOlder(chatId) {
+  const l = S.msgList(chatId);
+  if (l.loading || !l.hasMore || !l.items.length) return false;
+  l.loading = true;
+  try {
+    const { messages, has_more } = await api("GET", `/chats/${chatId}/messages?before=${l.items[0].id}&limit=50`);
+    l.hasMore = has_more;
+    S.putMessages(chatId, messages);
+    return messages.length > 0;
+  } finally {
+    l.loading = false;
+  }
+}
+
+// ---- delivered and read ---------------------------------------------------------------
+
+export function ack(chatId, messageId) {
+  const c = S.chat(chatId);
+  const mine = S.state.me && S.member(c, S.state.me.id);
+  if (!mine || mine.last_delivered_message_id >= messageId) return;
+  if ((acked.get(chatId) || 0) >= messageId) return;
+  if (rt && rt.send({ type: "ack", chat_id: chatId, message_id: messageId })) acked.set(chatId, messageId);
+}
+
+function ackAll() {
+  if (!S.state.me) return;
+  for (const c of S.state.chats.values()) {
+    const m = c.last_message;
+    if (m && m.sender_id !== S.state.me.id) ack(c.id, m.id);
+  }
+}
+
+const refetchUnread = new Map();
+function recomputeUnread(c) {
+  const me = S.state.me;
+  const mine = S.member(c, me.id);
+  if (!mine) return;
+  const read = mine.last_read_message_id;
+  const lm = c.last_message;
+  if (!lm || read >= lm.id) c.unread_count = 0;
+  else {
+    const l = S.state.messages.get(c.id);
+    if (l && l.atLatest && l.items.length && (!l.hasMore || l.items[0].id <= read)) {
+      c.unread_count = l.items.filter((m) => m.id > read && m.sender_id !== me.id).length;
+    } else {
+      clearTimeout(refetchUnread.get(c.id));
+      refetchUnread.set(c.id, setTimeout(() => fetchChat(c.id).catch(() => {}), 500));
+    }
+  }
+  S.emit("chats");
+  S.emit("chat", c.id);
+}
+
+// Advance the read marker as messages come into view.
+export function markRead(chatId, messageId) {
+  const c = S.chat(chatId);
+  const mine = c && S.state.me && S.member(c, S.state.me.id);
+  if (!mine || mine.last_read_message_id >= messageId) return;
+  mine.last_read_message_id = messageId;
+  recomputeUnread(c);
+  api("POST", `/chats/${chatId}/read`, { message_id: messageId }).catch(() => {
+    // try again on the next view; the marker only moves forward
+    if (mine.last_read_message_id === messageId) mine.last_read_message_id = 0;
+  });
+}
+
+// ---- outgoing retries ------------------------------------------------------------------
+
+let retryFailedHook = () => {};
+export function onRetryFailed(fn) {
+  retryFailedHook = fn;
+}
+function retryFailed() {
+  retryFailedHook();
+}
+
+// ---- realtime events ------------------------------------------------------------------
+
+function onEvent(ev) {
+  const d = ev.data || {};
+  const me = S.state.me;
+  if (!me) return;
+  const c = ev.chat_id ? S.chat(ev.chat_id) : null;
+  switch (ev.type) {
+    case "message.created": {
+      const m = d.message;
+      if (!m) return;
+      if (!c) {
+        fetchChat(m.chat_id).catch(() => {});
+        return;
+      }
+      const known = !!S.findMessage(m.chat_id, m.id);
+      const newer = !c.last_message || m.id > c.last_message.id;
+      const l = S.state.messages.get(m.chat_id);
+      if (l && l.atLatest) S.putMessages(m.chat_id, [m]);
+      else S.dropPending(m.chat_id, m.client_id, m.sender_id);
+      S.noteLastMessage(m);
+      if (m.sender_id !== me.id) {
+        if (!known && newer) c.unread_count = (c.unread_count || 0) + 1;
+        if (m.sender_id) S.setTyping(m.chat_id, m.sender_id, false);
+        ack(m.chat_id, m.id);
+      }
+      S.emit("chats");
+      break;
+    }
+    case "message.updated": {
+      const m = d.message;
+      if (!m) return;
+      const l = S.state.messages.get(m.chat_id);
+      if (l && S.findMessage(m.chat_id, m.id)) S.putMessages(m.chat_id, [m]);
+      if (c && c.last_message && c.last_message.id === m.id) {
+        c.last_message = m;
+        S.emit("chats");
+      }
+      break;
+    }
+    case "message.deleted":
+      S.updateMessage(ev.chat_id, d.message_id, (m) => {
+        Object.assign(m, { deleted: true, text: "", attachments: [], reactions: [] });
+      });
+      break;
+    case "reaction.updated": {
+      const mine = S.state.myReactions.get(d.message_id) || new Set();
+      if (d.user_id === me.id && d.emoji) {
+        // an event that names its actor tells us our own state exactly
+        if (d.op === "removed" || d.action === "removed") mine.delete(d.emoji);
+        else if (d.op === "added" || d.action === "added") mine.add(d.emoji);
+      }
+      const list = (d.reactions || []).map((r) => ({ emoji: r.emoji, count: r.count, me: mine.has(r.emoji) }));
+      for (const e of [...mine]) if (!list.some((r) => r.emoji === e)) mine.delete(e);
+      S.state.myReactions.set(d.message_id, mine);
+      S.updateMessage(ev.chat_id, d.message_id, (m) => {
+        m.reactions = list;
+      });
+      break;
+    }
+    case "chat.created":
+    case "chat.updated": {
+      if (!d.chat) return;
+      const { unread_count, ...rest } = d.chat;
+      S.putChat(c ? rest : { ...rest, unread_count: 0 });
+      break;
+    }
+    case "member.added": {
+      const u = d.user;
+      if (!u) return;
+      S.putUser(u);
+      if (!c || u.id === me.id) {
+        fetchChat(ev.chat_id).catch(() => {});
+        return;
+      }
+      if (!S.member(c, u.id)) {
+        c.members.push({ user_id: u.id, role: "member", last_read_message_id: 0, last_delivered_message_id: 0 });
+        S.emit("chat", c.id);
+        S.emit("chats");
+      }
+      break;
+    }
+    case "member.removed":
+      if (d.user_id === me.id) {
+        const title = c ? S.chatTitle(c) : "";
+        S.removeChat(ev.chat_id);
+        hooks.removedFromChat(ev.chat_id, title);
+      } else if (c) {
+        c.members = c.members.filter((m) => m.user_id !== d.user_id);
+        S.emit("chat", c.id);
+        S.emit("chats");
+        S.emit("messages", c.id);
+      }
+      break;
+    case "read":
+    case "delivered": {
+      const mm = c && S.member(c, d.user_id);
+      if (!mm) return;
+      const key = ev.type === "read" ? "last_read_message_id" : "last_delivered_message_id";
+      if (d.message_id > mm[key]) mm[key] = d.message_id;
+      if (ev.type === "read" && d.message_id > mm.last_delivered_message_id) mm.last_delivered_message_id = d.message_id;
+      if (d.user_id === me.id && ev.type === "read") recomputeUnread(c);
+      S.emit("messages", c.id);
+      break;
+    }
+    case "typing":
+      if (d.user_id && d.user_id !== me.id && c) S.setTyping(ev.chat_id, d.user_id, true);
+      break;
+    case "presence":
+      if (d.user_id) {
+        S.putUser({ id: d.user_id, online: !!d.online, last_seen_at: d.last_seen_at ?? null });
+        S.emit("users", d.user_id);
+        S.emit("chats");
+        if (S.state.activeChatId) S.emit("chat", S.state.activeChatId);
+      }
+      break;
+    default:
+      break;
+  }
+}

@@ -1,0 +1,126 @@
+// app.js - the signed-in screen: sidebar, chat pane and info panel, the
+// #/c/ID route, and the document title with the unread count.
+
+import { h, clear } from "../dom.js";
+import * as S from "../store.js";
+import * as A from "../actions.js";
+import * as sync from "../sync.js";
+import { createSidebar } from "./sidebar.js";
+import { createChatView } from "./chatview.js";
+import { createInfoPanel } from "./info.js";
+import { closeAll, toast } from "./overlay.js";
+
+let teardown = null;
+
+export async function startApp(root) {
+  stopApp();
+  S.reset();
+  clear(root).append(h("div.boot", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading…" })));
+  for (;;) {
+    try {
+      await A.loadMe();
+      break;
+    } catch (e) {
+      if (e.status === 401) return; // auth.js has logged out; the sign-in screen follows
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  const shell = h("div.app");
+  const info = createInfoPanel({ onClose: () => closeInfo() });
+  const chat = createChatView({ openInfo: () => (info.open ? closeInfo() : openInfo()) });
+  shell.append(createSidebar(), chat.el, info.el);
+  clear(root).append(shell);
+
+  function openInfo() {
+    if (!S.state.activeChatId) return;
+    info.show(S.state.activeChatId);
+    shell.classList.add("info-open");
+  }
+  function closeInfo() {
+    info.hide();
+    shell.classList.remove("info-open");
+  }
+
+  async function route() {
+    const m = location.hash.match(/^#\/c\/(\d+)$/);
+    let id = m ? Number(m[1]) : null;
+    if (id && !S.chat(id)) {
+      if (!S.state.synced) return; // routed again once the chats are in
+      try {
+        await sync.fetchChat(id);
+      } catch {
+        toast("That chat is not available", "error");
+        A.go(null);
+        return;
+      }
+    }
+    if (id !== S.state.activeChatId) closeInfo();
+    S.state.activeChatId = id;
+    shell.classList.toggle("chat-open", !!id);
+    S.emit("active");
+    S.flush();
+    await chat.setChat(id);
+  }
+
+  const onHash = () => route();
+  window.addEventListener("hashchange", onHash);
+  const offChats = S.on("chats", () => {
+    if (location.hash.startsWith("#/c/") && S.state.activeChatId === null && S.state.synced) route();
+    updateTitle();
+  });
+  function updateTitle() {
+    let n = 0;
+    for (const c of S.state.chats.values()) n += c.unread_count ? 1 : 0;
+    document.title = (n ? `(${n}) ` : "") + "Messenger";
+  }
+  const onKey = (e) => {
+    if (e.key === "Escape" && info.open && !document.querySelector("#overlays > *")) closeInfo();
+  };
+  document.addEventListener("keydown", onKey);
+  const noDrop = (e) => {
+    if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) e.preventDefault();
+  };
+  window.addEventListener("dragover", noDrop);
+  window.addEventListener("drop", noDrop);
+
+  sync.setHooks({
+    removedFromChat: (id, title) => {
+      if (S.state.activeChatId === id) A.go(null);
+      if (title) toast(`You are no longer a member of “${title}”`);
+    },
+    failed: (e) => {
+      if (e.status !== 401) toast("Could not load chats: " + e.message, "error");
+    },
+  });
+  sync.start();
+  route();
+
+  // For tests and debugging: drop the realtime link on purpose.
+  window.messenger = {
+    dropSocket: () => sync.rt && sync.rt.drop(),
+    get connection() {
+      return S.state.conn;
+    },
+    get lastEventId() {
+      return sync.rt ? sync.rt.lastEventId : null;
+    },
+  };
+
+  teardown = () => {
+    window.removeEventListener("hashchange", onHash);
+    window.removeEventListener("dragover", noDrop);
+    window.removeEventListener("drop", noDrop);
+    document.removeEventListener("keydown", onKey);
+    offChats();
+    sync.stop();
+    closeAll();
+    delete window.messenger;
+    document.title = "Messenger";
+  };
+}
+
+export function stopApp() {
+  if (teardown) teardown();
+  teardown = null;
+}

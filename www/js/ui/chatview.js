@@ -1,0 +1,304 @@
+// chatview.js - the open chat: header, the message list (day separators,
+// runs of one sender, history on scroll, jump to latest, read markers as
+// messages come into view) and the composer, with drag and drop of files.
+
+import { h, icon, iconButton, clear } from "../dom.js";
+import * as S from "../store.js";
+import * as A from "../actions.js";
+import * as sync from "../sync.js";
+import { avatar, userAvatar } from "./avatar.js";
+import { renderMessage, signature, tickState, applyTicks } from "./message.js";
+import { createComposer } from "./composer.js";
+import { reconcile } from "./reconcile.js";
+import { errorToast } from "./overlay.js";
+import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
+
+const RUN_GAP = 5 * 60 * 1000; // one sender's messages closer than this form a run
+
+export function createChatView({ openInfo }) {
+  let chatId = null;
+  let atBottom = true;
+  let firstUnread = undefined; // id of the first unread message when the chat was opened
+  let readSnapshot = 0;
+  let opening = false;
+  const visible = new Set();
+
+  // ---- header ----
+  const headAvatar = h("span.head-avatar");
+  const headTitle = h("h2.head-title");
+  const headSub = h("div.head-sub", { "aria-live": "polite" });
+  const header = h("header.chat-head", null,
+    iconButton("back", "Back to chats", () => A.go(null), "back-btn"),
+    h("button.head-main", { type: "button", onclick: () => openInfo(), "aria-label": "Chat info" },
+      headAvatar, h("div.head-text", null, headTitle, headSub)),
+    iconButton("info", "Chat info", () => openInfo(), "info-btn"));
+
+  // ---- messages ----
+  const loader = h("div.history-loader", { hidden: true, role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Loading history…");
+  const list = h("div.msg-list", { role: "list", "aria-label": "Messages" });
+  const scroller = h("div.messages", null, loader, list);
+  const jumpBadge = h("span.jump-badge", { hidden: true });
+  const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
+  const composer = createComposer({ onSent: () => scrollToBottom(false) });
+  const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: "Drop files to send" })));
+  const empty = h("div.chat-empty", null,
+    h("div.empty-icon", { "aria-hidden": "true" }, icon("chat")),
+    h("h2", { text: "Select a chat" }),
+    h("p", { text: "Choose a conversation on the left, or search for people to start a new one." }));
+  const body = h("div.chat-body", { hidden: true }, header, h("div.messages-wrap", null, scroller, jump), composer.el, dropZone);
+  const el = h("main.chat-pane", { "aria-label": "Conversation" }, empty, body);
+
+  // ---- header rendering ----
+  function renderHeader() {
+    const c = S.chat(chatId);
+    if (!c) return;
+    const title = S.chatTitle(c);
+    headTitle.textContent = title;
+    const peer = S.peer(c);
+    clear(headAvatar).append(c.type === "direct" ? userAvatar(peer, "md", true) : avatar({ id: c.id, name: title, size: "md", group: true }));
+    const typing = S.typingUsers(c.id);
+    let sub;
+    let live = false;
+    if (S.state.conn === "reconnecting") sub = "reconnecting…";
+    else if (typing.length) {
+      live = true;
+      if (c.type === "direct") sub = "typing…";
+      else if (typing.length === 1) sub = (typing[0].display_name || typing[0].username) + " is typing…";
+      else sub = typing.length + " people are typing…";
+    } else if (c.type === "direct") {
+      sub = peer ? lastSeen(peer) : "";
+      live = !!(peer && peer.online);
+    } else {
+      const online = c.members.filter((m) => m.user_id !== S.state.me.id && (S.user(m.user_id) || {}).online).length;
+      sub = plural(c.members.length, "member", "members") + (online ? `, ${online} online` : "");
+    }
+    headSub.textContent = sub;
+    headSub.classList.toggle("live", live);
+    headSub.classList.toggle("typing", typing.length > 0);
+  }
+
+  // ---- message list rendering ----
+  const onImageLoad = () => {
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  };
+
+  function renderMessages() {
+    const c = S.chat(chatId);
+    if (!c) return;
+    const l = S.state.messages.get(chatId);
+    const items = l ? l.items : [];
+    const all = [...items, ...S.pendingOf(chatId)];
+    const me = S.state.me.id;
+    if (firstUnread === undefined && l && l.loaded) {
+      const f = items.find((m) => m.id > readSnapshot && m.sender_id !== me);
+      firstUnread = f ? f.id : null;
+    }
+
+    // Keep what the reader looks at in place when history is prepended.
+    let anchor = null;
+    if (!atBottom) {
+      for (const row of list.children) {
+        if (row.offsetTop + row.offsetHeight > scroller.scrollTop) {
+          anchor = { el: row, off: row.offsetTop - scroller.scrollTop };
+          break;
+        }
+      }
+    }
+
+    const desired = [];
+    const msgs = [];
+    let day = null;
+    for (const m of all) {
+      const dk = dayKey(m.created_at);
+      if (dk !== day) {
+        day = dk;
+        const label = dayLabel(m.created_at);
+        desired.push({ key: "d" + dk, sig: label, build: () => h("div.day-sep", { role: "separator" }, h("span", { text: label })) });
+      }
+      if (firstUnread && m.id === firstUnread) {
+        desired.push({ key: "unread", sig: "u", build: () => h("div.unread-sep", { role: "separator" }, h("span", { text: "Unread messages" })) });
+      }
+      const key = m.pending ? "p" + m.client_id : "m" + m.id;
+      msgs.push({ m, key });
+      desired.push({ key, sig: signature(m) + c.type, build: () => renderMessage(m, c, { onImageLoad, startEdit: composer.startEdit }) });
+    }
+    if (!all.length && l && l.loaded) {
+      desired.push({ key: "empty", sig: "e", build: () => h("div.list-empty-chat", null, h("p", { text: "No messages here yet." }), h("p.muted", { text: "Say hello 👋" })) });
+    }
+    reconcile(list, desired, (row) => io.unobserve(row));
+
+    // Runs, ticks and read tracking, applied in place.
+    const rows = new Map();
+    for (const row of list.children) rows.set(row.dataset.key, row);
+    const myRead = (S.member(c, me) || {}).last_read_message_id || 0;
+    for (let i = 0; i < msgs.length; i++) {
+      const { m, key } = msgs[i];
+      const row = rows.get(key);
+      if (!row || m.kind === "service") continue;
+      const prev = msgs[i - 1] && msgs[i - 1].m;
+      const next = msgs[i + 1] && msgs[i + 1].m;
+      const joins = (a, b) => a && b && a.kind !== "service" && b.kind !== "service" && a.sender_id === b.sender_id &&
+        Math.abs(Date.parse(b.created_at) - Date.parse(a.created_at)) < RUN_GAP && dayKey(a.created_at) === dayKey(b.created_at) &&
+        !(firstUnread && b.id === firstUnread);
+      row.classList.toggle("run-start", !joins(prev, m));
+      row.classList.toggle("run-end", !joins(m, next));
+      if (m.sender_id === me) applyTicks(row, tickState(m, c));
+      else if (!m.pending && m.id > myRead) io.observe(row);
+    }
+    for (const row of list.querySelectorAll(".msg-row.service")) {
+      const id = Number(row.dataset.messageId);
+      if (id > myRead) io.observe(row);
+    }
+
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+    else if (anchor && anchor.el.isConnected) scroller.scrollTop = anchor.el.offsetTop - anchor.off;
+    loader.hidden = !(l && l.loading);
+    updateJump();
+    if (l && l.loaded && l.hasMore && scroller.scrollHeight <= scroller.clientHeight + 200) loadOlder();
+  }
+
+  function scrollToBottom(smooth) {
+    atBottom = true;
+    scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+    updateJump();
+  }
+
+  function updateJump() {
+    const dist = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    const c = S.chat(chatId);
+    jump.hidden = !c || dist < 300;
+    const n = c ? c.unread_count : 0;
+    jumpBadge.hidden = !n;
+    jumpBadge.textContent = n > 99 ? "99+" : String(n);
+  }
+
+  async function loadOlder() {
+    const l = S.state.messages.get(chatId);
+    if (!l || l.loading || !l.hasMore || !l.loaded) return;
+    const id = chatId;
+    loader.hidden = false;
+    try {
+      await sync.loadOlder(id);
+    } catch (e) {
+      errorToast(e);
+    } finally {
+      if (id === chatId) loader.hidden = true;
+    }
+  }
+
+  scroller.addEventListener("scroll", () => {
+    atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+    updateJump();
+    if (scroller.scrollTop < 400) loadOlder();
+  }, { passive: true });
+
+  // ---- read markers ----
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const id = Number(e.target.dataset.messageId);
+      if (!id) continue;
+      const seen = e.isIntersecting && (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= 48);
+      if (seen) visible.add(id);
+      else visible.delete(id);
+    }
+    flushRead();
+  }, { root: scroller, threshold: [0, 0.5, 1] });
+
+  const flushRead = debounce(() => {
+    if (!chatId || document.visibilityState !== "visible" || !visible.size) return;
+    const max = Math.max(...visible);
+    sync.markRead(chatId, max);
+    for (const row of list.querySelectorAll(".msg-row[data-message-id]")) {
+      if (Number(row.dataset.messageId) <= max) {
+        io.unobserve(row);
+        visible.delete(Number(row.dataset.messageId));
+      }
+    }
+  }, 150);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") flushRead();
+  });
+
+  // ---- drag and drop ----
+  let depth = 0;
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+  body.addEventListener("dragenter", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth++;
+    dropZone.hidden = false;
+  });
+  body.addEventListener("dragover", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  body.addEventListener("dragleave", (e) => {
+    if (!hasFiles(e)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) dropZone.hidden = true;
+  });
+  body.addEventListener("drop", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    dropZone.hidden = true;
+    composer.addFiles(e.dataTransfer.files);
+  });
+
+  // ---- opening a chat ----
+  async function setChat(id) {
+    if (id === chatId) return;
+    chatId = id;
+    visible.clear();
+    io.disconnect();
+    clear(list);
+    empty.hidden = !!id;
+    body.hidden = !id;
+    if (!id) return;
+    const c = S.chat(id);
+    readSnapshot = c ? (S.member(c, S.state.me.id) || {}).last_read_message_id || 0 : 0;
+    firstUnread = undefined;
+    atBottom = true;
+    composer.setChat(id);
+    renderHeader();
+    const l = S.msgList(id);
+    if (!l.loaded) {
+      list.append(h("div.list-loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading messages" })));
+      opening = true;
+      try {
+        await sync.loadLatest(id);
+      } catch (e) {
+        if (id === chatId) errorToast(e);
+      } finally {
+        opening = false;
+      }
+      if (id !== chatId) return;
+      clear(list);
+    }
+    renderMessages();
+    const sep = list.querySelector(".unread-sep");
+    if (sep) {
+      atBottom = false;
+      scroller.scrollTop = Math.max(0, sep.offsetTop - 12);
+      atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+    } else scrollToBottom(false);
+    if (window.matchMedia("(pointer: fine)").matches) composer.focus();
+  }
+
+  S.on("messages", (id) => {
+    if (id === chatId && !opening) renderMessages();
+  });
+  S.on("chat", (id) => {
+    if (id === chatId) {
+      renderHeader();
+      updateJump();
+    }
+  });
+  S.on("typing", (id) => id === chatId && renderHeader());
+  S.on("users", () => chatId && renderHeader());
+  S.on("conn", () => chatId && renderHeader());
+  S.on("chats", () => chatId && updateJump());
+
+  return { el, setChat, get chatId() { return chatId; } };
+}

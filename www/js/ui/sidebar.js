@@ -1,0 +1,241 @@
+// sidebar.js - the left column: who I am, search (chats locally, people over
+// the API), and the chat list, most recent first, updated live.
+
+import { h, icon, iconButton, clear } from "../dom.js";
+import * as S from "../store.js";
+import * as A from "../actions.js";
+import * as theme from "../theme.js";
+import { userAvatar, avatar } from "./avatar.js";
+import { errorToast } from "./overlay.js";
+import { formatListTime, messagePreview, debounce } from "../util.js";
+import { openProfile, openNewGroup } from "./dialogs.js";
+import { reconcile } from "./reconcile.js";
+import { logout } from "../auth.js";
+
+export function createSidebar() {
+  const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
+  const themeBtn = iconButton("moon", "Toggle dark theme", () => theme.toggle(), "theme-toggle");
+  const head = h("header.side-head", null,
+    meBox,
+    h("div.side-actions", null,
+      iconButton("pencilSquare", "New group", () => openNewGroup()),
+      themeBtn,
+      iconButton("logout", "Log out", () => logout())));
+
+  const search = h("input.search-input", {
+    type: "search",
+    placeholder: "Search chats and people",
+    "aria-label": "Search chats and people",
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const conn = h("div.conn-state", { role: "status", "aria-live": "polite", hidden: true });
+  const list = h("nav.chat-list", { "aria-label": "Chats" });
+  const results = h("div.search-results", { hidden: true, "aria-label": "Search results" });
+  const el = h("aside.sidebar", null,
+    head,
+    h("div.search-box", null, icon("search", "search-icon"), search),
+    conn,
+    list,
+    results);
+
+  // ---- me and theme ----
+  function renderMe() {
+    const me = S.state.me;
+    if (!me) return;
+    clear(meBox).append(userAvatar(me, "sm"), h("span.me-name", { text: me.display_name || me.username }));
+  }
+  function renderTheme() {
+    clear(themeBtn).append(icon(theme.current() === "dark" ? "sun" : "moon"));
+    themeBtn.setAttribute("aria-pressed", theme.current() === "dark" ? "true" : "false");
+  }
+  theme.onThemeChange(renderTheme);
+
+  // ---- connection state ----
+  let connTimer = 0;
+  function renderConn() {
+    clearTimeout(connTimer);
+    const s = S.state.conn;
+    if (s === "online" || s === "offline") {
+      conn.hidden = true;
+      document.body.classList.remove("is-reconnecting");
+      return;
+    }
+    // Give the first connect a moment before saying anything.
+    connTimer = setTimeout(() => {
+      conn.replaceChildren(h("span.spinner.small", { "aria-hidden": "true" }), s === "connecting" ? "Connecting…" : "Reconnecting…");
+      conn.hidden = false;
+      document.body.classList.add("is-reconnecting");
+    }, s === "connecting" ? 1500 : 300);
+  }
+
+  // ---- chat list ----
+  function preview(c) {
+    const typing = S.typingUsers(c.id);
+    if (typing.length) {
+      const who = c.type === "group" ? (typing[0].display_name || typing[0].username) + " is " : "";
+      return { text: who + "typing…", cls: "typing" };
+    }
+    const pend = S.pendingOf(c.id);
+    const p = pend[pend.length - 1];
+    const m = p || c.last_message;
+    if (!m) return { text: c.type === "group" ? "Group created" : "No messages yet", cls: "muted" };
+    let prefix = "";
+    if (m.kind !== "service" && S.state.me && m.sender_id === S.state.me.id) prefix = "You: ";
+    else if (c.type === "group" && m.kind !== "service" && m.sender_id) {
+      const u = S.user(m.sender_id);
+      if (u) prefix = (u.display_name || u.username).split(" ")[0] + ": ";
+    }
+    return { text: prefix + messagePreview(m), cls: m.kind === "service" || m.deleted ? "muted" : "", failed: p && p.state === "failed", sending: p && p.state === "sending" };
+  }
+
+  function itemFor(c, active) {
+    const peer = S.peer(c);
+    const title = S.chatTitle(c);
+    const pv = preview(c);
+    const last = c.last_message;
+    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, peer && [peer.online, peer.avatar_url], c.type]);
+    return {
+      key: "c" + c.id,
+      sig,
+      build: () =>
+        h("a.chat-item" + (active ? ".active" : ""), {
+          href: "#/c/" + c.id,
+          dataset: { chatId: c.id },
+          "aria-current": active ? "page" : null,
+          "aria-label": title + (c.unread_count ? `, ${c.unread_count} unread` : ""),
+        },
+        c.type === "direct"
+          ? userAvatar(peer, "md", true)
+          : avatar({ id: c.id, name: title, size: "md", group: true }),
+        h("div.ci-main", null,
+          h("div.ci-top", null,
+            h("span.ci-title", { text: title }),
+            c.type === "group" ? icon("users", "ci-kind") : null,
+            h("span.ci-time", null,
+              pv.failed ? icon("alert", "failed") : pv.sending ? icon("clock") : null,
+              last ? formatListTime(last.created_at) : "")),
+          h("div.ci-bottom", null,
+            h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), { text: pv.text }),
+            c.unread_count ? h("span.badge", { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
+    };
+  }
+
+  function renderList() {
+    const chats = S.sortedChats();
+    if (!chats.length && S.state.synced) {
+      clear(list).append(h("div.list-empty", null,
+        h("p", { text: "No chats yet." }),
+        h("p.muted", { text: "Search for people above to start a conversation." })));
+      return;
+    }
+    if (list.querySelector(".list-empty")) clear(list);
+    reconcile(list, chats.map((c) => itemFor(c, c.id === S.state.activeChatId)));
+  }
+
+  // ---- search ----
+  let seq = 0;
+  const runSearch = debounce(async (q) => {
+    const mine = ++seq;
+    let people = [];
+    try {
+      people = await A.searchUsers(q);
+    } catch (e) {
+      if (mine === seq) errorToast(e);
+    }
+    if (mine === seq) renderResults(q, people);
+  }, 250);
+
+  function renderResults(q, people) {
+    const needle = q.toLowerCase();
+    const chats = S.sortedChats().filter((c) => S.chatTitle(c).toLowerCase().includes(needle) ||
+      (c.type === "direct" && (S.peer(c) || {}).username?.includes(needle)));
+    const sections = [];
+    if (chats.length) {
+      sections.push(h("h3.section-title", { text: "Chats" }));
+      for (const c of chats) sections.push(itemFor(c, c.id === S.state.activeChatId).build());
+    }
+    if (people === null) sections.push(h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching people…"));
+    else if (people.length) {
+      sections.push(h("h3.section-title", { text: "People" }));
+      for (const u of people) {
+        sections.push(h("button.chat-item.person", {
+          type: "button",
+          dataset: { userId: u.id },
+          "aria-label": "Message " + (u.display_name || u.username),
+          onclick: async () => {
+            try {
+              await A.openDirect(u.id);
+              search.value = "";
+              showSearch("");
+            } catch (e) {
+              errorToast(e);
+            }
+          },
+        },
+        userAvatar(u, "md", true),
+        h("div.ci-main", null,
+          h("div.ci-top", null, h("span.ci-title", { text: u.display_name || u.username })),
+          h("div.ci-bottom", null, h("span.ci-preview.muted", { text: "@" + u.username })))));
+      }
+    }
+    if (!chats.length && people && !people.length) sections.push(h("div.list-hint", { text: "Nobody found for “" + q + "”" }));
+    clear(results).append(...sections);
+  }
+
+  function showSearch(q) {
+    const on = q.trim().length > 0;
+    results.hidden = !on;
+    list.hidden = on;
+    if (on) {
+      renderResults(q.trim(), null);
+      runSearch(q.trim());
+    } else {
+      seq++;
+      runSearch.cancel();
+    }
+  }
+  search.addEventListener("input", () => showSearch(search.value));
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && search.value) {
+      e.stopPropagation();
+      search.value = "";
+      showSearch("");
+    } else if (e.key === "ArrowDown" || e.key === "Enter") {
+      const first = results.querySelector(".chat-item");
+      if (first && !results.hidden) {
+        e.preventDefault();
+        if (e.key === "Enter") first.click();
+        else first.focus();
+      }
+    }
+  });
+  results.addEventListener("click", (e) => {
+    if (e.target.closest("a.chat-item")) {
+      search.value = "";
+      showSearch("");
+    }
+  });
+  list.addEventListener("keydown", arrowNav);
+  results.addEventListener("keydown", arrowNav);
+  function arrowNav(e) {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const items = [...e.currentTarget.querySelectorAll(".chat-item")];
+    const i = items.indexOf(document.activeElement);
+    if (i < 0) return;
+    e.preventDefault();
+    const next = items[e.key === "ArrowDown" ? Math.min(items.length - 1, i + 1) : i - 1];
+    if (next) next.focus();
+    else search.focus();
+  }
+
+  S.on("me", renderMe);
+  S.on("chats", renderList);
+  S.on("active", renderList);
+  S.on("conn", renderConn);
+  renderMe();
+  renderTheme();
+  renderList();
+  renderConn();
+  return el;
+}

@@ -1,0 +1,143 @@
+// util.js - small pure helpers: formatting, ids, timing.
+
+const pad = (n) => String(n).padStart(2, "0");
+
+export function initials(name) {
+  const words = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  if (!words.length) return "?";
+  const first = [...words[0]][0] || "?";
+  const second = words.length > 1 ? [...words[words.length - 1]][0] || "" : "";
+  return (first + second).toUpperCase();
+}
+
+// A stable colour class for an id (avatars without a picture).
+export function colorClass(id) {
+  return "c" + (Math.abs(Number(id) || 0) % 8);
+}
+
+export function parseTime(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? new Date() : new Date(t);
+}
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+function daysAgo(d) {
+  const start = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  return Math.round((start(new Date()) - start(d)) / 86400000);
+}
+
+export function formatClock(iso) {
+  const d = parseTime(iso);
+  return pad(d.getHours()) + ":" + pad(d.getMinutes());
+}
+
+const shortDate = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const shortDateYear = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: "short" });
+const longDay = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+const longDayYear = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });
+const fullStamp = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+// Chat list time: today "14:05", this week "Mon", else "21 Nov".
+export function formatListTime(iso) {
+  const d = parseTime(iso);
+  const ago = daysAgo(d);
+  if (ago <= 0) return formatClock(iso);
+  if (ago < 7) return weekday.format(d);
+  return d.getFullYear() === new Date().getFullYear() ? shortDate.format(d) : shortDateYear.format(d);
+}
+
+export function formatFull(iso) {
+  return fullStamp.format(parseTime(iso));
+}
+
+export function dayKey(iso) {
+  const d = parseTime(iso);
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+}
+
+export function dayLabel(iso) {
+  const d = parseTime(iso);
+  const ago = daysAgo(d);
+  if (ago === 0) return "Today";
+  if (ago === 1) return "Yesterday";
+  return d.getFullYear() === new Date().getFullYear() ? longDay.format(d) : longDayYear.format(d);
+}
+
+export function lastSeen(user) {
+  if (!user) return "";
+  if (user.online) return "online";
+  if (!user.last_seen_at) return "last seen a long time ago";
+  const d = parseTime(user.last_seen_at);
+  const mins = Math.floor((Date.now() - d.getTime()) / 60000);
+  if (mins < 1) return "last seen just now";
+  if (mins < 60) return `last seen ${mins} minute${mins === 1 ? "" : "s"} ago`;
+  const ago = daysAgo(d);
+  if (ago === 0) return "last seen today at " + formatClock(user.last_seen_at);
+  if (ago === 1) return "last seen yesterday at " + formatClock(user.last_seen_at);
+  return "last seen " + shortDateYear.format(d);
+}
+
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return n + " B";
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return (v >= 100 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, "")) + " " + units[i];
+}
+
+export function plural(n, one, many) {
+  return n + " " + (n === 1 ? one : many);
+}
+
+// crypto.randomUUID needs a secure context; getRandomValues does not.
+export function uuid() {
+  if (globalThis.crypto && typeof crypto.randomUUID === "function") {
+    try {
+      return crypto.randomUUID();
+    } catch {
+      /* fall through */
+    }
+  }
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function debounce(fn, ms) {
+  let t = 0;
+  const wrapped = (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.cancel = () => clearTimeout(t);
+  return wrapped;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function isImage(file) {
+  return /^image\/(png|jpeg|gif|webp)$/.test(file && file.mime ? file.mime : "");
+}
+
+// Plain-text preview of a message for the chat list.
+export function messagePreview(m) {
+  if (!m) return "";
+  if (m.deleted) return "Message deleted";
+  const text = (m.text || "").replace(/\s+/g, " ").trim();
+  if (text) return text;
+  const files = m.attachments || [];
+  if (!files.length) return "";
+  if (files.every(isImage)) return files.length === 1 ? "Photo" : files.length + " photos";
+  return files.length === 1 ? files[0].name : files.length + " files";
+}
