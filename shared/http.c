@@ -146,8 +146,31 @@ static bool media_type_is(const char *value, const char *type)
 	return *rest == '\0' || *rest == ';';
 }
 
+/* json-c 0.16 accepts single-quoted strings even with JSON_TOKENER_STRICT.
+ * In JSON (RFC 8259) a quote mark can only stand inside a double-quoted
+ * string, so one outside a string means the body is not JSON. */
+static bool has_bare_single_quote(const char *s, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = false;
+		} else if (s[i] == '"') {
+			in_string = true;
+		} else if (s[i] == '\'') {
+			return true;
+		}
+	}
+	return false;
+}
+
 static json_object *parse_json_object(struct http_req *req)
 {
+	if (has_bare_single_quote(req->body, req->body_len))
+		return NULL;
 	json_tokener *tok = json_tokener_new_ex(32);
 	if (!tok)
 		return NULL;

@@ -1,0 +1,94 @@
+"""The realtime link in the browser: a dropped WebSocket (closed from the
+page, or wsd restarted) resumes with `since`, and every message sent
+meanwhile arrives exactly once."""
+
+import threading
+import time
+import uuid
+
+from ui import bubbles, chat_item, open_chat, sign_in, wait_app
+
+
+def post(api, user, chat_id, text):
+    r = api.post(f"/api/chats/{chat_id}/messages", token=user, json={"text": text, "client_id": str(uuid.uuid4())})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def wait_texts(b, texts, timeout=30):
+    def all_there(d):
+        seen = [t for _, t in bubbles(b)]
+        return all(any(s.startswith(t) for s in seen) for t in texts)
+
+    b.wait(all_there, timeout, f"{len(texts)} messages")
+    time.sleep(0.5)  # a late duplicate would show now
+    rows = bubbles(b)
+    ids = [i for i, _ in rows]
+    assert None not in ids
+    assert len(ids) == len(set(ids)), "a message is shown twice"
+    for t in texts:
+        assert sum(1 for _, s in rows if s.startswith(t)) == 1, f"{t!r} is not there exactly once"
+
+
+def test_dropped_socket_resumes_without_loss(browser, api, new_user, stack):
+    hal = new_user("hal", display_name="Hal Jordan")
+    ivy = new_user("ivy", display_name="Ivy Pepper")
+    chat = api.post("/api/chats", token=ivy, json={"type": "direct", "user_id": hal["user"]["id"]}).json()
+    other = api.post("/api/chats", token=ivy, json={"type": "group", "title": "Side room", "member_ids": [hal["user"]["id"]]}).json()
+    post(api, ivy, chat["id"], "before the drop")
+
+    b = browser()
+    # While wsd restarts the browser's reconnects are refused: expected.
+    b.allow("WebSocket connection to")
+    sign_in(b, hal["username"], hal["password"])
+    b.js("window.__states = []; setInterval(() => { const s = window.messenger && window.messenger.connection;"
+         " if (window.__states[window.__states.length - 1] !== s) window.__states.push(s); }, 20);")
+    open_chat(b, "Ivy Pepper")
+    wait_texts(b, ["before the drop"])
+
+    # 1. The page drops its socket; messages are sent while it is away.
+    b.js("window.messenger.dropSocket()")
+    sent = [f"while dropped {i}" for i in range(5)]
+    for t in sent:
+        post(api, ivy, chat["id"], t)
+    wait_texts(b, ["before the drop", *sent])
+    b.wait(lambda d: b.js("return window.messenger.connection") == "online", 20, "online again")
+
+    # 2. wsd restarts while messages keep coming, in this chat and another.
+    done = threading.Event()
+    during = []
+
+    def sender():
+        i = 0
+        while not done.is_set() and i < 40:
+            t = f"during restart {i}"
+            post(api, ivy, chat["id"], t)
+            during.append(t)
+            i += 1
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sender)
+    th.start()
+    try:
+        stack.restart("wsd")
+    finally:
+        time.sleep(0.3)
+        done.set()
+        th.join()
+    post(api, ivy, other["id"], "in the side room")
+    after = [f"after restart {i}" for i in range(3)]
+    for t in after:
+        post(api, ivy, chat["id"], t)
+
+    wait_texts(b, ["before the drop", *sent, *during, *after], timeout=45)
+    assert "reconnecting" in b.js("return window.__states")
+    b.wait(lambda d: b.js("return window.messenger.connection") == "online", 30, "online again")
+    # The other chat got its message too: preview and unread badge.
+    item = chat_item(b, "Side room")
+    b.wait(lambda d: "in the side room" in chat_item(b, "Side room").text, 15, "the side room's preview")
+    assert item
+    # A reload shows the same history, once each.
+    b.reload()
+    wait_app(b)
+    open_chat(b, "Ivy Pepper")
+    wait_texts(b, [*after])
