@@ -21,7 +21,7 @@ CREATE TABLE files (
 	mime text NOT NULL CHECK (mime ~ '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$'),
 	storage_key text NOT NULL UNIQUE CHECK (storage_key ~ '^[0-9a-f]{32}$'),
 	message_id bigint REFERENCES messages ON DELETE SET NULL,
-	attach_order smallint, -- the place in the message's attachment_ids
+	attach_order smallint, -- its place among the message's attachments
 	created_at timestamptz NOT NULL DEFAULT now(),
 	deleted_at timestamptz,
 	CHECK (kind = 'upload' OR message_id IS NULL)
@@ -72,7 +72,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Replaces the placeholder of 003_chats.sql: a message's files in the order
--- they were given. message_json() leaves them out of deleted messages.
+-- of attach_files()' array. message_json() leaves them out of deleted
+-- messages.
 CREATE OR REPLACE FUNCTION message_attachments(msg_id bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT coalesce(jsonb_agg(file_json(f) ORDER BY f.attach_order, f.id), '[]'::jsonb)
@@ -119,9 +120,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Attaches uploads to a message: each must be an upload of p_user that is
--- not attached (nor deleted) yet, at most p_max of them; otherwise 422.
--- Called by the send path in the transaction that creates the message,
--- before the message's JSON is built.
+-- not attached (nor deleted) yet, at most p_max of them; otherwise 422 with
+-- errors.attachment_ids (api_field_error of 003_chats.sql). Called by
+-- message_send() in the transaction that creates the message, before the
+-- message's JSON is built; the row locks of the UPDATE make two sends of one
+-- upload attach it once.
 CREATE FUNCTION attach_files(p_msg_id bigint, p_user bigint, p_ids bigint[], p_max int DEFAULT 10)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -131,7 +134,7 @@ BEGIN
 		RETURN;
 	END IF;
 	IF cardinality(p_ids) > p_max THEN
-		PERFORM api_error(422, 'too_many_attachments',
+		PERFORM api_field_error('attachment_ids',
 			format('a message may carry at most %s attachments', p_max));
 	END IF;
 	WITH a AS (
@@ -143,21 +146,10 @@ BEGIN
 		RETURNING 1)
 	SELECT count(*) INTO n FROM a;
 	IF n <> (SELECT count(DISTINCT u) FROM unnest(p_ids) u) THEN
-		PERFORM api_error(422, 'invalid_attachments',
+		PERFORM api_field_error('attachment_ids',
 			'each attachment must be an upload of yours that is not attached to a message yet');
 	END IF;
 END
-$$;
-
--- The ids among p_ids that p_user may not attach (not theirs, attached,
--- deleted, an avatar or unknown), for a precise 422 before the send.
-CREATE FUNCTION unattachable_files(p_user bigint, p_ids bigint[]) RETURNS bigint[]
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(array_agg(u.id ORDER BY u.id), '{}')
-	FROM unnest(p_ids) AS u(id)
-	WHERE NOT EXISTS (SELECT 1 FROM files f
-			  WHERE f.id = u.id AND f.uploader_id = p_user AND f.kind = 'upload'
-			    AND f.message_id IS NULL AND f.deleted_at IS NULL)
 $$;
 
 -- A deleted message's files go: marked here, in the deleting transaction,

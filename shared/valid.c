@@ -132,12 +132,6 @@ static const char *check_number(const struct field_spec *spec, int64_t v, struct
 	return NULL;
 }
 
-static int cmp_id(const void *x, const void *y)
-{
-	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-	return (a > b) - (a < b);
-}
-
 static const char *check_id_array(struct arena *a, const struct field_spec *spec,
 				  json_object *arr, struct field_value *out)
 {
@@ -159,11 +153,16 @@ static const char *check_id_array(struct arena *a, const struct field_spec *spec
 			return "must be an array of positive ids";
 		ids[i] = v;
 	}
-	qsort(ids, n, sizeof *ids, cmp_id);
+	/* Order matters (attachments keep the order given), so a repeat is
+	 * dropped in place; the arrays are small (at most a thousand ids). */
 	size_t unique = 0;
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || ids[i] != ids[unique - 1])
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < unique && !seen; j++)
+			seen = ids[j] == ids[i];
+		if (!seen)
 			ids[unique++] = ids[i];
+	}
 	out->ids = ids;
 	out->nids = unique;
 	return NULL;

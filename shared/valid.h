@@ -49,7 +49,7 @@ struct field_value {
 	const char *str; /* arena-owned, NUL-terminated, trimmed if asked */
 	size_t len;      /* bytes */
 	int64_t num;     /* FIELD_ID, FIELD_INT, FIELD_BOOL */
-	int64_t *ids;    /* FIELD_ID_ARRAY, arena-owned, duplicates removed */
+	int64_t *ids;    /* FIELD_ID_ARRAY, arena-owned, in the order given, repeats dropped */
 	size_t nids;
 };
 

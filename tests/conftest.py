@@ -17,12 +17,23 @@ left behind or a sanitizer wrote a report (var/log/asan.*, ubsan.*).
 """
 
 import os
+import signal
 
 import pytest
 
 from helpers import REPO, Api, Stack
 
 _start_errors = []
+
+
+def pytest_sessionstart(session):
+    # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C does, so that
+    # the stack's teardown still runs.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -23,10 +23,10 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 STACK_SH = REPO / "scripts" / "stack.sh"
 
-# Limits for the stack under test, where the production defaults would get
-# in the way of a test suite that makes hundreds of requests from one
-# address. The caller's environment wins over these; a test that needs
-# another value restarts one program with it (Stack.restarted).
+# Settings (MSGR_*) for the stack under test where the production defaults
+# would get in the way of the suite; tests read them back from stack.env.
+# The caller's environment wins over these; a test that needs another value
+# restarts one program with it (Stack.restarted).
 TEST_ENV = {
     # Real limits, small enough to reach in a test. The per-address test
     # sends from its own loopback address (127.0.0.x), and the rest of the
@@ -144,6 +144,7 @@ class Stack:
         )
         env.update(extra_env or {})
         stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
+        stack._start_guardian()
         try:
             stack.stack_sh("start")
         except subprocess.CalledProcessError as e:
@@ -151,6 +152,30 @@ class Stack:
             stack.shutdown()
             raise RuntimeError(f"scripts/stack.sh start failed:\n{output}") from None
         return stack
+
+    def _start_guardian(self):
+        """A watcher in its own session that stops the stack and removes its
+        state if this process dies without its teardown (SIGKILL, a CI
+        timeout): no stack outlives its test run."""
+        script = (
+            'while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+            '"$2" stop >/dev/null 2>&1; rm -rf "$3"'
+        )
+        self._guardian = subprocess.Popen(
+            ["setsid", "/bin/bash", "-c", script, "guardian", str(os.getpid()), str(STACK_SH), str(self.var)],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
+
+    def _stop_guardian(self):
+        guardian = getattr(self, "_guardian", None)
+        if guardian is not None and guardian.poll() is None:
+            guardian.kill()
+            guardian.wait()
+        self._guardian = None
 
     def stack_sh(self, *args, env=None, check=True, timeout=180):
         """Runs scripts/stack.sh for this stack; returns its output."""
@@ -182,6 +207,7 @@ class Stack:
         if not self.local:
             return problems
         self.close()
+        self._stop_guardian()
         try:
             self.stack_sh("stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:

@@ -150,6 +150,8 @@ class Browser:
     # ---- console ---------------------------------------------------------------
 
     def collect_logs(self):
+        if self.driver is None:
+            return self.logs
         try:
             self.logs.extend(self.driver.get_log("browser"))
         except Exception:
@@ -170,7 +172,11 @@ class Browser:
         return json.loads(raw) if raw else None
 
     def quit(self):
+        if self.driver is None:
+            return
+        self.collect_logs()
         try:
             self.driver.quit()
         finally:
+            self.driver = None
             shutil.rmtree(self.profile, ignore_errors=True)

@@ -161,7 +161,10 @@ class Scene:
         self.say(b, self.team, "Late to the party, but +1 on the calmer blue")
 
 
-def capture(base_url, api, out_dir, log=print):
+def capture(base_url, api, out_dir, log=print, make=None):
+    """Writes the screenshots; make(width=, height=, dark=, mobile=) gives a
+    Browser (default: a new one on base_url)."""
+    make = make or (lambda **kw: Browser(base_url, **kw))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scene = Scene(api)
@@ -176,13 +179,13 @@ def capture(base_url, api, out_dir, log=print):
     # Others online while Alice looks: Bob's and Chloé's presence.
     others = []
     for u in (scene.bob, scene.chloe):
-        o = Browser(base_url, 800, 600)
+        o = make(width=800, height=600)
         sign_in(o, u["username"], u["password"])
         others.append(o)
     try:
         for dark in (False, True):
             theme = "dark" if dark else "light"
-            br = Browser(base_url, 1280, 800, dark=dark)
+            br = make(width=1280, height=800, dark=dark)
             try:
                 br.viewport(1280, 800)
                 br.open("/")
@@ -213,7 +216,7 @@ def capture(base_url, api, out_dir, log=print):
             finally:
                 br.quit()
 
-            ph = Browser(base_url, 360, 740, dark=dark, mobile=True)
+            ph = make(width=360, height=740, dark=dark, mobile=True)
             try:
                 ph.viewport(360, 740, mobile=True, scale=2)
                 sign_in(ph, scene.alice["username"], scene.alice["password"])

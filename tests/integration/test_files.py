@@ -468,6 +468,15 @@ def test_avatar_over_5_mib_is_413(api, stack, new_user):
     assert r.status_code == 200, r.text
 
 
+def test_avatar_body_far_over_the_limit_is_a_413_problem_from_nginx(api, stack, new_user):
+    alice = new_user("avhuge")
+    before = stored_names(stack)
+    r = api.put("/api/users/me/avatar", token=alice,
+                files=[("file", ("huge.png", png(pad=8 * MiB), "image/png"))])
+    assert_problem(r, 413)
+    assert_nothing_stored(stack, alice, before)
+
+
 def test_avatar_delete(api, stack, new_user):
     alice = new_user("avdel")
     r = api.put("/api/users/me/avatar", token=alice, files=[("file", ("me.png", png(), "image/png"))])
@@ -512,3 +521,154 @@ def test_unattached_uploads_are_swept_after_24_hours(api, stack, new_user):
     assert stack.psql("SELECT id FROM files WHERE id = %s", old["id"]) == []
     assert_problem(api.get(old["url"]), 404)
     assert api.get(young["url"]).content == TEXT
+
+
+# ---- attachments -----------------------------------------------------------------------
+
+
+def send(api, user, chat_id, **body):
+    return api.post(f"/api/chats/{chat_id}/messages", token=user, json=body)
+
+
+def test_attach_uploads_by_id(api, stack, new_user):
+    alice, bob, mallory = new_user("att"), new_user("attb"), new_user("attm")
+    chat = direct_chat(api, alice, bob)
+    f1, f2 = upload(api, alice, ("one.png", png(), "image/png"), ("two.txt", TEXT, "text/plain")).json()["files"]
+    r = send(api, alice, chat["id"], text="see these", attachment_ids=[f1["id"], f2["id"]])
+    assert r.status_code == 201, r.text
+    msg = r.json()
+    # in order, as File objects with fresh signed URLs
+    assert [a["id"] for a in msg["attachments"]] == [f1["id"], f2["id"]]
+    assert [a["name"] for a in msg["attachments"]] == ["one.png", "two.txt"]
+    assert all(SIGNED_URL.match(a["url"]) for a in msg["attachments"])
+    # the history shows them to the other member
+    hist = api.get(f"/api/chats/{chat['id']}/messages", token=bob).json()["messages"]
+    shown = next(m for m in hist if m["id"] == msg["id"])
+    assert [a["id"] for a in shown["attachments"]] == [f1["id"], f2["id"]]
+    # a member reads them with a token or the signed URL; a stranger cannot
+    r = api.get(f"/api/files/{f1['id']}", token=bob)
+    assert r.status_code == 200 and r.content == png()
+    assert api.get(shown["attachments"][1]["url"]).content == TEXT
+    assert_problem(api.get(f"/api/files/{f1['id']}", token=mallory), 404)
+    # an attachment only without text is a message too
+    (f3,) = upload(api, alice, ("three.gif", GIF, "image/gif")).json()["files"]
+    r = send(api, alice, chat["id"], attachment_ids=[f3["id"]])
+    assert r.status_code == 201, r.text
+    assert r.json()["text"] == "" and len(r.json()["attachments"]) == 1
+
+
+def test_attach_refuses_what_is_not_an_unattached_upload_of_the_sender(api, stack, new_user):
+    alice, bob = new_user("attx"), new_user("atty")
+    chat = direct_chat(api, alice, bob)
+    (mine,) = upload(api, alice, ("a.txt", TEXT, "text/plain")).json()["files"]
+    (theirs,) = upload(api, bob, ("b.txt", TEXT, "text/plain")).json()["files"]
+    avatar = api.put("/api/users/me/avatar", token=alice, files=[("file", ("me.png", png(), "image/png"))])
+    avatar_id = stack.psql("SELECT avatar_file_id FROM users WHERE id = %s", alice["user"]["id"])[0][0]
+    assert avatar.status_code == 200
+    count = stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s", chat["id"])[0][0]
+    for ids in ([theirs["id"]], [999999999], [mine["id"], theirs["id"]], [avatar_id]):
+        body = assert_problem(send(api, alice, chat["id"], text="x", attachment_ids=ids), 422)
+        assert "attachment_ids" in body["errors"], body
+    # eleven is over the limit
+    many = upload(api, alice, *[(f"{i}.txt", TEXT, "text/plain") for i in range(10)]).json()["files"]
+    body = assert_problem(send(api, alice, chat["id"], text="x",
+                               attachment_ids=[f["id"] for f in many] + [mine["id"]]), 422)
+    assert "attachment_ids" in body["errors"]
+    # nothing was sent, nothing attached
+    assert stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s", chat["id"])[0][0] == count
+    assert stack.psql("SELECT count(*) FROM files WHERE uploader_id = %s AND message_id IS NOT NULL",
+                      alice["user"]["id"])[0][0] == 0
+    # attached once, never twice
+    assert send(api, alice, chat["id"], text="first", attachment_ids=[mine["id"]]).status_code == 201
+    body = assert_problem(send(api, alice, chat["id"], text="again", attachment_ids=[mine["id"]]), 422)
+    assert "attachment_ids" in body["errors"]
+
+
+def test_multipart_send_with_files(api, stack, new_user):
+    alice, bob = new_user("mp"), new_user("mpb")
+    chat = direct_chat(api, alice, bob)
+    client_id = uuid.uuid4().hex
+    parts = [("text", (None, "hello with files")), ("client_id", (None, client_id)),
+             ("file", ("pic.png", png(3, 3), "text/plain")), ("file", ("doc.html", HTML, "image/png"))]
+    before = set(stored_names(stack))
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice, files=parts)
+    assert r.status_code == 201, r.text
+    msg = r.json()
+    assert msg["text"] == "hello with files" and msg["client_id"] == client_id
+    assert [(a["name"], a["mime"]) for a in msg["attachments"]] == [("pic.png", "image/png"),
+                                                                     ("doc.html", "text/html")]
+    assert len(set(stored_names(stack)) - before) == 2
+    r = api.get(msg["attachments"][1]["url"])
+    assert r.content == HTML and r.headers["Content-Disposition"].startswith("attachment;")
+    assert api.get(f"/api/files/{msg['attachments'][0]['id']}", token=bob).content == png(3, 3)
+    # the same client_id again: the first message, and no new file
+    stored = stored_names(stack)
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice, files=parts)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == msg["id"]
+    assert stored_names(stack) == stored
+
+
+def test_refused_multipart_send_stores_nothing(api, stack, new_user):
+    alice, bob, mallory = new_user("mpx"), new_user("mpy"), new_user("mpz")
+    chat = direct_chat(api, alice, bob)
+    before = stored_names(stack)
+    one = ("file", ("a.txt", TEXT, "text/plain"))
+    # a chat the sender is not in
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=mallory, files=[("text", (None, "hi")), one])
+    assert_problem(r, 404)
+    # text over 4000 characters
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice,
+                 files=[("text", (None, "x" * 4001)), one])
+    assert "text" in assert_problem(r, 422)["errors"]
+    # eleven files
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice,
+                 files=[("text", (None, "hi"))] + [one] * 11)
+    assert_problem(r, 413)
+    # a file over 25 MiB
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice,
+                 files=[one, ("file", ("big.bin", b"\0" * (25 * MiB + 1), "application/octet-stream"))])
+    assert_problem(r, 413, "file_too_large")
+    # broken multipart
+    body, ctype = multipart([(b'Content-Disposition: form-data; name="file"; filename="a"', TEXT)])
+    r = api.post(f"/api/chats/{chat['id']}/messages", token=alice, data=body[:-10],
+                 headers={"Content-Type": ctype})
+    assert_problem(r, 400)
+    assert stored_names(stack) == before
+    assert file_rows(stack, alice) == [] and file_rows(stack, mallory) == []
+
+
+def test_deleting_a_message_removes_its_files(api, stack, new_user):
+    alice, bob = new_user("del"), new_user("delb")
+    chat = direct_chat(api, alice, bob)
+    files = upload(api, alice, ("a.txt", TEXT, "text/plain"), ("b.png", png(), "image/png")).json()["files"]
+    msg = send(api, alice, chat["id"], text="soon gone", attachment_ids=[f["id"] for f in files]).json()
+    keys = [k for (k,) in stack.psql("SELECT storage_key FROM files WHERE message_id = %s", msg["id"])]
+    assert len(keys) == 2 and all(k in stored_names(stack) for k in keys)
+    r = api.delete(f"/api/messages/{msg['id']}", token=alice)
+    assert r.status_code == 204, r.text
+    on_disk = stored_names(stack)
+    assert not any(k in on_disk for k in keys)
+    assert stack.psql("SELECT count(*) FROM files WHERE id = ANY(%s)", [f["id"] for f in files])[0][0] == 0
+    for f in files:
+        assert_problem(api.get(f["url"]), 404)
+        assert_problem(api.get(f"/api/files/{f['id']}", token=alice), 404)
+    hist = api.get(f"/api/chats/{chat['id']}/messages", token=bob).json()["messages"]
+    gone = next(m for m in hist if m["id"] == msg["id"])
+    assert gone["deleted"] is True and gone["attachments"] == []
+
+
+def test_a_removed_member_loses_access(api, new_user):
+    alice, bob = new_user("grp"), new_user("grpb")
+    r = api.post("/api/chats", token=alice, json={"type": "group", "title": "files",
+                                                   "member_ids": [bob["user"]["id"]]})
+    assert r.status_code == 201, r.text
+    chat = r.json()
+    (f,) = upload(api, alice, ("a.txt", TEXT, "text/plain")).json()["files"]
+    assert send(api, alice, chat["id"], text="x", attachment_ids=[f["id"]]).status_code == 201
+    assert api.get(f"/api/files/{f['id']}", token=bob).status_code == 200
+    r = api.delete(f"/api/chats/{chat['id']}/members/{bob['user']['id']}", token=alice)
+    assert r.status_code == 204, r.text
+    assert_problem(api.get(f"/api/files/{f['id']}", token=bob), 404)
+    # the uploader keeps it
+    assert api.get(f"/api/files/{f['id']}", token=alice).status_code == 200

@@ -119,10 +119,12 @@ export function putChat(c) {
   if (c.unread_count === undefined && old) chat.unread_count = old.unread_count;
   chat.unread_count = chat.unread_count || 0;
   if (chat.last_message) noteReactions(chat.last_message);
-  state.chats.set(c.id, chat);
+  // Keep the object's identity: views hold on to it.
+  if (old) Object.assign(old, chat);
+  state.chats.set(c.id, old || chat);
   emit("chats");
   emit("chat", c.id);
-  return chat;
+  return old || chat;
 }
 
 export function removeChat(id) {

@@ -17,6 +17,7 @@ export let rt = null;
 let fallback = 0;
 let syncing = null;
 let again = false;
+let failing = false;
 const acked = new Map(); // chatId -> highest message id acked
 const hooks = { removedFromChat: () => {}, failed: () => {} };
 
@@ -75,9 +76,11 @@ export function fullSync() {
     S.emit("chats");
     if (S.state.activeChatId && S.chat(S.state.activeChatId)) await loadLatest(S.state.activeChatId);
     ackAll();
+    failing = false;
   })()
     .catch((e) => {
-      hooks.failed(e);
+      if (!failing) hooks.failed(e);
+      failing = true;
       if (e.status !== 401) setTimeout(() => fullSync(), 3000);
     })
     .finally(() => {
@@ -155,6 +158,13 @@ function ackAll() {
 }
 
 const refetchUnread = new Map();
+function refetchSoon(id) {
+  clearTimeout(refetchUnread.get(id));
+  refetchUnread.set(id, setTimeout(() => fetchChat(id).catch(() => {}), 400));
+}
+
+// The unread count after the read marker moved or a message went away:
+// counted here when the loaded history covers it, else asked of the server.
 function recomputeUnread(c) {
   const me = S.state.me;
   const mine = S.member(c, me.id);
@@ -164,12 +174,11 @@ function recomputeUnread(c) {
   if (!lm || read >= lm.id) c.unread_count = 0;
   else {
     const l = S.state.messages.get(c.id);
-    if (l && l.atLatest && l.items.length && (!l.hasMore || l.items[0].id <= read)) {
-      c.unread_count = l.items.filter((m) => m.id > read && m.sender_id !== me.id).length;
-    } else {
-      clearTimeout(refetchUnread.get(c.id));
-      refetchUnread.set(c.id, setTimeout(() => fetchChat(c.id).catch(() => {}), 500));
-    }
+    const covered = l && l.atLatest && l.items.length && (!l.hasMore || l.items[0].id <= read);
+    const after = covered ? l.items.filter((m) => m.id > read && !m.deleted) : [];
+    if (covered && !after.some((m) => m.kind === "service")) {
+      c.unread_count = after.filter((m) => m.sender_id !== me.id).length;
+    } else refetchSoon(c.id);
   }
   S.emit("chats");
   S.emit("chat", c.id);
@@ -219,7 +228,12 @@ function onEvent(ev) {
       if (l && l.atLatest) S.putMessages(m.chat_id, [m]);
       else S.dropPending(m.chat_id, m.client_id, m.sender_id);
       S.noteLastMessage(m);
-      if (m.sender_id !== me.id) {
+      if (m.kind === "service") {
+        // Whose action it tells of is not in the message: ask the server
+        // whether it counts as unread for us.
+        refetchSoon(c.id);
+        ack(m.chat_id, m.id);
+      } else if (m.sender_id !== me.id) {
         if (!known && newer) c.unread_count = (c.unread_count || 0) + 1;
         if (m.sender_id) S.setTyping(m.chat_id, m.sender_id, false);
         ack(m.chat_id, m.id);
@@ -242,13 +256,14 @@ function onEvent(ev) {
       S.updateMessage(ev.chat_id, d.message_id, (m) => {
         Object.assign(m, { deleted: true, text: "", attachments: [], reactions: [] });
       });
+      if (c && d.message_id > ((S.member(c, me.id) || {}).last_read_message_id || 0)) recomputeUnread(c);
       break;
     case "reaction.updated": {
       const mine = S.state.myReactions.get(d.message_id) || new Set();
-      if (d.user_id === me.id && d.emoji) {
-        // an event that names its actor tells us our own state exactly
-        if (d.op === "removed" || d.action === "removed") mine.delete(d.emoji);
-        else if (d.op === "added" || d.action === "added") mine.add(d.emoji);
+      if (d.user_id === me.id && d.emoji && typeof d.added === "boolean") {
+        // the event names its actor: our own state, exactly
+        if (d.added) mine.add(d.emoji);
+        else mine.delete(d.emoji);
       }
       const list = (d.reactions || []).map((r) => ({ emoji: r.emoji, count: r.count, me: mine.has(r.emoji) }));
       for (const e of [...mine]) if (!list.some((r) => r.emoji === e)) mine.delete(e);

@@ -172,6 +172,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   }
   const onlyImages = !m.deleted && !m.text && (m.attachments || []).length && m.attachments.every(isImage);
   const bubble = h("div.bubble" + (onlyImages ? ".media-only" : ""), null, bubbleKids);
+  if (!m.deleted && m.reactions && m.reactions.length && !m.pending) bubble.classList.add("has-reactions");
 
   const more = h("button.msg-more.icon-btn", {
     type: "button",

@@ -1,0 +1,130 @@
+/*
+ * The chat list, creating direct and group chats, reading and renaming one.
+ */
+#include <string.h>
+
+#include "chats.h"
+#include "db.h"
+#include "reply.h"
+
+void handle_list_chats(struct http_req *req)
+{
+	DB_STMT(list_chats, 1, "SELECT status, body, event_id FROM chat_list($1)");
+	if (!http_require_user(req))
+		return;
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id)};
+	reply_send(req, db_exec(&list_chats, params));
+}
+
+static const char *check_chat_type(const char *s, size_t len)
+{
+	if ((len == 6 && !memcmp(s, "direct", 6)) || (len == 5 && !memcmp(s, "group", 5)))
+		return NULL;
+	return "must be \"direct\" or \"group\"";
+}
+
+enum { NEW_TYPE, NEW_USER_ID, NEW_TITLE, NEW_MEMBER_IDS, NEW__MAX };
+static const struct field_spec new_chat_fields[NEW__MAX] = {
+	[NEW_TYPE] = {"type", FIELD_STRING, FIELD_REQUIRED, 1, 16, check_chat_type},
+	[NEW_USER_ID] = {"user_id", FIELD_ID, 0, 0, 0, NULL},
+	[NEW_TITLE] = {"title", FIELD_STRING, FIELD_TRIM, 1, 128, NULL},
+	/* The creator may be in the list or not: up to 1000 ids either way
+	 * (the database checks the count without the creator). */
+	[NEW_MEMBER_IDS] = {"member_ids", FIELD_ID_ARRAY, 0, 0, 1000, NULL},
+};
+
+/* A PostgreSQL array literal of ids, "{1,2,3}", in the arena. */
+static const char *id_array(struct http_req *req, const int64_t *ids, size_t n)
+{
+	char *out = arena_alloc(req->arena, n * 21 + 3);
+	size_t o = 0;
+	out[o++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		char id[REPLY_ID_LEN];
+		size_t len = strlen(reply_id(id, ids[i]));
+		if (i)
+			out[o++] = ',';
+		memcpy(out + o, id, len);
+		o += len;
+	}
+	out[o++] = '}';
+	out[o] = '\0';
+	return out;
+}
+
+static void create_direct(struct http_req *req, const struct field_value *f)
+{
+	DB_STMT(create_direct_chat, 2, "SELECT status, body, event_id FROM chat_create_direct($1, $2)");
+	struct field_errors errs = {0};
+	if (!f[NEW_USER_ID].present)
+		field_errors_add(&errs, "user_id", "is required for a direct chat");
+	else if (f[NEW_USER_ID].num == req->user_id)
+		field_errors_add(&errs, "user_id", "must be another user than yourself");
+	if (errs.count) {
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		return;
+	}
+	char uid[REPLY_ID_LEN], other[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), reply_id(other, f[NEW_USER_ID].num)};
+	reply_send(req, db_exec(&create_direct_chat, params));
+}
+
+static void create_group(struct http_req *req, const struct field_value *f)
+{
+	DB_STMT(create_group_chat, 3,
+		"SELECT status, body, event_id FROM chat_create_group($1, $2, $3::bigint[])");
+	if (!f[NEW_TITLE].present) {
+		struct field_errors errs = {0};
+		field_errors_add(&errs, "title", "is required for a group");
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		return;
+	}
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), f[NEW_TITLE].str,
+				id_array(req, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
+	reply_send(req, db_exec(&create_group_chat, params));
+}
+
+void handle_create_chat(struct http_req *req)
+{
+	if (!http_require_user(req))
+		return;
+	struct field_value f[NEW__MAX];
+	if (!http_parse_body(req, CHATS_BODY_LIMIT, new_chat_fields, NEW__MAX, f))
+		return;
+	if (!strcmp(f[NEW_TYPE].str, "direct"))
+		create_direct(req, f);
+	else
+		create_group(req, f);
+}
+
+void handle_get_chat(struct http_req *req)
+{
+	DB_STMT(get_chat, 2, "SELECT status, body, event_id FROM chat_get($1, $2)");
+	if (!http_require_user(req))
+		return;
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0]};
+	reply_send(req, db_exec(&get_chat, params));
+}
+
+enum { PATCH_TITLE, PATCH__MAX };
+static const struct field_spec patch_chat_fields[PATCH__MAX] = {
+	[PATCH_TITLE] = {"title", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 128, NULL},
+};
+
+void handle_update_chat(struct http_req *req)
+{
+	DB_STMT(rename_chat, 3, "SELECT status, body, event_id FROM chat_rename($1, $2, $3)");
+	if (!http_require_user(req))
+		return;
+	struct field_value f[PATCH__MAX];
+	if (!http_parse_body(req, CHATS_BODY_LIMIT, patch_chat_fields, PATCH__MAX, f))
+		return;
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str};
+	reply_send(req, db_exec(&rename_chat, params));
+}

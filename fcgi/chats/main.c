@@ -1,0 +1,27 @@
+/*
+ * chats - the chat list, direct and group chats, and group membership
+ * (API.md "Chats and messages"). Everything inside a chat (messages,
+ * reactions, read markers, search) is the messages program's.
+ */
+#include "chats.h"
+#include "server.h"
+
+static const struct http_route routes[] = {
+	{"GET", "/api/chats", handle_list_chats},
+	{"POST", "/api/chats", handle_create_chat},
+	{"GET", "/api/chats/{chat_id}", handle_get_chat},
+	{"PATCH", "/api/chats/{chat_id}", handle_update_chat},
+	{"POST", "/api/chats/{chat_id}/members", handle_add_member},
+	{"DELETE", "/api/chats/{chat_id}/members/{user_id}", handle_remove_member},
+};
+
+static const struct srv_app app = {
+	.name = "chats",
+	.routes = routes,
+	.nroutes = sizeof routes / sizeof routes[0],
+};
+
+int main(int argc, char **argv)
+{
+	return srv_main(argc, argv, &app);
+}

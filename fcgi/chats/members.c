@@ -1,0 +1,37 @@
+/*
+ * Group membership: the owner adds members; the owner removes anyone and a
+ * member removes itself (leaves).
+ */
+#include "chats.h"
+#include "db.h"
+#include "reply.h"
+
+enum { ADD_USER_ID, ADD__MAX };
+static const struct field_spec add_member_fields[ADD__MAX] = {
+	[ADD_USER_ID] = {"user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+void handle_add_member(struct http_req *req)
+{
+	DB_STMT(add_member, 3, "SELECT status, body, event_id FROM chat_add_member($1, $2, $3)");
+	if (!http_require_user(req))
+		return;
+	struct field_value f[ADD__MAX];
+	if (!http_parse_body(req, CHATS_BODY_LIMIT, add_member_fields, ADD__MAX, f))
+		return;
+	char uid[REPLY_ID_LEN], member[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0],
+				reply_id(member, f[ADD_USER_ID].num)};
+	reply_send(req, db_exec(&add_member, params));
+}
+
+void handle_remove_member(struct http_req *req)
+{
+	DB_STMT(remove_member, 3,
+		"SELECT status, body, event_id FROM chat_remove_member($1, $2, $3)");
+	if (!http_require_user(req))
+		return;
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], req->path_str[1]};
+	reply_send(req, db_exec(&remove_member, params));
+}

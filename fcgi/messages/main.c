@@ -1,0 +1,48 @@
+/*
+ * messages - everything inside a chat (API.md "Chats and messages"):
+ * history, sending (JSON or multipart with files), editing, deleting,
+ * reactions, read markers, and search over the caller's chats.
+ *
+ * Settings: MSGR_SEND_RATE (messages a second per user, default 20, 0 turns
+ * the limit off) and MSGR_SEND_BURST (how many may come at once, default
+ * the rate); beyond them a send is 429 with Retry-After.
+ */
+#include "config.h"
+#include "messages.h"
+#include "server.h"
+#include "upload.h"
+
+struct messages_config messages_config;
+
+static const struct http_route routes[] = {
+	{"GET", "/api/chats/{chat_id}/messages", handle_history},
+	{"POST", "/api/chats/{chat_id}/messages", handle_send},
+	{"POST", "/api/chats/{chat_id}/read", handle_read},
+	{"PATCH", "/api/messages/{message_id}", handle_edit},
+	{"DELETE", "/api/messages/{message_id}", handle_delete},
+	{"PUT", "/api/messages/{message_id}/reactions/{emoji}", handle_react},
+	{"DELETE", "/api/messages/{message_id}/reactions/{emoji}", handle_unreact},
+	{"GET", "/api/search/messages", handle_search},
+};
+
+static int init_worker(void)
+{
+	long rate = config_int("MSGR_SEND_RATE", 20, 0, 1000000);
+	long burst = config_int("MSGR_SEND_BURST", rate > 0 ? rate : 1, 1, 1000000);
+	messages_config.send_rate = (double)rate;
+	messages_config.send_burst = (double)burst;
+	/* Multipart sends store files; deletes remove them. */
+	return upload_init();
+}
+
+static const struct srv_app app = {
+	.name = "messages",
+	.routes = routes,
+	.nroutes = sizeof routes / sizeof routes[0],
+	.init_worker = init_worker,
+};
+
+int main(int argc, char **argv)
+{
+	return srv_main(argc, argv, &app);
+}

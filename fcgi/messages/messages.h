@@ -1,0 +1,55 @@
+/*
+ * messages.h - the messages program's handlers (API.md "Chats and
+ * messages": history, sending, editing, deleting, reactions, read markers
+ * and search). Each handler validates its input and makes one call of a
+ * function of schema/003_chats.sql, which answers (shared/reply.h).
+ */
+#ifndef MSGR_MESSAGES_H
+#define MSGR_MESSAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http.h"
+
+/* A JSON body: 4000 code points of text, escaped, and the rest. */
+#define MESSAGES_BODY_LIMIT (64 * 1024)
+#define MESSAGE_TEXT_MAX 4000    /* code points */
+#define MESSAGE_CLIENT_ID_MAX 64 /* code points */
+#define MESSAGE_FILES_MAX 10
+
+/* main.c: settings read once per worker. */
+struct messages_config {
+	double send_rate;  /* messages a second per user; 0 = no limit */
+	double send_burst; /* the bucket's size */
+};
+extern struct messages_config messages_config;
+
+/* text.c */
+/* The check of a message's text beyond valid UTF-8 without NUL: no control
+ * characters but tab, line feed and carriage return. NULL when fine. */
+const char *message_text_check(const char *s, size_t len);
+/* True when the text is empty or only white space. */
+bool message_text_blank(const char *s, size_t len);
+
+/* history.c */
+void handle_history(struct http_req *req);
+
+/* send.c */
+void handle_send(struct http_req *req);
+
+/* edit.c */
+void handle_edit(struct http_req *req);
+void handle_delete(struct http_req *req);
+
+/* reactions.c */
+void handle_react(struct http_req *req);
+void handle_unreact(struct http_req *req);
+
+/* read.c */
+void handle_read(struct http_req *req);
+
+/* search.c */
+void handle_search(struct http_req *req);
+
+#endif

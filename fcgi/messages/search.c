@@ -1,0 +1,38 @@
+/*
+ * GET /api/search/messages?q=&chat_id=&before=&limit=: full-text search
+ * over the caller's chats, newest first. before (a message id) pages on to
+ * older hits.
+ */
+#include "db.h"
+#include "messages.h"
+#include "reply.h"
+
+#define SEARCH_LIMIT_DEFAULT 20
+
+enum { SEARCH_Q, SEARCH_CHAT_ID, SEARCH_BEFORE, SEARCH_LIMIT, SEARCH__MAX };
+static const struct field_spec search_fields[SEARCH__MAX] = {
+	[SEARCH_Q] = {"q", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 256, NULL},
+	[SEARCH_CHAT_ID] = {"chat_id", FIELD_ID, 0, 0, 0, NULL},
+	[SEARCH_BEFORE] = {"before", FIELD_ID, 0, 0, 0, NULL},
+	[SEARCH_LIMIT] = {"limit", FIELD_INT, 0, 1, 100, NULL},
+};
+
+void handle_search(struct http_req *req)
+{
+	DB_STMT(search, 5,
+		"SELECT status, body, event_id FROM search_messages($1, $2, $3, $4, $5::int)");
+	if (!http_require_user(req))
+		return;
+	struct field_value f[SEARCH__MAX];
+	if (!http_parse_query(req, search_fields, SEARCH__MAX, f))
+		return;
+	char uid[REPLY_ID_LEN], chat[REPLY_ID_LEN], before[REPLY_ID_LEN], limit[REPLY_ID_LEN];
+	const char *params[] = {
+		reply_id(uid, req->user_id),
+		f[SEARCH_Q].str,
+		f[SEARCH_CHAT_ID].present ? reply_id(chat, f[SEARCH_CHAT_ID].num) : NULL,
+		f[SEARCH_BEFORE].present ? reply_id(before, f[SEARCH_BEFORE].num) : NULL,
+		reply_id(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : SEARCH_LIMIT_DEFAULT),
+	};
+	reply_send(req, db_exec(&search, params));
+}

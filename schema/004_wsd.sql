@@ -1,0 +1,200 @@
+-- The realtime daemon's state (wsd/): its processes, presence, the
+-- retention mark, and the functions it calls.
+
+-- One row per running wsd process. A process refreshes heartbeat_at every
+-- few seconds; one silent for long is taken for dead by the others, and its
+-- users' presence rows go with it.
+CREATE TABLE wsd_instances (
+	wsd_id text PRIMARY KEY,
+	pid int NOT NULL,
+	started_at timestamptz NOT NULL DEFAULT now(),
+	heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The highest event id ever pruned (prune_events()): a client resuming from
+-- below it may have missed events and gets {"type":"reset"}.
+CREATE TABLE events_pruned (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	upto bigint NOT NULL
+);
+
+CREATE FUNCTION events_note_pruned() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO events_pruned AS p (upto)
+	SELECT max(id) FROM old_rows HAVING max(id) IS NOT NULL
+	ON CONFLICT (one) DO UPDATE SET upto = greatest(p.upto, excluded.upto);
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER events_pruned AFTER DELETE ON events
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION events_note_pruned();
+
+-- The users whose membership a membership event changes (wsd/event.h reads
+-- the same from the payloads): the members of a new chat, the user added,
+-- the user removed.
+CREATE FUNCTION wsd_event_users(kind text, payload jsonb) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT CASE kind
+		WHEN 'member.added' THEN ARRAY[(payload->'user'->>'id')::bigint]
+		WHEN 'member.removed' THEN ARRAY[(payload->>'user_id')::bigint]
+		WHEN 'chat.created' THEN ARRAY(
+			SELECT (m->'user'->>'id')::bigint
+			FROM jsonb_array_elements(payload->'chat'->'members') AS m)
+		ELSE '{}'::bigint[]
+	END
+$$;
+
+-- A user's membership events after some id (wsd loads and replays with it).
+CREATE INDEX events_membership ON events USING gin (wsd_event_users(kind, payload))
+WHERE kind IN ('chat.created', 'member.added', 'member.removed');
+
+-- ---- presence -----------------------------------------------------------------
+-- A user is online while any wsd process has a user_presence row for it.
+-- Changes of one user are serialised on its users row, so that exactly one
+-- process sees the first connection and one the last. The notification on
+-- msgr_wsd is sent inside the transaction on purpose: notifications are
+-- delivered in commit order, so every process sees one user's online and
+-- offline in the order they happened.
+
+-- Tells every wsd process that p_user went online or offline. The chats
+-- are listed when they fit in a notification (8000 bytes), else null and
+-- the receivers look them up.
+CREATE FUNCTION wsd_notify_presence(p_user bigint, p_online boolean, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	chats bigint[];
+	msg jsonb;
+BEGIN
+	SELECT array_agg(chat_id ORDER BY chat_id) INTO chats
+	FROM chat_members WHERE user_id = p_user;
+	msg := jsonb_build_object('t', 'presence', 'u', p_user, 'on', p_online,
+		'ts', api_ts(p_at), 'chats', coalesce(to_jsonb(chats), '[]'::jsonb));
+	IF octet_length(msg::text) > 7500 THEN
+		msg := jsonb_set(msg, '{chats}', 'null'::jsonb);
+	END IF;
+	PERFORM pg_notify('msgr_wsd', msg::text);
+END
+$$;
+
+-- p_wsd has a connection of p_user now.
+CREATE FUNCTION wsd_presence_up(p_wsd text, p_user bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	at timestamptz;
+BEGIN
+	PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM user_presence WHERE user_id = p_user) THEN
+		INSERT INTO user_presence (user_id, wsd_id) VALUES (p_user, p_wsd)
+		ON CONFLICT (user_id, wsd_id) DO NOTHING;
+		RETURN;
+	END IF;
+	INSERT INTO user_presence (user_id, wsd_id) VALUES (p_user, p_wsd);
+	UPDATE users SET last_seen_at = now() WHERE id = p_user RETURNING last_seen_at INTO at;
+	PERFORM wsd_notify_presence(p_user, true, at);
+END
+$$;
+
+-- p_wsd has no connection of p_user any more.
+CREATE FUNCTION wsd_presence_down(p_wsd text, p_user bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	at timestamptz;
+BEGIN
+	PERFORM 1 FROM users WHERE id = p_user FOR NO KEY UPDATE;
+	DELETE FROM user_presence WHERE user_id = p_user AND wsd_id = p_wsd;
+	IF NOT FOUND OR EXISTS (SELECT 1 FROM user_presence WHERE user_id = p_user) THEN
+		RETURN;
+	END IF;
+	UPDATE users SET last_seen_at = now() WHERE id = p_user RETURNING last_seen_at INTO at;
+	PERFORM wsd_notify_presence(p_user, false, at);
+END
+$$;
+
+-- Takes every user of p_wsd offline there and forgets the process.
+CREATE FUNCTION wsd_drop_instance(p_wsd text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	u bigint;
+BEGIN
+	-- In user order, like everyone else who locks several users here.
+	FOR u IN SELECT user_id FROM user_presence WHERE wsd_id = p_wsd ORDER BY user_id LOOP
+		PERFORM wsd_presence_down(p_wsd, u);
+	END LOOP;
+	DELETE FROM wsd_instances WHERE wsd_id = p_wsd;
+END
+$$;
+
+-- Forgets the processes silent for p_dead_secs, and presence rows of
+-- processes that are not registered at all.
+CREATE FUNCTION wsd_reap(p_dead_secs int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	w text;
+BEGIN
+	FOR w IN
+		SELECT wsd_id FROM wsd_instances
+		WHERE heartbeat_at < now() - make_interval(secs => p_dead_secs)
+		UNION
+		SELECT DISTINCT p.wsd_id FROM user_presence p
+		WHERE NOT EXISTS (SELECT 1 FROM wsd_instances i WHERE i.wsd_id = p.wsd_id)
+		ORDER BY 1
+	LOOP
+		PERFORM wsd_drop_instance(w);
+	END LOOP;
+END
+$$;
+
+-- A process starts: what an earlier run under the same id left is stale.
+CREATE FUNCTION wsd_start(p_wsd text, p_pid int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM wsd_drop_instance(p_wsd);
+	INSERT INTO wsd_instances (wsd_id, pid) VALUES (p_wsd, p_pid);
+END
+$$;
+
+-- Every few seconds. Returns false when the process had been taken for
+-- dead (then it registers its users again).
+CREATE FUNCTION wsd_heartbeat(p_wsd text, p_pid int, p_dead_secs int) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	known boolean;
+BEGIN
+	UPDATE wsd_instances SET heartbeat_at = now(), pid = p_pid WHERE wsd_id = p_wsd;
+	known := FOUND;
+	IF NOT known THEN
+		INSERT INTO wsd_instances (wsd_id, pid) VALUES (p_wsd, p_pid);
+	END IF;
+	PERFORM wsd_reap(p_dead_secs);
+	RETURN known;
+END
+$$;
+
+-- A process stops cleanly.
+CREATE FUNCTION wsd_stop(p_wsd text) RETURNS void
+LANGUAGE sql AS $$ SELECT wsd_drop_instance(p_wsd) $$;
+
+-- ---- delivered markers ----------------------------------------------------------
+
+-- A batch of {"type":"ack"}: mark_delivered() (003_chats.sql) for each
+-- (user, chat, message). Returns the highest event id emitted, or NULL; the
+-- caller notifies msgr_events after the commit.
+CREATE FUNCTION wsd_mark_delivered(p_users bigint[], p_chats bigint[], p_messages bigint[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	top bigint;
+	ev bigint;
+BEGIN
+	FOR i IN 1 .. coalesce(cardinality(p_users), 0) LOOP
+		ev := mark_delivered(p_users[i], p_chats[i], p_messages[i]);
+		top := greatest(top, ev);
+	END LOOP;
+	RETURN top;
+END
+$$;

@@ -1,0 +1,62 @@
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+const char *reply_id(char buf[REPLY_ID_LEN], int64_t id)
+{
+	snprintf(buf, REPLY_ID_LEN, "%lld", (long long)id);
+	return buf;
+}
+
+/* True when s is 1 to 6 decimal digits: a sane Retry-After. */
+static bool is_seconds(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	return n > 0 && n <= 6 && s[n] == '\0';
+}
+
+void reply_problem(struct http_req *req, PGresult *res)
+{
+	const char *state = db_sqlstate(res);
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	if (hint && !strcmp(state, "M0422")) {
+		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		struct field_errors errs = {0};
+		field_errors_add(&errs, hint, detail ? detail : "is invalid");
+		http_problem_fields(req, &errs);
+		field_errors_free(&errs);
+		PQclear(res);
+		return;
+	}
+	if (hint && !strcmp(state, "M0429") && is_seconds(hint))
+		http_add_header(req, "Retry-After", hint);
+	http_db_problem(req, res);
+}
+
+int reply_send(struct http_req *req, PGresult *res)
+{
+	if (!db_ok(res)) {
+		reply_problem(req, res);
+		return req->status;
+	}
+	if (PQntuples(res) < 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 0)) {
+		log_error("%s %s: the statement returned no reply row", req->method, req->path);
+		PQclear(res);
+		http_problem(req, 500, "internal_error", "the server failed to answer this request");
+		return req->status;
+	}
+	int status = atoi(PQgetvalue(res, 0, 0));
+	if (!PQgetisnull(res, 0, 2))
+		db_notify_events(PQgetvalue(res, 0, 2));
+	if (status == 204 || PQgetisnull(res, 0, 1))
+		http_send(req, status, NULL, NULL, 0);
+	else
+		http_send_json(req, status, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	PQclear(res);
+	return status;
+}

@@ -1,0 +1,38 @@
+/*
+ * reply.h - answering with what a domain function of the schema returned.
+ *
+ * The chats and messages programs make one round trip per request: a SQL
+ * function checks, changes, writes its events and builds the answer in one
+ * transaction, and returns an api_reply row (schema/003_chats.sql):
+ * (status int, body jsonb or NULL, event_id bigint or NULL). reply_send()
+ * answers it and, when events were written, sends the NOTIFY that wakes wsd
+ * (after the commit: the statement has committed when db_exec returns).
+ *
+ * Domain errors raised with api_error() become their problem documents as
+ * with http_db_problem(), and two more conventions are understood:
+ *   - SQLSTATE M0422 with HINT = a field name (api_field_error()): a
+ *     validation problem with "errors": {field: DETAIL};
+ *   - SQLSTATE M0429 with HINT = seconds: Retry-After.
+ */
+#ifndef MSGR_REPLY_H
+#define MSGR_REPLY_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define REPLY_ID_LEN 24
+
+/* Writes id in decimal into buf, for a text parameter; returns buf. */
+const char *reply_id(char buf[REPLY_ID_LEN], int64_t id);
+
+/* Answers the first row of res, whose first three columns are status, body
+ * and event id; or the problem of a failed res. Takes res. Returns the
+ * status answered. */
+int reply_send(struct http_req *req, PGresult *res);
+
+/* Answers the problem for a failed db_exec() (see above). Takes res. */
+void reply_problem(struct http_req *req, PGresult *res);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * event.h - stored events as wsd reads them from the events table.
+ *
+ * An event's kind says whether it changes a chat's membership; for those,
+ * event_members() lists the users whose membership it changes (the members
+ * of a new chat, the user added or removed), read from the payload as the
+ * chats program writes it:
+ *
+ *	chat.created   {"chat": {"members": [{"user": {"id": U}}, ...]}}
+ *	member.added   {"user": {"id": U}}
+ *	member.removed {"user_id": U}
+ *
+ * schema/004_wsd.sql has the same reading in SQL (wsd_event_users).
+ */
+#ifndef WSD_EVENT_H
+#define WSD_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+enum event_kind {
+	EVENT_OTHER,
+	EVENT_CHAT_CREATED, /* its members join */
+	EVENT_MEMBER_ADDED, /* one user joins */
+	EVENT_MEMBER_REMOVED, /* one user leaves */
+};
+
+struct event {
+	int64_t id;
+	int64_t chat_id;
+	const char *kind; /* NUL-terminated, borrowed */
+	const char *payload; /* the "data" object as JSON text, borrowed */
+	size_t payload_len;
+	enum event_kind type;
+};
+
+enum event_kind event_kind_of(const char *kind);
+/* True when the event adds its users to the chat (false: removes). */
+static inline bool event_joins(enum event_kind k)
+{
+	return k == EVENT_CHAT_CREATED || k == EVENT_MEMBER_ADDED;
+}
+/* Appends to out the users whose membership a membership event changes
+ * (as int64_t values). MSGR_ERR_MALFORMED when the payload does not have
+ * the expected shape. */
+enum msgr_err event_members(const struct event *ev, struct buf *out) MSGR_WUR;
+/* Appends the client envelope {"type","id","chat_id","data"} to out. */
+void event_encode(const struct event *ev, struct buf *out);
+
+/* Parses a decimal 64-bit integer of exactly len bytes. */
+bool parse_i64(const char *s, size_t len, int64_t *out);
+bool parse_u64(const char *s, size_t len, uint64_t *out);
+
+#endif
