@@ -7,6 +7,7 @@
 #   make run        the whole stack in the foreground (PORT=8080 VAR=./var)
 #   make start|stop the stack in the background
 #   make test       everything a change must pass (what .ci/run calls)
+#   make bench      the benchmarks on a private stack; writes docs/BENCHMARKS.md
 #
 # Sources are found by wildcard: a new shared/*.c, fcgi/NAME/*.c or wsd/*.c
 # is built without touching this file, and a new directory fcgi/NAME becomes
@@ -48,7 +49,8 @@ build-fuzz_CFLAGS = $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefin
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMSGR_FUZZING
 build-fuzz_LDFLAGS = -fsanitize=fuzzer,address,undefined
 
-# Tests may #include the .c under test to reach its static functions.
+# Tests may #include the .c under test to reach its static functions (wsd's
+# too: they link with libwebsockets).
 TEST_CFLAGS := -Wno-unused-function -I tests/unit
 
 SHARED_SRC := $(sort $(wildcard shared/*.c))
@@ -100,7 +102,7 @@ endef
 $(foreach t,build build-asan build-fuzz,$(eval $(call tree,$(t))))
 
 .PHONY: all asan unit unit-build fuzz fuzz-build fuzz-smoke deps run start stop status \
-	test clean nginx-snippets FORCE
+	test bench clean nginx-snippets FORCE
 FORCE:
 
 all: build/lib/libmsgr.a $(addprefix build/bin/,$(PROGS))
@@ -112,7 +114,7 @@ asan: build-asan/lib/libmsgr.a $(addprefix build-asan/bin/,$(PROGS))
 UNIT_BINS := $(addprefix build-asan/tests/,$(UNIT_NAMES))
 $(UNIT_BINS): build-asan/tests/%: build-asan/obj/tests/unit/%.o build-asan/lib/libmsgr.a
 	@mkdir -p $(@D)
-	$(CC) $(build-asan_LDFLAGS) -o $@ $< build-asan/lib/libmsgr.a $(LIBS)
+	$(CC) $(build-asan_LDFLAGS) -o $@ $< build-asan/lib/libmsgr.a $(LIBS) $(WSD_LIBS)
 
 unit-build: $(UNIT_BINS)
 
@@ -130,7 +132,7 @@ unit: unit-build
 FUZZ_BINS := $(addprefix build-fuzz/,$(FUZZ_NAMES))
 $(FUZZ_BINS): build-fuzz/%: build-fuzz/obj/tests/fuzz/%.o build-fuzz/lib/libmsgr.a
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(build-fuzz_LDFLAGS) -o $@ $< build-fuzz/lib/libmsgr.a $(LIBS)
+	$(FUZZ_CC) $(build-fuzz_LDFLAGS) -o $@ $< build-fuzz/lib/libmsgr.a $(LIBS) $(WSD_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -192,6 +194,19 @@ test: deps
 	@$(MAKE) unit
 	@$(if $(FUZZ_SRC),$(MAKE) fuzz-smoke,true)
 	$(PYTHON) -m pytest -q tests/
+
+# ---- benchmarks (not tests: nothing here is asserted) -----------------------
+# bench/run.py starts its own stack from build/bin with durability on, runs
+# every scenario for a bounded time, stops everything and rewrites the
+# figures in docs/BENCHMARKS.md (settings: BENCH_* in bench/run.py).
+
+build/bench/wsload: bench/wsload.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $< -lcrypto
+
+bench: deps
+	@$(MAKE) -j$(NPROC) all build/bench/wsload
+	$(PYTHON) bench/run.py
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -27,7 +27,8 @@
  *           stored, reconnects everybody at once with since = the last event
  *           id each had, and measures until each has every message meant for
  *           it. With --ids-out, writes each user's received event ids, so
- *           that the caller can compare them with the events table.
+ *           that the caller can compare them with the events table: a line
+ *           "USER_ID FIRST_READY_LAST_EVENT_ID SESSIONS N ID..." per user.
  *
  * Files:
  *   --tokens  "USER_ID ACCESS_TOKEN" per line: the users to connect (and the
@@ -35,6 +36,10 @@
  *   --plan    "send CHAT SENDER INTERVAL_MS OFFSET_MS MEMBER..." (fanout),
  *             "live CHAT SENDER MEMBER..." and "offline CHAT SENDER MEMBER..."
  *             (storm). MEMBER lists the users that must receive the message.
+ *
+ * --connect-timeout S ends each connecting phase after S seconds: whoever is
+ * not ready then is closed and counted ("not_in_time"), and the run goes on
+ * with the others.
  *
  * Output: progress on stderr; on stdout the "ready" line (idle, fanout) and
  * one JSON summary line at the end. Exit status 0, or 1 when a connection or
@@ -386,7 +391,7 @@ static struct {
 	const char *host, *origin, *path;
 	const char *tokens, *plan, *ids_out;
 	int concurrency, reconnect_concurrency, http_conns;
-	double duration, drain, hold, timeout;
+	double duration, drain, hold, timeout, connect_timeout;
 	int slice_index, slice_count;
 } cfg = {
 	.path = "/ws",
@@ -938,7 +943,9 @@ struct plan {
 	int64_t chat;
 	size_t sender; /* index into users */
 	uint64_t interval_ns, offset_ns, next;
-	uint32_t recipients;
+	uint32_t recipients; /* members connected when the sending starts */
+	uint32_t *members;   /* indexes into users */
+	uint32_t nmembers;
 };
 
 static struct plan *plans;
@@ -1390,10 +1397,16 @@ static void load_plan(const char *path)
 			die("sender %lld of chat %lld has no token", sender, chat);
 		pl.sender = (size_t)(s - users);
 		char *save = NULL;
+		uint32_t capm = 0;
 		for (char *t = strtok_r(rest, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 			struct user *m = find_user(strtoll(t, NULL, 10));
 			if (!m)
 				continue; /* a member this run does not connect */
+			if (pl.nmembers == capm) {
+				capm = capm ? capm * 2 : 4;
+				pl.members = xrealloc(pl.members, capm * sizeof *pl.members);
+			}
+			pl.members[pl.nmembers++] = (uint32_t)(m - users);
 			pl.recipients++;
 			if (pl.kind == 'l')
 				m->expect_live++;
@@ -1467,8 +1480,23 @@ static size_t count_state(enum ws_state s)
 	return n;
 }
 
+static uint64_t connect_deadline;
+static size_t not_in_time;
+
 static bool all_connected(void)
 {
+	if (connect_deadline && mono_ns() >= connect_deadline) {
+		/* Whoever is not ready by now is given up on (and counted). */
+		for (size_t i = 0; i < nusers; i++) {
+			struct user *u = &users[i];
+			if (u->state == WS_WAIT || is_connecting(u->state)) {
+				ws_close(u, WS_FAILED);
+				not_in_time++;
+			}
+		}
+		connect_deadline = 0;
+		return true;
+	}
 	return st.ready + st.failed >= nusers && !count_state(WS_WAIT);
 }
 
@@ -1525,6 +1553,7 @@ static bool connected_done(void)
 static void connect_all(int concurrency)
 {
 	concurrency_now = concurrency;
+	connect_deadline = cfg.connect_timeout > 0 ? mono_ns() + (uint64_t)(cfg.connect_timeout * 1e9) : 0;
 	for (size_t i = 0; i < nusers; i++)
 		if (users[i].state == WS_OFF) {
 			users[i].state = WS_WAIT;
@@ -1535,8 +1564,9 @@ static void connect_all(int concurrency)
 
 static void print_ready_line(double seconds)
 {
-	printf("{\"phase\":\"ready\",\"users\":%zu,\"ready\":%zu,\"failed\":%zu,\"seconds\":%.3f}\n",
-	       nusers, st.ready, st.failed, seconds);
+	printf("{\"phase\":\"ready\",\"users\":%zu,\"ready\":%zu,\"failed\":%zu,"
+	       "\"not_in_time\":%zu,\"seconds\":%.3f}\n",
+	       nusers, st.ready, st.failed, not_in_time, seconds);
 	fflush(stdout);
 }
 
@@ -1557,10 +1587,10 @@ static void print_summary(const char *mode, double seconds, struct sbuf *extra)
 		  "\"fail_connect\":%zu,\"fail_handshake\":%zu,\"fail_auth\":%zu,"
 		  "\"fail_closed\":%zu,\"connect_retries\":%zu,\"first_close_code\":%d,"
 		  "\"resets\":%zu,\"dup_or_old\":%zu,\"unexpected_frames\":%zu,"
-		  "\"other_events\":%zu,\"seconds\":%.3f,\"timed_out\":%s",
+		  "\"other_events\":%zu,\"not_in_time\":%zu,\"seconds\":%.3f,\"timed_out\":%s",
 		  mode, nusers, st.ready, st.failed, st.dropped, st.fail_connect, st.fail_handshake,
 		  st.fail_auth, st.fail_closed, st.retries, st.first_close_code, st.resets,
-		  st.dup_or_old, st.unexpected_frames, st.other_events, seconds,
+		  st.dup_or_old, st.unexpected_frames, st.other_events, not_in_time, seconds,
 		  timed_out ? "true" : "false");
 	print_latency(&b, "connect", &st.ready_time);
 	if (extra && extra->len)
@@ -1610,6 +1640,18 @@ static bool http_done(void)
 	return http_busy() == 0;
 }
 
+/* Only connected members can receive: the expected deliveries count those
+ * that are ready when the sending starts. */
+static void count_recipients(void)
+{
+	for (size_t i = 0; i < nplans; i++) {
+		struct plan *pl = &plans[i];
+		pl->recipients = 0;
+		for (uint32_t k = 0; k < pl->nmembers; k++)
+			pl->recipients += users[pl->members[k]].state == WS_READY;
+	}
+}
+
 static int run_fanout(void)
 {
 	uint64_t t0 = mono_ns();
@@ -1625,6 +1667,7 @@ static int run_fanout(void)
 	/* Let the connections open before the clock starts. */
 	for (int i = 0; i < 10; i++)
 		poll_once(10);
+	count_recipients();
 	uint64_t s0 = mono_ns(), until = s0 + (uint64_t)(cfg.duration * 1e9);
 	heap_build(s0);
 	size_t d0 = st.deliveries;
@@ -1691,7 +1734,7 @@ static void write_ids(const char *path)
 		die("could not write \"%s\": %s", path, strerror(errno));
 	for (size_t i = 0; i < nusers; i++) {
 		const struct user *u = &users[i];
-		fprintf(f, "%" PRId64 " %" PRId64 " %zu", u->id, u->start_id, u->ids.n);
+		fprintf(f, "%" PRId64 " %" PRId64 " %d %zu", u->id, u->start_id, u->sessions, u->ids.n);
 		for (size_t k = 0; k < u->ids.n; k++)
 			fprintf(f, " %" PRId64, u->ids.v[k]);
 		fputc('\n', f);
@@ -1762,7 +1805,7 @@ static void usage(void)
 	fputs("usage: wsload idle|fanout|storm --ws unix:PATH|HOST:PORT --tokens FILE\n"
 	      "         [--plan FILE] [--api HOST:PORT] [--host HOST] [--origin URL]\n"
 	      "         [--concurrency N] [--reconnect-concurrency N] [--http-conns N]\n"
-	      "         [--duration S] [--drain S] [--hold S] [--timeout S]\n"
+	      "         [--duration S] [--drain S] [--hold S] [--timeout S] [--connect-timeout S]\n"
 	      "         [--slice I/K] [--ids-out FILE]\n",
 	      stderr);
 	exit(2);
@@ -1818,6 +1861,8 @@ int main(int argc, char **argv)
 			cfg.hold = atof(v);
 		} else if (!strcmp(a, "--timeout")) {
 			cfg.timeout = atof(v);
+		} else if (!strcmp(a, "--connect-timeout")) {
+			cfg.connect_timeout = atof(v);
 		} else if (!strcmp(a, "--slice")) {
 			if (sscanf(v, "%d/%d", &cfg.slice_index, &cfg.slice_count) != 2 ||
 			    cfg.slice_count < 1 || cfg.slice_index < 0 ||

@@ -2,11 +2,12 @@
 -- retention mark, and the functions it calls.
 
 -- One row per running wsd process. A process refreshes heartbeat_at every
--- few seconds; one silent for long is taken for dead by the others, and its
--- users' presence rows go with it.
+-- few seconds; one silent for longer than the dead_secs it declared is taken
+-- for dead by the others, and its users' presence rows go with it.
 CREATE TABLE wsd_instances (
 	wsd_id text PRIMARY KEY,
 	pid int NOT NULL,
+	dead_secs int NOT NULL,
 	started_at timestamptz NOT NULL DEFAULT now(),
 	heartbeat_at timestamptz NOT NULL DEFAULT now()
 );
@@ -116,6 +117,22 @@ BEGIN
 END
 $$;
 
+-- A batch of changes from one process, in order (wsd sorts a batch by user,
+-- keeping each user's changes in order, so processes lock users in one
+-- order).
+CREATE FUNCTION wsd_presence_batch(p_wsd text, p_users bigint[], p_up boolean[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. coalesce(cardinality(p_users), 0) LOOP
+		IF p_up[i] THEN
+			PERFORM wsd_presence_up(p_wsd, p_users[i]);
+		ELSE
+			PERFORM wsd_presence_down(p_wsd, p_users[i]);
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- Takes every user of p_wsd offline there and forgets the process.
 CREATE FUNCTION wsd_drop_instance(p_wsd text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -130,16 +147,16 @@ BEGIN
 END
 $$;
 
--- Forgets the processes silent for p_dead_secs, and presence rows of
--- processes that are not registered at all.
-CREATE FUNCTION wsd_reap(p_dead_secs int) RETURNS void
+-- Forgets the processes silent for longer than they declared, and presence
+-- rows of processes that are not registered at all.
+CREATE FUNCTION wsd_reap() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	w text;
 BEGIN
 	FOR w IN
 		SELECT wsd_id FROM wsd_instances
-		WHERE heartbeat_at < now() - make_interval(secs => p_dead_secs)
+		WHERE heartbeat_at < now() - make_interval(secs => dead_secs)
 		UNION
 		SELECT DISTINCT p.wsd_id FROM user_presence p
 		WHERE NOT EXISTS (SELECT 1 FROM wsd_instances i WHERE i.wsd_id = p.wsd_id)
@@ -151,11 +168,13 @@ END
 $$;
 
 -- A process starts: what an earlier run under the same id left is stale.
-CREATE FUNCTION wsd_start(p_wsd text, p_pid int) RETURNS void
+-- p_dead_secs: how long others wait for its heartbeat before they take it
+-- for dead.
+CREATE FUNCTION wsd_start(p_wsd text, p_pid int, p_dead_secs int) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM wsd_drop_instance(p_wsd);
-	INSERT INTO wsd_instances (wsd_id, pid) VALUES (p_wsd, p_pid);
+	INSERT INTO wsd_instances (wsd_id, pid, dead_secs) VALUES (p_wsd, p_pid, p_dead_secs);
 END
 $$;
 
@@ -166,12 +185,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	known boolean;
 BEGIN
-	UPDATE wsd_instances SET heartbeat_at = now(), pid = p_pid WHERE wsd_id = p_wsd;
+	UPDATE wsd_instances SET heartbeat_at = now(), pid = p_pid, dead_secs = p_dead_secs
+	WHERE wsd_id = p_wsd;
 	known := FOUND;
 	IF NOT known THEN
-		INSERT INTO wsd_instances (wsd_id, pid) VALUES (p_wsd, p_pid);
+		INSERT INTO wsd_instances (wsd_id, pid, dead_secs) VALUES (p_wsd, p_pid, p_dead_secs);
 	END IF;
-	PERFORM wsd_reap(p_dead_secs);
+	PERFORM wsd_reap();
 	RETURN known;
 END
 $$;

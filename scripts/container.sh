@@ -76,12 +76,12 @@ wsd)
 nginx)
 	conf=/tmp/nginx
 	mkdir -p "$conf" "$conf/log" "$conf/tmp"
-	# The container's logs are its output.
-	ln -sf /dev/stderr "$conf/log/nginx-error.log"
-	ln -sf /dev/stdout "$conf/log/nginx-access.log"
 	RUN_DIR=$RUN_DIR STORAGE_DIR=${MSGR_STORAGE_DIR:-$STATE/files} WWW_DIR=$top/www \
 		CONF_DIR=$conf VAR_DIR=$conf PORT=$PORT LISTEN_ADDR=0.0.0.0 \
 		"$top/scripts/render-nginx.sh" "$conf"
+	# Errors go to the container's output. Not through /dev/stderr: a
+	# process that is not root may not reopen a pipe that root made.
+	sed -i 's|^error_log .*;|error_log stderr warn;|' "$conf/nginx.conf"
 	exec nginx -p "$conf/" -c "$conf/nginx.conf" -e stderr -g 'daemon off;'
 	;;
 *)

@@ -226,6 +226,7 @@ pg_stop() {
 }
 
 migrate() {
+	# shellcheck disable=SC2097,SC2098 # VAR is passed on as it is
 	VAR=$VAR PGHOST=$VAR/run PGUSER=$PG_SUPERUSER PGDATABASE=messenger \
 		"$top/scripts/migrate.sh" </dev/null || die "migrations failed"
 }

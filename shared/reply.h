@@ -27,6 +27,10 @@
 /* Writes id in decimal into buf, for a text parameter; returns buf. */
 const char *reply_id(char buf[REPLY_ID_LEN], int64_t id);
 
+/* A PostgreSQL array literal of n ids, "{1,2,3}", for a bigint[] parameter;
+ * a new string in a. */
+const char *reply_id_array(struct arena *a, const int64_t *ids, size_t n);
+
 /* Answers the first row of res, whose first three columns are status, body
  * and event id; or the problem of a failed res. Takes res. Returns the
  * status answered. */

@@ -65,7 +65,7 @@ static struct {
 	lws_sorted_usec_list_t sul;
 } F;
 
-static const char POLL_SQL[] =
+PG_STMT(poll_stmt,
 	"WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap),"
 	" e AS MATERIALIZED (SELECT id, chat_id, kind, payload FROM events"
 	"  WHERE id > $1::bigint ORDER BY id LIMIT $2::int),"
@@ -73,7 +73,7 @@ static const char POLL_SQL[] =
 	" SELECT pg_snapshot_xmin(s.snap)::text,"
 	"  CASE WHEN g.top - $1::bigint <> g.n THEN pg_current_xact_id()::text END,"
 	"  e.id, e.chat_id, e.kind, e.payload::text"
-	" FROM s CROSS JOIN g LEFT JOIN e ON true ORDER BY e.id";
+	" FROM s CROSS JOIN g LEFT JOIN e ON true ORDER BY e.id");
 
 static void poll_now(void);
 
@@ -234,7 +234,7 @@ static void poll_now(void)
 	snprintf(cursor, sizeof cursor, "%" PRId64, F.cursor);
 	snprintf(limit, sizeof limit, "%ld", W.cfg.replay_page);
 	const char *params[] = {cursor, limit};
-	if (pg_query(F.conn, POLL_SQL, 2, params, poll_done, NULL))
+	if (pg_exec(F.conn, &poll_stmt, 2, params, poll_done, NULL))
 		F.polling = true;
 }
 
@@ -319,7 +319,7 @@ static const struct pg_conn_ops feed_ops = {
 
 bool feed_start(void)
 {
-	F.conn = pg_conn_new(W.pg_vhost, "feed", W.conninfo, &feed_ops, NULL);
+	F.conn = pg_conn_new(W.context, W.pg_vhost, "feed", W.conninfo, &feed_ops, NULL);
 	if (!F.conn)
 		return false;
 	schedule(W.cfg.poll_ms);

@@ -46,20 +46,21 @@ static struct {
 	struct map users; /* id -> struct user */
 	struct map chats; /* id -> struct chat */
 	uint32_t mark;
+	uint64_t gen;
 	struct buf ids;
 	struct buf frame;
 	lws_sorted_usec_list_t sul_heartbeat;
 	void (*stopped)(void);
 } H;
 
-static const char LOAD_SQL[] =
+PG_STMT(load_stmt,
 	"SELECT 'm', chat_id, NULL, NULL FROM chat_members WHERE user_id = $1::bigint"
 	" UNION ALL"
 	" SELECT 't', chat_id, id, kind FROM events"
 	"  WHERE id > $2::bigint"
 	"  AND kind IN ('chat.created', 'member.added', 'member.removed')"
 	"  AND wsd_event_users(kind, payload) @> ARRAY[$1::bigint]"
-	" ORDER BY 1, 3";
+	" ORDER BY 1, 3");
 
 unsigned hub_users(void)
 {
@@ -176,19 +177,132 @@ static void log_failure(void *arg, const PGresult *res)
 		log_error("%s failed: %s", (const char *)arg, PQresultErrorMessage(res));
 }
 
-/* Presence changes run on the first connection, in order, behind the
- * instance's registration. */
-static void presence_change(int64_t user_id, bool up)
+static void user_maybe_ready(struct user *u);
+
+/* A presence change waiting to be written; gen tells the user object an
+ * "up" was for (the user may have gone and come back meanwhile). */
+struct presence_op {
+	int64_t user_id;
+	uint64_t gen;
+	uint64_t seq; /* keeps one user's changes in order through the sort */
+	bool up;
+};
+
+static struct {
+	struct presence_op *ops, *sent;
+	size_t n, cap, nsent;
+	uint64_t seq;
+	bool inflight;
+} P;
+
+static void presence_flush(void);
+
+static int cmp_op(const void *a, const void *b)
 {
-	char uid[24];
-	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	const char *params[] = {W.wsd_id, uid};
-	if (up)
-		pg_query(W.work[0], "SELECT wsd_presence_up($1, $2::bigint)", 2, params,
-			 log_failure, "wsd_presence_up");
-	else
-		pg_query(W.work[0], "SELECT wsd_presence_down($1, $2::bigint)", 2, params,
-			 log_failure, "wsd_presence_down");
+	const struct presence_op *x = a, *y = b;
+	if (x->user_id != y->user_id)
+		return x->user_id < y->user_id ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static bool presence_push(struct presence_op op)
+{
+	if (P.n == P.cap) {
+		size_t cap = P.cap ? P.cap * 2 : 64;
+		struct presence_op *ops = realloc(P.ops, cap * sizeof *ops);
+		if (!ops)
+			return false;
+		P.ops = ops;
+		P.cap = cap;
+	}
+	P.ops[P.n++] = op;
+	return true;
+}
+
+static void presence_done(void *arg, const PGresult *res)
+{
+	(void)arg;
+	P.inflight = false;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && state &&
+	    (!strcmp(state, "40P01") || !strcmp(state, "40001"))) {
+		/* A deadlock with another process: the batch rolled back; it goes
+		 * again, ahead of what came since. */
+		log_info("presence batch of %zu: %s; retrying", P.nsent, state);
+		size_t need = P.n + P.nsent;
+		struct presence_op *ops = malloc((need + 1) * sizeof *ops);
+		if (ops) {
+			memcpy(ops, P.sent, P.nsent * sizeof *ops);
+			memcpy(ops + P.nsent, P.ops, P.n * sizeof *ops);
+			free(P.ops);
+			P.ops = ops;
+			P.n = need;
+			P.cap = need + 1;
+			free(P.sent);
+			P.sent = NULL;
+			P.nsent = 0;
+			presence_flush();
+			return;
+		}
+	}
+	log_failure("wsd_presence_batch", res);
+	/* Failed or not, the sessions waiting for it go on. */
+	for (size_t i = 0; i < P.nsent; i++) {
+		struct user *u = map_get(&H.users, P.sent[i].user_id);
+		if (P.sent[i].up && u && u->gen == P.sent[i].gen && !u->announced) {
+			u->announced = true;
+			user_maybe_ready(u);
+		}
+	}
+	free(P.sent);
+	P.sent = NULL;
+	P.nsent = 0;
+	presence_flush();
+}
+
+/* Writes the queued changes in one statement, one batch at a time, in
+ * order for each user; sorted by user, so that processes lock users in
+ * one order. */
+static void presence_flush(void)
+{
+	if (P.inflight || !P.n)
+		return;
+	struct buf users = {0}, ups = {0};
+	qsort(P.ops, P.n, sizeof *P.ops, cmp_op);
+	buf_putc(&users, '{');
+	buf_putc(&ups, '{');
+	for (size_t i = 0; i < P.n; i++) {
+		buf_printf(&users, "%s%" PRId64, i ? "," : "", P.ops[i].user_id);
+		buf_printf(&ups, "%s%c", i ? "," : "", P.ops[i].up ? 't' : 'f');
+	}
+	buf_putc(&users, '}');
+	buf_putc(&ups, '}');
+	const char *params[] = {W.wsd_id, buf_cstr(&users), buf_cstr(&ups)};
+	PG_STMT(batch_stmt, "SELECT wsd_presence_batch($1, $2::bigint[], $3::boolean[])");
+	if (buf_status(&users) == MSGR_OK && buf_status(&ups) == MSGR_OK &&
+	    pg_exec(W.work[0], &batch_stmt, 3, params, presence_done, NULL)) {
+		P.inflight = true;
+		P.sent = P.ops;
+		P.nsent = P.n;
+		P.ops = NULL;
+		P.n = P.cap = 0;
+	}
+	buf_free(&users);
+	buf_free(&ups);
+}
+
+/* Presence changes are written on the first connection, behind the
+ * instance's registration, in batches. A user's sessions get "ready" only
+ * after its row is written, so that REST says online once a client is
+ * ready, and a connection moving between processes never looks offline. */
+static void presence_change(struct user *u, bool up)
+{
+	if (!presence_push((struct presence_op){u->id, u->gen, ++P.seq, up})) {
+		log_error("user %" PRId64 ": presence change lost: out of memory", u->id);
+		u->announced = true;
+		return;
+	}
+	presence_flush();
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul);
@@ -207,7 +321,7 @@ static void heartbeat_done(void *arg, const PGresult *res)
 	log_info("this instance was presumed dead: announcing its users again");
 	for (size_t i = 0; i < H.users.cap; i++)
 		if (H.users.slots[i].val)
-			presence_change(H.users.slots[i].key, true);
+			presence_change(H.users.slots[i].val, true);
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
@@ -226,10 +340,12 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 
 void hub_instance_start(void)
 {
-	char pid[16];
+	char pid[16], dead[16];
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
-	const char *params[] = {W.wsd_id, pid};
-	pg_query(W.work[0], "SELECT wsd_start($1, $2::int)", 2, params, log_failure, "wsd_start");
+	snprintf(dead, sizeof dead, "%ld", W.cfg.dead_secs);
+	const char *params[] = {W.wsd_id, pid, dead};
+	pg_query(W.work[0], "SELECT wsd_start($1, $2::int, $3::int)", 3, params, log_failure,
+		 "wsd_start");
 	lws_sul_schedule(W.context, 0, &H.sul_heartbeat, heartbeat_cb,
 			 (lws_usec_t)W.cfg.heartbeat_secs * LWS_US_PER_SEC);
 }
@@ -263,7 +379,7 @@ static void user_load(struct user *u)
 	snprintf(uid, sizeof uid, "%" PRId64, u->id);
 	snprintf(from, sizeof from, "%" PRId64, u->load_from);
 	const char *params[] = {uid, from};
-	u->load_q = pg_query(wsd_conn_for(u->id), LOAD_SQL, 2, params, user_loaded, u);
+	u->load_q = pg_exec(wsd_conn_for(u->id), &load_stmt, 2, params, user_loaded, u);
 	if (!u->load_q)
 		log_error("user %" PRId64 ": out of memory queueing its memberships", u->id);
 }
@@ -414,6 +530,15 @@ static void user_loaded(void *arg, const PGresult *res)
 		close_user_sessions(u, 1011, "out of memory");
 		return;
 	}
+	user_maybe_ready(u);
+}
+
+/* Both the memberships and the presence row are there: the sessions that
+ * waited for them can start. */
+static void user_maybe_ready(struct user *u)
+{
+	if (u->state != USER_READY || !u->announced)
+		return;
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&u->sessions)) {
 		session_user_ready(lws_container_of(d, struct session, user_link));
 	}
@@ -440,17 +565,18 @@ bool hub_attach(struct session *s, int64_t user_id)
 			return false;
 		u->id = user_id;
 		u->state = USER_WAITING;
+		u->gen = ++H.gen;
 		if (map_put(&H.users, user_id, u) != MSGR_OK) {
 			free(u);
 			return false;
 		}
-		presence_change(user_id, true);
+		presence_change(u, true);
 		if (feed_live())
 			user_load(u);
 	}
 	s->user = u;
 	lws_dll2_add_tail(&s->user_link, &u->sessions);
-	if (u->state == USER_READY)
+	if (u->state == USER_READY && u->announced)
 		session_user_ready(s);
 	return true;
 }
@@ -464,7 +590,7 @@ void hub_detach(struct session *s)
 	s->user = NULL;
 	if (u->sessions.count)
 		return;
-	presence_change(u->id, false);
+	presence_change(u, false);
 	pg_query_cancel(u->load_q);
 	for (uint32_t i = 0; i < u->nchats && u->state == USER_READY; i++)
 		chat_remove_user(u->chats[i], u);
@@ -576,9 +702,9 @@ void hub_typing(struct user *u, int64_t chat_id)
 	const char *params[] = {payload};
 	/* Ephemeral: not worth queueing behind a stalled database. */
 	struct pg_conn *c = wsd_conn_for(u->id);
+	PG_STMT(notify_stmt, "SELECT pg_notify('msgr_wsd', $1)");
 	if (pg_conn_ready(c) && pg_conn_queued(c) < 64)
-		pg_query(c, "SELECT pg_notify('msgr_wsd', $1)", 1, params, log_failure,
-			 "typing notify");
+		pg_exec(c, &notify_stmt, 1, params, log_failure, "typing notify");
 }
 
 /* Presence of user_id to the local users who share one of chats with it. */
@@ -746,4 +872,7 @@ void hub_free(void)
 	map_free(&H.users);
 	buf_free(&H.ids);
 	buf_free(&H.frame);
+	free(P.ops);
+	free(P.sent);
+	P = (typeof(P)){0};
 }

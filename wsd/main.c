@@ -72,6 +72,7 @@ static void read_config(void)
 {
 	struct wsd_config *c = &W.cfg;
 	c->auth_timeout_ms = config_int("MSGR_WSD_AUTH_TIMEOUT_MS", 10000, 100, 600000);
+	c->ready_timeout_ms = config_int("MSGR_WSD_READY_TIMEOUT_MS", 30000, 100, 600000);
 	c->queue_max_msgs = config_int("MSGR_WSD_QUEUE_MAX", 1000, 16, 1000000);
 	c->queue_max_bytes = config_int("MSGR_WSD_QUEUE_MAX_BYTES", 4 << 20, 1 << 16, 1L << 30);
 	c->replay_page = config_int("MSGR_WSD_PAGE", 200, 1, 10000);
@@ -88,6 +89,8 @@ static void read_config(void)
 	c->max_frame = 4096; /* API.md: incoming frames over 4 KiB close with 1009 */
 	if (c->hangup_secs <= c->ping_secs)
 		c->hangup_secs = c->ping_secs + 1;
+	if (c->dead_secs < 2 * c->heartbeat_secs)
+		c->dead_secs = 2 * c->heartbeat_secs;
 	W.conninfo = strdup(config_str("MSGR_DATABASE_URL", "dbname=messenger"));
 }
 
@@ -297,7 +300,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; W.work && i < W.nwork; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "work%u", i);
-		if (!(W.work[i] = pg_conn_new(W.pg_vhost, name, W.conninfo, NULL, NULL)))
+		if (!(W.work[i] = pg_conn_new(W.context, W.pg_vhost, name, W.conninfo, NULL, NULL)))
 			break;
 	}
 	if (!W.work || !W.work[W.nwork - 1] || !hub_init()) {

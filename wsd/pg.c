@@ -24,8 +24,10 @@ struct pg_query {
 	pg_result_cb cb; /* NULL once cancelled */
 	void *arg;
 	const char *sql;
+	struct pg_stmt *stmt; /* a prepared statement, or NULL */
 	int nparams;
-	bool sent; /* on the wire, answer not yet complete */
+	bool sent;      /* on the wire, answer not yet complete */
+	bool preparing; /* what is on the wire is its PQsendPrepare */
 	const char *params[];
 };
 
@@ -36,6 +38,7 @@ enum pg_state { PG_DOWN, PG_CONNECTING, PG_READY };
 struct pg_conn {
 	char *name;
 	char *conninfo;
+	struct lws_context *cx;
 	struct lws_vhost *vh;
 	const struct pg_conn_ops *ops;
 	void *arg;
@@ -46,7 +49,8 @@ struct pg_conn {
 	enum pg_state state;
 	struct pg_query *head, *tail; /* head is the one sent, if any */
 	unsigned queued;
-	PGresult *result; /* the answer being collected for head */
+	uint64_t prepared; /* pg_stmt ids prepared on this connection */
+	PGresult *result;  /* the answer being collected for head */
 	lws_sorted_usec_list_t sul_retry;
 	lws_sorted_usec_list_t sul_timeout;
 	unsigned backoff_ms;
@@ -60,7 +64,7 @@ static void send_next(struct pg_conn *c);
 
 static struct lws_context *conn_context(const struct pg_conn *c)
 {
-	return lws_get_vhost_context(c->vh);
+	return c->cx;
 }
 
 /* Hands the adopted descriptor back to lws to close: at once when its own
@@ -127,8 +131,9 @@ static void conn_lost(struct pg_conn *c, const char *why)
 	c->state = PG_DOWN;
 	PQclear(c->result);
 	c->result = NULL;
+	c->prepared = 0;
 	if (c->head)
-		c->head->sent = false;
+		c->head->sent = c->head->preparing = false;
 	if (was_ready && c->ops->lost)
 		c->ops->lost(c, c->arg);
 	lws_sul_schedule(conn_context(c), 0, &c->sul_retry, retry_cb,
@@ -238,7 +243,21 @@ static void send_next(struct pg_conn *c)
 	if (c->state != PG_READY || !c->head || c->head->sent)
 		return;
 	struct pg_query *q = c->head;
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0)) {
+	int ok;
+	if (q->stmt) {
+		char name[16];
+		uint64_t bit = 1ULL << (q->stmt->id - 1);
+		snprintf(name, sizeof name, "wsd%d", q->stmt->id);
+		if (c->prepared & bit) {
+			ok = PQsendQueryPrepared(c->pg, name, q->nparams, q->params, NULL, NULL, 0);
+		} else {
+			ok = PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL);
+			q->preparing = true;
+		}
+	} else {
+		ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
+	}
+	if (!ok) {
 		conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -276,6 +295,17 @@ static void collect(struct pg_conn *c)
 			return;
 		}
 		struct pg_query *q = c->head;
+		if (q->preparing) {
+			q->preparing = false;
+			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+				/* Prepared: now the statement itself. */
+				PQclear(res);
+				c->prepared |= 1ULL << (q->stmt->id - 1);
+				q->sent = false;
+				send_next(c);
+				continue;
+			}
+		}
 		if (q->cb)
 			q->cb(q->arg, res);
 		PQclear(res);
@@ -350,8 +380,8 @@ int pg_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 }
 
-struct pg_conn *pg_conn_new(struct lws_vhost *vh, const char *name, const char *conninfo,
-			    const struct pg_conn_ops *ops, void *arg)
+struct pg_conn *pg_conn_new(struct lws_context *cx, struct lws_vhost *vh, const char *name,
+			    const char *conninfo, const struct pg_conn_ops *ops, void *arg)
 {
 	struct pg_conn *c = calloc(1, sizeof *c);
 	if (!c)
@@ -364,8 +394,10 @@ struct pg_conn *pg_conn_new(struct lws_vhost *vh, const char *name, const char *
 		free(c);
 		return NULL;
 	}
+	static const struct pg_conn_ops no_ops;
+	c->cx = cx;
 	c->vh = vh;
-	c->ops = ops;
+	c->ops = ops ? ops : &no_ops;
 	c->arg = arg;
 	c->sock = -1;
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -387,8 +419,9 @@ void pg_conn_shutdown(struct pg_conn *c)
 	c->state = PG_DOWN;
 	PQclear(c->result);
 	c->result = NULL;
+	c->prepared = 0;
 	if (c->head)
-		c->head->sent = false;
+		c->head->sent = c->head->preparing = false;
 }
 
 void pg_conn_free(struct pg_conn *c)
@@ -446,6 +479,31 @@ struct pg_query *pg_query(struct pg_conn *c, const char *sql, int nparams,
 	struct pg_query *q = query_new(c, sql, nparams, params, cb, arg);
 	if (!q)
 		return NULL;
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->queued++;
+	send_next(c);
+	return q;
+}
+
+struct pg_query *pg_exec(struct pg_conn *c, struct pg_stmt *st, int nparams,
+			 const char *const *params, pg_result_cb cb, void *arg)
+{
+	static int ids;
+	if (!st->id) {
+		if (ids == 64) {
+			log_error("pg: more than 64 prepared statements: running unprepared");
+			return pg_query(c, st->sql, nparams, params, cb, arg);
+		}
+		st->id = ++ids;
+	}
+	struct pg_query *q = query_new(c, st->sql, nparams, params, cb, arg);
+	if (!q)
+		return NULL;
+	q->stmt = st;
 	if (c->tail)
 		c->tail->next = q;
 	else

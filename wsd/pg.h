@@ -45,11 +45,12 @@ int pg_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    size_t len);
 #define PG_LWS_PROTOCOL "msgr-pg"
 
-/* A new connection named name (for the log), connecting at once with
+/* A new connection (its descriptors adopted into vh of cx) named name (for
+ * the log), connecting at once with
  * conninfo (a libpq connection string or URI, copied). Returns NULL when
  * out of memory. */
-struct pg_conn *pg_conn_new(struct lws_vhost *vh, const char *name, const char *conninfo,
-			    const struct pg_conn_ops *ops, void *arg);
+struct pg_conn *pg_conn_new(struct lws_context *cx, struct lws_vhost *vh, const char *name,
+			    const char *conninfo, const struct pg_conn_ops *ops, void *arg);
 /* Closes the connection for good (no reconnect; queries still queue but
  * never run): before lws_context_destroy(), whose close callbacks may
  * still queue or cancel queries. */
@@ -60,6 +61,19 @@ void pg_conn_free(struct pg_conn *c);
 bool pg_conn_ready(const struct pg_conn *c);
 /* Queries waiting or running on the connection. */
 unsigned pg_conn_queued(const struct pg_conn *c);
+
+/* A statement that is prepared once per connection, on first use (and
+ * again after a reconnect), so that hot queries are not planned at every
+ * execution. Declare with PG_STMT at file scope; at most 64 in a process. */
+struct pg_stmt {
+	const char *sql;
+	int id; /* assigned on first use */
+};
+#define PG_STMT(var, sql_) static struct pg_stmt var = {sql_, 0}
+
+/* Queues a prepared statement; otherwise as pg_query(). */
+struct pg_query *pg_exec(struct pg_conn *c, struct pg_stmt *st, int nparams,
+			 const char *const *params, pg_result_cb cb, void *arg);
 
 /* Queues a statement with nparams text parameters (NULL = SQL NULL; all
  * copied). Returns a handle for pg_query_cancel(), or NULL when out of

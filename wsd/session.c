@@ -49,6 +49,7 @@
 #define CLOSE_UNSUPPORTED 1003
 #define CLOSE_TOO_BIG 1009
 #define CLOSE_INTERNAL 1011
+#define CLOSE_TRY_AGAIN 1013
 #define CLOSE_BAD_REQUEST 4400
 #define CLOSE_BAD_TOKEN 4401
 #define CLOSE_AUTH_TIMEOUT 4408
@@ -80,7 +81,7 @@ static struct {
 	struct buf frame;
 } S;
 
-static const char TRANS_SQL[] =
+PG_STMT(trans_stmt,
 	"SELECT (SELECT coalesce(max(upto), 0) FROM events_pruned) > $1::bigint,"
 	" t.id, t.chat_id, t.kind"
 	" FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
@@ -88,12 +89,12 @@ static const char TRANS_SQL[] =
 	"  WHERE id > $1::bigint AND id <= $2::bigint"
 	"  AND kind IN ('chat.created', 'member.added', 'member.removed')"
 	"  AND wsd_event_users(kind, payload) @> ARRAY[$3::bigint]) AS t ON true"
-	" ORDER BY t.id";
+	" ORDER BY t.id");
 
-static const char PAGE_SQL[] =
+PG_STMT(page_stmt,
 	"SELECT id, chat_id, kind, payload::text FROM events"
 	" WHERE chat_id = ANY ($1::bigint[]) AND id > $2::bigint AND id <= $3::bigint"
-	" ORDER BY id LIMIT $4::int";
+	" ORDER BY id LIMIT $4::int");
 
 unsigned session_count(void)
 {
@@ -257,7 +258,7 @@ static void round_start(struct session *s, bool first)
 	snprintf(to_s, sizeof to_s, "%" PRId64, to);
 	snprintf(uid, sizeof uid, "%" PRId64, u->id);
 	const char *params[] = {from_s, to_s, uid};
-	s->query = pg_query(wsd_conn_for(u->id), TRANS_SQL, 3, params, trans_done, s);
+	s->query = pg_exec(wsd_conn_for(u->id), &trans_stmt, 3, params, trans_done, s);
 	if (!s->query)
 		close_later(s, CLOSE_INTERNAL, "out of memory");
 }
@@ -270,7 +271,7 @@ static void next_page(struct session *s)
 	snprintf(to_s, sizeof to_s, "%" PRId64, r->to);
 	snprintf(limit, sizeof limit, "%ld", W.cfg.replay_page);
 	const char *params[] = {r->chat_param, from_s, to_s, limit};
-	s->query = pg_query(wsd_conn_for(s->user->id), PAGE_SQL, 4, params, page_done, s);
+	s->query = pg_exec(wsd_conn_for(s->user->id), &page_stmt, 4, params, page_done, s);
 	if (!s->query)
 		close_later(s, CLOSE_INTERNAL, "out of memory");
 }
@@ -524,6 +525,7 @@ static int on_auth(struct session *s, struct json_object *root, const char *type
 	list_remove(&s->list_link);
 	lws_dll2_add_tail(&s->list_link, &S.authed);
 	s->state = SESSION_WAIT;
+	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.ready_timeout_ms;
 	if (!hub_attach(s, user_id)) {
 		lws_close_reason(s->wsi, CLOSE_INTERNAL, (unsigned char *)"out of memory", 13);
 		return -1;
@@ -720,6 +722,14 @@ void session_sweep(void)
 		close_later(s, CLOSE_AUTH_TIMEOUT, "no auth frame in time");
 	}
 	lws_end_foreach_dll_safe(d, d1);
+	/* Sessions that cannot get ready (the database is away): the client
+	 * retries later rather than wait without a word. */
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&S.authed)) {
+		struct session *s = lws_container_of(d, struct session, list_link);
+		if (s->state == SESSION_WAIT && s->deadline_ms <= now)
+			close_later(s, CLOSE_TRY_AGAIN, "not ready in time, try again later");
+	}
+	lws_end_foreach_dll(d);
 }
 
 static void close_list(struct lws_dll2_owner *owner)

@@ -31,6 +31,7 @@
 /* Settings (MSGR_WSD_*, see main.c for the defaults). */
 struct wsd_config {
 	long auth_timeout_ms;   /* the first frame must come within this */
+	long ready_timeout_ms;  /* "ready" must be possible within this (database) */
 	long queue_max_msgs;    /* a live connection further behind is cut off */
 	long queue_max_bytes;
 	long replay_page;       /* events per replay query */
@@ -106,6 +107,8 @@ struct user {
 	int64_t *chats; /* sorted: the chats it is a member of (when READY) */
 	uint32_t nchats, capchats;
 	uint32_t mark; /* fan-out de-duplication */
+	uint64_t gen;   /* tells this user object from an earlier one */
+	bool announced; /* its presence row is written: online everywhere */
 	/* while LOADING */
 	int64_t load_from;
 	struct transition *log;
@@ -116,8 +119,9 @@ struct user {
 bool hub_init(void);
 void hub_stop(void); /* timers off: before lws_context_destroy() */
 void hub_free(void);
-/* Adds s to its user (created, loaded and announced online when new).
- * Returns false when out of memory. */
+/* Adds s to its user (created, loaded and announced online when new);
+ * session_user_ready() follows once both are done. Returns false when out
+ * of memory. */
 bool hub_attach(struct session *s, int64_t user_id);
 /* Removes s from its user; the last one takes the user offline. */
 void hub_detach(struct session *s);
@@ -162,7 +166,7 @@ struct session {
 	uint32_t rxlen;
 	int64_t pos;   /* every stream event <= pos was sent or is not for it */
 	int64_t since; /* as the client asked (has_since) */
-	uint64_t deadline_ms; /* SESSION_AUTH: auth frame deadline */
+	uint64_t deadline_ms; /* SESSION_AUTH: auth frame, SESSION_WAIT: ready */
 	uint64_t typing_window_ms;
 	uint16_t typing_count;
 	uint16_t close_code; /* non-zero: close with it at the next writeable */

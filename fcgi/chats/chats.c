@@ -34,28 +34,10 @@ static const struct field_spec new_chat_fields[NEW__MAX] = {
 	[NEW_MEMBER_IDS] = {"member_ids", FIELD_ID_ARRAY, 0, 0, 1000, NULL},
 };
 
-/* A PostgreSQL array literal of ids, "{1,2,3}", in the arena. */
-static const char *id_array(struct http_req *req, const int64_t *ids, size_t n)
-{
-	char *out = arena_alloc(req->arena, n * 21 + 3);
-	size_t o = 0;
-	out[o++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		char id[REPLY_ID_LEN];
-		size_t len = strlen(reply_id(id, ids[i]));
-		if (i)
-			out[o++] = ',';
-		memcpy(out + o, id, len);
-		o += len;
-	}
-	out[o++] = '}';
-	out[o] = '\0';
-	return out;
-}
-
 static void create_direct(struct http_req *req, const struct field_value *f)
 {
-	DB_STMT(create_direct_chat, 2, "SELECT status, body, event_id FROM chat_create_direct($1, $2)");
+	DB_STMT(create_direct_chat, 2,
+		"SELECT status, body, event_id FROM chat_create_direct($1, $2)");
 	struct field_errors errs = {0};
 	if (!f[NEW_USER_ID].present)
 		field_errors_add(&errs, "user_id", "is required for a direct chat");
@@ -84,7 +66,7 @@ static void create_group(struct http_req *req, const struct field_value *f)
 	}
 	char uid[REPLY_ID_LEN];
 	const char *params[] = {reply_id(uid, req->user_id), f[NEW_TITLE].str,
-				id_array(req, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
+				reply_id_array(req->arena, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
 	reply_send(req, db_exec(&create_group_chat, params));
 }
 

@@ -32,7 +32,8 @@ void handle_search(struct http_req *req)
 		f[SEARCH_Q].str,
 		f[SEARCH_CHAT_ID].present ? reply_id(chat, f[SEARCH_CHAT_ID].num) : NULL,
 		f[SEARCH_BEFORE].present ? reply_id(before, f[SEARCH_BEFORE].num) : NULL,
-		reply_id(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : SEARCH_LIMIT_DEFAULT),
+		reply_id(limit,
+			 f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : SEARCH_LIMIT_DEFAULT),
 	};
 	reply_send(req, db_exec(&search, params));
 }

@@ -47,25 +47,6 @@ static const struct field_spec send_fields[SEND__MAX] = {
 			    NULL},
 };
 
-/* A PostgreSQL array literal of ids, "{1,2,3}", in the arena. */
-static const char *id_array(struct http_req *req, const int64_t *ids, size_t n)
-{
-	char *out = arena_alloc(req->arena, n * 21 + 3);
-	size_t o = 0;
-	out[o++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		char id[REPLY_ID_LEN];
-		size_t len = strlen(reply_id(id, ids[i]));
-		if (i)
-			out[o++] = ',';
-		memcpy(out + o, id, len);
-		o += len;
-	}
-	out[o++] = '}';
-	out[o] = '\0';
-	return out;
-}
-
 static void send_json(struct http_req *req)
 {
 	DB_STMT(send_message, 9,
@@ -79,7 +60,7 @@ static void send_json(struct http_req *req)
 		.text_len = f[SEND_TEXT].len,
 		.client_id = f[SEND_CLIENT_ID].present && !f[SEND_CLIENT_ID].is_null
 				     ? f[SEND_CLIENT_ID].str : NULL,
-		.file_ids = id_array(req, f[SEND_ATTACHMENT_IDS].ids, f[SEND_ATTACHMENT_IDS].nids),
+		.file_ids = reply_id_array(req->arena, f[SEND_ATTACHMENT_IDS].ids, f[SEND_ATTACHMENT_IDS].nids),
 	};
 	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
 	rate_params(rate, burst);
@@ -155,7 +136,8 @@ static void send_multipart(struct http_req *req)
 		return;
 	struct field_errors errs = {0};
 	const char *msg;
-	if (fields[PART_TEXT].present && (msg = check_part(&fields[PART_TEXT], MESSAGE_TEXT_MAX, true)))
+	if (fields[PART_TEXT].present &&
+	    (msg = check_part(&fields[PART_TEXT], MESSAGE_TEXT_MAX, true)))
 		field_errors_add(&errs, "text", msg);
 	if (fields[PART_CLIENT_ID].present &&
 	    (msg = check_part(&fields[PART_CLIENT_ID], MESSAGE_CLIENT_ID_MAX, false)))

@@ -128,9 +128,16 @@ class Browser:
         self.wait(lambda d: not [e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()], timeout, f"{css} to go")
 
     def click(self, css, timeout=15):
-        el = self.wait_for(css, timeout)
-        el.click()
-        return el
+        """Clicks the first visible match; again if a re-render replaced it."""
+        for attempt in range(5):
+            el = self.wait_for(css, timeout)
+            try:
+                el.click()
+                return el
+            except StaleElementReferenceException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     def type(self, css, text, clear=True):
         el = self.wait_for(css)

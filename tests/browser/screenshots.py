@@ -209,7 +209,7 @@ def capture(base_url, api, out_dir, log=print, make=None):
                     br.js("document.activeElement.blur()")
                     shot(br, "profile-light.png")
                     br.driver.find_element(By.CSS_SELECTOR, ".modal-close").click()
-                    br.type(".search-input", "o")
+                    br.type(".search-input", "chlo")
                     br.wait_for(".search-results .person")
                     time.sleep(0.5)
                     shot(br, "search-light.png")

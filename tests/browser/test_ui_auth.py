@@ -1,8 +1,9 @@
 """Signing up, in and out in the browser; the session survives a reload."""
 
+import time
 import uuid
 
-from ui import register, sign_in, wait_app
+from ui import open_chat, register, send_text, sign_in, wait_app, wait_bubble
 
 
 def name(prefix):
@@ -116,3 +117,24 @@ def test_two_tabs_share_one_session(browser, new_user):
     b.driver.switch_to.window(first)
     b.wait_for(".auth-card")
     assert not [e for e in b.finds(".sidebar") if e.is_displayed()]
+
+
+def test_short_lived_tokens_are_renewed_in_time(browser, api, new_user, stack):
+    """With 10-second access tokens the app keeps renewing them before they
+    expire: it keeps working for several lifetimes without a single 401."""
+    with stack.restarted("auth", MSGR_ACCESS_TTL=10):
+        ola = new_user("ola", display_name="Ola Nordmann")
+        pia = new_user("pia", display_name="Pia Larsen")
+        api.post("/api/chats", token=pia, json={"type": "direct", "user_id": ola["user"]["id"]})
+        b = browser()
+        sign_in(b, ola["username"], ola["password"])
+        first = b.local_storage("msgr.session")
+        time.sleep(25)
+        now = b.local_storage("msgr.session")
+        assert now["refresh"] != first["refresh"]
+        assert now["exp"] > b.js("return Date.now()")
+        open_chat(b, "Pia Larsen")
+        send_text(b, "still signed in")
+        wait_bubble(b, "still signed in")
+        assert not b.finds(".auth-card")
+        assert not [e for e in b.collect_logs() if "401" in e.get("message", "")]

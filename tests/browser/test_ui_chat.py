@@ -122,7 +122,7 @@ def test_two_people_chat(browser, new_user, tmp_path):
     row.find_element(By.CSS_SELECTOR, ".media-item").click()
     big = b.wait_for(".lightbox .lightbox-img")
     b.wait(lambda d: d.execute_script("return arguments[0].naturalWidth", big) == 80, 10, "the large image")
-    big.send_keys(Keys.ESCAPE)
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     b.wait_gone(".lightbox")
 
     # Every message is there once on both sides.

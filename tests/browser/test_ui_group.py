@@ -29,7 +29,7 @@ def test_group_lifecycle(browser, new_user):
     for user, name in ((bob, "Ben Member"), (cat, "Cat Member")):
         a.type(".modal .picker input", user["username"])
         a.click(f'.modal .picker-row button[aria-label="Add {name}"]')
-        a.wait(lambda d, n=name: n in [c.text for c in d.find_elements(By.CSS_SELECTOR, ".modal .chip")], 5, "the chip")
+        a.wait(lambda d, n=name: any(n in c.text for c in d.find_elements(By.CSS_SELECTOR, ".modal .chip")), 5, "the chip")
     a.click(".modal-actions .btn.primary")
     a.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".chat-head .head-title").text == "Weekend trip", 10, "the group open")
     assert a.text(".chat-head .head-sub").startswith("3 members")
@@ -68,11 +68,18 @@ def test_group_lifecycle(browser, new_user):
     a.wait(lambda d: "Cat Member" not in member_names(a), 10, "Cat removed")
     b.wait(lambda d: sorted(member_names(b)) == ["Ann Owner", "Ben Member (you)"], 10, "Cat gone at Ben's")
 
+    # ... and add her back from a search (owner).
+    a.click(".info-panel .info-action:not(.danger)")
+    a.type(".info-panel .picker input", cat["username"])
+    a.click('.info-panel .picker-row button[aria-label="Add Cat Member"]')
+    a.wait(lambda d: "Cat Member" in member_names(a), 10, "Cat added")
+    b.wait(lambda d: "Cat Member" in member_names(b), 10, "Cat added at Ben's")
+
     # Ben leaves: the group leaves his list; Ann sees one member left.
     b.click(".info-panel .info-action.danger")
     confirm(b)
     b.wait(lambda d: "Weekend hike" not in [e.text for e in d.find_elements(By.CSS_SELECTOR, ".chat-list .ci-title")],
            10, "the group to leave Ben's list")
-    a.wait(lambda d: member_names(a) == ["Ann Owner (you)"], 10, "Ben gone at Ann's")
+    a.wait(lambda d: member_names(a) == ["Ann Owner (you)", "Cat Member"], 10, "Ben gone at Ann's")
     # membership changes are told in the chat as centred service messages
     a.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg-list .msg-row.service")) >= 2, 10, "service messages")

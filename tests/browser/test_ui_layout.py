@@ -1,7 +1,7 @@
 """The phone layout (360 x 740), the profile, the theme, and the basics of
 accessibility: every control has a name."""
 
-from browser import By
+from browser import By, Keys
 from ui import open_chat, png, send_text, sign_in, wait_app, wait_bubble
 
 UNNAMED_CONTROLS = """
@@ -40,7 +40,12 @@ def test_phone_layout(browser, api, new_user):
     row = wait_bubble(b, "Hi Jo!")
     assert row.size["width"] <= 360
     send_text(b, "Hello from my phone")
-    wait_bubble(b, "Hello from my phone")
+    mine = wait_bubble(b, "Hello from my phone")
+    # No hover on a phone: a tap on a bubble opens its menu.
+    mine.find_element(By.CSS_SELECTOR, ".msg-text").click()
+    b.wait_for(".popover .pick")
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    b.wait_gone(".popover")
     assert no_horizontal_scroll(b)
     assert b.js(UNNAMED_CONTROLS) == []
 
@@ -117,7 +122,7 @@ def test_keyboard_only(browser, api, new_user):
     b.wait_for(f'.search-results .chat-item.person[aria-label="Message Ned Stark"]')
     search.send_keys("\n")  # Enter opens the first result
     b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".chat-head .head-title").text == "Ned Stark", 10, "the chat")
-    active = b.driver.switch_to.active_element
-    assert active.get_attribute("aria-label") == "Message"  # the composer has the focus
-    active.send_keys("Winter is coming\n")
+    # the composer takes the focus
+    b.wait(lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Message", 10, "the composer's focus")
+    b.driver.switch_to.active_element.send_keys("Winter is coming\n")
     wait_bubble(b, "Winter is coming")

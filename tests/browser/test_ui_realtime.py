@@ -6,19 +6,17 @@ import threading
 import time
 import uuid
 
-from ui import bubbles, chat_item, open_chat, sign_in, wait_app
+from ui import bubbles, chat_item, open_chat, post_message, sign_in, wait_app
 
 
 def post(api, user, chat_id, text):
-    r = api.post(f"/api/chats/{chat_id}/messages", token=user, json={"text": text, "client_id": str(uuid.uuid4())})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return post_message(api, user, chat_id, text, client_id=str(uuid.uuid4()))
 
 
 def wait_texts(b, texts, timeout=30):
     def all_there(d):
-        seen = [t for _, t in bubbles(b)]
-        return all(any(s.startswith(t) for s in seen) for t in texts)
+        seen = {t for _, t in bubbles(b)}
+        return all(t in seen for t in texts)
 
     b.wait(all_there, timeout, f"{len(texts)} messages")
     time.sleep(0.5)  # a late duplicate would show now
@@ -27,7 +25,7 @@ def wait_texts(b, texts, timeout=30):
     assert None not in ids
     assert len(ids) == len(set(ids)), "a message is shown twice"
     for t in texts:
-        assert sum(1 for _, s in rows if s.startswith(t)) == 1, f"{t!r} is not there exactly once"
+        assert sum(1 for _, s in rows if s == t) == 1, f"{t!r} is not there exactly once"
 
 
 def test_dropped_socket_resumes_without_loss(browser, api, new_user, stack):

@@ -95,12 +95,17 @@ def send_text(b, text):
     box.send_keys(Keys.ENTER)
 
 
+TEXT_OF = """const textOf = (r) => { const t = r.querySelector('.msg-text'); if (!t) return '';
+  return [...t.childNodes].filter(n => !(n.classList && n.classList.contains('msg-meta')))
+    .map(n => n.textContent).join(''); };"""
+
+
 def bubbles(b):
-    """[(message id or None, text)] of the open chat, in order."""
+    """[(message id or None, text)] of the open chat, in order (the text
+    without the time and ticks)."""
     return b.js(
-        """return [...document.querySelectorAll('.msg-list .msg-row:not(.service)')].map(r => [
-             r.dataset.messageId ? Number(r.dataset.messageId) : null,
-             (r.querySelector('.msg-text') || {}).textContent || '']);"""
+        TEXT_OF + """return [...document.querySelectorAll('.msg-list .msg-row:not(.service)')].map(r => [
+             r.dataset.messageId ? Number(r.dataset.messageId) : null, textOf(r)]);"""
     )
 
 
@@ -117,9 +122,10 @@ def wait_bubble(b, text, timeout=15):
 
 
 def message_texts(b):
+    """The texts of the confirmed messages of the open chat."""
     return b.js(
-        """return [...document.querySelectorAll('.msg-list .msg-row[data-message-id]:not(.service) .msg-text')]
-             .map(t => t.firstChild ? t.childNodes[0].textContent : '');"""
+        TEXT_OF + """return [...document.querySelectorAll('.msg-list .msg-row[data-message-id]:not(.service)')]
+             .map(textOf);"""
     )
 
 
@@ -152,3 +158,17 @@ def wait_uploads_done(b, n, timeout=30):
 
 def settle(seconds=0.3):
     time.sleep(seconds)
+
+
+def post_message(api, user, chat_id, text, client_id=None):
+    """Sends a message over REST, waiting out the send rate limit (429)."""
+    body = {"text": text}
+    if client_id:
+        body["client_id"] = client_id
+    for _ in range(50):
+        r = api.post(f"/api/chats/{chat_id}/messages", token=user, json=body)
+        if r.status_code != 429:
+            break
+        time.sleep(float(r.headers.get("Retry-After") or 1) / 4)
+    assert r.status_code == 201, r.text
+    return r.json()

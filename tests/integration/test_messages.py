@@ -409,17 +409,17 @@ def test_send_with_uploaded_attachments(api, stack, pair, new_user):
                                                     ("file", ("b.txt", b"second file\n"))])
     assert r.status_code == 201, r.text
     files = r.json()["files"]
-    ids = [f["id"] for f in files]
-    m = send(api, alice, c["id"], "", attachment_ids=list(reversed(ids)))
-    assert [a["id"] for a in m["attachments"]] == ids  # in id (upload) order
-    assert m["attachments"][1]["name"] == "b.txt"
+    ids = [f["id"] for f in reversed(files)]
+    m = send(api, alice, c["id"], "", attachment_ids=ids + ids[:1])
+    assert [a["id"] for a in m["attachments"]] == ids  # in the order given
+    assert m["attachments"][0]["name"] == "b.txt"
     # each upload once, and only the uploader's
     r = api.post(f"/api/chats/{c['id']}/messages", token=alice, json={"text": "x", "attachment_ids": ids[:1]})
     assert_problem(r, 422)
     mine = api.post("/api/files", token=bob, files=[("file", ("c.txt", b"bob's\n"))]).json()["files"][0]
     r = api.post(f"/api/chats/{c['id']}/messages", token=alice, json={"text": "x", "attachment_ids": [mine["id"]]})
     assert_problem(r, 422)
-    got = api.get(m["attachments"][1]["url"])
+    got = api.get(m["attachments"][0]["url"])
     assert got.status_code == 200 and got.content == b"second file\n"
     # editing to empty text keeps a message with files
     r = api.patch(f"/api/messages/{m['id']}", token=alice, json={"text": ""})

@@ -48,6 +48,7 @@ export const state = {
   pending: new Map(), // chatId -> [outgoing message not yet confirmed]
   typing: new Map(), // chatId -> Map(userId -> timer)
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
+  left: new Set(), // chats this user was removed from or left
   activeChatId: null,
   conn: "connecting",
   synced: false,
@@ -65,6 +66,7 @@ export function reset() {
   for (const m of state.typing.values()) for (const t of m.values()) clearTimeout(t);
   state.typing.clear();
   state.myReactions.clear();
+  state.left.clear();
   state.activeChatId = null;
   state.synced = false;
 }
@@ -116,6 +118,7 @@ export function putChat(c) {
   if (old && old.last_message && (!c.last_message || c.last_message.id < old.last_message.id)) {
     chat.last_message = old.last_message;
   }
+  state.left.delete(c.id);
   if (c.unread_count === undefined && old) chat.unread_count = old.unread_count;
   chat.unread_count = chat.unread_count || 0;
   if (chat.last_message) noteReactions(chat.last_message);
@@ -128,6 +131,7 @@ export function putChat(c) {
 }
 
 export function removeChat(id) {
+  state.left.add(id); // late events of this chat are ignored
   state.chats.delete(id);
   state.messages.delete(id);
   state.pending.delete(id);

@@ -160,7 +160,10 @@ function ackAll() {
 const refetchUnread = new Map();
 function refetchSoon(id) {
   clearTimeout(refetchUnread.get(id));
-  refetchUnread.set(id, setTimeout(() => fetchChat(id).catch(() => {}), 400));
+  refetchUnread.set(id, setTimeout(() => {
+    refetchUnread.delete(id);
+    if (S.chat(id)) fetchChat(id).catch(() => {});
+  }, 400));
 }
 
 // The unread count after the read marker moved or a message went away:
@@ -214,6 +217,11 @@ function onEvent(ev) {
   const me = S.state.me;
   if (!me) return;
   const c = ev.chat_id ? S.chat(ev.chat_id) : null;
+  if (!c && S.state.left.has(ev.chat_id)) {
+    // The tail of a chat we are no longer in; only being added again counts.
+    const back = ev.type === "chat.created" || (ev.type === "member.added" && d.user && d.user.id === me.id);
+    if (!back) return;
+  }
   switch (ev.type) {
     case "message.created": {
       const m = d.message;

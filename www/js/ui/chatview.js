@@ -90,7 +90,7 @@ export function createChatView({ openInfo }) {
     const all = [...items, ...S.pendingOf(chatId)];
     const me = S.state.me.id;
     if (firstUnread === undefined && l && l.loaded) {
-      const f = items.find((m) => m.id > readSnapshot && m.sender_id !== me);
+      const f = items.find((m) => m.id > readSnapshot && m.sender_id !== me && m.kind !== "service" && !m.deleted);
       firstUnread = f ? f.id : null;
     }
 
@@ -283,7 +283,7 @@ export function createChatView({ openInfo }) {
       scroller.scrollTop = Math.max(0, sep.offsetTop - 12);
       atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
     } else scrollToBottom(false);
-    if (window.matchMedia("(pointer: fine)").matches) composer.focus();
+    if (!window.matchMedia("(pointer: coarse)").matches) composer.focus();
   }
 
   S.on("messages", (id) => {

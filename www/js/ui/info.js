@@ -119,7 +119,7 @@ export function createInfoPanel({ onClose }) {
           userAvatar(u, "sm", true),
           h("div.member-text", null,
             h("span.member-name", null, (u.display_name || u.username) + (isMe ? " (you)" : "")),
-            h("span.member-sub" + (u.online ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
+            h("span.member-sub" + (u.online && !isMe ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
           m.role === "owner" ? h("span.role-badge", { text: "owner" }) : null,
           owner && !isMe
             ? iconButton("x", "Remove " + (u.display_name || u.username), async () => {

@@ -166,9 +166,12 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   } else {
     const att = attachmentsOf(m, onImageLoad);
     if (att) bubbleKids.push(att);
-    if (m.text) bubbleKids.push(h("div.msg-text", null, richText(m.text), meta));
-    else bubbleKids.push(h("div.msg-meta-row", null, meta));
-    bubbleKids.push(reactionsOf(m));
+    const reactions = reactionsOf(m);
+    // With reactions, the time and ticks close their row instead.
+    if (reactions) reactions.append(meta);
+    if (m.text) bubbleKids.push(h("div.msg-text", null, richText(m.text), reactions ? null : meta));
+    else if (!reactions) bubbleKids.push(h("div.msg-meta-row", null, meta));
+    bubbleKids.push(reactions);
   }
   const onlyImages = !m.deleted && !m.text && (m.attachments || []).length && m.attachments.every(isImage);
   const bubble = h("div.bubble" + (onlyImages ? ".media-only" : ""), null, bubbleKids);

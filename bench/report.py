@@ -1,0 +1,284 @@
+"""report.py - the Markdown of a bench run (bench/run.py calls write()).
+
+Only the part between BEGIN and END in the output file is replaced: the
+analysis written around it by people stays. A file without the markers
+gets a short header and the markers first.
+"""
+
+from pathlib import Path
+
+BEGIN = "<!-- bench:results:begin -->"
+END = "<!-- bench:results:end -->"
+
+HEADER = """# Benchmarks
+
+`make bench` (bench/run.py) measures the messenger on this machine and
+rewrites the section between the markers below; the text outside them is
+kept.
+
+"""
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return f"{v:,}"
+    return f"{v:,.{digits}f}"
+
+
+def ms(v):
+    if v is None:
+        return "–"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def wrk_errors(w):
+    e = w["errors"]
+    other = e["connect"] + e["read"] + e["write"] + e["timeout"]
+    s = f"{e['status']}"
+    if other:
+        s += f" (+{other} socket errors/timeouts)"
+    return s
+
+
+def machine(r):
+    m = r["machine"]
+    cfg = r["cfg"]
+    busy = m.get("busy_idle")
+    noisy = busy is not None and busy > 0.10
+    lines = [
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB RAM, Linux {m['kernel']}",
+        f"- Date: {m['date']}; commit {m['commit']}; run time {r.get('seconds', 0):.0f} s",
+        f"- Software: {m['postgres']}; {m['nginx']}; {m['wrk']}",
+        f"- Set-up: the stack of `scripts/stack.sh` from `build/bin` (-O2), PostgreSQL with "
+        f"fsync and synchronous_commit on (no PG_FAST), {cfg['workers']} workers per FastCGI "
+        f"program, no keep-alive from nginx to them (as shipped). Load generators on the same "
+        f"2 cores, 127.0.0.1 only.",
+        f"- REST: `wrk -t{cfg['threads']} -c{cfg['conns']} -d{cfg['seconds']}s` after a "
+        f"{cfg['warmup']} s warm-up; ceiling: `pgbench -M prepared -c{cfg['conns']} -j2 "
+        f"-T{cfg['seconds']}` as the application role, running the endpoint's statements "
+        f"(bench/pgbench/*.sql) on the same data.",
+    ]
+    if busy is not None:
+        lines.append(
+            f"- Background load when the run started: {100 * busy:.0f}% of the CPU busy with other "
+            f"work, {m.get('foreign_stacks', 0)} processes of other stacks (PostgreSQL/nginx) "
+            f"alive; load average {' '.join(m['loadavg'])}."
+            + (" **These figures are noisy: other work shared the 2 cores.**" if noisy else ""))
+    if r.get("note"):
+        lines.append(f"- Note: {r['note']}")
+    return "\n".join(lines)
+
+
+def rest_table(r):
+    rows = r.get("rest") or []
+    if not rows:
+        return ""
+    out = ["### REST", "",
+           "| Scenario | req/s | p50 ms | p99 ms | non-2xx | DB ceiling (tps) | REST / ceiling | Target |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        if "wrk" not in row:
+            why = row.get("skipped") or row.get("error", "")[:200].replace("\n", " ")
+            out.append(f"| {row['title']} | not measured: {why} | | | | | | |")
+            continue
+        w, p = row["wrk"], row.get("pg")
+        share = f"{100 * w['rps'] / p['tps']:.0f}%" if p and p["tps"] else "–"
+        target = ""
+        if row.get("target"):
+            _, value = row["target"]
+            target = f"≥ {value:,} req/s: {verdict(w['rps'] >= value)}"
+        invalid = " (**invalid: errors**)" if w["errors"]["status"] or w["errors"]["timeout"] else ""
+        busy = row.get("busy_before")
+        title = row["title"] + (f" [CPU {100 * busy:.0f}% busy before]" if busy and busy > 0.15 else "")
+        out.append(f"| {title} | {fmt(w['rps'])}{invalid} | {ms(w['latency_ms']['p50'])} | "
+                   f"{ms(w['latency_ms']['p99'])} | {wrk_errors(w)} | "
+                   f"{fmt(p['tps']) if p else '–'} | {share} | {target} |")
+    ds = r.get("dataset") or {}
+    if ds.get("search_counts"):
+        words = ", ".join(f"`{w}` {n:,}" for w, n in ds["search_counts"].items())
+        out += ["", f"Search strings and how many of the messages each matches: {words}."]
+    prof = r.get("search_profile")
+    if prof:
+        cells = []
+        for p in prof:
+            t = f"{p['ms']:.1f} ms" if p.get("ms") is not None else f"failed ({p.get('error')})"
+            cells.append(f"`{p['q']}` ({(p.get('matches') or 0):,} matches): {t}")
+        out += ["", "One search alone (the endpoint's statement, best of three) by how many "
+                "messages match: " + "; ".join(cells) + "."]
+    if ds.get("user_queries"):
+        out += ["", "User search strings: " + ", ".join(f"`{q}`" for q in ds["user_queries"]) + "."]
+    out += ["", "REST / ceiling: the endpoint's requests per second as a share of the "
+            "transactions per second PostgreSQL alone sustains for the same statements with "
+            "as many clients (the statements of one request are one pgbench transaction)."]
+    return "\n".join(out)
+
+
+def upload_section(r):
+    u = r.get("upload")
+    if not u:
+        return ""
+    out = ["### Uploads (`POST /api/files`, multipart, one file)", "",
+           "| File | connections | files/s | MiB/s | p50 ms | p99 ms | non-2xx | DB ceiling (tps) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for label in ("1 MiB", "25 MiB"):
+        row = u.get(label)
+        if not row:
+            continue
+        if "wrk" not in row:
+            out.append(f"| {label} | not measured: {row.get('error', '')[:200]} | | | | | | |")
+            continue
+        w = row["wrk"]
+        out.append(f"| {label} | {w['conns']} | {fmt(w['rps'], 1)} | {fmt(row['mib_per_s'], 0)} | "
+                   f"{ms(w['latency_ms']['p50'])} | {ms(w['latency_ms']['p99'])} | {wrk_errors(w)} | "
+                   f"{fmt(row['pg']['tps']) if row.get('pg') else '–'} |")
+    h = u.get("hwm")
+    if h and h.get("max_growth_kib") is not None:
+        g = h["max_growth_kib"]
+        out += ["", f"Peak RSS (VmHWM) of a files worker during a 25 MiB upload: "
+                f"+{g:,} KiB over its RSS before ({h['rss_before_kib']:,} KiB), the largest of "
+                f"{h['workers']} workers after {h['uploads']} such uploads "
+                f"(each: {', '.join(str(x) for x in h['growth_kib'])} KiB). Target < 2 MiB: "
+                f"{verdict(g < 2048)}."]
+    return "\n".join(out)
+
+
+def idle_section(r):
+    rows = r.get("idle")
+    if not rows:
+        return ""
+    out = ["### WebSocket: idle authenticated connections", "",
+           "| Path | connections ready / tried | wsd processes | wsd RSS before → after (KiB) | "
+           "wsd KiB per connection | nginx KiB per connection | connect time | Target ≤ 8 KiB |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        k = row.get("kib_per_conn")
+        path = "straight to wsd's unix socket" if row["label"] == "direct" else "through nginx"
+        out.append(
+            f"| {path} | {fmt(row['ready'])} / {fmt(row['users'])} | {row['wsd_processes']} | "
+            f"{fmt(row['wsd_rss_before_kib'])} → {fmt(row['wsd_rss_after_kib'])} | "
+            f"{fmt(k, 2)} | {fmt(row.get('nginx_kib_per_conn'), 2)} | {row['connect_seconds']:.1f} s | "
+            f"{verdict(k is not None and k <= 8 and row['ready'] == row['users'])} |")
+        if row.get("connects_per_second"):
+            out.append(f"| ↳ {row['connects_per_second']:,.0f} connections authenticated a second; "
+                       f"{row.get('not_in_time', 0):,} not ready within the connect deadline | | | | | | | |")
+        if row.get("failed") or row.get("dropped"):
+            out.append(f"| ↳ {row['failed']} failed, {row['dropped']} dropped: "
+                       f"{row.get('first_failure', '')[:150]} | | | | | | | |")
+    if any(r2.get("wsd_processes", 1) > 1 for r2 in rows):
+        out += ["", "More than one wsd: a process here may hold at most "
+                f"{rows[0].get('wsd_nofile')} descriptors (the hard RLIMIT_NOFILE of this "
+                "machine, which cannot be raised without CAP_SYS_RESOURCE), so the connections "
+                "were spread over wsd processes side by side, as the contract allows; the "
+                "figure per connection is the sum of their growth over the sum of connections."]
+    return "\n".join(out)
+
+
+def fanout_section(r):
+    f = r.get("fanout")
+    if not f:
+        return ""
+    lat = f.get("latency") or {}
+    sends = f.get("sends") or {}
+    dps = f.get("deliveries_per_second") or 0
+    ok = dps >= 20000 and (lat.get("p99_ms") or 1e9) <= 50
+    return "\n".join([
+        "### WebSocket: fan-out", "",
+        f"{f['group_members']:,} members of one group connected, one of them sending "
+        f"{r['cfg']['group_rate']} messages a second over REST; {f['direct_users']:,} users in "
+        f"direct chats each sending a message every {r['cfg']['direct_interval_ms'] / 1000:g} s; "
+        f"all {f['users']:,} connected through nginx; {f['send_seconds']:.0f} s of sending. "
+        "Latency: from just before the REST request is written to the event's arrival "
+        "(CLOCK_REALTIME of the same machine, stamped in the message text).", "",
+        "| deliveries/s | delivered / expected | latency p50 | p99 | max | sends ok (/s) | "
+        "send non-2xx / errors | REST p50 / p99 | Target ≥ 20,000/s, p99 ≤ 50 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| {fmt(dps)} | {fmt(f['deliveries'])} / {fmt(f['expected_deliveries'])} | "
+        f"{ms(lat.get('p50_ms'))} ms | {ms(lat.get('p99_ms'))} ms | {ms(lat.get('max_ms'))} ms | "
+        f"{fmt(sends.get('ok'))} ({fmt(f.get('sends_per_second'))}) | "
+        f"{fmt(sends.get('non2xx'))} / {fmt(sends.get('errors'))} | "
+        f"{ms((sends.get('rest') or {}).get('p50_ms'))} / {ms((sends.get('rest') or {}).get('p99_ms'))} ms | "
+        f"{verdict(ok)} |",
+        "",
+        f"Connections: {fmt(f['ready'])} ready of {fmt(f['users'])} "
+        f"(in {f['seconds']:.0f} s; {fmt(f.get('not_in_time'))} not within the connect deadline), "
+        f"{fmt(f['failed'])} failed, "
+        f"{fmt(f['dropped'])} dropped by the server, out-of-order or repeated event ids "
+        f"{fmt(f['dup_or_old'])}; sends more than 100 ms behind schedule: "
+        f"{fmt(sends.get('behind_100ms'))}."
+        + (f" First failure: {f['first_failure'][:200]}" if f.get("first_failure") else ""),
+    ])
+
+
+def storm_section(r):
+    s = r.get("storm")
+    if not s:
+        return ""
+    c = s.get("check") or {}
+    caught = s.get("caught") or {}
+    return "\n".join([
+        "### WebSocket: reconnect storm", "",
+        f"{s['users']:,} clients in direct chats, connected through nginx; each chat gets a "
+        "message while all are connected; then each side sends one more message while every "
+        "client drops its connection at the same moment; once those are stored, all clients "
+        "reconnect at once with `since` = the last event id they had.", "",
+        "| clients | all caught up after | per client p50 / p99 | caught up | missing messages | "
+        "event ids checked against the events table | missing | duplicates | unexpected |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {fmt(s['users'])} | {s.get('catch_up_seconds', 0):.2f} s | "
+        f"{ms(caught.get('p50_ms'))} / {ms(caught.get('p99_ms'))} ms | {fmt(s.get('caught_up'))} | "
+        f"{fmt(s.get('missing_messages'))} | {fmt(c.get('expected_events'))} expected, "
+        f"{fmt(c.get('received_events'))} received | {fmt(c.get('missing'))} | "
+        f"{fmt(c.get('duplicates'))} | {fmt(c.get('unexpected'))} |",
+        "",
+        f"Users not compared (not connected both before and after the drop): "
+        f"{fmt(c.get('not_compared'))}. "
+        f"Failures: {fmt(s['failed'])} connections ({s.get('first_failure', '')[:200]}); "
+        f"resets {fmt(s['resets'])}; send non-2xx {fmt((s.get('sends') or {}).get('non2xx'))}."
+        + (f" Example of a user missing events: {c['example']}." if c.get("example") else ""),
+    ])
+
+
+def problems_section(r):
+    out = []
+    for name, why in (r.get("skipped") or {}).items():
+        out.append(f"- Scenario `{name}` not measured: {why[:600]}")
+    for name, info in (r.get("logs") or {}).items():
+        first = "; ".join(info["first"][:3])
+        out.append(f"- {info['count']} error lines in {name}, e.g.: `{first[:400]}`")
+    for p in r.get("teardown") or []:
+        out.append(f"- Teardown: {p[:300]}")
+    if r.get("interrupted"):
+        out.append("- The run was interrupted.")
+    if not out:
+        return ""
+    return "### Problems during the run\n\n" + "\n".join(out)
+
+
+def render(r):
+    parts = [BEGIN, "## Figures of the last `make bench`", "", machine(r)]
+    for section in (rest_table, upload_section, idle_section, fanout_section, storm_section,
+                    problems_section):
+        text = section(r)
+        if text:
+            parts += ["", text]
+    parts += ["", END]
+    return "\n".join(parts) + "\n"
+
+
+def write(path, results):
+    path = Path(path)
+    text = path.read_text() if path.exists() else ""
+    block = render(results)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block.rstrip("\n") + tail
+    else:
+        text = (text or HEADER) + ("\n" if text and not text.endswith("\n") else "") + block
+    path.write_text(text)

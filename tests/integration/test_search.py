@@ -1,0 +1,140 @@
+"""GET /api/search/messages: full-text search over the caller's chats
+(the messages program) through nginx."""
+
+import urllib.parse
+import uuid
+
+import pytest
+
+from chatkit import assert_message, assert_problem, direct, emoji_path, group, send, uid
+
+
+def search(api, user, q, expect=200, **params):
+    qs = urllib.parse.urlencode({"q": q, **params})
+    r = api.get(f"/api/search/messages?{qs}", token=user)
+    assert r.status_code == expect, r.text
+    if expect != 200:
+        return r
+    body = r.json()
+    assert set(body) == {"messages"}
+    for m in body["messages"]:
+        assert_message(m)
+    ids = [m["id"] for m in body["messages"]]
+    assert ids == sorted(ids, reverse=True), "newest first"
+    return body["messages"]
+
+
+def texts(found):
+    return [m["text"] for m in found]
+
+
+@pytest.fixture
+def world(api, new_user):
+    """alice and bob in a direct chat and a group with carol; a private
+    chat of bob and carol; every text tagged with a unique word so that the
+    tests see only their own messages."""
+    tag = "t" + uuid.uuid4().hex[:10]
+    alice, bob, carol = new_user("alice"), new_user("bob"), new_user("carol")
+    ab = direct(api, alice, bob)
+    g = group(api, alice, [bob, carol], title="Search group")
+    bc = direct(api, bob, carol)
+    return {"tag": tag, "alice": alice, "bob": bob, "carol": carol, "ab": ab, "g": g, "bc": bc}
+
+
+def test_cyrillic_words_in_any_case(api, world):
+    w, tag = world, world["tag"]
+    m = send(api, w["bob"], w["ab"]["id"], f"Привет, МИР! Как дела? {tag}")
+    for q in ("привет", "ПРИВЕТ", "Привет", "мир", "дела", "мир привет", f"{tag} мир"):
+        assert [x["id"] for x in search(api, w["alice"], f"{q} {tag}")] == [m["id"]], q
+    assert search(api, w["alice"], f"пока {tag}") == []
+
+
+def test_other_scripts_and_accents(api, world):
+    w, tag = world, world["tag"]
+    m1 = send(api, w["alice"], w["ab"]["id"], f"Grüße aus Köln, CAFÉ au lait {tag}")
+    m2 = send(api, w["alice"], w["ab"]["id"], f"Γειά σου κόσμε {tag}")
+    m3 = send(api, w["alice"], w["ab"]["id"], f"שלום עולם {tag}")
+    assert [x["id"] for x in search(api, w["bob"], f"café {tag}")] == [m1["id"]]
+    assert [x["id"] for x in search(api, w["bob"], f"köln grüße {tag}")] == [m1["id"]]
+    assert [x["id"] for x in search(api, w["bob"], f"ΚΌΣΜΕ {tag}")] == [m2["id"]]
+    assert [x["id"] for x in search(api, w["bob"], f"עולם {tag}")] == [m3["id"]]
+
+
+def test_emoji(api, world):
+    w, tag = world, world["tag"]
+    party = send(api, w["bob"], w["g"]["id"], f"Party 🎉 tonight {tag}")
+    glued = send(api, w["bob"], w["g"]["id"], f"done🎉{tag}")
+    heart = send(api, w["carol"], w["g"]["id"], f"I ❤️ it {tag}")
+    thumbs = send(api, w["carol"], w["g"]["id"], f"👍🏽 {tag}")
+    assert [x["id"] for x in search(api, w["alice"], f"🎉 {tag}")] == [glued["id"], party["id"]]
+    assert [x["id"] for x in search(api, w["alice"], f"tonight 🎉 {tag}")] == [party["id"]]
+    assert [x["id"] for x in search(api, w["alice"], "🎉", chat_id=w["g"]["id"])] == [glued["id"], party["id"]]
+    assert [x["id"] for x in search(api, w["alice"], f"❤️ {tag}")] == [heart["id"]]
+    assert [x["id"] for x in search(api, w["alice"], f"❤ {tag}")] == [heart["id"]]
+    assert [x["id"] for x in search(api, w["alice"], f"👍 {tag}")] == [thumbs["id"]]
+
+
+def test_all_words_must_occur(api, world):
+    w, tag = world, world["tag"]
+    fox = send(api, w["alice"], w["ab"]["id"], f"the quick brown fox {tag}")
+    send(api, w["alice"], w["ab"]["id"], f"a quick dog {tag}")
+    assert [x["id"] for x in search(api, w["bob"], f"Quick FOX {tag}")] == [fox["id"]]
+    assert len(search(api, w["bob"], f"quick {tag}")) == 2
+    # punctuation alone has no word to look for
+    assert search(api, w["bob"], "?!.,") == []
+    # LIKE and tsquery syntax are just text
+    assert search(api, w["bob"], f"% _ ' & | ! :* ( {tag}") != []
+
+
+def test_only_the_callers_chats(api, world, new_user):
+    w, tag = world, world["tag"]
+    secret = send(api, w["bob"], w["bc"]["id"], f"secret between bob and carol {tag}")
+    assert search(api, w["alice"], f"secret {tag}") == []
+    assert [x["id"] for x in search(api, w["carol"], f"secret {tag}")] == [secret["id"]]
+    r = search(api, w["alice"], "secret", expect=404, chat_id=w["bc"]["id"])
+    assert_problem(r, 404, "chat_not_found")
+    assert search(api, new_user("eve"), tag) == []
+    # a member who leaves stops finding the group's messages
+    g = send(api, w["alice"], w["g"]["id"], f"group news {tag}")
+    assert [x["id"] for x in search(api, w["carol"], f"news {tag}")] == [g["id"]]
+    assert api.delete(f"/api/chats/{w['g']['id']}/members/{uid(w['carol'])}", token=w["carol"]).status_code == 204
+    assert search(api, w["carol"], f"news {tag}") == []
+
+
+def test_filter_order_limit_and_paging(api, world):
+    w, tag = world, world["tag"]
+    in_ab = [send(api, w["alice"], w["ab"]["id"], f"note {i} {tag}") for i in range(5)]
+    in_g = [send(api, w["bob"], w["g"]["id"], f"note {i} {tag}") for i in range(4)]
+    everything = sorted([m["id"] for m in in_ab + in_g], reverse=True)
+    assert [x["id"] for x in search(api, w["alice"], f"note {tag}")] == everything
+    assert [x["id"] for x in search(api, w["alice"], f"note {tag}", chat_id=w["g"]["id"])] == \
+        [m["id"] for m in reversed(in_g)]
+    assert [x["id"] for x in search(api, w["alice"], f"note {tag}", limit=3)] == everything[:3]
+    assert [x["id"] for x in search(api, w["alice"], f"note {tag}", limit=3, before=everything[2])] == \
+        everything[3:6]
+    found = search(api, w["alice"], f"note {tag}", limit=1)
+    assert found[0]["chat_id"] == w["g"]["id"] and found[0]["sender_id"] == uid(w["bob"])
+
+
+def test_edits_deletes_and_reactions_show(api, world):
+    w, tag = world, world["tag"]
+    m = send(api, w["alice"], w["ab"]["id"], f"original wording {tag}")
+    assert api.patch(f"/api/messages/{m['id']}", token=w["alice"], json={"text": f"better phrasing {tag}"}).status_code == 200
+    assert search(api, w["bob"], f"original {tag}") == []
+    [hit] = search(api, w["bob"], f"phrasing {tag}")
+    assert hit["edited_at"] is not None
+    api.put(f"/api/messages/{m['id']}/reactions/{emoji_path('🔥')}", token=w["bob"])
+    assert search(api, w["bob"], f"phrasing {tag}")[0]["reactions"] == [{"emoji": "🔥", "count": 1, "me": True}]
+    assert search(api, w["alice"], f"phrasing {tag}")[0]["reactions"] == [{"emoji": "🔥", "count": 1, "me": False}]
+    assert api.delete(f"/api/messages/{m['id']}", token=w["alice"]).status_code == 204
+    assert search(api, w["bob"], f"phrasing {tag}") == []
+
+
+@pytest.mark.parametrize("query,field", [
+    ("", "q"), ("q=", "q"), ("q=%20%20", "q"), ("q=" + "x" * 257, "q"), ("q=a&limit=0", "limit"),
+    ("q=a&limit=101", "limit"), ("q=a&chat_id=abc", "chat_id"), ("q=a&chat_id=0", "chat_id"),
+    ("q=a&before=-1", "before"), ("q=%FF", "q"),
+])
+def test_bad_queries(api, new_user, query, field):
+    r = api.get(f"/api/search/messages?{query}", token=new_user("alice"))
+    assert field in assert_problem(r, 422)["errors"]

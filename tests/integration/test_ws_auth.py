@@ -1,0 +1,213 @@
+"""wsd: the handshake, the auth frame and the frame rules (API.md "Realtime"
+1-2), through nginx at /ws."""
+
+import base64
+import json
+import time
+
+import pytest
+import websockets
+
+from ws_client import Closed, WsClient
+
+
+def b64(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def ws(stack):
+    clients = []
+
+    def open_(origin=True, **kw):
+        c = WsClient.open(stack.ws_url, origin=stack.origin if origin is True else origin, **kw)
+        clients.append(c)
+        return c
+
+    yield open_
+    for c in clients:
+        c.close()
+
+
+def test_auth_answers_ready(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    ready = c.auth(alice)
+    assert ready["user_id"] == alice["user"]["id"]
+    assert isinstance(ready["last_event_id"], int) and ready["last_event_id"] >= 0
+    c.send({"type": "ping"})
+    assert c.wait_for(lambda f: f["type"] in ("pong", "error"))["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        "",
+        # alg "none": no signature at all
+        b64({"alg": "none", "typ": "JWT"}) + "." + b64({"sub": "1", "exp": 4102444800}) + ".",
+    ],
+)
+def test_bad_token_closes_4401(ws, token):
+    c = ws()
+    c.send({"type": "auth", "token": token})
+    code, _ = c.wait_closed()
+    assert code == 4401
+
+
+def test_forged_and_expired_tokens_close_4401(ws, new_user, stack):
+    alice = new_user("alice")
+    head, body, sig = alice["access_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["sub"] = str(claims["sub"]) + "0"
+    forged = f"{head}.{b64(claims)}.{sig}"
+    c = ws()
+    c.send({"type": "auth", "token": forged})
+    assert c.wait_closed()[0] == 4401
+    if stack.local:
+        import jwt
+
+        secret = (stack.var / "secret").read_bytes().strip()
+        now = int(time.time())
+        expired = jwt.encode(
+            {"sub": str(alice["user"]["id"]), "iat": now - 100, "exp": now - 10, "typ": "access"},
+            secret,
+            algorithm="HS256",
+        )
+        c = ws()
+        c.send({"type": "auth", "token": expired})
+        assert c.wait_closed()[0] == 4401
+
+
+def test_first_frame_must_be_auth(ws, new_user):
+    c = ws()
+    c.send({"type": "ping"})
+    assert c.wait_closed()[0] == 4400
+    c = ws()
+    c.send("this is not json")
+    assert c.wait_closed()[0] == 4400
+
+
+def test_late_auth_is_closed(ws):
+    c = ws()
+    t0 = time.monotonic()
+    code, _ = c.wait_closed(timeout=20)
+    took = time.monotonic() - t0
+    assert code == 4408
+    assert 9 <= took <= 15
+
+
+def test_foreign_origin_is_refused_at_the_handshake(stack):
+    with pytest.raises((websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError)):
+        WsClient.open(stack.ws_url, origin="http://evil.example")
+    # Allowed origins and clients that send none (not a browser) get in.
+    WsClient.open(stack.ws_url, origin=stack.origin).close()
+    WsClient.open(stack.ws_url).close()
+
+
+def test_token_in_the_url_is_not_accepted(stack, new_user):
+    alice = new_user("alice")
+    c = WsClient.open(stack.ws_url + "?token=" + alice["access_token"], origin=stack.origin)
+    # Still needs the auth frame: nothing arrives, then the deadline.
+    with pytest.raises(TimeoutError):
+        c.recv(1)
+    c.close()
+
+
+def test_frames_over_4_kib_close_1009(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.auth(alice)
+    c.send({"type": "ping", "pad": "x" * 4000})  # just under: fine
+    assert c.wait_for(lambda f: f["type"] == "pong")
+    c.send({"type": "ping", "pad": "x" * 5000})
+    assert c.wait_closed()[0] == 1009
+
+
+def test_oversized_auth_frame_closes_1009(ws):
+    c = ws()
+    c.send({"type": "auth", "token": "x" * 10000})
+    assert c.wait_closed()[0] == 1009
+
+
+def test_fragmented_frame_is_reassembled(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.auth(alice)
+    from ws_client import run
+
+    async def fragments():
+        await c.ws.send(iter(['{"type":', '"ping",', '"pad":"' + "y" * 1500 + '"}']))
+
+    run(fragments())
+    assert c.wait_for(lambda f: f["type"] == "pong")
+
+
+def test_binary_frames_are_refused(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.auth(alice)
+    c.send(b'{"type":"ping"}')
+    assert c.wait_closed()[0] == 1003
+
+
+def test_unknown_and_malformed_frames_get_errors(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.auth(alice)
+    c.send({"type": "dance"})
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "unknown_type"
+    c.send("[1, 2]")
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "bad_frame"
+    c.send({"type": "typing", "chat_id": "x"})
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "bad_frame"
+    c.send({"type": "typing", "chat_id": 999999999})
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "chat_not_found"
+    # Still connected.
+    c.send({"type": "ping"})
+    assert c.wait_for(lambda f: f["type"] == "pong")
+
+
+def test_since_must_be_an_event_id(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.send({"type": "auth", "token": alice["access_token"], "since": "yesterday"})
+    assert c.wait_closed()[0] == 4400
+
+
+def test_plain_http_is_refused(api):
+    r = api.get("/ws")
+    assert r.status_code in (400, 404, 426)
+
+
+def test_several_connections_of_one_user(ws, new_user):
+    alice = new_user("alice")
+    conns = [ws() for _ in range(3)]
+    for c in conns:
+        assert c.auth(alice)["user_id"] == alice["user"]["id"]
+    conns[0].close()
+    conns[1].send({"type": "ping"})
+    assert conns[1].wait_for(lambda f: f["type"] == "pong")
+    with pytest.raises(Closed):
+        conns[0].recv(0.1)
+
+
+def test_idle_connections_are_pinged_and_dead_ones_reaped(stack, new_user):
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    from ws_client import ExtraWsd
+
+    alice = new_user("alice")
+    with ExtraWsd(stack, MSGR_WSD_PING_SECS=1, MSGR_WSD_HANGUP_SECS=3) as w:
+        alive = WsClient.open(w.url, origin=stack.origin)  # answers pings
+        alive.auth(alice)
+        dead = WsClient.open(w.url, origin=stack.origin)
+        dead.auth(alice)
+        dead.ws.transport.pause_reading()  # a peer that vanished: no pongs
+        time.sleep(6)
+        dead.ws.transport.resume_reading()
+        code, _ = dead.wait_closed(10)
+        assert code != 1000  # cut off, no clean close
+        alive.send({"type": "ping"})
+        assert alive.wait_for(lambda f: f["type"] == "pong")
+        alive.close()

@@ -1,0 +1,249 @@
+"""wsd: every stored event kind as REST changes make them, membership,
+typing, presence and ack (API.md "Realtime" 3 and the client frames)."""
+
+import time
+
+import pytest
+
+from helpers import wait_until
+from ws_client import WsClient, events
+
+
+@pytest.fixture
+def connect(stack):
+    clients = []
+
+    def open_(user, since=None):
+        c = WsClient.open(stack.ws_url, origin=stack.origin)
+        c.ready = c.auth(user, since=since)
+        clients.append(c)
+        return c
+
+    yield open_
+    for c in clients:
+        c.close()
+
+
+def kind(c, k, timeout=10, **data):
+    """The next frame of type k whose data has the given values."""
+    return c.wait_for(
+        lambda f: f["type"] == k and all(f.get("data", {}).get(n) == v for n, v in data.items()),
+        timeout,
+    )
+
+
+def group(api, owner, title, *members):
+    r = api.post(
+        "/api/chats",
+        token=owner,
+        json={"type": "group", "title": title, "member_ids": [m["user"]["id"] for m in members]},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def send(api, user, chat_id, text):
+    r = api.post(f"/api/chats/{chat_id}/messages", token=user, json={"text": text})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def assert_envelope(f, chat_id):
+    assert set(f) == {"type", "id", "chat_id", "data"}
+    assert f["chat_id"] == chat_id and isinstance(f["id"], int)
+
+
+def test_every_event_kind(api, new_user, connect):
+    alice, bob = new_user("alice"), new_user("bob")
+    a, b = connect(alice), connect(bob)
+
+    chat = group(api, alice, "Plans", bob)
+    cid = chat["id"]
+    for c in (a, b):
+        f = kind(c, "chat.created")
+        assert_envelope(f, cid)
+        assert f["data"]["chat"]["id"] == cid
+        assert {m["user"]["id"] for m in f["data"]["chat"]["members"]} == {
+            alice["user"]["id"],
+            bob["user"]["id"],
+        }
+
+    msg = send(api, alice, cid, "hello")
+    for c in (a, b):
+        f = kind(c, "message.created")
+        if f["data"]["message"]["id"] != msg["id"]:  # the "created the group" one
+            f = kind(c, "message.created")
+        assert_envelope(f, cid)
+        assert f["data"]["message"]["text"] == "hello"
+
+    r = api.patch(f"/api/messages/{msg['id']}", token=alice, json={"text": "hello!"})
+    assert r.status_code == 200
+    for c in (a, b):
+        f = kind(c, "message.updated")
+        assert f["data"]["message"]["text"] == "hello!"
+        assert f["data"]["message"]["edited_at"]
+
+    r = api.put(f"/api/messages/{msg['id']}/reactions/%F0%9F%91%8D", token=bob)
+    assert r.status_code == 204
+    for c in (a, b):
+        f = kind(c, "reaction.updated")
+        assert f["data"]["message_id"] == msg["id"]
+        assert f["data"]["reactions"][0]["emoji"] == "👍"
+
+    r = api.post(f"/api/chats/{cid}/read", token=bob, json={"message_id": msg["id"]})
+    assert r.status_code == 204
+    for c in (a, b):
+        kind(c, "read", user_id=bob["user"]["id"], message_id=msg["id"])
+
+    msg2 = send(api, alice, cid, "are you there?")
+    b.send({"type": "ack", "chat_id": cid, "message_id": msg2["id"]})
+    for c in (a, b):
+        kind(c, "delivered", user_id=bob["user"]["id"], message_id=msg2["id"])
+    members = api.get(f"/api/chats/{cid}", token=alice).json()["members"]
+    bob_member = next(m for m in members if m["user"]["id"] == bob["user"]["id"])
+    assert bob_member["last_delivered_message_id"] == msg2["id"]
+    # An ack never moves the marker back, and says nothing then.
+    b.send({"type": "ack", "chat_id": cid, "message_id": msg["id"]})
+
+    r = api.patch(f"/api/chats/{cid}", token=alice, json={"title": "Plans 2"})
+    assert r.status_code == 200
+    for c in (a, b):
+        assert kind(c, "chat.updated")["data"]["chat"]["title"] == "Plans 2"
+
+    r = api.delete(f"/api/messages/{msg['id']}", token=alice)
+    assert r.status_code == 204
+    for c in (a, b):
+        assert kind(c, "message.deleted")["data"]["message_id"] == msg["id"]
+
+    # Every client saw strictly increasing ids, no duplicates.
+    for c in (a, b):
+        ids = [f["id"] for f in events(c.received)]
+        assert ids == sorted(set(ids))
+        assert not any(f["type"] == "delivered" and f["data"]["message_id"] == msg["id"]
+                       for f in c.received)
+
+
+def test_direct_chat_created_reaches_both(api, new_user, connect):
+    alice, bob = new_user("alice"), new_user("bob")
+    a, b = connect(alice), connect(bob)
+    r = api.post("/api/chats", token=alice, json={"type": "direct", "user_id": bob["user"]["id"]})
+    assert r.status_code == 201
+    for c in (a, b):
+        f = kind(c, "chat.created")
+        assert f["data"]["chat"]["type"] == "direct"
+
+
+def test_membership_changes(api, new_user, connect):
+    alice, bob, carol, dave = (new_user(n) for n in ("alice", "bob", "carol", "dave"))
+    a, b, c, d = connect(alice), connect(bob), connect(carol), connect(dave)
+    cid = group(api, alice, "Team", bob)["id"]
+    kind(b, "chat.created")
+
+    # A new member starts receiving at once: its member.added first.
+    r = api.post(f"/api/chats/{cid}/members", token=alice, json={"user_id": carol["user"]["id"]})
+    assert r.status_code == 201
+    f = kind(c, "member.added")
+    assert f["chat_id"] == cid and f["data"]["user"]["id"] == carol["user"]["id"]
+    assert "added" in kind(c, "message.created")["data"]["message"]["text"]
+    kind(a, "member.added")
+    kind(b, "member.added")
+
+    # A removed member gets its own member.removed, then nothing of the chat.
+    r = api.delete(f"/api/chats/{cid}/members/{bob['user']['id']}", token=alice)
+    assert r.status_code == 204
+    f = kind(b, "member.removed")
+    assert f["data"]["user_id"] == bob["user"]["id"]
+    kind(a, "member.removed")
+    kind(c, "member.removed")
+    send(api, alice, cid, "bob is gone")
+    kind(a, "message.created", timeout=10)
+    kind(c, "message.created")
+    later = b.drain(1.0)
+    assert not [f for f in later if f.get("chat_id") == cid], later
+    # Typing into a chat one has left is refused.
+    b.send({"type": "typing", "chat_id": cid})
+    assert b.wait_for(lambda f: f["type"] == "error")["code"] == "chat_not_found"
+
+    # Leaving by oneself works the same; the others see it.
+    r = api.delete(f"/api/chats/{cid}/members/{carol['user']['id']}", token=carol)
+    assert r.status_code == 204
+    kind(c, "member.removed")
+    send(api, alice, cid, "alone")
+    kind(a, "message.created")
+    assert not [f for f in c.drain(0.8) if f.get("chat_id") == cid]
+
+    # Nobody outside the chat heard anything of it.
+    assert not [f for f in d.drain(0.3) if f.get("chat_id") == cid]
+
+
+def test_typing(api, new_user, connect):
+    alice, bob, carol, eve = (new_user(n) for n in ("alice", "bob", "carol", "eve"))
+    a, b, c, e = connect(alice), connect(bob), connect(carol), connect(eve)
+    cid = group(api, alice, "Typing", bob, carol)["id"]
+    for x in (a, b, c):
+        kind(x, "chat.created")
+    a.send({"type": "typing", "chat_id": cid})
+    for x in (b, c):
+        f = x.wait_for(lambda f: f["type"] == "typing")
+        assert f == {"type": "typing", "chat_id": cid, "data": {"user_id": alice["user"]["id"]}}
+    assert not [f for f in a.drain(0.5) if f["type"] == "typing"]
+    assert not [f for f in e.drain(0.1) if f["type"] == "typing"]
+    # Members only.
+    e.send({"type": "typing", "chat_id": cid})
+    assert e.wait_for(lambda f: f["type"] == "error")["code"] == "chat_not_found"
+    # Rate-limited per connection: a burst gets through, a flood does not.
+    for _ in range(30):
+        a.send({"type": "typing", "chat_id": cid})
+    got = [f for f in b.drain(1.0) if f["type"] == "typing"]
+    assert 1 <= len(got) <= 10
+
+
+def test_presence(api, new_user, connect):
+    alice, bob, stranger = new_user("alice"), new_user("bob"), new_user("stranger")
+    a, s = connect(alice), connect(stranger)
+    cid = group(api, alice, "Presence", bob)["id"]
+    kind(a, "chat.created")
+    assert api.get(f"/api/users/{bob['user']['id']}", token=alice).json()["online"] is False
+
+    b = connect(bob)
+    f = a.wait_for(lambda f: f["type"] == "presence" and f["data"]["user_id"] == bob["user"]["id"])
+    assert f["data"]["online"] is True
+    assert set(f) == {"type", "data"} and f["data"]["last_seen_at"]
+    user = api.get(f"/api/users/{bob['user']['id']}", token=alice).json()
+    assert user["online"] is True
+
+    # A second connection of bob is not news; closing one of two is not either.
+    b2 = connect(bob)
+    b2.close()
+    assert not [f for f in a.drain(0.8) if f["type"] == "presence"]
+
+    before = time.time()
+    b.close()
+    f = a.wait_for(lambda f: f["type"] == "presence" and f["data"]["user_id"] == bob["user"]["id"])
+    assert f["data"]["online"] is False and f["data"]["last_seen_at"]
+    user = wait_until(
+        lambda: (u := api.get(f"/api/users/{bob['user']['id']}", token=alice).json())["online"]
+        is False and u,
+        message="bob offline over REST",
+    )
+    assert user["last_seen_at"]
+    assert time.mktime(time.strptime(user["last_seen_at"][:19], "%Y-%m-%dT%H:%M:%S")) >= before - 120
+
+    # Nobody who shares no chat with bob heard of it.
+    assert not [f for f in s.drain(0.2) if f["type"] == "presence"
+                and f["data"]["user_id"] == bob["user"]["id"]]
+
+
+def test_ack_needs_membership(api, new_user, connect):
+    alice, bob = new_user("alice"), new_user("bob")
+    a, b = connect(alice), connect(bob)
+    cid = group(api, alice, "Acks")["id"]
+    msg = send(api, alice, cid, "mine")
+    b.send({"type": "ack", "chat_id": cid, "message_id": msg["id"]})
+    assert b.wait_for(lambda f: f["type"] == "error")["code"] == "chat_not_found"
+    b.send({"type": "ack", "chat_id": cid})
+    assert b.wait_for(lambda f: f["type"] == "error")["code"] == "bad_frame"
+    # An ack of a message of another chat moves nothing.
+    other = group(api, alice, "Other", bob)["id"]
+    b.send({"type": "ack", "chat_id": other, "message_id": msg["id"]})
+    assert not [f for f in a.drain(1.0) if f["type"] == "delivered"]
