@@ -19,6 +19,17 @@ BEGIN
 END
 $$;
 
+-- A 422 for one field: the C side answers a validation problem with
+-- "errors": {field: message}. MESSAGE = the problem code, DETAIL = the
+-- field's message, HINT = the field's name.
+CREATE FUNCTION api_field_error(field text, message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'M0422', MESSAGE = 'validation_failed',
+		DETAIL = message, HINT = field;
+END
+$$;
+
 CREATE TABLE users (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	username text NOT NULL CHECK (username ~ '^[a-z0-9_.]{3,32}$'),

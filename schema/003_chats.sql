@@ -21,17 +21,6 @@ CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 CREATE TYPE api_reply AS (status int, body jsonb, event_id bigint);
 
--- A 422 for one field: the C side answers a validation problem with
--- "errors": {field: message}. MESSAGE = the problem code, DETAIL = the
--- field's message, HINT = the field's name.
-CREATE FUNCTION api_field_error(field text, message text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-	RAISE EXCEPTION USING ERRCODE = 'M0422', MESSAGE = 'validation_failed',
-		DETAIL = message, HINT = field;
-END
-$$;
-
 CREATE TABLE chats (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	type text NOT NULL CHECK (type IN ('direct', 'group')),

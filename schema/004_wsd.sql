@@ -133,15 +133,29 @@ BEGIN
 END
 $$;
 
--- Takes every user of p_wsd offline there and forgets the process.
+-- Takes every user of p_wsd offline there and forgets the process, in one
+-- pass (a process may have had tens of thousands of users).
 CREATE FUNCTION wsd_drop_instance(p_wsd text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-	u bigint;
+	r record;
 BEGIN
 	-- In user order, like everyone else who locks several users here.
-	FOR u IN SELECT user_id FROM user_presence WHERE wsd_id = p_wsd ORDER BY user_id LOOP
-		PERFORM wsd_presence_down(p_wsd, u);
+	PERFORM 1 FROM users
+	WHERE id IN (SELECT user_id FROM user_presence WHERE wsd_id = p_wsd)
+	ORDER BY id FOR NO KEY UPDATE;
+	FOR r IN
+		WITH gone AS (
+			DELETE FROM user_presence WHERE wsd_id = p_wsd RETURNING user_id)
+		UPDATE users u SET last_seen_at = now()
+		FROM gone
+		WHERE u.id = gone.user_id
+		  -- (the statement still sees the rows its CTE deleted)
+		  AND NOT EXISTS (SELECT 1 FROM user_presence p
+				  WHERE p.user_id = gone.user_id AND p.wsd_id <> p_wsd)
+		RETURNING u.id, u.last_seen_at
+	LOOP
+		PERFORM wsd_notify_presence(r.id, false, r.last_seen_at);
 	END LOOP;
 	DELETE FROM wsd_instances WHERE wsd_id = p_wsd;
 END

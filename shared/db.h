@@ -8,7 +8,9 @@
  *
  * Domain errors raised in SQL use SQLSTATE 'M0' followed by the HTTP status
  * ('M0404'), the problem code as MESSAGE and the text for people as DETAIL;
- * http_db_problem() turns them into the problem document.
+ * http_db_problem() turns them into the problem document. Two more: 'M0422'
+ * with HINT naming a field is a 422 with "errors": {field: DETAIL}
+ * (api_field_error()), and 'M0429' with HINT = seconds adds Retry-After.
  */
 #ifndef MSGR_DB_H
 #define MSGR_DB_H

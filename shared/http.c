@@ -67,18 +67,23 @@ bool http_query(struct http_req *req, const char *name, const char **value, size
 	return false;
 }
 
+/* Answers 422 when errs holds any error; frees errs. Returns whether the
+ * fields were all valid. */
+static bool answer_field_errors(struct http_req *req, struct field_errors *errs)
+{
+	bool valid = errs->count == 0;
+	if (!valid)
+		http_problem_fields(req, errs);
+	field_errors_free(errs);
+	return valid;
+}
+
 bool http_parse_query(struct http_req *req, const struct field_spec *specs, size_t n,
 		      struct field_value *out)
 {
 	struct field_errors errs = {0};
 	valid_form(req->arena, req->query, strlen(req->query), specs, n, out, &errs);
-	if (errs.count) {
-		http_problem_fields(req, &errs);
-		field_errors_free(&errs);
-		return false;
-	}
-	field_errors_free(&errs);
-	return true;
+	return answer_field_errors(req, &errs);
 }
 
 bool http_read_body(struct http_req *req, size_t limit)
@@ -220,13 +225,7 @@ bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec
 			     "send the body as application/json");
 		return false;
 	}
-	if (errs.count) {
-		http_problem_fields(req, &errs);
-		field_errors_free(&errs);
-		return false;
-	}
-	field_errors_free(&errs);
-	return true;
+	return answer_field_errors(req, &errs);
 }
 
 bool http_require_user(struct http_req *req)

@@ -31,35 +31,10 @@ const char *reply_id_array(struct arena *a, const int64_t *ids, size_t n)
 	return out;
 }
 
-/* True when s is 1 to 6 decimal digits: a sane Retry-After. */
-static bool is_seconds(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-	return n > 0 && n <= 6 && s[n] == '\0';
-}
-
-void reply_problem(struct http_req *req, PGresult *res)
-{
-	const char *state = db_sqlstate(res);
-	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
-	if (hint && !strcmp(state, "M0422")) {
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		struct field_errors errs = {0};
-		field_errors_add(&errs, hint, detail ? detail : "is invalid");
-		http_problem_fields(req, &errs);
-		field_errors_free(&errs);
-		PQclear(res);
-		return;
-	}
-	if (hint && !strcmp(state, "M0429") && is_seconds(hint))
-		http_add_header(req, "Retry-After", hint);
-	http_db_problem(req, res);
-}
-
 int reply_send(struct http_req *req, PGresult *res)
 {
 	if (!db_ok(res)) {
-		reply_problem(req, res);
+		http_db_problem(req, res);
 		return req->status;
 	}
 	if (PQntuples(res) < 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 0)) {

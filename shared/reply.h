@@ -8,11 +8,7 @@
  * answers it and, when events were written, sends the NOTIFY that wakes wsd
  * (after the commit: the statement has committed when db_exec returns).
  *
- * Domain errors raised with api_error() become their problem documents as
- * with http_db_problem(), and two more conventions are understood:
- *   - SQLSTATE M0422 with HINT = a field name (api_field_error()): a
- *     validation problem with "errors": {field: DETAIL};
- *   - SQLSTATE M0429 with HINT = seconds: Retry-After.
+ * A failed statement is answered by http_db_problem() (db.h).
  */
 #ifndef MSGR_REPLY_H
 #define MSGR_REPLY_H
@@ -35,8 +31,5 @@ const char *reply_id_array(struct arena *a, const int64_t *ids, size_t n);
  * and event id; or the problem of a failed res. Takes res. Returns the
  * status answered. */
 int reply_send(struct http_req *req, PGresult *res);
-
-/* Answers the problem for a failed db_exec() (see above). Takes res. */
-void reply_problem(struct http_req *req, PGresult *res);
 
 #endif

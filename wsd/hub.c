@@ -361,6 +361,9 @@ void hub_instance_stop(void (*done)(void))
 {
 	lws_sul_cancel(&H.sul_heartbeat);
 	H.stopped = done;
+	/* wsd_stop takes every user of this process offline: the changes not
+	 * yet written need not be. */
+	P.n = 0;
 	const char *params[] = {W.wsd_id};
 	if (!pg_query(W.work[0], "SELECT wsd_stop($1)", 1, params, stop_done, "wsd_stop"))
 		done();

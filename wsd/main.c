@@ -152,7 +152,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	uint64_t now = wsd_now_ms();
 	if (phase == DRAINING && (!session_count() || now >= stop_deadline)) {
 		phase = DEREGISTERING;
-		stop_deadline = now + 3000;
+		stop_deadline = now + 5000; /* stack.sh waits 10 s in all */
 		ack_flush_now();
 		hub_instance_stop(deregistered);
 	} else if (phase == DEREGISTERING && now >= stop_deadline) {
@@ -248,9 +248,10 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
-	static lws_retry_bo_t idle;
-	idle.secs_since_valid_ping = (uint16_t)W.cfg.ping_secs;
-	idle.secs_since_valid_hangup = (uint16_t)W.cfg.hangup_secs;
+	/* lws's own idle pings are off: each reschedules a timer in one sorted
+	 * list, which costs O(connections) per frame received; session.c pings
+	 * from one sweep instead. (A zero hang-up time disables them.) */
+	static const lws_retry_bo_t idle = {0};
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
@@ -268,6 +269,7 @@ int main(int argc, char **argv)
 
 	memset(&info, 0, sizeof info);
 	info.vhost_name = "pg";
+	info.retry_and_idle_policy = &idle;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = pg_protocols;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;

@@ -639,6 +639,16 @@ static int on_writeable(struct session *s)
 				 strlen(r));
 		return -1;
 	}
+	if (s->ping_due) {
+		unsigned char ping[LWS_PRE];
+		s->ping_due = false;
+		s->ping_sent = true;
+		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		if (s->qlen)
+			lws_callback_on_writable(s->wsi);
+		return 0;
+	}
 	if (!s->qlen)
 		return 0;
 	struct msg *m = s->q[s->qhead];
@@ -682,10 +692,16 @@ static bool origin_allowed(struct lws *wsi)
 	return false;
 }
 
+static uint32_t now_s(void)
+{
+	return (uint32_t)(wsd_now_ms() / 1000);
+}
+
 static void on_established(struct session *s, struct lws *wsi)
 {
 	memset(s, 0, sizeof *s);
 	s->wsi = wsi;
+	s->last_rx_s = now_s();
 	s->state = SESSION_AUTH;
 	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.auth_timeout_ms;
 	lws_dll2_add_tail(&s->list_link, &S.pending);
@@ -711,9 +727,28 @@ static void on_closed(struct session *s)
 	s->wsi = NULL;
 }
 
+/* RFC 6455 section 5.5.2: a connection silent for ping_secs gets a ping;
+ * one silent for hangup_secs is dropped (a peer that went away without a
+ * word: its close frame could not arrive anyway). */
+static void keepalive(struct lws_dll2_owner *owner, uint32_t now)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(owner)) {
+		struct session *s = lws_container_of(d, struct session, list_link);
+		uint32_t idle = now - s->last_rx_s;
+		if (idle >= (uint32_t)W.cfg.hangup_secs) {
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (idle >= (uint32_t)W.cfg.ping_secs && !s->ping_sent && !s->ping_due) {
+			s->ping_due = true;
+			lws_callback_on_writable(s->wsi);
+		}
+	}
+	lws_end_foreach_dll(d);
+}
+
 void session_sweep(void)
 {
 	uint64_t now = wsd_now_ms();
+	keepalive(&S.authed, (uint32_t)(now / 1000));
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.pending)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
 		if (s->deadline_ms > now)
@@ -759,9 +794,15 @@ int session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		on_established(s, wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		s->last_rx_s = now_s();
+		s->ping_sent = false;
 		if (s->close_code)
 			return 0;
 		return on_receive(s, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		s->last_rx_s = now_s();
+		s->ping_sent = false;
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(s);
 	case LWS_CALLBACK_CLOSED:

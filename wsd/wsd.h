@@ -42,8 +42,8 @@ struct wsd_config {
 	long ack_flush_ms;      /* delivered markers are written this often */
 	long heartbeat_secs;    /* the instance heartbeat */
 	long dead_secs;         /* an instance silent this long is gone */
-	long ping_secs;         /* idle connections are pinged after this */
-	long hangup_secs;       /* and closed after this without an answer */
+	long ping_secs;         /* a connection silent this long is pinged */
+	long hangup_secs;       /* and dropped when silent this long */
 	long work_conns;        /* database connections for per-user queries */
 	long max_frame;         /* incoming frames over this close with 1009 */
 };
@@ -169,11 +169,14 @@ struct session {
 	uint64_t deadline_ms; /* SESSION_AUTH: auth frame, SESSION_WAIT: ready */
 	uint64_t typing_window_ms;
 	uint16_t typing_count;
+	uint32_t last_rx_s;   /* monotonic seconds of the last frame or pong */
 	uint16_t close_code; /* non-zero: close with it at the next writeable */
 	const char *close_reason;
 	uint8_t state;
 	bool has_since;
-	bool paused; /* replay waits for the queue to drain */
+	bool paused;    /* replay waits for the queue to drain */
+	bool ping_due;  /* send a ping at the next writeable */
+	bool ping_sent; /* and wait for any frame or pong */
 };
 
 

@@ -228,6 +228,38 @@ static void answer_throttled(struct http_req *req, long retry_after)
 		     "too many failed logins; try again in %ld seconds", retry_after);
 }
 
+/* Checks the credentials and answers a token pair for a new login session;
+ * refused credentials are answered by answer_bad (its error format differs
+ * between the JSON login and the OAuth2 endpoint). */
+static void login_and_answer(struct http_req *req, const char *login, const char *password,
+			     void (*answer_bad)(struct http_req *req))
+{
+	int64_t uid = 0;
+	long retry_after = 0;
+	PGresult *err = NULL;
+	char refresh[TOKEN_REFRESH_LEN + 1];
+	switch (check_login(req, login, password, &uid, &retry_after, &err)) {
+	case LOGIN_DB_ERROR:
+		http_db_problem(req, err);
+		return;
+	case LOGIN_THROTTLED:
+		answer_throttled(req, retry_after);
+		return;
+	case LOGIN_BAD:
+		answer_bad(req);
+		return;
+	case LOGIN_OK:
+		break;
+	}
+	if (open_session(req, uid, login, refresh))
+		send_token_pair(req, 200, NULL, uid, refresh);
+}
+
+static void answer_bad_login(struct http_req *req)
+{
+	http_problem(req, 401, "invalid_credentials", "wrong login or password");
+}
+
 enum { LOGIN_LOGIN, LOGIN_PASSWORD, LOGIN__MAX };
 static const struct field_spec login_fields[LOGIN__MAX] = {
 	[LOGIN_LOGIN] = {"login", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 254, NULL},
@@ -239,26 +271,7 @@ void handle_login(struct http_req *req)
 	struct field_value f[LOGIN__MAX];
 	if (!http_parse_body(req, AUTH_BODY_LIMIT, login_fields, LOGIN__MAX, f))
 		return;
-	int64_t uid = 0;
-	long retry_after = 0;
-	PGresult *err = NULL;
-	char refresh[TOKEN_REFRESH_LEN + 1];
-	switch (check_login(req, f[LOGIN_LOGIN].str, f[LOGIN_PASSWORD].str, &uid, &retry_after,
-			    &err)) {
-	case LOGIN_DB_ERROR:
-		http_db_problem(req, err);
-		return;
-	case LOGIN_THROTTLED:
-		answer_throttled(req, retry_after);
-		return;
-	case LOGIN_BAD:
-		http_problem(req, 401, "invalid_credentials", "wrong login or password");
-		return;
-	case LOGIN_OK:
-		break;
-	}
-	if (open_session(req, uid, f[LOGIN_LOGIN].str, refresh))
-		send_token_pair(req, 200, NULL, uid, refresh);
+	login_and_answer(req, f[LOGIN_LOGIN].str, f[LOGIN_PASSWORD].str, answer_bad_login);
 }
 
 /* Answers an OAuth2 error (RFC 6749 section 5.2). */
@@ -313,6 +326,11 @@ static const struct field_spec token_fields[TOK__MAX] = {
 	[TOK_REFRESH] = {"refresh_token", FIELD_STRING, 0, 1, 256, NULL},
 };
 
+static void answer_bad_grant(struct http_req *req)
+{
+	oauth_error(req, 400, "invalid_grant", "wrong username or password");
+}
+
 /* grant_type=password (RFC 6749 section 4.3). */
 static void token_password_grant(struct http_req *req, const struct field_value *f)
 {
@@ -320,26 +338,7 @@ static void token_password_grant(struct http_req *req, const struct field_value 
 		oauth_error(req, 400, "invalid_request", "username and password are required");
 		return;
 	}
-	int64_t uid = 0;
-	long retry_after = 0;
-	PGresult *err = NULL;
-	char refresh[TOKEN_REFRESH_LEN + 1];
-	switch (check_login(req, f[TOK_USERNAME].str, f[TOK_PASSWORD].str, &uid, &retry_after,
-			    &err)) {
-	case LOGIN_DB_ERROR:
-		http_db_problem(req, err);
-		return;
-	case LOGIN_THROTTLED:
-		answer_throttled(req, retry_after);
-		return;
-	case LOGIN_BAD:
-		oauth_error(req, 400, "invalid_grant", "wrong username or password");
-		return;
-	case LOGIN_OK:
-		break;
-	}
-	if (open_session(req, uid, f[TOK_USERNAME].str, refresh))
-		send_token_pair(req, 200, NULL, uid, refresh);
+	login_and_answer(req, f[TOK_USERNAME].str, f[TOK_PASSWORD].str, answer_bad_grant);
 }
 
 /* grant_type=refresh_token (RFC 6749 section 6). */

@@ -1,8 +1,8 @@
 """Groups in the browser: create with members from a search, the info
 panel with roles, rename, remove, leave."""
 
-from browser import By
-from ui import chat_item, open_chat, send_text, sign_in, wait_bubble
+from browser import By, Keys
+from ui import chat_item, menu_item, message_texts, open_actions, open_chat, send_text, sign_in, wait_bubble
 
 
 def member_names(b):
@@ -39,6 +39,18 @@ def test_group_lifecycle(browser, new_user):
     open_chat(b, "Weekend trip")
     row = wait_bubble(b, "Who brings the tent?")
     assert row.find_element(By.CSS_SELECTOR, ".msg-sender").text == "Ann Owner"
+
+    # A member may not delete the owner's message; the owner deletes anyone's.
+    open_actions(b, row)
+    assert "Delete" not in [e.text for e in b.finds(".popover .menu-item")]
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    b.wait_gone(".popover")
+    send_text(b, "I can't come, sorry")
+    theirs = wait_bubble(a, "I can't come")
+    open_actions(a, theirs)
+    menu_item(a, "Delete").click()
+    confirm(a)
+    b.wait(lambda d: "I can't come, sorry" not in message_texts(b), 10, "the owner's deletion at Ben's")
 
     # The info panel: members and roles.
     a.click(".chat-head .info-btn")

@@ -18,13 +18,13 @@ def test_history_scroll_and_jump(browser, api, new_user):
     b = browser()
     sign_in(b, oz["username"], oz["password"])
     open_chat(b, "Pat Sharp")
-    b.wait(lambda d: any(t == "history 129" for _, t in bubbles(b)), 10, "the newest page")
+    b.wait(lambda d: any(t == "history 129" for _, t in bubbles(b)), 20, "the newest page")
     first_page = len(bubbles(b))
     assert first_page < 130
     # Opened at the first unread message; read down to the newest.
     assert b.find(".unread-sep")
     b.js("const s = document.querySelector('.messages'); s.scrollTop = s.scrollHeight")
-    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 10, "all read")
+    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 20, "all read")
 
     # Scroll up until the first message is there: older pages load on the way.
     for _ in range(40):
@@ -42,7 +42,7 @@ def test_history_scroll_and_jump(browser, api, new_user):
     b.js("document.querySelector('.messages').scrollTop = 0")
     post_message(api, pat, chat["id"], "and one more")
     jump = b.wait_for(".jump")
-    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".jump-badge").text == "1", 10, "the unread count on the button")
+    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".jump-badge").text == "1", 20, "the unread count on the button")
     jump.click()
     b.wait(lambda d: d.execute_script(
         "const s = document.querySelector('.messages'); return s.scrollHeight - s.scrollTop - s.clientHeight < 80"), 10,
@@ -50,7 +50,7 @@ def test_history_scroll_and_jump(browser, api, new_user):
     wait_bubble(b, "and one more")
     b.wait_gone(".jump")
     # now seen: the read marker reached the newest message
-    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 10, "all read")
+    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 20, "all read")
 
 
 DROP = """

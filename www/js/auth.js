@@ -156,14 +156,16 @@ export async function register(fields) {
   return res.user;
 }
 
+// Revokes the session on the server first (a few seconds at most), so that
+// once the sign-in screen shows, the refresh token is dead.
 export async function logout() {
   const s = session || read();
-  set(null, "logout");
   if (s) {
     try {
-      await api("POST", "/auth/logout", { refresh_token: s.refresh }, { auth: false });
+      await api("POST", "/auth/logout", { refresh_token: s.refresh }, { auth: false, timeout: 5000 });
     } catch {
-      /* the session is gone locally either way */
+      /* offline: the session is forgotten here all the same */
     }
   }
+  set(null, "logout");
 }

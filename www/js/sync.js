@@ -324,6 +324,7 @@ function onEvent(ev) {
       if (ev.type === "read" && d.message_id > mm.last_delivered_message_id) mm.last_delivered_message_id = d.message_id;
       if (d.user_id === me.id && ev.type === "read") recomputeUnread(c);
       S.emit("messages", c.id);
+      S.emit("chats");
       break;
     }
     case "typing":

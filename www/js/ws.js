@@ -65,25 +65,28 @@ export class Realtime {
 
   reconnectNow() {
     if (this.stopped) return;
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN && this.state === "online") return;
+    if (this.ws) return; // connecting or connected: its own timers watch it
     this.attempt = 0;
     clearTimeout(this.timers.retry);
-    if (!this.ws) this.connect();
+    this.connect();
   }
 
   async connect() {
-    if (this.stopped) return;
+    if (this.stopped || this.connecting || this.ws) return;
     this.clearTimers();
     this.setState(this.lastEventId === null && this.attempt === 0 ? "connecting" : "reconnecting");
     let token;
+    this.connecting = true;
     try {
       token = await this.h.token();
     } catch (e) {
       if (e && (e.status === 401 || e.code === "logged_out")) return; // auth.js logs out
       this.retry();
       return;
+    } finally {
+      this.connecting = false;
     }
-    if (this.stopped) return;
+    if (this.stopped || this.ws) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     let ws;
     try {

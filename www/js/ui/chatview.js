@@ -35,7 +35,7 @@ export function createChatView({ openInfo }) {
 
   // ---- messages ----
   const loader = h("div.history-loader", { hidden: true, role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Loading history…");
-  const list = h("div.msg-list", { role: "list", "aria-label": "Messages" });
+  const list = h("div.msg-list", { role: "log", "aria-label": "Messages" });
   const scroller = h("div.messages", null, loader, list);
   const jumpBadge = h("span.jump-badge", { hidden: true });
   const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);

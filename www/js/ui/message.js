@@ -147,7 +147,7 @@ export function signature(m) {
 export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   const me = S.state.me;
   if (m.kind === "service") {
-    return h("div.msg-row.service", { dataset: { messageId: m.id }, role: "listitem" },
+    return h("div.msg-row.service", { dataset: { messageId: m.id } },
       h("span.service-pill", { text: m.text }));
   }
   const out = m.sender_id === me.id;
@@ -189,7 +189,6 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   }, icon(m.pending ? "more" : "smile"));
 
   const row = h("div.msg-row." + (out ? "out" : "in"), {
-    role: "listitem",
     tabindex: "0",
     "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : m.text || "attachment"}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },

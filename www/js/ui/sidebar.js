@@ -10,6 +10,7 @@ import { errorToast } from "./overlay.js";
 import { formatListTime, messagePreview, debounce } from "../util.js";
 import { openProfile, openNewGroup } from "./dialogs.js";
 import { reconcile } from "./reconcile.js";
+import { tickState } from "./message.js";
 import { logout } from "../auth.js";
 
 export function createSidebar() {
@@ -94,7 +95,9 @@ export function createSidebar() {
     const title = S.chatTitle(c);
     const pv = preview(c);
     const last = c.last_message;
-    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, peer && [peer.online, peer.avatar_url], c.type]);
+    const mine = last && !pv.sending && !pv.failed && last.kind !== "service" && S.state.me && last.sender_id === S.state.me.id;
+    const ticks = mine ? tickState(last, c) : null;
+    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, peer && [peer.online, peer.avatar_url], c.type, ticks]);
     return {
       key: "c" + c.id,
       sig,
@@ -114,6 +117,7 @@ export function createSidebar() {
             c.type === "group" ? icon("users", "ci-kind") : null,
             h("span.ci-time", null,
               pv.failed ? icon("alert", "failed") : pv.sending ? icon("clock") : null,
+              ticks ? h("span.ticks." + ticks, { "aria-label": ticks, title: ticks }, icon(ticks === "sent" ? "check" : "checks")) : null,
               last ? formatListTime(last.created_at) : "")),
           h("div.ci-bottom", null,
             h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), { text: pv.text }),
