@@ -70,6 +70,8 @@ def machine(r):
             f"work, {m.get('foreign_stacks', 0)} processes of other stacks (PostgreSQL/nginx) "
             f"alive; load average {' '.join(m['loadavg'])}."
             + (" **These figures are noisy: other work shared the 2 cores.**" if noisy else ""))
+    if m.get("stack_env"):
+        lines.append(f"- Extra settings of the programs (BENCH_STACK_ENV): `{m['stack_env']}`")
     if r.get("note"):
         lines.append(f"- Note: {r['note']}")
     return "\n".join(lines)
@@ -83,8 +85,8 @@ def rest_table(r):
            "| Scenario | req/s | p50 ms | p99 ms | non-2xx | DB ceiling (tps) | REST / ceiling | Target |",
            "|---|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
-        if "wrk" not in row:
-            why = row.get("skipped") or row.get("error", "")[:200].replace("\n", " ")
+        if "wrk" not in row or (row.get("error") and "pg" not in row):
+            why = row.get("skipped") or row.get("error", "")[:300].replace("\n", " ").replace("|", "/")
             out.append(f"| {row['title']} | not measured: {why} | | | | | | |")
             continue
         w, p = row["wrk"], row.get("pg")
@@ -192,7 +194,9 @@ def fanout_section(r):
         f"{f['group_members']:,} members of one group connected, one of them sending "
         f"{r['cfg']['group_rate']} messages a second over REST; {f['direct_users']:,} users in "
         f"direct chats each sending a message every {r['cfg']['direct_interval_ms'] / 1000:g} s; "
-        f"all {f['users']:,} connected through nginx; {f['send_seconds']:.0f} s of sending. "
+        f"all {f['users']:,} connected through nginx; {f['send_seconds']:.0f} s of sending "
+        f"(deliveries/s: over the {f.get('delivery_seconds', f['send_seconds']):.1f} s from the first "
+        "send to the last delivery). "
         "Latency: from just before the REST request is written to the event's arrival "
         "(CLOCK_REALTIME of the same machine, stamped in the message text).", "",
         "| deliveries/s | delivered / expected | latency p50 | p99 | max | sends ok (/s) | "

@@ -27,8 +27,10 @@ BENCH_IDLE (20000), BENCH_IDLE_NGINX (8000), BENCH_GROUP (1000),
 BENCH_DIRECT (5000), BENCH_FANOUT_SECONDS (30), BENCH_STORM (5000),
 BENCH_SEARCH_MESSAGES (1000000), BENCH_BIN (build/bin), BENCH_OUT
 (docs/BENCHMARKS.md), BENCH_KEEP=1 (keep the state directory),
-BENCH_TIME_LIMIT (1200 s: later scenarios are skipped), BENCH_NOTE (a line
-for the report). Only 127.0.0.1 is ever a target.
+BENCH_TIME_LIMIT (1200 s: later scenarios are skipped), BENCH_CONNECT_TIMEOUT
+(120 s for each WebSocket connecting phase), BENCH_STACK_ENV ("MSGR_K=V ...":
+more settings for the programs), BENCH_NOTE (a line for the report). Only
+127.0.0.1 is ever a target.
 """
 
 import contextlib
@@ -124,6 +126,9 @@ def run(cmd, timeout, env=None, check=False, input=None):
         kill_tree(p)
         out, err = p.communicate()
         err += f"\n(killed after {timeout}s)"
+    except BaseException:
+        kill_tree(p)  # interrupted: the child goes with us
+        raise
     finally:
         CHILDREN.discard(p)
     if check and p.returncode != 0:
@@ -223,6 +228,12 @@ class Stack:
             MSGR_ACCESS_TTL="10800",
             MSGR_SEND_RATE=str(CFG["send_rate"]), MSGR_SEND_BURST=str(CFG["send_rate"]),
         )
+        # BENCH_STACK_ENV="MSGR_X=1 MSGR_Y=2": more settings for the programs
+        # (to compare configurations; the report lists them).
+        for kv in os.environ.get("BENCH_STACK_ENV", "").split():
+            k, _, v = kv.partition("=")
+            if k.startswith("MSGR_"):
+                self.env[k] = v
         self._db = None
         self.extra_wsd = []  # Popen of wsd processes started here
 
@@ -918,6 +929,7 @@ def machine_info():
         "nginx": version(["nginx", "-v"]), "wrk": version(["wrk", "-v"]),
         "loadavg": open("/proc/loadavg").read().split()[:3],
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+        "stack_env": os.environ.get("BENCH_STACK_ENV", ""),
     }
 
 
@@ -970,9 +982,12 @@ def main():
                 if not stack.pid("wsd"):
                     results["skipped"][name] = "wsd is not running"
                     continue
-                # nginx as shipped allows 4,096 connections a worker.
-                if name == "idle":
+                # nginx as shipped allows 4,096 connections a worker, and a
+                # proxied WebSocket takes two.
+                if not results.get("nginx_tuned"):
                     stack.nginx_tune(19000, 19500)
+                    results["nginx_tuned"] = {"worker_connections": 19000,
+                                              "worker_rlimit_nofile": 19500}
             log(f"bench: scenario {name}")
             try:
                 runners[name](stack, ds, work, results)

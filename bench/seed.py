@@ -274,6 +274,8 @@ def build(stack, cfg, log):
         prof = [words[0], words[1], words[7], words[40], words[600], words[1999], "zzzzzz"]
         ds["search_profile_words"] = prof
         ds["search_profile_counts"] = s.word_counts(prof)
+    else:
+        ds["search_words"], ds["search_counts"] = ["kalomi"], {}
     # User search strings: username prefixes and display-name substrings.
     ds["user_queries"] = ["bidle1", "bgrp9", "anna", "petrov", "müll", "sergei",
                           "bdir42", "kowal", "xenia berg", "olg"]

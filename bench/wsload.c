@@ -485,6 +485,7 @@ static struct {
 	struct u32vec latency;      /* send to receive, per delivery */
 	struct u32vec ready_time;   /* connect start to "ready" */
 	struct u32vec caught_time;  /* storm: reconnect start to caught up */
+	uint64_t last_delivery; /* monotonic */
 	int first_close_code;
 	char first_failure[256];
 } st;
@@ -768,6 +769,7 @@ static void on_message(struct user *u, const char *p, size_t n)
 		uint64_t lat = now > sent ? (now - sent) / 1000 : 0;
 		u32_push(&st.latency, lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat);
 		st.deliveries++;
+		st.last_delivery = mono_ns();
 	} else if (kind == 'l' || kind == 'o') {
 		u->got_marked++;
 		if (storm_phase_catching && !u->t_caught && u->got_marked >= u->expect_marked) {
@@ -1690,12 +1692,18 @@ static int run_fanout(void)
 	       st.deliveries - d0 < hs.expected)
 		poll_once(20);
 	double window = (double)(send_end - s0) / 1e9;
+	/* The rate is over the time the deliveries took: from the first send to
+	 * the last delivery, which is later than the end of the schedule when
+	 * the sends or the deliveries fell behind. */
+	uint64_t last = st.last_delivery > send_end ? st.last_delivery : send_end;
+	double span = (double)(last - s0) / 1e9;
 	struct sbuf extra = {0};
 	sb_printf(&extra,
-		  ",\"send_seconds\":%.3f,\"deliveries\":%zu,\"expected_deliveries\":%zu,"
-		  "\"deliveries_per_second\":%.1f,\"sends_per_second\":%.1f",
-		  window, st.deliveries - d0, hs.expected, (double)(st.deliveries - d0) / window,
-		  (double)hs.ok / window);
+		  ",\"send_seconds\":%.3f,\"delivery_seconds\":%.3f,\"deliveries\":%zu,"
+		  "\"expected_deliveries\":%zu,\"deliveries_per_second\":%.1f,"
+		  "\"sends_per_second\":%.1f,\"scheduled_sends\":%zu",
+		  window, span, st.deliveries - d0, hs.expected, (double)(st.deliveries - d0) / span,
+		  (double)hs.ok / span, hs.sent);
 	print_latency(&extra, "latency", &st.latency);
 	http_summary(&extra);
 	print_summary("fanout", secs, &extra);

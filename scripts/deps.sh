@@ -14,7 +14,7 @@ build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
 	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev)
 run=(postgresql-15 nginx-light curl)
 test=(python3-pytest python3-requests python3-websockets python3-psycopg2
-	python3-selenium python3-yaml chromium chromium-driver wrk)
+	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(build run test)

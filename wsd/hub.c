@@ -390,10 +390,7 @@ static void user_load(struct user *u)
 static void close_user_sessions(struct user *u, uint16_t code, const char *reason)
 {
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&u->sessions)) {
-		struct session *s = lws_container_of(d, struct session, user_link);
-		s->close_code = code;
-		s->close_reason = reason;
-		lws_callback_on_writable(s->wsi);
+		session_close(lws_container_of(d, struct session, user_link), code, reason);
 	}
 	lws_end_foreach_dll(d);
 }

@@ -42,6 +42,7 @@
 #include "wsd.h"
 
 #define REPLAY_LOW 32 /* queued frames under which the next page is read */
+#define CLOSE_WAIT_S 5 /* a closing connection that cannot be written to */
 #define SNDBUF_BYTES (64 * 1024)
 
 /* Close codes (RFC 6455 section 7.4; 4000-4999 are ours). */
@@ -77,7 +78,7 @@ struct replay {
 
 static struct {
 	struct lws_dll2_owner pending; /* SESSION_AUTH, oldest deadline first */
-	struct lws_dll2_owner authed;
+	struct lws_dll2_owner others;  /* authenticated, or closing */
 	struct buf frame;
 } S;
 
@@ -98,7 +99,7 @@ PG_STMT(page_stmt,
 
 unsigned session_count(void)
 {
-	return S.pending.count + S.authed.count;
+	return S.pending.count + S.others.count;
 }
 
 bool session_is_live(const struct session *s)
@@ -114,16 +115,20 @@ static void list_remove(struct lws_dll2 *d)
 
 /* Asks for the connection to be closed with code at the next writeable;
  * what was queued is dropped. */
-static void close_later(struct session *s, uint16_t code, const char *reason)
+void session_close(struct session *s, uint16_t code, const char *reason)
 {
 	if (s->close_code)
 		return;
 	s->close_code = code;
 	s->close_reason = reason;
+	/* A peer that reads nothing never makes us writeable: the sweep
+	 * drops it after CLOSE_WAIT_S. (Not lws_set_timeout(): lws keeps its
+	 * timers in one sorted list, and thousands of closes at once would
+	 * each walk it.) */
+	s->deadline_ms = wsd_now_ms() + CLOSE_WAIT_S * 1000;
+	list_remove(&s->list_link);
+	lws_dll2_add_tail(&s->list_link, &S.others);
 	lws_callback_on_writable(s->wsi);
-	/* A peer that reads nothing never makes us writeable: do not wait
-	 * for it longer than this. */
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
 /* ---- the outgoing queue ----------------------------------------------- */
@@ -163,12 +168,12 @@ static bool queue_push(struct session *s, struct msg *m)
 static void send_frame(struct session *s)
 {
 	if (buf_status(&S.frame) != MSGR_OK) {
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	struct msg *m = msg_new(buf_cstr(&S.frame), S.frame.len);
 	if (!m || !queue_push(s, m))
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 	msg_unref(m);
 }
 
@@ -201,11 +206,11 @@ void session_deliver(struct session *s, int64_t id, struct msg *m)
 		log_info("user %" PRId64 ": connection %u frames behind: closing it", s->user->id,
 			 s->qlen);
 		queue_clear(s);
-		close_later(s, CLOSE_LAGGING, "lagging, resume with since");
+		session_close(s, CLOSE_LAGGING, "lagging, resume with since");
 		return;
 	}
 	if (!queue_push(s, m))
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 }
 
 /* ---- replay ----------------------------------------------------------- */
@@ -244,7 +249,7 @@ static void round_start(struct session *s, bool first)
 	struct user *u = s->user;
 	if (!r || !(r->snap = malloc(((size_t)u->nchats + 1) * sizeof *r->snap))) {
 		free(r);
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	memcpy(r->snap, u->chats, (size_t)u->nchats * sizeof *r->snap);
@@ -260,7 +265,7 @@ static void round_start(struct session *s, bool first)
 	const char *params[] = {from_s, to_s, uid};
 	s->query = pg_exec(wsd_conn_for(u->id), &trans_stmt, 3, params, trans_done, s);
 	if (!s->query)
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 }
 
 static void next_page(struct session *s)
@@ -273,7 +278,7 @@ static void next_page(struct session *s)
 	const char *params[] = {r->chat_param, from_s, to_s, limit};
 	s->query = pg_exec(wsd_conn_for(s->user->id), &page_stmt, 4, params, page_done, s);
 	if (!s->query)
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 }
 
 static void round_done(struct session *s)
@@ -388,7 +393,7 @@ static void trans_done(void *arg, const PGresult *res)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
 		log_error("user %" PRId64 ": replay failed: %s", s->user->id,
 			  PQresultErrorMessage(res));
-		close_later(s, CLOSE_INTERNAL, "replay failed, try again");
+		session_close(s, CLOSE_INTERNAL, "replay failed, try again");
 		return;
 	}
 	if (r->first && !strcmp(PQgetvalue(res, 0, 0), "t")) {
@@ -401,7 +406,7 @@ static void trans_done(void *arg, const PGresult *res)
 		return;
 	}
 	if (!plan_round(r, res)) {
-		close_later(s, CLOSE_INTERNAL, "out of memory");
+		session_close(s, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	if (!r->chat_param) {
@@ -420,7 +425,7 @@ static void page_done(void *arg, const PGresult *res)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("user %" PRId64 ": replay failed: %s", s->user->id,
 			  PQresultErrorMessage(res));
-		close_later(s, CLOSE_INTERNAL, "replay failed, try again");
+		session_close(s, CLOSE_INTERNAL, "replay failed, try again");
 		return;
 	}
 	int rows = PQntuples(res);
@@ -523,7 +528,7 @@ static int on_auth(struct session *s, struct json_object *root, const char *type
 		s->has_since = true;
 	}
 	list_remove(&s->list_link);
-	lws_dll2_add_tail(&s->list_link, &S.authed);
+	lws_dll2_add_tail(&s->list_link, &S.others);
 	s->state = SESSION_WAIT;
 	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.ready_timeout_ms;
 	if (!hub_attach(s, user_id)) {
@@ -640,10 +645,11 @@ static int on_writeable(struct session *s)
 		return -1;
 	}
 	if (s->ping_due) {
-		unsigned char ping[LWS_PRE];
+		/* Not empty: lws 4.1 does not report a pong without payload. */
+		unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'w', 's', 'd', '!'};
 		s->ping_due = false;
 		s->ping_sent = true;
-		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(s->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0)
 			return -1;
 		if (s->qlen)
 			lws_callback_on_writable(s->wsi);
@@ -710,7 +716,7 @@ static void on_established(struct session *s, struct lws *wsi)
 	int sndbuf = SNDBUF_BYTES;
 	setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	if (W.stopping)
-		close_later(s, CLOSE_GOING_AWAY, "server shutting down");
+		session_close(s, CLOSE_GOING_AWAY, "server shutting down");
 }
 
 static void on_closed(struct session *s)
@@ -730,12 +736,16 @@ static void on_closed(struct session *s)
 /* RFC 6455 section 5.5.2: a connection silent for ping_secs gets a ping;
  * one silent for hangup_secs is dropped (a peer that went away without a
  * word: its close frame could not arrive anyway). */
-static void keepalive(struct lws_dll2_owner *owner, uint32_t now)
+static void keepalive(struct lws_dll2_owner *owner, uint64_t now_ms)
 {
+	uint32_t now = (uint32_t)(now_ms / 1000);
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(owner)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
 		uint32_t idle = now - s->last_rx_s;
-		if (idle >= (uint32_t)W.cfg.hangup_secs) {
+		if (s->close_code) {
+			if (now_ms >= s->deadline_ms)
+				lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (idle >= (uint32_t)W.cfg.hangup_secs) {
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		} else if (idle >= (uint32_t)W.cfg.ping_secs && !s->ping_sent && !s->ping_due) {
 			s->ping_due = true;
@@ -748,38 +758,38 @@ static void keepalive(struct lws_dll2_owner *owner, uint32_t now)
 void session_sweep(void)
 {
 	uint64_t now = wsd_now_ms();
-	keepalive(&S.authed, (uint32_t)(now / 1000));
+	keepalive(&S.others, now);
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.pending)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
 		if (s->deadline_ms > now)
 			break;
-		list_remove(&s->list_link);
-		close_later(s, CLOSE_AUTH_TIMEOUT, "no auth frame in time");
+		session_close(s, CLOSE_AUTH_TIMEOUT, "no auth frame in time");
 	}
 	lws_end_foreach_dll_safe(d, d1);
 	/* Sessions that cannot get ready (the database is away): the client
 	 * retries later rather than wait without a word. */
-	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&S.authed)) {
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.others)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
-		if (s->state == SESSION_WAIT && s->deadline_ms <= now)
-			close_later(s, CLOSE_TRY_AGAIN, "not ready in time, try again later");
+		if (s->state == SESSION_WAIT && !s->close_code && s->deadline_ms <= now)
+			session_close(s, CLOSE_TRY_AGAIN, "not ready in time, try again later");
 	}
-	lws_end_foreach_dll(d);
+	lws_end_foreach_dll_safe(d, d1);
 }
 
+/* session_close() moves sessions to the end of S.others: iterate safely. */
 static void close_list(struct lws_dll2_owner *owner)
 {
-	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(owner)) {
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(owner)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
-		close_later(s, CLOSE_GOING_AWAY, "server shutting down");
+		session_close(s, CLOSE_GOING_AWAY, "server shutting down");
 	}
-	lws_end_foreach_dll(d);
+	lws_end_foreach_dll_safe(d, d1);
 }
 
 unsigned session_close_all(void)
 {
 	close_list(&S.pending);
-	close_list(&S.authed);
+	close_list(&S.others);
 	return session_count();
 }
 

@@ -188,6 +188,9 @@ void session_user_ready(struct session *s);
  * ephemeral frames). Takes no reference of its own: it adds one. */
 void session_deliver(struct session *s, int64_t id, struct msg *m);
 bool session_is_live(const struct session *s);
+/* Closes with code (RFC 6455 section 7.4) at the next writeable; reason is
+ * a static string. */
+void session_close(struct session *s, uint16_t code, const char *reason);
 /* Closes every session with 1001 (shutting down); returns how many are left. */
 unsigned session_close_all(void);
 unsigned session_count(void);

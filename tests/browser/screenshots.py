@@ -156,7 +156,8 @@ class Scene:
         self.say(e, self.eva_chat, "Can you send me the invoice from March?")
         self.say(e, self.eva_chat, "No rush, next week is fine")
         self.dan_chat = self.chat(d, type="direct", user_id=uid(a))
-        self.say(d, self.dan_chat, "Lunch at 1?")
+        lunch = self.say(d, self.dan_chat, "Lunch at 1?")
+        self.read(a, self.dan_chat, lunch)
         self.say(a, self.dan_chat, "Sure, the usual place")
         self.say(b, self.team, "Late to the party, but +1 on the calmer blue")
 

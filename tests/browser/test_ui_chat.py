@@ -1,6 +1,8 @@
 """Two people chat in two browsers: find each other, messages in real time,
 ticks, typing, edit, delete, reactions, pictures and files."""
 
+import uuid
+
 import requests
 
 from browser import By, Keys
@@ -13,11 +15,13 @@ from ui import (
     open_actions,
     open_chat,
     png,
+    register,
     send_text,
     sign_in,
     start_direct,
     ticks,
     wait_bubble,
+    wait_app,
     wait_uploads_done,
 )
 
@@ -27,13 +31,17 @@ def badge(b, title):
     return items[0].text if items else ""
 
 
-def test_two_people_chat(browser, new_user, tmp_path):
-    alice = new_user("alice", display_name="Alice Liddell")
-    bob = new_user("bob", display_name="Bob Builder")
+def test_two_people_chat(browser, tmp_path):
+    # Both sign up in their browsers.
+    tag = uuid.uuid4().hex[:8]
+    alice = {"username": "alice_" + tag, "password": "alice's secret"}
+    bob = {"username": "bob_" + tag, "password": "bob's secret!"}
     a = browser()
     b = browser()
-    sign_in(a, alice["username"], alice["password"])
-    sign_in(b, bob["username"], bob["password"])
+    register(a, alice["username"], alice["password"], display_name="Alice Liddell")
+    register(b, bob["username"], bob["password"], display_name="Bob Builder")
+    wait_app(a)
+    wait_app(b)
 
     # Alice finds Bob by his username and writes to him.
     start_direct(a, bob["username"][:10], "Bob Builder")
@@ -44,7 +52,8 @@ def test_two_people_chat(browser, new_user, tmp_path):
     # Bob's list gets the chat live, with an unread badge; Alice's message
     # shows as delivered once Bob's app has acked it.
     b.wait(lambda d: badge(b, "Alice Liddell") == "1", 15, "an unread badge")
-    assert "Hello Bob!" in chat_item(b, "Alice Liddell").find_element(By.CSS_SELECTOR, ".ci-preview").text
+    b.wait(lambda d: "Hello Bob!" in chat_item(b, "Alice Liddell").find_element(By.CSS_SELECTOR, ".ci-preview").text,
+           10, "the preview")
     a.wait(lambda d: ticks(wait_bubble(a, "Hello Bob!")) in ("delivered", "read"), 15, "delivered ticks")
 
     # Bob opens it: read, and Alice's ticks turn to read.

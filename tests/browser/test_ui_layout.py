@@ -116,8 +116,9 @@ def test_keyboard_only(browser, api, new_user):
     ned = new_user("ned", display_name="Ned Stark")
     b = browser()
     sign_in(b, mo["username"], mo["password"])
-    search = b.find(".search-input")
-    search.click()
+    b.find("body").send_keys(Keys.CONTROL, "k")  # Ctrl+K: the search
+    b.wait(lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Search chats and people", 5, "the search")
+    search = b.driver.switch_to.active_element
     search.send_keys(ned["username"])
     b.wait_for(f'.search-results .chat-item.person[aria-label="Message Ned Stark"]')
     search.send_keys("\n")  # Enter opens the first result

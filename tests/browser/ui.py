@@ -5,6 +5,7 @@ import time
 import zlib
 
 from browser import By, Keys
+from selenium.common.exceptions import StaleElementReferenceException
 
 
 def png(width=64, height=48, seed=0):
@@ -71,7 +72,14 @@ def chat_item(b, title, timeout=15):
 
 
 def open_chat(b, title):
-    chat_item(b, title).click()
+    for attempt in range(5):
+        try:
+            chat_item(b, title).click()
+            break
+        except StaleElementReferenceException:  # the list re-rendered it
+            if attempt == 4:
+                raise
+            time.sleep(0.1)
     b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".chat-head .head-title").text == title, 10, f"chat {title!r} open")
     b.wait_gone(".list-loading")
 

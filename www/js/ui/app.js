@@ -76,6 +76,20 @@ export async function startApp(root) {
   }
   const onKey = (e) => {
     if (e.key === "Escape" && info.open && !document.querySelector("#overlays > *")) closeInfo();
+    // Ctrl+K (Cmd+K): jump to the search.
+    if ((e.ctrlKey || e.metaKey) && (e.key || "").toLowerCase() === "k" && !document.querySelector("#overlays > *")) {
+      e.preventDefault();
+      const s = shell.querySelector(".search-input");
+      const focus = () => {
+        s.focus();
+        s.select();
+      };
+      if (s.offsetParent) focus();
+      else {
+        A.go(null); // a phone: the list comes back first
+        setTimeout(focus, 50);
+      }
+    }
   };
   document.addEventListener("keydown", onKey);
   const noDrop = (e) => {

@@ -151,15 +151,21 @@ export function createChatView({ openInfo }) {
     }
 
     if (atBottom) scroller.scrollTop = scroller.scrollHeight;
-    else if (anchor && anchor.el.isConnected) scroller.scrollTop = anchor.el.offsetTop - anchor.off;
+    else if (anchor && anchor.el.isConnected) {
+      // Only when something above moved it: an assignment would also stop
+      // a smooth scroll under way.
+      const want = anchor.el.offsetTop - anchor.off;
+      if (Math.abs(want - scroller.scrollTop) > 1) scroller.scrollTop = want;
+    }
     loader.hidden = !(l && l.loading);
     updateJump();
     if (l && l.loaded && l.hasMore && scroller.scrollHeight <= scroller.clientHeight + 200) loadOlder();
   }
 
   function scrollToBottom(smooth) {
+    const far = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > 2500;
     atBottom = true;
-    scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+    scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth && !far ? "smooth" : "auto" });
     updateJump();
   }
 

@@ -206,8 +206,8 @@ export function createSidebar() {
       search.value = "";
       showSearch("");
     } else if (e.key === "ArrowDown" || e.key === "Enter") {
-      const first = results.querySelector(".chat-item");
-      if (first && !results.hidden) {
+      const first = (results.hidden ? list : results).querySelector(".chat-item");
+      if (first && (e.key === "ArrowDown" || !results.hidden)) {
         e.preventDefault();
         if (e.key === "Enter") first.click();
         else first.focus();
