@@ -84,6 +84,7 @@ def rest_table(r):
     out = ["### REST", "",
            "| Scenario | req/s | p50 ms | p99 ms | non-2xx | DB ceiling (tps) | REST / ceiling | Target |",
            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    notes = []
     for row in rows:
         if "wrk" not in row or (row.get("error") and "pg" not in row):
             why = row.get("skipped") or row.get("error", "")[:300].replace("\n", " ").replace("|", "/")
@@ -98,9 +99,16 @@ def rest_table(r):
         invalid = " (**invalid: errors**)" if w["errors"]["status"] or w["errors"]["timeout"] else ""
         busy = row.get("busy_before")
         title = row["title"] + (f" [CPU {100 * busy:.0f}% busy before]" if busy and busy > 0.15 else "")
+        ceiling = fmt(p["tps"]) if p else "failed" if row.get("pg_error") else "–"
         out.append(f"| {title} | {fmt(w['rps'])}{invalid} | {ms(w['latency_ms']['p50'])} | "
                    f"{ms(w['latency_ms']['p99'])} | {wrk_errors(w)} | "
-                   f"{fmt(p['tps']) if p else '–'} | {share} | {target} |")
+                   f"{ceiling} | {share} | {target} |")
+        if row.get("pg_error"):
+            why = "statement timeouts" if "canceling statement" in row["pg_error"] or "aborted" in row["pg_error"] else "see build/bench/results.json"
+            notes.append(f"The ceiling of \"{row['title']}\" could not be measured: pgbench "
+                         f"stopped ({why}).")
+    if notes:
+        out += [""] + notes
     ds = r.get("dataset") or {}
     if ds.get("search_counts"):
         words = ", ".join(f"`{w}` {n:,}" for w, n in ds["search_counts"].items())

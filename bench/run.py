@@ -503,12 +503,16 @@ def scenario_rest(stack, ds, work, results):
                 wrk(stack, c["lua"], c["args"], warm, conns=conns)
             row["wrk"] = wrk(stack, c["lua"], c["args"], secs, conns=conns)
             stack.settle()
-            row["pg"] = pgbench(stack, c["pg"], secs, c["vars"], c.get("variants"), conns=conns,
-                                workdir=work)
-            w, p = row["wrk"], row["pg"]
+            try:
+                row["pg"] = pgbench(stack, c["pg"], secs, c["vars"], c.get("variants"),
+                                    conns=conns, workdir=work)
+            except Exception as e:  # noqa: BLE001 - the REST figure stands
+                row["pg_error"] = str(e)[-600:]
+            w, p = row["wrk"], row.get("pg") or {"tps": 0}
             log(f"rest {c['key']}: {w['rps']:.0f} req/s p50 {w['latency_ms']['p50']:.1f} ms "
                 f"p99 {w['latency_ms']['p99']:.1f} ms errors {w['errors']}; "
-                f"pgbench {p['tps']:.0f} tps ({100 * w['rps'] / max(p['tps'], 1e-9):.0f}%)")
+                f"pgbench {p['tps']:.0f} tps ({100 * w['rps'] / max(p['tps'], 1e-9):.0f}%)"
+                + (" (pgbench failed)" if row.get("pg_error") else ""))
         except Exception as e:  # noqa: BLE001 - one failed case does not end the run
             row["error"] = str(e)[-1500:]
             log(f"rest {c['key']}: FAILED {str(e)[:500]}")
