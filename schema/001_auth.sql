@@ -62,17 +62,21 @@ CREATE FUNCTION avatar_url(file_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT NULL::text $$;
 
 CREATE FUNCTION user_json(u users, with_email boolean DEFAULT false) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object(
-		'id', u.id,
-		'username', u.username,
-		'display_name', u.display_name,
-		'about', u.about,
-		'avatar_url', avatar_url(u.avatar_file_id),
-		'created_at', api_ts(u.created_at),
-		'online', EXISTS (SELECT 1 FROM user_presence p WHERE p.user_id = u.id),
-		'last_seen_at', api_ts(u.last_seen_at))
-	|| CASE WHEN with_email THEN jsonb_build_object('email', u.email) ELSE '{}'::jsonb END
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT jsonb_build_object(
+			'id', u.id,
+			'username', u.username,
+			'display_name', u.display_name,
+			'about', u.about,
+			'avatar_url', avatar_url(u.avatar_file_id),
+			'created_at', api_ts(u.created_at),
+			'online', EXISTS (SELECT 1 FROM user_presence p WHERE p.user_id = u.id),
+			'last_seen_at', api_ts(u.last_seen_at))
+		|| CASE WHEN with_email THEN jsonb_build_object('email', u.email) ELSE '{}'::jsonb END);
+END
 $$;
 
 -- A login session groups the refresh tokens of one login: reuse of a

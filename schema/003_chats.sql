@@ -57,10 +57,14 @@ CREATE UNIQUE INDEX chat_members_one_owner ON chat_members (chat_id) WHERE role 
 -- locales: arrows, technical symbols, dingbats, emoji. Each becomes a lexeme
 -- of its own, so "🎉" can be searched for.
 CREATE FUNCTION search_symbols(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT array(SELECT DISTINCT (regexp_matches(t,
-		'([\u2190-\u21FF\u2300-\u23FF\u2460-\u24FF\u25A0-\u27BF\u2900-\u297F\u2B00-\u2BFF\u3030\u303D\u3297\u3299\U0001F000-\U0001FAFF])',
-		'g'))[1])
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT array(SELECT DISTINCT (regexp_matches(t,
+			'([\u2190-\u21FF\u2300-\u23FF\u2460-\u24FF\u25A0-\u27BF\u2900-\u297F\u2B00-\u2BFF\u3030\u303D\u3297\u3299\U0001F000-\U0001FAFF])',
+			'g'))[1]));
+END
 $$;
 
 -- The search document of a text: the words of the 'simple' configuration
@@ -168,12 +172,16 @@ LANGUAGE sql STABLE AS $$ SELECT '[]'::jsonb $$;
 -- [{emoji, count, me}] in the order the reactions first appeared; "me" is
 -- whether p_viewer is among them (always false for a NULL viewer).
 CREATE FUNCTION message_reactions_json(p_message_id bigint, p_viewer bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me)
-		ORDER BY r.first_at, r.emoji), '[]'::jsonb)
-	FROM (SELECT emoji, count(*) AS n, coalesce(bool_or(user_id = p_viewer), false) AS me,
-		     min(created_at) AS first_at
-	      FROM message_reactions WHERE message_id = p_message_id GROUP BY emoji) r
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me)
+			ORDER BY r.first_at, r.emoji), '[]'::jsonb)
+		FROM (SELECT emoji, count(*) AS n, coalesce(bool_or(user_id = p_viewer), false) AS me,
+			     min(created_at) AS first_at
+		      FROM message_reactions WHERE message_id = p_message_id GROUP BY emoji) r);
+END
 $$;
 
 -- The Message object as p_viewer sees it (NULL: as an event payload).
@@ -196,40 +204,52 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION chat_members_json(p_chat_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(jsonb_build_object(
-			'user', user_json(u),
-			'role', cm.role,
-			'last_read_message_id', nullif(cm.last_read_message_id, 0),
-			'last_delivered_message_id', nullif(cm.last_delivered_message_id, 0))
-		ORDER BY cm.seq), '[]'::jsonb)
-	FROM chat_members cm JOIN users u ON u.id = cm.user_id
-	WHERE cm.chat_id = p_chat_id
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'user', user_json(u),
+				'role', cm.role,
+				'last_read_message_id', nullif(cm.last_read_message_id, 0),
+				'last_delivered_message_id', nullif(cm.last_delivered_message_id, 0))
+			ORDER BY cm.seq), '[]'::jsonb)
+		FROM chat_members cm JOIN users u ON u.id = cm.user_id
+		WHERE cm.chat_id = p_chat_id);
+END
 $$;
 
 -- Messages after the viewer's read marker that others sent and that are
 -- not deleted; 0 for a NULL viewer or a non-member.
 CREATE FUNCTION chat_unread(p_chat_id bigint, p_viewer bigint) RETURNS int
-LANGUAGE sql STABLE AS $$
-	SELECT count(*)::int
-	FROM chat_members me
-	JOIN messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
-	WHERE me.chat_id = p_chat_id AND me.user_id = p_viewer
-	  AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT count(*)::int
+		FROM chat_members me
+		JOIN messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
+		WHERE me.chat_id = p_chat_id AND me.user_id = p_viewer
+		  AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL);
+END
 $$;
 
 -- The Chat object as p_viewer sees it (NULL: as an event payload).
 CREATE FUNCTION chat_json(c chats, p_viewer bigint DEFAULT NULL) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object(
-		'id', c.id,
-		'type', c.type,
-		'title', c.title,
-		'created_at', api_ts(c.created_at),
-		'members', chat_members_json(c.id),
-		'last_message', (SELECT message_json(m, p_viewer) FROM messages m
-				 WHERE m.id = c.last_message_id),
-		'unread_count', chat_unread(c.id, p_viewer))
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT jsonb_build_object(
+			'id', c.id,
+			'type', c.type,
+			'title', c.title,
+			'created_at', api_ts(c.created_at),
+			'members', chat_members_json(c.id),
+			'last_message', (SELECT message_json(m, p_viewer) FROM messages m
+					 WHERE m.id = c.last_message_id),
+			'unread_count', chat_unread(c.id, p_viewer)));
+END
 $$;
 
 -- ---- helpers ----------------------------------------------------------------

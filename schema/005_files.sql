@@ -75,9 +75,13 @@ $$;
 -- of attach_files()' array. message_json() leaves them out of deleted
 -- messages.
 CREATE OR REPLACE FUNCTION message_attachments(msg_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(file_json(f) ORDER BY f.attach_order, f.id), '[]'::jsonb)
-	FROM files f WHERE f.message_id = msg_id AND f.deleted_at IS NULL
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (
+		SELECT coalesce(jsonb_agg(file_json(f) ORDER BY f.attach_order, f.id), '[]'::jsonb)
+		FROM files f WHERE f.message_id = msg_id AND f.deleted_at IS NULL);
+END
 $$;
 
 -- Adds the rows of freshly received files (the arrays of upload_sql_arrays,
