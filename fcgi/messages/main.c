@@ -6,6 +6,8 @@
  * Settings: MSGR_SEND_RATE (messages a second per user, default 20, 0 turns
  * the limit off) and MSGR_SEND_BURST (how many may come at once, default
  * the rate); beyond them a send is 429 with Retry-After.
+ * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
+ * MSGR_PRUNE_INTERVAL seconds (default 3600).
  */
 #include "config.h"
 #include "messages.h"
@@ -35,14 +37,15 @@ static int init_worker(void)
 	return upload_init();
 }
 
-static const struct srv_app app = {
-	.name = "messages",
-	.routes = routes,
-	.nroutes = sizeof routes / sizeof routes[0],
-	.init_worker = init_worker,
-};
-
 int main(int argc, char **argv)
 {
+	struct srv_app app = {
+		.name = "messages",
+		.routes = routes,
+		.nroutes = sizeof routes / sizeof routes[0],
+		.init_worker = init_worker,
+		.periodic = prune_old_events,
+		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
+	};
 	return srv_main(argc, argv, &app);
 }

@@ -52,4 +52,7 @@ void handle_read(struct http_req *req);
 /* search.c */
 void handle_search(struct http_req *req);
 
+/* prune.c: the periodic job of the master */
+void prune_old_events(void);
+
 #endif
