@@ -35,8 +35,9 @@ struct wsd W;
 
 static volatile sig_atomic_t got_stop, got_hup;
 static lws_sorted_usec_list_t sul_tick;
-static uint64_t stop_deadline;
-static enum { RUNNING, DRAINING, DEREGISTERING, DONE } phase;
+static uint64_t stop_deadline, next_sweep;
+static enum { RUNNING, DRAINING, DEREGISTERING, DONE, TORN_DOWN } phase;
+static bool event_lib; /* libev runs the loop (else lws's poll()) */
 
 uint64_t wsd_now_ms(void)
 {
@@ -56,6 +57,13 @@ static void on_signal(int sig)
 		got_hup = 1;
 	else
 		got_stop = 1;
+}
+
+/* lws calls this for the signals the event library watches. */
+static void on_lws_signal(void *handle, int sig)
+{
+	(void)handle;
+	on_signal(sig);
 }
 
 static void lws_log(int level, const char *line)
@@ -145,22 +153,61 @@ static void deregistered(void)
 	phase = DONE;
 }
 
+#define CLOSE_SLICE 1000 /* connections closed per 50 ms while stopping */
+
+/* Before lws_context_destroy(): database sockets first, so that lws closing
+ * them is not taken for a lost connection (the connections themselves stay
+ * until every session's close callback has run), and every timer, which
+ * lives in the context. */
+static void teardown(void)
+{
+	feed_stop();
+	for (unsigned i = 0; i < W.nwork; i++)
+		pg_conn_shutdown(W.work[i]);
+	hub_stop();
+	ack_free();
+	phase = TORN_DOWN;
+	if (event_lib)
+		lws_context_destroy(W.context); /* ends the loop: lws_service() returns */
+}
+
+/* Signals, the once-a-second sweep, and the stop sequence: close every
+ * connection with 1001, take this process's users offline, exit. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
-	session_sweep();
 	uint64_t now = wsd_now_ms();
+	if (got_hup) {
+		got_hup = 0;
+		log_info("SIGHUP: nothing to reload");
+	}
+	if (got_stop && phase == RUNNING) {
+		phase = DRAINING;
+		W.stopping = true;
+		stop_deadline = now + 4000;
+		log_info("stopping: closing %u connections", session_count());
+	}
+	if (now >= next_sweep) {
+		session_sweep();
+		next_sweep = now + 1000;
+	}
+	if (phase == DRAINING)
+		session_close_all(CLOSE_SLICE);
 	if (phase == DRAINING && (!session_count() || now >= stop_deadline)) {
 		phase = DEREGISTERING;
-		stop_deadline = now + 5000; /* stack.sh waits 10 s in all */
+		stop_deadline = now + 4000; /* stack.sh waits 10 s in all */
 		ack_flush_now();
 		hub_instance_stop(deregistered);
 	} else if (phase == DEREGISTERING && now >= stop_deadline) {
 		log_error("could not take this instance's users offline: exiting anyway");
 		phase = DONE;
 	}
+	if (phase == DONE) {
+		teardown();
+		return;
+	}
 	lws_sul_schedule(W.context, 0, &sul_tick, tick,
-			 (phase == RUNNING ? 1000 : 50) * LWS_US_PER_MS);
+			 (phase == RUNNING ? 200 : 50) * LWS_US_PER_MS);
 }
 
 static const struct lws_protocols ws_protocols[] = {
@@ -256,6 +303,18 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* poll() looks at every descriptor on every wakeup: with thousands of
+	 * connections that is most of the work. libev (epoll) only at the
+	 * ready ones. */
+	const char *evlib = config_str("MSGR_WSD_EVENT_LIB", "ev");
+	if (!strcmp(evlib, "ev")) {
+		event_lib = true;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		info.signal_cb = on_lws_signal;
+	} else if (strcmp(evlib, "poll")) {
+		log_error("MSGR_WSD_EVENT_LIB \"%s\": expected ev or poll", evlib);
+		return 78;
+	}
 	info.fd_limit_per_thread = raise_fd_limit();
 	info.retry_and_idle_policy = &idle;
 	info.timeout_secs = 10;
@@ -317,32 +376,13 @@ int main(int argc, char **argv)
 	lws_sul_schedule(W.context, 0, &sul_tick, tick, LWS_US_PER_SEC);
 	log_info("listening on %s (instance %s)", sock ? sock : listen_addr, W.wsd_id);
 
-	while (phase != DONE) {
-		if (lws_service(W.context, 0) < 0)
+	/* With an event library lws_service() runs the loop until teardown()
+	 * destroys the context; with poll() it returns after each wakeup. */
+	while (phase != TORN_DOWN)
+		if (lws_service(W.context, 0) < 0 && !event_lib)
 			break;
-		if (got_hup) {
-			got_hup = 0;
-			log_info("SIGHUP: nothing to reload");
-		}
-		if (got_stop && phase == RUNNING) {
-			phase = DRAINING;
-			W.stopping = true;
-			stop_deadline = wsd_now_ms() + 3000;
-			log_info("stopping: closing %u connections", session_close_all());
-			lws_sul_schedule(W.context, 0, &sul_tick, tick, 0);
-		}
-	}
-
-	/* Database sockets first, so that lws closing them is not taken for a
-	 * lost connection; the connections themselves stay until every
-	 * session's close callback has run. */
-	feed_stop();
-	for (unsigned i = 0; i < W.nwork; i++)
-		pg_conn_shutdown(W.work[i]);
-	/* Timers live in the context: cancel them while it exists. */
-	lws_sul_cancel(&sul_tick);
-	hub_stop();
-	ack_free();
+	if (phase != TORN_DOWN)
+		teardown();
 	lws_context_destroy(W.context);
 	for (unsigned i = 0; i < W.nwork; i++)
 		pg_conn_free(W.work[i]);

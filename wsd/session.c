@@ -776,21 +776,26 @@ void session_sweep(void)
 	lws_end_foreach_dll_safe(d, d1);
 }
 
-/* session_close() moves sessions to the end of S.others: iterate safely. */
-static void close_list(struct lws_dll2_owner *owner)
+/* Closes up to max sessions of a list. session_close() moves a session to
+ * the end of S.others, so the ones still open are always at the head. */
+static unsigned close_some(struct lws_dll2_owner *owner, unsigned max)
 {
-	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(owner)) {
-		struct session *s = lws_container_of(d, struct session, list_link);
+	unsigned n = 0;
+	while (n < max && lws_dll2_get_head(owner)) {
+		struct session *s =
+			lws_container_of(lws_dll2_get_head(owner), struct session, list_link);
+		if (s->close_code)
+			break;
 		session_close(s, CLOSE_GOING_AWAY, "server shutting down");
+		n++;
 	}
-	lws_end_foreach_dll_safe(d, d1);
+	return n;
 }
 
-unsigned session_close_all(void)
+unsigned session_close_all(unsigned max)
 {
-	close_list(&S.pending);
-	close_list(&S.others);
-	return session_count();
+	unsigned n = close_some(&S.pending, max);
+	return n + close_some(&S.others, max - n);
 }
 
 int session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -191,8 +191,10 @@ bool session_is_live(const struct session *s);
 /* Closes with code (RFC 6455 section 7.4) at the next writeable; reason is
  * a static string. */
 void session_close(struct session *s, uint16_t code, const char *reason);
-/* Closes every session with 1001 (shutting down); returns how many are left. */
-unsigned session_close_all(void);
+/* Closes up to max more sessions with 1001 (shutting down); returns how
+ * many it closed. In slices: lws keeps the close handshake's timers in one
+ * sorted list, so closing all at once costs O(connections^2). */
+unsigned session_close_all(unsigned max);
 unsigned session_count(void);
 void session_sweep(void); /* auth deadlines; called every second */
 struct session *session_of_link(struct lws_dll2 *link);
