@@ -35,17 +35,22 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_note_pruned();
 
 -- The users whose membership a membership event changes (wsd/event.h reads
 -- the same from the payloads): the members of a new chat, the user added,
--- the user removed.
+-- the user removed. An index is built on it, so it never raises: what is
+-- not a number is left out.
 CREATE FUNCTION wsd_event_users(kind text, payload jsonb) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT CASE kind
-		WHEN 'member.added' THEN ARRAY[(payload->'user'->>'id')::bigint]
-		WHEN 'member.removed' THEN ARRAY[(payload->>'user_id')::bigint]
-		WHEN 'chat.created' THEN ARRAY(
-			SELECT (m->'user'->>'id')::bigint
-			FROM jsonb_array_elements(payload->'chat'->'members') AS m)
-		ELSE '{}'::bigint[]
-	END
+	SELECT coalesce(array_agg(trunc((v #>> '{}')::numeric)::bigint), '{}')
+	FROM (
+		SELECT payload->'user'->'id' AS v WHERE kind = 'member.added'
+		UNION ALL
+		SELECT payload->'user_id' WHERE kind = 'member.removed'
+		UNION ALL
+		SELECT m->'user'->'id'
+		FROM jsonb_array_elements(CASE WHEN kind = 'chat.created'
+			AND jsonb_typeof(payload->'chat'->'members') = 'array'
+			THEN payload->'chat'->'members' ELSE '[]' END) AS m
+	) s
+	WHERE jsonb_typeof(v) = 'number' AND (v #>> '{}')::numeric BETWEEN 1 AND 9223372036854775807
 $$;
 
 -- A user's membership events after some id (wsd loads and replays with it).

@@ -68,7 +68,10 @@ static void on_lws_signal(void *handle, int sig)
 
 static void lws_log(int level, const char *line)
 {
-	/* lws lines end with a newline. */
+	/* lws lines end with a newline. A refused handshake is logged by
+	 * session.c with its reason already. */
+	if (strstr(line, "User code denied connection"))
+		return;
 	int len = (int)strcspn(line, "\n");
 	if (level & LLL_ERR)
 		log_error("lws: %.*s", len, line);
@@ -153,7 +156,7 @@ static void deregistered(void)
 	phase = DONE;
 }
 
-#define CLOSE_SLICE 1000 /* connections closed per 50 ms while stopping */
+#define CLOSE_SLICE 500 /* connections closing at once while stopping */
 
 /* Before lws_context_destroy(): database sockets first, so that lws closing
  * them is not taken for a lost connection (the connections themselves stay
@@ -196,6 +199,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (phase == DRAINING && (!session_count() || now >= stop_deadline)) {
 		phase = DEREGISTERING;
 		stop_deadline = now + 4000; /* stack.sh waits 10 s in all */
+		log_info("stopping: %u connections left; taking this instance's users offline",
+			 session_count());
 		ack_flush_now();
 		hub_instance_stop(deregistered);
 	} else if (phase == DEREGISTERING && now >= stop_deadline) {

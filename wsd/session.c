@@ -79,6 +79,7 @@ struct replay {
 static struct {
 	struct lws_dll2_owner pending; /* SESSION_AUTH, oldest deadline first */
 	struct lws_dll2_owner others;  /* authenticated, or closing */
+	unsigned closing;              /* close asked, not yet closed */
 	struct buf frame;
 } S;
 
@@ -121,6 +122,7 @@ void session_close(struct session *s, uint16_t code, const char *reason)
 		return;
 	s->close_code = code;
 	s->close_reason = reason;
+	S.closing++;
 	/* A peer that reads nothing never makes us writeable: the sweep
 	 * drops it after CLOSE_WAIT_S. (Not lws_set_timeout(): lws keeps its
 	 * timers in one sorted list, and thousands of closes at once would
@@ -177,6 +179,18 @@ static void send_frame(struct session *s)
 	msg_unref(m);
 }
 
+/* An answer to a client frame (pong, error): a client that sends and
+ * never reads is cut off like any other lagging one. */
+static void send_reply(struct session *s)
+{
+	if (s->qlen >= (uint32_t)W.cfg.queue_max_msgs) {
+		queue_clear(s);
+		session_close(s, CLOSE_LAGGING, "lagging, resume with since");
+		return;
+	}
+	send_frame(s);
+}
+
 static void send_error(struct session *s, const char *code, const char *detail)
 {
 	buf_reset(&S.frame);
@@ -185,7 +199,7 @@ static void send_error(struct session *s, const char *code, const char *detail)
 	buf_puts(&S.frame, ",\"detail\":");
 	buf_json_str(&S.frame, detail, strlen(detail));
 	buf_putc(&S.frame, '}');
-	send_frame(s);
+	send_reply(s);
 }
 
 void session_deliver(struct session *s, int64_t id, struct msg *m)
@@ -581,7 +595,7 @@ static int on_message(struct session *s, const char *data, size_t len)
 	if (!strcmp(type, "ping")) {
 		buf_reset(&S.frame);
 		buf_puts(&S.frame, "{\"type\":\"pong\"}");
-		send_frame(s);
+		send_reply(s);
 	} else if (!strcmp(type, "typing")) {
 		if (!get_id(root, "chat_id", &chat_id))
 			send_error(s, "bad_frame", "typing needs a chat_id");
@@ -721,6 +735,8 @@ static void on_established(struct session *s, struct lws *wsi)
 
 static void on_closed(struct session *s)
 {
+	if (s->close_code)
+		S.closing--;
 	list_remove(&s->list_link);
 	pg_query_cancel(s->query);
 	s->query = NULL;
@@ -794,6 +810,9 @@ static unsigned close_some(struct lws_dll2_owner *owner, unsigned max)
 
 unsigned session_close_all(unsigned max)
 {
+	if (S.closing >= max)
+		return 0; /* the last slice is still closing */
+	max -= S.closing;
 	unsigned n = close_some(&S.pending, max);
 	return n + close_some(&S.others, max - n);
 }

@@ -191,9 +191,10 @@ bool session_is_live(const struct session *s);
 /* Closes with code (RFC 6455 section 7.4) at the next writeable; reason is
  * a static string. */
 void session_close(struct session *s, uint16_t code, const char *reason);
-/* Closes up to max more sessions with 1001 (shutting down); returns how
- * many it closed. In slices: lws keeps the close handshake's timers in one
- * sorted list, so closing all at once costs O(connections^2). */
+/* Closes more sessions with 1001 (shutting down), so that at most max are
+ * closing at a time; returns how many it closed. In slices: lws keeps the
+ * timers of the close handshake in one sorted list, where each new one
+ * walks all the others, so closing all at once costs O(connections^2). */
 unsigned session_close_all(unsigned max);
 unsigned session_count(void);
 void session_sweep(void); /* auth deadlines; called every second */
