@@ -188,6 +188,8 @@ struct presence_op {
 	bool up;
 };
 
+#define PRESENCE_BATCH 1000
+
 static struct {
 	struct presence_op *ops, *sent;
 	size_t n, cap, nsent;
@@ -269,9 +271,12 @@ static void presence_flush(void)
 		return;
 	struct buf users = {0}, ups = {0};
 	qsort(P.ops, P.n, sizeof *P.ops, cmp_op);
+	/* Not too many users locked in one transaction; a user's changes
+	 * that do not fit stay in order for the next batch. */
+	size_t n = P.n < PRESENCE_BATCH ? P.n : PRESENCE_BATCH;
 	buf_putc(&users, '{');
 	buf_putc(&ups, '{');
-	for (size_t i = 0; i < P.n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		buf_printf(&users, "%s%" PRId64, i ? "," : "", P.ops[i].user_id);
 		buf_printf(&ups, "%s%c", i ? "," : "", P.ops[i].up ? 't' : 'f');
 	}
@@ -280,12 +285,16 @@ static void presence_flush(void)
 	const char *params[] = {W.wsd_id, buf_cstr(&users), buf_cstr(&ups)};
 	PG_STMT(batch_stmt, "SELECT wsd_presence_batch($1, $2::bigint[], $3::boolean[])");
 	if (buf_status(&users) == MSGR_OK && buf_status(&ups) == MSGR_OK &&
+	    (P.sent = malloc(n * sizeof *P.sent)) &&
 	    pg_exec(W.work[0], &batch_stmt, 3, params, presence_done, NULL)) {
 		P.inflight = true;
-		P.sent = P.ops;
-		P.nsent = P.n;
-		P.ops = NULL;
-		P.n = P.cap = 0;
+		memcpy(P.sent, P.ops, n * sizeof *P.sent);
+		P.nsent = n;
+		memmove(P.ops, P.ops + n, (P.n - n) * sizeof *P.ops);
+		P.n -= n;
+	} else {
+		free(P.sent);
+		P.sent = NULL;
 	}
 	buf_free(&users);
 	buf_free(&ups);

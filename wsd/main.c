@@ -326,6 +326,13 @@ int main(int argc, char **argv)
 	info.gid = -1;
 	info.uid = -1;
 	W.context = lws_create_context(&info);
+	if (!W.context && event_lib) {
+		log_error("libev is not available to lws (libwebsockets-evlib-ev): using poll()");
+		event_lib = false;
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+		info.signal_cb = NULL;
+		W.context = lws_create_context(&info);
+	}
 	if (!W.context) {
 		log_error("could not create the lws context");
 		return 1;

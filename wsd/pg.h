@@ -45,10 +45,9 @@ int pg_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    size_t len);
 #define PG_LWS_PROTOCOL "msgr-pg"
 
-/* A new connection (its descriptors adopted into vh of cx) named name (for
- * the log), connecting at once with
- * conninfo (a libpq connection string or URI, copied). Returns NULL when
- * out of memory. */
+/* A new connection named name (for the log), connecting at once with
+ * conninfo (a libpq connection string or URI, copied); its socket is
+ * adopted into vh of cx. ops may be NULL. Returns NULL when out of memory. */
 struct pg_conn *pg_conn_new(struct lws_context *cx, struct lws_vhost *vh, const char *name,
 			    const char *conninfo, const struct pg_conn_ops *ops, void *arg);
 /* Closes the connection for good (no reconnect; queries still queue but
@@ -64,7 +63,8 @@ unsigned pg_conn_queued(const struct pg_conn *c);
 
 /* A statement that is prepared once per connection, on first use (and
  * again after a reconnect), so that hot queries are not planned at every
- * execution. Declare with PG_STMT at file scope; at most 64 in a process. */
+ * execution. Declare with PG_STMT (a static, at file or function scope); at
+ * most 64 in a process. */
 struct pg_stmt {
 	const char *sql;
 	int id; /* assigned on first use */

@@ -247,3 +247,25 @@ def test_ack_needs_membership(api, new_user, connect):
     other = group(api, alice, "Other", bob)["id"]
     b.send({"type": "ack", "chat_id": other, "message_id": msg["id"]})
     assert not [f for f in a.drain(1.0) if f["type"] == "delivered"]
+
+
+def test_presence_of_a_user_in_very_many_chats(stack, api, new_user, connect):
+    """The chat list does not fit a notification (8000 bytes): the receiving
+    processes look the chats up."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    busy, friend = new_user("busy"), new_user("friend")
+    bid, fid = busy["user"]["id"], friend["user"]["id"]
+    stack.psql(
+        "WITH c AS (INSERT INTO chats (type, title) SELECT 'group', 'many ' || g"
+        " FROM generate_series(1, 2000) g RETURNING id)"
+        " INSERT INTO chat_members (chat_id, user_id, role) SELECT id, %s, 'owner' FROM c", bid)
+    last = stack.psql("SELECT max(chat_id) FROM chat_members WHERE user_id = %s", bid)[0][0]
+    stack.psql("INSERT INTO chat_members (chat_id, user_id) VALUES (%s, %s)", last, fid)
+    f = connect(friend)
+    b = connect(busy)
+    p = f.wait_for(lambda x: x["type"] == "presence" and x["data"]["user_id"] == bid)
+    assert p["data"]["online"] is True
+    b.close()
+    p = f.wait_for(lambda x: x["type"] == "presence" and x["data"]["user_id"] == bid)
+    assert p["data"]["online"] is False
