@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/time.h>
@@ -8,10 +9,19 @@
 #include <unistd.h>
 
 static const char *log_program = "msgr";
+/* getpid() is a system call, and every request logs a line. */
+static pid_t log_pid;
+
+static void note_pid(void)
+{
+	log_pid = getpid();
+}
 
 void log_init(const char *program)
 {
 	log_program = program;
+	note_pid();
+	pthread_atfork(NULL, NULL, note_pid);
 	/* Line-buffered so that lines from several workers do not interleave. */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
@@ -26,7 +36,7 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	char line[2048];
 	int n = snprintf(line, sizeof line, "%s.%03dZ %s[%d] %s: ", stamp, (int)(tv.tv_usec / 1000),
-			 log_program, (int)getpid(), level);
+			 log_program, (int)(log_pid ? log_pid : getpid()), level);
 	if (n < 0 || (size_t)n >= sizeof line)
 		return;
 	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -104,6 +104,8 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 				     "the server failed to answer this request");
 		}
 		log_request(req.method, req.path, req.status, elapsed_ms(&start), req.user_id);
+		if (FCGX_GetChar(r.in) == EOF && FCGX_HasSeenEOF(r.in))
+			r.detached = 1;
 		FCGX_Finish_r(&r);
 		arena_reset(arena);
 		in_request = 0;

@@ -7,10 +7,12 @@
  * the limit off) and MSGR_SEND_BURST (how many may come at once, default
  * the rate); beyond them a send is 429 with Retry-After.
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
- * MSGR_PRUNE_INTERVAL seconds (default 3600).
+ * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
+ * 8192, 0 = off): the memory each worker may keep rendered history pages in.
  */
 #include "config.h"
 #include "messages.h"
+#include "pagecache.h"
 #include "server.h"
 #include "upload.h"
 
@@ -33,6 +35,7 @@ static int init_worker(void)
 	long burst = config_int("MSGR_SEND_BURST", rate > 0 ? rate : 1, 1, 1000000);
 	messages_config.send_rate = (double)rate;
 	messages_config.send_burst = (double)burst;
+	page_cache_set_budget((size_t)config_int("MSGR_PAGE_CACHE_KB", 8192, 0, 1048576) * 1024);
 	/* Multipart sends store files; deletes remove them. */
 	return upload_init();
 }
