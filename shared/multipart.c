@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* RFC 2046 section 5.1.1: a boundary is 1 to 70 characters. */
 #define MP_BOUNDARY_MAX 70
 /* CRLF "--" before the boundary. */
@@ -110,17 +112,6 @@ static bool is_charset_char(unsigned char c)
 static bool is_ctl(unsigned char c)
 {
 	return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static unsigned char lower(unsigned char c)
@@ -475,8 +466,8 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 		if (c == '%') {
 			int hi, lo;
 
-			if (n - j < 3 || (hi = hex_value((unsigned char)v[j + 1])) < 0 ||
-			    (lo = hex_value((unsigned char)v[j + 2])) < 0)
+			if (n - j < 3 || (hi = hex_digit_value((unsigned char)v[j + 1])) < 0 ||
+			    (lo = hex_digit_value((unsigned char)v[j + 2])) < 0)
 				goto malformed;
 			c = (unsigned char)(hi << 4 | lo);
 			j += 2;

@@ -58,17 +58,6 @@ static bool parse_int(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *valid_percent_decode(struct arena *a, const char *s, size_t len, bool plus_is_space,
 			   size_t *out_len)
 {
@@ -78,7 +67,8 @@ char *valid_percent_decode(struct arena *a, const char *s, size_t len, bool plus
 		if (s[i] == '%') {
 			if (len - i < 3)
 				return NULL;
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			int hi = hex_digit_value((unsigned char)s[i + 1]);
+			int lo = hex_digit_value((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return NULL;
 			out[o++] = (char)(hi << 4 | lo);

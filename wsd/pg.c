@@ -473,12 +473,10 @@ static struct pg_query *query_new(struct pg_conn *c, const char *sql, int nparam
 	return q;
 }
 
-struct pg_query *pg_query(struct pg_conn *c, const char *sql, int nparams,
-			  const char *const *params, pg_result_cb cb, void *arg)
+/* Appends q to the queue, which keeps each caller's statements in order,
+ * and sends it at once if nothing is in flight. Returns q. */
+static struct pg_query *queue_last(struct pg_conn *c, struct pg_query *q)
 {
-	struct pg_query *q = query_new(c, sql, nparams, params, cb, arg);
-	if (!q)
-		return NULL;
 	if (c->tail)
 		c->tail->next = q;
 	else
@@ -487,6 +485,15 @@ struct pg_query *pg_query(struct pg_conn *c, const char *sql, int nparams,
 	c->queued++;
 	send_next(c);
 	return q;
+}
+
+struct pg_query *pg_query(struct pg_conn *c, const char *sql, int nparams,
+			  const char *const *params, pg_result_cb cb, void *arg)
+{
+	struct pg_query *q = query_new(c, sql, nparams, params, cb, arg);
+	if (!q)
+		return NULL;
+	return queue_last(c, q);
 }
 
 struct pg_query *pg_exec(struct pg_conn *c, struct pg_stmt *st, int nparams,
@@ -504,14 +511,7 @@ struct pg_query *pg_exec(struct pg_conn *c, struct pg_stmt *st, int nparams,
 	if (!q)
 		return NULL;
 	q->stmt = st;
-	if (c->tail)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->queued++;
-	send_next(c);
-	return q;
+	return queue_last(c, q);
 }
 
 struct pg_query *pg_query_first(struct pg_conn *c, const char *sql, int nparams,

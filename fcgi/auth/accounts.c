@@ -11,6 +11,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "reply.h"
 #include "token.h"
 #include "utf8.h"
 
@@ -204,12 +205,11 @@ static bool open_session(struct http_req *req, int64_t user_id, const char *logi
 	DB_STMT(session_open, 4,
 		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
 		"SELECT session_open($1::bigint, $2, $3::int)");
-	char hash[2 * TOKEN_HASH_LEN + 1], uid[24], ttl[24];
+	char hash[2 * TOKEN_HASH_LEN + 1], uid[REPLY_ID_LEN], ttl[24];
 	if (!new_refresh(req, refresh, hash))
 		return false;
-	snprintf(uid, sizeof uid, "%lld", (long long)user_id);
 	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
-	const char *params[] = {uid, hash, ttl, login};
+	const char *params[] = {reply_id(uid, user_id), hash, ttl, login};
 	PGresult *res = db_exec(&session_open, params);
 	if (!db_ok(res)) {
 		http_db_problem(req, res);

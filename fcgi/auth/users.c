@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "reply.h"
 
 #define PROFILE_BODY_LIMIT 8192
 
@@ -44,9 +45,8 @@ void handle_me(struct http_req *req)
 	DB_STMT(get_me, 1, "SELECT user_json(u, true) FROM users u WHERE u.id = $1");
 	if (!http_require_user(req))
 		return;
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {uid};
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id)};
 	send_row_or_404(req, db_exec(&get_me, params), "user_not_found",
 			"the account of this token no longer exists");
 }
@@ -68,9 +68,9 @@ void handle_update_me(struct http_req *req)
 	struct field_value f[ME__MAX];
 	if (!http_parse_body(req, PROFILE_BODY_LIMIT, me_fields, ME__MAX, f))
 		return;
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {uid, f[ME_DISPLAY_NAME].present ? f[ME_DISPLAY_NAME].str : NULL,
+	char uid[REPLY_ID_LEN];
+	const char *params[] = {reply_id(uid, req->user_id),
+				f[ME_DISPLAY_NAME].present ? f[ME_DISPLAY_NAME].str : NULL,
 				f[ME_ABOUT].present ? f[ME_ABOUT].str : NULL};
 	send_row_or_404(req, db_exec(&update_me, params), "user_not_found",
 			"the account of this token no longer exists");
@@ -101,11 +101,10 @@ void handle_search_users(struct http_req *req)
 	struct field_value f[SEARCH__MAX];
 	if (!http_parse_query(req, search_fields, SEARCH__MAX, f))
 		return;
-	char uid[24], limit[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
+	char uid[REPLY_ID_LEN], limit[24];
 	snprintf(limit, sizeof limit, "%lld",
 		 (long long)(f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20));
-	const char *params[] = {uid, f[SEARCH_Q].str, limit};
+	const char *params[] = {reply_id(uid, req->user_id), f[SEARCH_Q].str, limit};
 	send_row_or_404(req, db_exec(&search_users, params), "not_found", "no result");
 }
 

@@ -55,17 +55,9 @@ void handle_put_avatar(struct http_req *req)
 			     up.files[0].mime);
 		return;
 	}
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *arrays[4];
-	upload_sql_arrays(req->arena, &up, arrays);
-	const char *params[] = {uid, arrays[0], arrays[1], arrays[2], arrays[3]};
-	PGresult *res = db_exec(&set_avatar, params);
-	if (!db_ok(res)) {
-		upload_discard(&up);
-		http_db_problem(req, res);
+	PGresult *res = files_store_rows(req, &set_avatar, &up);
+	if (!res)
 		return;
-	}
 	if (PQntuples(res) != 1) {
 		upload_discard(&up);
 		send_user_and_purge(req, res);

@@ -9,10 +9,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "http.h"
+
+struct db_stmt;
+struct upload;
 
 /* upload.c */
 void handle_upload(struct http_req *req);
+/* Puts the rows of up's files in the database with stmt (files_add() or a
+ * function built on it), whose parameters are the caller's id and the four
+ * arrays of upload_sql_arrays(). Returns the result (the caller PQclear()s
+ * it); on failure answers the problem, removes the files from disk and
+ * returns NULL. */
+PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct upload *up);
 
 /* download.c */
 void handle_download(struct http_req *req);

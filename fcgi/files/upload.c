@@ -2,11 +2,27 @@
  * POST /api/files: one or more parts "file", streamed to storage; the
  * uploads belong to the caller and are not attached to anything yet.
  */
-#include <stdio.h>
-
 #include "db.h"
 #include "files.h"
+#include "reply.h"
 #include "upload.h"
+
+PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct upload *up)
+{
+	char uid[REPLY_ID_LEN];
+	const char *arrays[4];
+	upload_sql_arrays(req->arena, up, arrays);
+	const char *params[] = {reply_id(uid, req->user_id), arrays[0], arrays[1], arrays[2],
+				arrays[3]};
+	PGresult *res = db_exec(stmt, params);
+	if (!db_ok(res)) {
+		/* Without their rows the files would be orphans on disk. */
+		upload_discard(up);
+		http_db_problem(req, res);
+		return NULL;
+	}
+	return res;
+}
 
 void handle_upload(struct http_req *req)
 {
@@ -31,17 +47,9 @@ void handle_upload(struct http_req *req)
 		field_errors_free(&errs);
 		return;
 	}
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *arrays[4];
-	upload_sql_arrays(req->arena, &up, arrays);
-	const char *params[] = {uid, arrays[0], arrays[1], arrays[2], arrays[3]};
-	PGresult *res = db_exec(&add_files, params);
-	if (!db_ok(res)) {
-		upload_discard(&up);
-		http_db_problem(req, res);
+	PGresult *res = files_store_rows(req, &add_files, &up);
+	if (!res)
 		return;
-	}
 	if (upload_publish(&up) != MSGR_OK) {
 		files_drop(req, PQgetvalue(res, 0, 1));
 		upload_discard(&up);
