@@ -236,6 +236,7 @@ class Stack:
                 self.env[k] = v
         self._db = None
         self.extra_wsd = []  # Popen of wsd processes started here
+        self.program_overrides = {}  # setting -> the stack's own value
 
     def sh(self, *args, timeout=240):
         with tempfile.TemporaryFile(mode="w+") as out:
@@ -250,6 +251,18 @@ class Stack:
 
     def start(self):
         self.sh("start")
+
+    def restart_with(self, program, settings):
+        """Restarts one program with these MSGR_* settings on top of the
+        stack's (an empty dict: back to the stack's own)."""
+        for k, own in self.program_overrides.items():
+            if own is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = own
+        self.program_overrides = {k: self.env.get(k) for k in settings}
+        self.env.update(settings)
+        self.sh("restart", program)
 
     def stop(self):
         for p in self.extra_wsd:
@@ -456,11 +469,14 @@ def scenario_rest(stack, ds, work, results):
         dict(key="chats", title="Chat list of a user with 100 chats (`GET /api/chats`)",
              lua="chats.lua", args=[write_lines(work / "list_token", [ds["list_user"]["token"]])],
              pg="chat_list.sql", vars=dict(uid=ds["list_user"]["id"])),
-        dict(key="history", title="Newest 50 messages of a chat with 1,000",
+        dict(key="history", title="Newest 50 messages of a chat with 1,000 (pages kept by the workers)",
              lua="history.lua",
              args=[write_lines(work / "history_pairs", [f"{u['token']} {ds['read_chat']}" for u in reg])],
-             pg="history.sql", vars=dict(uid_lo=uid_lo, uid_hi=uid_hi, chat=ds["read_chat"], limit=50),
+             pg="history_kept.sql", vars=dict(uid_lo=uid_lo, uid_hi=uid_hi, chat=ds["read_chat"]),
              target=("rps", 8000)),
+        dict(key="history_render", title="Newest 50 messages, every page rendered (`MSGR_PAGE_CACHE_KB=0`)",
+             lua="history.lua", args=[str(work / "history_pairs")], program_env={"MSGR_PAGE_CACHE_KB": "0"},
+             pg="history.sql", vars=dict(uid_lo=uid_lo, uid_hi=uid_hi, chat=ds["read_chat"], limit=50)),
         dict(key="search", title=f"Message search over {CFG['search_messages']:,} messages",
              lua="search.lua",
              args=[reg_tokens, write_lines(work / "search_words", ds.get("search_words", ["kalomi"]))],
@@ -496,6 +512,8 @@ def scenario_rest(stack, ds, work, results):
             continue
         row = {"key": c["key"], "title": c["title"], "target": c.get("target")}
         try:
+            if c.get("program_env"):
+                stack.restart_with("messages", c["program_env"])
             row["settle_seconds"] = stack.settle()
             row["busy_before"] = cpu_busy(1.0)
             conns = c.get("conns")
@@ -516,6 +534,9 @@ def scenario_rest(stack, ds, work, results):
         except Exception as e:  # noqa: BLE001 - one failed case does not end the run
             row["error"] = str(e)[-1500:]
             log(f"rest {c['key']}: FAILED {str(e)[:500]}")
+        finally:
+            if c.get("program_env"):
+                stack.restart_with("messages", {})
         results["rest"].append(row)
     with contextlib.suppress(Exception):
         search_profile(stack, ds, results)
