@@ -1144,6 +1144,11 @@ static void dispatch(void);
 
 static void http_read(struct hconn *h)
 {
+	/* nginx closes a keep-alive connection right after the response that
+	 * says "Connection: close" (keepalive_requests): the end of the stream
+	 * can arrive in the same read as that response, which is then whole and
+	 * must still count. */
+	bool peer_closed = false;
 	for (;;) {
 		sb_need(&h->in, 4096);
 		ssize_t n = recv(h->fd, h->in.p + h->in.len, h->in.cap - h->in.len, 0);
@@ -1154,14 +1159,16 @@ static void http_read(struct hconn *h)
 			return;
 		}
 		if (n == 0) {
-			http_error(h, "connection closed by the server");
-			return;
+			peer_closed = true;
+			break;
 		}
 		h->in.len += (size_t)n;
 	}
 	if (h->state != H_BUSY) {
 		if (h->in.len)
 			http_error(h, "data on an idle connection");
+		else if (peer_closed)
+			http_close(h);
 		return;
 	}
 	int status = 0;
@@ -1172,8 +1179,12 @@ static void http_read(struct hconn *h)
 		http_error(h, "malformed response");
 		return;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		if (peer_closed)
+			http_error(h, "connection closed by the server");
 		return;
+	}
+	close_after = close_after || peer_closed;
 	uint64_t now = mono_ns();
 	u32_push(&hs.latency, (uint32_t)((now - h->t_sent) / 1000));
 	const struct plan *pl = &plans[h->job.plan];
