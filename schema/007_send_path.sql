@@ -15,13 +15,11 @@ BEGIN
 END
 $$;
 
--- The Message object as p_viewer sees it (NULL: as an event payload).
--- p_lookup_parts false: the message was just written and has no reactions
--- and no files, so the two lookups (an aggregate each) are skipped.
-DROP FUNCTION message_json(messages, bigint);
-CREATE FUNCTION message_json(m messages, p_viewer bigint DEFAULT NULL,
-			     p_lookup_parts boolean DEFAULT true) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+-- The Message object from a row and its parts (whatever they are, a deleted
+-- message shows none). message_json() looks the parts up; a page of
+-- history (008) passes them in.
+CREATE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
 		'id', m.id,
 		'chat_id', m.chat_id,
@@ -31,11 +29,23 @@ LANGUAGE sql STABLE AS $$
 		'created_at', api_ts(m.created_at),
 		'edited_at', api_ts(m.edited_at),
 		'deleted', m.deleted_at IS NOT NULL,
-		'attachments', CASE WHEN m.deleted_at IS NULL AND p_lookup_parts
-			THEN message_attachments(m.id) ELSE '[]'::jsonb END,
-		'reactions', CASE WHEN m.deleted_at IS NULL AND p_lookup_parts
-			THEN message_reactions_json(m.id, p_viewer) ELSE '[]'::jsonb END,
+		'attachments', CASE WHEN m.deleted_at IS NULL THEN p_attachments ELSE '[]'::jsonb END,
+		'reactions', CASE WHEN m.deleted_at IS NULL THEN p_reactions ELSE '[]'::jsonb END,
 		'client_id', m.client_id)
+$$;
+
+-- The Message object as p_viewer sees it (NULL: as an event payload).
+-- p_lookup_parts false: the message was just written and has no reactions
+-- and no files, so the two lookups (an aggregate each) are skipped.
+DROP FUNCTION message_json(messages, bigint);
+CREATE FUNCTION message_json(m messages, p_viewer bigint DEFAULT NULL,
+			     p_lookup_parts boolean DEFAULT true) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT message_object(m,
+		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
+			THEN message_attachments(m.id) ELSE '[]'::jsonb END,
+		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
+			THEN message_reactions_json(m.id, p_viewer) ELSE '[]'::jsonb END)
 $$;
 
 CREATE OR REPLACE FUNCTION service_message(p_chat_id bigint, p_actor bigint, p_text text)

@@ -1,7 +1,7 @@
 -- Rendering a page of history with one grouped lookup of the page's files
 -- and one of its reactions, instead of two lookups per message (100
 -- executor start-ups with an aggregate each for a page of 50, most finding
--- nothing): docs/BENCHMARKS.md, "History pages".
+-- nothing): docs/BENCHMARKS.md, "Read the newest 50 messages".
 --
 -- The per-message helpers of 003/005 become thin wrappers over the same
 -- set functions, so that a page and a single message are built alike.
@@ -46,35 +46,6 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
 	RETURN coalesce((SELECT attachments FROM attachments_of(ARRAY[msg_id])), '[]'::jsonb);
 END
-$$;
-
--- The Message object from a row and its parts (whatever they are, a deleted
--- message shows none). message_json() looks the parts up; a page passes
--- them in.
-CREATE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object(
-		'id', m.id,
-		'chat_id', m.chat_id,
-		'sender_id', CASE WHEN m.kind = 'service' THEN NULL ELSE m.sender_id END,
-		'kind', m.kind,
-		'text', CASE WHEN m.deleted_at IS NULL THEN m.text ELSE '' END,
-		'created_at', api_ts(m.created_at),
-		'edited_at', api_ts(m.edited_at),
-		'deleted', m.deleted_at IS NOT NULL,
-		'attachments', CASE WHEN m.deleted_at IS NULL THEN p_attachments ELSE '[]'::jsonb END,
-		'reactions', CASE WHEN m.deleted_at IS NULL THEN p_reactions ELSE '[]'::jsonb END,
-		'client_id', m.client_id)
-$$;
-
-CREATE OR REPLACE FUNCTION message_json(m messages, p_viewer bigint DEFAULT NULL,
-					p_lookup_parts boolean DEFAULT true) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT message_object(m,
-		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
-			THEN message_attachments(m.id) ELSE '[]'::jsonb END,
-		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
-			THEN message_reactions_json(m.id, p_viewer) ELSE '[]'::jsonb END)
 $$;
 
 -- A LANGUAGE sql EXISTS is not inlined: it was parsed and planned on every

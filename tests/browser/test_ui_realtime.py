@@ -1,10 +1,13 @@
 """The realtime link in the browser: a dropped WebSocket (closed from the
 page, or wsd restarted) resumes with `since`, and every message sent
-meanwhile arrives exactly once."""
+meanwhile arrives exactly once; a `since` older than the kept events gets a
+reset, and the app reloads over REST."""
 
 import threading
 import time
 import uuid
+
+import pytest
 
 from ui import bubbles, chat_item, open_chat, post_message, sign_in, wait_app
 
@@ -90,3 +93,49 @@ def test_dropped_socket_resumes_without_loss(browser, api, new_user, stack):
     wait_app(b)
     open_chat(b, "Ivy Pepper")
     wait_texts(b, [*after])
+
+
+def test_reset_after_the_missed_events_were_pruned(browser, api, new_user, stack):
+    """A tab away for longer than events are kept: wsd answers its `since`
+    with reset, and the app reloads over REST what it can no longer replay."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    jon = new_user("jon", display_name="Jon Snowe")
+    kim = new_user("kim", display_name="Kim Possible")
+    chat = api.post("/api/chats", token=kim, json={"type": "direct", "user_id": jon["user"]["id"]}).json()
+    post(api, kim, chat["id"], "before the break")
+
+    b = browser()
+    b.allow("WebSocket connection to")
+    sign_in(b, jon["username"], jon["password"])
+    open_chat(b, "Kim Possible")
+    wait_texts(b, ["before the break"])
+
+    # Offline: the page can open no WebSocket while the messages come and
+    # their events outlive the retention.
+    b.js("window.__RealWebSocket = window.WebSocket;"
+         " window.WebSocket = function () { throw new Error('offline for the test'); };"
+         " window.messenger.dropSocket();")
+    missed = [f"while away {i}" for i in range(3)]
+    for t in missed:
+        post(api, kim, chat["id"], t)
+    stack.psql("UPDATE events SET created_at = now() - interval '30 days' WHERE chat_id = %s", chat["id"])
+    assert stack.psql("SELECT prune_events()")[0][0] >= len(missed)
+
+    # Online again, noting the type of every frame the page receives.
+    b.js("window.__frames = [];"
+         " window.WebSocket = class extends window.__RealWebSocket {"
+         "   constructor(url, protocols) {"
+         "     super(url, protocols);"
+         "     this.addEventListener('message', (e) => {"
+         "       try { window.__frames.push(JSON.parse(e.data).type); } catch (err) {}"
+         "     });"
+         "   }"
+         " };"
+         " window.dispatchEvent(new Event('online'));")
+    b.wait(lambda d: "reset" in b.js("return window.__frames"), 30, "a reset frame")
+    wait_texts(b, ["before the break", *missed])
+    b.wait(lambda d: b.js("return window.messenger.connection") == "online", 20, "online again")
+    # And live events flow again after the reset.
+    post(api, kim, chat["id"], "after the reset")
+    wait_texts(b, ["before the break", *missed, "after the reset"])
