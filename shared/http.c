@@ -236,7 +236,7 @@ bool http_require_user(struct http_req *req)
 		while (*token == ' ')
 			token++;
 		int64_t uid;
-		if (token_verify_access(token, time(NULL), &uid) == MSGR_OK) {
+		if (token_verify_access(token, time(NULL), &uid, NULL) == MSGR_OK) {
 			req->user_id = uid;
 			return true;
 		}

@@ -66,7 +66,8 @@ done:
 	return out;
 }
 
-enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id)
+enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id,
+				  time_t *expires_at)
 {
 	if (!secret_len || strnlen(token, ACCESS_TOKEN_MAX + 1) > ACCESS_TOKEN_MAX)
 		return MSGR_ERR_MALFORMED;
@@ -96,6 +97,8 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 	err = MSGR_ERR_MALFORMED;
 	if (!valid_parse_id(sub, strlen(sub), user_id))
 		goto done;
+	if (expires_at)
+		*expires_at = (time_t)exp;
 	err = MSGR_OK;
 done:
 	jwt_free(jwt);

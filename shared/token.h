@@ -27,7 +27,10 @@ enum msgr_err token_init_from_config(void) MSGR_WUR;
 long token_access_ttl(void);
 /* Returns a new access token the caller frees, or NULL. */
 char *token_issue_access(int64_t user_id, time_t now) MSGR_WUR;
-enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id) MSGR_WUR;
+/* Checks an access token at time now: its user, and when it expires
+ * (expires_at may be NULL). */
+enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id,
+				  time_t *expires_at) MSGR_WUR;
 
 /* Fills out with a fresh refresh token and its NUL. */
 enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1]) MSGR_WUR;

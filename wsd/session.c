@@ -3,6 +3,13 @@
  *
  *   AUTH    the first frame must be {"type":"auth","token":...,"since":N?}
  *           within auth_timeout_ms; a bad token closes with 4401
+ *
+ * An access token ends: a connection lives as long as its token, then is
+ * closed with 4401 (the client renews the token and resumes with since).
+ * An "auth" frame on an authenticated connection with a newer token of the
+ * same user extends it, so that a client that renews in time is never
+ * closed. Without this, a connection opened before a logout or a ban would
+ * keep receiving for as long as it stayed open.
  *   WAIT    the user's memberships are loading (hub.c)
  *   REPLAY  "ready" was sent; stored events after since are read from the
  *           table up to the feed cursor of the moment, in rounds, until a
@@ -525,7 +532,8 @@ static int on_auth(struct session *s, struct json_object *root, const char *type
 	int64_t user_id;
 	if (!json_object_object_get_ex(root, "token", &tok) ||
 	    !json_object_is_type(tok, json_type_string) ||
-	    token_verify_access(json_object_get_string(tok), time(NULL), &user_id) != MSGR_OK) {
+	    token_verify_access(json_object_get_string(tok), time(NULL), &user_id,
+				&s->token_exp) != MSGR_OK) {
 		log_info("auth refused: bad token");
 		lws_close_reason(s->wsi, CLOSE_BAD_TOKEN, (unsigned char *)"invalid token", 13);
 		return -1;
@@ -550,6 +558,26 @@ static int on_auth(struct session *s, struct json_object *root, const char *type
 		return -1;
 	}
 	return 0;
+}
+
+/* A renewed token on an authenticated connection: the same user's, and
+ * valid, moves the connection's end to its expiry; anything else is an
+ * error frame and changes nothing. */
+static void on_reauth(struct session *s, struct json_object *root)
+{
+	struct json_object *tok;
+	int64_t user_id;
+	time_t exp;
+	if (!json_object_object_get_ex(root, "token", &tok) ||
+	    !json_object_is_type(tok, json_type_string) ||
+	    token_verify_access(json_object_get_string(tok), time(NULL), &user_id, &exp) !=
+		    MSGR_OK ||
+	    !s->user || user_id != s->user->id) {
+		send_error(s, "invalid_token", "a renewed token must be valid and the same user's");
+		return;
+	}
+	if (exp > s->token_exp)
+		s->token_exp = exp;
 }
 
 static bool typing_allowed(struct session *s)
@@ -611,7 +639,7 @@ static int on_message(struct session *s, const char *data, size_t len)
 		else
 			ack_add(s->user->id, chat_id, message_id);
 	} else if (!strcmp(type, "auth")) {
-		send_error(s, "already_authenticated", "this connection is authenticated");
+		on_reauth(s, root);
 	} else {
 		send_error(s, "unknown_type", "unknown frame type");
 	}
@@ -783,11 +811,16 @@ void session_sweep(void)
 	}
 	lws_end_foreach_dll_safe(d, d1);
 	/* Sessions that cannot get ready (the database is away): the client
-	 * retries later rather than wait without a word. */
+	 * retries later rather than wait without a word. And sessions whose
+	 * token has expired. */
+	time_t wall = time(NULL);
 	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.others)) {
 		struct session *s = lws_container_of(d, struct session, list_link);
-		if (s->state == SESSION_WAIT && !s->close_code && s->deadline_ms <= now)
+		bool open = !s->close_code;
+		if (open && s->state == SESSION_WAIT && s->deadline_ms <= now)
 			session_close(s, CLOSE_TRY_AGAIN, "not ready in time, try again later");
+		else if (open && s->token_exp <= wall)
+			session_close(s, CLOSE_BAD_TOKEN, "token expired");
 	}
 	lws_end_foreach_dll_safe(d, d1);
 }

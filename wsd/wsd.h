@@ -167,6 +167,7 @@ struct session {
 	int64_t pos;   /* every stream event <= pos was sent or is not for it */
 	int64_t since; /* as the client asked (has_since) */
 	uint64_t deadline_ms; /* SESSION_AUTH: auth frame, SESSION_WAIT: ready */
+	time_t token_exp;     /* the access token's exp: closed with 4401 then */
 	uint64_t typing_window_ms;
 	uint16_t typing_count;
 	uint32_t last_rx_s;   /* monotonic seconds of the last frame or pong */

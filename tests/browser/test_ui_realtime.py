@@ -139,3 +139,27 @@ def test_reset_after_the_missed_events_were_pruned(browser, api, new_user, stack
     # And live events flow again after the reset.
     post(api, kim, chat["id"], "after the reset")
     wait_texts(b, ["before the break", *missed, "after the reset"])
+
+
+def test_the_socket_outlives_its_first_token(browser, api, new_user, stack):
+    """wsd closes a connection when its access token expires, unless the
+    page gives it the renewed one: with 20-second tokens the page stays
+    online, without a reconnect, across two renewals."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    lea = new_user("lea", display_name="Lea Thompson")
+    max_ = new_user("max", display_name="Max Payne")
+    chat = api.post("/api/chats", token=max_, json={"type": "direct", "user_id": lea["user"]["id"]}).json()
+    post(api, max_, chat["id"], "hello")
+    with stack.restarted("auth", MSGR_ACCESS_TTL="20"):
+        b = browser()
+        sign_in(b, lea["username"], lea["password"])
+        open_chat(b, "Max Payne")
+        wait_texts(b, ["hello"])
+        b.wait(lambda d: b.js("return window.messenger.connection") == "online", 20, "online")
+        b.js("window.__states = []; setInterval(() => { const s = window.messenger.connection;"
+             " if (window.__states[window.__states.length - 1] !== s) window.__states.push(s); }, 20);")
+        time.sleep(45)
+        post(api, max_, chat["id"], "still connected")
+        wait_texts(b, ["hello", "still connected"])
+        assert b.js("return window.__states") == ["online"]

@@ -211,3 +211,49 @@ def test_idle_connections_are_pinged_and_dead_ones_reaped(stack, new_user):
         alive.send({"type": "ping"})
         assert alive.wait_for(lambda f: f["type"] == "pong")
         alive.close()
+
+
+def token_for(stack, user, ttl):
+    """An access token of user that expires in ttl seconds, signed with the
+    stack's secret like the auth program's."""
+    import jwt
+
+    secret = (stack.var / "secret").read_bytes().strip()
+    now = int(time.time())
+    return jwt.encode({"sub": str(user["user"]["id"]), "iat": now, "exp": now + ttl,
+                       "typ": "access"}, secret, algorithm="HS256")
+
+
+def test_a_connection_ends_with_its_token(ws, new_user, stack):
+    if not stack.local:
+        pytest.skip("needs the stack's secret")
+    alice, bob = new_user("alice"), new_user("bob")
+    c = ws()
+    c.auth(token_for(stack, alice, 3))
+    # Someone else's token, however long, does not renew alice's connection.
+    c.send({"type": "auth", "token": bob["access_token"]})
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "invalid_token"
+    c.send({"type": "auth", "token": "not a token"})
+    assert c.wait_for(lambda f: f["type"] == "error")["code"] == "invalid_token"
+    t0 = time.monotonic()
+    code, reason = c.wait_closed(timeout=10)
+    assert code == 4401 and reason == "token expired"
+    assert time.monotonic() - t0 < 6
+
+
+def test_a_renewed_token_keeps_the_connection(ws, new_user, stack, api):
+    if not stack.local:
+        pytest.skip("needs the stack's secret")
+    alice = new_user("alice")
+    c = ws()
+    c.auth(token_for(stack, alice, 3))
+    c.send({"type": "auth", "token": token_for(stack, alice, 60)})
+    time.sleep(5)
+    c.send({"type": "ping"})
+    assert c.wait_for(lambda f: f["type"] in ("pong", "error"))["type"] == "pong"
+    # Still receiving: a message sent now arrives.
+    cid = api.post("/api/chats", token=alice, json={"type": "group", "title": "Renewed"}).json()["id"]
+    r = api.post(f"/api/chats/{cid}/messages", token=alice, json={"text": "still here"})
+    assert r.status_code == 201, r.text
+    f = c.wait_for(lambda f: f["type"] == "message.created" and f["data"]["message"]["text"] == "still here")
+    assert f["chat_id"] == cid

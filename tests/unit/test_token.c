@@ -41,10 +41,12 @@ TEST(issue_and_verify)
 	char *t = token_issue_access(42, 1000000);
 	REQUIRE(t != NULL);
 	int64_t uid = 0;
-	CHECK(token_verify_access(t, 1000000, &uid) == MSGR_OK);
+	time_t exp = 0;
+	CHECK(token_verify_access(t, 1000000, &uid, &exp) == MSGR_OK);
 	CHECK_INT_EQ(uid, 42);
-	CHECK(token_verify_access(t, 1000000 + 899, &uid) == MSGR_OK);
-	CHECK(token_verify_access(t, 1000000 + 900, &uid) == MSGR_ERR_EXPIRED);
+	CHECK_INT_EQ(exp, 1000000 + 900);
+	CHECK(token_verify_access(t, 1000000 + 899, &uid, NULL) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000000 + 900, &uid, NULL) == MSGR_ERR_EXPIRED);
 	free(t);
 }
 
@@ -56,7 +58,7 @@ TEST(tampered_signature)
 	size_t n = strlen(t);
 	t[n - 2] = t[n - 2] == 'A' ? 'B' : 'A';
 	int64_t uid;
-	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
 	free(t);
 }
 
@@ -66,17 +68,17 @@ TEST(other_algorithms_refused)
 	const char *claims = "{\"sub\":\"1\",\"exp\":99999999999,\"typ\":\"access\"}";
 	int64_t uid;
 	char *t = sign(JWT_ALG_HS256, claims);
-	CHECK(token_verify_access(t, 1000, &uid) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL) == MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_HS384, claims);
-	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_HS512, claims);
-	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_NONE, claims);
 	REQUIRE(t != NULL);
-	CHECK(token_verify_access(t, 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
 	free(t);
 }
 
@@ -102,7 +104,7 @@ TEST(claims_checked)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *t = sign(JWT_ALG_HS256, cases[i].claims);
 		REQUIRE(t != NULL);
-		enum msgr_err got = token_verify_access(t, 1000, &uid);
+		enum msgr_err got = token_verify_access(t, 1000, &uid, NULL);
 		if (got != cases[i].want)
 			unit_fail(__FILE__, __LINE__, "%s: got %s, expected %s", cases[i].claims,
 				  msgr_strerror(got), msgr_strerror(cases[i].want));
@@ -114,13 +116,13 @@ TEST(garbage_refused)
 {
 	init_key();
 	int64_t uid;
-	CHECK(token_verify_access("", 1000, &uid) != MSGR_OK);
-	CHECK(token_verify_access("a.b.c", 1000, &uid) != MSGR_OK);
-	CHECK(token_verify_access("....", 1000, &uid) != MSGR_OK);
+	CHECK(token_verify_access("", 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access("a.b.c", 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access("....", 1000, &uid, NULL) != MSGR_OK);
 	char big[4096];
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	CHECK(token_verify_access(big, 1000, &uid) == MSGR_ERR_MALFORMED);
+	CHECK(token_verify_access(big, 1000, &uid, NULL) == MSGR_ERR_MALFORMED);
 }
 
 TEST(refresh_tokens_are_random_base64url)

@@ -10,6 +10,7 @@ import { api, ApiError, configureTokens } from "./api.js";
 const KEY = "msgr.session";
 const LOCK = "msgr.refresh-lock";
 const listeners = new Set();
+const tokenListeners = new Set(); // told of every new access token
 let session = read();
 let timer = 0;
 let inflight = null;
@@ -42,6 +43,7 @@ function set(s, why) {
   session = s;
   write(s);
   schedule();
+  if (s && (!was || was.access !== s.access)) tokensChanged();
   if (channel) channel.postMessage({ type: s ? "tokens" : "logout" });
   if (!!was !== !!s || why) emit(s ? "login" : "logout", why);
 }
@@ -50,11 +52,16 @@ function emit(kind, why) {
   for (const fn of listeners) fn(kind, why);
 }
 
+function tokensChanged() {
+  for (const fn of tokenListeners) fn();
+}
+
 // Other tabs: adopt what they stored.
 function adopt() {
   const was = session;
   session = read();
   schedule();
+  if (session && (!was || was.access !== session.access)) tokensChanged();
   if (was && !session) emit("logout", "elsewhere");
   else if (!was && session) emit("login");
 }
@@ -143,6 +150,12 @@ export const loggedIn = () => !!session;
 export function onAuthChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+// fn() after every renewal of the access token (in this tab or another).
+export function onTokens(fn) {
+  tokenListeners.add(fn);
+  return () => tokenListeners.delete(fn);
 }
 
 export async function login(loginName, password) {

@@ -18,6 +18,7 @@ let fallback = 0;
 let syncing = null;
 let again = false;
 let failing = false;
+let offTokens = () => {};
 const acked = new Map(); // chatId -> highest message id acked
 const hooks = { removedFromChat: () => {}, failed: () => {} };
 
@@ -38,6 +39,7 @@ export function start() {
     },
   });
   rt.start();
+  offTokens = auth.onTokens(() => rt && rt.renew());
   // Realtime slow to come up (or down): show the data over REST anyway;
   // the first "ready" loads again to close the gap.
   fallback = setTimeout(() => {
@@ -47,6 +49,8 @@ export function start() {
 
 export function stop() {
   clearTimeout(fallback);
+  offTokens();
+  offTokens = () => {};
   if (rt) rt.stop();
   rt = null;
   acked.clear();

@@ -57,6 +57,22 @@ export class Realtime {
     return true;
   }
 
+  // A renewed access token: wsd closes a connection when the token it was
+  // opened with expires (4401), unless it is given a newer one in time.
+  async renew() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.state !== "online") return;
+    let token;
+    try {
+      token = await this.h.token();
+    } catch {
+      return; // logged out, or offline: the close path takes over
+    }
+    if (this.ws !== ws || ws.readyState !== WebSocket.OPEN || token === this.token) return;
+    this.token = token;
+    ws.send(JSON.stringify({ type: "auth", token }));
+  }
+
   // Drop the link on purpose (tests, or after a network change): the
   // usual resume path takes over.
   drop() {
