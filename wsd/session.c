@@ -3,6 +3,11 @@
  *
  *   AUTH    the first frame must be {"type":"auth","token":...,"since":N?}
  *           within auth_timeout_ms; a bad token closes with 4401
+ *   WAIT    the user's memberships are loading (hub.c)
+ *   REPLAY  "ready" was sent; stored events after since are read from the
+ *           table up to the feed cursor of the moment, in rounds, until a
+ *           round ends at the current cursor
+ *   LIVE    the feed's events as it dispatches them
  *
  * An access token ends: a connection lives as long as its token, then is
  * closed with 4401 (the client renews the token and resumes with since).
@@ -10,11 +15,6 @@
  * same user extends it, so that a client that renews in time is never
  * closed. Without this, a connection opened before a logout or a ban would
  * keep receiving for as long as it stayed open.
- *   WAIT    the user's memberships are loading (hub.c)
- *   REPLAY  "ready" was sent; stored events after since are read from the
- *           table up to the feed cursor of the moment, in rounds, until a
- *           round ends at the current cursor
- *   LIVE    the feed's events as it dispatches them
  *
  * Hand-over without gap or duplicate: a replay round reads (pos, to] with
  * to = the feed cursor when the round starts; when its last page is
