@@ -103,6 +103,11 @@ def test_send_bad_bodies(api, pair):
     assert_problem(r, r.status_code)
     assert_problem(api.post(path, token=alice, data=b'{"text": "a"', headers=json_ct), 400)
     assert_problem(api.post(path, token=alice, data=b"[1]", headers=json_ct), 400)
+    # Half a surrogate pair is no character: refused, not stored as U+FFFD.
+    for raw in (b'{"text": "a\\ud800"}', b'{"text": "\\udc00b"}', b'{"text": "\\ud83d\\u0041"}'):
+        assert_problem(api.post(path, token=alice, data=raw, headers=json_ct), 400, "malformed_json")
+    pair_ = api.post(path, token=alice, data=b'{"text": "\\ud83d\\ude00"}', headers=json_ct)
+    assert pair_.status_code == 201 and pair_.json()["text"] == "\U0001F600"
     assert_problem(api.post(path, token=alice, data=b"text=hi", headers={"Content-Type": "text/plain"}), 415)
     big = ('{"text": "' + "x" * 70000 + '"}').encode()
     assert_problem(api.post(path, token=alice, data=big, headers=json_ct), 413)
