@@ -57,7 +57,8 @@ def machine(r):
         f"- Software: {m['postgres']}; {m['nginx']}; {m['wrk']}",
         f"- Set-up: the stack of `scripts/stack.sh` from `build/bin` (-O2), PostgreSQL with "
         f"fsync and synchronous_commit on (no PG_FAST), {cfg['workers']} workers per FastCGI "
-        f"program, no keep-alive from nginx to them (as shipped). Load generators on the same "
+        f"program but `messages` ({cfg.get('messages_workers', 24)}, the default `MSGR_MESSAGES_WORKERS`), "
+        f"sends written in batches (`MSGR_SEND_BATCH=1`, the default), no keep-alive from nginx to them (as shipped). Load generators on the same "
         f"2 cores, 127.0.0.1 only.",
         f"- REST: `wrk -t{cfg['threads']} -c{cfg['conns']} -d{cfg['seconds']}s` after a "
         f"{cfg['warmup']} s warm-up; ceiling: `pgbench -M prepared -c{cfg['conns']} -j2 "
@@ -103,6 +104,11 @@ def rest_table(r):
         out.append(f"| {title} | {fmt(w['rps'])}{invalid} | {ms(w['latency_ms']['p50'])} | "
                    f"{ms(w['latency_ms']['p99'])} | {wrk_errors(w)} | "
                    f"{ceiling} | {share} | {target} |")
+        if p and p.get("items"):
+            notes.append(f"\"{row['title']}\": the ceiling is one pgbench client (there is one "
+                         f"batcher) writing batches of {p['items']} sends with `message_send_batch()` "
+                         f"and one NOTIFY each, {fmt(p['txn_tps'])} batches/s, counted in messages; "
+                         f"the REST run's batches held {row.get('batch_avg') or '–'} sends on average.")
         if row.get("pg_error"):
             why = "statement timeouts" if "canceling statement" in row["pg_error"] or "aborted" in row["pg_error"] else "see build/bench/results.json"
             notes.append(f"The ceiling of \"{row['title']}\" could not be measured: pgbench "

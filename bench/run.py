@@ -23,6 +23,7 @@ Scenarios (BENCH_ONLY picks some, comma-separated):
 
 Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNS
 (32), BENCH_THREADS (2), BENCH_WORKERS (the programs' MSGR_WORKERS, 4),
+BENCH_MESSAGES_WORKERS (MSGR_MESSAGES_WORKERS, 24),
 BENCH_IDLE (20000), BENCH_IDLE_NGINX (8000), BENCH_GROUP (1000),
 BENCH_DIRECT (5000), BENCH_FANOUT_SECONDS (30), BENCH_STORM (5000),
 BENCH_SEARCH_MESSAGES (1000000), BENCH_BIN (build/bin), BENCH_OUT
@@ -70,6 +71,7 @@ CFG = {
     "conns": env_int("BENCH_CONNS", 32),
     "threads": env_int("BENCH_THREADS", 2),
     "workers": env_int("BENCH_WORKERS", 4),
+    "messages_workers": env_int("BENCH_MESSAGES_WORKERS", 24),
     "idle": env_int("BENCH_IDLE", 20000),
     "idle_nginx": env_int("BENCH_IDLE_NGINX", 8000),
     "group": env_int("BENCH_GROUP", 1000),
@@ -223,7 +225,8 @@ class Stack:
             del self.env[k]
         self.env.update(
             VAR=str(self.var), PORT=str(self.port), BIN=str(BIN), PG_FAST="0",
-            MSGR_WORKERS=str(CFG["workers"]), START_TIMEOUT="90",
+            MSGR_WORKERS=str(CFG["workers"]), MSGR_MESSAGES_WORKERS=str(CFG["messages_workers"]),
+            START_TIMEOUT="90",
             # Real tokens must outlive the run (the default is 15 minutes).
             MSGR_ACCESS_TTL="10800",
             MSGR_SEND_RATE=str(CFG["send_rate"]), MSGR_SEND_BURST=str(CFG["send_rate"]),
@@ -455,6 +458,28 @@ def write_lines(path, lines):
     return path
 
 
+# Sends are written by the messages program's one batcher, in batches of
+# the sends waiting at that moment: the ceiling is one pgbench client
+# writing batches of SEND_BATCH, counted in messages.
+SEND_BATCH = 16
+
+
+def send_ceiling(uid_lo, chat_lo, chat_step, senders, rate):
+    return dict(pg="send_batch.sql", pg_conns=1, pg_items=SEND_BATCH,
+                vars=dict(uid_lo=uid_lo, chat_lo=chat_lo, chat_step=chat_step, n=senders,
+                          batch=SEND_BATCH, text="bench message from pgbench, a typical length",
+                          rate=rate, burst=rate))
+
+
+def batch_sizes(stack, since_event):
+    """Messages a transaction among the message.created events after
+    since_event: the batches the batcher wrote."""
+    rows = stack.psql("SELECT count(*), count(DISTINCT xid::text) FROM events "
+                      "WHERE id > %s AND kind = 'message.created'", since_event)
+    n, xacts = rows[0]
+    return round(n / xacts, 1) if xacts else None
+
+
 def scenario_rest(stack, ds, work, results):
     reg = ds["reg"]
     reg_tokens = write_lines(work / "reg_tokens", [u["token"] for u in reg])
@@ -486,17 +511,13 @@ def scenario_rest(stack, ds, work, results):
              lua="send.lua",
              args=[write_lines(work / "send_pairs", [f"{u['token']} {c}" for u, c in zip(reg, ds["send_chats"])]),
                    str(int(time.time()))],
-             pg="send.sql",
-             vars=dict(uid_lo=uid_lo, chat_lo=ds["send_chats"][0], chat_step=1, n=len(reg),
-                       text="bench message from pgbench, a typical length", rate=rate, burst=rate),
+             **send_ceiling(uid_lo, ds["send_chats"][0], 1, len(reg), rate),
              target=("rps", 4000)),
         dict(key="send_hot", title="Send a message (16 senders, all in one group chat)",
              lua="send.lua",
              args=[write_lines(work / "hot_pairs", [f"{u['token']} {ds['hot_chat']}" for u in reg]),
                    str(int(time.time()) + 1)],
-             pg="send.sql",
-             vars=dict(uid_lo=uid_lo, chat_lo=ds["hot_chat"], chat_step=0, n=len(reg),
-                       text="bench message from pgbench, a typical length", rate=rate, burst=rate)),
+             **send_ceiling(uid_lo, ds["hot_chat"], 0, len(reg), rate)),
         dict(key="login", title="Login (`POST /api/auth/login`, scrypt N=16384 r=8 p=5)",
              lua="login.lua",
              args=[write_lines(work / "creds", [f"{u['login']} {u['password']}" for u in reg])],
@@ -519,11 +540,18 @@ def scenario_rest(stack, ds, work, results):
             conns = c.get("conns")
             if warm:
                 wrk(stack, c["lua"], c["args"], warm, conns=conns)
+            since_event = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
             row["wrk"] = wrk(stack, c["lua"], c["args"], secs, conns=conns)
+            if c.get("pg_items"):
+                row["batch_avg"] = batch_sizes(stack, since_event)
             stack.settle()
             try:
                 row["pg"] = pgbench(stack, c["pg"], secs, c["vars"], c.get("variants"),
-                                    conns=conns, workdir=work)
+                                    conns=c.get("pg_conns", conns), workdir=work)
+                if c.get("pg_items"):
+                    row["pg"]["txn_tps"] = row["pg"]["tps"]
+                    row["pg"]["items"] = c["pg_items"]
+                    row["pg"]["tps"] *= c["pg_items"]
             except Exception as e:  # noqa: BLE001 - the REST figure stands
                 row["pg_error"] = str(e)[-600:]
             w, p = row["wrk"], row.get("pg") or {"tps": 0}

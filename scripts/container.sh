@@ -56,7 +56,9 @@ app)
 	pids=()
 	for prog in auth chats messages files; do
 		if [[ -x $BIN/$prog ]]; then
-			"$BIN/$prog" --socket "$RUN_DIR/$prog.sock" --workers "${MSGR_WORKERS:-4}" &
+			workers=${MSGR_WORKERS:-4}
+			[[ $prog == messages ]] && workers=${MSGR_MESSAGES_WORKERS:-24}
+			"$BIN/$prog" --socket "$RUN_DIR/$prog.sock" --workers "$workers" &
 			pids+=($!)
 		else
 			say "no $BIN/$prog"

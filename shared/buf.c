@@ -121,6 +121,21 @@ void buf_json_str(struct buf *b, const char *data, size_t len)
 	buf_putc(b, '"');
 }
 
+void buf_pg_array_str(struct buf *b, const char *data, size_t len)
+{
+	buf_putc(b, '"');
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '"' && data[i] != '\\')
+			continue;
+		buf_append(b, data + start, i - start);
+		buf_putc(b, '\\');
+		start = i;
+	}
+	buf_append(b, data + start, len - start);
+	buf_putc(b, '"');
+}
+
 const char *buf_cstr(const struct buf *b)
 {
 	return b->data ? b->data : "";

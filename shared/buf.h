@@ -34,6 +34,9 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends data as a quoted JSON string (RFC 8259 section 7). The bytes are
  * expected to be valid UTF-8; control characters are escaped. */
 void buf_json_str(struct buf *b, const char *data, size_t len);
+/* Appends data as an element of a PostgreSQL array literal: double-quoted,
+ * with '"' and '\\' escaped. The bytes must not hold a NUL. */
+void buf_pg_array_str(struct buf *b, const char *data, size_t len);
 /* The contents, or "" for an empty buffer; never NULL. */
 const char *buf_cstr(const struct buf *b);
 enum msgr_err buf_status(const struct buf *b) MSGR_WUR;

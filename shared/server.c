@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +29,10 @@
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t in_request;
 static volatile sig_atomic_t periodic_due;
+/* The companion's socket (srv_companion_path()), "" when there is none. */
+static char companion_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+/* The companion's signal mask while it waits: SIGTERM let through. */
+static sigset_t companion_wait_mask;
 
 static void worker_on_stop(int sig)
 {
@@ -121,11 +129,13 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 	exit(0);
 }
 
-static pid_t start_worker(int listen_fd, const struct srv_app *app)
+static pid_t start_worker(int listen_fd, int companion_fd, const struct srv_app *app)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
+	if (companion_fd >= 0)
+		close(companion_fd);
 	struct sigaction sa = {.sa_handler = worker_on_stop};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -144,7 +154,7 @@ static pid_t start_worker(int listen_fd, const struct srv_app *app)
 }
 
 /* Forks the child that runs app->periodic once; returns its pid, or 0. */
-static pid_t start_periodic(int listen_fd, const struct srv_app *app)
+static pid_t start_periodic(int listen_fd, int companion_fd, const struct srv_app *app)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -154,6 +164,8 @@ static pid_t start_periodic(int listen_fd, const struct srv_app *app)
 	if (pid != 0)
 		return pid;
 	close(listen_fd);
+	if (companion_fd >= 0)
+		close(companion_fd);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
@@ -168,6 +180,94 @@ static pid_t start_periodic(int listen_fd, const struct srv_app *app)
 	app->periodic();
 	db_disconnect();
 	_exit(0);
+}
+
+static void companion_on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+bool srv_stopping(void)
+{
+	return stopping;
+}
+
+int srv_companion_wait(int epoll_fd, struct epoll_event *events, int max_events)
+{
+	if (stopping) {
+		errno = EINTR;
+		return -1;
+	}
+	return epoll_pwait(epoll_fd, events, max_events, -1, &companion_wait_mask);
+}
+
+const char *srv_companion_path(void)
+{
+	return companion_path[0] ? companion_path : NULL;
+}
+
+/* Forks the companion (srv_app.companion); returns its pid, or 0. */
+static pid_t start_companion(int listen_fd, int companion_fd, const struct srv_app *app)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("could not start the companion: %s", strerror(errno));
+		return 0;
+	}
+	if (pid != 0)
+		return pid;
+	close(listen_fd);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	struct sigaction sa = {.sa_handler = companion_on_stop};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* SIGTERM stays blocked (as the master left it) except inside
+	 * srv_companion_wait(), so a stop asked for during a batch is seen
+	 * when the batch is done, and one asked for before a wait ends it. */
+	sigset_t blocked;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	sigemptyset(&companion_wait_mask);
+	if (db_connect() != MSGR_OK)
+		log_error("companion starting without a database connection");
+	app->companion(companion_fd);
+	db_disconnect();
+	_exit(0);
+}
+
+/* Listens for the workers' connections to the companion, at the FastCGI
+ * socket's path + ".companion", readable by the owner only. Returns the
+ * descriptor, or -1 (logged): the program then runs without it. */
+static int open_companion_listener(const char *socket_path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s.companion", socket_path);
+	if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
+		log_error("no companion: the path \"%s.companion\" is too long for a socket",
+			  socket_path);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("no companion: could not create its socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(addr.sun_path);
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+	umask(old);
+	if (rc != 0 || listen(fd, 1024) != 0) {
+		log_error("no companion: could not listen on \"%s\": %s", addr.sun_path,
+			  strerror(errno));
+		close(fd);
+		return -1;
+	}
+	memcpy(companion_path, addr.sun_path, sizeof companion_path);
+	return fd;
 }
 
 static void stop_workers(pid_t *pids, int n)
@@ -266,9 +366,12 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	sigaddset(&blocked, SIGALRM);
 	sigprocmask(SIG_BLOCK, &blocked, &waiting);
 
+	/* The companion listens before any worker can try to reach it. */
+	int companion_fd = app->companion ? open_companion_listener(path) : -1;
+	pid_t companion_pid = companion_fd >= 0 ? start_companion(listen_fd, companion_fd, app) : 0;
 	pid_t pids[SRV_MAX_WORKERS] = {0};
 	for (int i = 0; i < workers; i++)
-		pids[i] = start_worker(listen_fd, app);
+		pids[i] = start_worker(listen_fd, companion_fd, app);
 	log_info("listening on %s with %ld workers", path, workers);
 	pid_t periodic_pid = 0;
 	if (app->periodic && app->periodic_secs) {
@@ -284,13 +387,22 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 		if (periodic_due && !stopping) {
 			periodic_due = 0;
 			if (!periodic_pid)
-				periodic_pid = start_periodic(listen_fd, app);
+				periodic_pid = start_periodic(listen_fd, companion_fd, app);
 		}
 		pid_t dead;
 		int status;
 		while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (dead == periodic_pid) {
 				periodic_pid = 0;
+				continue;
+			}
+			if (dead == companion_pid) {
+				companion_pid = 0;
+				if (stopping)
+					continue;
+				log_error("the companion ended (status %d); starting another", status);
+				sleep(1);
+				companion_pid = start_companion(listen_fd, companion_fd, app);
 				continue;
 			}
 			for (int i = 0; i < workers; i++) {
@@ -303,7 +415,7 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 					  status);
 				/* A worker that dies at once would otherwise spin. */
 				sleep(1);
-				pids[i] = start_worker(listen_fd, app);
+				pids[i] = start_worker(listen_fd, companion_fd, app);
 			}
 		}
 	}
@@ -313,6 +425,11 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 		waitpid(periodic_pid, NULL, 0);
 	}
 	stop_workers(pids, (int)workers);
+	/* After the workers: those finishing a request may still need it. */
+	if (companion_pid)
+		stop_workers(&companion_pid, 1);
+	if (companion_fd >= 0)
+		unlink(companion_path);
 	unlink(path);
 	return 0;
 }

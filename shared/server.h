@@ -6,11 +6,17 @@
  * and restarts any worker that dies; it may also run a periodic job
  * (srv_app.periodic). SIGTERM or SIGINT to the master stops the workers and
  * then the master. Each request is logged on one line.
+ *
+ * A program may also have a companion: one process beside the workers that
+ * they reach over a local socket, for work better done in one place than in
+ * each worker (the messages program writes the workers' sends in batches).
  */
 #ifndef MSGR_SERVER_H
 #define MSGR_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 
 #include "http.h"
 
@@ -28,7 +34,23 @@ struct srv_app {
 	 * stops a run. */
 	void (*periodic)(void);
 	unsigned periodic_secs;
+	/* The companion, or NULL. Before forking anything, the master listens
+	 * on a SOCK_SEQPACKET socket at srv_companion_path() (the FastCGI
+	 * socket's path + ".companion", for the owner only) and passes the
+	 * listening descriptor. The companion runs in a child with a database
+	 * connection until srv_stopping(), waiting only in
+	 * srv_companion_wait(); it is restarted when it ends, and stopped after
+	 * the workers. */
+	void (*companion)(int listen_fd);
 };
+
+/* Where the workers reach the companion; NULL when there is none. */
+const char *srv_companion_path(void);
+/* In the companion: true once SIGTERM or SIGINT asked it to stop. */
+bool srv_stopping(void);
+/* In the companion: epoll_wait() without a time limit, which a stop
+ * interrupts (-1, EINTR), even one asked for just before the call. */
+int srv_companion_wait(int epoll_fd, struct epoll_event *events, int max_events);
 
 int srv_main(int argc, char **argv, const struct srv_app *app);
 

@@ -483,19 +483,6 @@ void upload_discard(struct upload *up)
 	up->nfiles = 0;
 }
 
-/* Appends s as an element of a PostgreSQL array literal, double-quoted
- * with '"' and '\' escaped. */
-static void array_str(struct buf *b, const char *s, size_t len)
-{
-	buf_putc(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, s[i]);
-	}
-	buf_putc(b, '"');
-}
-
 void upload_sql_arrays(struct arena *a, const struct upload *up, const char *out[4])
 {
 	struct buf b[4] = {{0}};
@@ -506,10 +493,10 @@ void upload_sql_arrays(struct arena *a, const struct upload *up, const char *out
 		if (i)
 			for (int k = 0; k < 4; k++)
 				buf_putc(&b[k], ',');
-		array_str(&b[0], f->name, f->name_len);
+		buf_pg_array_str(&b[0], f->name, f->name_len);
 		buf_printf(&b[1], "%" PRIu64, f->size);
-		array_str(&b[2], f->mime, strlen(f->mime));
-		array_str(&b[3], f->key, strlen(f->key));
+		buf_pg_array_str(&b[2], f->mime, strlen(f->mime));
+		buf_pg_array_str(&b[3], f->key, strlen(f->key));
 	}
 	for (int k = 0; k < 4; k++) {
 		buf_putc(&b[k], '}');

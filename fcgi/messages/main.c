@@ -9,6 +9,8 @@
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
  * 8192, 0 = off): the memory each worker may keep rendered history pages in.
+ * MSGR_SEND_BATCH (default 1; 0 = off): plain text sends are written in
+ * batches by a companion process (batch.c).
  */
 #include "config.h"
 #include "messages.h"
@@ -29,12 +31,23 @@ static const struct http_route routes[] = {
 	{"GET", "/api/search/messages", handle_search},
 };
 
-static int init_worker(void)
+static void read_send_limits(void)
 {
 	long rate = config_int("MSGR_SEND_RATE", 20, 0, 1000000);
 	long burst = config_int("MSGR_SEND_BURST", rate > 0 ? rate : 1, 1, 1000000);
 	messages_config.send_rate = (double)rate;
 	messages_config.send_burst = (double)burst;
+}
+
+static void run_send_batcher(int listen_fd)
+{
+	read_send_limits();
+	send_batcher(listen_fd);
+}
+
+static int init_worker(void)
+{
+	read_send_limits();
 	page_cache_set_budget((size_t)config_int("MSGR_PAGE_CACHE_KB", 8192, 0, 1048576) * 1024);
 	/* Multipart sends store files; deletes remove them. */
 	return upload_init();
@@ -49,6 +62,7 @@ int main(int argc, char **argv)
 		.init_worker = init_worker,
 		.periodic = prune_old_events,
 		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
+		.companion = config_int("MSGR_SEND_BATCH", 1, 0, 1) ? run_send_batcher : NULL,
 	};
 	return srv_main(argc, argv, &app);
 }

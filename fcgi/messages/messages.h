@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 
@@ -18,7 +19,7 @@
 #define MESSAGE_CLIENT_ID_MAX 64 /* code points */
 #define MESSAGE_FILES_MAX 10
 
-/* main.c: settings read once per worker. */
+/* main.c: settings read once per worker and by the companion. */
 struct messages_config {
 	double send_rate;  /* messages a second per user; 0 = no limit */
 	double send_burst; /* the bucket's size */
@@ -37,6 +38,24 @@ void handle_history(struct http_req *req);
 
 /* send.c */
 void handle_send(struct http_req *req);
+
+/* batch.c: plain text sends written in batches by the companion. */
+struct batch_item {
+	int64_t user_id;
+	int64_t chat_id;
+	const char *text; /* not blank */
+	size_t text_len;
+	const char *client_id; /* NULL when none */
+	size_t client_id_len;
+};
+enum batch_outcome {
+	BATCH_ANSWERED, /* written, and answered 201 */
+	BATCH_ALONE,    /* not written: send it alone */
+	BATCH_UNKNOWN,  /* sent to the batcher, but no answer came */
+};
+enum batch_outcome batch_send(struct http_req *req, const struct batch_item *item);
+/* The companion: writes the workers' sends until the program stops. */
+void send_batcher(int listen_fd);
 
 /* edit.c */
 void handle_edit(struct http_req *req);

@@ -3,7 +3,8 @@
  * or multipart/form-data with the fields text and client_id and parts
  * "file" (repeatable), which become the message's attachments. Both end in
  * message_send() of schema/003_chats.sql: idempotent by client_id, rate
- * limited (messages_config), one message.created event.
+ * limited (messages_config), one message.created event. A JSON send of text
+ * without files goes to the send batcher first (batch.c).
  */
 #include <string.h>
 #include <strings.h>
@@ -47,6 +48,36 @@ static const struct field_spec send_fields[SEND__MAX] = {
 			    NULL},
 };
 
+/* Hands a send of text alone to the batcher. Returns true when it is
+ * still to be sent alone, false when it was answered. */
+static bool send_batched(struct http_req *req, const struct send_input *in, size_t client_id_len)
+{
+	if (!in->text || *blank_param(in) == 't')
+		return true;
+	struct batch_item item = {
+		.user_id = req->user_id,
+		.chat_id = req->path_id[0],
+		.text = in->text,
+		.text_len = in->text_len,
+		.client_id = in->client_id,
+		.client_id_len = client_id_len,
+	};
+	switch (batch_send(req, &item)) {
+	case BATCH_ANSWERED:
+		return false;
+	case BATCH_UNKNOWN:
+		if (in->client_id)
+			return true; /* alone, it answers the message if it was written */
+		http_problem(req, 503, "send_unconfirmed",
+			     "the message may not have been sent; send it again, with a client_id "
+			     "to make sure it is stored once");
+		return false;
+	case BATCH_ALONE:
+		break;
+	}
+	return true;
+}
+
 static void send_json(struct http_req *req)
 {
 	DB_STMT(send_message, 9,
@@ -62,6 +93,8 @@ static void send_json(struct http_req *req)
 				     ? f[SEND_CLIENT_ID].str : NULL,
 		.file_ids = reply_id_array(req->arena, f[SEND_ATTACHMENT_IDS].ids, f[SEND_ATTACHMENT_IDS].nids),
 	};
+	if (f[SEND_ATTACHMENT_IDS].nids == 0 && !send_batched(req, &in, f[SEND_CLIENT_ID].len))
+		return;
 	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
 	rate_params(rate, burst);
 	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in.text,

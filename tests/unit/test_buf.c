@@ -255,6 +255,18 @@ static size_t arena_blocks(const struct arena *a)
 	return n;
 }
 
+TEST(buf_pg_array_str_quotes_and_escapes)
+{
+	struct buf b = {0};
+	buf_pg_array_str(&b, "", 0);
+	buf_putc(&b, ',');
+	buf_pg_array_str(&b, "plain NULL {a,b}", 16);
+	buf_putc(&b, ',');
+	buf_pg_array_str(&b, "\"\\x\\\"", 5);
+	CHECK_STR_EQ(buf_cstr(&b), "\"\",\"plain NULL {a,b}\",\"\\\"\\\\x\\\\\\\"\"");
+	buf_free(&b);
+}
+
 TEST(arena_alloc_is_aligned_and_distinct)
 {
 	struct arena *a = arena_new();

@@ -62,6 +62,60 @@ TEST(tampered_signature)
 	free(t);
 }
 
+/* The second check of a token is answered from the verified tokens: it
+ * must answer exactly what the first did. */
+TEST(verified_tokens_answer_as_the_check)
+{
+	init_key();
+	char *t = token_issue_access(9, 5000);
+	REQUIRE(t != NULL);
+	int64_t uid = 0;
+	time_t exp = 0;
+	CHECK(token_verify_access(t, 5000, &uid, &exp) == MSGR_OK);
+	uid = 0;
+	exp = 0;
+	CHECK(token_verify_access(t, 5001, &uid, &exp) == MSGR_OK);
+	CHECK_INT_EQ(uid, 9);
+	CHECK_INT_EQ(exp, 5000 + 900);
+	CHECK(token_verify_access(t, 5000 + 900, &uid, NULL) == MSGR_ERR_EXPIRED);
+
+	/* One character off, after the good one was kept. */
+	size_t n = strlen(t);
+	for (size_t i = n - 3; i < n - 1; i++) { /* the last one holds padding bits */
+		char was = t[i];
+		t[i] = was == 'A' ? 'B' : 'A';
+		CHECK(token_verify_access(t, 5001, &uid, NULL) != MSGR_OK);
+		t[i] = was;
+	}
+	CHECK(token_verify_access(t, 5001, &uid, NULL) == MSGR_OK);
+
+	/* A prefix or an extension of a kept token is another token. */
+	char *longer = malloc(n + 2);
+	REQUIRE(longer != NULL);
+	memcpy(longer, t, n);
+	memcpy(longer + n, "A", 2);
+	CHECK(token_verify_access(longer, 5001, &uid, NULL) != MSGR_OK);
+	longer[n - 1] = '\0';
+	CHECK(token_verify_access(longer, 5001, &uid, NULL) != MSGR_OK);
+	free(longer);
+
+	/* Not before its nbf, even once kept. */
+	char *later = sign(JWT_ALG_HS256,
+			   "{\"sub\":\"3\",\"typ\":\"access\",\"exp\":9000,\"nbf\":6000}");
+	REQUIRE(later != NULL);
+	CHECK(token_verify_access(later, 6000, &uid, NULL) == MSGR_OK);
+	CHECK(token_verify_access(later, 5999, &uid, NULL) != MSGR_OK);
+	free(later);
+
+	/* A new key forgets what the old one verified. */
+	static const unsigned char other[] = "another key, just as long as the first one";
+	CHECK(token_init(other, sizeof other - 1) == MSGR_OK);
+	CHECK(token_verify_access(t, 5001, &uid, NULL) != MSGR_OK);
+	init_key();
+	CHECK(token_verify_access(t, 5001, &uid, NULL) == MSGR_OK);
+	free(t);
+}
+
 TEST(other_algorithms_refused)
 {
 	init_key();

@@ -1,0 +1,197 @@
+"""Sends written in batches (fcgi/messages/batch.c, message_send_batch() of
+schema/011_send_batch.sql), through nginx.
+
+A batch is made deterministic by holding a chat's row lock from the test:
+the batcher's first batch waits on it, the sends that come meanwhile pile up
+and are written together in the next one (one transaction: their events
+share an xid). Each send must still be answered exactly as alone."""
+
+import concurrent.futures
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from chatkit import assert_message, assert_problem, direct, group, history, send, uid
+from helpers import wait_until
+
+
+def post(api, user, chat_id, text, **fields):
+    return api.post(f"/api/chats/{chat_id}/messages", token=user, json={"text": text, **fields})
+
+
+class HeldChat:
+    """Holds a chat's row lock (as chat_lock() takes it) until released."""
+
+    def __init__(self, stack, chat_id):
+        import psycopg2
+
+        self.conn = psycopg2.connect(host=str(stack.var / "run"), dbname="messenger",
+                                     user=stack.db_superuser)
+        self.cur = self.conn.cursor()
+        self.cur.execute("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE", (chat_id,))
+
+    def release(self):
+        self.conn.rollback()
+        self.conn.close()
+
+
+def lock_waiters(stack):
+    return stack.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+
+
+def event_xids(stack, message_ids):
+    rows = stack.psql("SELECT DISTINCT xid::text FROM events WHERE kind = 'message.created' "
+                      "AND (payload->'message'->>'id')::bigint = ANY(%s)", list(message_ids))
+    return {r[0] for r in rows}
+
+
+def run_behind_held_chat(stack, api, held_chat_id, first, others):
+    """Sends first (a (user, chat, text, fields) tuple) into the held chat,
+    waits until the batcher waits on the lock, sends the others meanwhile,
+    releases the lock; returns the responses, first's and then the others'."""
+    held = HeldChat(stack, held_chat_id)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(others) + 1) as pool:
+            u, c, text, fields = first
+            head = pool.submit(post, api, u, c, text, **fields)
+            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            rest = [pool.submit(post, api, u, c, text, **fields) for u, c, text, fields in others]
+            # They reach the batcher in milliseconds; it cannot take them
+            # before the held batch is written.
+            time.sleep(1.5)
+            held.release()
+            held = None
+            return head.result(), [f.result() for f in rest]
+    finally:
+        if held:
+            held.release()
+
+
+def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_user):
+    a, b, c, stranger = (new_user(n) for n in ("ba", "bb", "bc", "bs"))
+    held_chat = direct(api, a, b)
+    ab, ac = group(api, a, [b, c], title="batch"), direct(api, a, c)
+    quoted = 'quotes " and \\ backslashes {,} NULL'
+    others = [
+        (b, ab["id"], "from b", {"client_id": "b-1"}),
+        (c, ab["id"], "from c", {}),
+        (c, ac["id"], quoted, {}),
+        (a, ac["id"], "from a", {"client_id": "a-1"}),
+        (a, ac["id"], "from a", {"client_id": "a-1"}),
+        (stranger, ab["id"], "not a member", {}),
+        (b, ac["id"], "b is not in this chat", {}),
+    ]
+    first, rest = run_behind_held_chat(stack, api, held_chat["id"],
+                                       (a, held_chat["id"], "first", {}), others)
+    assert first.status_code == 201, first.text
+    for (_, chat_id, text, _), r in zip(others[:3], rest[:3]):
+        assert r.status_code == 201, r.text
+        m = assert_message(r.json())
+        assert (m["chat_id"], m["text"]) == (chat_id, text)
+    # the same client_id twice in one batch: one message, answered to both
+    twice = sorted(rest[3:5], key=lambda r: r.status_code)
+    assert [r.status_code for r in twice] == [200, 201], [r.text for r in twice]
+    assert twice[0].json() == twice[1].json()
+    assert_problem(rest[5], 404, "chat_not_found")
+    assert_problem(rest[6], 404, "chat_not_found")
+
+    written = [r.json() for r in rest[:3]] + [twice[1].json()]
+    # one transaction for all of them, and not the held one's
+    assert len(event_xids(stack, [m["id"] for m in written])) == 1
+    assert event_xids(stack, [first.json()["id"]]).isdisjoint(event_xids(stack, [m["id"] for m in written]))
+    # what each was answered is what is stored, and nothing more
+    for chat in (ab, ac):
+        stored = {m["id"]: m for m in history(api, a, chat["id"])["messages"] if m["kind"] == "text"}
+        for m in written:
+            if m["chat_id"] == chat["id"]:
+                assert stored.pop(m["id"]) == m
+        assert stored == {}, "a message was written that nobody was answered for"
+    assert stack.psql("SELECT count(*) FROM events WHERE kind = 'message.created' "
+                      "AND (payload->'message'->>'id')::bigint = ANY(%s)",
+                      [m["id"] for m in written])[0][0] == len(written)
+    assert stack.psql("SELECT last_message_id FROM chats WHERE id = %s", ac["id"])[0][0] == max(
+        m["id"] for m in written if m["chat_id"] == ac["id"])
+
+
+def test_rate_limit_within_a_batch(api, stack, new_user):
+    a, b = new_user("rla"), new_user("rlb")
+    held_chat, chat = direct(api, a, b), group(api, a, [b], title="limited")
+    with stack.restarted("messages", MSGR_SEND_RATE=1, MSGR_SEND_BURST=2):
+        # The held send takes one of a's 2 tokens; the bucket is full again
+        # (refilled at 1 a second, at most 2) when the 3 others are written.
+        first, rest = run_behind_held_chat(
+            stack, api, held_chat["id"], (a, held_chat["id"], "first", {}),
+            [(a, chat["id"], f"m{i}", {}) for i in range(3)] + [(b, chat["id"], "b", {})])
+    assert first.status_code == 201
+    codes = sorted(r.status_code for r in rest[:3])
+    assert codes == [201, 201, 429], [r.text for r in rest]
+    refused = next(r for r in rest[:3] if r.status_code == 429)
+    assert_problem(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert rest[3].status_code == 201, "another user's tokens are their own"
+    assert stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s AND sender_id = %s "
+                      "AND kind = 'text'", chat["id"], uid(a))[0][0] == 2
+
+
+def batcher_pid(stack):
+    found = re.findall(r"messages\[(\d+)\] info: writing sends in batches", stack.log("messages"))
+    assert found, "the messages log names no send batcher"
+    return int(found[-1])
+
+
+def test_batcher_killed_during_a_batch(api, stack, new_user):
+    """No answer from the batcher. The send in the batch being written has a
+    client_id: its worker sends it alone and answers what is stored, once.
+    A send without one, if its worker was waiting on the killed batcher too,
+    cannot know and says so (503); if it was still queued on the batcher's
+    socket, the next batcher takes it."""
+    a, b = new_user("ka"), new_user("kb")
+    held_chat = direct(api, a, b)
+    pid = batcher_pid(stack)
+    log_before = len(stack.log("messages"))
+    held = HeldChat(stack, held_chat["id"])
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            with_id = pool.submit(post, api, a, held_chat["id"], "with an id", client_id="kill-1")
+            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            without_id = pool.submit(post, api, b, held_chat["id"], "without an id")
+            time.sleep(1.0)
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: "the send batcher gave no answer" in stack.log("messages")[log_before:],
+                       message="the worker to see the batcher gone")
+            time.sleep(0.5)
+            held.release()
+            held = None
+            r1, r2 = with_id.result(), without_id.result()
+    finally:
+        if held:
+            held.release()
+    assert r1.status_code in (200, 201), r1.text
+    assert assert_message(r1.json())["client_id"] == "kill-1"
+    assert stack.psql("SELECT count(*) FROM messages WHERE client_id = 'kill-1'")[0][0] == 1
+    stored = stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s AND text = 'without an id'",
+                        held_chat["id"])[0][0]
+    if r2.status_code == 201:
+        assert stored == 1
+    else:
+        assert_problem(r2, 503, "send_unconfirmed")
+        assert stored <= 1
+    # The master starts another batcher, and sends go on.
+    wait_until(lambda: batcher_pid(stack) != pid, message="a new batcher")
+    m = send(api, a, held_chat["id"], "after the restart")
+    assert history(api, b, held_chat["id"])["messages"][-1] == m
+
+
+def test_sends_without_the_batcher(api, stack, new_user):
+    a, b = new_user("na"), new_user("nb")
+    c = direct(api, a, b)
+    with stack.restarted("messages", MSGR_SEND_BATCH=0):
+        assert not (stack.var / "run" / "messages.sock.companion").exists()
+        m = send(api, a, c["id"], "one transaction each", client_id="nb-1")
+        assert send(api, a, c["id"], "again", client_id="nb-1", expect=200) == m
+        assert_problem(post(api, new_user("nx"), c["id"], "stranger"), 404, "chat_not_found")
+    assert (stack.var / "run" / "messages.sock.companion").exists()
+    assert history(api, b, c["id"])["messages"][-1] == m
