@@ -107,7 +107,7 @@ def rest_table(r):
         if p and p.get("items"):
             notes.append(f"\"{row['title']}\": the ceiling is one pgbench client (there is one "
                          f"batcher) writing batches of {p['items']} sends with `message_send_batch()` "
-                         f"and one NOTIFY each, {fmt(p['txn_tps'])} batches/s, counted in messages; "
+                         f"(which sends one NOTIFY each), {fmt(p['txn_tps'])} batches/s, counted in messages; "
                          f"the REST run's batches held {row.get('batch_avg') or '–'} sends on average.")
         if row.get("pg_error"):
             why = "statement timeouts" if "canceling statement" in row["pg_error"] or "aborted" in row["pg_error"] else "see build/bench/results.json"

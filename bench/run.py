@@ -30,7 +30,8 @@ BENCH_SEARCH_MESSAGES (1000000), BENCH_BIN (build/bin), BENCH_OUT
 (docs/BENCHMARKS.md), BENCH_KEEP=1 (keep the state directory),
 BENCH_TIME_LIMIT (1200 s: later scenarios are skipped), BENCH_CONNECT_TIMEOUT
 (120 s for each WebSocket connecting phase), BENCH_STACK_ENV ("MSGR_K=V ...":
-more settings for the programs), BENCH_NOTE (a line for the report). Only
+more settings for the programs), BENCH_REST (e.g. `send,history`: only these
+REST cases), BENCH_NOTE (a line for the report). Only
 127.0.0.1 is ever a target.
 """
 
@@ -527,7 +528,10 @@ def scenario_rest(stack, ds, work, results):
              # than workers only queue.
              conns=CFG["workers"]),
     ]
+    only = [k for k in os.environ.get("BENCH_REST", "").split(",") if k]
     for c in cases:
+        if only and c["key"] not in only:
+            continue
         if over_time():
             results["rest"].append({"key": c["key"], "title": c["title"], "skipped": "time limit"})
             continue

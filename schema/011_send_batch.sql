@@ -73,7 +73,8 @@ $$;
 -- Sends text messages, item i being p_users[i] sending p_texts[i] with
 -- p_client_ids[i] (NULL: none) into p_chats[i], each as message_send()
 -- would with no files. Returns a row (ord = i, the Message, its
--- message.created event) for each item it wrote, in item order. Any other
+-- message.created event) for each item it wrote, in item order, and
+-- notifies msgr_events once. Any other
 -- item is left to message_send() by the caller, alone, which answers it
 -- exactly: the sender is not a member (404), its client_id was seen before
 -- (200), its rate limit refuses it (429) or an earlier item of the batch
@@ -141,9 +142,13 @@ BEGIN
 			jsonb_build_object('message', message_json(m::messages, NULL, false))
 		FROM m ORDER BY m.id
 		RETURNING events.id, events.payload
+	), woken AS (
+		-- wsd reads every event after the last it saw: one wake-up for
+		-- the batch, sent at its commit (a round trip less than after it).
+		SELECT pg_notify('msgr_events', max(e.id)::text) FROM e HAVING count(*) > 0
 	)
 	SELECT a.n, e.payload->'message', e.id
-	FROM e JOIN accepted a ON a.id = (e.payload->'message'->>'id')::bigint
+	FROM e JOIN accepted a ON a.id = (e.payload->'message'->>'id')::bigint CROSS JOIN woken
 	ORDER BY a.n;
 END
 $$;

@@ -1,15 +1,14 @@
 -- POST /api/chats/{id}/messages (JSON, text only) as the send batcher writes
 -- it (fcgi/messages/batch.c): `batch` sends in one call of
--- message_send_batch(), then one NOTIFY for them. Run with one client, as
+-- message_send_batch(), which notifies wsd once. Run with one client, as
 -- there is one batcher. Variables: uid_lo, chat_lo, chat_step, n (sender
 -- uid_lo + i sends into chat chat_lo + i * chat_step, i < n), batch, text,
 -- rate, burst.
 \set r random(1, 1000000000000)
 \set off random(0, :n - 1)
-SELECT max(event_id) AS event_id FROM message_send_batch(
+SELECT count(*) FROM message_send_batch(
 	ARRAY(SELECT :uid_lo::bigint + (:off + g) % :n FROM generate_series(0, :batch - 1) g),
 	ARRAY(SELECT :chat_lo::bigint + ((:off + g) % :n) * :chat_step FROM generate_series(0, :batch - 1) g),
 	ARRAY(SELECT :text::text FROM generate_series(1, :batch)),
 	ARRAY(SELECT 'pgb-' || :r::text || '-' || g FROM generate_series(1, :batch) g),
-	:rate::float8, :burst::float8) \gset
-SELECT pg_notify('msgr_events', :event_id::text);
+	:rate::float8, :burst::float8);

@@ -5,9 +5,10 @@
  * each statement and each commit costs, not on the message. So a worker
  * hands a send without files to the program's companion process
  * (shared/server.h), which writes every send waiting at that moment with one
- * call of message_send_batch(), answers each after the commit, and sends
- * one NOTIFY for all. Batches size themselves: sends pile up while the
- * previous batch is written, and an idle server writes batches of one.
+ * call of message_send_batch() (which also sends the one NOTIFY for all)
+ * and answers each after the commit. Batches size themselves: sends pile
+ * up while the previous batch is written, and an idle server writes
+ * batches of one.
  *
  * The batch writes only what it is sure of. Every other send (an error, a
  * repeated client_id) the worker then sends alone with message_send(),
@@ -326,20 +327,15 @@ static void batch_write(struct batch *b)
 	}
 	/* The rows come in item order, only for the items written. */
 	int rows = PQntuples(res), row = 0;
-	const char *last_event = NULL;
 	for (size_t i = 0; i < b->n; i++) {
 		if (row < rows && atoll(PQgetvalue(res, row, 0)) == (long long)i + 1) {
-			last_event = PQgetvalue(res, row, 2);
-			client_reply(b->clients[i], 201, atoll(last_event), PQgetvalue(res, row, 1),
-				     (size_t)PQgetlength(res, row, 1));
+			client_reply(b->clients[i], 201, atoll(PQgetvalue(res, row, 2)),
+				     PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
 			row++;
 		} else {
 			client_reply(b->clients[i], 0, 0, NULL, 0);
 		}
 	}
-	/* wsd reads every event after the last it saw: one wake-up for all. */
-	if (last_event)
-		db_notify_events(last_event);
 	PQclear(res);
 	b->n = 0;
 }
