@@ -57,8 +57,8 @@ def machine(r):
         f"- Software: {m['postgres']}; {m['nginx']}; {m['wrk']}",
         f"- Set-up: the stack of `scripts/stack.sh` from `build/bin` (-O2), PostgreSQL with "
         f"fsync and synchronous_commit on (no PG_FAST), {cfg['workers']} workers per FastCGI "
-        f"program but `messages` ({cfg.get('messages_workers', 24)}, the default `MSGR_MESSAGES_WORKERS`), "
-        f"sends written in batches (`MSGR_SEND_BATCH=1`, the default), no keep-alive from nginx to them (as shipped). Load generators on the same "
+        f"program, and {cfg.get('send_workers', 24)} more of `messages` for sends (`MSGR_SEND_WORKERS`), "
+        f"sends written in batches (`MSGR_SEND_BATCH=1`; both the defaults), no keep-alive from nginx to them (as shipped). Load generators on the same "
         f"2 cores, 127.0.0.1 only.",
         f"- REST: `wrk -t{cfg['threads']} -c{cfg['conns']} -d{cfg['seconds']}s` after a "
         f"{cfg['warmup']} s warm-up; ceiling: `pgbench -M prepared -c{cfg['conns']} -j2 "

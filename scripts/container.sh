@@ -56,9 +56,7 @@ app)
 	pids=()
 	for prog in auth chats messages files; do
 		if [[ -x $BIN/$prog ]]; then
-			workers=${MSGR_WORKERS:-4}
-			[[ $prog == messages ]] && workers=${MSGR_MESSAGES_WORKERS:-24}
-			"$BIN/$prog" --socket "$RUN_DIR/$prog.sock" --workers "$workers" &
+			"$BIN/$prog" --socket "$RUN_DIR/$prog.sock" --workers "${MSGR_WORKERS:-4}" &
 			pids+=($!)
 		else
 			say "no $BIN/$prog"

@@ -11,8 +11,6 @@
 #   BIN           where the programs are (default: the repo's build/bin)
 #   WWW           the web app (default: the repo's www/)
 #   MSGR_WORKERS  workers per FastCGI program (default 4)
-#   MSGR_MESSAGES_WORKERS  the messages program's (default 24: each send
-#                 waits in its worker for its batch, see fcgi/messages/batch.c)
 #   PG_FAST=1     no fsync (tests only: a crash loses the database)
 #   MSGR_*        passed on to every program (limits, lifetimes, ...)
 #
@@ -38,7 +36,6 @@ WWW=$(abs "${WWW:-$top/www}")
 PORT=${PORT:-8080}
 LISTEN_ADDR=${LISTEN_ADDR:-127.0.0.1}
 MSGR_WORKERS=${MSGR_WORKERS:-4}
-MSGR_MESSAGES_WORKERS=${MSGR_MESSAGES_WORKERS:-24}
 PG_FAST=${PG_FAST:-0}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -82,8 +79,6 @@ check_paths() {
 	((${#VAR} + 22 < 107)) || die "VAR '$VAR' is too long for unix socket paths (at most 84 characters)"
 	[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "PORT '$PORT' is not a port number"
 	[[ $MSGR_WORKERS =~ ^[0-9]+$ ]] && ((MSGR_WORKERS > 0)) || die "MSGR_WORKERS '$MSGR_WORKERS' is not a positive number"
-	[[ $MSGR_MESSAGES_WORKERS =~ ^[0-9]+$ ]] && ((MSGR_MESSAGES_WORKERS > 0)) ||
-		die "MSGR_MESSAGES_WORKERS '$MSGR_MESSAGES_WORKERS' is not a positive number"
 }
 
 # ---- the run user and the state directory ----------------------------------------
@@ -349,11 +344,7 @@ start_program() {
 	fi
 	rm -f "$pidf" "$pidf.start" "$sock"
 	local args=(--socket "$sock")
-	case $name in
-	wsd) ;;
-	messages) args+=(--workers "$MSGR_MESSAGES_WORKERS") ;;
-	*) args+=(--workers "$MSGR_WORKERS") ;;
-	esac
+	[[ $name == wsd ]] || args+=(--workers "$MSGR_WORKERS")
 	program_env
 	# shellcheck disable=SC2016
 	setsid /bin/bash -c 'echo $$ >"$0" && exec "$@"' "$pidf" \

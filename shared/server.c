@@ -29,6 +29,17 @@
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t in_request;
 static volatile sig_atomic_t periodic_due;
+/* The master's listening sockets (FastCGI, wait pool, companion): each
+ * child closes those it does not accept on. */
+static int listeners[3] = {-1, -1, -1};
+
+static void close_listeners_except(int keep)
+{
+	for (size_t i = 0; i < sizeof listeners / sizeof listeners[0]; i++)
+		if (listeners[i] >= 0 && listeners[i] != keep)
+			close(listeners[i]);
+}
+
 /* The companion's socket (srv_companion_path()), "" when there is none. */
 static char companion_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 /* The companion's signal mask while it waits: SIGTERM let through. */
@@ -129,13 +140,12 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 	exit(0);
 }
 
-static pid_t start_worker(int listen_fd, int companion_fd, const struct srv_app *app)
+static pid_t start_worker(int listen_fd, const struct srv_app *app)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	if (companion_fd >= 0)
-		close(companion_fd);
+	close_listeners_except(listen_fd);
 	struct sigaction sa = {.sa_handler = worker_on_stop};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -154,7 +164,7 @@ static pid_t start_worker(int listen_fd, int companion_fd, const struct srv_app 
 }
 
 /* Forks the child that runs app->periodic once; returns its pid, or 0. */
-static pid_t start_periodic(int listen_fd, int companion_fd, const struct srv_app *app)
+static pid_t start_periodic(const struct srv_app *app)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -163,9 +173,7 @@ static pid_t start_periodic(int listen_fd, int companion_fd, const struct srv_ap
 	}
 	if (pid != 0)
 		return pid;
-	close(listen_fd);
-	if (companion_fd >= 0)
-		close(companion_fd);
+	close_listeners_except(-1);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
@@ -208,7 +216,7 @@ const char *srv_companion_path(void)
 }
 
 /* Forks the companion (srv_app.companion); returns its pid, or 0. */
-static pid_t start_companion(int listen_fd, int companion_fd, const struct srv_app *app)
+static pid_t start_companion(int companion_fd, const struct srv_app *app)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -217,7 +225,7 @@ static pid_t start_companion(int listen_fd, int companion_fd, const struct srv_a
 	}
 	if (pid != 0)
 		return pid;
-	close(listen_fd);
+	close_listeners_except(companion_fd);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGALRM, SIG_DFL);
 	struct sigaction sa = {.sa_handler = companion_on_stop};
@@ -366,13 +374,40 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	sigaddset(&blocked, SIGALRM);
 	sigprocmask(SIG_BLOCK, &blocked, &waiting);
 
+	listeners[0] = listen_fd;
+	/* The wait pool's workers accept on a socket of their own. */
+	int wait_fd = -1;
+	char wait_path[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
+	long nwait = app->wait_pool.suffix ? app->wait_pool.workers : 0;
+	if (nwait > SRV_MAX_WORKERS - workers)
+		nwait = SRV_MAX_WORKERS - workers;
+	if (nwait > 0) {
+		int n = snprintf(wait_path, sizeof wait_path, "%s%s", path, app->wait_pool.suffix);
+		if (n < 0 || (size_t)n >= sizeof wait_path) {
+			log_error("the path \"%s%s\" is too long for a socket", path,
+				  app->wait_pool.suffix);
+			return 1;
+		}
+		if ((wait_fd = open_listener(wait_path)) < 0)
+			return 1;
+		listeners[1] = wait_fd;
+	}
 	/* The companion listens before any worker can try to reach it. */
 	int companion_fd = app->companion ? open_companion_listener(path) : -1;
-	pid_t companion_pid = companion_fd >= 0 ? start_companion(listen_fd, companion_fd, app) : 0;
+	listeners[2] = companion_fd;
+	pid_t companion_pid = companion_fd >= 0 ? start_companion(companion_fd, app) : 0;
+	long total = workers + (nwait > 0 ? nwait : 0);
 	pid_t pids[SRV_MAX_WORKERS] = {0};
-	for (int i = 0; i < workers; i++)
-		pids[i] = start_worker(listen_fd, companion_fd, app);
-	log_info("listening on %s with %ld workers", path, workers);
+	int accept_fds[SRV_MAX_WORKERS];
+	for (int i = 0; i < total; i++) {
+		accept_fds[i] = i < workers ? listen_fd : wait_fd;
+		pids[i] = start_worker(accept_fds[i], app);
+	}
+	if (nwait > 0)
+		log_info("listening on %s with %ld workers, and on %s with %ld", path, workers,
+			 wait_path, nwait);
+	else
+		log_info("listening on %s with %ld workers", path, workers);
 	pid_t periodic_pid = 0;
 	if (app->periodic && app->periodic_secs) {
 		struct itimerval every = {
@@ -387,7 +422,7 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 		if (periodic_due && !stopping) {
 			periodic_due = 0;
 			if (!periodic_pid)
-				periodic_pid = start_periodic(listen_fd, companion_fd, app);
+				periodic_pid = start_periodic(app);
 		}
 		pid_t dead;
 		int status;
@@ -402,10 +437,10 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 					continue;
 				log_error("the companion ended (status %d); starting another", status);
 				sleep(1);
-				companion_pid = start_companion(listen_fd, companion_fd, app);
+				companion_pid = start_companion(companion_fd, app);
 				continue;
 			}
-			for (int i = 0; i < workers; i++) {
+			for (int i = 0; i < total; i++) {
 				if (pids[i] != dead)
 					continue;
 				pids[i] = 0;
@@ -415,7 +450,7 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 					  status);
 				/* A worker that dies at once would otherwise spin. */
 				sleep(1);
-				pids[i] = start_worker(listen_fd, companion_fd, app);
+				pids[i] = start_worker(accept_fds[i], app);
 			}
 		}
 	}
@@ -424,12 +459,14 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 		kill(periodic_pid, SIGTERM);
 		waitpid(periodic_pid, NULL, 0);
 	}
-	stop_workers(pids, (int)workers);
+	stop_workers(pids, (int)total);
 	/* After the workers: those finishing a request may still need it. */
 	if (companion_pid)
 		stop_workers(&companion_pid, 1);
 	if (companion_fd >= 0)
 		unlink(companion_path);
+	if (wait_fd >= 0)
+		unlink(wait_path);
 	unlink(path);
 	return 0;
 }

@@ -7,7 +7,8 @@
  * (srv_app.periodic). SIGTERM or SIGINT to the master stops the workers and
  * then the master. Each request is logged on one line.
  *
- * A program may also have a companion: one process beside the workers that
+ * A program may have a second pool of workers (srv_app.wait_pool), and a
+ * companion: one process beside the workers that
  * they reach over a local socket, for work better done in one place than in
  * each worker (the messages program writes the workers' sends in batches).
  */
@@ -42,6 +43,16 @@ struct srv_app {
 	 * srv_companion_wait(); it is restarted when it ends, and stopped after
 	 * the workers. */
 	void (*companion)(int listen_fd);
+	/* A second pool of workers with a socket of its own, at the FastCGI
+	 * socket's path + suffix, for the requests nginx passes there: those
+	 * that wait long in their worker (the messages program's sends wait
+	 * for their batch). Apart, they neither hold up the other requests
+	 * nor make every other request wake one of many sleeping workers.
+	 * No suffix or no workers: none. */
+	struct srv_pool {
+		const char *suffix;
+		long workers;
+	} wait_pool;
 };
 
 /* Where the workers reach the companion; NULL when there is none. */

@@ -10,7 +10,9 @@
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
  * 8192, 0 = off): the memory each worker may keep rendered history pages in.
  * MSGR_SEND_BATCH (default 1; 0 = off): plain text sends are written in
- * batches by a companion process (batch.c).
+ * batches by a companion process (batch.c). Sends have a pool of
+ * MSGR_SEND_WORKERS (default 24) workers of their own, on the socket
+ * "<socket>.send", where nginx passes them.
  */
 #include "config.h"
 #include "messages.h"
@@ -55,6 +57,7 @@ static int init_worker(void)
 
 int main(int argc, char **argv)
 {
+	bool batching = config_int("MSGR_SEND_BATCH", 1, 0, 1) != 0;
 	struct srv_app app = {
 		.name = "messages",
 		.routes = routes,
@@ -62,7 +65,11 @@ int main(int argc, char **argv)
 		.init_worker = init_worker,
 		.periodic = prune_old_events,
 		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
-		.companion = config_int("MSGR_SEND_BATCH", 1, 0, 1) ? run_send_batcher : NULL,
+		.companion = batching ? run_send_batcher : NULL,
+		/* nginx passes sends (POST /api/chats/{id}/messages) to this pool
+		 * (nginx/messenger-locations.conf): each waits in its worker for
+		 * its batch, so these workers bound a batch's size. */
+		.wait_pool = {".send", config_int("MSGR_SEND_WORKERS", 24, 1, 200)},
 	};
 	return srv_main(argc, argv, &app);
 }

@@ -190,6 +190,8 @@ def test_sends_without_the_batcher(api, stack, new_user):
     c = direct(api, a, b)
     with stack.restarted("messages", MSGR_SEND_BATCH=0):
         assert not (stack.var / "run" / "messages.sock.companion").exists()
+        # sends keep their own workers, where nginx passes them
+        assert (stack.var / "run" / "messages.sock.send").exists()
         m = send(api, a, c["id"], "one transaction each", client_id="nb-1")
         assert send(api, a, c["id"], "again", client_id="nb-1", expect=200) == m
         assert_problem(post(api, new_user("nx"), c["id"], "stranger"), 404, "chat_not_found")
