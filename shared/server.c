@@ -163,17 +163,24 @@ static pid_t start_worker(int listen_fd, const struct srv_app *app)
 	return 0;
 }
 
+/* Forks a child beside the workers. In the child: 0, with the listeners
+ * but keep_fd closed. In the master: its pid, or -1 (logged). */
+static pid_t fork_helper(const char *what, int keep_fd)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		log_error("could not start %s: %s", what, strerror(errno));
+	else if (pid == 0)
+		close_listeners_except(keep_fd);
+	return pid;
+}
+
 /* Forks the child that runs app->periodic once; returns its pid, or 0. */
 static pid_t start_periodic(const struct srv_app *app)
 {
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error("could not start the periodic job: %s", strerror(errno));
-		return 0;
-	}
+	pid_t pid = fork_helper("the periodic job", -1);
 	if (pid != 0)
-		return pid;
-	close_listeners_except(-1);
+		return pid < 0 ? 0 : pid;
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
@@ -218,14 +225,9 @@ const char *srv_companion_path(void)
 /* Forks the companion (srv_app.companion); returns its pid, or 0. */
 static pid_t start_companion(int companion_fd, const struct srv_app *app)
 {
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error("could not start the companion: %s", strerror(errno));
-		return 0;
-	}
+	pid_t pid = fork_helper("the companion", companion_fd);
 	if (pid != 0)
-		return pid;
-	close_listeners_except(companion_fd);
+		return pid < 0 ? 0 : pid;
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGALRM, SIG_DFL);
 	struct sigaction sa = {.sa_handler = companion_on_stop};

@@ -197,3 +197,17 @@ def test_sends_without_the_batcher(api, stack, new_user):
         assert_problem(post(api, new_user("nx"), c["id"], "stranger"), 404, "chat_not_found")
     assert (stack.var / "run" / "messages.sock.companion").exists()
     assert history(api, b, c["id"])["messages"][-1] == m
+
+
+def test_deleting_a_chat_by_hand_takes_its_messages(api, stack, new_user):
+    """messages has no foreign key to chats (schema/011_send_batch.sql); a
+    trigger keeps the cascade of a delete done outside the application."""
+    a, b = new_user("da"), new_user("db")
+    c = direct(api, a, b)
+    m = send(api, a, c["id"], "to be deleted with its chat")
+    r = api.put(f"/api/messages/{m['id']}/reactions/%F0%9F%91%8D", token=b)
+    assert r.status_code in (200, 204), r.text
+    stack.psql("DELETE FROM chats WHERE id = %s", c["id"])
+    assert stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s", c["id"])[0][0] == 0
+    assert stack.psql("SELECT count(*) FROM message_reactions WHERE message_id = %s", m["id"])[0][0] == 0
+    assert_problem(post(api, a, c["id"], "into a chat that is gone"), 404, "chat_not_found")
