@@ -46,7 +46,7 @@
 #define BATCH_TEXT_BYTES (4 * MESSAGE_TEXT_MAX)
 /* How long a worker waits for the companion's answer. The batch waits for
  * chat locks like any send, so this is long. */
-#define BATCH_REPLY_TIMEOUT_MS 30000
+#define BATCH_REPLY_TIMEOUT_SECS 30
 #define BATCH_NO_CLIENT_ID UINT32_MAX
 
 struct batch_request_head {
@@ -140,7 +140,7 @@ static bool companion_connect(void)
 	companion_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (companion_fd < 0)
 		return false;
-	struct timeval wait = {.tv_sec = BATCH_REPLY_TIMEOUT_MS / 1000};
+	struct timeval wait = {.tv_sec = BATCH_REPLY_TIMEOUT_SECS};
 	if (setsockopt(companion_fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) != 0 ||
 	    connect(companion_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
 		log_error("could not reach the send batcher at \"%s\": %s", path, strerror(errno));
@@ -305,8 +305,7 @@ static void batch_write(struct batch *b)
 	struct buf p[4] = {{0}};
 	batch_params(b, p);
 	char rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
-	reply_id(rate, (int64_t)messages_config.send_rate);
-	reply_id(burst, (int64_t)messages_config.send_burst);
+	send_limit_params(rate, burst);
 	const char *params[] = {buf_cstr(&p[0]), buf_cstr(&p[1]), buf_cstr(&p[2]),
 				buf_cstr(&p[3]), rate, burst};
 	bool built = true;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "reply.h"
 
 /* A JSON body: 4000 code points of text, escaped, and the rest. */
 #define MESSAGES_BODY_LIMIT (64 * 1024)
@@ -25,6 +26,14 @@ struct messages_config {
 	double send_burst; /* the bucket's size */
 };
 extern struct messages_config messages_config;
+
+/* The send limits as the text parameters of message_send() and
+ * message_send_batch(). */
+static inline void send_limit_params(char rate[REPLY_ID_LEN], char burst[REPLY_ID_LEN])
+{
+	reply_id(rate, (int64_t)messages_config.send_rate);
+	reply_id(burst, (int64_t)messages_config.send_burst);
+}
 
 /* text.c */
 /* The check of a message's text beyond valid UTF-8 without NUL: no control

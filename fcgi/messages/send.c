@@ -25,12 +25,6 @@ struct send_input {
 	const char *file_ids;  /* a PostgreSQL array literal ("{}" for none) */
 };
 
-static void rate_params(char rate[REPLY_ID_LEN], char burst[REPLY_ID_LEN])
-{
-	reply_id(rate, (int64_t)messages_config.send_rate);
-	reply_id(burst, (int64_t)messages_config.send_burst);
-}
-
 static const char *blank_param(const struct send_input *in)
 {
 	return !in->text || message_text_blank(in->text, in->text_len) ? "t" : "f";
@@ -96,7 +90,7 @@ static void send_json(struct http_req *req)
 	if (f[SEND_ATTACHMENT_IDS].nids == 0 && !send_batched(req, &in, f[SEND_CLIENT_ID].len))
 		return;
 	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
-	rate_params(rate, burst);
+	send_limit_params(rate, burst);
 	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, in.file_ids,
 				reply_id(max, MESSAGE_FILES_MAX), rate, burst};
@@ -189,7 +183,7 @@ static void send_multipart(struct http_req *req)
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, &up, arrays);
 	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
-	rate_params(rate, burst);
+	send_limit_params(rate, burst);
 	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, arrays[0], arrays[1], arrays[2],
 				arrays[3], reply_id(max, MESSAGE_FILES_MAX), rate, burst};
