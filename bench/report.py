@@ -57,8 +57,8 @@ def machine(r):
         f"- Software: {m['postgres']}; {m['nginx']}; {m['wrk']}",
         f"- Set-up: the stack of `scripts/stack.sh` from `build/bin` (-O2), PostgreSQL with "
         f"fsync and synchronous_commit on (no PG_FAST), {cfg['workers']} workers per FastCGI "
-        f"program, and {cfg.get('send_workers', 24)} more of `messages` for sends (`MSGR_SEND_WORKERS`), "
-        f"sends written in batches (`MSGR_SEND_BATCH=1`; both the defaults), no keep-alive from nginx to them (as shipped). Load generators on the same "
+        f"program (no keep-alive from nginx to them), JSON sends served by the `messages` companion "
+        f"over kept connections and written in batches (`MSGR_SEND_BATCH=1`), as shipped. Load generators on the same "
         f"2 cores, 127.0.0.1 only.",
         f"- REST: `wrk -t{cfg['threads']} -c{cfg['conns']} -d{cfg['seconds']}s` after a "
         f"{cfg['warmup']} s warm-up; ceiling: `pgbench -M prepared -c{cfg['conns']} -j2 "
@@ -105,8 +105,8 @@ def rest_table(r):
                    f"{ms(w['latency_ms']['p99'])} | {wrk_errors(w)} | "
                    f"{ceiling} | {share} | {target} |")
         if p and p.get("items"):
-            notes.append(f"\"{row['title']}\": the ceiling is one pgbench client (there is one "
-                         f"batcher) writing batches of {p['items']} sends with `message_send_batch()` "
+            notes.append(f"\"{row['title']}\": the ceiling is one pgbench client (the "
+                         f"companion writes one batch at a time) writing batches of {p['items']} sends with `message_send_batch()` "
                          f"(which sends one NOTIFY each), {fmt(p['txn_tps'])} batches/s, counted in messages; "
                          f"the REST run's batches held {row.get('batch_avg') or '–'} sends on average.")
         if row.get("pg_error"):

@@ -23,7 +23,6 @@ Scenarios (BENCH_ONLY picks some, comma-separated):
 
 Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNS
 (32), BENCH_THREADS (2), BENCH_WORKERS (the programs' MSGR_WORKERS, 4),
-BENCH_SEND_WORKERS (the messages program's MSGR_SEND_WORKERS, 24),
 BENCH_IDLE (20000), BENCH_IDLE_NGINX (8000), BENCH_GROUP (1000),
 BENCH_DIRECT (5000), BENCH_FANOUT_SECONDS (30), BENCH_STORM (5000),
 BENCH_SEARCH_MESSAGES (1000000), BENCH_BIN (build/bin), BENCH_OUT
@@ -72,7 +71,6 @@ CFG = {
     "conns": env_int("BENCH_CONNS", 32),
     "threads": env_int("BENCH_THREADS", 2),
     "workers": env_int("BENCH_WORKERS", 4),
-    "send_workers": env_int("BENCH_SEND_WORKERS", 24),
     "idle": env_int("BENCH_IDLE", 20000),
     "idle_nginx": env_int("BENCH_IDLE_NGINX", 8000),
     "group": env_int("BENCH_GROUP", 1000),
@@ -226,7 +224,7 @@ class Stack:
             del self.env[k]
         self.env.update(
             VAR=str(self.var), PORT=str(self.port), BIN=str(BIN), PG_FAST="0",
-            MSGR_WORKERS=str(CFG["workers"]), MSGR_SEND_WORKERS=str(CFG["send_workers"]),
+            MSGR_WORKERS=str(CFG["workers"]),
             START_TIMEOUT="90",
             # Real tokens must outlive the run (the default is 15 minutes).
             MSGR_ACCESS_TTL="10800",
@@ -459,8 +457,8 @@ def write_lines(path, lines):
     return path
 
 
-# Sends are written by the messages program's one batcher, in batches of
-# the sends waiting at that moment: the ceiling is one pgbench client
+# Sends are written by the messages program's companion, one batch at a
+# time, of the sends waiting at that moment: the ceiling is one pgbench client
 # writing batches of SEND_BATCH, counted in messages.
 SEND_BATCH = 16
 

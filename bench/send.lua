@@ -16,7 +16,10 @@ function init(args)
 		list[#list + 1] = {token = f[1], path = "/api/chats/" .. f[2] .. "/messages"}
 	end
 	next_pair = C.cycle(list)
-	run_id = args[2] or tostring(os.time())
+	-- The run's id and the clock: the warm-up and the run that follows
+	-- (seconds apart) must not send the same client_ids, or the run's
+	-- sends would be repeats.
+	run_id = (args[2] or "") .. "-" .. tostring(os.time())
 end
 
 function request()

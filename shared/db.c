@@ -19,7 +19,7 @@ PGconn *db_conn(void)
 
 /* Makes the server secret available to SQL (signed file URLs are built
  * there) as the session-local setting msgr.secret, hex-encoded. */
-static enum msgr_err share_secret(void)
+static enum msgr_err share_secret(PGconn *c)
 {
 	const unsigned char *secret;
 	size_t len;
@@ -29,29 +29,39 @@ static enum msgr_err share_secret(void)
 	for (size_t i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", secret[i]);
 	const char *params[] = {hex};
-	PGresult *res = PQexecParams(conn, "SELECT set_config('msgr.secret', $1, false)", 1, NULL,
+	PGresult *res = PQexecParams(c, "SELECT set_config('msgr.secret', $1, false)", 1, NULL,
 				     params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	return ok ? MSGR_OK : MSGR_ERR_DB;
 }
 
+PGconn *db_open(void)
+{
+	const char *url = config_str("MSGR_DATABASE_URL", "dbname=messenger");
+	PGconn *c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK) {
+		/* PQerrorMessage ends with a newline. */
+		const char *msg = PQerrorMessage(c);
+		log_error("could not connect to the database: %.*s", (int)strcspn(msg, "\n"), msg);
+		PQfinish(c);
+		return NULL;
+	}
+	if (share_secret(c) != MSGR_OK) {
+		log_error("could not pass the secret to the database session");
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
 enum msgr_err db_connect(void)
 {
 	db_disconnect();
-	const char *url = config_str("MSGR_DATABASE_URL", "dbname=messenger");
-	conn = PQconnectdb(url);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		/* PQerrorMessage ends with a newline. */
-		const char *msg = PQerrorMessage(conn);
-		log_error("could not connect to the database: %.*s", (int)strcspn(msg, "\n"), msg);
+	conn = db_open();
+	if (!conn)
 		return MSGR_ERR_DB;
-	}
 	generation++;
-	if (share_secret() != MSGR_OK) {
-		log_error("could not pass the secret to the database session");
-		return MSGR_ERR_DB;
-	}
 	return MSGR_OK;
 }
 

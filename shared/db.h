@@ -35,6 +35,9 @@ struct db_stmt {
 /* Connects with MSGR_DATABASE_URL (libpq conninfo or URI). */
 enum msgr_err db_connect(void) MSGR_WUR;
 void db_disconnect(void);
+/* A connection of the caller's own, set up as the worker's is; NULL when
+ * none could be made (logged). */
+PGconn *db_open(void);
 /* The connection, for code that needs libpq directly (NULL if none). */
 PGconn *db_conn(void);
 

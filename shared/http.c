@@ -21,9 +21,25 @@ static FCGX_Request *fcgx(struct http_req *req)
 	return req->fcgx;
 }
 
+void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
+{
+	buf_reset(&req->extra_headers);
+	struct buf keep = req->extra_headers;
+	*req = (struct http_req){.arena = arena, .envp = envp, .extra_headers = keep};
+	const char *method = http_param(req, "REQUEST_METHOD");
+	const char *uri = http_param(req, "REQUEST_URI");
+	const char *addr = http_param(req, "REMOTE_ADDR");
+	req->method = method ? method : "GET";
+	uri = uri ? uri : "/";
+	const char *q = strchr(uri, '?');
+	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
+	req->query = q ? q + 1 : "";
+	req->remote_addr = addr ? addr : "";
+}
+
 const char *http_param(struct http_req *req, const char *name)
 {
-	return FCGX_GetParam(name, fcgx(req)->envp);
+	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
 }
 
 const char *http_header(struct http_req *req, const char *name)
@@ -108,7 +124,7 @@ bool http_read_body(struct http_req *req, size_t limit)
 		declared = (size_t)v;
 	}
 	char *body = arena_alloc(req->arena, declared + 1);
-	int got = declared ? FCGX_GetStr(body, (int)declared, fcgx(req)->in) : 0;
+	long got = declared ? http_read_some(req, body, declared) : 0;
 	if (got < 0 || (size_t)got != declared) {
 		http_problem(req, 400, "body_truncated", "the request body ended early");
 		return false;
@@ -119,8 +135,22 @@ bool http_read_body(struct http_req *req, size_t limit)
 	return true;
 }
 
+/* http_read_some() of a request read whole. */
+static long read_held(struct http_held *held, char *buf, size_t cap)
+{
+	size_t n = held->body_len - held->body_read;
+	if (n > cap)
+		n = cap;
+	if (n)
+		memcpy(buf, held->body + held->body_read, n);
+	held->body_read += n;
+	return (long)n;
+}
+
 long http_read_some(struct http_req *req, char *buf, size_t cap)
 {
+	if (!req->fcgx)
+		return read_held(&req->held, buf, cap);
 	FCGX_Stream *in = fcgx(req)->in;
 	int n = FCGX_GetStr(buf, cap > INT_MAX ? INT_MAX : (int)cap, in);
 	if (n < 0 || (n == 0 && FCGX_GetError(in)))
@@ -322,6 +352,14 @@ const char *http_status_text(int status)
 	}
 }
 
+static void put_answer(struct http_req *req, const char *data, size_t len)
+{
+	if (req->fcgx)
+		FCGX_PutStr(data, (int)len, fcgx(req)->out);
+	else if (req->held.answer)
+		buf_append(req->held.answer, data, len);
+}
+
 void http_send(struct http_req *req, int status, const char *content_type, const char *body,
 	       size_t len)
 {
@@ -331,7 +369,6 @@ void http_send(struct http_req *req, int status, const char *content_type, const
 		return;
 	}
 	req->status = status;
-	FCGX_Stream *out = fcgx(req)->out;
 	const char *extra = buf_cstr(&req->extra_headers);
 	/* Built with our own printf: libfcgi's FCGX_FPrintF does not know %zu. */
 	struct buf head = {0};
@@ -344,10 +381,10 @@ void http_send(struct http_req *req, int status, const char *content_type, const
 	buf_append(&head, extra, req->extra_headers.len);
 	buf_puts(&head, "\r\n");
 	if (buf_status(&head) == MSGR_OK)
-		FCGX_PutStr(head.data, (int)head.len, out);
+		put_answer(req, head.data, head.len);
 	buf_free(&head);
 	if (body && len)
-		FCGX_PutStr(body, (int)len, out);
+		put_answer(req, body, len);
 }
 
 void http_send_json(struct http_req *req, int status, const char *json, size_t len)

@@ -25,6 +25,7 @@
 struct http_req {
 	struct arena *arena;  /* reset after the request */
 	void *fcgx;           /* FCGX_Request *, private to http.c and server.c */
+	char **envp;          /* the FastCGI parameters, "NAME=value" each */
 	const char *method;   /* "GET", ... */
 	const char *path;     /* raw path, without the query string */
 	const char *query;    /* raw query string, "" when none */
@@ -43,7 +44,21 @@ struct http_req {
 	/* The request body once read; NULL before. */
 	const char *body;
 	size_t body_len;
+
+	/* A request an event loop read whole (fcgx NULL): its body, and the
+	 * buffer the answer is written to. */
+	struct http_held {
+		const char *body;
+		size_t body_len;
+		size_t body_read;
+		struct buf *answer;
+	} held;
 };
+
+/* Starts req for a request with these FastCGI parameters; everything the
+ * previous request left is cleared (extra_headers keeps its memory). The
+ * caller then sets req->fcgx, or req->held. */
+void http_req_begin(struct http_req *req, struct arena *arena, char **envp);
 
 /* A request header by its HTTP name ("Content-Type", "Authorization"),
  * or NULL. */

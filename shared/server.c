@@ -40,8 +40,6 @@ static void close_listeners_except(int keep)
 			close(listeners[i]);
 }
 
-/* The companion's socket (srv_companion_path()), "" when there is none. */
-static char companion_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 /* The companion's signal mask while it waits: SIGTERM let through. */
 static sigset_t companion_wait_mask;
 
@@ -80,23 +78,6 @@ static double elapsed_ms(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* Fills req from the FastCGI parameters of the accepted request. */
-static void request_begin(struct http_req *req, FCGX_Request *r, struct arena *arena)
-{
-	buf_reset(&req->extra_headers);
-	struct buf keep = req->extra_headers;
-	*req = (struct http_req){.arena = arena, .fcgx = r, .extra_headers = keep};
-	const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
-	const char *uri = FCGX_GetParam("REQUEST_URI", r->envp);
-	const char *addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
-	req->method = method ? method : "GET";
-	uri = uri ? uri : "/";
-	const char *q = strchr(uri, '?');
-	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
-	req->query = q ? q + 1 : "";
-	req->remote_addr = addr ? addr : "";
-}
-
 static void worker_loop(int listen_fd, const struct srv_app *app)
 {
 	FCGX_Request r;
@@ -115,7 +96,8 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 		in_request = 1;
 		struct timespec start;
 		clock_gettime(CLOCK_MONOTONIC, &start);
-		request_begin(&req, &r, arena);
+		http_req_begin(&req, arena, r.envp);
+		req.fcgx = &r;
 		http_dispatch(&req, app->routes, app->nroutes);
 		if (!req.status) {
 			log_error("%s %s: the handler gave no answer", req.method, req.path);
@@ -130,6 +112,10 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 		 * every request a wake-up and the worker the wait. */
 		if (FCGX_GetChar(r.in) == EOF && FCGX_HasSeenEOF(r.in))
 			r.detached = 1;
+		/* A worker never keeps a connection, even when nginx asks
+		 * (fastcgi_keep_conn, for a companion behind the same location):
+		 * waiting for the next request on it would pin the worker. */
+		r.keepConnection = 0;
 		FCGX_Finish_r(&r);
 		arena_reset(arena);
 		in_request = 0;
@@ -217,11 +203,6 @@ int srv_companion_wait(int epoll_fd, struct epoll_event *events, int max_events)
 	return epoll_pwait(epoll_fd, events, max_events, -1, &companion_wait_mask);
 }
 
-const char *srv_companion_path(void)
-{
-	return companion_path[0] ? companion_path : NULL;
-}
-
 /* Forks the companion (srv_app.companion); returns its pid, or 0. */
 static pid_t start_companion(int companion_fd, const struct srv_app *app)
 {
@@ -247,37 +228,6 @@ static pid_t start_companion(int companion_fd, const struct srv_app *app)
 	app->companion(companion_fd);
 	db_disconnect();
 	_exit(0);
-}
-
-/* Listens for the workers' connections to the companion, at the FastCGI
- * socket's path + ".companion", readable by the owner only. Returns the
- * descriptor, or -1 (logged): the program then runs without it. */
-static int open_companion_listener(const char *socket_path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s.companion", socket_path);
-	if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
-		log_error("no companion: the path \"%s.companion\" is too long for a socket",
-			  socket_path);
-		return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_error("no companion: could not create its socket: %s", strerror(errno));
-		return -1;
-	}
-	unlink(addr.sun_path);
-	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-	umask(old);
-	if (rc != 0 || listen(fd, 1024) != 0) {
-		log_error("no companion: could not listen on \"%s\": %s", addr.sun_path,
-			  strerror(errno));
-		close(fd);
-		return -1;
-	}
-	memcpy(companion_path, addr.sun_path, sizeof companion_path);
-	return fd;
 }
 
 static void stop_workers(pid_t *pids, int n)
@@ -313,6 +263,19 @@ static int open_listener(const char *path)
 	if (fd < 0)
 		log_error("could not listen on \"%s\": %s", path, strerror(errno));
 	return fd;
+}
+
+/* Writes path + suffix into out (a socket path's size); false (logged)
+ * when it is too long. */
+static bool socket_path_with(char out[sizeof(((struct sockaddr_un *)0)->sun_path)],
+			     const char *path, const char *suffix)
+{
+	int n = snprintf(out, sizeof(((struct sockaddr_un *)0)->sun_path), "%s%s", path, suffix);
+	if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_error("the path \"%s%s\" is too long for a socket", path, suffix);
+		return false;
+	}
+	return true;
 }
 
 static const char *socket_path_from_env(const struct srv_app *app)
@@ -384,19 +347,19 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	if (nwait > SRV_MAX_WORKERS - workers)
 		nwait = SRV_MAX_WORKERS - workers;
 	if (nwait > 0) {
-		int n = snprintf(wait_path, sizeof wait_path, "%s%s", path, app->wait_pool.suffix);
-		if (n < 0 || (size_t)n >= sizeof wait_path) {
-			log_error("the path \"%s%s\" is too long for a socket", path,
-				  app->wait_pool.suffix);
-			return 1;
-		}
-		if ((wait_fd = open_listener(wait_path)) < 0)
+		if (!socket_path_with(wait_path, path, app->wait_pool.suffix) ||
+		    (wait_fd = open_listener(wait_path)) < 0)
 			return 1;
 		listeners[1] = wait_fd;
 	}
-	/* The companion listens before any worker can try to reach it. */
-	int companion_fd = app->companion ? open_companion_listener(path) : -1;
-	listeners[2] = companion_fd;
+	int companion_fd = -1;
+	char companion_path[sizeof wait_path] = "";
+	if (app->companion) {
+		if (!socket_path_with(companion_path, path, app->companion_suffix) ||
+		    (companion_fd = open_listener(companion_path)) < 0)
+			return 1;
+		listeners[2] = companion_fd;
+	}
 	pid_t companion_pid = companion_fd >= 0 ? start_companion(companion_fd, app) : 0;
 	long total = workers + (nwait > 0 ? nwait : 0);
 	pid_t pids[SRV_MAX_WORKERS] = {0};
@@ -408,6 +371,9 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	if (nwait > 0)
 		log_info("listening on %s with %ld workers, and on %s with %ld", path, workers,
 			 wait_path, nwait);
+	else if (companion_fd >= 0)
+		log_info("listening on %s with %ld workers, and on %s with the companion", path,
+			 workers, companion_path);
 	else
 		log_info("listening on %s with %ld workers", path, workers);
 	pid_t periodic_pid = 0;

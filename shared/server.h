@@ -7,10 +7,10 @@
  * (srv_app.periodic). SIGTERM or SIGINT to the master stops the workers and
  * then the master. Each request is logged on one line.
  *
- * A program may have a second pool of workers (srv_app.wait_pool), and a
- * companion: one process beside the workers that
- * they reach over a local socket, for work better done in one place than in
- * each worker (the messages program writes the workers' sends in batches).
+ * A program may have a second pool of workers (srv_app.wait_pool), or a
+ * companion: one process beside the workers, serving a FastCGI socket of
+ * its own from an event loop, for requests better served in one place than
+ * in each worker (the messages program writes sends in batches).
  */
 #ifndef MSGR_SERVER_H
 #define MSGR_SERVER_H
@@ -35,28 +35,24 @@ struct srv_app {
 	 * stops a run. */
 	void (*periodic)(void);
 	unsigned periodic_secs;
-	/* The companion, or NULL. Before forking anything, the master listens
-	 * on a SOCK_SEQPACKET socket at srv_companion_path() (the FastCGI
-	 * socket's path + ".companion", for the owner only) and passes the
-	 * listening descriptor. The companion runs in a child with a database
-	 * connection until srv_stopping(), waiting only in
-	 * srv_companion_wait(); it is restarted when it ends, and stopped after
-	 * the workers. */
+	/* The companion, or NULL. The master listens on the FastCGI socket's
+	 * path + companion_suffix (with the same permissions) and passes the
+	 * listening descriptor, so connections wait there while the companion
+	 * restarts. The companion runs in a child with a database connection
+	 * until srv_stopping(), waiting only in srv_companion_wait(); it is
+	 * restarted when it ends, and stopped after the workers. */
 	void (*companion)(int listen_fd);
+	const char *companion_suffix;
 	/* A second pool of workers with a socket of its own, at the FastCGI
-	 * socket's path + suffix, for the requests nginx passes there: those
-	 * that wait long in their worker (the messages program's sends wait
-	 * for their batch). Apart, they neither hold up the other requests
-	 * nor make every other request wake one of many sleeping workers.
-	 * No suffix or no workers: none. */
+	 * socket's path + suffix, for the requests nginx passes there (the
+	 * messages program's sends, when no companion batches them). No
+	 * suffix or no workers: none. */
 	struct srv_pool {
 		const char *suffix;
 		long workers;
 	} wait_pool;
 };
 
-/* Where the workers reach the companion; NULL when there is none. */
-const char *srv_companion_path(void);
 /* In the companion: true once SIGTERM or SIGINT asked it to stop. */
 bool srv_stopping(void);
 /* In the companion: epoll_wait() without a time limit, which a stop

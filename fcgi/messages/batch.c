@@ -1,294 +1,213 @@
 /*
- * batch.c - plain text sends written in batches (schema/011_send_batch.sql).
+ * batch.c - the companion: JSON sends, served from one event loop and
+ * written in batches (schema/011_send_batch.sql).
  *
  * One transaction per message spends most of the database's time on what
- * each statement and each commit costs, not on the message. So a worker
- * hands a send without files to the program's companion process
- * (shared/server.h), which writes every send waiting at that moment with one
- * call of message_send_batch() (which also sends the one NOTIFY for all)
- * and answers each after the commit. Batches size themselves: sends pile
- * up while the previous batch is written, and an idle server writes
- * batches of one.
+ * each statement and each commit costs, not on the message. So nginx
+ * passes JSON sends to the program's companion process (on
+ * "<socket>.send", shared/server.h), which reads every request that has
+ * come, writes all the sends of plain text among them with one call of
+ * message_send_batch() (which also sends the one NOTIFY for all), and
+ * answers each after the commit. Batches size themselves: requests pile up
+ * while the previous batch is written, and an idle server writes batches
+ * of one. Being one process that never waits for a request, it also spares
+ * each send the two process switches of a worker that would wait for it.
  *
- * The batch writes only what it is sure of. Every other send (an error, a
- * repeated client_id) the worker then sends alone with message_send(),
- * which answers it exactly; and a worker that cannot reach the companion
- * sends alone too. A worker that sent a request and got no answer cannot
- * know whether it was written: with a client_id it sends alone (message_send
- * answers the message if it was), without one it answers 503.
+ * The batch writes, and answers, only what it is sure of: new messages and
+ * repeated client_ids. Every other send (an error, files) is written alone
+ * with send_json_alone(), which answers it exactly. Multipart sends go to the workers (nginx
+ * passes them there), as they stream files.
  *
- * Workers and companion speak in packets on the companion's SOCK_SEQPACKET
- * socket, on one machine, in host byte order: a request is a
- * batch_request_head, the text and the client_id; a reply a
- * batch_reply_head and the body. A worker has one request open at a time.
+ * Connections are nginx's, one request at a time each, kept between
+ * requests (fastcgi_keep_conn) or not.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "db.h"
+#include "fcgi_wire.h"
 #include "log.h"
 #include "messages.h"
 #include "reply.h"
 #include "server.h"
 
-#define BATCH_MAX 64
-#define BATCH_CLIENT_ID_BYTES (4 * MESSAGE_CLIENT_ID_MAX)
-#define BATCH_TEXT_BYTES (4 * MESSAGE_TEXT_MAX)
-/* How long a worker waits for the companion's answer. The batch waits for
- * chat locks like any send, so this is long. */
-#define BATCH_REPLY_TIMEOUT_SECS 30
-#define BATCH_NO_CLIENT_ID UINT32_MAX
+#define FRONT_EVENTS 64
+#define FRONT_READ_CHUNK (16 * 1024)
 
-struct batch_request_head {
-	int64_t user_id;
-	int64_t chat_id;
-	uint32_t text_len;
-	uint32_t client_id_len; /* BATCH_NO_CLIENT_ID: none */
-};
+/* What an epoll event is about: epoll_event.data.ptr points to a struct
+ * that starts with its kind. */
+enum front_kind { FRONT_LISTENER, FRONT_CONN, FRONT_LINK };
 
-#define BATCH_REQUEST_MAX \
-	(sizeof(struct batch_request_head) + BATCH_TEXT_BYTES + BATCH_CLIENT_ID_BYTES)
-
-struct batch_reply_head {
-	int32_t status; /* 201, or 0: send it alone */
-	uint32_t body_len;
-	int64_t event_id;
-};
-
-/* ---- requests ------------------------------------------------------------- */
-
-/* Writes the request for item into out (BATCH_REQUEST_MAX bytes); returns
- * its length, or 0 when the item cannot travel (too long). */
-static size_t batch_request_encode(const struct batch_item *item, unsigned char *out)
-{
-	if (item->text_len > BATCH_TEXT_BYTES ||
-	    (item->client_id && item->client_id_len > BATCH_CLIENT_ID_BYTES))
-		return 0;
-	struct batch_request_head head = {
-		.user_id = item->user_id,
-		.chat_id = item->chat_id,
-		.text_len = (uint32_t)item->text_len,
-		.client_id_len = item->client_id ? (uint32_t)item->client_id_len : BATCH_NO_CLIENT_ID,
-	};
-	size_t n = sizeof head;
-	memcpy(out, &head, sizeof head);
-	memcpy(out + n, item->text, item->text_len);
-	n += item->text_len;
-	if (item->client_id) {
-		memcpy(out + n, item->client_id, item->client_id_len);
-		n += item->client_id_len;
-	}
-	return n;
-}
-
-/* Reads a request of len bytes at p into item, whose strings point into p.
- * False when it is not one: short, long, lengths that do not add up, or a
- * NUL in a string (it would cut the SQL parameter short). */
-static bool batch_request_decode(const unsigned char *p, size_t len, struct batch_item *item)
-{
-	struct batch_request_head head;
-	if (len < sizeof head)
-		return false;
-	memcpy(&head, p, sizeof head);
-	size_t cid_len = head.client_id_len == BATCH_NO_CLIENT_ID ? 0 : head.client_id_len;
-	if (head.text_len > BATCH_TEXT_BYTES || cid_len > BATCH_CLIENT_ID_BYTES ||
-	    len != sizeof head + head.text_len + cid_len)
-		return false;
-	const char *text = (const char *)p + sizeof head;
-	const char *cid = text + head.text_len;
-	if (memchr(text, '\0', head.text_len + cid_len))
-		return false;
-	*item = (struct batch_item){
-		.user_id = head.user_id,
-		.chat_id = head.chat_id,
-		.text = text,
-		.text_len = head.text_len,
-		.client_id = head.client_id_len == BATCH_NO_CLIENT_ID ? NULL : cid,
-		.client_id_len = cid_len,
-	};
-	return true;
-}
-
-/* ---- the worker's side ----------------------------------------------------- */
-
-static int companion_fd = -1;
-
-static void companion_close(void)
-{
-	if (companion_fd >= 0)
-		close(companion_fd);
-	companion_fd = -1;
-}
-
-static bool companion_connect(void)
-{
-	const char *path = srv_companion_path();
-	if (!path)
-		return false;
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	companion_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (companion_fd < 0)
-		return false;
-	struct timeval wait = {.tv_sec = BATCH_REPLY_TIMEOUT_SECS};
-	if (setsockopt(companion_fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) != 0 ||
-	    connect(companion_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-		log_error("could not reach the send batcher at \"%s\": %s", path, strerror(errno));
-		companion_close();
-		return false;
-	}
-	return true;
-}
-
-/* Sends the request; true once it is on its way. A connection the
- * companion closed (it restarted) is replaced once. */
-static bool request_send(const unsigned char *packet, size_t len)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (companion_fd < 0 && !companion_connect())
-			return false;
-		if (send(companion_fd, packet, len, MSG_NOSIGNAL) == (ssize_t)len)
-			return true;
-		companion_close();
-	}
-	return false;
-}
-
-/* Waits for the reply and answers it. */
-static enum batch_outcome reply_receive(struct http_req *req)
-{
-	/* A body is a new message: its text at most doubled by JSON escapes. */
-	static unsigned char packet[sizeof(struct batch_reply_head) + 2 * BATCH_TEXT_BYTES +
-				    8 * BATCH_CLIENT_ID_BYTES + 4096];
-	ssize_t size;
-	do
-		size = recv(companion_fd, packet, sizeof packet, MSG_TRUNC);
-	while (size < 0 && errno == EINTR);
-	struct batch_reply_head head;
-	if (size < (ssize_t)sizeof head || (size_t)size > sizeof packet) {
-		log_error("the send batcher gave no answer (%s)",
-			  size < 0 ? strerror(errno) : size == 0 ? "closed" : "malformed");
-		/* A late answer must not be read as the next request's. */
-		companion_close();
-		return BATCH_UNKNOWN;
-	}
-	memcpy(&head, packet, sizeof head);
-	if (head.status != 201)
-		return BATCH_ALONE;
-	if (head.body_len != (size_t)size - sizeof head) {
-		log_error("the send batcher answered a malformed packet");
-		companion_close();
-		return BATCH_UNKNOWN;
-	}
-	http_send_json(req, 201, (const char *)packet + sizeof head, head.body_len);
-	return BATCH_ANSWERED;
-}
-
-enum batch_outcome batch_send(struct http_req *req, const struct batch_item *item)
-{
-	unsigned char *packet = arena_alloc(req->arena, BATCH_REQUEST_MAX);
-	size_t len = packet ? batch_request_encode(item, packet) : 0;
-	if (!len || !request_send(packet, len))
-		return BATCH_ALONE;
-	return reply_receive(req);
-}
-
-/* ---- the companion --------------------------------------------------------- */
-
-/* A worker's connection. */
-struct batch_client {
+/* A connection from nginx, and the request it carries. */
+struct front_conn {
+	enum front_kind kind;
 	int fd;
-	struct batch_item item;
-	unsigned char packet[BATCH_REQUEST_MAX];
+	uint32_t waiting_for; /* the epoll events asked for */
+	struct buf in;        /* bytes read and not yet taken as records */
+	struct fcgi_request fcgi;
+	struct arena *arena;  /* the request's */
+	struct http_req req;
+	struct buf answer;    /* req's HTTP answer */
+	struct send_input send; /* while queued */
+	struct timespec start;
+	struct buf out;       /* records to write */
+	size_t out_sent;
+	bool queued;  /* in the batch, waiting for it to be written */
+	bool closing; /* closed once out of the batch and written */
 };
 
+/* As many sends as requests came in while the link was busy: at most
+ * one per connection. */
 struct batch {
-	struct batch_client *clients[BATCH_MAX];
-	size_t n;
+	struct front_conn **conns;
+	size_t n, cap;
 };
 
-static void client_drop(int epoll_fd, struct batch_client *c)
+/* The database connection batches are written on, one at a time and
+ * asynchronously: while a batch runs (and waits for its commit) the loop
+ * goes on reading requests, which fill the next. (Two links, each writing
+ * the chats the other was not, measured worse: a batch's commit waits for
+ * the other's, as each sends a NOTIFY, and the sends into the chats in
+ * flight waited up to a second.) */
+struct batch_link {
+	enum front_kind kind;
+	PGconn *pg; /* NULL until connected */
+	struct batch batch; /* in flight when busy */
+	PGresult *result;
+	bool busy;
+};
+
+static int epoll_fd = -1;
+/* The connection whose request the router is handling. */
+static struct front_conn *handling;
+static struct batch_link db_link;
+
+/* Makes room for n sends in b; false when out of memory. */
+static bool batch_reserve(struct batch *b, size_t n)
 {
-	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c);
+	if (n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	struct front_conn **conns = realloc(b->conns, cap * sizeof *conns);
+	if (!conns)
+		return false;
+	b->conns = conns;
+	b->cap = cap;
+	return true;
 }
 
-/* Reads c's request into the batch (which is written before the next
- * read, so c is in it at most once). A client that closed, or broke the
- * protocol, is dropped: its worker knows that it got no answer. */
-static void client_read(int epoll_fd, struct batch_client *c, struct batch *b)
+static double elapsed_ms(const struct timespec *start)
 {
-	ssize_t n = recv(c->fd, c->packet, sizeof c->packet, MSG_DONTWAIT | MSG_TRUNC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || (size_t)n > sizeof c->packet ||
-	    !batch_request_decode(c->packet, (size_t)n, &c->item)) {
-		if (n > 0)
-			log_error("a worker sent a malformed send request");
-		client_drop(epoll_fd, c);
-		return;
-	}
-	b->clients[b->n++] = c;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* Takes the workers' new connections, and the request each may have sent
- * already: it belongs in this batch, not the next. */
-static void clients_accept(int epoll_fd, int listen_fd, struct batch *b)
+/* ---- the batch --------------------------------------------------------------- */
+
+static void request_end(struct front_conn *c);
+static void conn_take(struct front_conn *c, struct batch *b);
+static bool conn_settle(struct front_conn *c);
+
+/* Answers each request of the batch: those res answered (its rows come in
+ * item order, only for those) with their status; the others are sent
+ * alone, but for those without a client_id when the batch's outcome is
+ * unknown (it may have been written). Then lets the connections take what
+ * more they have (into filling), or go. */
+static void batch_answer(struct batch *b, PGresult *res, bool outcome_unknown,
+			 struct batch *filling)
 {
-	int fd;
-	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct batch_client *c = calloc(1, sizeof *c);
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!c || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			log_error("could not take a worker's connection: %s", strerror(errno));
-			free(c);
-			close(fd);
-			continue;
+	int rows = res ? PQntuples(res) : 0, row = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct front_conn *c = b->conns[i];
+		if (row < rows && atoll(PQgetvalue(res, row, 0)) == (long long)i + 1) {
+			http_send_json(&c->req, atoi(PQgetvalue(res, row, 1)), PQgetvalue(res, row, 2),
+				       (size_t)PQgetlength(res, row, 2));
+			row++;
+		} else if (outcome_unknown && !c->send.client_id) {
+			http_problem(&c->req, 503, "send_unconfirmed",
+				     "the message may not have been sent; send it again, with a "
+				     "client_id to make sure it is stored once");
+		} else {
+			/* With a client_id, alone answers the message if it was written. */
+			send_json_alone(&c->req, &c->send);
 		}
-		c->fd = fd;
-		if (b->n < BATCH_MAX)
-			client_read(epoll_fd, c, b);
+		c->queued = false;
+		request_end(c);
 	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct front_conn *c = b->conns[i];
+		if (!c->closing && !c->out.len && c->in.len)
+			conn_take(c, filling);
+		conn_settle(c);
+	}
+	b->n = 0;
 }
 
-static void client_reply(struct batch_client *c, int status, int64_t event_id, const char *body,
-			 size_t body_len)
+/* ---- the link ----------------------------------------------------------------- */
+
+#define BATCH_STATEMENT "send_batch"
+
+static void link_close(struct batch_link *l)
 {
-	struct batch_reply_head head = {
-		.status = status, .body_len = (uint32_t)body_len, .event_id = event_id};
-	struct iovec iov[2] = {{&head, sizeof head}, {(void *)body, body_len}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = body_len ? 2 : 1};
-	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		log_error("could not answer a worker: %s", strerror(errno));
+	if (!l->pg)
+		return;
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, PQsocket(l->pg), NULL);
+	PQfinish(l->pg);
+	l->pg = NULL;
 }
 
-/* The statement's array parameters for the batch's items, in 4 buffers:
+static bool link_connect(struct batch_link *l)
+{
+	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
+		return true;
+	link_close(l);
+	if (!(l->pg = db_open()))
+		return false;
+	PGresult *res = PQprepare(l->pg, BATCH_STATEMENT,
+				  "SELECT ord, status, body FROM message_send_batch($1::bigint[], "
+				  "$2::bigint[], $3::text[], $4::text[], $5::float8, $6::float8)",
+				  6, NULL);
+	bool prepared = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!prepared)
+		log_error("could not prepare the batch statement: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+	if (!prepared || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, PQsocket(l->pg), &ev) != 0) {
+		link_close(l);
+		return false;
+	}
+	return true;
+}
+
+/* The statement's array parameters for the batch's sends, in 4 buffers:
  * users, chats, texts, client_ids. */
 static void batch_params(const struct batch *b, struct buf p[4])
 {
 	for (int k = 0; k < 4; k++)
 		buf_putc(&p[k], '{');
 	for (size_t i = 0; i < b->n; i++) {
-		const struct batch_item *it = &b->clients[i]->item;
+		const struct http_req *req = &b->conns[i]->req;
+		const struct send_input *in = &b->conns[i]->send;
 		if (i)
 			for (int k = 0; k < 4; k++)
 				buf_putc(&p[k], ',');
-		buf_printf(&p[0], "%lld", (long long)it->user_id);
-		buf_printf(&p[1], "%lld", (long long)it->chat_id);
-		buf_pg_array_str(&p[2], it->text, it->text_len);
-		if (it->client_id)
-			buf_pg_array_str(&p[3], it->client_id, it->client_id_len);
+		buf_printf(&p[0], "%lld", (long long)req->user_id);
+		buf_printf(&p[1], "%lld", (long long)req->path_id[0]);
+		buf_pg_array_str(&p[2], in->text, in->text_len);
+		if (in->client_id)
+			buf_pg_array_str(&p[3], in->client_id, in->client_id_len);
 		else
 			buf_puts(&p[3], "NULL");
 	}
@@ -296,14 +215,14 @@ static void batch_params(const struct batch *b, struct buf p[4])
 		buf_putc(&p[k], '}');
 }
 
-/* Writes the batch and answers each of its clients. */
-static void batch_write(struct batch *b)
+/* Sends l's batch to the database; false when it could not (nothing was
+ * written then). */
+static bool link_send(struct batch_link *l)
 {
-	DB_STMT(send_batch, 6,
-		"SELECT ord, body, event_id FROM message_send_batch($1::bigint[], $2::bigint[], "
-		"$3::text[], $4::text[], $5::float8, $6::float8)");
+	if (!link_connect(l))
+		return false;
 	struct buf p[4] = {{0}};
-	batch_params(b, p);
+	batch_params(&l->batch, p);
 	char rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {buf_cstr(&p[0]), buf_cstr(&p[1]), buf_cstr(&p[2]),
@@ -311,63 +230,379 @@ static void batch_write(struct batch *b)
 	bool built = true;
 	for (int k = 0; k < 4; k++)
 		built = built && buf_status(&p[k]) == MSGR_OK;
-	PGresult *res = built ? db_exec(&send_batch, params) : NULL;
+	/* Sent whole (the connection blocks while sending), answered later. */
+	bool sent = built && PQsendQueryPrepared(l->pg, BATCH_STATEMENT, 6, params, NULL, NULL, 0);
 	for (int k = 0; k < 4; k++)
 		buf_free(&p[k]);
-	if (!db_ok(res)) {
-		/* Nothing was written: each is sent alone and answered exactly. */
-		log_error("a batch of %zu sends failed: %s", b->n,
-			  res ? PQresultErrorMessage(res) : "no database connection");
-		PQclear(res);
-		for (size_t i = 0; i < b->n; i++)
-			client_reply(b->clients[i], 0, 0, NULL, 0);
-		b->n = 0;
+	if (!sent) {
+		log_error("could not send a batch of %zu sends: %s", l->batch.n,
+			  built ? PQerrorMessage(l->pg) : "out of memory");
+		link_close(l);
+	}
+	return sent;
+}
+
+/* Hands the filling batch to l, which is idle. */
+/* Hands the filling batch to l, which is idle. */
+static void link_start(struct batch_link *l, struct batch *filling)
+{
+	struct batch spare = l->batch;
+	l->batch = *filling;
+	*filling = spare;
+	if (link_send(l)) {
+		l->busy = true;
 		return;
 	}
-	/* The rows come in item order, only for the items written. */
-	int rows = PQntuples(res), row = 0;
-	for (size_t i = 0; i < b->n; i++) {
-		if (row < rows && atoll(PQgetvalue(res, row, 0)) == (long long)i + 1) {
-			client_reply(b->clients[i], 201, atoll(PQgetvalue(res, row, 2)),
-				     PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
-			row++;
+	/* Nothing was written: each is sent alone. */
+	batch_answer(&l->batch, NULL, false, filling);
+}
+
+/* The batch's result is complete (res, or NULL when the connection
+ * failed): answers it. */
+static void link_done(struct batch_link *l, PGresult *res, struct batch *filling)
+{
+	l->busy = false;
+	/* A connection lost in the middle leaves the outcome unknown: the
+	 * commit may have happened. */
+	bool lost = !l->pg || PQstatus(l->pg) == CONNECTION_BAD;
+	if (!db_ok(res)) {
+		log_error("a batch of %zu sends failed: %s", l->batch.n,
+			  res ? PQresultErrorMessage(res) : "the database connection was lost");
+		PQclear(res);
+		res = NULL;
+	}
+	if (lost)
+		link_close(l);
+	batch_answer(&l->batch, res, lost && !res, filling);
+	PQclear(res);
+}
+
+/* Reads what the database sent on l; answers the batch once complete. */
+static void link_receive(struct batch_link *l, struct batch *filling)
+{
+	if (!l->busy || !PQconsumeInput(l->pg)) {
+		if (l->busy)
+			link_done(l, NULL, filling);
+		else
+			link_close(l); /* closed by the server while idle */
+		return;
+	}
+	while (!PQisBusy(l->pg)) {
+		PGresult *res = PQgetResult(l->pg);
+		if (!res) {
+			res = l->result;
+			l->result = NULL;
+			link_done(l, res, filling);
+			return;
+		}
+		if (l->result)
+			PQclear(res);
+		else
+			l->result = res;
+	}
+}
+
+/* Waits for l's batch and answers it: when the companion stops. */
+static void link_finish(struct batch_link *l, struct batch *filling)
+{
+	PGresult *res, *first = NULL;
+	while ((res = PQgetResult(l->pg))) {
+		if (first)
+			PQclear(res);
+		else
+			first = res;
+	}
+	if (l->result) {
+		PQclear(first);
+		first = l->result;
+		l->result = NULL;
+	}
+	link_done(l, first, filling);
+}
+
+/* Starts the next batch when the link is free for it. */
+static void batch_next(struct batch *filling)
+{
+	if (filling->n && !db_link.busy)
+		link_start(&db_link, filling);
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static void conn_free(struct front_conn *c)
+{
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->answer);
+	buf_free(&c->req.extra_headers);
+	fcgi_request_free(&c->fcgi);
+	arena_free(c->arena);
+	free(c);
+}
+
+/* Closes c as soon as it is out of the batch, with nothing more to
+ * write. */
+static void conn_drop(struct front_conn *c)
+{
+	c->closing = true;
+	buf_reset(&c->out);
+	c->out_sent = 0;
+}
+
+/* Frees c when it is done with; true then. */
+static bool conn_settle(struct front_conn *c)
+{
+	if (!c->closing || c->queued || c->out.len)
+		return false;
+	conn_free(c);
+	return true;
+}
+
+static void conn_wait_for(struct front_conn *c, uint32_t events)
+{
+	if (c->waiting_for == events)
+		return;
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->waiting_for = events;
+	else
+		conn_drop(c);
+}
+
+/* Writes what it can of the records; the rest when the socket can take
+ * it. */
+static void conn_flush(struct front_conn *c)
+{
+	while (c->out_sent < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->out_sent += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			conn_wait_for(c, EPOLLOUT);
+			return;
 		} else {
-			client_reply(b->clients[i], 0, 0, NULL, 0);
+			conn_drop(c); /* nginx went away */
+			return;
 		}
 	}
-	PQclear(res);
-	b->n = 0;
+	buf_reset(&c->out);
+	c->out_sent = 0;
+	conn_wait_for(c, EPOLLIN);
+}
+
+/* Answers c's request (500 when the handler did not), logs it, and makes
+ * c ready for the next. */
+static void request_end(struct front_conn *c)
+{
+	struct http_req *req = &c->req;
+	if (!req->status) {
+		log_error("%s %s: the handler gave no answer", req->method, req->path);
+		http_problem(req, 500, "internal_error", "the server failed to answer this request");
+	}
+	log_request(req->method, req->path, req->status, elapsed_ms(&c->start), req->user_id);
+	fcgi_put_answer(&c->out, c->fcgi.id, buf_cstr(&c->answer), c->answer.len);
+	/* Out of memory: nginx gets no answer, and sends a 503 problem. */
+	bool written = buf_status(&c->answer) == MSGR_OK && buf_status(&c->out) == MSGR_OK;
+	if (!c->fcgi.keep_conn)
+		c->closing = true; /* nginx waits for the close */
+	buf_reset(&c->answer);
+	fcgi_request_reset(&c->fcgi);
+	arena_reset(c->arena);
+	if (written)
+		conn_flush(c);
+	else
+		conn_drop(c);
+}
+
+/* The one route of the companion's socket. */
+static void front_send(struct http_req *req)
+{
+	if (!http_require_user(req))
+		return;
+	struct send_input in;
+	if (!send_json_read(req, &in))
+		return;
+	if (!send_batchable(&in)) {
+		send_json_alone(req, &in);
+		return;
+	}
+	handling->send = in; /* its strings live in the request's arena */
+	handling->queued = true;
+}
+
+static const struct http_route front_routes[] = {
+	{"POST", "/api/chats/{chat_id}/messages", front_send},
+};
+
+/* Handles the request that c's records completed: it is answered, or
+ * queued in the batch. */
+static void request_start(struct front_conn *c, struct batch *b)
+{
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	char **envp = fcgi_envp(&c->fcgi, c->arena);
+	if (!envp) {
+		log_error("nginx sent FastCGI parameters that do not add up");
+		conn_drop(c);
+		return;
+	}
+	http_req_begin(&c->req, c->arena, envp);
+	c->req.held = (struct http_held){
+		.body = c->fcgi.stdin.data ? c->fcgi.stdin.data : "",
+		.body_len = c->fcgi.stdin.len,
+		.answer = &c->answer,
+	};
+	handling = c;
+	http_dispatch(&c->req, front_routes, sizeof front_routes / sizeof front_routes[0]);
+	handling = NULL;
+	if (!c->queued) {
+		request_end(c);
+		return;
+	}
+	if (!batch_reserve(b, b->n + 1)) {
+		c->queued = false;
+		send_json_alone(&c->req, &c->send);
+		request_end(c);
+		return;
+	}
+	b->conns[b->n++] = c;
+}
+
+/* Takes the whole records read so far, and handles a request they
+ * complete. Stops at a queued request: nginx sends no other on the
+ * connection before its answer. */
+static void conn_take(struct front_conn *c, struct batch *b)
+{
+	while (!c->queued && !c->closing && c->in.len) {
+		size_t used;
+		enum fcgi_feed_result r = fcgi_feed(&c->fcgi, (const unsigned char *)c->in.data,
+						    c->in.len, &used, MESSAGES_BODY_LIMIT, &c->out);
+		memmove(c->in.data, c->in.data + used, c->in.len - used);
+		c->in.len -= used;
+		if (r == FCGI_FEED_BAD) {
+			log_error("nginx sent what is not FastCGI; closing the connection");
+			conn_drop(c);
+		} else if (r == FCGI_FEED_READY) {
+			request_start(c, b);
+		} else {
+			break;
+		}
+	}
+	if (c->out.len > c->out_sent)
+		conn_flush(c); /* records fcgi_feed() answered */
+}
+
+/* Reads what c has sent, and takes it. */
+static void conn_read(struct front_conn *c, struct batch *b)
+{
+	char chunk[FRONT_READ_CHUNK];
+	while (!c->queued && !c->closing && !c->out.len) {
+		ssize_t n = recv(c->fd, chunk, sizeof chunk, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_drop(c); /* closed, or failed */
+			return;
+		}
+		buf_append(&c->in, chunk, (size_t)n);
+		if (buf_status(&c->in) != MSGR_OK) {
+			conn_drop(c);
+			return;
+		}
+		conn_take(c, b);
+	}
+}
+
+static void conns_accept(int listen_fd, struct batch *b)
+{
+	int fd;
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct front_conn *c = calloc(1, sizeof *c);
+		struct arena *arena = c ? arena_new() : NULL;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (!arena || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			log_error("could not take a connection: %s", strerror(errno));
+			if (arena)
+				arena_free(arena);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->kind = FRONT_CONN;
+		c->fd = fd;
+		c->arena = arena;
+		c->waiting_for = EPOLLIN;
+		conn_read(c, b);
+		conn_settle(c);
+	}
+}
+
+static void conn_event(struct front_conn *c, struct batch *b)
+{
+	if (c->queued)
+		return; /* read again once answered */
+	if (c->out.len)
+		conn_flush(c);
+	else
+		conn_read(c, b); /* a hang-up reads as the end */
+}
+
+/* Ends the companion: the batches in flight, and the requests read, are
+ * written and answered. */
+static void batcher_drain(struct batch *filling)
+{
+	do {
+		batch_next(filling);
+		if (db_link.busy)
+			link_finish(&db_link, filling);
+	} while (db_link.busy || filling->n);
+	link_close(&db_link);
+	free(db_link.batch.conns);
 }
 
 void send_batcher(int listen_fd)
 {
-	int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	static enum front_kind listener = FRONT_LISTENER;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listener};
 	if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
 		log_error("the send batcher could not start: %s", strerror(errno));
 		return;
 	}
-	/* Non-blocking, so that one accept loop takes every waiting worker. */
-	int flags = fcntl(listen_fd, F_GETFL);
-	fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
-	log_info("writing sends in batches of up to %d", BATCH_MAX);
-	struct batch b = {.n = 0};
-	struct epoll_event events[BATCH_MAX];
+	/* Non-blocking, so that one accept loop takes every waiting connection. */
+	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+	db_link.kind = FRONT_LINK;
+	link_connect(&db_link);
+	log_info("serving sends, written in batches");
+	struct batch filling = {0};
+	struct epoll_event events[FRONT_EVENTS];
 	while (!srv_stopping()) {
-		int n = srv_companion_wait(epoll_fd, events, BATCH_MAX);
+		int n = srv_companion_wait(epoll_fd, events, FRONT_EVENTS);
 		if (n < 0 && errno != EINTR) {
 			log_error("the send batcher's wait failed: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			struct batch_client *c = events[i].data.ptr;
-			if (!c)
-				clients_accept(epoll_fd, listen_fd, &b);
-			else if (b.n < BATCH_MAX)
-				client_read(epoll_fd, c, &b);
+			enum front_kind *kind = events[i].data.ptr;
+			if (*kind == FRONT_LISTENER) {
+				conns_accept(listen_fd, &filling);
+			} else if (*kind == FRONT_LINK) {
+				link_receive((struct batch_link *)kind, &filling);
+			} else {
+				struct front_conn *c = (struct front_conn *)kind;
+				conn_event(c, &filling);
+				conn_settle(c);
+			}
 		}
-		if (b.n)
-			batch_write(&b);
+		batch_next(&filling);
 	}
+	batcher_drain(&filling);
+	free(filling.conns);
 	close(epoll_fd);
 }

@@ -9,10 +9,10 @@
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
  * 8192, 0 = off): the memory each worker may keep rendered history pages in.
- * MSGR_SEND_BATCH (default 1; 0 = off): plain text sends are written in
- * batches by a companion process (batch.c). Sends have a pool of
- * MSGR_SEND_WORKERS (default 24) workers of their own, on the socket
- * "<socket>.send", where nginx passes them.
+ * nginx passes JSON sends to the socket "<socket>.send". MSGR_SEND_BATCH
+ * (default 1; 0 = off): a companion process serves it and writes plain
+ * text sends in batches (batch.c); off, MSGR_SEND_WORKERS (default 4)
+ * workers serve it.
  */
 #include "config.h"
 #include "messages.h"
@@ -66,10 +66,9 @@ int main(int argc, char **argv)
 		.periodic = prune_old_events,
 		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
 		.companion = batching ? run_send_batcher : NULL,
-		/* nginx passes sends (POST /api/chats/{id}/messages) to this pool
-		 * (nginx/messenger-locations.conf): each waits in its worker for
-		 * its batch, so these workers bound a batch's size. */
-		.wait_pool = {".send", config_int("MSGR_SEND_WORKERS", 24, 1, 200)},
+		.companion_suffix = ".send",
+		.wait_pool = {batching ? NULL : ".send",
+			      config_int("MSGR_SEND_WORKERS", 4, 1, 200)},
 	};
 	return srv_main(argc, argv, &app);
 }

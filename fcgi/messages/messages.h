@@ -47,23 +47,25 @@ void handle_history(struct http_req *req);
 
 /* send.c */
 void handle_send(struct http_req *req);
-
-/* batch.c: plain text sends written in batches by the companion. */
-struct batch_item {
-	int64_t user_id;
-	int64_t chat_id;
-	const char *text; /* not blank */
+/* What a JSON send carries, validated. */
+struct send_input {
+	const char *text; /* NULL when absent */
 	size_t text_len;
-	const char *client_id; /* NULL when none */
+	const char *client_id; /* NULL when absent */
 	size_t client_id_len;
+	const char *file_ids; /* a PostgreSQL array literal ("{}" for none) */
+	size_t nfiles;
 };
-enum batch_outcome {
-	BATCH_ANSWERED, /* written, and answered 201 */
-	BATCH_ALONE,    /* not written: send it alone */
-	BATCH_UNKNOWN,  /* sent to the batcher, but no answer came */
-};
-enum batch_outcome batch_send(struct http_req *req, const struct batch_item *item);
-/* The companion: writes the workers' sends until the program stops. */
+/* Reads and validates a JSON send's body; false when it answered (400,
+ * 413, 415, 422). */
+bool send_json_read(struct http_req *req, struct send_input *in);
+/* True when the batcher may write it: text that is not blank, no files. */
+bool send_batchable(const struct send_input *in);
+/* Writes it with message_send(), which answers every case exactly. */
+void send_json_alone(struct http_req *req, const struct send_input *in);
+
+/* batch.c: the companion, serving the sends nginx passes to it until the
+ * program stops. */
 void send_batcher(int listen_fd);
 
 /* edit.c */

@@ -3,8 +3,10 @@
  * or multipart/form-data with the fields text and client_id and parts
  * "file" (repeatable), which become the message's attachments. Both end in
  * message_send() of schema/003_chats.sql: idempotent by client_id, rate
- * limited (messages_config), one message.created event. A JSON send of text
- * without files goes to the send batcher first (batch.c).
+ * limited (messages_config), one message.created event. nginx passes JSON
+ * sends to the companion (batch.c), which writes those of plain text in
+ * batches and the others with send_json_alone(); multipart sends, and
+ * every send when batching is off, come to the workers.
  */
 #include <string.h>
 #include <strings.h>
@@ -16,14 +18,6 @@
 #include "storage.h"
 #include "upload.h"
 #include "utf8.h"
-
-/* What a send carries, from either encoding, validated. */
-struct send_input {
-	const char *text; /* NULL when absent */
-	size_t text_len;
-	const char *client_id; /* NULL when absent */
-	const char *file_ids;  /* a PostgreSQL array literal ("{}" for none) */
-};
 
 static const char *blank_param(const struct send_input *in)
 {
@@ -42,57 +36,39 @@ static const struct field_spec send_fields[SEND__MAX] = {
 			    NULL},
 };
 
-/* Hands a send of text alone to the batcher. Returns true when it is
- * still to be sent alone, false when it was answered. */
-static bool send_batched(struct http_req *req, const struct send_input *in, size_t client_id_len)
+bool send_json_read(struct http_req *req, struct send_input *in)
 {
-	if (!in->text || *blank_param(in) == 't')
-		return true;
-	struct batch_item item = {
-		.user_id = req->user_id,
-		.chat_id = req->path_id[0],
-		.text = in->text,
-		.text_len = in->text_len,
-		.client_id = in->client_id,
-		.client_id_len = client_id_len,
+	struct field_value f[SEND__MAX];
+	if (!http_parse_body(req, MESSAGES_BODY_LIMIT, send_fields, SEND__MAX, f))
+		return false;
+	bool has_text = f[SEND_TEXT].present && !f[SEND_TEXT].is_null;
+	bool has_client_id = f[SEND_CLIENT_ID].present && !f[SEND_CLIENT_ID].is_null;
+	*in = (struct send_input){
+		.text = has_text ? f[SEND_TEXT].str : NULL,
+		.text_len = has_text ? f[SEND_TEXT].len : 0,
+		.client_id = has_client_id ? f[SEND_CLIENT_ID].str : NULL,
+		.client_id_len = has_client_id ? f[SEND_CLIENT_ID].len : 0,
+		.file_ids = reply_id_array(req->arena, f[SEND_ATTACHMENT_IDS].ids,
+					   f[SEND_ATTACHMENT_IDS].nids),
+		.nfiles = f[SEND_ATTACHMENT_IDS].nids,
 	};
-	switch (batch_send(req, &item)) {
-	case BATCH_ANSWERED:
-		return false;
-	case BATCH_UNKNOWN:
-		if (in->client_id)
-			return true; /* alone, it answers the message if it was written */
-		http_problem(req, 503, "send_unconfirmed",
-			     "the message may not have been sent; send it again, with a client_id "
-			     "to make sure it is stored once");
-		return false;
-	case BATCH_ALONE:
-		break;
-	}
 	return true;
 }
 
-static void send_json(struct http_req *req)
+bool send_batchable(const struct send_input *in)
+{
+	return in->nfiles == 0 && *blank_param(in) == 'f';
+}
+
+void send_json_alone(struct http_req *req, const struct send_input *in)
 {
 	DB_STMT(send_message, 9,
 		"SELECT status, body, event_id FROM message_send($1, $2, $3, $4::boolean, $5, "
 		"$6::bigint[], $7::int, $8::float8, $9::float8)");
-	struct field_value f[SEND__MAX];
-	if (!http_parse_body(req, MESSAGES_BODY_LIMIT, send_fields, SEND__MAX, f))
-		return;
-	struct send_input in = {
-		.text = f[SEND_TEXT].present && !f[SEND_TEXT].is_null ? f[SEND_TEXT].str : NULL,
-		.text_len = f[SEND_TEXT].len,
-		.client_id = f[SEND_CLIENT_ID].present && !f[SEND_CLIENT_ID].is_null
-				     ? f[SEND_CLIENT_ID].str : NULL,
-		.file_ids = reply_id_array(req->arena, f[SEND_ATTACHMENT_IDS].ids, f[SEND_ATTACHMENT_IDS].nids),
-	};
-	if (f[SEND_ATTACHMENT_IDS].nids == 0 && !send_batched(req, &in, f[SEND_CLIENT_ID].len))
-		return;
 	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
 	send_limit_params(rate, burst);
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in.text,
-				blank_param(&in), in.client_id, in.file_ids,
+	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in->text,
+				blank_param(in), in->client_id, in->file_ids,
 				reply_id(max, MESSAGE_FILES_MAX), rate, burst};
 	reply_send(req, db_exec(&send_message, params));
 }
@@ -218,8 +194,9 @@ void handle_send(struct http_req *req)
 			http_discard_body(req);
 		return;
 	}
+	struct send_input in;
 	if (multipart)
 		send_multipart(req);
-	else
-		send_json(req);
+	else if (send_json_read(req, &in))
+		send_json_alone(req, &in);
 }

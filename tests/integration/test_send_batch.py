@@ -1,5 +1,5 @@
-"""Sends written in batches (fcgi/messages/batch.c, message_send_batch() of
-schema/011_send_batch.sql), through nginx.
+"""Sends served by the messages program's companion and written in batches
+(fcgi/messages/batch.c, message_send_batch() of schema/012), through nginx.
 
 A batch is made deterministic by holding a chat's row lock from the test:
 the batcher's first batch waits on it, the sends that come meanwhile pile up
@@ -74,6 +74,7 @@ def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_us
     a, b, c, stranger = (new_user(n) for n in ("ba", "bb", "bc", "bs"))
     held_chat = direct(api, a, b)
     ab, ac = group(api, a, [b, c], title="batch"), direct(api, a, c)
+    before = send(api, c, ac["id"], "sent before", client_id="c-0")
     quoted = 'quotes " and \\ backslashes {,} NULL'
     others = [
         (b, ab["id"], "from b", {"client_id": "b-1"}),
@@ -83,6 +84,7 @@ def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_us
         (a, ac["id"], "from a", {"client_id": "a-1"}),
         (stranger, ab["id"], "not a member", {}),
         (b, ac["id"], "b is not in this chat", {}),
+        (c, ac["id"], "sent before, again", {"client_id": "c-0"}),
     ]
     first, rest = run_behind_held_chat(stack, api, held_chat["id"],
                                        (a, held_chat["id"], "first", {}), others)
@@ -97,6 +99,9 @@ def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_us
     assert twice[0].json() == twice[1].json()
     assert_problem(rest[5], 404, "chat_not_found")
     assert_problem(rest[6], 404, "chat_not_found")
+    # a client_id used before: the message stored then, as alone
+    assert rest[7].status_code == 200, rest[7].text
+    assert rest[7].json() == before
 
     written = [r.json() for r in rest[:3]] + [twice[1].json()]
     # one transaction for all of them, and not the held one's
@@ -105,6 +110,7 @@ def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_us
     # what each was answered is what is stored, and nothing more
     for chat in (ab, ac):
         stored = {m["id"]: m for m in history(api, a, chat["id"])["messages"] if m["kind"] == "text"}
+        stored.pop(before["id"], None)
         for m in written:
             if m["chat_id"] == chat["id"]:
                 assert stored.pop(m["id"]) == m
@@ -114,6 +120,50 @@ def test_waiting_sends_are_written_together_and_answered_each(api, stack, new_us
                       [m["id"] for m in written])[0][0] == len(written)
     assert stack.psql("SELECT last_message_id FROM chats WHERE id = %s", ac["id"])[0][0] == max(
         m["id"] for m in written if m["chat_id"] == ac["id"])
+
+
+def test_other_requests_are_answered_while_a_batch_waits(api, stack, new_user):
+    """The companion is one process: while a batch waits on a lock, it goes
+    on answering what needs no batch."""
+    a, b = new_user("wa"), new_user("wb")
+    held_chat, other = direct(api, a, b), group(api, a, [b], title="other")
+    held = HeldChat(stack, held_chat["id"])
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(post, api, a, held_chat["id"], "waits for the lock")
+            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            assert_problem(post(api, a, other["id"], "   "), 422, "validation_failed")
+            assert_problem(api.post(f"/api/chats/{other['id']}/messages", json={"text": "x"}),
+                           401, "unauthenticated")
+            r = api.post(f"/api/chats/{other['id']}/messages", token=a, data=b"{not json",
+                         headers={"Content-Type": "application/json"})
+            assert_problem(r, 400)
+            assert not waiting.done()
+            held.release()
+            held = None
+            assert waiting.result().status_code == 201
+    finally:
+        if held:
+            held.release()
+
+
+def test_json_sends_go_to_the_companion_and_multipart_to_the_workers(api, stack, new_user):
+    a, b = new_user("ra"), new_user("rb")
+    c = direct(api, a, b)
+    companion = batcher_pid(stack)
+    log_before = len(stack.log("messages"))
+    m = send(api, a, c["id"], "json")
+    r = api.post(f"/api/chats/{c['id']}/messages", token=a, data={"text": "multipart"},
+                 files={"file": ("a.txt", b"attached", "text/plain")})
+    assert r.status_code == 201, r.text
+    lines = [l for l in stack.log("messages")[log_before:].splitlines()
+             if f"POST /api/chats/{c['id']}/messages 201" in l]
+    pids = [int(re.search(r"messages\[(\d+)\]", l).group(1)) for l in lines]
+    assert len(pids) == 2, lines
+    assert pids[0] == companion
+    assert pids[1] != companion
+    assert [x["text"] for x in history(api, b, c["id"])["messages"][-2:]] == ["json", "multipart"]
+    assert history(api, b, c["id"])["messages"][-2] == m
 
 
 def test_rate_limit_within_a_batch(api, stack, new_user):
@@ -137,50 +187,39 @@ def test_rate_limit_within_a_batch(api, stack, new_user):
 
 
 def batcher_pid(stack):
-    found = re.findall(r"messages\[(\d+)\] info: writing sends in batches", stack.log("messages"))
-    assert found, "the messages log names no send batcher"
+    found = re.findall(r"messages\[(\d+)\] info: serving sends", stack.log("messages"))
+    assert found, "the messages log names no companion"
     return int(found[-1])
 
 
 def test_batcher_killed_during_a_batch(api, stack, new_user):
-    """No answer from the batcher. The send in the batch being written has a
-    client_id: its worker sends it alone and answers what is stored, once.
-    A send without one, if its worker was waiting on the killed batcher too,
-    cannot know and says so (503); if it was still queued on the batcher's
-    socket, the next batcher takes it."""
+    """The companion dies while its batch waits. nginx loses the connection
+    and answers 503; the batch may still commit (its statement was sent
+    whole). A client that sends again with its client_id gets the message,
+    stored once."""
     a, b = new_user("ka"), new_user("kb")
     held_chat = direct(api, a, b)
     pid = batcher_pid(stack)
-    log_before = len(stack.log("messages"))
     held = HeldChat(stack, held_chat["id"])
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             with_id = pool.submit(post, api, a, held_chat["id"], "with an id", client_id="kill-1")
             wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
-            without_id = pool.submit(post, api, b, held_chat["id"], "without an id")
-            time.sleep(1.0)
             os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: "the send batcher gave no answer" in stack.log("messages")[log_before:],
-                       message="the worker to see the batcher gone")
-            time.sleep(0.5)
+            r1 = with_id.result()
             held.release()
             held = None
-            r1, r2 = with_id.result(), without_id.result()
     finally:
         if held:
             held.release()
-    assert r1.status_code in (200, 201), r1.text
-    assert assert_message(r1.json())["client_id"] == "kill-1"
+    assert_problem(r1, 503, "service_unavailable")
+    # The master starts another companion, and the client sends again.
+    wait_until(lambda: batcher_pid(stack) != pid, message="a new companion")
+    again = wait_until(lambda: (lambda r: r if r.status_code in (200, 201) else None)(
+        post(api, a, held_chat["id"], "with an id", client_id="kill-1")),
+        message="the send to go through again")
+    assert assert_message(again.json())["client_id"] == "kill-1"
     assert stack.psql("SELECT count(*) FROM messages WHERE client_id = 'kill-1'")[0][0] == 1
-    stored = stack.psql("SELECT count(*) FROM messages WHERE chat_id = %s AND text = 'without an id'",
-                        held_chat["id"])[0][0]
-    if r2.status_code == 201:
-        assert stored == 1
-    else:
-        assert_problem(r2, 503, "send_unconfirmed")
-        assert stored <= 1
-    # The master starts another batcher, and sends go on.
-    wait_until(lambda: batcher_pid(stack) != pid, message="a new batcher")
     m = send(api, a, held_chat["id"], "after the restart")
     assert history(api, b, held_chat["id"])["messages"][-1] == m
 
@@ -188,14 +227,16 @@ def test_batcher_killed_during_a_batch(api, stack, new_user):
 def test_sends_without_the_batcher(api, stack, new_user):
     a, b = new_user("na"), new_user("nb")
     c = direct(api, a, b)
+    log_before = len(stack.log("messages"))
     with stack.restarted("messages", MSGR_SEND_BATCH=0):
-        assert not (stack.var / "run" / "messages.sock.companion").exists()
-        # sends keep their own workers, where nginx passes them
-        assert (stack.var / "run" / "messages.sock.send").exists()
+        # workers serve the companion's socket, where nginx passes sends
+        log = stack.log("messages")[log_before:]
+        assert re.search(r"messages\.sock\.send with \d+", log), log
+        assert "serving sends" not in log
         m = send(api, a, c["id"], "one transaction each", client_id="nb-1")
         assert send(api, a, c["id"], "again", client_id="nb-1", expect=200) == m
         assert_problem(post(api, new_user("nx"), c["id"], "stranger"), 404, "chat_not_found")
-    assert (stack.var / "run" / "messages.sock.companion").exists()
+    batcher_pid(stack)
     assert history(api, b, c["id"])["messages"][-1] == m
 
 
