@@ -72,3 +72,11 @@ void log_request(const char *method, const char *path, int status, double millis
 {
 	log_info("%s %s %d %.1fms user=%" PRId64, method, path, status, millis, user_id);
 }
+
+double log_ms_since(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}

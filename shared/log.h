@@ -8,6 +8,7 @@
 #define MSGR_LOG_H
 
 #include <stdint.h>
+#include <time.h>
 
 void log_init(const char *program);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -16,5 +17,7 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (0 when anonymous). */
 void log_request(const char *method, const char *path, int status,
 		 double millis, int64_t user_id);
+/* Milliseconds since start (CLOCK_MONOTONIC), for log_request(). */
+double log_ms_since(const struct timespec *start);
 
 #endif

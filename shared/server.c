@@ -70,14 +70,6 @@ static void master_on_alarm(int sig)
 	periodic_due = 1;
 }
 
-static double elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
 static void worker_loop(int listen_fd, const struct srv_app *app)
 {
 	FCGX_Request r;
@@ -104,7 +96,7 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 			http_problem(&req, 500, "internal_error",
 				     "the server failed to answer this request");
 		}
-		log_request(req.method, req.path, req.status, elapsed_ms(&start), req.user_id);
+		log_request(req.method, req.path, req.status, log_ms_since(&start), req.user_id);
 		/* libfcgi closes by shutting down its side and waiting (up to
 		 * 2 s) for nginx to close first, so that unread request bytes
 		 * cannot reset the answer. Once the request has been read to its

@@ -1,22 +1,22 @@
 /*
  * batch.c - the companion: JSON sends, served from one event loop and
- * written in batches (schema/011_send_batch.sql).
+ * written in batches (schema/011_send_batch.sql, 012).
  *
  * One transaction per message spends most of the database's time on what
  * each statement and each commit costs, not on the message. So nginx
  * passes JSON sends to the program's companion process (on
- * "<socket>.send", shared/server.h), which reads every request that has
- * come, writes all the sends of plain text among them with one call of
- * message_send_batch() (which also sends the one NOTIFY for all), and
- * answers each after the commit. Batches size themselves: requests pile up
- * while the previous batch is written, and an idle server writes batches
- * of one. Being one process that never waits for a request, it also spares
- * each send the two process switches of a worker that would wait for it.
+ * "<socket>.send", shared/server.h), which writes the sends of plain text
+ * that have come with one call of message_send_batch() (which also sends
+ * the one NOTIFY for all), and answers each after the commit. The batch
+ * runs asynchronously: meanwhile the loop reads the next requests, which
+ * fill the next batch. Batches size themselves, and an idle server writes
+ * batches of one. Being one process that waits for no request, it also
+ * spares each send the two process switches of a worker waiting for it.
  *
  * The batch writes, and answers, only what it is sure of: new messages and
  * repeated client_ids. Every other send (an error, files) is written alone
- * with send_json_alone(), which answers it exactly. Multipart sends go to the workers (nginx
- * passes them there), as they stream files.
+ * with send_json_alone(), which answers it exactly. Multipart sends go to
+ * the workers (nginx passes them there), as they stream files.
  *
  * Connections are nginx's, one request at a time each, kept between
  * requests (fastcgi_keep_conn) or not.
@@ -62,6 +62,8 @@ struct front_conn {
 	size_t out_sent;
 	bool queued;  /* in the batch, waiting for it to be written */
 	bool closing; /* closed once out of the batch and written */
+	bool closed;  /* freed at the end of the loop's round */
+	struct front_conn *next_closed;
 };
 
 /* As many sends as requests came in while the link was busy: at most
@@ -88,6 +90,9 @@ struct batch_link {
 static int epoll_fd = -1;
 /* The connection whose request the router is handling. */
 static struct front_conn *handling;
+/* Connections closed during this round of events, freed after it: an event
+ * of the round may still point to one. */
+static struct front_conn *closed_conns;
 static struct batch_link db_link;
 
 /* Makes room for n sends in b; false when out of memory. */
@@ -106,19 +111,11 @@ static bool batch_reserve(struct batch *b, size_t n)
 	return true;
 }
 
-static double elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
 /* ---- the batch --------------------------------------------------------------- */
 
 static void request_end(struct front_conn *c);
 static void conn_take(struct front_conn *c, struct batch *b);
-static bool conn_settle(struct front_conn *c);
+static void conn_settle(struct front_conn *c);
 
 /* Answers each request of the batch: those res answered (its rows come in
  * item order, only for those) with their status; the others are sent
@@ -257,14 +254,14 @@ static void link_start(struct batch_link *l, struct batch *filling)
 	batch_answer(&l->batch, NULL, false, filling);
 }
 
-/* The batch's result is complete (res, or NULL when the connection
- * failed): answers it. */
+/* The batch's result is complete: res, or NULL when the connection was
+ * lost before it came. Answers it. */
 static void link_done(struct batch_link *l, PGresult *res, struct batch *filling)
 {
 	l->busy = false;
-	/* A connection lost in the middle leaves the outcome unknown: the
-	 * commit may have happened. */
-	bool lost = !l->pg || PQstatus(l->pg) == CONNECTION_BAD;
+	/* Lost in the middle, the outcome is unknown: the commit may have
+	 * happened. A failed statement, on a live connection, wrote nothing. */
+	bool lost = !res || PQstatus(l->pg) == CONNECTION_BAD;
 	if (!db_ok(res)) {
 		log_error("a batch of %zu sends failed: %s", l->batch.n,
 			  res ? PQresultErrorMessage(res) : "the database connection was lost");
@@ -280,14 +277,17 @@ static void link_done(struct batch_link *l, PGresult *res, struct batch *filling
 /* Reads what the database sent on l; answers the batch once complete. */
 static void link_receive(struct batch_link *l, struct batch *filling)
 {
-	if (!l->busy || !PQconsumeInput(l->pg)) {
-		if (l->busy)
+	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
+		if (l->busy) {
+			PQclear(l->result);
+			l->result = NULL;
 			link_done(l, NULL, filling);
-		else
-			link_close(l); /* closed by the server while idle */
+		} else {
+			link_close(l); /* the server closed it: the next batch reconnects */
+		}
 		return;
 	}
-	while (!PQisBusy(l->pg)) {
+	while (l->busy && !PQisBusy(l->pg)) {
 		PGresult *res = PQgetResult(l->pg);
 		if (!res) {
 			res = l->result;
@@ -331,8 +331,6 @@ static void batch_next(struct batch *filling)
 
 static void conn_free(struct front_conn *c)
 {
-	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->answer);
@@ -340,6 +338,15 @@ static void conn_free(struct front_conn *c)
 	fcgi_request_free(&c->fcgi);
 	arena_free(c->arena);
 	free(c);
+}
+
+static void conns_free_closed(void)
+{
+	while (closed_conns) {
+		struct front_conn *c = closed_conns;
+		closed_conns = c->next_closed;
+		conn_free(c);
+	}
 }
 
 /* Closes c as soon as it is out of the batch, with nothing more to
@@ -351,21 +358,28 @@ static void conn_drop(struct front_conn *c)
 	c->out_sent = 0;
 }
 
-/* Frees c when it is done with; true then. */
-static bool conn_settle(struct front_conn *c)
+/* Closes c when it is done with. */
+static void conn_settle(struct front_conn *c)
 {
-	if (!c->closing || c->queued || c->out.len)
-		return false;
-	conn_free(c);
-	return true;
+	if (c->closed || !c->closing || c->queued || c->out.len)
+		return;
+	if (c->waiting_for)
+		epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->closed = true;
+	c->next_closed = closed_conns;
+	closed_conns = c;
 }
 
+/* Waits for these events on c; 0: for none (a hang-up is reported even
+ * then, so c leaves the epoll set). */
 static void conn_wait_for(struct front_conn *c, uint32_t events)
 {
 	if (c->waiting_for == events)
 		return;
 	struct epoll_event ev = {.events = events, .data.ptr = c};
-	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	int op = !events ? EPOLL_CTL_DEL : c->waiting_for ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(epoll_fd, op, c->fd, &ev) == 0)
 		c->waiting_for = events;
 	else
 		conn_drop(c);
@@ -404,7 +418,7 @@ static void request_end(struct front_conn *c)
 		log_error("%s %s: the handler gave no answer", req->method, req->path);
 		http_problem(req, 500, "internal_error", "the server failed to answer this request");
 	}
-	log_request(req->method, req->path, req->status, elapsed_ms(&c->start), req->user_id);
+	log_request(req->method, req->path, req->status, log_ms_since(&c->start), req->user_id);
 	fcgi_put_answer(&c->out, c->fcgi.id, buf_cstr(&c->answer), c->answer.len);
 	/* Out of memory: nginx gets no answer, and sends a 503 problem. */
 	bool written = buf_status(&c->answer) == MSGR_OK && buf_status(&c->out) == MSGR_OK;
@@ -545,8 +559,14 @@ static void conns_accept(int listen_fd, struct batch *b)
 
 static void conn_event(struct front_conn *c, struct batch *b)
 {
-	if (c->queued)
-		return; /* read again once answered */
+	if (c->closed)
+		return;
+	if (c->queued) {
+		/* Nothing is read before the answer; a hang-up would be
+		 * reported again and again meanwhile. */
+		conn_wait_for(c, 0);
+		return;
+	}
 	if (c->out.len)
 		conn_flush(c);
 	else
@@ -601,8 +621,10 @@ void send_batcher(int listen_fd)
 			}
 		}
 		batch_next(&filling);
+		conns_free_closed();
 	}
 	batcher_drain(&filling);
+	conns_free_closed();
 	free(filling.conns);
 	close(epoll_fd);
 }
