@@ -240,7 +240,6 @@ static bool link_send(struct batch_link *l)
 }
 
 /* Hands the filling batch to l, which is idle. */
-/* Hands the filling batch to l, which is idle. */
 static void link_start(struct batch_link *l, struct batch *filling)
 {
 	struct batch spare = l->batch;

@@ -208,6 +208,16 @@ static int first_type(const struct buf *b, uint16_t *id)
 	return h[1];
 }
 
+/* out holds exactly the END_REQUEST of request id, with this status. */
+static void expect_end_request(const struct buf *out, uint16_t want_id, int protocol_status)
+{
+	uint16_t id;
+	REQUIRE(out->len == 16);
+	CHECK_INT_EQ(first_type(out, &id), FCGI_END_REQUEST);
+	CHECK_INT_EQ(id, want_id);
+	CHECK_INT_EQ((unsigned char)out->data[12], protocol_status);
+}
+
 TEST(second_request_refused_while_one_is_open)
 {
 	struct buf in = {0}, out = {0};
@@ -221,11 +231,7 @@ TEST(second_request_refused_while_one_is_open)
 	CHECK_UINT_EQ(used, in.len);
 	CHECK_INT_EQ(r.id, 1);
 	CHECK_UINT_EQ(r.params.len, 0);
-	uint16_t id;
-	REQUIRE(out.len == 16);
-	CHECK_INT_EQ(first_type(&out, &id), FCGI_END_REQUEST);
-	CHECK_INT_EQ(id, 2);
-	CHECK_INT_EQ((unsigned char)out.data[12], FCGI_CANT_MPX_CONN);
+	expect_end_request(&out, 2, FCGI_CANT_MPX_CONN);
 	fcgi_request_free(&r);
 	buf_free(&in);
 	buf_free(&out);
@@ -240,11 +246,7 @@ TEST(other_roles_refused)
 	CHECK_INT_EQ(fcgi_feed(&r, (unsigned char *)in.data, in.len, &used, LIMIT, &out),
 		     FCGI_FEED_MORE);
 	CHECK_INT_EQ(r.id, 0);
-	uint16_t id;
-	REQUIRE(out.len == 16);
-	CHECK_INT_EQ(first_type(&out, &id), FCGI_END_REQUEST);
-	CHECK_INT_EQ(id, 5);
-	CHECK_INT_EQ((unsigned char)out.data[12], FCGI_UNKNOWN_ROLE);
+	expect_end_request(&out, 5, FCGI_UNKNOWN_ROLE);
 	fcgi_request_free(&r);
 	buf_free(&in);
 	buf_free(&out);
@@ -280,10 +282,7 @@ TEST(abort_ends_the_request)
 	CHECK_INT_EQ(fcgi_feed(&r, (unsigned char *)in.data, in.len, &used, LIMIT, &out),
 		     FCGI_FEED_MORE);
 	CHECK_INT_EQ(r.id, 0);
-	uint16_t id;
-	REQUIRE(out.len == 16);
-	CHECK_INT_EQ(first_type(&out, &id), FCGI_END_REQUEST);
-	CHECK_INT_EQ(id, 3);
+	expect_end_request(&out, 3, FCGI_REQUEST_COMPLETE);
 	fcgi_request_free(&r);
 	buf_free(&in);
 	buf_free(&out);
