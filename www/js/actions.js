@@ -46,6 +46,7 @@ async function attempt(p) {
     S.noteLastMessage(m);
   } catch (e) {
     if (!S.pendingOf(p.chat_id).includes(p)) return; // confirmed meanwhile over /ws
+    if (retryLater(p, e)) return;
     p.state = "failed";
     p.error = e.message;
     p.retryable = e.isNetwork;
@@ -54,7 +55,24 @@ async function attempt(p) {
   }
 }
 
-export const retry = (p) => attempt(p);
+// A 503 is the server restarting, or unsure whether it stored the message:
+// the same client_id goes again by itself (stored once either way), a few
+// times, after the Retry-After the server gave, before the user is asked.
+const AUTO_RETRIES = 3;
+
+function retryLater(p, e) {
+  if (e.status !== 503 || (p.autoRetries || 0) >= AUTO_RETRIES) return false;
+  p.autoRetries = (p.autoRetries || 0) + 1;
+  setTimeout(() => {
+    if (S.pendingOf(p.chat_id).includes(p)) attempt(p);
+  }, Math.max(1, e.retryAfter) * 1000);
+  return true;
+}
+
+export const retry = (p) => {
+  p.autoRetries = 0;
+  return attempt(p);
+};
 
 export function discard(p) {
   S.state.pending.set(p.chat_id, S.pendingOf(p.chat_id).filter((x) => x !== p));
