@@ -273,6 +273,22 @@ static void link_done(struct batch_link *l, PGresult *res, struct batch *filling
 	PQclear(res);
 }
 
+/* Takes the next result of l's batch (waiting for it when none has come):
+ * the first is kept, and the end of them answers the batch. */
+static void link_take_result(struct batch_link *l, struct batch *filling)
+{
+	PGresult *res = PQgetResult(l->pg);
+	if (!res) {
+		res = l->result;
+		l->result = NULL;
+		link_done(l, res, filling);
+	} else if (l->result) {
+		PQclear(res);
+	} else {
+		l->result = res;
+	}
+}
+
 /* Reads what the database sent on l; answers the batch once complete. */
 static void link_receive(struct batch_link *l, struct batch *filling)
 {
@@ -286,37 +302,15 @@ static void link_receive(struct batch_link *l, struct batch *filling)
 		}
 		return;
 	}
-	while (l->busy && !PQisBusy(l->pg)) {
-		PGresult *res = PQgetResult(l->pg);
-		if (!res) {
-			res = l->result;
-			l->result = NULL;
-			link_done(l, res, filling);
-			return;
-		}
-		if (l->result)
-			PQclear(res);
-		else
-			l->result = res;
-	}
+	while (l->busy && !PQisBusy(l->pg))
+		link_take_result(l, filling);
 }
 
 /* Waits for l's batch and answers it: when the companion stops. */
 static void link_finish(struct batch_link *l, struct batch *filling)
 {
-	PGresult *res, *first = NULL;
-	while ((res = PQgetResult(l->pg))) {
-		if (first)
-			PQclear(res);
-		else
-			first = res;
-	}
-	if (l->result) {
-		PQclear(first);
-		first = l->result;
-		l->result = NULL;
-	}
-	link_done(l, first, filling);
+	while (l->busy)
+		link_take_result(l, filling);
 }
 
 /* Starts the next batch when the link is free for it. */
