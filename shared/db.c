@@ -38,8 +38,13 @@ static enum msgr_err share_secret(PGconn *c)
 
 PGconn *db_open(void)
 {
-	const char *url = config_str("MSGR_DATABASE_URL", "dbname=messenger");
-	PGconn *c = PQconnectdb(url);
+	/* Named as the log names the process, so that pg_stat_activity tells
+	 * whose each session is; a name in the URL wins. */
+	char name[64];
+	log_process_name(name, sizeof name);
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {config_str("MSGR_DATABASE_URL", "dbname=messenger"), name, NULL};
+	PGconn *c = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		/* PQerrorMessage ends with a newline. */
 		const char *msg = PQerrorMessage(c);

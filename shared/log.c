@@ -26,6 +26,11 @@ void log_init(const char *program)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
+void log_process_name(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s[%d]", log_program, (int)(log_pid ? log_pid : getpid()));
+}
+
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
 	struct timeval tv;

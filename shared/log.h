@@ -7,10 +7,14 @@
 #ifndef MSGR_LOG_H
 #define MSGR_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 void log_init(const char *program);
+/* "program[pid]", as the lines name this process: for the other places
+ * that name it, such as its database sessions' application_name. */
+void log_process_name(char *buf, size_t len);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The request line: method, path (without query), status, duration, user

@@ -9,10 +9,11 @@
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
  * 8192, 0 = off): the memory each worker may keep rendered history pages in.
- * nginx passes JSON sends to the socket "<socket>.send". MSGR_SEND_BATCH
- * (default 1; 0 = off): a companion process serves it and writes plain
- * text sends in batches (batch.c); off, MSGR_SEND_WORKERS (default 4)
- * workers serve it.
+ * nginx passes JSON sends and history reads to the socket "<socket>.loop".
+ * MSGR_SEND_BATCH (default 1; 0 = off): a companion process serves it
+ * (companion.h), writing plain text sends in batches and checking kept
+ * pages in batches on MSGR_READ_LINKS (default 4) database connections;
+ * off, MSGR_SEND_WORKERS (default 4) workers serve it.
  */
 #include "config.h"
 #include "messages.h"
@@ -41,10 +42,10 @@ static void read_send_limits(void)
 	messages_config.send_burst = (double)burst;
 }
 
-static void run_send_batcher(int listen_fd)
+static void run_companion(int listen_fd)
 {
 	read_send_limits();
-	send_batcher(listen_fd);
+	messages_companion(listen_fd);
 }
 
 static int init_worker(void)
@@ -65,9 +66,9 @@ int main(int argc, char **argv)
 		.init_worker = init_worker,
 		.periodic = prune_old_events,
 		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
-		.companion = batching ? run_send_batcher : NULL,
-		.companion_suffix = ".send",
-		.wait_pool = {batching ? NULL : ".send",
+		.companion = batching ? run_companion : NULL,
+		.companion_suffix = ".loop",
+		.wait_pool = {batching ? NULL : ".loop",
 			      config_int("MSGR_SEND_WORKERS", 4, 1, 200)},
 	};
 	return srv_main(argc, argv, &app);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "pagecache.h"
 #include "reply.h"
 
 /* A JSON body: 4000 code points of text, escaped, and the rest. */
@@ -45,6 +46,45 @@ bool message_text_blank(const char *s, size_t len);
 /* history.c */
 void handle_history(struct http_req *req);
 
+/* A read of history, validated: its statements' parameters (a cursor
+ * absent is -1) and its pages' keys, shared by every member or the
+ * viewer's own. */
+struct history_query {
+	char uid[REPLY_ID_LEN], chat[REPLY_ID_LEN];
+	char before[REPLY_ID_LEN], after[REPLY_ID_LEN], limit[REPLY_ID_LEN];
+	bool has_before, has_after;
+	char shared_key[4 * REPLY_ID_LEN];
+	char own_key[5 * REPLY_ID_LEN];
+};
+
+/* The current stamp of a chat's pages, for a member only: version, period. */
+#define HISTORY_STAMP_SQL                                                          \
+	"SELECT c.version, file_url_period() FROM chat_members m "                  \
+	"JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = $2::bigint "            \
+	"AND m.user_id = $1::bigint"
+/* The page, an api_reply with the stamp read in the render's own snapshot:
+ * status, body, event_id, version, period. */
+#define HISTORY_NPARAMS 5
+#define HISTORY_RENDER_SQL                                                         \
+	"SELECT r.status, r.body, r.event_id, c.version, file_url_period() "        \
+	"FROM chat_messages($1, $2, $3, $4, $5::int) r "                            \
+	"LEFT JOIN chats c ON c.id = $2::bigint"
+
+/* Reads and validates the request; false when it answered (401, 400). */
+bool history_read(struct http_req *req, struct history_query *q);
+/* The render's parameters, pointing into q. */
+void history_params(const struct history_query *q, const char *params[HISTORY_NPARAMS]);
+/* True when this process keeps a page for q (current or not). */
+bool history_kept(const struct history_query *q, struct cached_page *page);
+/* The stamp in columns col and col + 1 of res's row; false when NULL. */
+bool history_stamp_of(const PGresult *res, int row, int col, struct page_stamp *stamp);
+/* Answers the kept page when its stamp is now's; false when it did not. */
+bool history_answer_kept(struct http_req *req, const struct history_query *q,
+			 struct page_stamp now);
+/* Answers the render's result (or its problem), and keeps the page. Takes
+ * res. */
+void history_answer_render(struct http_req *req, const struct history_query *q, PGresult *res);
+
 /* send.c */
 void handle_send(struct http_req *req);
 /* What a JSON send carries, validated. */
@@ -64,9 +104,9 @@ bool send_batchable(const struct send_input *in);
 /* Writes it with message_send(), which answers every case exactly. */
 void send_json_alone(struct http_req *req, const struct send_input *in);
 
-/* batch.c: the companion, serving the sends nginx passes to it until the
- * program stops. */
-void send_batcher(int listen_fd);
+/* companion.c: the companion (companion.h), serving the sends and reads
+ * nginx passes to it until the program stops. */
+void messages_companion(int listen_fd);
 
 /* edit.c */
 void handle_edit(struct http_req *req);

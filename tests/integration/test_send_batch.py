@@ -231,7 +231,7 @@ def test_sends_without_the_batcher(api, stack, new_user):
     with stack.restarted("messages", MSGR_SEND_BATCH=0):
         # workers serve the companion's socket, where nginx passes sends
         log = stack.log("messages")[log_before:]
-        assert re.search(r"messages\.sock\.send with \d+", log), log
+        assert re.search(r"messages\.sock\.loop with \d+", log), log
         assert "serving sends" not in log
         m = send(api, a, c["id"], "one transaction each", client_id="nb-1")
         assert send(api, a, c["id"], "again", client_id="nb-1", expect=200) == m

@@ -3,6 +3,9 @@
  * the SQL array parameters a batch is written with.
  */
 #include "../../fcgi/messages/batch.c"
+#include "../../fcgi/messages/companion.c"
+#include "../../fcgi/messages/history.c"
+#include "../../fcgi/messages/reads.c"
 #include "../../fcgi/messages/send.c"
 #include "../../fcgi/messages/text.c"
 

@@ -1,0 +1,325 @@
+/*
+ * reads.c - the companion's history reads (companion.h).
+ *
+ * Most reads ask for a page the process keeps (history.c), which only
+ * needs its stamp checked: one index lookup, which costs the database less
+ * than the statement around it. So the stamps of the reads that came
+ * together are checked with one statement, and only the reads whose page
+ * is not kept, or changed, are rendered, one per statement. Both run
+ * asynchronously on a few database connections of the companion ("links"),
+ * so that renders use both cores while a link stays free for stamps: a
+ * read of a kept page never waits behind a render.
+ *
+ * A read whose link was lost goes again once; a second loss, or no link to
+ * be had, is a 503.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "companion.h"
+#include "db.h"
+#include "log.h"
+
+/* Reads checked with one statement at most: the statement's arrays grow
+ * with it, and answering them holds the loop. */
+#define READ_STAMPS_MAX 512
+
+#define STAMPS_STATEMENT "read_stamps"
+#define RENDER_STATEMENT "read_render"
+
+static const struct front_statement read_statements[] = {
+	/* HISTORY_STAMP_SQL for many reads: a row for each member's, in
+	 * order. */
+	{STAMPS_STATEMENT,
+	 "SELECT q.ord, c.version, file_url_period() "
+	 "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q(user_id, chat_id, ord) "
+	 "JOIN chat_members m ON m.chat_id = q.chat_id AND m.user_id = q.user_id "
+	 "JOIN chats c ON c.id = q.chat_id ORDER BY q.ord",
+	 2},
+	{RENDER_STATEMENT, HISTORY_RENDER_SQL, HISTORY_NPARAMS},
+};
+
+/* Reads in arrival order, linked by their next_read. */
+struct read_queue {
+	struct front_conn *head, *tail;
+	size_t n;
+};
+
+enum read_job { READ_IDLE, READ_STAMPS, READ_RENDER };
+
+struct read_link {
+	enum front_kind kind;
+	PGconn *pg; /* NULL until connected */
+	enum read_job job;
+	struct read_queue reads; /* the job's */
+	PGresult *result;
+};
+
+static struct read_link *links;
+static int nlinks;
+static int renders_running;
+static struct read_queue stamps_waiting, renders_waiting;
+
+static void queue_push(struct read_queue *q, struct front_conn *c)
+{
+	c->next_read = NULL;
+	if (q->tail)
+		q->tail->next_read = c;
+	else
+		q->head = c;
+	q->tail = c;
+	q->n++;
+}
+
+static struct front_conn *queue_pop(struct read_queue *q)
+{
+	struct front_conn *c = q->head;
+	if (!c)
+		return NULL;
+	q->head = c->next_read;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	c->next_read = NULL;
+	return c;
+}
+
+void reads_queue(struct front_conn *c)
+{
+	struct cached_page page;
+	queue_push(history_kept(&c->read, &page) ? &stamps_waiting : &renders_waiting, c);
+}
+
+/* Answers each of q's reads 503: the database cannot be reached. */
+static void reads_unreachable(struct read_queue *q)
+{
+	struct front_conn *c;
+	while ((c = queue_pop(q))) {
+		http_db_problem(&c->req, NULL);
+		front_answered(c);
+	}
+}
+
+/* q's statement was lost with its link: each read goes again once. */
+static void reads_lost(struct read_queue *q)
+{
+	struct front_conn *c;
+	while ((c = queue_pop(q))) {
+		if (c->read_tries++ == 0) {
+			reads_queue(c);
+		} else {
+			http_db_problem(&c->req, NULL);
+			front_answered(c);
+		}
+	}
+}
+
+/* ---- the links ---------------------------------------------------------------- */
+
+static void link_close(struct read_link *l)
+{
+	front_link_close(l->pg);
+	l->pg = NULL;
+}
+
+static bool link_ready(struct read_link *l)
+{
+	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
+		return true;
+	link_close(l);
+	l->pg = front_link_open(l, read_statements,
+				sizeof read_statements / sizeof read_statements[0]);
+	return l->pg != NULL;
+}
+
+/* The statement's array parameters for q's reads: users, chats. */
+static void stamps_params(const struct read_queue *q, struct buf *users, struct buf *chats)
+{
+	buf_putc(users, '{');
+	buf_putc(chats, '{');
+	for (const struct front_conn *c = q->head; c; c = c->next_read) {
+		if (c != q->head) {
+			buf_putc(users, ',');
+			buf_putc(chats, ',');
+		}
+		buf_puts(users, c->read.uid);
+		buf_puts(chats, c->read.chat);
+	}
+	buf_putc(users, '}');
+	buf_putc(chats, '}');
+}
+
+/* Sends l's job, whose reads are in l->reads; on failure they go again. */
+static void link_send(struct read_link *l, enum read_job job)
+{
+	bool sent;
+	if (job == READ_STAMPS) {
+		struct buf users = {0}, chats = {0};
+		stamps_params(&l->reads, &users, &chats);
+		const char *params[] = {buf_cstr(&users), buf_cstr(&chats)};
+		sent = buf_status(&users) == MSGR_OK && buf_status(&chats) == MSGR_OK &&
+		       PQsendQueryPrepared(l->pg, STAMPS_STATEMENT, 2, params, NULL, NULL, 0);
+		buf_free(&users);
+		buf_free(&chats);
+	} else {
+		const char *params[HISTORY_NPARAMS];
+		history_params(&l->reads.head->read, params);
+		sent = PQsendQueryPrepared(l->pg, RENDER_STATEMENT, HISTORY_NPARAMS, params, NULL,
+					   NULL, 0);
+	}
+	if (sent) {
+		l->job = job;
+		renders_running += job == READ_RENDER;
+		return;
+	}
+	log_error("could not send %zu reads: %s", l->reads.n, PQerrorMessage(l->pg));
+	link_close(l);
+	struct read_queue q = l->reads;
+	l->reads = (struct read_queue){0};
+	reads_lost(&q);
+}
+
+/* Renders may take every link but one, which stays for stamps. */
+static bool render_may_start(void)
+{
+	return renders_waiting.n && renders_running < (nlinks > 1 ? nlinks - 1 : 1);
+}
+
+void reads_next(void)
+{
+	bool any_busy = false;
+	for (int i = 0; i < nlinks; i++) {
+		struct read_link *l = &links[i];
+		if (l->job == READ_IDLE && (stamps_waiting.n || render_may_start()) &&
+		    link_ready(l)) {
+			if (stamps_waiting.n) {
+				while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
+					queue_push(&l->reads, queue_pop(&stamps_waiting));
+				link_send(l, READ_STAMPS);
+			} else {
+				queue_push(&l->reads, queue_pop(&renders_waiting));
+				link_send(l, READ_RENDER);
+			}
+		}
+		any_busy = any_busy || l->job != READ_IDLE;
+	}
+	/* No link busy, none to be had: nothing would ever answer them. */
+	if (!any_busy) {
+		reads_unreachable(&stamps_waiting);
+		reads_unreachable(&renders_waiting);
+	}
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+/* Answers the reads whose kept page is current (res has a row, in order,
+ * for each member's read); the others go to be rendered, which answers
+ * them whatever they are. */
+static void stamps_answer(struct read_queue *q, PGresult *res)
+{
+	if (!db_ok(res))
+		log_error("checking %zu pages failed: %s", q->n, PQresultErrorMessage(res));
+	int rows = db_ok(res) ? PQntuples(res) : 0, row = 0;
+	struct front_conn *c;
+	for (long long ord = 1; (c = queue_pop(q)); ord++) {
+		struct page_stamp now;
+		bool answered = false;
+		if (row < rows && atoll(PQgetvalue(res, row, 0)) == ord) {
+			answered = history_stamp_of(res, row, 1, &now) &&
+				   history_answer_kept(&c->req, &c->read, now);
+			row++;
+		}
+		if (answered)
+			front_answered(c);
+		else
+			queue_push(&renders_waiting, c);
+	}
+	PQclear(res);
+}
+
+/* l's job has its result, res; NULL or a lost connection: no result. */
+static void link_done(struct read_link *l, PGresult *res)
+{
+	struct read_queue q = l->reads;
+	enum read_job job = l->job;
+	l->reads = (struct read_queue){0};
+	l->job = READ_IDLE;
+	renders_running -= job == READ_RENDER;
+	if (!res || PQstatus(l->pg) == CONNECTION_BAD) {
+		log_error("a database connection was lost with %zu reads; they go again", q.n);
+		PQclear(res);
+		link_close(l);
+		reads_lost(&q);
+	} else if (job == READ_STAMPS) {
+		stamps_answer(&q, res);
+	} else {
+		struct front_conn *c = queue_pop(&q);
+		history_answer_render(&c->req, &c->read, res);
+		front_answered(c);
+	}
+}
+
+/* Takes the next result of l's job (waiting for it when none has come):
+ * the first is kept, and the end of them answers the job. */
+static void link_take_result(struct read_link *l)
+{
+	PGresult *res = PQgetResult(l->pg);
+	if (!res) {
+		res = l->result;
+		l->result = NULL;
+		link_done(l, res);
+	} else if (l->result) {
+		PQclear(res);
+	} else {
+		l->result = res;
+	}
+}
+
+void reads_receive(void *link)
+{
+	struct read_link *l = link;
+	if (!l->pg)
+		return; /* closed earlier in this round of events */
+	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
+		if (l->job != READ_IDLE) {
+			PQclear(l->result);
+			l->result = NULL;
+			link_done(l, NULL);
+		} else {
+			link_close(l); /* the server closed it: the next job reconnects */
+		}
+		return;
+	}
+	while (l->job != READ_IDLE && !PQisBusy(l->pg))
+		link_take_result(l);
+}
+
+void reads_start(int n)
+{
+	links = calloc((size_t)n, sizeof *links);
+	if (!links) {
+		log_error("out of memory for the read links");
+		return;
+	}
+	nlinks = n;
+	for (int i = 0; i < n; i++) {
+		links[i].kind = FRONT_READ_LINK;
+		link_ready(&links[i]);
+	}
+}
+
+void reads_finish(void)
+{
+	do {
+		reads_next();
+		for (int i = 0; i < nlinks; i++)
+			while (links[i].job != READ_IDLE)
+				link_take_result(&links[i]);
+	} while (stamps_waiting.n || renders_waiting.n);
+	for (int i = 0; i < nlinks; i++)
+		link_close(&links[i]);
+	free(links);
+	links = NULL;
+	nlinks = 0;
+}
