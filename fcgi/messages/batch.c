@@ -109,17 +109,17 @@ static const struct front_statement batch_statements[] = {
 	 6},
 };
 
-static void link_close(struct batch_link *l)
+static void batch_link_close(struct batch_link *l)
 {
 	front_link_close(l->pg);
 	l->pg = NULL;
 }
 
-static bool link_connect(struct batch_link *l)
+static bool batch_link_connect(struct batch_link *l)
 {
 	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
 		return true;
-	link_close(l);
+	batch_link_close(l);
 	l->pg = front_link_open(l, batch_statements, 1);
 	return l->pg != NULL;
 }
@@ -150,9 +150,9 @@ static void batch_params(const struct batch *b, struct buf p[4])
 
 /* Sends l's batch to the database; false when it could not (nothing was
  * written then). */
-static bool link_send(struct batch_link *l)
+static bool batch_link_send(struct batch_link *l)
 {
-	if (!link_connect(l))
+	if (!batch_link_connect(l))
 		return false;
 	struct buf p[4] = {{0}};
 	batch_params(&l->batch, p);
@@ -170,18 +170,18 @@ static bool link_send(struct batch_link *l)
 	if (!sent) {
 		log_error("could not send a batch of %zu sends: %s", l->batch.n,
 			  built ? PQerrorMessage(l->pg) : "out of memory");
-		link_close(l);
+		batch_link_close(l);
 	}
 	return sent;
 }
 
 /* Hands the filling batch to l, which is idle. */
-static void link_start(struct batch_link *l)
+static void batch_link_start(struct batch_link *l)
 {
 	struct batch spare = l->batch;
 	l->batch = filling;
 	filling = spare;
-	if (link_send(l)) {
+	if (batch_link_send(l)) {
 		l->busy = true;
 		return;
 	}
@@ -191,7 +191,7 @@ static void link_start(struct batch_link *l)
 
 /* The batch's result is complete: res, or NULL when the connection was
  * lost before it came. Answers it. */
-static void link_done(struct batch_link *l, PGresult *res)
+static void batch_link_done(struct batch_link *l, PGresult *res)
 {
 	l->busy = false;
 	/* Lost in the middle, the outcome is unknown: the commit may have
@@ -204,20 +204,20 @@ static void link_done(struct batch_link *l, PGresult *res)
 		res = NULL;
 	}
 	if (lost)
-		link_close(l);
+		batch_link_close(l);
 	batch_answer(&l->batch, res, lost && !res);
 	PQclear(res);
 }
 
 /* Takes the next result of l's batch (waiting for it when none has come):
  * the first is kept, and the end of them answers the batch. */
-static void link_take_result(struct batch_link *l)
+static void batch_link_take_result(struct batch_link *l)
 {
 	PGresult *res = PQgetResult(l->pg);
 	if (!res) {
 		res = l->result;
 		l->result = NULL;
-		link_done(l, res);
+		batch_link_done(l, res);
 	} else if (l->result) {
 		PQclear(res);
 	} else {
@@ -234,20 +234,20 @@ void sends_receive(void *link)
 		if (l->busy) {
 			PQclear(l->result);
 			l->result = NULL;
-			link_done(l, NULL);
+			batch_link_done(l, NULL);
 		} else {
-			link_close(l); /* the server closed it: the next batch reconnects */
+			batch_link_close(l); /* the server closed it: the next batch reconnects */
 		}
 		return;
 	}
 	while (l->busy && !PQisBusy(l->pg))
-		link_take_result(l);
+		batch_link_take_result(l);
 }
 
 void sends_next(void)
 {
 	if (filling.n && !db_link.busy)
-		link_start(&db_link);
+		batch_link_start(&db_link);
 }
 
 void sends_queue(struct front_conn *c)
@@ -263,7 +263,7 @@ void sends_queue(struct front_conn *c)
 void sends_start(void)
 {
 	db_link.kind = FRONT_SEND_LINK;
-	link_connect(&db_link);
+	batch_link_connect(&db_link);
 }
 
 void sends_finish(void)
@@ -271,9 +271,9 @@ void sends_finish(void)
 	do {
 		sends_next();
 		while (db_link.busy)
-			link_take_result(&db_link);
+			batch_link_take_result(&db_link);
 	} while (filling.n);
-	link_close(&db_link);
+	batch_link_close(&db_link);
 	free(db_link.batch.conns);
 	free(filling.conns);
 	db_link.batch = filling = (struct batch){0};

@@ -10,6 +10,11 @@
  * so that renders use both cores while a link stays free for stamps: a
  * read of a kept page never waits behind a render.
  *
+ * When a busy chat changes, every reader's next read finds its page stale.
+ * So the reads of one page waiting when its render starts follow it: the
+ * render keeps the page, and they then go to have their stamps checked
+ * (which also checks that they may read it) instead of rendering it each.
+ *
  * A read whose link was lost goes again once; a second loss, or no link to
  * be had, is a 503.
  */
@@ -117,17 +122,17 @@ static void reads_lost(struct read_queue *q)
 
 /* ---- the links ---------------------------------------------------------------- */
 
-static void link_close(struct read_link *l)
+static void read_link_close(struct read_link *l)
 {
 	front_link_close(l->pg);
 	l->pg = NULL;
 }
 
-static bool link_ready(struct read_link *l)
+static bool read_link_ready(struct read_link *l)
 {
 	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
 		return true;
-	link_close(l);
+	read_link_close(l);
 	l->pg = front_link_open(l, read_statements,
 				sizeof read_statements / sizeof read_statements[0]);
 	return l->pg != NULL;
@@ -150,8 +155,9 @@ static void stamps_params(const struct read_queue *q, struct buf *users, struct 
 	buf_putc(chats, '}');
 }
 
-/* Sends l's job, whose reads are in l->reads; on failure they go again. */
-static void link_send(struct read_link *l, enum read_job job)
+/* Sends l's job, whose reads are in l->reads (a render's: the one it
+ * renders, and its followers); on failure they go again. */
+static void read_link_send(struct read_link *l, enum read_job job)
 {
 	bool sent;
 	if (job == READ_STAMPS) {
@@ -174,10 +180,21 @@ static void link_send(struct read_link *l, enum read_job job)
 		return;
 	}
 	log_error("could not send %zu reads: %s", l->reads.n, PQerrorMessage(l->pg));
-	link_close(l);
+	read_link_close(l);
 	struct read_queue q = l->reads;
 	l->reads = (struct read_queue){0};
 	reads_lost(&q);
+}
+
+/* Moves the reads of lead's page waiting to be rendered into q: the
+ * render about to start is newer than what any of them may see. */
+static void take_followers(struct read_queue *q, const struct front_conn *lead)
+{
+	struct read_queue others = {0};
+	struct front_conn *c;
+	while ((c = queue_pop(&renders_waiting)))
+		queue_push(strcmp(c->read.shared_key, lead->read.shared_key) ? &others : q, c);
+	renders_waiting = others;
 }
 
 /* Renders may take every link but one, which stays for stamps. */
@@ -192,14 +209,16 @@ void reads_next(void)
 	for (int i = 0; i < nlinks; i++) {
 		struct read_link *l = &links[i];
 		if (l->job == READ_IDLE && (stamps_waiting.n || render_may_start()) &&
-		    link_ready(l)) {
+		    read_link_ready(l)) {
 			if (stamps_waiting.n) {
 				while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
 					queue_push(&l->reads, queue_pop(&stamps_waiting));
-				link_send(l, READ_STAMPS);
+				read_link_send(l, READ_STAMPS);
 			} else {
-				queue_push(&l->reads, queue_pop(&renders_waiting));
-				link_send(l, READ_RENDER);
+				struct front_conn *lead = queue_pop(&renders_waiting);
+				queue_push(&l->reads, lead);
+				take_followers(&l->reads, lead);
+				read_link_send(l, READ_RENDER);
 			}
 		}
 		any_busy = any_busy || l->job != READ_IDLE;
@@ -239,7 +258,7 @@ static void stamps_answer(struct read_queue *q, PGresult *res)
 }
 
 /* l's job has its result, res; NULL or a lost connection: no result. */
-static void link_done(struct read_link *l, PGresult *res)
+static void read_link_done(struct read_link *l, PGresult *res)
 {
 	struct read_queue q = l->reads;
 	enum read_job job = l->job;
@@ -249,26 +268,28 @@ static void link_done(struct read_link *l, PGresult *res)
 	if (!res || PQstatus(l->pg) == CONNECTION_BAD) {
 		log_error("a database connection was lost with %zu reads; they go again", q.n);
 		PQclear(res);
-		link_close(l);
+		read_link_close(l);
 		reads_lost(&q);
 	} else if (job == READ_STAMPS) {
 		stamps_answer(&q, res);
 	} else {
-		struct front_conn *c = queue_pop(&q);
-		history_answer_render(&c->req, &c->read, res);
-		front_answered(c);
+		struct front_conn *lead = queue_pop(&q), *c;
+		history_answer_render(&lead->req, &lead->read, res);
+		front_answered(lead);
+		while ((c = queue_pop(&q)))
+			reads_queue(c); /* to the page kept, or to their own render */
 	}
 }
 
 /* Takes the next result of l's job (waiting for it when none has come):
  * the first is kept, and the end of them answers the job. */
-static void link_take_result(struct read_link *l)
+static void read_link_take_result(struct read_link *l)
 {
 	PGresult *res = PQgetResult(l->pg);
 	if (!res) {
 		res = l->result;
 		l->result = NULL;
-		link_done(l, res);
+		read_link_done(l, res);
 	} else if (l->result) {
 		PQclear(res);
 	} else {
@@ -285,14 +306,14 @@ void reads_receive(void *link)
 		if (l->job != READ_IDLE) {
 			PQclear(l->result);
 			l->result = NULL;
-			link_done(l, NULL);
+			read_link_done(l, NULL);
 		} else {
-			link_close(l); /* the server closed it: the next job reconnects */
+			read_link_close(l); /* the server closed it: the next job reconnects */
 		}
 		return;
 	}
 	while (l->job != READ_IDLE && !PQisBusy(l->pg))
-		link_take_result(l);
+		read_link_take_result(l);
 }
 
 void reads_start(int n)
@@ -305,7 +326,7 @@ void reads_start(int n)
 	nlinks = n;
 	for (int i = 0; i < n; i++) {
 		links[i].kind = FRONT_READ_LINK;
-		link_ready(&links[i]);
+		read_link_ready(&links[i]);
 	}
 }
 
@@ -315,10 +336,10 @@ void reads_finish(void)
 		reads_next();
 		for (int i = 0; i < nlinks; i++)
 			while (links[i].job != READ_IDLE)
-				link_take_result(&links[i]);
+				read_link_take_result(&links[i]);
 	} while (stamps_waiting.n || renders_waiting.n);
 	for (int i = 0; i < nlinks; i++)
-		link_close(&links[i]);
+		read_link_close(&links[i]);
 	free(links);
 	links = NULL;
 	nlinks = 0;
