@@ -57,8 +57,9 @@ def machine(r):
         f"- Software: {m['postgres']}; {m['nginx']}; {m['wrk']}",
         f"- Set-up: the stack of `scripts/stack.sh` from `build/bin` (-O2), PostgreSQL with "
         f"fsync and synchronous_commit on (no PG_FAST), {cfg['workers']} workers per FastCGI "
-        f"program (no keep-alive from nginx to them), JSON sends served by the `messages` companion "
-        f"over kept connections and written in batches (`MSGR_SEND_BATCH=1`), as shipped. Load generators on the same "
+        f"program (no keep-alive from nginx to them), history reads and JSON sends served by the "
+        f"`messages` companion over kept connections, kept pages checked and sends written in batches "
+        f"(`MSGR_SEND_BATCH=1`, `MSGR_READ_LINKS=4`), as shipped. Load generators on the same "
         f"2 cores, 127.0.0.1 only.",
         f"- REST: `wrk -t{cfg['threads']} -c{cfg['conns']} -d{cfg['seconds']}s` after a "
         f"{cfg['warmup']} s warm-up; ceiling: `pgbench -M prepared -c{cfg['conns']} -j2 "

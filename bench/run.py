@@ -493,7 +493,7 @@ def scenario_rest(stack, ds, work, results):
         dict(key="chats", title="Chat list of a user with 100 chats (`GET /api/chats`)",
              lua="chats.lua", args=[write_lines(work / "list_token", [ds["list_user"]["token"]])],
              pg="chat_list.sql", vars=dict(uid=ds["list_user"]["id"])),
-        dict(key="history", title="Newest 50 messages of a chat with 1,000 (pages kept by the workers)",
+        dict(key="history", title="Newest 50 messages of a chat with 1,000 (pages kept by the companion)",
              lua="history.lua",
              args=[write_lines(work / "history_pairs", [f"{u['token']} {ds['read_chat']}" for u in reg])],
              pg="history_kept.sql", vars=dict(uid_lo=uid_lo, uid_hi=uid_hi, chat=ds["read_chat"]),

@@ -6,7 +6,7 @@
  * checked and answered by the very code a worker runs (send.c,
  * history.c), but nothing here waits: the database work goes to
  * batch.c and reads.c, which answer on their connections' events while
- * the loop reads the next requests. So one process serves what a dozen
+ * the loop reads the next requests. So one process serves what many
  * workers did, without the two process switches a worker waiting for the
  * database costs per request, and many requests share one statement.
  *

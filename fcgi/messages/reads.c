@@ -208,17 +208,19 @@ void reads_next(void)
 	bool any_busy = false;
 	for (int i = 0; i < nlinks; i++) {
 		struct read_link *l = &links[i];
+		/* Renders first, as they are bounded: stamps, however many come,
+		 * do not hold them back, and always have a link of their own. */
 		if (l->job == READ_IDLE && (stamps_waiting.n || render_may_start()) &&
 		    read_link_ready(l)) {
-			if (stamps_waiting.n) {
-				while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
-					queue_push(&l->reads, queue_pop(&stamps_waiting));
-				read_link_send(l, READ_STAMPS);
-			} else {
+			if (render_may_start()) {
 				struct front_conn *lead = queue_pop(&renders_waiting);
 				queue_push(&l->reads, lead);
 				take_followers(&l->reads, lead);
 				read_link_send(l, READ_RENDER);
+			} else {
+				while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
+					queue_push(&l->reads, queue_pop(&stamps_waiting));
+				read_link_send(l, READ_STAMPS);
 			}
 		}
 		any_busy = any_busy || l->job != READ_IDLE;
