@@ -203,6 +203,7 @@ static void front_history(struct http_req *req)
 	if (!history_read(req, &handling->read))
 		return;
 	handling->read_tries = 0;
+	handling->followed = false;
 	handling->queued = true;
 	reads_queue(handling);
 }

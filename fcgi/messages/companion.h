@@ -43,6 +43,7 @@ struct front_conn {
 	struct send_input send;      /* a send, while queued */
 	struct history_query read;   /* a read, while queued */
 	int read_tries;              /* its statements lost with their connection */
+	bool followed;               /* it followed another read's render */
 	struct front_conn *next_read; /* in a queue of reads.c */
 	struct timespec start;
 	struct buf out;       /* records to write */

@@ -11,9 +11,11 @@
  * read of a kept page never waits behind a render.
  *
  * When a busy chat changes, every reader's next read finds its page stale.
- * So the reads of one page waiting when its render starts follow it: the
- * render keeps the page, and they then go to have their stamps checked
+ * So the reads of one stale page waiting when its render starts follow it:
+ * the render keeps the page, and they then go to have their stamps checked
  * (which also checks that they may read it) instead of rendering it each.
+ * A follower that finds no page kept after all (one with reactions is kept
+ * per viewer) renders its own next, without following again.
  *
  * A read whose link was lost goes again once; a second loss, or no link to
  * be had, is a 503.
@@ -75,6 +77,19 @@ static void queue_push(struct read_queue *q, struct front_conn *c)
 		q->head = c;
 	q->tail = c;
 	q->n++;
+}
+
+/* Puts front's reads, in their order, before q's; front is left empty. */
+static void queue_prepend(struct read_queue *q, struct read_queue *front)
+{
+	if (!front->n)
+		return;
+	front->tail->next_read = q->head;
+	if (!q->tail)
+		q->tail = front->tail;
+	q->head = front->head;
+	q->n += front->n;
+	*front = (struct read_queue){0};
 }
 
 static struct front_conn *queue_pop(struct read_queue *q)
@@ -186,15 +201,34 @@ static void read_link_send(struct read_link *l, enum read_job job)
 	reads_lost(&q);
 }
 
-/* Moves the reads of lead's page waiting to be rendered into q: the
- * render about to start is newer than what any of them may see. */
+/* Moves the reads of lead's page waiting to be rendered into q, when a
+ * stale page is kept (the render will keep its own): the render about to
+ * start is newer than what any of them may see. */
 static void take_followers(struct read_queue *q, const struct front_conn *lead)
 {
+	struct cached_page stale;
+	if (!history_kept(&lead->read, &stale))
+		return;
 	struct read_queue others = {0};
 	struct front_conn *c;
-	while ((c = queue_pop(&renders_waiting)))
-		queue_push(strcmp(c->read.shared_key, lead->read.shared_key) ? &others : q, c);
+	while ((c = queue_pop(&renders_waiting))) {
+		bool follows = !c->followed && !strcmp(c->read.shared_key, lead->read.shared_key);
+		c->followed = c->followed || follows;
+		queue_push(follows ? q : &others, c);
+	}
 	renders_waiting = others;
+}
+
+/* The followers of a render that is done: to the page kept, or first in
+ * line for their own renders. */
+static void followers_back(struct read_queue *followers)
+{
+	struct read_queue unkept = {0};
+	struct front_conn *c;
+	struct cached_page page;
+	while ((c = queue_pop(followers)))
+		queue_push(history_kept(&c->read, &page) ? &stamps_waiting : &unkept, c);
+	queue_prepend(&renders_waiting, &unkept);
 }
 
 /* Renders may take every link but one, which stays for stamps. */
@@ -275,11 +309,10 @@ static void read_link_done(struct read_link *l, PGresult *res)
 	} else if (job == READ_STAMPS) {
 		stamps_answer(&q, res);
 	} else {
-		struct front_conn *lead = queue_pop(&q), *c;
+		struct front_conn *lead = queue_pop(&q);
 		history_answer_render(&lead->req, &lead->read, res);
 		front_answered(lead);
-		while ((c = queue_pop(&q)))
-			reads_queue(c); /* to the page kept, or to their own render */
+		followers_back(&q);
 	}
 }
 

@@ -96,22 +96,68 @@ TEST(stamps_params_are_array_literals_in_queue_order)
 	CHECK(q.head == NULL && q.tail == NULL && q.n == 0);
 }
 
-TEST(reads_of_the_same_page_follow_its_render_and_the_others_keep_their_order)
+static void renders_waiting_of(struct front_conn *reads[], const char *const keys[], int n)
 {
-	const char *keys[] = {"1/-1/-1/50", "2/-1/-1/50", "1/-1/-1/50", "1/5/-1/50", "1/-1/-1/50",
-			      "3/-1/-1/50"};
-	struct front_conn *reads[6];
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < n; i++)
 		queue_push(&renders_waiting, reads[i] = read_of("1", "1", keys[i]));
+}
+
+static const char *const six_keys[] = {"1/-1/-1/50", "2/-1/-1/50", "1/-1/-1/50",
+				       "1/5/-1/50",  "1/-1/-1/50", "3/-1/-1/50"};
+
+TEST(reads_of_a_stale_page_follow_its_render_and_the_others_keep_their_order)
+{
+	page_cache_set_budget(1 << 20);
+	page_cache_put("1/-1/-1/50", (struct page_stamp){1, 1}, "{}", 2); /* stale, say */
+	struct front_conn *reads[6];
+	renders_waiting_of(reads, six_keys, 6);
 	struct read_queue job = {0};
 	struct front_conn *lead = queue_pop(&renders_waiting);
 	queue_push(&job, lead);
 	take_followers(&job, lead);
 	CHECK_UINT_EQ(job.n, 3);
-	CHECK(job.head == reads[0] && job.head->next_read == reads[2] && job.tail == reads[4]);
+	CHECK(job.head == reads[0] && reads[0]->next_read == reads[2] && job.tail == reads[4]);
+	CHECK(reads[2]->followed && reads[4]->followed && !reads[1]->followed);
 	CHECK_UINT_EQ(renders_waiting.n, 3);
 	CHECK(renders_waiting.head == reads[1] && reads[1]->next_read == reads[3] &&
 	      renders_waiting.tail == reads[5]);
+
+	/* The render kept a page only for reads[2]'s viewer, say: reads[4]
+	 * goes first for its own render, and follows no other again. */
+	queue_pop(&job);
+	page_cache_clear();
+	snprintf(reads[2]->read.own_key, sizeof reads[2]->read.own_key, "1/-1/-1/50/7");
+	page_cache_put("1/-1/-1/50/7", (struct page_stamp){2, 1}, "{\"me\": true}", 12);
+	followers_back(&job);
+	CHECK_UINT_EQ(job.n, 0);
+	CHECK(stamps_waiting.head == reads[2] && stamps_waiting.n == 1);
+	CHECK(renders_waiting.head == reads[4] && reads[4]->next_read == reads[1]);
+	CHECK_UINT_EQ(renders_waiting.n, 4);
+	page_cache_put("1/-1/-1/50", (struct page_stamp){2, 1}, "{}", 2);
+	struct front_conn *next_lead = read_of("9", "1", "1/-1/-1/50");
+	take_followers(&job, next_lead);
+	CHECK_UINT_EQ(job.n, 0);
+	CHECK_UINT_EQ(renders_waiting.n, 4);
+
+	free(next_lead);
+	free(reads[0]);
+	queue_free_all(&stamps_waiting);
+	queue_free_all(&renders_waiting);
+	page_cache_set_budget(0);
+}
+
+TEST(nothing_follows_a_render_when_no_page_is_kept)
+{
+	page_cache_set_budget(1 << 20);
+	struct front_conn *reads[6];
+	renders_waiting_of(reads, six_keys, 6);
+	struct read_queue job = {0};
+	struct front_conn *lead = queue_pop(&renders_waiting);
+	queue_push(&job, lead);
+	take_followers(&job, lead);
+	CHECK_UINT_EQ(job.n, 1);
+	CHECK_UINT_EQ(renders_waiting.n, 5);
 	queue_free_all(&job);
 	queue_free_all(&renders_waiting);
+	page_cache_set_budget(0);
 }
