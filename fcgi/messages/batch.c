@@ -89,13 +89,10 @@ static void batch_answer(struct batch *b, PGresult *res, bool outcome_unknown)
 			/* With a client_id, alone answers the message if it was written. */
 			send_json_alone(&c->req, &c->send);
 		}
+		/* Its next request, if it has one, goes in the filling batch. */
+		front_answered(c);
 	}
-	/* Answered first, so that a request the connections take next goes in
-	 * the filling batch, not this one. */
-	size_t n = b->n;
 	b->n = 0;
-	for (size_t i = 0; i < n; i++)
-		front_answered(b->conns[i]);
 }
 
 /* ---- the link ----------------------------------------------------------------- */
@@ -230,6 +227,8 @@ static void batch_link_take_result(struct batch_link *l)
 void sends_receive(void *link)
 {
 	struct batch_link *l = link;
+	if (!l->pg)
+		return; /* closed earlier in this round of events */
 	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
 		if (l->busy) {
 			PQclear(l->result);

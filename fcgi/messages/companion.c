@@ -241,7 +241,8 @@ void front_answered(struct front_conn *c)
 {
 	c->queued = false;
 	request_end(c);
-	/* Stopping, what comes next is left to nginx's retry. */
+	/* Stopping, nothing new is started: nginx answers 503 to a request
+	 * left unread, as when the process is gone. */
 	if (!c->closing && !c->out.len && c->in.len && !srv_stopping())
 		conn_take(c);
 	conn_settle(c);

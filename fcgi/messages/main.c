@@ -8,7 +8,8 @@
  * the rate); beyond them a send is 429 with Retry-After.
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
- * 8192, 0 = off): the memory each worker may keep rendered history pages in.
+ * 8192, 0 = off): the memory each process (the companion, each worker) may
+ * keep rendered history pages in.
  * nginx passes JSON sends and history reads to the socket "<socket>.loop".
  * MSGR_SEND_BATCH (default 1; 0 = off): a companion process serves it
  * (companion.h), writing plain text sends in batches and checking kept

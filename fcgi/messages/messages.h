@@ -46,8 +46,8 @@ bool message_text_blank(const char *s, size_t len);
 /* history.c */
 void handle_history(struct http_req *req);
 
-/* A read of history, validated: its statements' parameters (a cursor
- * absent is -1) and its pages' keys, shared by every member or the
+/* A read of history, validated: its statements' parameters and its pages'
+ * keys (a cursor absent is -1 there), shared by every member or the
  * viewer's own. */
 struct history_query {
 	char uid[REPLY_ID_LEN], chat[REPLY_ID_LEN];
@@ -70,7 +70,7 @@ struct history_query {
 	"FROM chat_messages($1, $2, $3, $4, $5::int) r "                            \
 	"LEFT JOIN chats c ON c.id = $2::bigint"
 
-/* Reads and validates the request; false when it answered (401, 400). */
+/* Reads and validates the request; false when it answered (401, 422). */
 bool history_read(struct http_req *req, struct history_query *q);
 /* The render's parameters, pointing into q. */
 void history_params(const struct history_query *q, const char *params[HISTORY_NPARAMS]);
