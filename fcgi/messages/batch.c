@@ -39,11 +39,8 @@ struct batch {
  * the other's, as each sends a NOTIFY, and the sends into the chats in
  * flight waited up to a second.) */
 struct batch_link {
-	enum front_kind kind;
-	PGconn *pg; /* NULL until connected */
+	struct front_link link;
 	struct batch batch; /* in flight when busy */
-	PGresult *result;
-	bool busy;
 };
 
 static struct batch_link db_link;
@@ -106,21 +103,6 @@ static const struct front_statement batch_statements[] = {
 	 6},
 };
 
-static void batch_link_close(struct batch_link *l)
-{
-	front_link_close(l->pg);
-	l->pg = NULL;
-}
-
-static bool batch_link_connect(struct batch_link *l)
-{
-	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
-		return true;
-	batch_link_close(l);
-	l->pg = front_link_open(l, batch_statements, 1);
-	return l->pg != NULL;
-}
-
 /* The statement's array parameters for the batch's sends, in 4 buffers:
  * users, chats, texts, client_ids. */
 static void batch_params(const struct batch *b, struct buf p[4])
@@ -149,7 +131,7 @@ static void batch_params(const struct batch *b, struct buf p[4])
  * written then). */
 static bool batch_link_send(struct batch_link *l)
 {
-	if (!batch_link_connect(l))
+	if (!front_link_ready(&l->link, batch_statements, 1))
 		return false;
 	struct buf p[4] = {{0}};
 	batch_params(&l->batch, p);
@@ -161,13 +143,14 @@ static bool batch_link_send(struct batch_link *l)
 	for (int k = 0; k < 4; k++)
 		built = built && buf_status(&p[k]) == MSGR_OK;
 	/* Sent whole (the connection blocks while sending), answered later. */
-	bool sent = built && PQsendQueryPrepared(l->pg, BATCH_STATEMENT, 6, params, NULL, NULL, 0);
+	bool sent = built &&
+		    PQsendQueryPrepared(l->link.pg, BATCH_STATEMENT, 6, params, NULL, NULL, 0);
 	for (int k = 0; k < 4; k++)
 		buf_free(&p[k]);
 	if (!sent) {
 		log_error("could not send a batch of %zu sends: %s", l->batch.n,
-			  built ? PQerrorMessage(l->pg) : "out of memory");
-		batch_link_close(l);
+			  built ? PQerrorMessage(l->link.pg) : "out of memory");
+		front_link_close(&l->link);
 	}
 	return sent;
 }
@@ -179,7 +162,7 @@ static void batch_link_start(struct batch_link *l)
 	l->batch = filling;
 	filling = spare;
 	if (batch_link_send(l)) {
-		l->busy = true;
+		l->link.busy = true;
 		return;
 	}
 	/* Nothing was written: each is sent alone. */
@@ -188,12 +171,12 @@ static void batch_link_start(struct batch_link *l)
 
 /* The batch's result is complete: res, or NULL when the connection was
  * lost before it came. Answers it. */
-static void batch_link_done(struct batch_link *l, PGresult *res)
+static void batch_link_done(struct front_link *link, PGresult *res)
 {
-	l->busy = false;
+	struct batch_link *l = (struct batch_link *)link;
 	/* Lost in the middle, the outcome is unknown: the commit may have
 	 * happened. A failed statement, on a live connection, wrote nothing. */
-	bool lost = !res || PQstatus(l->pg) == CONNECTION_BAD;
+	bool lost = !res || PQstatus(link->pg) == CONNECTION_BAD;
 	if (!db_ok(res)) {
 		log_error("a batch of %zu sends failed: %s", l->batch.n,
 			  res ? PQresultErrorMessage(res) : "the database connection was lost");
@@ -201,51 +184,14 @@ static void batch_link_done(struct batch_link *l, PGresult *res)
 		res = NULL;
 	}
 	if (lost)
-		batch_link_close(l);
+		front_link_close(link);
 	batch_answer(&l->batch, res, lost && !res);
 	PQclear(res);
 }
 
-/* Takes the next result of l's batch (waiting for it when none has come):
- * the first is kept, and the end of them answers the batch. */
-static void batch_link_take_result(struct batch_link *l)
-{
-	PGresult *res = PQgetResult(l->pg);
-	if (!res) {
-		res = l->result;
-		l->result = NULL;
-		batch_link_done(l, res);
-	} else if (l->result) {
-		PQclear(res);
-	} else {
-		l->result = res;
-	}
-}
-
-/* Reads what the database sent on the link; answers the batch once
- * complete. */
-void sends_receive(void *link)
-{
-	struct batch_link *l = link;
-	if (!l->pg)
-		return; /* closed earlier in this round of events */
-	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
-		if (l->busy) {
-			PQclear(l->result);
-			l->result = NULL;
-			batch_link_done(l, NULL);
-		} else {
-			batch_link_close(l); /* the server closed it: the next batch reconnects */
-		}
-		return;
-	}
-	while (l->busy && !PQisBusy(l->pg))
-		batch_link_take_result(l);
-}
-
 void sends_next(void)
 {
-	if (filling.n && !db_link.busy)
+	if (filling.n && !db_link.link.busy)
 		batch_link_start(&db_link);
 }
 
@@ -261,18 +207,18 @@ void sends_queue(struct front_conn *c)
 
 void sends_start(void)
 {
-	db_link.kind = FRONT_SEND_LINK;
-	batch_link_connect(&db_link);
+	db_link.link.done = batch_link_done;
+	front_link_ready(&db_link.link, batch_statements, 1);
 }
 
 void sends_finish(void)
 {
 	do {
 		sends_next();
-		while (db_link.busy)
-			batch_link_take_result(&db_link);
+		while (db_link.link.busy)
+			front_link_take_result(&db_link.link);
 	} while (filling.n);
-	batch_link_close(&db_link);
+	front_link_close(&db_link.link);
 	free(db_link.batch.conns);
 	free(filling.conns);
 	db_link.batch = filling = (struct batch){0};

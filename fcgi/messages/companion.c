@@ -44,7 +44,9 @@ static void conn_take(struct front_conn *c);
 
 /* ---- the database ------------------------------------------------------------- */
 
-PGconn *front_link_open(void *owner, const struct front_statement *stmts, size_t n)
+/* A connection with these statements prepared, whose events come to the
+ * loop for l; NULL when none (logged). */
+static PGconn *link_open(struct front_link *l, const struct front_statement *stmts, size_t n)
 {
 	PGconn *pg = db_open();
 	if (!pg)
@@ -60,7 +62,7 @@ PGconn *front_link_open(void *owner, const struct front_statement *stmts, size_t
 			return NULL;
 		}
 	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = owner};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
 	if (epoll_ctl(front_epoll_fd, EPOLL_CTL_ADD, PQsocket(pg), &ev) != 0) {
 		log_error("could not wait on a database connection: %s", strerror(errno));
 		PQfinish(pg);
@@ -69,12 +71,59 @@ PGconn *front_link_open(void *owner, const struct front_statement *stmts, size_t
 	return pg;
 }
 
-void front_link_close(PGconn *pg)
+bool front_link_ready(struct front_link *l, const struct front_statement *stmts, size_t n)
 {
-	if (!pg)
+	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
+		return true;
+	front_link_close(l);
+	l->kind = FRONT_LINK;
+	l->pg = link_open(l, stmts, n);
+	return l->pg != NULL;
+}
+
+void front_link_close(struct front_link *l)
+{
+	if (!l->pg)
 		return;
-	epoll_ctl(front_epoll_fd, EPOLL_CTL_DEL, PQsocket(pg), NULL);
-	PQfinish(pg);
+	epoll_ctl(front_epoll_fd, EPOLL_CTL_DEL, PQsocket(l->pg), NULL);
+	PQfinish(l->pg);
+	l->pg = NULL;
+}
+
+/* The statement is over: res, or NULL when the connection was lost. */
+static void link_done(struct front_link *l, PGresult *res)
+{
+	l->busy = false;
+	l->result = NULL;
+	l->done(l, res);
+}
+
+void front_link_take_result(struct front_link *l)
+{
+	PGresult *res = PQgetResult(l->pg);
+	if (!res)
+		link_done(l, l->result);
+	else if (l->result)
+		PQclear(res);
+	else
+		l->result = res;
+}
+
+void front_link_receive(struct front_link *l)
+{
+	if (!l->pg)
+		return; /* closed earlier in this round of events */
+	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
+		if (l->busy) {
+			PQclear(l->result);
+			link_done(l, NULL);
+		} else {
+			front_link_close(l); /* the server closed it: the next statement reconnects */
+		}
+		return;
+	}
+	while (l->busy && !PQisBusy(l->pg))
+		front_link_take_result(l);
 }
 
 /* ---- connections ------------------------------------------------------------- */
@@ -362,10 +411,8 @@ void messages_companion(int listen_fd)
 			enum front_kind *kind = events[i].data.ptr;
 			if (*kind == FRONT_LISTENER) {
 				conns_accept(listen_fd);
-			} else if (*kind == FRONT_SEND_LINK) {
-				sends_receive(kind);
-			} else if (*kind == FRONT_READ_LINK) {
-				reads_receive(kind);
+			} else if (*kind == FRONT_LINK) {
+				front_link_receive((struct front_link *)kind);
 			} else {
 				struct front_conn *c = (struct front_conn *)kind;
 				conn_event(c);

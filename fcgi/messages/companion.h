@@ -28,7 +28,7 @@
 
 /* What an epoll event is about: epoll_event.data.ptr points to a struct
  * that starts with its kind. */
-enum front_kind { FRONT_LISTENER, FRONT_CONN, FRONT_SEND_LINK, FRONT_READ_LINK };
+enum front_kind { FRONT_LISTENER, FRONT_CONN, FRONT_LINK };
 
 /* A connection from nginx, and the request it carries. */
 struct front_conn {
@@ -58,16 +58,33 @@ struct front_conn {
 /* c's queued request has its answer: writes it, and takes the next. */
 void front_answered(struct front_conn *c);
 
+/* A database connection of the companion's ("link"), and the one
+ * statement in flight on it, sent with PQsendQueryPrepared(). batch.c and
+ * reads.c make it the first member of theirs. */
+struct front_link {
+	enum front_kind kind; /* FRONT_LINK */
+	PGconn *pg;           /* NULL until connected */
+	bool busy;            /* a statement is in flight */
+	PGresult *result;     /* its first result, while the rest come */
+	/* The statement's outcome: its result (which done takes), or NULL when
+	 * the connection was lost before it came. */
+	void (*done)(struct front_link *l, PGresult *res);
+};
+
 struct front_statement {
 	const char *name, *sql;
 	int nparams;
 };
-/* A database connection of the companion's (db_open()), with these
- * statements prepared, whose events come to the loop with owner as their
- * data.ptr (a struct that starts with its kind); NULL when none (logged). */
-PGconn *front_link_open(void *owner, const struct front_statement *stmts, size_t n);
-/* Closes a connection front_link_open() made; NULL is fine. */
-void front_link_close(PGconn *pg);
+/* Connects l (db_open()) when it is not, with these statements prepared;
+ * false when it cannot (logged). */
+bool front_link_ready(struct front_link *l, const struct front_statement *stmts, size_t n);
+/* Closes l's connection, if any. */
+void front_link_close(struct front_link *l);
+/* Reads what the database sent on l (its epoll event), and passes the
+ * statement's outcome to done once complete. */
+void front_link_receive(struct front_link *l);
+/* Waits for the statement's next result: when the companion stops. */
+void front_link_take_result(struct front_link *l);
 
 /* batch.c */
 void sends_start(void);
@@ -75,8 +92,6 @@ void sends_start(void);
 void sends_queue(struct front_conn *c);
 /* Starts the next batch when the connection is free for it. */
 void sends_next(void);
-/* The database sent something on the sends' connection (an epoll event). */
-void sends_receive(void *link);
 /* Writes and answers every send queued: when the companion stops. */
 void sends_finish(void);
 
@@ -86,7 +101,6 @@ void reads_start(int links);
 void reads_queue(struct front_conn *c);
 /* Sends what waits to the connections free for it. */
 void reads_next(void);
-void reads_receive(void *link);
 /* Answers every read queued: when the companion stops. */
 void reads_finish(void);
 

@@ -53,14 +53,12 @@ struct read_queue {
 	size_t n;
 };
 
-enum read_job { READ_IDLE, READ_STAMPS, READ_RENDER };
+enum read_job { READ_STAMPS, READ_RENDER };
 
 struct read_link {
-	enum front_kind kind;
-	PGconn *pg; /* NULL until connected */
-	enum read_job job;
+	struct front_link link;
+	enum read_job job; /* while link.busy */
 	struct read_queue reads; /* the job's */
-	PGresult *result;
 };
 
 static struct read_link *links;
@@ -137,20 +135,10 @@ static void reads_lost(struct read_queue *q)
 
 /* ---- the links ---------------------------------------------------------------- */
 
-static void read_link_close(struct read_link *l)
-{
-	front_link_close(l->pg);
-	l->pg = NULL;
-}
-
 static bool read_link_ready(struct read_link *l)
 {
-	if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
-		return true;
-	read_link_close(l);
-	l->pg = front_link_open(l, read_statements,
+	return front_link_ready(&l->link, read_statements,
 				sizeof read_statements / sizeof read_statements[0]);
-	return l->pg != NULL;
 }
 
 /* The statement's array parameters for q's reads: users, chats. */
@@ -180,22 +168,23 @@ static void read_link_send(struct read_link *l, enum read_job job)
 		stamps_params(&l->reads, &users, &chats);
 		const char *params[] = {buf_cstr(&users), buf_cstr(&chats)};
 		sent = buf_status(&users) == MSGR_OK && buf_status(&chats) == MSGR_OK &&
-		       PQsendQueryPrepared(l->pg, STAMPS_STATEMENT, 2, params, NULL, NULL, 0);
+		       PQsendQueryPrepared(l->link.pg, STAMPS_STATEMENT, 2, params, NULL, NULL, 0);
 		buf_free(&users);
 		buf_free(&chats);
 	} else {
 		const char *params[HISTORY_NPARAMS];
 		history_params(&l->reads.head->read, params);
-		sent = PQsendQueryPrepared(l->pg, RENDER_STATEMENT, HISTORY_NPARAMS, params, NULL,
-					   NULL, 0);
+		sent = PQsendQueryPrepared(l->link.pg, RENDER_STATEMENT, HISTORY_NPARAMS, params,
+					   NULL, NULL, 0);
 	}
 	if (sent) {
 		l->job = job;
+		l->link.busy = true;
 		renders_running += job == READ_RENDER;
 		return;
 	}
-	log_error("could not send %zu reads: %s", l->reads.n, PQerrorMessage(l->pg));
-	read_link_close(l);
+	log_error("could not send %zu reads: %s", l->reads.n, PQerrorMessage(l->link.pg));
+	front_link_close(&l->link);
 	struct read_queue q = l->reads;
 	l->reads = (struct read_queue){0};
 	reads_lost(&q);
@@ -244,7 +233,7 @@ void reads_next(void)
 		struct read_link *l = &links[i];
 		/* Renders first, as they are bounded: stamps, however many come,
 		 * do not hold them back, and always have a link of their own. */
-		if (l->job == READ_IDLE && (stamps_waiting.n || render_may_start()) &&
+		if (!l->link.busy && (stamps_waiting.n || render_may_start()) &&
 		    read_link_ready(l)) {
 			if (render_may_start()) {
 				struct front_conn *lead = queue_pop(&renders_waiting);
@@ -257,7 +246,7 @@ void reads_next(void)
 				read_link_send(l, READ_STAMPS);
 			}
 		}
-		any_busy = any_busy || l->job != READ_IDLE;
+		any_busy = any_busy || l->link.busy;
 	}
 	/* No link busy, none to be had: nothing would ever answer them. */
 	if (!any_busy) {
@@ -294,17 +283,17 @@ static void stamps_answer(struct read_queue *q, PGresult *res)
 }
 
 /* l's job has its result, res; NULL or a lost connection: no result. */
-static void read_link_done(struct read_link *l, PGresult *res)
+static void read_link_done(struct front_link *link, PGresult *res)
 {
+	struct read_link *l = (struct read_link *)link;
 	struct read_queue q = l->reads;
 	enum read_job job = l->job;
 	l->reads = (struct read_queue){0};
-	l->job = READ_IDLE;
 	renders_running -= job == READ_RENDER;
-	if (!res || PQstatus(l->pg) == CONNECTION_BAD) {
+	if (!res || PQstatus(link->pg) == CONNECTION_BAD) {
 		log_error("a database connection was lost with %zu reads; they go again", q.n);
 		PQclear(res);
-		read_link_close(l);
+		front_link_close(link);
 		reads_lost(&q);
 	} else if (job == READ_STAMPS) {
 		stamps_answer(&q, res);
@@ -316,41 +305,6 @@ static void read_link_done(struct read_link *l, PGresult *res)
 	}
 }
 
-/* Takes the next result of l's job (waiting for it when none has come):
- * the first is kept, and the end of them answers the job. */
-static void read_link_take_result(struct read_link *l)
-{
-	PGresult *res = PQgetResult(l->pg);
-	if (!res) {
-		res = l->result;
-		l->result = NULL;
-		read_link_done(l, res);
-	} else if (l->result) {
-		PQclear(res);
-	} else {
-		l->result = res;
-	}
-}
-
-void reads_receive(void *link)
-{
-	struct read_link *l = link;
-	if (!l->pg)
-		return; /* closed earlier in this round of events */
-	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
-		if (l->job != READ_IDLE) {
-			PQclear(l->result);
-			l->result = NULL;
-			read_link_done(l, NULL);
-		} else {
-			read_link_close(l); /* the server closed it: the next job reconnects */
-		}
-		return;
-	}
-	while (l->job != READ_IDLE && !PQisBusy(l->pg))
-		read_link_take_result(l);
-}
-
 void reads_start(int n)
 {
 	links = calloc((size_t)n, sizeof *links);
@@ -360,7 +314,7 @@ void reads_start(int n)
 	}
 	nlinks = n;
 	for (int i = 0; i < n; i++) {
-		links[i].kind = FRONT_READ_LINK;
+		links[i].link.done = read_link_done;
 		read_link_ready(&links[i]);
 	}
 }
@@ -370,11 +324,11 @@ void reads_finish(void)
 	do {
 		reads_next();
 		for (int i = 0; i < nlinks; i++)
-			while (links[i].job != READ_IDLE)
-				read_link_take_result(&links[i]);
+			while (links[i].link.busy)
+				front_link_take_result(&links[i].link);
 	} while (stamps_waiting.n || renders_waiting.n);
 	for (int i = 0; i < nlinks; i++)
-		read_link_close(&links[i]);
+		front_link_close(&links[i].link);
 	free(links);
 	links = NULL;
 	nlinks = 0;

@@ -102,6 +102,14 @@ static void renders_waiting_of(struct front_conn *reads[], const char *const key
 		queue_push(&renders_waiting, reads[i] = read_of("1", "1", keys[i]));
 }
 
+/* As reads_next() starts a render: the first waiting, and its followers. */
+static void render_job_of_the_first(struct read_queue *job)
+{
+	struct front_conn *lead = queue_pop(&renders_waiting);
+	queue_push(job, lead);
+	take_followers(job, lead);
+}
+
 static const char *const six_keys[] = {"1/-1/-1/50", "2/-1/-1/50", "1/-1/-1/50",
 				       "1/5/-1/50",  "1/-1/-1/50", "3/-1/-1/50"};
 
@@ -112,9 +120,7 @@ TEST(reads_of_a_stale_page_follow_its_render_and_the_others_keep_their_order)
 	struct front_conn *reads[6];
 	renders_waiting_of(reads, six_keys, 6);
 	struct read_queue job = {0};
-	struct front_conn *lead = queue_pop(&renders_waiting);
-	queue_push(&job, lead);
-	take_followers(&job, lead);
+	render_job_of_the_first(&job);
 	CHECK_UINT_EQ(job.n, 3);
 	CHECK(job.head == reads[0] && reads[0]->next_read == reads[2] && job.tail == reads[4]);
 	CHECK(reads[2]->followed && reads[4]->followed && !reads[1]->followed);
@@ -152,9 +158,7 @@ TEST(nothing_follows_a_render_when_no_page_is_kept)
 	struct front_conn *reads[6];
 	renders_waiting_of(reads, six_keys, 6);
 	struct read_queue job = {0};
-	struct front_conn *lead = queue_pop(&renders_waiting);
-	queue_push(&job, lead);
-	take_followers(&job, lead);
+	render_job_of_the_first(&job);
 	CHECK_UINT_EQ(job.n, 1);
 	CHECK_UINT_EQ(renders_waiting.n, 5);
 	queue_free_all(&job);
