@@ -292,6 +292,22 @@ class Stack:
                 if attempt == 2:
                     raise
 
+    def hold_lock(self, sql, *params):
+        """Runs sql (one that takes a lock) in a transaction of its own and
+        keeps it open: returns the transaction's connection, whose close()
+        ends it and releases the lock."""
+        import psycopg2
+
+        conn = psycopg2.connect(host=str(self.var / "run"), dbname="messenger",
+                                user=self.db_superuser)
+        conn.cursor().execute(sql, params or None)
+        return conn
+
+    def lock_waiters(self):
+        """Sessions waiting for a lock."""
+        return self.psql("SELECT count(*) FROM pg_stat_activity "
+                         "WHERE wait_event_type = 'Lock'")[0][0]
+
     def close(self):
         if self._db is not None:
             with contextlib.suppress(Exception):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from chatkit import assert_problem, direct, group, history, send, uid
+from chatkit import assert_problem, direct, group, history, send
 from helpers import wait_until
 
 READ_LINKS = 4  # the companion's default MSGR_READ_LINKS
@@ -29,26 +29,6 @@ def companion_pid(stack):
     return int(found[-1])
 
 
-class LockedChats:
-    """Holds an exclusive lock on the chats table (reads wait) until
-    released."""
-
-    def __init__(self, stack):
-        import psycopg2
-
-        self.conn = psycopg2.connect(host=str(stack.var / "run"), dbname="messenger",
-                                     user=stack.db_superuser)
-        self.conn.cursor().execute("LOCK TABLE chats IN ACCESS EXCLUSIVE MODE")
-
-    def release(self):
-        self.conn.rollback()
-        self.conn.close()
-
-
-def lock_waiters(stack):
-    return stack.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
-
-
 def companion_sessions(stack, pid):
     return stack.psql("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
                       f"messages[{pid}]")
@@ -57,20 +37,21 @@ def companion_sessions(stack, pid):
 def read_while_locked(stack, api, reads, before_release=lambda: None):
     """Makes each of reads ((user, chat_id) pairs) while the chats table is
     locked, so that they pile up in the companion; returns the responses."""
-    locked = LockedChats(stack)
+    # An exclusive lock on the chats table: the reads' statements wait.
+    locked = stack.hold_lock("LOCK TABLE chats IN ACCESS EXCLUSIVE MODE")
     try:
         with concurrent.futures.ThreadPoolExecutor(len(reads)) as pool:
             futures = [pool.submit(get, api, u, c) for u, c in reads]
-            wait_until(lambda: lock_waiters(stack) >= READ_LINKS,
+            wait_until(lambda: stack.lock_waiters() >= READ_LINKS,
                        message="every read link to wait on the lock")
             time.sleep(1.0)  # the rest reach the companion meanwhile
             before_release()
-            locked.release()
+            locked.close()  # a transaction left open rolls back
             locked = None
             return [f.result() for f in futures]
     finally:
         if locked:
-            locked.release()
+            locked.close()
 
 
 @pytest.fixture

@@ -26,20 +26,12 @@ class HeldChat:
     """Holds a chat's row lock (as chat_lock() takes it) until released."""
 
     def __init__(self, stack, chat_id):
-        import psycopg2
-
-        self.conn = psycopg2.connect(host=str(stack.var / "run"), dbname="messenger",
-                                     user=stack.db_superuser)
-        self.cur = self.conn.cursor()
-        self.cur.execute("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE", (chat_id,))
+        self.conn = stack.hold_lock("SELECT 1 FROM chats WHERE id = %s FOR NO KEY UPDATE",
+                                    chat_id)
 
     def release(self):
         self.conn.rollback()
         self.conn.close()
-
-
-def lock_waiters(stack):
-    return stack.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
 
 
 def event_xids(stack, message_ids):
@@ -57,7 +49,7 @@ def run_behind_held_chat(stack, api, held_chat_id, first, others):
         with concurrent.futures.ThreadPoolExecutor(len(others) + 1) as pool:
             u, c, text, fields = first
             head = pool.submit(post, api, u, c, text, **fields)
-            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            wait_until(lambda: stack.lock_waiters() >= 1, message="the batch to wait on the chat")
             rest = [pool.submit(post, api, u, c, text, **fields) for u, c, text, fields in others]
             # They reach the batcher in milliseconds; it cannot take them
             # before the held batch is written.
@@ -131,7 +123,7 @@ def test_other_requests_are_answered_while_a_batch_waits(api, stack, new_user):
     try:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             waiting = pool.submit(post, api, a, held_chat["id"], "waits for the lock")
-            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            wait_until(lambda: stack.lock_waiters() >= 1, message="the batch to wait on the chat")
             assert_problem(post(api, a, other["id"], "   "), 422, "validation_failed")
             assert_problem(api.post(f"/api/chats/{other['id']}/messages", json={"text": "x"}),
                            401, "unauthenticated")
@@ -204,7 +196,7 @@ def test_batcher_killed_during_a_batch(api, stack, new_user):
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             with_id = pool.submit(post, api, a, held_chat["id"], "with an id", client_id="kill-1")
-            wait_until(lambda: lock_waiters(stack) >= 1, message="the batch to wait on the chat")
+            wait_until(lambda: stack.lock_waiters() >= 1, message="the batch to wait on the chat")
             os.kill(pid, signal.SIGKILL)
             r1 = with_id.result()
             held.release()
