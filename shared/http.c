@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "json.h"
 #include "log.h"
 #include "token.h"
 #include "utf8.h"
@@ -182,91 +183,6 @@ static bool media_type_is(const char *value, const char *type)
 	return *rest == '\0' || *rest == ';';
 }
 
-/* The value of the four hex digits at s[i], or -1. */
-static int hex4_at(const char *s, size_t len, size_t i)
-{
-	if (len < 4 || i > len - 4)
-		return -1;
-	int v = 0;
-	for (size_t k = 0; k < 4; k++) {
-		int d = hex_digit_value((unsigned char)s[i + k]);
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-/* json-c 0.16 reads some texts that are not JSON, or changes what they
- * say, so they are refused before it sees them:
- *  - with JSON_TOKENER_STRICT it still accepts single-quoted strings; in
- *    JSON (RFC 8259) a quote mark can only stand inside a double-quoted
- *    string;
- *  - it turns a \u escape of half a surrogate pair (RFC 8259 section 7
- *    leaves those to the parser) into U+FFFD: the text stored would not be
- *    the text sent.
- * Other malformations are left to json-c, which refuses them. */
-static bool json_c_would_misread(const char *s, size_t len)
-{
-	bool in_string = false;
-	bool want_low = false; /* the last escape was a high surrogate */
-	for (size_t i = 0; i < len; i++) {
-		if (!in_string) {
-			if (s[i] == '\'')
-				return true;
-			in_string = s[i] == '"';
-			continue;
-		}
-		if (s[i] != '\\') {
-			if (want_low)
-				return true;
-			in_string = s[i] != '"';
-			continue;
-		}
-		if (++i >= len)
-			return false;
-		if (s[i] != 'u') {
-			if (want_low)
-				return true;
-			continue;
-		}
-		int v = hex4_at(s, len, i + 1);
-		if (v < 0)
-			return false;
-		i += 4;
-		bool low = v >= 0xDC00 && v <= 0xDFFF;
-		if (low != want_low)
-			return true;
-		want_low = v >= 0xD800 && v <= 0xDBFF;
-	}
-	return false;
-}
-
-static json_object *parse_json_object(struct http_req *req)
-{
-	if (json_c_would_misread(req->body, req->body_len))
-		return NULL;
-	json_tokener *tok = json_tokener_new_ex(32);
-	if (!tok)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	json_object *obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success || !obj) {
-		json_object_put(obj);
-		return NULL;
-	}
-	while (end < req->body_len && strchr(" \t\r\n", req->body[end]))
-		end++;
-	if (end != req->body_len) {
-		json_object_put(obj);
-		return NULL;
-	}
-	return obj;
-}
-
 bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec *specs,
 		     size_t n, struct field_value *out)
 {
@@ -277,7 +193,8 @@ bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec
 	if (media_type_is(ct, "application/x-www-form-urlencoded")) {
 		valid_form(req->arena, req->body, req->body_len, specs, n, out, &errs);
 	} else if (media_type_is(ct, "application/json") || (req->body_len == 0 && !ct)) {
-		json_object *obj = req->body_len ? parse_json_object(req) : json_object_new_object();
+		json_object *obj = req->body_len ? json_read(req->body, req->body_len)
+						 : json_object_new_object();
 		if (!obj) {
 			http_problem(req, 400, "malformed_json", "the request body is not valid JSON");
 			return false;

@@ -44,6 +44,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "json.h"
 #include "log.h"
 #include "token.h"
 #include "wsd.h"
@@ -595,12 +596,8 @@ static bool typing_allowed(struct session *s)
 
 static int on_message(struct session *s, const char *data, size_t len)
 {
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return -1;
-	struct json_object *root = json_tokener_parse_ex(tok, data, (int)len);
-	bool complete = root && json_tokener_get_parse_end(tok) == len;
-	json_tokener_free(tok);
+	struct json_object *root = json_read(data, len);
+	bool complete = root != NULL;
 	struct json_object *t;
 	int rc = 0;
 	if (!complete || !json_object_is_type(root, json_type_object) ||

@@ -1,7 +1,6 @@
 /*
  * test_http.c - the parts of shared/http.c that need no FastCGI request:
- * route matching, media-type comparison and the JSON pre-check (quotes,
- * halves of surrogate pairs).
+ * route matching and media-type comparison.
  */
 #include "http.c"
 
@@ -71,42 +70,6 @@ TEST(media_types)
 	CHECK(!media_type_is("application/jsonp", "application/json"));
 	CHECK(!media_type_is("text/plain", "application/json"));
 	CHECK(!media_type_is(NULL, "application/json"));
-}
-
-TEST(single_quotes_outside_strings)
-{
-	CHECK(json_c_would_misread("{'a':1}", 7));
-	CHECK(json_c_would_misread("{\"a\":'x'}", 9));
-	CHECK(!json_c_would_misread("{\"it's\":\"o'k\"}", 14));
-	CHECK(!json_c_would_misread("{\"a\\\"'\":1}", 10)); /* escaped quote then ' in string */
-	CHECK(!json_c_would_misread("", 0));
-}
-
-static bool misread(const char *s)
-{
-	return json_c_would_misread(s, strlen(s));
-}
-
-TEST(halves_of_surrogate_pairs)
-{
-	/* a whole pair, and escapes that are no surrogate at all */
-	CHECK(!misread("{\"t\":\"\\ud83d\\ude00\"}"));
-	CHECK(!misread("{\"t\":\"\\uD83D\\uDE00 and \\u00e9\\u0041\"}"));
-	CHECK(!misread("{\"t\":\"\\\\ud800\"}")); /* an escaped backslash, then text */
-	/* a high half alone: at the end, before text, before another escape */
-	CHECK(misread("{\"t\":\"\\ud800\"}"));
-	CHECK(misread("{\"t\":\"\\ud800x\"}"));
-	CHECK(misread("{\"t\":\"\\ud800\\n\"}"));
-	CHECK(misread("{\"t\":\"\\ud800\\u0041\"}"));
-	CHECK(misread("{\"t\":\"\\udbff\\udbff\\udc00\"}"));
-	/* a low half alone */
-	CHECK(misread("{\"t\":\"\\udc00\"}"));
-	CHECK(misread("{\"t\":\"a\\ude00\"}"));
-	/* in a key too */
-	CHECK(misread("{\"\\ud800\":1}"));
-	/* malformed escapes are json-c's to refuse */
-	CHECK(!misread("{\"t\":\"\\u12\"}"));
-	CHECK(!misread("{\"t\":\"\\"));
 }
 
 TEST(status_texts)

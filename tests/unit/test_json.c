@@ -1,0 +1,109 @@
+/*
+ * test_json.c - shared/json.c: the pre-check of what json-c would misread
+ * (quotes, halves of surrogate pairs) and json_read() as a whole.
+ */
+#include "json.c"
+
+#include "unit.h"
+
+TEST(single_quotes_outside_strings)
+{
+	CHECK(json_c_would_misread("{'a':1}", 7));
+	CHECK(json_c_would_misread("{\"a\":'x'}", 9));
+	CHECK(!json_c_would_misread("{\"it's\":\"o'k\"}", 14));
+	CHECK(!json_c_would_misread("{\"a\\\"'\":1}", 10)); /* escaped quote then ' in string */
+	CHECK(!json_c_would_misread("", 0));
+}
+
+static bool misread(const char *s)
+{
+	return json_c_would_misread(s, strlen(s));
+}
+
+TEST(halves_of_surrogate_pairs)
+{
+	/* a whole pair, and escapes that are no surrogate at all */
+	CHECK(!misread("{\"t\":\"\\ud83d\\ude00\"}"));
+	CHECK(!misread("{\"t\":\"\\uD83D\\uDE00 and \\u00e9\\u0041\"}"));
+	CHECK(!misread("{\"t\":\"\\\\ud800\"}")); /* an escaped backslash, then text */
+	/* a high half alone: at the end, before text, before another escape */
+	CHECK(misread("{\"t\":\"\\ud800\"}"));
+	CHECK(misread("{\"t\":\"\\ud800x\"}"));
+	CHECK(misread("{\"t\":\"\\ud800\\n\"}"));
+	CHECK(misread("{\"t\":\"\\ud800\\u0041\"}"));
+	CHECK(misread("{\"t\":\"\\udbff\\udbff\\udc00\"}"));
+	/* a low half alone */
+	CHECK(misread("{\"t\":\"\\udc00\"}"));
+	CHECK(misread("{\"t\":\"a\\ude00\"}"));
+	/* in a key too */
+	CHECK(misread("{\"\\ud800\":1}"));
+	/* malformed escapes are json-c's to refuse */
+	CHECK(!misread("{\"t\":\"\\u12\"}"));
+	CHECK(!misread("{\"t\":\"\\"));
+}
+
+static bool reads(const char *s)
+{
+	struct json_object *o = json_read(s, strlen(s));
+	json_object_put(o);
+	return o != NULL;
+}
+
+TEST(one_json_text_and_nothing_else)
+{
+	CHECK(reads("{}"));
+	CHECK(reads("{\"type\":\"ping\"}"));
+	CHECK(reads(" {\"a\":[1,2.5,true,null]} \r\n\t"));
+	CHECK(reads("[]"));
+	CHECK(reads("\"x\""));
+	CHECK(reads("7"));
+	CHECK(reads("-0.5e3 "));
+	CHECK(reads("true"));
+	CHECK(!reads("tru"));
+	CHECK(!reads("7 7"));
+	CHECK(!reads("\"x"));
+	CHECK(!reads("{\"a\":"));
+	CHECK(!reads(""));
+	CHECK(!reads("   "));
+	CHECK(!reads("{} {}"));
+	CHECK(!reads("{}x"));
+	CHECK(!reads("{\"a\":1,}"));
+	CHECK(!reads("{a:1}"));
+	CHECK(!reads("[1,]"));
+	CHECK(!reads("{\"a\":01}"));
+	CHECK(!reads("{\"a\":NaN}"));
+	CHECK(!reads("{\"a\":Infinity}"));
+	CHECK(!reads("[-Infinity]"));
+	CHECK(reads("{\"NaN\":\"Infinity\"}"));
+	CHECK(!reads("{\"a\":\"tab\there\"}"));
+	CHECK(reads("{\"a\":\"tab\\there\"}"));
+	CHECK(!reads("{\"caf\xe9\":1}"));
+	CHECK(!reads("{\"a\":\"\xed\xa0\x80\"}")); /* a surrogate, raw */
+	CHECK(reads("{\"a\":\"caf\xc3\xa9\"}"));
+	/* what wsd once accepted and REST refused */
+	CHECK(!reads("{'type':'ping'}"));
+}
+
+TEST(bytes_after_the_text_count_even_when_nul)
+{
+	/* data is (pointer, length): a NUL inside it is not an end */
+	CHECK(json_read("{}\0", 3) == NULL);
+	CHECK(json_read("{\"a\":\"b\0\"}", 10) == NULL);
+	struct json_object *o = json_read("{}garbage", 2);
+	CHECK(o != NULL);
+	json_object_put(o);
+}
+
+TEST(nesting_is_bounded)
+{
+	char deep[2 * JSON_READ_DEPTH + 3];
+	size_t n = 0;
+	for (int i = 0; i < JSON_READ_DEPTH + 1; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < JSON_READ_DEPTH + 1; i++)
+		deep[n++] = ']';
+	CHECK(json_read(deep, n) == NULL);
+	struct json_object *o = json_read(deep + 1, n - 2);
+	CHECK(o != NULL);
+	json_object_put(o);
+}
