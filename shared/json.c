@@ -65,7 +65,7 @@ static bool json_c_would_misread(const char *s, size_t len)
 
 struct json_object *json_read(const char *data, size_t len)
 {
-	if (len > INT32_MAX || !utf8_valid(data, len) || json_c_would_misread(data, len))
+	if (len > INT32_MAX || json_c_would_misread(data, len))
 		return NULL;
 	json_tokener *tok = json_tokener_new_ex(JSON_READ_DEPTH);
 	if (!tok)

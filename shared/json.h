@@ -10,13 +10,16 @@
  *  - NaN, Infinity and -Infinity, which are no JSON numbers (section 6);
  *  - control characters (below U+0020) inside strings, which must be
  *    escaped (section 7);
- *  - bytes that are not UTF-8 (section 8.1), anywhere;
  *  - a \u escape of half a surrogate pair, which json-c turns into U+FFFD
  *    (RFC 8259 section 8.2 leaves such strings to the parser): the text
  *    stored would not be the text sent.
  * The whole input must be one JSON text: white space (RFC 8259 section 2:
  * space, tab, line feed, carriage return) may follow it, nothing else.
  * Nesting deeper than JSON_READ_DEPTH is refused (json-c recurses).
+ *
+ * Strings are NOT checked for UTF-8 here: API.md answers invalid UTF-8 in
+ * a field with 422 naming that field, so the field's validator (valid.h)
+ * checks it, and wsd compares the strings it reads with known ASCII ones.
  */
 #ifndef MSGR_JSON_H
 #define MSGR_JSON_H
