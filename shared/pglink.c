@@ -171,6 +171,15 @@ static void link_event(struct front_watch *w)
 		}
 		return;
 	}
+	if (!l->busy) {
+		/* Input nobody asked for, on an idle link: mostly a backend's
+		 * last words (it was terminated) before the close. Reading again
+		 * sees the close now, not with the next statement, which would
+		 * be lost with it. */
+		if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD)
+			pglink_close(l);
+		return;
+	}
 	while (l->busy && l->pg && !PQisBusy(l->pg))
 		take_result(l);
 }
