@@ -153,12 +153,13 @@ def test_a_send_alone_that_waits_holds_up_nothing_else(api, stack, new_user):
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             alone = pool.submit(post, api, a, held_chat["id"], "   ")
             wait_until(lambda: stack.lock_waiters() >= 1, message="the send alone to wait on the chat")
-            # Answered in seconds, not when the lock goes: a loop blocked
-            # on the send alone would answer neither.
-            r = api.get(f"/api/chats/{other['id']}/messages", token=b, timeout=5)
+            # Answered at once, not when the lock goes (or the send alone's
+            # statement_timeout, 5 s, ends it): a loop blocked on the send
+            # alone would answer neither.
+            r = api.get(f"/api/chats/{other['id']}/messages", token=b, timeout=2)
             assert r.status_code == 200 and r.json() == page, r.text
             r = api.post(f"/api/chats/{other['id']}/messages", token=a,
-                         json={"text": "batched meanwhile"}, timeout=5)
+                         json={"text": "batched meanwhile"}, timeout=2)
             assert r.status_code == 201, r.text
             m = assert_message(r.json())
             assert history(api, b, other["id"])["messages"][-1] == m
