@@ -198,6 +198,17 @@ static int answer_of(int fd, uint16_t id, struct buf *out)
 	return ended;
 }
 
+/* Sends a request on a kept connection and turns the loop: whether its
+ * answer came whole, its FCGI_STDOUT bytes in out (as answer_of()). */
+static int exchange(struct fixture *x, int fd, uint16_t id, const char *method, const char *uri,
+		    const char *body, struct buf *out)
+{
+	buf_reset(out);
+	send_request(fd, id, true, method, uri, body);
+	settle(x);
+	return answer_of(fd, id, out);
+}
+
 static bool closed_by_peer(int fd)
 {
 	char c;
@@ -210,17 +221,12 @@ TEST(a_request_answered_at_once_on_a_kept_connection_and_the_next_on_it)
 {
 	struct fixture x = start();
 	int fd = connect_to(&x);
-	send_request(fd, 1, true, "GET", "/now", "");
-	settle(&x);
 	struct buf out = {0};
-	CHECK_INT_EQ(answer_of(fd, 1, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 1, "GET", "/now", "", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 200") != NULL);
 	CHECK(strstr(buf_cstr(&out), "\"now\"") != NULL);
 	CHECK(rounds > 0);
-	buf_reset(&out);
-	send_request(fd, 2, true, "GET", "/now?x=1", "");
-	settle(&x);
-	CHECK_INT_EQ(answer_of(fd, 2, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 2, "GET", "/now?x=1", "", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "\"now\"") != NULL);
 	CHECK(!closed_by_peer(fd));
 	buf_free(&out);
@@ -317,10 +323,8 @@ TEST(a_holder_may_answer_before_its_handler_returns)
 {
 	struct fixture x = start();
 	int fd = connect_to(&x);
-	send_request(fd, 1, true, "POST", "/at-once", "body");
-	settle(&x);
 	struct buf out = {0};
-	CHECK_INT_EQ(answer_of(fd, 1, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 1, "POST", "/at-once", "body", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 201") != NULL);
 	buf_free(&out);
 	close(fd);
@@ -332,15 +336,10 @@ TEST(the_body_is_the_handlers_up_to_the_limit)
 {
 	struct fixture x = start();
 	int fd = connect_to(&x);
-	send_request(fd, 1, true, "POST", "/echo", "hello");
-	settle(&x);
 	struct buf out = {0};
-	CHECK_INT_EQ(answer_of(fd, 1, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 1, "POST", "/echo", "hello", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "\r\n\r\nhello") != NULL);
-	buf_reset(&out);
-	send_request(fd, 2, true, "POST", "/echo", "longer than sixteen bytes");
-	settle(&x);
-	CHECK_INT_EQ(answer_of(fd, 2, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 2, "POST", "/echo", "longer than sixteen bytes", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 413") != NULL);
 	buf_free(&out);
 	close(fd);
@@ -353,21 +352,14 @@ TEST(only_the_routes_with_a_loop_handler_are_served)
 	struct fixture x = start();
 	int fd = connect_to(&x);
 	struct buf out = {0};
-	send_request(fd, 1, true, "GET", "/worker", "");
-	settle(&x);
-	CHECK_INT_EQ(answer_of(fd, 1, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 1, "GET", "/worker", "", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 404") != NULL);
 	buf_reset(&out);
 	/* POST /now is the workers': the loop allows GET only. */
-	send_request(fd, 2, true, "POST", "/now", "");
-	settle(&x);
-	CHECK_INT_EQ(answer_of(fd, 2, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 2, "POST", "/now", "", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 405") != NULL);
 	CHECK(strstr(buf_cstr(&out), "Allow: GET\r\n") != NULL);
-	buf_reset(&out);
-	send_request(fd, 3, true, "GET", "/silent", "");
-	settle(&x);
-	CHECK_INT_EQ(answer_of(fd, 3, &out), 1);
+	CHECK_INT_EQ(exchange(&x, fd, 3, "GET", "/silent", "", &out), 1);
 	CHECK(strstr(buf_cstr(&out), "Status: 500") != NULL);
 	buf_free(&out);
 	close(fd);

@@ -126,33 +126,49 @@ static void terminate(const char *pid)
 	PQfinish(c);
 }
 
+/* A connected link and its backend's pid; NULL without a database (the
+ * test passes) or when it cannot connect (the test fails). */
+static struct fixture *connected(char pid[64])
+{
+	if (!have_database())
+		return NULL;
+	struct fixture *x = start();
+	if (!pglink_ready(x->link)) {
+		unit_fail(__FILE__, __LINE__, "could not connect to MSGR_DATABASE_URL");
+		stop(x);
+		return NULL;
+	}
+	backend_pid(x, pid);
+	return x;
+}
+
 TEST(the_outcome_of_a_statement_comes_once_through_the_loop)
 {
 	if (!have_database()) {
 		printf("test_pglink: MSGR_DATABASE_URL is not set: skipped\n");
 		return;
 	}
-	struct fixture *x = start();
+	char pid[64];
+	struct fixture *x = connected(pid);
+	if (!x)
+		return;
 	CHECK(!pglink_busy(x->link));
-	REQUIRE(pglink_ready(x->link));
 	REQUIRE(plus_one(x, "41"));
-	CHECK_INT_EQ(x->o.calls, 1);
+	CHECK_INT_EQ(x->o.calls, 2);
 	CHECK(!pglink_busy(x->link));
 	CHECK_STR_EQ(x->o.value, "42");
 	/* Nothing more comes for it. */
 	front_turn(x->f, 100);
-	CHECK_INT_EQ(x->o.calls, 1);
+	CHECK_INT_EQ(x->o.calls, 2);
 	stop(x);
 }
 
 TEST(a_failed_statement_is_an_error_result_on_a_live_link)
 {
-	if (!have_database())
-		return;
-	struct fixture *x = start();
-	REQUIRE(pglink_ready(x->link));
 	char pid[64];
-	backend_pid(x, pid);
+	struct fixture *x = connected(pid);
+	if (!x)
+		return;
 	REQUIRE(plus_one(x, "not a number"));
 	CHECK_INT_EQ(x->o.calls, 2);
 	CHECK(!x->o.got_null);
@@ -166,12 +182,10 @@ TEST(a_failed_statement_is_an_error_result_on_a_live_link)
 
 TEST(a_link_lost_in_flight_passes_null_once_and_connects_again)
 {
-	if (!have_database())
-		return;
-	struct fixture *x = start();
-	REQUIRE(pglink_ready(x->link));
 	char pid[64];
-	backend_pid(x, pid);
+	struct fixture *x = connected(pid);
+	if (!x)
+		return;
 	const char *params[] = {"30"};
 	REQUIRE(pglink_send(x->link, "sleep", 1, params) == MSGR_OK);
 	front_turn(x->f, 50);
@@ -193,12 +207,10 @@ TEST(a_link_lost_in_flight_passes_null_once_and_connects_again)
 
 TEST(an_idle_link_whose_connection_ends_connects_again)
 {
-	if (!have_database())
-		return;
-	struct fixture *x = start();
-	REQUIRE(pglink_ready(x->link));
 	char pid[64];
-	backend_pid(x, pid);
+	struct fixture *x = connected(pid);
+	if (!x)
+		return;
 	terminate(pid);
 	for (int i = 0; i < 5; i++)
 		front_turn(x->f, 100); /* the loop sees the connection close */
@@ -211,17 +223,17 @@ TEST(an_idle_link_whose_connection_ends_connects_again)
 
 TEST(wait_takes_the_statement_in_flight_and_the_one_its_callback_sends)
 {
-	if (!have_database())
+	char pid[64];
+	struct fixture *x = connected(pid);
+	if (!x)
 		return;
-	struct fixture *x = start();
-	REQUIRE(pglink_ready(x->link));
 	const char *params[] = {"1"};
 	x->o.then = "9";
 	REQUIRE(pglink_send(x->link, "plus_one", 1, params) == MSGR_OK);
 	/* A second statement on a busy link is refused, and sends nothing. */
 	CHECK(pglink_send(x->link, "plus_one", 1, params) != MSGR_OK);
 	pglink_wait(x->link);
-	CHECK_INT_EQ(x->o.calls, 2);
+	CHECK_INT_EQ(x->o.calls, 3);
 	CHECK_STR_EQ(x->o.value, "10");
 	CHECK(!pglink_busy(x->link));
 	pglink_wait(x->link); /* nothing in flight: returns */
