@@ -148,11 +148,6 @@ static void reads_lost(struct read_queue *q)
 
 /* ---- the links ---------------------------------------------------------------- */
 
-static bool read_link_ready(struct read_link *l)
-{
-	return pglink_ready(l->link);
-}
-
 /* The statement's array parameters for q's reads: users, chats. */
 static void stamps_params(const struct read_queue *q, struct buf *users, struct buf *chats)
 {
@@ -244,7 +239,7 @@ void history_loop_next(void)
 		/* Renders first, as they are bounded: stamps, however many come,
 		 * do not hold them back, and always have a link of their own. */
 		if (!pglink_busy(l->link) && (stamps_waiting.n || render_may_start()) &&
-		    read_link_ready(l)) {
+		    pglink_ready(l->link)) {
 			if (render_may_start()) {
 				struct pending_read *lead = queue_pop(&renders_waiting);
 				queue_push(&l->reads, lead);
@@ -342,7 +337,7 @@ bool history_loop_start(struct front *f, int n)
 					   read_link_done, &links[i]);
 		if (!links[i].link)
 			return false;
-		read_link_ready(&links[i]);
+		pglink_ready(links[i].link);
 	}
 	return true;
 }
