@@ -398,16 +398,16 @@ static bool route_match(struct http_req *req, const char *pattern, const char *p
 	return true;
 }
 
-void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n)
+const struct http_route *http_route_find(struct http_req *req, const struct http_route *routes,
+					 size_t n, bool loop_only)
 {
 	struct buf allow = {0};
 	for (size_t i = 0; i < n; i++) {
-		if (!route_match(req, routes[i].pattern, req->path))
+		if ((loop_only && !routes[i].loop) || !route_match(req, routes[i].pattern, req->path))
 			continue;
 		if (!strcmp(routes[i].method, req->method)) {
 			buf_free(&allow);
-			routes[i].handle(req);
-			return;
+			return &routes[i];
 		}
 		if (allow.len)
 			buf_puts(&allow, ", ");
@@ -420,4 +420,12 @@ void http_dispatch(struct http_req *req, const struct http_route *routes, size_t
 		http_problem(req, 404, "not_found", "there is nothing at this path");
 	}
 	buf_free(&allow);
+	return NULL;
+}
+
+void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n)
+{
+	const struct http_route *route = http_route_find(req, routes, n, false);
+	if (route)
+		route->handle(req);
 }

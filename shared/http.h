@@ -115,13 +115,29 @@ const char *http_status_text(int status);
  * path_id), others match any non-empty segment (percent-decoded into
  * path_str). No match is 404; a path that matches with another method is 405
  * with Allow.
+ *
+ * A program has one table. Each route names the handler its workers run
+ * and, for the requests nginx passes to its event loop (shared/front.h,
+ * "<socket>.loop"), the loop's handler, which may hold the request and
+ * answer it later. `PROGRAM --routes` prints the table (server.h).
  */
+struct front_req; /* shared/front.h */
+
 struct http_route {
 	const char *method;
 	const char *pattern;
 	void (*handle)(struct http_req *req);
+	/* The event loop's handler, or NULL when the loop does not serve the
+	 * route. */
+	void (*loop)(struct http_req *req, struct front_req *fr);
 };
 
+/* The route req's method and path take, its captures filled in; NULL after
+ * answering 404 or 405. With loop_only, the routes without a loop handler
+ * are not there. */
+const struct http_route *http_route_find(struct http_req *req, const struct http_route *routes,
+					 size_t n, bool loop_only);
+/* Runs the worker's handler of req's route (or answers 404, 405). */
 void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n);
 
 #endif

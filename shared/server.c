@@ -280,8 +280,21 @@ static const char *socket_path_from_env(const struct srv_app *app)
 	return config_str(name, NULL);
 }
 
+/* --routes: the route table, a line per route, "METHOD PATTERN" and
+ * " loop" when the event loop serves it too (what nginx's map of the loop
+ * socket is checked against). */
+static int print_routes(const struct srv_app *app)
+{
+	for (size_t i = 0; i < app->nroutes; i++)
+		printf("%s %s%s\n", app->routes[i].method, app->routes[i].pattern,
+		       app->routes[i].loop ? " loop" : "");
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int srv_main(int argc, char **argv, const struct srv_app *app)
 {
+	if (argc == 2 && !strcmp(argv[1], "--routes"))
+		return print_routes(app);
 	log_init(app->name);
 	const char *path = socket_path_from_env(app);
 	long workers = config_int("MSGR_WORKERS", 4, 1, SRV_MAX_WORKERS);
@@ -295,7 +308,8 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: %s --socket PATH [--workers N]\n", argv[0]);
+			fprintf(stderr, "usage: %s --socket PATH [--workers N] | --routes\n",
+				argv[0]);
 			return 2;
 		}
 	}

@@ -5,12 +5,15 @@
  * MSGR_WORKERS workers (or --workers) that accept and dispatch requests,
  * and restarts any worker that dies; it may also run a periodic job
  * (srv_app.periodic). SIGTERM or SIGINT to the master stops the workers and
- * then the master. Each request is logged on one line.
+ * then the master. Each request is logged on one line. `PROGRAM --routes`
+ * prints the route table instead: "METHOD PATTERN", and " loop" for the
+ * routes the companion's event loop serves too.
  *
  * A program may have a second pool of workers (srv_app.wait_pool), or a
  * companion: one process beside the workers, serving a FastCGI socket of
  * its own from an event loop, for requests better served in one place than
- * in each worker (the messages program writes sends in batches).
+ * in each worker (the messages program writes sends in batches): its
+ * loop is shared/front.h.
  */
 #ifndef MSGR_SERVER_H
 #define MSGR_SERVER_H

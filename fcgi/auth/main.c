@@ -6,16 +6,16 @@
 #include "server.h"
 
 static const struct http_route routes[] = {
-	{"GET", "/api/health", handle_health},
-	{"POST", "/api/auth/register", handle_register},
-	{"POST", "/api/auth/login", handle_login},
-	{"POST", "/api/auth/token", handle_token},
-	{"POST", "/api/auth/refresh", handle_refresh},
-	{"POST", "/api/auth/logout", handle_logout},
-	{"GET", "/api/users/me", handle_me},
-	{"PATCH", "/api/users/me", handle_update_me},
-	{"GET", "/api/users", handle_search_users},
-	{"GET", "/api/users/{user_id}", handle_get_user},
+	{"GET", "/api/health", handle_health, NULL},
+	{"POST", "/api/auth/register", handle_register, NULL},
+	{"POST", "/api/auth/login", handle_login, NULL},
+	{"POST", "/api/auth/token", handle_token, NULL},
+	{"POST", "/api/auth/refresh", handle_refresh, NULL},
+	{"POST", "/api/auth/logout", handle_logout, NULL},
+	{"GET", "/api/users/me", handle_me, NULL},
+	{"PATCH", "/api/users/me", handle_update_me, NULL},
+	{"GET", "/api/users", handle_search_users, NULL},
+	{"GET", "/api/users/{user_id}", handle_get_user, NULL},
 };
 
 static const struct srv_app app = {

@@ -7,12 +7,12 @@
 #include "server.h"
 
 static const struct http_route routes[] = {
-	{"GET", "/api/chats", handle_list_chats},
-	{"POST", "/api/chats", handle_create_chat},
-	{"GET", "/api/chats/{chat_id}", handle_get_chat},
-	{"PATCH", "/api/chats/{chat_id}", handle_update_chat},
-	{"POST", "/api/chats/{chat_id}/members", handle_add_member},
-	{"DELETE", "/api/chats/{chat_id}/members/{user_id}", handle_remove_member},
+	{"GET", "/api/chats", handle_list_chats, NULL},
+	{"POST", "/api/chats", handle_create_chat, NULL},
+	{"GET", "/api/chats/{chat_id}", handle_get_chat, NULL},
+	{"PATCH", "/api/chats/{chat_id}", handle_update_chat, NULL},
+	{"POST", "/api/chats/{chat_id}/members", handle_add_member, NULL},
+	{"DELETE", "/api/chats/{chat_id}/members/{user_id}", handle_remove_member, NULL},
 };
 
 static const struct srv_app app = {

@@ -15,11 +15,11 @@
 #include "upload.h"
 
 static const struct http_route routes[] = {
-	{"POST", "/api/files", handle_upload},
-	{"GET", "/api/files/{file_id}", handle_download},
-	{"HEAD", "/api/files/{file_id}", handle_download},
-	{"PUT", "/api/users/me/avatar", handle_put_avatar},
-	{"DELETE", "/api/users/me/avatar", handle_delete_avatar},
+	{"POST", "/api/files", handle_upload, NULL},
+	{"GET", "/api/files/{file_id}", handle_download, NULL},
+	{"HEAD", "/api/files/{file_id}", handle_download, NULL},
+	{"PUT", "/api/users/me/avatar", handle_put_avatar, NULL},
+	{"DELETE", "/api/users/me/avatar", handle_delete_avatar, NULL},
 };
 
 /* files --sweep: one cleanup now, with the programs' environment. */

@@ -10,7 +10,7 @@
  * viewer (their "me"), so those are kept per viewer; the others are shared
  * by all members.
  *
- * The companion (reads.c) serves reads with these steps, checking the
+ * The event loop (history_loop.c) serves reads with these steps, checking the
  * stamps of many reads in one statement; a worker serves them one by one
  * (handle_history).
  */

@@ -8,13 +8,15 @@
  * the rate); beyond them a send is 429 with Retry-After.
  * MSGR_EVENT_RETENTION_DAYS (default 7): the master prunes older events every
  * MSGR_PRUNE_INTERVAL seconds (default 3600). MSGR_PAGE_CACHE_KB (default
- * 8192, 0 = off): the memory each process (the companion, each worker) may
+ * 8192, 0 = off): the memory each process (the loop, each worker) may
  * keep rendered history pages in.
- * nginx passes JSON sends and history reads to the socket "<socket>.loop".
- * MSGR_SEND_BATCH (default 1; 0 = off): a companion process serves it
- * (companion.h), writing plain text sends in batches and checking kept
- * pages in batches on MSGR_READ_LINKS (default 4) database connections;
- * off, MSGR_SEND_WORKERS (default 4) workers serve it.
+ * nginx passes JSON sends and history reads to the socket "<socket>.loop"
+ * (the routes below with a loop handler: `messages --routes`).
+ * MSGR_SEND_BATCH (default 1; 0 = off): a companion process serves it from
+ * an event loop (loop.c), writing plain text sends in batches
+ * (send_loop.c) and checking kept pages in batches on MSGR_READ_LINKS
+ * (default 4) database connections (history_loop.c); off,
+ * MSGR_SEND_WORKERS (default 4) workers serve it with the worker handlers.
  */
 #include "config.h"
 #include "messages.h"
@@ -24,15 +26,18 @@
 
 struct messages_config messages_config;
 
+/* Who serves what: the worker's handler, and the event loop's where it
+ * has one (nginx's map of the loop socket is checked against this:
+ * tests/integration/test_routes.py). */
 static const struct http_route routes[] = {
-	{"GET", "/api/chats/{chat_id}/messages", handle_history},
-	{"POST", "/api/chats/{chat_id}/messages", handle_send},
-	{"POST", "/api/chats/{chat_id}/read", handle_read},
-	{"PATCH", "/api/messages/{message_id}", handle_edit},
-	{"DELETE", "/api/messages/{message_id}", handle_delete},
-	{"PUT", "/api/messages/{message_id}/reactions/{emoji}", handle_react},
-	{"DELETE", "/api/messages/{message_id}/reactions/{emoji}", handle_unreact},
-	{"GET", "/api/search/messages", handle_search},
+	{"GET", "/api/chats/{chat_id}/messages", handle_history, history_loop},
+	{"POST", "/api/chats/{chat_id}/messages", handle_send, send_loop},
+	{"POST", "/api/chats/{chat_id}/read", handle_read, NULL},
+	{"PATCH", "/api/messages/{message_id}", handle_edit, NULL},
+	{"DELETE", "/api/messages/{message_id}", handle_delete, NULL},
+	{"PUT", "/api/messages/{message_id}/reactions/{emoji}", handle_react, NULL},
+	{"DELETE", "/api/messages/{message_id}/reactions/{emoji}", handle_unreact, NULL},
+	{"GET", "/api/search/messages", handle_search, NULL},
 };
 
 static void read_send_limits(void)
@@ -46,7 +51,7 @@ static void read_send_limits(void)
 static void run_companion(int listen_fd)
 {
 	read_send_limits();
-	messages_companion(listen_fd);
+	messages_loop(listen_fd, routes, sizeof routes / sizeof routes[0]);
 }
 
 static int init_worker(void)

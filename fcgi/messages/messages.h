@@ -21,7 +21,7 @@
 #define MESSAGE_CLIENT_ID_MAX 64 /* code points */
 #define MESSAGE_FILES_MAX 10
 
-/* main.c: settings read once per worker and by the companion. */
+/* main.c: settings read once per worker and by the loop. */
 struct messages_config {
 	double send_rate;  /* messages a second per user; 0 = no limit */
 	double send_burst; /* the bucket's size */
@@ -99,14 +99,53 @@ struct send_input {
 /* Reads and validates a JSON send's body; false when it answered (400,
  * 413, 415, 422). */
 bool send_json_read(struct http_req *req, struct send_input *in);
-/* True when the batcher may write it: text that is not blank, no files. */
+/* True when a batch may write it: text that is not blank, no files. */
 bool send_batchable(const struct send_input *in);
-/* Writes it with message_send(), which answers every case exactly. */
-void send_json_alone(struct http_req *req, const struct send_input *in);
+/* A send written alone: message_send(), which answers every case exactly,
+ * and the NOTIFY of its event in its transaction (sent at its commit, as a
+ * batch's is), so the row's event id is NULL and reply_send() sends none
+ * after it. */
+#define SEND_JSON_NPARAMS 9
+#define SEND_JSON_SQL                                                              \
+	"SELECT r.status, r.body, NULL::bigint, CASE WHEN r.event_id IS NOT NULL "  \
+	"THEN pg_notify('msgr_events', r.event_id::text) END "                      \
+	"FROM message_send($1, $2, $3, $4::boolean, $5, $6::bigint[], $7::int, "    \
+	"$8::float8, $9::float8) r"
+/* SEND_JSON_SQL's parameters for in, sent by req's user. */
+struct send_json_params {
+	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
+	const char *values[SEND_JSON_NPARAMS];
+};
+void send_json_params(const struct http_req *req, const struct send_input *in,
+		      struct send_json_params *p);
 
-/* companion.c: the companion (companion.h), serving the sends and reads
- * nginx passes to it until the program stops. */
-void messages_companion(int listen_fd);
+/*
+ * The event loop (shared/front.h) that serves what nginx passes to
+ * "<socket>.loop": JSON sends and history reads. Each loop file sits beside
+ * its worker twin and keeps its state to itself; loop.c starts them, and
+ * after each round of events lets each send the statements its requests
+ * queued.
+ */
+struct front;
+struct front_req;
+
+/* loop.c: serves the routes' loop handlers until the program stops. */
+void messages_loop(int listen_fd, const struct http_route *routes, size_t nroutes);
+
+/* send_loop.c: JSON sends, written in batches */
+void send_loop(struct http_req *req, struct front_req *fr);
+bool send_loop_start(struct front *f);
+/* Starts the statements the sends queued call for. */
+void send_loop_next(void);
+/* Writes and answers every send held: when the loop stops. */
+void send_loop_finish(void);
+
+/* history_loop.c: reads, their kept pages checked in batches */
+void history_loop(struct http_req *req, struct front_req *fr);
+bool history_loop_start(struct front *f, int links);
+void history_loop_next(void);
+/* Answers every read held: when the loop stops. */
+void history_loop_finish(void);
 
 /* edit.c */
 void handle_edit(struct http_req *req);
@@ -116,7 +155,7 @@ void handle_delete(struct http_req *req);
 void handle_react(struct http_req *req);
 void handle_unreact(struct http_req *req);
 
-/* read.c */
+/* read_marker.c */
 void handle_read(struct http_req *req);
 
 /* search.c */

@@ -4,9 +4,9 @@
  * "file" (repeatable), which become the message's attachments. Both end in
  * message_send() of schema/003_chats.sql: idempotent by client_id, rate
  * limited (messages_config), one message.created event. nginx passes JSON
- * sends to the companion (batch.c), which writes those of plain text in
- * batches and the others with send_json_alone(); multipart sends, and
- * every send when batching is off, come to the workers.
+ * sends to the event loop (send_loop.c), which writes those of plain text
+ * in batches and the others alone with SEND_JSON_SQL; multipart sends, and
+ * every send when batching is off, come to the workers (handle_send).
  */
 #include <string.h>
 #include <strings.h>
@@ -60,17 +60,24 @@ bool send_batchable(const struct send_input *in)
 	return in->nfiles == 0 && *blank_param(in) == 'f';
 }
 
-void send_json_alone(struct http_req *req, const struct send_input *in)
+void send_json_params(const struct http_req *req, const struct send_input *in,
+		      struct send_json_params *p)
 {
-	DB_STMT(send_message, 9,
-		"SELECT status, body, event_id FROM message_send($1, $2, $3, $4::boolean, $5, "
-		"$6::bigint[], $7::int, $8::float8, $9::float8)");
-	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
-	send_limit_params(rate, burst);
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in->text,
-				blank_param(in), in->client_id, in->file_ids,
-				reply_id(max, MESSAGE_FILES_MAX), rate, burst};
-	reply_send(req, db_exec(&send_message, params));
+	send_limit_params(p->rate, p->burst);
+	const char *values[SEND_JSON_NPARAMS] = {
+		reply_id(p->uid, req->user_id), req->path_str[0], in->text, blank_param(in),
+		in->client_id, in->file_ids, reply_id(p->max, MESSAGE_FILES_MAX), p->rate,
+		p->burst};
+	memcpy(p->values, values, sizeof values);
+}
+
+/* A JSON send in a worker: one statement, which answers every case. */
+static void send_json(struct http_req *req, const struct send_input *in)
+{
+	DB_STMT(send_message, SEND_JSON_NPARAMS, SEND_JSON_SQL);
+	struct send_json_params p;
+	send_json_params(req, in, &p);
+	reply_send(req, db_exec(&send_message, p.values));
 }
 
 /* ---- multipart ------------------------------------------------------------- */
@@ -198,5 +205,5 @@ void handle_send(struct http_req *req)
 	if (multipart)
 		send_multipart(req);
 	else if (send_json_read(req, &in))
-		send_json_alone(req, &in);
+		send_json(req, &in);
 }

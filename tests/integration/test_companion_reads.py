@@ -1,5 +1,5 @@
 """History reads served by the messages program's companion
-(fcgi/messages/reads.c), through nginx: the stamps of kept pages are
+(fcgi/messages/history_loop.c), through nginx: the stamps of kept pages are
 checked for many reads with one statement, and each read must still get its
 own answer: its chat's page, or 404 when it may not read the chat.
 

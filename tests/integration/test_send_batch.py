@@ -1,5 +1,6 @@
-"""Sends served by the messages program's companion and written in batches
-(fcgi/messages/batch.c, message_send_batch() of schema/012), through nginx.
+"""Sends served by the messages program's event loop and written in batches
+(fcgi/messages/send_loop.c, message_send_batch() of schema/012), through
+nginx; the others written alone, on a database link of their own.
 
 A batch is made deterministic by holding a chat's row lock from the test:
 the batcher's first batch waits on it, the sends that come meanwhile pile up
@@ -137,6 +138,69 @@ def test_other_requests_are_answered_while_a_batch_waits(api, stack, new_user):
     finally:
         if held:
             held.release()
+
+
+def test_a_send_alone_that_waits_holds_up_nothing_else(api, stack, new_user):
+    """A send the batch cannot write (blank text: refused in SQL, after the
+    chat's lock) is written alone, on a link of its own: while it waits on
+    the lock, the loop still answers reads and batched sends."""
+    a, b = new_user("aa"), new_user("ab")
+    held_chat, other = direct(api, a, b), group(api, a, [b], title="meanwhile")
+    send(api, a, other["id"], "before")
+    page = history(api, b, other["id"])
+    held = HeldChat(stack, held_chat["id"])
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            alone = pool.submit(post, api, a, held_chat["id"], "   ")
+            wait_until(lambda: stack.lock_waiters() >= 1, message="the send alone to wait on the chat")
+            # Answered at once, not when the lock goes (or the send alone's
+            # statement_timeout, 5 s, ends it): a loop blocked on the send
+            # alone would answer neither.
+            r = api.get(f"/api/chats/{other['id']}/messages", token=b, timeout=2)
+            assert r.status_code == 200 and r.json() == page, r.text
+            r = api.post(f"/api/chats/{other['id']}/messages", token=a,
+                         json={"text": "batched meanwhile"}, timeout=2)
+            assert r.status_code == 201, r.text
+            m = assert_message(r.json())
+            assert history(api, b, other["id"])["messages"][-1] == m
+            assert not alone.done()
+            held.release()
+            held = None
+            assert_problem(alone.result(), 422, "validation_failed")
+    finally:
+        if held:
+            held.release()
+
+
+def test_a_send_alone_notifies_its_event_at_its_commit(api, stack, new_user):
+    """A send with files is written alone; the NOTIFY that wakes wsd is sent
+    by its own transaction (no second round trip), with its event's id."""
+    import psycopg2
+
+    a, b = new_user("na"), new_user("nb")
+    chat = direct(api, a, b)
+    r = api.post("/api/files", token=a, files=[("file", ("a.txt", b"attached", "text/plain"))])
+    assert r.status_code == 201, r.text
+    file_id = r.json()["files"][0]["id"]
+    listener = psycopg2.connect(host=str(stack.var / "run"), dbname="messenger",
+                                user=stack.db_superuser)
+    try:
+        listener.autocommit = True
+        listener.cursor().execute("LISTEN msgr_events")
+        r = post(api, a, chat["id"], "with a file", attachment_ids=[file_id])
+        assert r.status_code == 201, r.text
+        m = assert_message(r.json())
+        event_id = stack.psql("SELECT id FROM events WHERE kind = 'message.created' "
+                              "AND (payload->'message'->>'id')::bigint = %s", m["id"])[0][0]
+
+        def notified():
+            listener.poll()
+            return any(n.payload == str(event_id) for n in listener.notifies)
+
+        wait_until(notified, message="the NOTIFY of the send's event")
+        assert [x["id"] for x in m["attachments"]] == [file_id]
+    finally:
+        listener.close()
 
 
 def test_json_sends_go_to_the_companion_and_multipart_to_the_workers(api, stack, new_user):

@@ -1,14 +1,15 @@
 /*
- * reads.c - the companion's history reads (companion.h).
+ * history_loop.c - the event loop's history reads (loop.c): GET
+ * /api/chats/{id}/messages, served with history.c's steps.
  *
  * Most reads ask for a page the process keeps (history.c), which only
  * needs its stamp checked: one index lookup, which costs the database less
  * than the statement around it. So the stamps of the reads that came
  * together are checked with one statement, and only the reads whose page
  * is not kept, or changed, are rendered, one per statement. Both run
- * asynchronously on a few database connections of the companion ("links"),
- * so that renders use both cores while a link stays free for stamps: a
- * read of a kept page never waits behind a render.
+ * asynchronously on a few database connections of the loop ("links",
+ * shared/pglink.h), so that renders use both cores while a link stays free
+ * for stamps: a read of a kept page never waits behind a render.
  *
  * When a busy chat changes, every reader's next read finds its page stale.
  * So the reads of one stale page waiting when its render starts follow it:
@@ -24,9 +25,11 @@
 #include <string.h>
 
 #include "buf.h"
-#include "companion.h"
 #include "db.h"
+#include "front.h"
 #include "log.h"
+#include "messages.h"
+#include "pglink.h"
 
 /* Reads checked with one statement at most: the statement's arrays grow
  * with it, and answering them holds the loop. */
@@ -35,7 +38,7 @@
 #define STAMPS_STATEMENT "read_stamps"
 #define RENDER_STATEMENT "read_render"
 
-static const struct front_statement read_statements[] = {
+static const struct pglink_statement read_statements[] = {
 	/* HISTORY_STAMP_SQL for many reads: a row for each member's, in
 	 * order. */
 	{STAMPS_STATEMENT,
@@ -47,17 +50,27 @@ static const struct front_statement read_statements[] = {
 	{RENDER_STATEMENT, HISTORY_RENDER_SQL, HISTORY_NPARAMS},
 };
 
-/* Reads in arrival order, linked by their next_read. */
+/* A read held until it is answered; in its request's arena. */
+struct pending_read {
+	struct front_req *fr;
+	struct http_req *req;
+	struct history_query q;
+	int tries;                   /* its statements lost with their link */
+	bool followed;               /* it followed another read's render */
+	struct pending_read *next;   /* in a queue */
+};
+
+/* Reads in arrival order. */
 struct read_queue {
-	struct front_conn *head, *tail;
+	struct pending_read *head, *tail;
 	size_t n;
 };
 
 enum read_job { READ_STAMPS, READ_RENDER };
 
 struct read_link {
-	struct front_link link;
-	enum read_job job; /* while link.busy */
+	struct pglink *link;
+	enum read_job job;       /* while the link is busy */
 	struct read_queue reads; /* the job's */
 };
 
@@ -66,11 +79,11 @@ static int nlinks;
 static int renders_running;
 static struct read_queue stamps_waiting, renders_waiting;
 
-static void queue_push(struct read_queue *q, struct front_conn *c)
+static void queue_push(struct read_queue *q, struct pending_read *c)
 {
-	c->next_read = NULL;
+	c->next = NULL;
 	if (q->tail)
-		q->tail->next_read = c;
+		q->tail->next = c;
 	else
 		q->head = c;
 	q->tail = c;
@@ -82,7 +95,7 @@ static void queue_prepend(struct read_queue *q, struct read_queue *front)
 {
 	if (!front->n)
 		return;
-	front->tail->next_read = q->head;
+	front->tail->next = q->head;
 	if (!q->tail)
 		q->tail = front->tail;
 	q->head = front->head;
@@ -90,69 +103,63 @@ static void queue_prepend(struct read_queue *q, struct read_queue *front)
 	*front = (struct read_queue){0};
 }
 
-static struct front_conn *queue_pop(struct read_queue *q)
+static struct pending_read *queue_pop(struct read_queue *q)
 {
-	struct front_conn *c = q->head;
+	struct pending_read *c = q->head;
 	if (!c)
 		return NULL;
-	q->head = c->next_read;
+	q->head = c->next;
 	if (!q->head)
 		q->tail = NULL;
 	q->n--;
-	c->next_read = NULL;
+	c->next = NULL;
 	return c;
 }
 
-void reads_queue(struct front_conn *c)
+static void reads_queue(struct pending_read *c)
 {
 	struct cached_page page;
-	queue_push(history_kept(&c->read, &page) ? &stamps_waiting : &renders_waiting, c);
+	queue_push(history_kept(&c->q, &page) ? &stamps_waiting : &renders_waiting, c);
 }
 
 /* Answers each of q's reads 503: the database cannot be reached. */
 static void reads_unreachable(struct read_queue *q)
 {
-	struct front_conn *c;
+	struct pending_read *c;
 	while ((c = queue_pop(q))) {
-		http_db_problem(&c->req, NULL);
-		front_answered(c);
+		http_db_problem(c->req, NULL);
+		front_answered(c->fr);
 	}
 }
 
 /* q's statement was lost with its link: each read goes again once. */
 static void reads_lost(struct read_queue *q)
 {
-	struct front_conn *c;
+	struct pending_read *c;
 	while ((c = queue_pop(q))) {
-		if (c->read_tries++ == 0) {
+		if (c->tries++ == 0) {
 			reads_queue(c);
 		} else {
-			http_db_problem(&c->req, NULL);
-			front_answered(c);
+			http_db_problem(c->req, NULL);
+			front_answered(c->fr);
 		}
 	}
 }
 
 /* ---- the links ---------------------------------------------------------------- */
 
-static bool read_link_ready(struct read_link *l)
-{
-	return front_link_ready(&l->link, read_statements,
-				sizeof read_statements / sizeof read_statements[0]);
-}
-
 /* The statement's array parameters for q's reads: users, chats. */
 static void stamps_params(const struct read_queue *q, struct buf *users, struct buf *chats)
 {
 	buf_putc(users, '{');
 	buf_putc(chats, '{');
-	for (const struct front_conn *c = q->head; c; c = c->next_read) {
+	for (const struct pending_read *c = q->head; c; c = c->next) {
 		if (c != q->head) {
 			buf_putc(users, ',');
 			buf_putc(chats, ',');
 		}
-		buf_puts(users, c->read.uid);
-		buf_puts(chats, c->read.chat);
+		buf_puts(users, c->q.uid);
+		buf_puts(chats, c->q.chat);
 	}
 	buf_putc(users, '}');
 	buf_putc(chats, '}');
@@ -162,29 +169,27 @@ static void stamps_params(const struct read_queue *q, struct buf *users, struct 
  * renders, and its followers); on failure they go again. */
 static void read_link_send(struct read_link *l, enum read_job job)
 {
-	bool sent;
+	enum msgr_err err;
 	if (job == READ_STAMPS) {
 		struct buf users = {0}, chats = {0};
 		stamps_params(&l->reads, &users, &chats);
 		const char *params[] = {buf_cstr(&users), buf_cstr(&chats)};
-		sent = buf_status(&users) == MSGR_OK && buf_status(&chats) == MSGR_OK &&
-		       PQsendQueryPrepared(l->link.pg, STAMPS_STATEMENT, 2, params, NULL, NULL, 0);
+		err = buf_status(&users) != MSGR_OK ? buf_status(&users) : buf_status(&chats);
+		if (err == MSGR_OK)
+			err = pglink_send(l->link, STAMPS_STATEMENT, 2, params);
 		buf_free(&users);
 		buf_free(&chats);
 	} else {
 		const char *params[HISTORY_NPARAMS];
-		history_params(&l->reads.head->read, params);
-		sent = PQsendQueryPrepared(l->link.pg, RENDER_STATEMENT, HISTORY_NPARAMS, params,
-					   NULL, NULL, 0);
+		history_params(&l->reads.head->q, params);
+		err = pglink_send(l->link, RENDER_STATEMENT, HISTORY_NPARAMS, params);
 	}
-	if (sent) {
+	if (err == MSGR_OK) {
 		l->job = job;
-		l->link.busy = true;
 		renders_running += job == READ_RENDER;
 		return;
 	}
-	log_error("could not send %zu reads: %s", l->reads.n, PQerrorMessage(l->link.pg));
-	front_link_close(&l->link);
+	log_error("could not send %zu reads: %s", l->reads.n, msgr_strerror(err));
 	struct read_queue q = l->reads;
 	l->reads = (struct read_queue){0};
 	reads_lost(&q);
@@ -193,15 +198,15 @@ static void read_link_send(struct read_link *l, enum read_job job)
 /* Moves the reads of lead's page waiting to be rendered into q, when a
  * stale page is kept (the render will keep its own): the render about to
  * start is newer than what any of them may see. */
-static void take_followers(struct read_queue *q, const struct front_conn *lead)
+static void take_followers(struct read_queue *q, const struct pending_read *lead)
 {
 	struct cached_page stale;
-	if (!history_kept(&lead->read, &stale))
+	if (!history_kept(&lead->q, &stale))
 		return;
 	struct read_queue others = {0};
-	struct front_conn *c;
+	struct pending_read *c;
 	while ((c = queue_pop(&renders_waiting))) {
-		bool follows = !c->followed && !strcmp(c->read.shared_key, lead->read.shared_key);
+		bool follows = !c->followed && !strcmp(c->q.shared_key, lead->q.shared_key);
 		c->followed = c->followed || follows;
 		queue_push(follows ? q : &others, c);
 	}
@@ -213,10 +218,10 @@ static void take_followers(struct read_queue *q, const struct front_conn *lead)
 static void followers_back(struct read_queue *followers)
 {
 	struct read_queue unkept = {0};
-	struct front_conn *c;
+	struct pending_read *c;
 	struct cached_page page;
 	while ((c = queue_pop(followers)))
-		queue_push(history_kept(&c->read, &page) ? &stamps_waiting : &unkept, c);
+		queue_push(history_kept(&c->q, &page) ? &stamps_waiting : &unkept, c);
 	queue_prepend(&renders_waiting, &unkept);
 }
 
@@ -226,17 +231,17 @@ static bool render_may_start(void)
 	return renders_waiting.n && renders_running < (nlinks > 1 ? nlinks - 1 : 1);
 }
 
-void reads_next(void)
+void history_loop_next(void)
 {
 	bool any_busy = false;
 	for (int i = 0; i < nlinks; i++) {
 		struct read_link *l = &links[i];
 		/* Renders first, as they are bounded: stamps, however many come,
 		 * do not hold them back, and always have a link of their own. */
-		if (!l->link.busy && (stamps_waiting.n || render_may_start()) &&
-		    read_link_ready(l)) {
+		if (!pglink_busy(l->link) && (stamps_waiting.n || render_may_start()) &&
+		    pglink_ready(l->link)) {
 			if (render_may_start()) {
-				struct front_conn *lead = queue_pop(&renders_waiting);
+				struct pending_read *lead = queue_pop(&renders_waiting);
 				queue_push(&l->reads, lead);
 				take_followers(&l->reads, lead);
 				read_link_send(l, READ_RENDER);
@@ -246,7 +251,7 @@ void reads_next(void)
 				read_link_send(l, READ_STAMPS);
 			}
 		}
-		any_busy = any_busy || l->link.busy;
+		any_busy = any_busy || pglink_busy(l->link);
 	}
 	/* No link busy, none to be had: nothing would ever answer them. */
 	if (!any_busy) {
@@ -265,70 +270,87 @@ static void stamps_answer(struct read_queue *q, PGresult *res)
 	if (!db_ok(res))
 		log_error("checking %zu pages failed: %s", q->n, PQresultErrorMessage(res));
 	int rows = db_ok(res) ? PQntuples(res) : 0, row = 0;
-	struct front_conn *c;
+	struct pending_read *c;
 	for (long long ord = 1; (c = queue_pop(q)); ord++) {
 		struct page_stamp now;
 		bool answered = false;
 		if (row < rows && atoll(PQgetvalue(res, row, 0)) == ord) {
 			answered = history_stamp_of(res, row, 1, &now) &&
-				   history_answer_kept(&c->req, &c->read, now);
+				   history_answer_kept(c->req, &c->q, now);
 			row++;
 		}
 		if (answered)
-			front_answered(c);
+			front_answered(c->fr);
 		else
 			queue_push(&renders_waiting, c);
 	}
 	PQclear(res);
 }
 
-/* l's job has its result, res; NULL or a lost connection: no result. */
-static void read_link_done(struct front_link *link, PGresult *res)
+/* l's job has its result, res; NULL: the connection was lost. */
+static void read_link_done(void *arg, PGresult *res)
 {
-	struct read_link *l = (struct read_link *)link;
+	struct read_link *l = arg;
 	struct read_queue q = l->reads;
 	enum read_job job = l->job;
 	l->reads = (struct read_queue){0};
 	renders_running -= job == READ_RENDER;
-	if (!res || PQstatus(link->pg) == CONNECTION_BAD) {
+	if (!res) {
 		log_error("a database connection was lost with %zu reads; they go again", q.n);
-		PQclear(res);
-		front_link_close(link);
 		reads_lost(&q);
 	} else if (job == READ_STAMPS) {
 		stamps_answer(&q, res);
 	} else {
-		struct front_conn *lead = queue_pop(&q);
-		history_answer_render(&lead->req, &lead->read, res);
-		front_answered(lead);
+		struct pending_read *lead = queue_pop(&q);
+		history_answer_render(lead->req, &lead->q, res);
+		front_answered(lead->fr);
 		followers_back(&q);
 	}
 }
 
-void reads_start(int n)
+/* ---- the loop's interface ----------------------------------------------------- */
+
+void history_loop(struct http_req *req, struct front_req *fr)
+{
+	struct pending_read *c = arena_alloc(req->arena, sizeof *c);
+	if (!history_read(req, &c->q))
+		return;
+	c->fr = fr;
+	c->req = req;
+	c->tries = 0;
+	c->followed = false;
+	front_hold(fr);
+	reads_queue(c);
+}
+
+bool history_loop_start(struct front *f, int n)
 {
 	links = calloc((size_t)n, sizeof *links);
 	if (!links) {
 		log_error("out of memory for the read links");
-		return;
+		return false;
 	}
 	nlinks = n;
 	for (int i = 0; i < n; i++) {
-		links[i].link.done = read_link_done;
-		read_link_ready(&links[i]);
+		links[i].link = pglink_new(f, read_statements,
+					   sizeof read_statements / sizeof read_statements[0],
+					   read_link_done, &links[i]);
+		if (!links[i].link)
+			return false;
+		pglink_ready(links[i].link);
 	}
+	return true;
 }
 
-void reads_finish(void)
+void history_loop_finish(void)
 {
 	do {
-		reads_next();
+		history_loop_next();
 		for (int i = 0; i < nlinks; i++)
-			while (links[i].link.busy)
-				front_link_take_result(&links[i].link);
+			pglink_wait(links[i].link);
 	} while (stamps_waiting.n || renders_waiting.n);
 	for (int i = 0; i < nlinks; i++)
-		front_link_close(&links[i].link);
+		pglink_free(links[i].link);
 	free(links);
 	links = NULL;
 	nlinks = 0;
