@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "token.h"
 #include "utf8.h"
 
@@ -132,7 +133,7 @@ void handle_register(struct http_req *req)
 	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash, ttl};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	int64_t uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -205,14 +206,14 @@ static bool open_session(struct http_req *req, int64_t user_id, const char *logi
 	DB_STMT(session_open, 4,
 		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
 		"SELECT session_open($1::bigint, $2, $3::int)");
-	char hash[2 * TOKEN_HASH_LEN + 1], uid[REPLY_ID_LEN], ttl[24];
+	char hash[2 * TOKEN_HASH_LEN + 1], uid[SQLPARAM_INT_LEN], ttl[24];
 	if (!new_refresh(req, refresh, hash))
 		return false;
 	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
-	const char *params[] = {reply_id(uid, user_id), hash, ttl, login};
+	const char *params[] = {sqlparam_int(uid, user_id), hash, ttl, login};
 	PGresult *res = db_exec(&session_open, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return false;
 	}
 	PQclear(res);
@@ -240,7 +241,7 @@ static void login_and_answer(struct http_req *req, const char *login, const char
 	char refresh[TOKEN_REFRESH_LEN + 1];
 	switch (check_login(req, login, password, &uid, &retry_after, &err)) {
 	case LOGIN_DB_ERROR:
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 		return;
 	case LOGIN_THROTTLED:
 		answer_throttled(req, retry_after);
@@ -352,7 +353,7 @@ static void token_refresh_grant(struct http_req *req, const struct field_value *
 	PGresult *err = NULL;
 	int64_t uid = rotate_refresh(f[TOK_REFRESH].str, f[TOK_REFRESH].len, refresh, &err);
 	if (uid < 0)
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 	else if (uid == 0)
 		oauth_error(req, 400, "invalid_grant", "the refresh token is invalid or expired");
 	else
@@ -404,7 +405,7 @@ void handle_refresh(struct http_req *req)
 	PGresult *err = NULL;
 	int64_t uid = rotate_refresh(f[REF_TOKEN].str, f[REF_TOKEN].len, refresh, &err);
 	if (uid < 0) {
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 	} else if (uid == 0) {
 		http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		http_problem(req, 401, "invalid_refresh_token",
@@ -425,7 +426,7 @@ void handle_logout(struct http_req *req)
 	const char *params[] = {hash};
 	PGresult *res = db_exec(&session_close, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	PQclear(res);

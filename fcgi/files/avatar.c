@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "files.h"
+#include "reply.h"
 #include "storage.h"
 #include "upload.h"
 
@@ -83,7 +84,7 @@ void handle_delete_avatar(struct http_req *req)
 	const char *params[] = {uid};
 	PGresult *res = db_exec(&clear_avatar, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	send_user_and_purge(req, res);

@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "files.h"
+#include "reply.h"
 #include "storage.h"
 #include "token.h"
 
@@ -116,7 +117,7 @@ void handle_download(struct http_req *req)
 	const char *params[] = {fid, uid, sig == MSGR_OK ? "true" : "false"};
 	PGresult *res = db_exec(&find_file, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	if (PQntuples(res) != 1 || !storage_key_valid(PQgetvalue(res, 0, 0),

@@ -24,6 +24,7 @@
 #include "db.h"
 #include "log.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 /* As many sends as requests came in while the link was busy: at most
  * one per connection. */
@@ -135,7 +136,7 @@ static bool batch_link_send(struct batch_link *l)
 		return false;
 	struct buf p[4] = {{0}};
 	batch_params(&l->batch, p);
-	char rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
+	char rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {buf_cstr(&p[0]), buf_cstr(&p[1]), buf_cstr(&p[2]),
 				buf_cstr(&p[3]), rate, burst};

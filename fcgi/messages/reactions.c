@@ -8,6 +8,7 @@
 #include "db.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "utf8.h"
 
 #define EMOJI_MAX_BYTES 32
@@ -73,8 +74,8 @@ static void react(struct http_req *req, bool add)
 		field_errors_free(&errs);
 		return;
 	}
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], req->path_str[1],
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], req->path_str[1],
 				add ? "t" : "f"};
 	reply_send(req, db_exec(&react_message, params));
 }

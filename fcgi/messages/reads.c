@@ -27,6 +27,7 @@
 #include "companion.h"
 #include "db.h"
 #include "log.h"
+#include "reply.h"
 
 /* Reads checked with one statement at most: the statement's arrays grow
  * with it, and answering them holds the loop. */
@@ -114,7 +115,7 @@ static void reads_unreachable(struct read_queue *q)
 {
 	struct front_conn *c;
 	while ((c = queue_pop(q))) {
-		http_db_problem(&c->req, NULL);
+		reply_db_problem(&c->req, NULL);
 		front_answered(c);
 	}
 }
@@ -127,7 +128,7 @@ static void reads_lost(struct read_queue *q)
 		if (c->read_tries++ == 0) {
 			reads_queue(c);
 		} else {
-			http_db_problem(&c->req, NULL);
+			reply_db_problem(&c->req, NULL);
 			front_answered(c);
 		}
 	}
