@@ -18,8 +18,6 @@
 
 #include "err.h"
 
-struct http_req;
-
 struct db_stmt {
 	const char *name;
 	const char *sql;
@@ -47,10 +45,6 @@ PGresult *db_exec(struct db_stmt *stmt, const char *const *params) MSGR_WUR;
 bool db_ok(const PGresult *res);
 /* The SQLSTATE of an error result, or "" */
 const char *db_sqlstate(const PGresult *res);
-
-/* The old name, until the callers are renamed (the next commit). */
-void reply_db_problem(struct http_req *req, PGresult *res);
-#define http_db_problem reply_db_problem
 
 /* Sends NOTIFY msgr_events with the given payload after a commit; failure
  * is logged and ignored (wsd polls the events table anyway). */

@@ -24,12 +24,6 @@
 
 #include "http.h"
 
-/* The old names, until the callers are renamed (the next commit). */
-#include "sqlparam.h"
-#define REPLY_ID_LEN SQLPARAM_INT_LEN
-#define reply_id sqlparam_int
-#define reply_id_array sqlparam_int_array
-
 /* Answers the first row of res, whose first three columns are status, body
  * and event id; or the problem of a failed res. Takes res. Returns the
  * status answered. */
