@@ -484,9 +484,11 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 			continue;
 		if (latin1 && c >= 0x80) {
 			/* ISO-8859-1 is the first 256 code points. */
-			if (!store_put(p, (char)(0xc0 | c >> 6)) ||
-			    !store_put(p, (char)(0x80 | (c & 0x3f))))
-				return store_full(p);
+			char u[4];
+			size_t un = utf8_encode(c, u);
+			for (size_t k = 0; k < un; k++)
+				if (!store_put(p, u[k]))
+					return store_full(p);
 		} else if (!store_put(p, (char)c)) {
 			return store_full(p);
 		}

@@ -14,6 +14,7 @@
 #include "reply.h"
 #include "storage.h"
 #include "token.h"
+#include "utf8.h"
 
 /* Signed URLs carry exp (seconds since the epoch) and sig, the hex
  * HMAC-SHA256 of "id:exp" with the server secret (file_url() in SQL). */
@@ -68,14 +69,16 @@ const char *files_disposition(struct arena *a, bool inline_, const char *name, s
 	 * printable ASCII only, with '_' for every other character and for the
 	 * quote, backslash and percent sign, which clients read differently. */
 	buf_puts(&b, "; filename=\"");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if ((c & 0xc0) == 0x80)
-			continue; /* a continuation byte: its character is one '_' */
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+		size_t n = utf8_decode(name + i, len - i, &c);
+		if (n == 0)
+			c = 0, n = 1; /* not UTF-8 (the database keeps only UTF-8) */
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
 			buf_putc(&b, '_');
 		else
 			buf_putc(&b, (char)c);
+		i += n;
 	}
 	buf_puts(&b, "\"; filename*=UTF-8''");
 	static const char hex[] = "0123456789ABCDEF";
