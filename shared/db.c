@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hex.h"
 #include "log.h"
 
 static PGconn *conn;
@@ -25,8 +26,9 @@ static enum msgr_err share_secret(PGconn *c)
 	if (config_secret(&secret, &len) != MSGR_OK)
 		return MSGR_ERR_CONFIG;
 	char hex[2 * 512 + 1];
-	for (size_t i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+	if (len > 512)
+		return MSGR_ERR_CONFIG;
+	hex_encode(hex, secret, len);
 	const char *params[] = {hex};
 	PGresult *res = PQexecParams(c, "SELECT set_config('msgr.secret', $1, false)", 1, NULL,
 				     params, NULL, NULL, 0);

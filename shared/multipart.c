@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 /* RFC 2046 section 5.1.1: a boundary is 1 to 70 characters. */
@@ -464,12 +465,8 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 		unsigned char c = (unsigned char)v[j];
 
 		if (c == '%') {
-			int hi, lo;
-
-			if (n - j < 3 || (hi = hex_digit_value((unsigned char)v[j + 1])) < 0 ||
-			    (lo = hex_digit_value((unsigned char)v[j + 2])) < 0)
+			if (n - j < 3 || !hex_decode(&c, v + j + 1, 1))
 				goto malformed;
-			c = (unsigned char)(hi << 4 | lo);
 			j += 2;
 			/* The decoded name must keep the promise of struct
 			 * mp_part: no NUL, no control characters. */

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "hex.h"
 #include "log.h"
 
 /* Owner and group: nginx reads the files as the same user or group. */
@@ -65,12 +66,7 @@ enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1])
 		}
 		got += (size_t)n;
 	}
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < sizeof raw; i++) {
-		key[2 * i] = hex[raw[i] >> 4];
-		key[2 * i + 1] = hex[raw[i] & 15];
-	}
-	key[STORAGE_KEY_LEN] = '\0';
+	hex_encode(key, raw, sizeof raw);
 	return MSGR_OK;
 }
 

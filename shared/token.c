@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include "config.h"
+#include "hex.h"
 #include "valid.h"
 
 #define SECRET_MIN 32
@@ -174,21 +175,11 @@ enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1])
 	return MSGR_OK;
 }
 
-static void to_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	SHA256((const unsigned char *)s, len, digest);
-	to_hex(digest, sizeof digest, out);
+	hex_encode(out, digest, sizeof digest);
 }
 
 void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
@@ -197,7 +188,7 @@ void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1
 	unsigned int dlen = 0;
 	HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg, len, digest,
 	     &dlen);
-	to_hex(digest, dlen, out);
+	hex_encode(out, digest, dlen);
 }
 
 int token_equal(const char *a, const char *b, size_t len)

@@ -52,17 +52,4 @@ bool utf8_is_space(uint32_t cp);
  * ill-formed sequence ends the trimming at its end of the text. */
 void utf8_trim(const char **s, size_t *len);
 
-/* The value of an ASCII hex digit of either case, or -1 for any other byte:
- * percent-encoding (RFC 3986 section 2.1) allows both cases. */
-static inline int hex_digit_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 #endif

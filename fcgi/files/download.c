@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "files.h"
+#include "hex.h"
 #include "reply.h"
 #include "storage.h"
 #include "token.h"
@@ -81,15 +82,14 @@ const char *files_disposition(struct arena *a, bool inline_, const char *name, s
 		i += n;
 	}
 	buf_puts(&b, "\"; filename*=UTF-8''");
-	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (is_attr_char(c)) {
 			buf_putc(&b, (char)c);
 		} else {
-			buf_putc(&b, '%');
-			buf_putc(&b, hex[c >> 4]);
-			buf_putc(&b, hex[c & 15]);
+			char esc[4] = "%";
+			hex_encode_upper(esc + 1, &c, 1);
+			buf_append(&b, esc, 3);
 		}
 	}
 	const char *out = buf_status(&b) == MSGR_OK ? arena_strndup(a, b.data, b.len)
