@@ -154,25 +154,37 @@ done:
 	return err;
 }
 
+/* base64url (RFC 4648 section 5) of the len bytes at in, without padding,
+ * and a NUL, at out, which has room for the padded text (4 * ceil(len / 3)
+ * + 1 bytes); returns the text's length. libcrypto writes the standard
+ * alphabet with '=' padding: '+' and '/' become '-' and '_', and the
+ * padding goes, as RFC 7515 and our tokens have it. */
+static size_t base64url_encode(char *out, const unsigned char *in, size_t len)
+{
+	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return (size_t)n;
+}
+
 enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1])
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char raw[33];
-	if (getrandom(raw, 32, 0) != 32)
+	unsigned char raw[32];
+	char text[4 * ((sizeof raw + 2) / 3) + 1];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
 		return MSGR_ERR_IO;
-	raw[32] = 0;
-	/* base64url (RFC 4648 section 5) of 32 bytes: 43 characters, no padding */
-	size_t o = 0;
-	for (size_t i = 0; i < 33 && o < TOKEN_REFRESH_LEN; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (unsigned)(i + 1 < 33 ? raw[i + 1] : 0) << 8 |
-			     (unsigned)(i + 2 < 33 ? raw[i + 2] : 0);
-		for (int k = 3; k >= 0 && o < TOKEN_REFRESH_LEN; k--)
-			out[o++] = alphabet[(v >> (6 * k)) & 63];
-	}
-	out[TOKEN_REFRESH_LEN] = '\0';
+	size_t n = base64url_encode(text, raw, sizeof raw);
+	memcpy(out, text, n + 1);
 	OPENSSL_cleanse(raw, sizeof raw);
-	return MSGR_OK;
+	OPENSSL_cleanse(text, sizeof text);
+	return n == TOKEN_REFRESH_LEN ? MSGR_OK : MSGR_ERR_CRYPTO;
 }
 
 void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
