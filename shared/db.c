@@ -12,11 +12,6 @@ static PGconn *conn;
 /* Bumped on every new connection: prepared statements live per connection. */
 static unsigned generation;
 
-PGconn *db_conn(void)
-{
-	return conn;
-}
-
 /* Makes the server secret available to SQL (signed file URLs are built
  * there) as the session-local setting msgr.secret, hex-encoded. */
 static enum msgr_err share_secret(PGconn *c)

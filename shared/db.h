@@ -34,8 +34,6 @@ void db_disconnect(void);
 /* A connection of the caller's own, set up as the worker's is; NULL when
  * none could be made (logged). */
 PGconn *db_open(void);
-/* The connection, for code that needs libpq directly (NULL if none). */
-PGconn *db_conn(void);
 
 /* Executes a prepared statement with text parameters (NULL = SQL NULL).
  * Returns the result (the caller PQclear()s it; it may be an error result)

@@ -47,11 +47,6 @@ enum msgr_err storage_init(void)
 	return MSGR_OK;
 }
 
-const char *storage_dir(void)
-{
-	return dir_path ? dir_path : config_str("MSGR_STORAGE_DIR", "var/files");
-}
-
 enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1])
 {
 	unsigned char raw[STORAGE_KEY_LEN / 2];
