@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "db.h"
 #include "hex.h"
 #include "log.h"
+#include "sqlparam.h"
 
 /* Owner and group: nginx reads the files as the same user or group. */
 #define STORAGE_DIR_MODE 0750
@@ -160,11 +160,9 @@ long storage_purge(int64_t message_id, int64_t file_id, long limit)
 		"ORDER BY id LIMIT $3::int");
 	DB_STMT(purge_delete, 1,
 		"DELETE FROM files WHERE id = ANY($1::bigint[]) AND deleted_at IS NOT NULL");
-	char msg[24], file[24], lim[24];
-	snprintf(msg, sizeof msg, "%" PRId64, message_id);
-	snprintf(file, sizeof file, "%" PRId64, file_id);
-	snprintf(lim, sizeof lim, "%ld", limit);
-	const char *params[] = {msg, file, lim};
+	char msg[SQLPARAM_INT_LEN], file[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(msg, message_id), sqlparam_int(file, file_id),
+				sqlparam_int(lim, limit)};
 	PGresult *res = db_exec(&purge_select, params);
 	if (!db_ok(res)) {
 		log_error("could not list deleted files: %s",
@@ -243,10 +241,9 @@ void storage_sweep(void)
 		"SELECT count(*) FROM d");
 	if (storage_init() != MSGR_OK)
 		return;
-	char ttl[24];
-	snprintf(ttl, sizeof ttl, "%ld",
-		 config_int("MSGR_UPLOAD_TTL", 24 * 3600, 60, 365L * 24 * 3600));
-	const char *params[] = {ttl};
+	char ttl[SQLPARAM_INT_LEN];
+	const char *params[] = {
+		sqlparam_int(ttl, config_int("MSGR_UPLOAD_TTL", 24 * 3600, 60, 365L * 24 * 3600))};
 	PGresult *res = db_exec(&expire_uploads, params);
 	if (!db_ok(res))
 		log_error("could not expire unattached uploads: %s",

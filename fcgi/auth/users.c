@@ -102,10 +102,10 @@ void handle_search_users(struct http_req *req)
 	struct field_value f[SEARCH__MAX];
 	if (!http_parse_query(req, search_fields, SEARCH__MAX, f))
 		return;
-	char uid[SQLPARAM_INT_LEN], limit[24];
-	snprintf(limit, sizeof limit, "%lld",
-		 (long long)(f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20));
-	const char *params[] = {sqlparam_int(uid, req->user_id), f[SEARCH_Q].str, limit};
+	char uid[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
+	const char *params[] = {
+		sqlparam_int(uid, req->user_id), f[SEARCH_Q].str,
+		sqlparam_int(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20)};
 	send_row_or_404(req, db_exec(&search_users, params), "not_found", "no result");
 }
 

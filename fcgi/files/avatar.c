@@ -9,6 +9,7 @@
 #include "db.h"
 #include "files.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 #include "upload.h"
 
@@ -79,9 +80,8 @@ void handle_delete_avatar(struct http_req *req)
 	DB_STMT(clear_avatar, 1, "SELECT a.usr, a.old_file_id FROM clear_avatar($1) a");
 	if (!http_require_user(req))
 		return;
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {uid};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id)};
 	PGresult *res = db_exec(&clear_avatar, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);

@@ -13,6 +13,7 @@
 #include "files.h"
 #include "hex.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 #include "token.h"
 #include "utf8.h"
@@ -114,10 +115,9 @@ void handle_download(struct http_req *req)
 			     "this link has expired; fetch the file again for a fresh url");
 		return;
 	}
-	char fid[24], uid[24];
-	snprintf(fid, sizeof fid, "%lld", (long long)id);
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {fid, uid, sig == MSGR_OK ? "true" : "false"};
+	char fid[SQLPARAM_INT_LEN], uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(fid, id), sqlparam_int(uid, req->user_id),
+				sig == MSGR_OK ? "true" : "false"};
 	PGresult *res = db_exec(&find_file, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);
