@@ -9,7 +9,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
--- Raises a domain error that the C layer (http_db_problem) turns into a
+-- Raises a domain error that the C layer (reply_db_problem) turns into a
 -- problem document: SQLSTATE 'M0' || status, MESSAGE = code, DETAIL = text.
 CREATE FUNCTION api_error(status int, code text, detail text) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 void buf_free(struct buf *b)
 {
 	if (!b)
@@ -96,7 +98,6 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_json_str(struct buf *b, const char *data, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	buf_putc(b, '"');
 	size_t start = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -112,8 +113,9 @@ void buf_json_str(struct buf *b, const char *data, size_t len)
 		case '\r': buf_puts(b, "\\r"); break;
 		case '\t': buf_puts(b, "\\t"); break;
 		default: {
-			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			buf_append(b, esc, sizeof esc);
+			char esc[7] = "\\u00";
+			hex_encode(esc + 4, &c, 1);
+			buf_append(b, esc, 6);
 		}
 		}
 	}

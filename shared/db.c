@@ -5,17 +5,12 @@
 #include <string.h>
 
 #include "config.h"
-#include "http.h"
+#include "hex.h"
 #include "log.h"
 
 static PGconn *conn;
 /* Bumped on every new connection: prepared statements live per connection. */
 static unsigned generation;
-
-PGconn *db_conn(void)
-{
-	return conn;
-}
 
 /* Makes the server secret available to SQL (signed file URLs are built
  * there) as the session-local setting msgr.secret, hex-encoded. */
@@ -26,8 +21,9 @@ static enum msgr_err share_secret(PGconn *c)
 	if (config_secret(&secret, &len) != MSGR_OK)
 		return MSGR_ERR_CONFIG;
 	char hex[2 * 512 + 1];
-	for (size_t i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+	if (len > 512)
+		return MSGR_ERR_CONFIG;
+	hex_encode(hex, secret, len);
 	const char *params[] = {hex};
 	PGresult *res = PQexecParams(c, "SELECT set_config('msgr.secret', $1, false)", 1, NULL,
 				     params, NULL, NULL, 0);
@@ -135,53 +131,6 @@ const char *db_sqlstate(const PGresult *res)
 {
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	return s ? s : "";
-}
-
-/* True when s is 1 to 6 decimal digits: a sane Retry-After. */
-static bool is_seconds(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-	return n > 0 && n <= 6 && s[n] == '\0';
-}
-
-/* A domain error 'M0422' whose HINT names the field (api_field_error()). */
-static void answer_field_error(struct http_req *req, PGresult *res, const char *field)
-{
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-	struct field_errors errs = {0};
-	field_errors_add(&errs, field, detail ? detail : "is invalid");
-	http_problem_fields(req, &errs);
-	field_errors_free(&errs);
-}
-
-void http_db_problem(struct http_req *req, PGresult *res)
-{
-	const char *state = db_sqlstate(res);
-	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
-	if (hint && !strcmp(state, "M0429") && is_seconds(hint))
-		http_add_header(req, "Retry-After", hint);
-	if (!res) {
-		http_problem(req, 503, "database_unavailable",
-			     "the database cannot be reached; try again shortly");
-	} else if (hint && !strcmp(state, "M0422")) {
-		answer_field_error(req, res, hint);
-	} else if (state[0] == 'M' && state[1] == '0') {
-		int status = atoi(state + 2);
-		const char *code = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		if (status < 400 || status > 599)
-			status = 500;
-		http_problem(req, status, code ? code : "error", "%s", detail ? detail : "");
-	} else if (!strcmp(state, "57014") || !strcmp(state, "40001") || !strcmp(state, "40P01")) {
-		/* statement timeout, serialization failure, deadlock: retryable */
-		http_add_header(req, "Retry-After", "1");
-		http_problem(req, 503, "busy", "the server is busy; try again");
-	} else {
-		log_error("%s %s: database error %s: %s", req->method, req->path, state,
-			  PQresultErrorMessage(res));
-		http_problem(req, 500, "internal_error", "the server failed to answer this request");
-	}
-	PQclear(res);
 }
 
 void db_notify_events(const char *payload)

@@ -6,11 +6,9 @@
  * the server went away (a restart), the next call reconnects and retries the
  * statement once: a statement sent to a dead backend never ran.
  *
- * Domain errors raised in SQL use SQLSTATE 'M0' followed by the HTTP status
- * ('M0404'), the problem code as MESSAGE and the text for people as DETAIL;
- * http_db_problem() turns them into the problem document. Two more: 'M0422'
- * with HINT naming a field is a 422 with "errors": {field: DETAIL}
- * (api_field_error()), and 'M0429' with HINT = seconds adds Retry-After.
+ * What a failed statement means to a client (the SQLSTATE 'M0nnn' domain
+ * errors) is reply_db_problem()'s business (reply.h): nothing here knows
+ * of HTTP.
  */
 #ifndef MSGR_DB_H
 #define MSGR_DB_H
@@ -19,8 +17,6 @@
 #include <stdbool.h>
 
 #include "err.h"
-
-struct http_req;
 
 struct db_stmt {
 	const char *name;
@@ -38,8 +34,6 @@ void db_disconnect(void);
 /* A connection of the caller's own, set up as the worker's is; NULL when
  * none could be made (logged). */
 PGconn *db_open(void);
-/* The connection, for code that needs libpq directly (NULL if none). */
-PGconn *db_conn(void);
 
 /* Executes a prepared statement with text parameters (NULL = SQL NULL).
  * Returns the result (the caller PQclear()s it; it may be an error result)
@@ -49,10 +43,6 @@ PGresult *db_exec(struct db_stmt *stmt, const char *const *params) MSGR_WUR;
 bool db_ok(const PGresult *res);
 /* The SQLSTATE of an error result, or "" */
 const char *db_sqlstate(const PGresult *res);
-
-/* Answers the problem for a failed db_exec(): 503 when res is NULL, the
- * domain problem for an 'M0nnn' error, 500 (logged) otherwise. Takes res. */
-void http_db_problem(struct http_req *req, PGresult *res);
 
 /* Sends NOTIFY msgr_events with the given payload after a commit; failure
  * is logged and ignored (wsd polls the events table anyway). */

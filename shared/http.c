@@ -22,6 +22,12 @@ static FCGX_Request *fcgx(struct http_req *req)
 	return req->fcgx;
 }
 
+/* A FastCGI parameter by its CGI name ("REQUEST_URI"), or NULL. */
+static const char *http_param(struct http_req *req, const char *name)
+{
+	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
+}
+
 void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
 {
 	buf_reset(&req->extra_headers);
@@ -36,11 +42,6 @@ void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
 	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
 	req->query = q ? q + 1 : "";
 	req->remote_addr = addr ? addr : "";
-}
-
-const char *http_param(struct http_req *req, const char *name)
-{
-	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
 }
 
 const char *http_header(struct http_req *req, const char *name)

@@ -63,8 +63,6 @@ void http_req_begin(struct http_req *req, struct arena *arena, char **envp);
 /* A request header by its HTTP name ("Content-Type", "Authorization"),
  * or NULL. */
 const char *http_header(struct http_req *req, const char *name);
-/* A FastCGI parameter by its CGI name ("REQUEST_URI"), or NULL. */
-const char *http_param(struct http_req *req, const char *name);
 
 /* The first value of a query parameter, percent-decoded; false when absent
  * or malformed. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 /* The value of the four hex digits at s[i], or -1. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 /* RFC 2046 section 5.1.1: a boundary is 1 to 70 characters. */
@@ -464,12 +465,8 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 		unsigned char c = (unsigned char)v[j];
 
 		if (c == '%') {
-			int hi, lo;
-
-			if (n - j < 3 || (hi = hex_digit_value((unsigned char)v[j + 1])) < 0 ||
-			    (lo = hex_digit_value((unsigned char)v[j + 2])) < 0)
+			if (n - j < 3 || !hex_decode(&c, v + j + 1, 1))
 				goto malformed;
-			c = (unsigned char)(hi << 4 | lo);
 			j += 2;
 			/* The decoded name must keep the promise of struct
 			 * mp_part: no NUL, no control characters. */
@@ -484,9 +481,11 @@ static enum msgr_err ext_value(struct mp_parser *p, const char *v, size_t n, siz
 			continue;
 		if (latin1 && c >= 0x80) {
 			/* ISO-8859-1 is the first 256 code points. */
-			if (!store_put(p, (char)(0xc0 | c >> 6)) ||
-			    !store_put(p, (char)(0x80 | (c & 0x3f))))
-				return store_full(p);
+			char u[4];
+			size_t un = utf8_encode(c, u);
+			for (size_t k = 0; k < un; k++)
+				if (!store_put(p, u[k]))
+					return store_full(p);
 		} else if (!store_put(p, (char)c)) {
 			return store_full(p);
 		}

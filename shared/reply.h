@@ -8,7 +8,13 @@
  * answers it and, when events were written, sends the NOTIFY that wakes wsd
  * (after the commit: the statement has committed when db_exec returns).
  *
- * A failed statement is answered by http_db_problem() (db.h).
+ * Domain errors raised in SQL (api_error(), schema/001_auth.sql) use
+ * SQLSTATE 'M0' followed by the HTTP status ('M0404'), the problem code as
+ * MESSAGE and the text for people as DETAIL; reply_db_problem() turns them
+ * into the problem document, so that the database says what went wrong and
+ * this one function says how HTTP shows it. Two more: 'M0422' with HINT
+ * naming a field is a 422 with "errors": {field: DETAIL} (api_field_error()),
+ * and 'M0429' with HINT = seconds adds Retry-After.
  */
 #ifndef MSGR_REPLY_H
 #define MSGR_REPLY_H
@@ -18,18 +24,15 @@
 
 #include "http.h"
 
-#define REPLY_ID_LEN 24
-
-/* Writes id in decimal into buf, for a text parameter; returns buf. */
-const char *reply_id(char buf[REPLY_ID_LEN], int64_t id);
-
-/* A PostgreSQL array literal of n ids, "{1,2,3}", for a bigint[] parameter;
- * a new string in a. */
-const char *reply_id_array(struct arena *a, const int64_t *ids, size_t n);
-
 /* Answers the first row of res, whose first three columns are status, body
  * and event id; or the problem of a failed res. Takes res. Returns the
  * status answered. */
 int reply_send(struct http_req *req, PGresult *res);
+
+/* Answers the problem for a failed statement: 503 when res is NULL (the
+ * database cannot be reached), the domain problem for an 'M0nnn' error,
+ * 503 with Retry-After for a timeout, serialization failure or deadlock,
+ * 500 (logged) otherwise. Takes res. */
+void reply_db_problem(struct http_req *req, PGresult *res);
 
 #endif

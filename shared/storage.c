@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,9 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "hex.h"
 #include "log.h"
+#include "sqlparam.h"
 
 /* Owner and group: nginx reads the files as the same user or group. */
 #define STORAGE_DIR_MODE 0750
@@ -46,11 +47,6 @@ enum msgr_err storage_init(void)
 	return MSGR_OK;
 }
 
-const char *storage_dir(void)
-{
-	return dir_path ? dir_path : config_str("MSGR_STORAGE_DIR", "var/files");
-}
-
 enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1])
 {
 	unsigned char raw[STORAGE_KEY_LEN / 2];
@@ -65,12 +61,7 @@ enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1])
 		}
 		got += (size_t)n;
 	}
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < sizeof raw; i++) {
-		key[2 * i] = hex[raw[i] >> 4];
-		key[2 * i + 1] = hex[raw[i] & 15];
-	}
-	key[STORAGE_KEY_LEN] = '\0';
+	hex_encode(key, raw, sizeof raw);
 	return MSGR_OK;
 }
 
@@ -169,11 +160,9 @@ long storage_purge(int64_t message_id, int64_t file_id, long limit)
 		"ORDER BY id LIMIT $3::int");
 	DB_STMT(purge_delete, 1,
 		"DELETE FROM files WHERE id = ANY($1::bigint[]) AND deleted_at IS NOT NULL");
-	char msg[24], file[24], lim[24];
-	snprintf(msg, sizeof msg, "%" PRId64, message_id);
-	snprintf(file, sizeof file, "%" PRId64, file_id);
-	snprintf(lim, sizeof lim, "%ld", limit);
-	const char *params[] = {msg, file, lim};
+	char msg[SQLPARAM_INT_LEN], file[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(msg, message_id), sqlparam_int(file, file_id),
+				sqlparam_int(lim, limit)};
 	PGresult *res = db_exec(&purge_select, params);
 	if (!db_ok(res)) {
 		log_error("could not list deleted files: %s",
@@ -252,10 +241,9 @@ void storage_sweep(void)
 		"SELECT count(*) FROM d");
 	if (storage_init() != MSGR_OK)
 		return;
-	char ttl[24];
-	snprintf(ttl, sizeof ttl, "%ld",
-		 config_int("MSGR_UPLOAD_TTL", 24 * 3600, 60, 365L * 24 * 3600));
-	const char *params[] = {ttl};
+	char ttl[SQLPARAM_INT_LEN];
+	const char *params[] = {
+		sqlparam_int(ttl, config_int("MSGR_UPLOAD_TTL", 24 * 3600, 60, 365L * 24 * 3600))};
 	PGresult *res = db_exec(&expire_uploads, params);
 	if (!db_ok(res))
 		log_error("could not expire unattached uploads: %s",

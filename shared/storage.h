@@ -30,8 +30,6 @@
 /* Opens the directory (MSGR_STORAGE_DIR, default "var/files"), creating it
  * if missing. Called once per process; later calls do nothing. */
 enum msgr_err storage_init(void) MSGR_WUR;
-/* The directory's path, for messages. */
-const char *storage_dir(void);
 
 /* Fills key with a fresh random storage key and its NUL. */
 enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1]) MSGR_WUR;

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include "config.h"
+#include "hex.h"
 #include "valid.h"
 
 #define SECRET_MIN 32
@@ -153,42 +154,44 @@ done:
 	return err;
 }
 
-enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1])
+/* base64url (RFC 4648 section 5) of the len bytes at in, without padding,
+ * and a NUL, at out, which has room for the padded text (4 * ceil(len / 3)
+ * + 1 bytes); returns the text's length. libcrypto writes the standard
+ * alphabet with '=' padding: '+' and '/' become '-' and '_', and the
+ * padding goes, as RFC 7515 and our tokens have it. */
+static size_t base64url_encode(char *out, const unsigned char *in, size_t len)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char raw[33];
-	if (getrandom(raw, 32, 0) != 32)
-		return MSGR_ERR_IO;
-	raw[32] = 0;
-	/* base64url (RFC 4648 section 5) of 32 bytes: 43 characters, no padding */
-	size_t o = 0;
-	for (size_t i = 0; i < 33 && o < TOKEN_REFRESH_LEN; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (unsigned)(i + 1 < 33 ? raw[i + 1] : 0) << 8 |
-			     (unsigned)(i + 2 < 33 ? raw[i + 2] : 0);
-		for (int k = 3; k >= 0 && o < TOKEN_REFRESH_LEN; k--)
-			out[o++] = alphabet[(v >> (6 * k)) & 63];
+	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
 	}
-	out[TOKEN_REFRESH_LEN] = '\0';
-	OPENSSL_cleanse(raw, sizeof raw);
-	return MSGR_OK;
+	return (size_t)n;
 }
 
-static void to_hex(const unsigned char *in, size_t len, char *out)
+enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
+	unsigned char raw[32];
+	char text[4 * ((sizeof raw + 2) / 3) + 1];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		return MSGR_ERR_IO;
+	size_t n = base64url_encode(text, raw, sizeof raw);
+	memcpy(out, text, n + 1);
+	OPENSSL_cleanse(raw, sizeof raw);
+	OPENSSL_cleanse(text, sizeof text);
+	return n == TOKEN_REFRESH_LEN ? MSGR_OK : MSGR_ERR_CRYPTO;
 }
 
 void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	SHA256((const unsigned char *)s, len, digest);
-	to_hex(digest, sizeof digest, out);
+	hex_encode(out, digest, sizeof digest);
 }
 
 void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
@@ -197,7 +200,7 @@ void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1
 	unsigned int dlen = 0;
 	HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg, len, digest,
 	     &dlen);
-	to_hex(digest, dlen, out);
+	hex_encode(out, digest, dlen);
 }
 
 int token_equal(const char *a, const char *b, size_t len)

@@ -62,39 +62,6 @@ size_t upload_max_files(void)
 
 /* ---- names ----------------------------------------------------------------- */
 
-/* Decodes the UTF-8 sequence at s (n > 0 bytes there); returns its length
- * and sets *cp, or returns 0 for an ill-formed sequence (RFC 3629 section
- * 4: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t decode_utf8(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 /* Code points a name never keeps: controls (C0, DEL, C1), and the
  * invisible ones that reorder or hide text ("evil\u202Etxt.exe"). */
 static bool dropped_code_point(uint32_t cp)
@@ -117,10 +84,9 @@ const char *upload_clean_name(struct arena *a, const char *s, size_t len, size_t
 	/* Each input byte becomes at most three (U+FFFD). */
 	char *out = arena_alloc(a, 3 * len + 1);
 	size_t n = 0;
-	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
-		size_t l = decode_utf8(p + i, len - i, &cp);
+		size_t l = utf8_decode(s + i, len - i, &cp);
 		if (l == 0) {
 			memcpy(out + n, "\xef\xbf\xbd", 3);
 			n += 3;
@@ -128,7 +94,7 @@ const char *upload_clean_name(struct arena *a, const char *s, size_t len, size_t
 			continue;
 		}
 		if (!dropped_code_point(cp)) {
-			memcpy(out + n, p + i, l);
+			memcpy(out + n, s + i, l);
 			n += l;
 		}
 		i += l;
@@ -155,9 +121,7 @@ const char *upload_clean_name(struct arena *a, const char *s, size_t len, size_t
 				break;
 			}
 		}
-		size_t base = UPLOAD_NAME_MAX - ext;
-		while (base > 0 && ((unsigned char)t[base] & 0xc0) == 0x80)
-			base--;
+		size_t base = utf8_char_start(t, UPLOAD_NAME_MAX - ext);
 		char *cut = arena_alloc(a, base + ext + 1);
 		memcpy(cut, t, base);
 		memcpy(cut + base, t + n - ext, ext);

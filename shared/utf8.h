@@ -1,37 +1,55 @@
 /*
- * utf8.h - UTF-8 validation and measurement (RFC 3629), and the hex digits
- * that percent-encoded bytes are written with.
+ * utf8.h - UTF-8 (RFC 3629): the one decoder, validation and measurement,
+ * and the one list of Unicode white space.
+ *
+ * Everything here that reads UTF-8 reads it through utf8_decode(), so that
+ * "well-formed" means the same wherever it is asked: no overlong forms (C0
+ * AF is not '/'), no surrogates (ED A0 80 is U+D800, which UTF-8 may not
+ * carry), nothing above U+10FFFF, no sequence cut short. A decoder of our
+ * own rather than mbrtowc(): the C library's answer depends on the locale,
+ * and some accept surrogates.
  */
 #ifndef MSGR_UTF8_H
 #define MSGR_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* True when the len bytes at s are well-formed UTF-8: no overlong forms, no
- * surrogates, nothing above U+10FFFF. NUL bytes are well-formed here; callers
- * that cannot take them check utf8_has_nul(). */
+/* Decodes the code point at s (len > 0 bytes there) into *cp and returns
+ * the length of its sequence, 1 to 4; returns 0, leaving *cp unspecified,
+ * when the bytes at s do not begin a well-formed sequence (RFC 3629 section
+ * 4). A caller that goes on after an ill-formed sequence steps one byte. */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
+/* Writes cp (a scalar value: at most U+10FFFF, no surrogate) as UTF-8 at
+ * out; returns its length, 1 to 4. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+/* The index of the first byte of the sequence that holds byte i of s: i
+ * stepped back over continuation bytes, but not below 0. Cutting valid
+ * UTF-8 at the index returned never splits a character. */
+size_t utf8_char_start(const char *s, size_t i);
+
+/* True when the len bytes at s are well-formed UTF-8. NUL bytes are
+ * well-formed here; callers that cannot take them check utf8_has_nul(). */
 bool utf8_valid(const char *s, size_t len);
 /* The number of code points in valid UTF-8. */
 size_t utf8_count(const char *s, size_t len);
 bool utf8_has_nul(const char *s, size_t len);
-/* True when s contains a C0 or C1 control character or DEL. */
+/* True for a C0 control (below U+0020), DEL or a C1 control (U+0080 to
+ * U+009F). */
+bool utf8_is_control(uint32_t cp);
+/* True when valid UTF-8 s contains a control character (utf8_is_control()). */
 bool utf8_has_control(const char *s, size_t len);
-/* Narrows [*s, *s + *len) to drop leading and trailing Unicode white space
- * (ASCII spaces, tabs, newlines, U+00A0, U+2000..U+200A, U+3000 ...). */
-void utf8_trim(const char **s, size_t *len);
 
-/* The value of an ASCII hex digit of either case, or -1 for any other byte:
- * percent-encoding (RFC 3986 section 2.1) allows both cases. */
-static inline int hex_digit_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* True for Unicode White_Space (PropList.txt): tab to carriage return,
+ * space, U+0085, U+00A0, U+1680, U+2000 to U+200A, U+2028, U+2029, U+202F,
+ * U+205F, U+3000. The one list: trimming, blank messages and reactions all
+ * ask it. */
+bool utf8_is_space(uint32_t cp);
+/* Narrows [*s, *s + *len) to drop leading and trailing white space
+ * (utf8_is_space()) and byte order marks (U+FEFF, which editors and
+ * clipboards put at the start of text and which shows as nothing). An
+ * ill-formed sequence ends the trimming at its end of the text. */
+void utf8_trim(const char **s, size_t *len);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 void field_errors_add(struct field_errors *errs, const char *field, const char *message)
@@ -65,13 +66,9 @@ char *valid_percent_decode(struct arena *a, const char *s, size_t len, bool plus
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			if (len - i < 3)
+			if (len - i < 3 || !hex_decode(out + o, s + i + 1, 1))
 				return NULL;
-			int hi = hex_digit_value((unsigned char)s[i + 1]);
-			int lo = hex_digit_value((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return NULL;
-			out[o++] = (char)(hi << 4 | lo);
+			o++;
 			i += 2;
 		} else if (s[i] == '+' && plus_is_space) {
 			out[o++] = ' ';

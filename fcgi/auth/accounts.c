@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "token.h"
 #include "utf8.h"
 
@@ -127,12 +128,12 @@ void handle_register(struct http_req *req)
 	char refresh[TOKEN_REFRESH_LEN + 1], refresh_hash[2 * TOKEN_HASH_LEN + 1];
 	if (!new_refresh(req, refresh, refresh_hash))
 		return;
-	char ttl[24];
-	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
-	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash, ttl};
+	char ttl[SQLPARAM_INT_LEN];
+	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash,
+				sqlparam_int(ttl, refresh_ttl())};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	int64_t uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -158,14 +159,13 @@ static enum login_result check_login(struct http_req *req, const char *login,
 		"FROM (SELECT 1) one LEFT JOIN users u "
 		"ON u.username = lower($1) OR lower(u.email) = lower($1)");
 	DB_STMT(record_failure, 3, "SELECT login_failed($1, $2, $3::int)");
-	char max_user[24], max_addr[24], window[24];
+	char max_user[SQLPARAM_INT_LEN], max_addr[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
 	long window_secs = config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
-	snprintf(max_user, sizeof max_user, "%ld",
-		 config_int("MSGR_LOGIN_MAX_PER_USER", 10, 1, 1000000));
-	snprintf(max_addr, sizeof max_addr, "%ld",
-		 config_int("MSGR_LOGIN_MAX_PER_ADDR", 100, 1, 1000000));
-	snprintf(window, sizeof window, "%ld", window_secs);
-	const char *params[] = {login, req->remote_addr, max_user, max_addr, window};
+	const char *params[] = {
+		login, req->remote_addr,
+		sqlparam_int(max_user, config_int("MSGR_LOGIN_MAX_PER_USER", 10, 1, 1000000)),
+		sqlparam_int(max_addr, config_int("MSGR_LOGIN_MAX_PER_ADDR", 100, 1, 1000000)),
+		sqlparam_int(window, window_secs)};
 	PGresult *res = db_exec(&find_login, params);
 	if (!db_ok(res)) {
 		*db_error = res;
@@ -205,14 +205,14 @@ static bool open_session(struct http_req *req, int64_t user_id, const char *logi
 	DB_STMT(session_open, 4,
 		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
 		"SELECT session_open($1::bigint, $2, $3::int)");
-	char hash[2 * TOKEN_HASH_LEN + 1], uid[REPLY_ID_LEN], ttl[24];
+	char hash[2 * TOKEN_HASH_LEN + 1], uid[SQLPARAM_INT_LEN], ttl[SQLPARAM_INT_LEN];
 	if (!new_refresh(req, refresh, hash))
 		return false;
-	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
-	const char *params[] = {reply_id(uid, user_id), hash, ttl, login};
+	const char *params[] = {sqlparam_int(uid, user_id), hash, sqlparam_int(ttl, refresh_ttl()),
+				login};
 	PGresult *res = db_exec(&session_open, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return false;
 	}
 	PQclear(res);
@@ -240,7 +240,7 @@ static void login_and_answer(struct http_req *req, const char *login, const char
 	char refresh[TOKEN_REFRESH_LEN + 1];
 	switch (check_login(req, login, password, &uid, &retry_after, &err)) {
 	case LOGIN_DB_ERROR:
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 		return;
 	case LOGIN_THROTTLED:
 		answer_throttled(req, retry_after);
@@ -299,15 +299,15 @@ static int64_t rotate_refresh(const char *old_token, size_t old_len,
 			      char new_token[TOKEN_REFRESH_LEN + 1], PGresult **db_error)
 {
 	DB_STMT(session_rotate, 3, "SELECT session_rotate($1, $2, $3::int)");
-	char old_hash[2 * TOKEN_HASH_LEN + 1], new_hash[2 * TOKEN_HASH_LEN + 1], ttl[24];
+	char old_hash[2 * TOKEN_HASH_LEN + 1], new_hash[2 * TOKEN_HASH_LEN + 1];
+	char ttl[SQLPARAM_INT_LEN];
 	token_sha256_hex(old_token, old_len, old_hash);
 	if (token_new_refresh(new_token) != MSGR_OK) {
 		*db_error = NULL;
 		return -1;
 	}
 	token_sha256_hex(new_token, TOKEN_REFRESH_LEN, new_hash);
-	snprintf(ttl, sizeof ttl, "%ld", refresh_ttl());
-	const char *params[] = {old_hash, new_hash, ttl};
+	const char *params[] = {old_hash, new_hash, sqlparam_int(ttl, refresh_ttl())};
 	PGresult *res = db_exec(&session_rotate, params);
 	if (!db_ok(res)) {
 		*db_error = res;
@@ -352,7 +352,7 @@ static void token_refresh_grant(struct http_req *req, const struct field_value *
 	PGresult *err = NULL;
 	int64_t uid = rotate_refresh(f[TOK_REFRESH].str, f[TOK_REFRESH].len, refresh, &err);
 	if (uid < 0)
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 	else if (uid == 0)
 		oauth_error(req, 400, "invalid_grant", "the refresh token is invalid or expired");
 	else
@@ -404,7 +404,7 @@ void handle_refresh(struct http_req *req)
 	PGresult *err = NULL;
 	int64_t uid = rotate_refresh(f[REF_TOKEN].str, f[REF_TOKEN].len, refresh, &err);
 	if (uid < 0) {
-		http_db_problem(req, err);
+		reply_db_problem(req, err);
 	} else if (uid == 0) {
 		http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		http_problem(req, 401, "invalid_refresh_token",
@@ -425,7 +425,7 @@ void handle_logout(struct http_req *req)
 	const char *params[] = {hash};
 	PGresult *res = db_exec(&session_close, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	PQclear(res);

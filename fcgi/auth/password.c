@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include "auth.h"
+#include "hex.h"
 #include "log.h"
 
 /*
@@ -23,11 +24,7 @@ int password_init(void)
 	unsigned char raw[16];
 	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
 		return -1;
-	for (size_t i = 0; i < sizeof raw; i++) {
-		random_password[2 * i] = "0123456789abcdef"[raw[i] >> 4];
-		random_password[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
-	}
-	random_password[32] = '\0';
+	hex_encode(random_password, raw, sizeof raw);
 	if (!libscrypt_hash(dummy_hash, random_password, SCRYPT_COST_N, SCRYPT_COST_R,
 			    SCRYPT_COST_P)) {
 		log_error("could not compute the dummy password hash");

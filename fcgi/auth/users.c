@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "db.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 #define PROFILE_BODY_LIMIT 8192
 
@@ -16,7 +17,7 @@ static void send_row_or_404(struct http_req *req, PGresult *res, const char *cod
 			    const char *detail)
 {
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
@@ -45,8 +46,8 @@ void handle_me(struct http_req *req)
 	DB_STMT(get_me, 1, "SELECT user_json(u, true) FROM users u WHERE u.id = $1");
 	if (!http_require_user(req))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id)};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id)};
 	send_row_or_404(req, db_exec(&get_me, params), "user_not_found",
 			"the account of this token no longer exists");
 }
@@ -68,8 +69,8 @@ void handle_update_me(struct http_req *req)
 	struct field_value f[ME__MAX];
 	if (!http_parse_body(req, PROFILE_BODY_LIMIT, me_fields, ME__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id),
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id),
 				f[ME_DISPLAY_NAME].present ? f[ME_DISPLAY_NAME].str : NULL,
 				f[ME_ABOUT].present ? f[ME_ABOUT].str : NULL};
 	send_row_or_404(req, db_exec(&update_me, params), "user_not_found",
@@ -101,10 +102,10 @@ void handle_search_users(struct http_req *req)
 	struct field_value f[SEARCH__MAX];
 	if (!http_parse_query(req, search_fields, SEARCH__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN], limit[24];
-	snprintf(limit, sizeof limit, "%lld",
-		 (long long)(f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20));
-	const char *params[] = {reply_id(uid, req->user_id), f[SEARCH_Q].str, limit};
+	char uid[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
+	const char *params[] = {
+		sqlparam_int(uid, req->user_id), f[SEARCH_Q].str,
+		sqlparam_int(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20)};
 	send_row_or_404(req, db_exec(&search_users, params), "not_found", "no result");
 }
 

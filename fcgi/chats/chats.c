@@ -6,14 +6,15 @@
 #include "chats.h"
 #include "db.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 void handle_list_chats(struct http_req *req)
 {
 	DB_STMT(list_chats, 1, "SELECT status, body, event_id FROM chat_list($1)");
 	if (!http_require_user(req))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id)};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id)};
 	reply_send(req, db_exec(&list_chats, params));
 }
 
@@ -48,8 +49,8 @@ static void create_direct(struct http_req *req, const struct field_value *f)
 		field_errors_free(&errs);
 		return;
 	}
-	char uid[REPLY_ID_LEN], other[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), reply_id(other, f[NEW_USER_ID].num)};
+	char uid[SQLPARAM_INT_LEN], other[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), sqlparam_int(other, f[NEW_USER_ID].num)};
 	reply_send(req, db_exec(&create_direct_chat, params));
 }
 
@@ -64,9 +65,9 @@ static void create_group(struct http_req *req, const struct field_value *f)
 		field_errors_free(&errs);
 		return;
 	}
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), f[NEW_TITLE].str,
-				reply_id_array(req->arena, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), f[NEW_TITLE].str,
+				sqlparam_int_array(req->arena, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
 	reply_send(req, db_exec(&create_group_chat, params));
 }
 
@@ -88,8 +89,8 @@ void handle_get_chat(struct http_req *req)
 	DB_STMT(get_chat, 2, "SELECT status, body, event_id FROM chat_get($1, $2)");
 	if (!http_require_user(req))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0]};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
 	reply_send(req, db_exec(&get_chat, params));
 }
 
@@ -106,7 +107,7 @@ void handle_update_chat(struct http_req *req)
 	struct field_value f[PATCH__MAX];
 	if (!http_parse_body(req, CHATS_BODY_LIMIT, patch_chat_fields, PATCH__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str};
 	reply_send(req, db_exec(&rename_chat, params));
 }

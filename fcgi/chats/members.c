@@ -5,6 +5,7 @@
 #include "chats.h"
 #include "db.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 enum { ADD_USER_ID, ADD__MAX };
 static const struct field_spec add_member_fields[ADD__MAX] = {
@@ -19,9 +20,9 @@ void handle_add_member(struct http_req *req)
 	struct field_value f[ADD__MAX];
 	if (!http_parse_body(req, CHATS_BODY_LIMIT, add_member_fields, ADD__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN], member[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0],
-				reply_id(member, f[ADD_USER_ID].num)};
+	char uid[SQLPARAM_INT_LEN], member[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				sqlparam_int(member, f[ADD_USER_ID].num)};
 	reply_send(req, db_exec(&add_member, params));
 }
 
@@ -31,7 +32,7 @@ void handle_remove_member(struct http_req *req)
 		"SELECT status, body, event_id FROM chat_remove_member($1, $2, $3)");
 	if (!http_require_user(req))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], req->path_str[1]};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], req->path_str[1]};
 	reply_send(req, db_exec(&remove_member, params));
 }

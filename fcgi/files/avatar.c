@@ -8,6 +8,8 @@
 
 #include "db.h"
 #include "files.h"
+#include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 #include "upload.h"
 
@@ -78,12 +80,11 @@ void handle_delete_avatar(struct http_req *req)
 	DB_STMT(clear_avatar, 1, "SELECT a.usr, a.old_file_id FROM clear_avatar($1) a");
 	if (!http_require_user(req))
 		return;
-	char uid[24];
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {uid};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id)};
 	PGresult *res = db_exec(&clear_avatar, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	send_user_and_purge(req, res);

@@ -11,8 +11,12 @@
 
 #include "db.h"
 #include "files.h"
+#include "hex.h"
+#include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 #include "token.h"
+#include "utf8.h"
 
 /* Signed URLs carry exp (seconds since the epoch) and sig, the hex
  * HMAC-SHA256 of "id:exp" with the server secret (file_url() in SQL). */
@@ -67,25 +71,26 @@ const char *files_disposition(struct arena *a, bool inline_, const char *name, s
 	 * printable ASCII only, with '_' for every other character and for the
 	 * quote, backslash and percent sign, which clients read differently. */
 	buf_puts(&b, "; filename=\"");
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if ((c & 0xc0) == 0x80)
-			continue; /* a continuation byte: its character is one '_' */
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+		size_t n = utf8_decode(name + i, len - i, &c);
+		if (n == 0)
+			c = 0, n = 1; /* not UTF-8 (the database keeps only UTF-8) */
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
 			buf_putc(&b, '_');
 		else
 			buf_putc(&b, (char)c);
+		i += n;
 	}
 	buf_puts(&b, "\"; filename*=UTF-8''");
-	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (is_attr_char(c)) {
 			buf_putc(&b, (char)c);
 		} else {
-			buf_putc(&b, '%');
-			buf_putc(&b, hex[c >> 4]);
-			buf_putc(&b, hex[c & 15]);
+			char esc[4] = "%";
+			hex_encode_upper(esc + 1, &c, 1);
+			buf_append(&b, esc, 3);
 		}
 	}
 	const char *out = buf_status(&b) == MSGR_OK ? arena_strndup(a, b.data, b.len)
@@ -110,13 +115,12 @@ void handle_download(struct http_req *req)
 			     "this link has expired; fetch the file again for a fresh url");
 		return;
 	}
-	char fid[24], uid[24];
-	snprintf(fid, sizeof fid, "%lld", (long long)id);
-	snprintf(uid, sizeof uid, "%lld", (long long)req->user_id);
-	const char *params[] = {fid, uid, sig == MSGR_OK ? "true" : "false"};
+	char fid[SQLPARAM_INT_LEN], uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(fid, id), sqlparam_int(uid, req->user_id),
+				sig == MSGR_OK ? "true" : "false"};
 	PGresult *res = db_exec(&find_file, params);
 	if (!db_ok(res)) {
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return;
 	}
 	if (PQntuples(res) != 1 || !storage_key_valid(PQgetvalue(res, 0, 0),

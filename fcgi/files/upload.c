@@ -5,20 +5,21 @@
 #include "db.h"
 #include "files.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "upload.h"
 
 PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct upload *up)
 {
-	char uid[REPLY_ID_LEN];
+	char uid[SQLPARAM_INT_LEN];
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, up, arrays);
-	const char *params[] = {reply_id(uid, req->user_id), arrays[0], arrays[1], arrays[2],
+	const char *params[] = {sqlparam_int(uid, req->user_id), arrays[0], arrays[1], arrays[2],
 				arrays[3]};
 	PGresult *res = db_exec(stmt, params);
 	if (!db_ok(res)) {
 		/* Without their rows the files would be orphans on disk. */
 		upload_discard(up);
-		http_db_problem(req, res);
+		reply_db_problem(req, res);
 		return NULL;
 	}
 	return res;

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 
 /* The most files of one message to unlink right after its deletion; the
@@ -26,8 +27,8 @@ void handle_edit(struct http_req *req)
 	struct field_value f[EDIT__MAX];
 	if (!http_parse_body(req, MESSAGES_BODY_LIMIT, edit_fields, EDIT__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], f[EDIT_TEXT].str,
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[EDIT_TEXT].str,
 				message_text_blank(f[EDIT_TEXT].str, f[EDIT_TEXT].len) ? "t" : "f"};
 	reply_send(req, db_exec(&edit_message, params));
 }
@@ -37,8 +38,8 @@ void handle_delete(struct http_req *req)
 	DB_STMT(delete_message, 2, "SELECT status, body, event_id FROM message_delete($1, $2)");
 	if (!http_require_user(req))
 		return;
-	char uid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0]};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
 	if (reply_send(req, db_exec(&delete_message, params)) == 204)
 		/* The deletion marked the message's files; their bytes go now. */
 		(void)storage_purge(req->path_id[0], 0, DELETE_PURGE_LIMIT);

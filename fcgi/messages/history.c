@@ -22,6 +22,7 @@
 #include "db.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 #define HISTORY_LIMIT_DEFAULT 50
 
@@ -52,11 +53,11 @@ bool history_read(struct http_req *req, struct history_query *q)
 	int64_t limit = f[HIST_LIMIT].present ? f[HIST_LIMIT].num : HISTORY_LIMIT_DEFAULT;
 	q->has_before = f[HIST_BEFORE].present;
 	q->has_after = f[HIST_AFTER].present;
-	reply_id(q->uid, req->user_id);
-	reply_id(q->chat, req->path_id[0]);
-	reply_id(q->before, before);
-	reply_id(q->after, after);
-	reply_id(q->limit, limit);
+	sqlparam_int(q->uid, req->user_id);
+	sqlparam_int(q->chat, req->path_id[0]);
+	sqlparam_int(q->before, before);
+	sqlparam_int(q->after, after);
+	sqlparam_int(q->limit, limit);
 	snprintf(q->shared_key, sizeof q->shared_key, "%s/%s/%s/%s", q->chat, q->before, q->after,
 		 q->limit);
 	snprintf(q->own_key, sizeof q->own_key, "%s/%s", q->shared_key, q->uid);

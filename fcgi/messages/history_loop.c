@@ -30,6 +30,7 @@
 #include "log.h"
 #include "messages.h"
 #include "pglink.h"
+#include "reply.h"
 
 /* Reads checked with one statement at most: the statement's arrays grow
  * with it, and answering them holds the loop. */
@@ -127,7 +128,7 @@ static void reads_unreachable(struct read_queue *q)
 {
 	struct pending_read *c;
 	while ((c = queue_pop(q))) {
-		http_db_problem(c->req, NULL);
+		reply_db_problem(c->req, NULL);
 		front_answered(c->fr);
 	}
 }
@@ -140,7 +141,7 @@ static void reads_lost(struct read_queue *q)
 		if (c->tries++ == 0) {
 			reads_queue(c);
 		} else {
-			http_db_problem(c->req, NULL);
+			reply_db_problem(c->req, NULL);
 			front_answered(c->fr);
 		}
 	}

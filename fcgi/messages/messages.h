@@ -14,6 +14,7 @@
 #include "http.h"
 #include "pagecache.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 /* A JSON body: 4000 code points of text, escaped, and the rest. */
 #define MESSAGES_BODY_LIMIT (64 * 1024)
@@ -30,10 +31,10 @@ extern struct messages_config messages_config;
 
 /* The send limits as the text parameters of message_send() and
  * message_send_batch(). */
-static inline void send_limit_params(char rate[REPLY_ID_LEN], char burst[REPLY_ID_LEN])
+static inline void send_limit_params(char rate[SQLPARAM_INT_LEN], char burst[SQLPARAM_INT_LEN])
 {
-	reply_id(rate, (int64_t)messages_config.send_rate);
-	reply_id(burst, (int64_t)messages_config.send_burst);
+	sqlparam_int(rate, (int64_t)messages_config.send_rate);
+	sqlparam_int(burst, (int64_t)messages_config.send_burst);
 }
 
 /* text.c */
@@ -50,11 +51,11 @@ void handle_history(struct http_req *req);
  * keys (a cursor absent is -1 there), shared by every member or the
  * viewer's own. */
 struct history_query {
-	char uid[REPLY_ID_LEN], chat[REPLY_ID_LEN];
-	char before[REPLY_ID_LEN], after[REPLY_ID_LEN], limit[REPLY_ID_LEN];
+	char uid[SQLPARAM_INT_LEN], chat[SQLPARAM_INT_LEN];
+	char before[SQLPARAM_INT_LEN], after[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
 	bool has_before, has_after;
-	char shared_key[4 * REPLY_ID_LEN];
-	char own_key[5 * REPLY_ID_LEN];
+	char shared_key[4 * SQLPARAM_INT_LEN];
+	char own_key[5 * SQLPARAM_INT_LEN];
 };
 
 /* The current stamp of a chat's pages, for a member only: version, period. */
@@ -113,7 +114,7 @@ bool send_batchable(const struct send_input *in);
 	"$8::float8, $9::float8) r"
 /* SEND_JSON_SQL's parameters for in, sent by req's user. */
 struct send_json_params {
-	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
+	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
 	const char *values[SEND_JSON_NPARAMS];
 };
 void send_json_params(const struct http_req *req, const struct send_input *in,

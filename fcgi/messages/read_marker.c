@@ -5,6 +5,7 @@
 #include "db.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 #define READ_BODY_LIMIT 4096
 
@@ -21,8 +22,8 @@ void handle_read(struct http_req *req)
 	struct field_value f[READ__MAX];
 	if (!http_parse_body(req, READ_BODY_LIMIT, read_fields, READ__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN], mid[REPLY_ID_LEN];
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0],
-				reply_id(mid, f[READ_MESSAGE_ID].num)};
+	char uid[SQLPARAM_INT_LEN], mid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				sqlparam_int(mid, f[READ_MESSAGE_ID].num)};
 	reply_send(req, db_exec(&mark_read, params));
 }

@@ -6,6 +6,7 @@
 #include "db.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 #define SEARCH_LIMIT_DEFAULT 20
 
@@ -26,13 +27,13 @@ void handle_search(struct http_req *req)
 	struct field_value f[SEARCH__MAX];
 	if (!http_parse_query(req, search_fields, SEARCH__MAX, f))
 		return;
-	char uid[REPLY_ID_LEN], chat[REPLY_ID_LEN], before[REPLY_ID_LEN], limit[REPLY_ID_LEN];
+	char uid[SQLPARAM_INT_LEN], chat[SQLPARAM_INT_LEN], before[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
 	const char *params[] = {
-		reply_id(uid, req->user_id),
+		sqlparam_int(uid, req->user_id),
 		f[SEARCH_Q].str,
-		f[SEARCH_CHAT_ID].present ? reply_id(chat, f[SEARCH_CHAT_ID].num) : NULL,
-		f[SEARCH_BEFORE].present ? reply_id(before, f[SEARCH_BEFORE].num) : NULL,
-		reply_id(limit,
+		f[SEARCH_CHAT_ID].present ? sqlparam_int(chat, f[SEARCH_CHAT_ID].num) : NULL,
+		f[SEARCH_BEFORE].present ? sqlparam_int(before, f[SEARCH_BEFORE].num) : NULL,
+		sqlparam_int(limit,
 			 f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : SEARCH_LIMIT_DEFAULT),
 	};
 	reply_send(req, db_exec(&search, params));

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "messages.h"
 #include "reply.h"
+#include "sqlparam.h"
 #include "storage.h"
 #include "upload.h"
 #include "utf8.h"
@@ -48,7 +49,7 @@ bool send_json_read(struct http_req *req, struct send_input *in)
 		.text_len = has_text ? f[SEND_TEXT].len : 0,
 		.client_id = has_client_id ? f[SEND_CLIENT_ID].str : NULL,
 		.client_id_len = has_client_id ? f[SEND_CLIENT_ID].len : 0,
-		.file_ids = reply_id_array(req->arena, f[SEND_ATTACHMENT_IDS].ids,
+		.file_ids = sqlparam_int_array(req->arena, f[SEND_ATTACHMENT_IDS].ids,
 					   f[SEND_ATTACHMENT_IDS].nids),
 		.nfiles = f[SEND_ATTACHMENT_IDS].nids,
 	};
@@ -65,8 +66,8 @@ void send_json_params(const struct http_req *req, const struct send_input *in,
 {
 	send_limit_params(p->rate, p->burst);
 	const char *values[SEND_JSON_NPARAMS] = {
-		reply_id(p->uid, req->user_id), req->path_str[0], in->text, blank_param(in),
-		in->client_id, in->file_ids, reply_id(p->max, MESSAGE_FILES_MAX), p->rate,
+		sqlparam_int(p->uid, req->user_id), req->path_str[0], in->text, blank_param(in),
+		in->client_id, in->file_ids, sqlparam_int(p->max, MESSAGE_FILES_MAX), p->rate,
 		p->burst};
 	memcpy(p->values, values, sizeof values);
 }
@@ -165,11 +166,11 @@ static void send_multipart(struct http_req *req)
 	};
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, &up, arrays);
-	char uid[REPLY_ID_LEN], max[REPLY_ID_LEN], rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
+	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
-	const char *params[] = {reply_id(uid, req->user_id), req->path_str[0], in.text,
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, arrays[0], arrays[1], arrays[2],
-				arrays[3], reply_id(max, MESSAGE_FILES_MAX), rate, burst};
+				arrays[3], sqlparam_int(max, MESSAGE_FILES_MAX), rate, burst};
 	PGresult *res = db_exec(&send_upload, params);
 	bool created = db_ok(res) && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "201");
 	if (!created || up.nfiles == 0) {

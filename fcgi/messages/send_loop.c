@@ -29,6 +29,7 @@
 #include "messages.h"
 #include "pglink.h"
 #include "reply.h"
+#include "sqlparam.h"
 
 /* A send held until its statement answers; in its request's arena. */
 struct pending_send {
@@ -120,7 +121,7 @@ static void alone_lost(struct pending_send *s)
 			alone_tail = s;
 		return;
 	}
-	http_db_problem(s->req, NULL);
+	reply_db_problem(s->req, NULL);
 	front_answered(s->fr);
 }
 
@@ -130,7 +131,7 @@ static void alone_next(void)
 	while (alone_head && !pglink_busy(alone_link)) {
 		struct pending_send *s = alone_pop();
 		if (!pglink_ready(alone_link)) {
-			http_db_problem(s->req, NULL);
+			reply_db_problem(s->req, NULL);
 			front_answered(s->fr);
 			continue;
 		}
@@ -218,7 +219,7 @@ static bool batch_send(void)
 		return false;
 	struct buf p[4] = {{0}};
 	batch_params(&in_flight, p);
-	char rate[REPLY_ID_LEN], burst[REPLY_ID_LEN];
+	char rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {buf_cstr(&p[0]), buf_cstr(&p[1]), buf_cstr(&p[2]),
 				buf_cstr(&p[3]), rate, burst};

@@ -6,14 +6,12 @@
 
 const char *message_text_check(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
-		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
+		if (n && utf8_is_control(cp) && cp != '\t' && cp != '\n' && cp != '\r')
 			return "must not contain control characters other than tab and newline";
-		/* C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8. */
-		if (c == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
-			return "must not contain control characters other than tab and newline";
+		i += n ? n : 1;
 	}
 	return NULL;
 }

@@ -44,17 +44,14 @@ TEST(emoji_refused)
 	CHECK(emoji_check(S("\xf0\x9f\x91")) != NULL); /* truncated */
 }
 
-TEST(decode_code_points)
+TEST(emoji_white_space_is_the_shared_list)
 {
-	uint32_t cp;
-	CHECK_UINT_EQ(decode((const unsigned char *)"A", &cp), 1);
-	CHECK_UINT_EQ(cp, 0x41);
-	CHECK_UINT_EQ(decode((const unsigned char *)"\xc2\xa0", &cp), 2);
-	CHECK_UINT_EQ(cp, 0xa0);
-	CHECK_UINT_EQ(decode((const unsigned char *)"\xe3\x80\x80", &cp), 3);
-	CHECK_UINT_EQ(cp, 0x3000);
-	CHECK_UINT_EQ(decode((const unsigned char *)"\xf0\x9f\x8e\x89", &cp), 4);
-	CHECK_UINT_EQ(cp, 0x1f389);
+	/* White space refused is utf8_is_space(); U+FEFF, which trimming
+	 * drops, is no white space and stays a possible reaction. */
+	CHECK(emoji_check(S("\xe1\x9a\x80")) != NULL); /* U+1680 */
+	CHECK(emoji_check(S("\xe2\x81\x9f")) != NULL); /* U+205F */
+	CHECK(emoji_check(S("\xef\xbb\xbf")) == NULL); /* U+FEFF */
+	CHECK(emoji_check(S("\xe2\x80\x8b")) == NULL); /* U+200B is no space */
 }
 
 TEST(text_controls)
@@ -70,6 +67,7 @@ TEST(text_controls)
 	CHECK(message_text_check(S("c1\xc2\x80")) != NULL);
 	CHECK(message_text_check(S("c1\xc2\x9f")) != NULL);
 	CHECK(message_text_check(S("\xc2\xa9 is fine")) == NULL);
+	CHECK(message_text_check(S("\xc2\xa0\xc2\x85")) != NULL); /* U+0085 after U+00A0 */
 }
 
 TEST(text_blank)
@@ -79,4 +77,5 @@ TEST(text_blank)
 	CHECK(message_text_blank(S("\xc2\xa0\xe3\x80\x80")));
 	CHECK(!message_text_blank(S(" x ")));
 	CHECK(!message_text_blank(S("🎉")));
+	CHECK(message_text_blank(S("\xef\xbb\xbf\xe2\x80\xaf"))); /* U+FEFF, U+202F */
 }

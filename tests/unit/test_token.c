@@ -188,6 +188,38 @@ TEST(refresh_tokens_are_random_base64url)
 	CHECK(strcmp(a, b) != 0);
 	for (size_t i = 0; i < 43; i++)
 		CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
+	/* 256 bits in 43 characters: the last carries 4 bits and 2 zero bits,
+	 * so it is one of the 16 characters whose low 2 bits are zero. */
+	CHECK(strchr("AEIMQUYcgkosw048", a[42]) != NULL);
+}
+
+/* Encodes len bytes and checks the text. */
+static void check_b64(const void *in, size_t len, const char *want)
+{
+	char out[64];
+	CHECK_UINT_EQ(base64url_encode(out, in, len), strlen(want));
+	CHECK_STR_EQ(out, want);
+}
+
+TEST(base64url_known_answers)
+{
+	/* RFC 4648 section 10, without the padding */
+	check_b64("", 0, "");
+	check_b64("f", 1, "Zg");
+	check_b64("fo", 2, "Zm8");
+	check_b64("foo", 3, "Zm9v");
+	check_b64("foob", 4, "Zm9vYg");
+	check_b64("fooba", 5, "Zm9vYmE");
+	check_b64("foobar", 6, "Zm9vYmFy");
+	/* the two characters of the URL alphabet ("+/8=" in base64) */
+	check_b64("\xfb\xff", 2, "-_8");
+	/* a refresh token's length, and its last character's spare bits zero */
+	unsigned char raw[32];
+	for (size_t i = 0; i < sizeof raw; i++)
+		raw[i] = (unsigned char)i;
+	check_b64(raw, sizeof raw, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+	memset(raw, 0xff, sizeof raw);
+	check_b64(raw, sizeof raw, "__________________________________________8");
 }
 
 TEST(sha256_and_hmac_known_answers)
