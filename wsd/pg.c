@@ -557,3 +557,10 @@ void pg_query_cancel(struct pg_query *q)
 	c->queued--;
 	query_free(q);
 }
+
+void pg_log_failure(void *what, const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		log_error("%s failed: %s", (const char *)what, PQresultErrorMessage(res));
+}
