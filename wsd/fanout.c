@@ -57,7 +57,8 @@ void fanout_typing(int64_t user_id, int64_t chat_id)
 		return;
 	buf_reset(&O.frame);
 	buf_printf(&O.frame,
-		   "{\"type\":\"typing\",\"chat_id\":%" PRId64 ",\"data\":{\"user_id\":%" PRId64 "}}",
+		   "{\"type\":\"typing\",\"chat_id\":%" PRId64
+		   ",\"data\":{\"user_id\":%" PRId64 "}}",
 		   chat_id, user_id);
 	struct msg *m = frame_msg();
 	if (!m)

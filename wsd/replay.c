@@ -267,15 +267,24 @@ static bool plan_round(struct replay *r, const PGresult *res)
 	return true;
 }
 
+/* Takes the answer to r's query: false (and the session closing) when the
+ * statement failed or gave fewer than min_rows rows. */
+static bool answered(struct replay *r, const PGresult *res, int min_rows)
+{
+	r->query = NULL;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) >= min_rows)
+		return true;
+	log_error("user %" PRId64 ": replay failed: %s", r->u->id,
+		  PQresultErrorMessage(res));
+	fail(r, "replay failed, try again");
+	return false;
+}
+
 static void trans_done(void *arg, const PGresult *res)
 {
 	struct replay *r = arg;
-	r->query = NULL;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
-		log_error("user %" PRId64 ": replay failed: %s", r->u->id, PQresultErrorMessage(res));
-		fail(r, "replay failed, try again");
+	if (!answered(r, res, 1))
 		return;
-	}
 	if (r->first && !strcmp(PQgetvalue(res, 0, 0), "t")) {
 		/* Events after since were pruned: the client refetches. */
 		static const char reset[] = "{\"type\":\"reset\"}";
@@ -340,13 +349,7 @@ static bool send_page(struct replay *r, const PGresult *res)
 static void page_done(void *arg, const PGresult *res)
 {
 	struct replay *r = arg;
-	r->query = NULL;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("user %" PRId64 ": replay failed: %s", r->u->id, PQresultErrorMessage(res));
-		fail(r, "replay failed, try again");
-		return;
-	}
-	if (!send_page(r, res))
+	if (!answered(r, res, 0) || !send_page(r, res))
 		return;
 	if (PQntuples(res) < W.cfg.replay_page)
 		round_done(r);

@@ -73,7 +73,9 @@ static void start_load(struct user *u)
 /* One load answer; rows are "m:CHAT" or "t:CHAT:ID:KIND". */
 static PGresult *answer(const char *const *rows, int n)
 {
-	static PGresAttDesc attrs[4] = {{.name = "k"}, {.name = "chat"}, {.name = "id"}, {.name = "kind"}};
+	static PGresAttDesc attrs[4] = {
+		{.name = "k"}, {.name = "chat"}, {.name = "id"}, {.name = "kind"},
+	};
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 	PQsetResultAttrs(res, 4, attrs);
 	for (int r = 0; r < n; r++) {
@@ -127,7 +129,8 @@ static void stream(int64_t id, int64_t chat_id, const char *kind, int64_t user_i
 		snprintf(payload, sizeof payload, "{\"user\":{\"id\":%lld}}", (long long)user_id);
 	else
 		snprintf(payload, sizeof payload,
-			 "{\"chat\":{\"members\":[{\"user\":{\"id\":%lld}},{\"user\":{\"id\":13}}]}}",
+			 "{\"chat\":{\"members\":[{\"user\":{\"id\":%lld}},"
+			 "{\"user\":{\"id\":13}}]}}",
 			 (long long)user_id);
 	struct event ev = {.id = id, .chat_id = chat_id, .kind = kind, .payload = payload};
 	ev.payload_len = strlen(payload);
