@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ack.h"
+#include "feed.h"
+#include "buf.h"
 #include "log.h"
+#include "pg.h"
 #include "wsd.h"
 
 #define ACK_MAX 4096 /* entries before a flush is forced */

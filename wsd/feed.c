@@ -29,7 +29,7 @@
  * The start is the same argument once: the cursor starts at the sequence's
  * last value N, read before taking a transaction id X; nothing is
  * dispatched until a snapshot's xmin passes X, when every id <= N is final.
- * Older events are the replay's business (session.c).
+ * Older events are the replay's business (replay.c).
  *
  * NOTIFY msgr_events (payload: the new highest id) is only a hint to poll
  * now; a poll also runs every poll_ms, faster while a gap is open, and
@@ -40,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed.h"
 #include "log.h"
+#include "pg.h"
 #include "wsd.h"
 
 #define MAX_GAPS 64
@@ -57,6 +59,8 @@ static struct {
 	enum feed_phase phase;
 	int64_t cursor;
 	uint64_t barrier; /* FEED_BARRIER: the horizon of the start */
+	const struct feed_ops *ops;
+	void *arg;
 	struct gap gaps[MAX_GAPS];
 	unsigned ngaps;
 	bool init_sent; /* the start-up queries are queued */
@@ -155,7 +159,7 @@ static void dispatch_row(const PGresult *res, int row, int64_t id)
 	ev.payload = PQgetvalue(res, row, 5);
 	ev.payload_len = (size_t)PQgetlength(res, row, 5);
 	ev.type = event_kind_of(ev.kind);
-	hub_dispatch(&ev);
+	F.ops->event(F.arg, &ev);
 	F.cursor = id;
 }
 
@@ -174,7 +178,7 @@ static bool process(const PGresult *res)
 			return false; /* writers from before the start still run */
 		F.phase = FEED_LIVE;
 		log_info("feed: live from event %" PRId64, F.cursor);
-		hub_feed_live();
+		F.ops->live(F.arg);
 	}
 	int events = 0;
 	for (int r = 0; r < rows; r++) {
@@ -303,7 +307,7 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 {
 	(void)arg;
 	if (!strcmp(channel, "msgr_wsd")) {
-		hub_bus(payload);
+		F.ops->bus(F.arg, payload);
 		return;
 	}
 	int64_t id;
@@ -312,14 +316,16 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 	poll_now();
 }
 
-static const struct pg_conn_ops feed_ops = {
+static const struct pg_conn_ops conn_ops = {
 	.connected = on_connected,
 	.notify = on_notify,
 };
 
-bool feed_start(void)
+bool feed_start(const struct feed_ops *ops, void *arg)
 {
-	F.conn = pg_conn_new(W.context, W.pg_vhost, "feed", W.conninfo, &feed_ops, NULL);
+	F.ops = ops;
+	F.arg = arg;
+	F.conn = pg_conn_new(W.context, W.pg_vhost, "feed", W.conninfo, &conn_ops, NULL);
 	if (!F.conn)
 		return false;
 	schedule(W.cfg.poll_ms);

@@ -113,16 +113,10 @@ static void retry_cb(lws_sorted_usec_list_t *sul)
 		start_connect(c);
 }
 
-/* The connection is gone (or never came): drop it, keep the queue (the
- * statement in flight will be sent again) and try again later. */
-static void conn_lost(struct pg_conn *c, const char *why)
+/* Closes the libpq connection and forgets what it had prepared; the
+ * queue stays, its head to be sent again. */
+static void drop_pg(struct pg_conn *c)
 {
-	if (!c->down_logged) {
-		log_error("pg %s: database connection %s: %.*s", c->name,
-			  c->state == PG_READY ? "lost" : "failed", (int)strcspn(why, "\n"), why);
-		c->down_logged = true;
-	}
-	bool was_ready = c->state == PG_READY;
 	lws_sul_cancel(&c->sul_timeout);
 	detach_wsi(c);
 	if (c->pg)
@@ -134,6 +128,19 @@ static void conn_lost(struct pg_conn *c, const char *why)
 	c->prepared = 0;
 	if (c->head)
 		c->head->sent = c->head->preparing = false;
+}
+
+/* The connection is gone (or never came): drop it, keep the queue (the
+ * statement in flight will be sent again) and try again later. */
+static void conn_lost(struct pg_conn *c, const char *why)
+{
+	if (!c->down_logged) {
+		log_error("pg %s: database connection %s: %.*s", c->name,
+			  c->state == PG_READY ? "lost" : "failed", (int)strcspn(why, "\n"), why);
+		c->down_logged = true;
+	}
+	bool was_ready = c->state == PG_READY;
+	drop_pg(c);
 	if (was_ready && c->ops->lost)
 		c->ops->lost(c, c->arg);
 	lws_sul_schedule(conn_context(c), 0, &c->sul_retry, retry_cb,
@@ -411,17 +418,7 @@ void pg_conn_shutdown(struct pg_conn *c)
 		return;
 	c->shut = true;
 	lws_sul_cancel(&c->sul_retry);
-	lws_sul_cancel(&c->sul_timeout);
-	detach_wsi(c);
-	if (c->pg)
-		PQfinish(c->pg);
-	c->pg = NULL;
-	c->state = PG_DOWN;
-	PQclear(c->result);
-	c->result = NULL;
-	c->prepared = 0;
-	if (c->head)
-		c->head->sent = c->head->preparing = false;
+	drop_pg(c);
 }
 
 void pg_conn_free(struct pg_conn *c)
@@ -556,4 +553,11 @@ void pg_query_cancel(struct pg_query *q)
 		c->tail = prev;
 	c->queued--;
 	query_free(q);
+}
+
+void pg_log_failure(void *what, const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		log_error("%s failed: %s", (const char *)what, PQresultErrorMessage(res));
 }

@@ -86,4 +86,9 @@ struct pg_query *pg_query_first(struct pg_conn *c, const char *sql, int nparams,
 /* Makes sure cb will not be called for q; q is invalid afterwards. */
 void pg_query_cancel(struct pg_query *q);
 
+/* A result callback for statements whose answer only matters when it is
+ * an error: logs "<what> failed: <message>"; what (the arg) is a static
+ * string naming the statement. */
+void pg_log_failure(void *what, const PGresult *res);
+
 #endif

@@ -168,6 +168,44 @@ def test_unknown_and_malformed_frames_get_errors(ws, new_user):
     assert c.wait_for(lambda f: f["type"] == "pong")
 
 
+# The frames REST's reader refuses (shared/json.h) are refused here too: a
+# single-quoted frame gets what any malformed frame gets.
+MALFORMED = [
+    "{'type':'ping'}",
+    "{\"type\":'ping'}",
+    '{"type":"ping"} trailing',
+    '{"type":"ping","n":NaN}',
+    "this is not json",
+]
+
+
+@pytest.mark.parametrize("frame", MALFORMED)
+def test_a_malformed_first_frame_closes_4400(ws, frame):
+    c = ws()
+    c.send(frame)
+    assert c.wait_closed()[0] == 4400
+
+
+def test_a_single_quoted_auth_frame_closes_4400(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.send("{'type':'auth','token':'%s'}" % alice["access_token"])
+    assert c.wait_closed()[0] == 4400
+
+
+def test_malformed_frames_after_auth_get_bad_frame(ws, new_user):
+    alice = new_user("alice")
+    c = ws()
+    c.auth(alice)
+    for frame in MALFORMED:
+        c.send(frame)
+        error = c.wait_for(lambda f: f["type"] in ("error", "pong"))
+        assert error["type"] == "error" and error["code"] == "bad_frame", frame
+    # Still connected, and the same frame in double quotes is a ping.
+    c.send('{"type":"ping"}')
+    assert c.wait_for(lambda f: f["type"] in ("error", "pong"))["type"] == "pong"
+
+
 def test_since_must_be_an_event_id(ws, new_user):
     alice = new_user("alice")
     c = ws()

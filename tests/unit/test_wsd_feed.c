@@ -1,6 +1,7 @@
 /* wsd/feed.c: the cursor, gaps and the start-up barrier, fed with made-up
  * poll answers (the columns of POLL_SQL: snapshot xmin, the poll's own
- * transaction id when it saw a gap, then id, chat_id, kind, payload). */
+ * transaction id when it saw a gap, then id, chat_id, kind, payload). What
+ * it dispatches comes back through the test's own struct feed_ops. */
 #include "../../wsd/event.c"
 #include "../../wsd/feed.c"
 #include "../../wsd/pg.c"
@@ -10,23 +11,28 @@ struct wsd W;
 
 static int64_t got[64];
 static int ngot;
+static int went_live;
 
-void hub_dispatch(const struct event *ev)
+static void on_event(void *arg, const struct event *ev)
 {
+	(void)arg;
 	if (ngot < 64)
 		got[ngot++] = ev->id;
 }
 
-static int went_live;
-void hub_feed_live(void)
+static void on_live(void *arg)
 {
+	(void)arg;
 	went_live++;
 }
 
-void hub_bus(const char *payload)
+static void on_bus(void *arg, const char *payload)
 {
+	(void)arg;
 	(void)payload;
 }
+
+static const struct feed_ops test_ops = {.event = on_event, .live = on_live, .bus = on_bus};
 
 /* One poll answer: xmin, the horizon xid or 0 for NULL, and ids (0 ends
  * the list; none at all gives the LEFT JOIN's empty row). */
@@ -71,6 +77,7 @@ static void poll_with(uint64_t xmin, uint64_t xid, const int64_t *ids)
 static void reset(enum feed_phase phase, int64_t cursor)
 {
 	memset(&F, 0, sizeof F);
+	F.ops = &test_ops;
 	F.phase = phase;
 	F.cursor = cursor;
 	ngot = 0;
