@@ -156,7 +156,6 @@ TEST(malformed_frames_are_bad)
 		"{\"type\":\"ping\",\"n\":NaN}",
 		"{\"type\":\"ping\",\"n\":Infinity}",
 		"{\"type\":\"pi\x01ng\"}",
-		"{\"type\":\"ping\",\"s\":\"\xff\"}",
 		"{\"type\":\"ping\",\"s\":\"\\ud800\"}",
 		"{\"type\":\"ping\"",
 	};
