@@ -19,12 +19,8 @@ ALTER TABLE chats ADD COLUMN version bigint NOT NULL DEFAULT 0;
 -- (schema/README.md).
 CREATE FUNCTION messages_page_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$BEGIN RAISE 'declared by a migration; see schema/functions/'; END$$;
--- The triggers below: declared here, defined in functions/messages.sql
--- (schema/README.md).
 CREATE FUNCTION messages_page_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$BEGIN RAISE 'declared by a migration; see schema/functions/'; END$$;
--- The triggers below: declared here, defined in functions/messages.sql
--- (schema/README.md).
 CREATE FUNCTION message_parts_page_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$BEGIN RAISE 'declared by a migration; see schema/functions/'; END$$;
 

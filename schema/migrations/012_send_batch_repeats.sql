@@ -4,8 +4,8 @@
 -- resending its unconfirmed messages after a restart must not take that
 -- path, one round trip each. A repeat is a send whose client_id its sender
 -- already used in that chat; it is answered 200 with the message stored
--- then, as message_send() answers it.
+-- then, as message_send() answers it (functions/messages.sql).
+
 -- message_send_batch() returns a status per item: a new result type.
 DROP FUNCTION IF EXISTS message_send_batch(bigint[], bigint[], text[], text[], double precision,
 				 double precision);
--- (functions/messages.sql has its text.)
