@@ -13,14 +13,18 @@
 #     10s) and the database when they are missing;
 #  2. makes whatever the migrating role creates usable by the application role
 #     (default privileges);
-#  3. applies schema/NNN_name.sql in lexical order, each once: the file and
-#     its row in schema_migrations (version = "NNN_name") in one transaction,
-#     under an advisory lock so that concurrent runs take turns;
+#  3. in one transaction, under an advisory lock so that concurrent runs take
+#     turns: applies schema/migrations/NNN_name.sql in lexical order, each
+#     once (its row in schema_migrations: version = "NNN_name"), then every
+#     schema/functions/*.sql, every time (CREATE OR REPLACE: the current text
+#     of every function), then schema/check_functions.sql, which refuses
+#     functions that would not work with an empty search_path, functions
+#     that no functions file defines, and invalid bodies (schema/README.md);
 #  4. grants the application role its rights on everything that exists.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-schema_dir=${SCHEMA_DIR:-$top/schema}
+schema_dir=${SCHEMA_DIR:-$top/schema} # migrations/, functions/, check_functions.sql
 export PGDATABASE=${PGDATABASE:-messenger}
 if [[ -z ${PGHOST:-} && -n ${VAR:-} ]]; then
 	export PGHOST=$VAR/run
@@ -68,12 +72,18 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 REVOKE ALL ON schema_migrations FROM :"app_role";
 SQL
 
-# 3. The migrations not applied yet.
+# 3. The migrations not applied yet, then the functions, in one transaction:
+# the programs never see tables of one version with functions of another.
+# The script is built here; psql reads the files with \i from the schema
+# directory (names checked below: no quoting issues).
 applied=$(psql_run -At -c 'SELECT version FROM schema_migrations')
 shopt -s nullglob
-export LC_ALL=C # lexical order of the glob
-count=0
-for file in "$schema_dir"/*.sql; do
+export LC_ALL=C # lexical order of the globs
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+echo "SELECT pg_advisory_xact_lock(hashtext('messenger schema_migrations'));" >"$script"
+pending=0
+for file in "$schema_dir"/migrations/*.sql; do
 	name=$(basename "$file" .sql)
 	if [[ ! $name =~ ^[0-9]{3}_[a-z0-9_]+$ ]]; then
 		echo "migrate: skipping $file: migrations are named NNN_name.sql" >&2
@@ -83,24 +93,37 @@ for file in "$schema_dir"/*.sql; do
 		continue
 	fi
 	if grep -qiE '^[[:space:]]*(BEGIN|COMMIT|ROLLBACK|START[[:space:]]+TRANSACTION)[[:space:]]*;' "$file"; then
-		echo "migrate: $file controls transactions itself; migrate.sh runs each file in one transaction" >&2
+		echo "migrate: $file controls transactions itself; migrate.sh runs the migrations in one transaction" >&2
 		exit 1
 	fi
-	echo "migrate: applying $name" >&2
 	# Under the lock, look again: another run may have applied it meanwhile.
-	# \i takes the name relative to the schema directory: no quoting issues.
-	(cd "$schema_dir" && psql_run -o /dev/null --single-transaction -v version="$name" \
-		-v file="$name.sql" -f -) <<'SQL'
-SELECT pg_advisory_xact_lock(hashtext('messenger schema_migrations'));
-SELECT EXISTS (SELECT FROM schema_migrations WHERE version = :'version') AS already \gset
+	cat >>"$script" <<SQL
+SELECT EXISTS (SELECT FROM schema_migrations WHERE version = '$name') AS already \gset
 \if :already
 \else
-\i :file
-INSERT INTO schema_migrations (version) VALUES (:'version');
+\warn migrate: applying $name
+\i migrations/$name.sql
+INSERT INTO schema_migrations (version) VALUES ('$name');
 \endif
 SQL
-	count=$((count + 1))
+	pending=$((pending + 1))
 done
+# Function bodies are checked once all of them exist (check_functions.sql):
+# a body may call a function of a file that comes later.
+echo "SET LOCAL check_function_bodies = off;" >>"$script"
+for file in "$schema_dir"/functions/*.sql; do
+	name=$(basename "$file")
+	if [[ ! $name =~ ^[a-z0-9_]+\.sql$ ]]; then
+		echo "migrate: $file: functions files are named domain.sql" >&2
+		exit 1
+	fi
+	printf '\\i functions/%s\n' "$name" >>"$script"
+done
+printf 'SET LOCAL check_function_bodies = on;\n\\i check_functions.sql\n' >>"$script"
+(cd "$schema_dir" && psql_run -o /dev/null --single-transaction -f "$script")
+if ((pending)); then
+	echo "migrate: applied $pending migration(s)" >&2
+fi
 
 # 4. Rights on everything that exists, in every schema of this database.
 psql_run -o /dev/null --single-transaction -f - <<'SQL'
@@ -122,7 +145,3 @@ END
 $$;
 REVOKE ALL ON schema_migrations FROM :"app_role";
 SQL
-
-if ((count)); then
-	echo "migrate: applied $count migration(s)" >&2
-fi

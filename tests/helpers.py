@@ -128,8 +128,9 @@ class Stack:
     # ---- starting and stopping -------------------------------------------
 
     @classmethod
-    def start_local(cls, bin_dir, extra_env=None):
-        tmp = Path(tempfile.mkdtemp(prefix="msgr-test-"))
+    def start_local(cls, bin_dir, extra_env=None, var=None):
+        """Starts a stack in var (default: a new temporary directory)."""
+        tmp = Path(var) if var else Path(tempfile.mkdtemp(prefix="msgr-test-"))
         port = free_port()
         env = dict(os.environ)
         for k, v in TEST_ENV.items():

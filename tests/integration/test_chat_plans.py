@@ -1,10 +1,11 @@
 """The chats and messages functions use indexes, not sequential scans, on a
 database seeded with enough rows for the planner to care.
 
-Every function of schema/003_chats.sql that an endpoint calls is run with
-auto_explain reporting the plans of all nested statements as notices; no
-plan may scan one of the big tables sequentially. (A bench loads 1M
-messages; here 150k are enough to make a sequential scan lose.)"""
+Every function of schema/functions/chats.sql and messages.sql that an
+endpoint calls is run with auto_explain reporting the plans of all nested
+statements as notices; no plan may scan one of the big tables
+sequentially. (A bench loads 1M messages; here 150k are enough to make a
+sequential scan lose.)"""
 
 import re
 import uuid

@@ -13,7 +13,8 @@ def test_master_prunes_events_past_retention(stack, new_user):
     fresh = count_events(stack, "created_at > now() - interval '1 day'")
     assert fresh > 0
     # An old event with an id below every real one, so that the prune mark
-    # it leaves (schema/004_wsd.sql) cannot send other tests' clients a reset.
+    # it leaves (events_note_pruned(), schema/functions/events.sql) cannot
+    # send other tests' clients a reset.
     stack.psql(
         "INSERT INTO events (id, chat_id, kind, payload, created_at) "
         "VALUES (-1, -1, 'read', '{}', now() - interval '8 days')")

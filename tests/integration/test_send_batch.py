@@ -1,6 +1,7 @@
 """Sends served by the messages program's event loop and written in batches
-(fcgi/messages/send_loop.c, message_send_batch() of schema/012), through
-nginx; the others written alone, on a database link of their own.
+(fcgi/messages/send_loop.c, message_send_batch() of
+schema/functions/messages.sql), through nginx; the others written alone, on a
+database link of their own.
 
 A batch is made deterministic by holding a chat's row lock from the test:
 the batcher's first batch waits on it, the sends that come meanwhile pile up
@@ -297,7 +298,7 @@ def test_sends_without_the_batcher(api, stack, new_user):
 
 
 def test_deleting_a_chat_by_hand_takes_its_messages(api, stack, new_user):
-    """messages has no foreign key to chats (schema/011_send_batch.sql); a
+    """messages has no foreign key to chats (schema/migrations/011_send_batch.sql); a
     trigger keeps the cascade of a delete done outside the application."""
     a, b = new_user("da"), new_user("db")
     c = direct(api, a, b)

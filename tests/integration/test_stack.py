@@ -66,7 +66,7 @@ def test_json_endpoints_refuse_big_bodies_with_a_problem(api):
 def test_migrations_are_recorded(stack):
     if not stack.local:
         pytest.skip("needs the local stack")
-    files = sorted(p.stem for p in (REPO / "schema").glob("[0-9][0-9][0-9]_*.sql"))
+    files = sorted(p.stem for p in (REPO / "schema" / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
     rows = stack.psql("SELECT version FROM schema_migrations ORDER BY version")
     assert [r[0] for r in rows] == files
 

@@ -11,13 +11,10 @@
 
 CREATE SEQUENCE events_id_seq; -- no cache: ids are handed out in order
 
+-- The default of events.id: declared here, defined in functions/events.sql
+-- (schema/README.md).
 CREATE FUNCTION next_event_id() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-	PERFORM pg_current_xact_id();
-	RETURN nextval('events_id_seq');
-END
-$$;
+LANGUAGE plpgsql VOLATILE AS $$BEGIN RAISE 'declared by a migration; see schema/functions/'; END$$;
 
 CREATE TABLE events (
 	id bigint PRIMARY KEY DEFAULT next_event_id(),
@@ -32,17 +29,3 @@ CREATE TABLE events (
 ALTER SEQUENCE events_id_seq OWNED BY events.id;
 CREATE INDEX events_chat ON events (chat_id, id);
 CREATE INDEX events_created ON events (created_at);
-
--- Appends one event; returns its id. payload is the "data" object clients get.
-CREATE FUNCTION emit(p_chat_id bigint, p_kind text, p_payload jsonb) RETURNS bigint
-LANGUAGE sql AS $$
-	INSERT INTO events (chat_id, kind, payload) VALUES (p_chat_id, p_kind, p_payload)
-	RETURNING id
-$$;
-
--- Removes events older than the retention period; returns how many.
-CREATE FUNCTION prune_events(retention interval DEFAULT '7 days') RETURNS bigint
-LANGUAGE sql AS $$
-	WITH d AS (DELETE FROM events WHERE created_at < now() - retention RETURNING 1)
-	SELECT count(*) FROM d
-$$;

@@ -1,0 +1,355 @@
+-- Chats and memberships: the Chat object and the requests of the chats
+-- program (fcgi/chats). The conventions of every request function (one
+-- transaction, an api_reply, the chat row locked first, NOTIFY after the
+-- commit) are told in migrations/003_chats.sql.
+
+-- Members a group may have.
+CREATE OR REPLACE FUNCTION max_members() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 1000 $$;
+
+-- A LANGUAGE sql EXISTS is not inlined: it was parsed and planned on every
+-- call. In plpgsql its plan is kept.
+CREATE OR REPLACE FUNCTION is_member(p_chat_id bigint, p_user bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM public.chat_members WHERE chat_id = p_chat_id AND user_id = p_user);
+END
+$$;
+
+-- Locks the chat for a change and returns the caller's role in it; 404 when
+-- the chat does not exist or the caller is not a member. The membership is
+-- read after the lock, so it is current.
+CREATE OR REPLACE FUNCTION chat_lock(p_chat_id bigint, p_user bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text;
+BEGIN
+	PERFORM 1 FROM public.chats WHERE id = p_chat_id FOR NO KEY UPDATE;
+	SELECT role INTO r FROM public.chat_members WHERE chat_id = p_chat_id AND user_id = p_user;
+	IF r IS NULL THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	RETURN r;
+END
+$$;
+
+-- Each given chat's members, [{user, role, last_read_message_id,
+-- last_delivered_message_id}] longest-standing first. Each member's user
+-- row is fetched by its key (OFFSET 0 keeps the subquery from being
+-- flattened into a join, for which the planner would read all users once
+-- the list is long enough: fine for a small table, not for users).
+CREATE OR REPLACE FUNCTION members_of(p_chats bigint[]) RETURNS TABLE (chat_id bigint, members jsonb)
+LANGUAGE sql STABLE AS $$
+	SELECT cm.chat_id, jsonb_agg(jsonb_build_object(
+			'user', public.user_object(u, EXISTS (SELECT 1 FROM public.user_presence p
+						       WHERE p.user_id = u.id)),
+			'role', cm.role,
+			'last_read_message_id', nullif(cm.last_read_message_id, 0),
+			'last_delivered_message_id', nullif(cm.last_delivered_message_id, 0))
+		ORDER BY cm.seq)
+	FROM public.chat_members cm
+	CROSS JOIN LATERAL (SELECT * FROM public.users x WHERE x.id = cm.user_id OFFSET 0) u
+	WHERE cm.chat_id = ANY(p_chats)
+	GROUP BY cm.chat_id
+$$;
+
+-- For each given chat p_viewer is in: the messages after the viewer's read
+-- marker that others sent and that are not deleted. Chats with none are
+-- left out.
+CREATE OR REPLACE FUNCTION unread_of(p_viewer bigint, p_chats bigint[]) RETURNS TABLE (chat_id bigint, n int)
+LANGUAGE sql STABLE AS $$
+	SELECT me.chat_id, count(*)::int
+	FROM public.chat_members me
+	JOIN public.messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
+	WHERE me.user_id = p_viewer AND me.chat_id = ANY(p_chats)
+	  AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
+	GROUP BY me.chat_id
+$$;
+
+CREATE OR REPLACE FUNCTION chat_members_json(p_chat_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN coalesce((SELECT members FROM public.members_of(ARRAY[p_chat_id])), '[]'::jsonb);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat_unread(p_chat_id bigint, p_viewer bigint) RETURNS int
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN coalesce((SELECT n FROM public.unread_of(p_viewer, ARRAY[p_chat_id])), 0);
+END
+$$;
+
+-- The Chat object from a row and its parts.
+CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object(
+		'id', c.id,
+		'type', c.type,
+		'title', c.title,
+		'created_at', public.api_ts(c.created_at),
+		'members', p_members,
+		'last_message', p_last_message,
+		'unread_count', p_unread)
+$$;
+
+CREATE OR REPLACE FUNCTION chat_json(c chats, p_viewer bigint DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN public.chat_object(c, public.chat_members_json(c.id),
+			   (SELECT public.message_json(m, p_viewer) FROM public.messages m
+			    WHERE m.id = c.last_message_id),
+			   public.chat_unread(c.id, p_viewer));
+END
+$$;
+
+-- GET /api/chats: the caller's chats, most recent activity first.
+CREATE OR REPLACE FUNCTION chat_list(p_user bigint) RETURNS api_reply
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+	mine bigint[] := ARRAY(SELECT chat_id FROM public.chat_members WHERE user_id = p_user);
+	lasts bigint[] := ARRAY(SELECT last_message_id FROM public.chats
+				WHERE id = ANY(mine) AND last_message_id IS NOT NULL);
+	listed jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(public.chat_object(c, coalesce(mb.members, '[]'::jsonb),
+			CASE WHEN lm.id IS NOT NULL THEN public.message_object(lm,
+				coalesce(a.attachments, '[]'::jsonb), coalesce(r.reactions, '[]'::jsonb))
+			END,
+			coalesce(un.n, 0))
+		ORDER BY c.last_activity_at DESC, c.id DESC), '[]'::jsonb)
+	INTO listed
+	FROM public.chats c
+	LEFT JOIN public.members_of(mine) mb ON mb.chat_id = c.id
+	LEFT JOIN public.messages lm ON lm.id = c.last_message_id
+	LEFT JOIN public.attachments_of(lasts) a ON a.message_id = lm.id
+	LEFT JOIN public.reactions_of(lasts, p_user) r ON r.message_id = lm.id
+	LEFT JOIN public.unread_of(p_user, mine) un ON un.chat_id = c.id
+	WHERE c.id = ANY(mine);
+	RETURN (200, jsonb_build_object('chats', listed), NULL)::public.api_reply;
+END
+$$;
+
+-- GET /api/chats/{id}
+CREATE OR REPLACE FUNCTION chat_get(p_user bigint, p_chat_id bigint) RETURNS api_reply
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	c public.chats;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.id IS NULL OR NOT public.is_member(p_chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+END
+$$;
+
+-- POST /api/chats {type: "direct", user_id}: 201 with a new chat, 200 with
+-- the pair's existing one. Two concurrent creations make one chat: the
+-- second insert waits for the first and then finds its row.
+CREATE OR REPLACE FUNCTION chat_create_direct(p_user bigint, p_other bigint) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	c public.chats;
+	ev bigint;
+BEGIN
+	IF p_other = p_user THEN
+		PERFORM public.api_field_error('user_id', 'must be another user than yourself');
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_other) THEN
+		PERFORM public.api_error(404, 'user_not_found', 'no such user');
+	END IF;
+	INSERT INTO public.chats (type, direct_lo, direct_hi)
+	VALUES ('direct', least(p_user, p_other), greatest(p_user, p_other))
+	ON CONFLICT (direct_lo, direct_hi) DO NOTHING
+	RETURNING * INTO c;
+	IF c.id IS NULL THEN
+		SELECT * INTO c FROM public.chats
+		WHERE direct_lo = least(p_user, p_other) AND direct_hi = greatest(p_user, p_other);
+		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+	END IF;
+	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_user);
+	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_other);
+	ev := public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
+	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- POST /api/chats {type: "group", title, member_ids}: the caller is the
+-- owner, the others members in the order given. Events: chat.created, then
+-- the service message "alice created the group “title”".
+CREATE OR REPLACE FUNCTION chat_create_group(p_user bigint, p_title text, p_member_ids bigint[])
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	ids bigint[];
+	missing bigint;
+	c public.chats;
+	ev bigint;
+BEGIN
+	SELECT coalesce(array_agg(x ORDER BY n), '{}') INTO ids
+	FROM (SELECT x, min(n) AS n FROM unnest(p_member_ids) WITH ORDINALITY AS t(x, n)
+	      WHERE x <> p_user GROUP BY x) s;
+	IF cardinality(ids) + 1 > public.max_members() THEN
+		PERFORM public.api_field_error('member_ids',
+			format('a group has at most %s members, you included', public.max_members()));
+	END IF;
+	SELECT x INTO missing FROM unnest(ids) x
+	WHERE NOT EXISTS (SELECT 1 FROM public.users u WHERE u.id = x) LIMIT 1;
+	IF missing IS NOT NULL THEN
+		PERFORM public.api_error(404, 'user_not_found', format('no user with id %s', missing));
+	END IF;
+	INSERT INTO public.chats (type, title) VALUES ('group', p_title) RETURNING * INTO c;
+	INSERT INTO public.chat_members (chat_id, user_id, role) VALUES (c.id, p_user, 'owner');
+	INSERT INTO public.chat_members (chat_id, user_id)
+	SELECT c.id, x FROM unnest(ids) WITH ORDINALITY AS t(x, n) ORDER BY n;
+	PERFORM public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
+	ev := public.service_message(c.id, p_user,
+		format('%s created the group “%s”', public.user_name(p_user), p_title));
+	SELECT * INTO c FROM public.chats WHERE id = c.id;
+	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- PATCH /api/chats/{id} {title}: the group's owner only. Events:
+-- chat.updated, then the service message. The same title changes nothing.
+CREATE OR REPLACE FUNCTION chat_rename(p_user bigint, p_chat_id bigint, p_title text) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', 'a direct chat has no title to change');
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can rename it');
+	END IF;
+	IF c.title = p_title THEN
+		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+	END IF;
+	UPDATE public.chats SET title = p_title WHERE id = p_chat_id RETURNING * INTO c;
+	PERFORM public.emit(c.id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+	ev := public.service_message(c.id, p_user,
+		format('%s renamed the group to “%s”', public.user_name(p_user), p_title));
+	SELECT * INTO c FROM public.chats WHERE id = c.id;
+	RETURN (200, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- POST /api/chats/{id}/members {user_id}: the group's owner only. Events:
+-- member.added, then the service message "alice added bob" (which the new
+-- member receives too).
+CREATE OR REPLACE FUNCTION chat_add_member(p_user bigint, p_chat_id bigint, p_member bigint)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	u public.users;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', 'a direct chat cannot have more members');
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can add members');
+	END IF;
+	SELECT * INTO u FROM public.users WHERE id = p_member;
+	IF u.id IS NULL THEN
+		PERFORM public.api_error(404, 'user_not_found', 'no such user');
+	END IF;
+	IF public.is_member(p_chat_id, p_member) THEN
+		PERFORM public.api_error(409, 'already_member', 'this user is already a member of the group');
+	END IF;
+	IF (SELECT count(*) FROM public.chat_members WHERE chat_id = p_chat_id) >= public.max_members() THEN
+		PERFORM public.api_error(409, 'chat_full',
+			format('a group has at most %s members', public.max_members()));
+	END IF;
+	-- What was said before the member came is history, not unread.
+	INSERT INTO public.chat_members (chat_id, user_id, last_read_message_id, last_delivered_message_id)
+	VALUES (p_chat_id, p_member, coalesce(c.last_message_id, 0), coalesce(c.last_message_id, 0));
+	PERFORM public.emit(p_chat_id, 'member.added', jsonb_build_object('user', public.user_json(u)));
+	ev := public.service_message(p_chat_id, p_user,
+		format('%s added %s', public.user_name(p_user), u.display_name));
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- DELETE /api/chats/{id}/members/{user_id}: the owner removes anyone, a
+-- member only itself. When the owner goes, the longest-standing member
+-- becomes the owner (chat.updated). The service message comes before
+-- member.removed so the removed member still receives it.
+CREATE OR REPLACE FUNCTION chat_remove_member(p_user bigint, p_chat_id bigint, p_member bigint)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	target_role text;
+	heir bigint;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', 'nobody can leave or be removed from a direct chat');
+	END IF;
+	SELECT role INTO target_role FROM public.chat_members WHERE chat_id = p_chat_id AND user_id = p_member;
+	IF target_role IS NULL THEN
+		PERFORM public.api_error(404, 'member_not_found', 'this user is not a member of the group');
+	END IF;
+	IF p_member <> p_user AND r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can remove others');
+	END IF;
+	IF p_member = p_user THEN
+		PERFORM public.service_message(p_chat_id, p_user, format('%s left', public.user_name(p_user)));
+	ELSE
+		PERFORM public.service_message(p_chat_id, p_user,
+			format('%s removed %s', public.user_name(p_user), public.user_name(p_member)));
+	END IF;
+	DELETE FROM public.chat_members WHERE chat_id = p_chat_id AND user_id = p_member;
+	ev := public.emit(p_chat_id, 'member.removed', jsonb_build_object('user_id', p_member));
+	IF target_role = 'owner' THEN
+		UPDATE public.chat_members SET role = 'owner'
+		WHERE chat_id = p_chat_id AND user_id = (
+			SELECT user_id FROM public.chat_members WHERE chat_id = p_chat_id ORDER BY seq LIMIT 1)
+		RETURNING user_id INTO heir;
+		IF heir IS NOT NULL THEN
+			SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+			ev := public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+		END IF;
+	END IF;
+	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- The welcome chat of a new account (register_user() in auth.sql): a
+-- group "Welcome" with the user as its only member and owner, and a service
+-- message from the server. Returns the last event id.
+CREATE OR REPLACE FUNCTION welcome_user(p_user_id bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	c public.chats;
+BEGIN
+	INSERT INTO public.chats (type, title) VALUES ('group', 'Welcome') RETURNING * INTO c;
+	INSERT INTO public.chat_members (chat_id, user_id, role) VALUES (c.id, p_user_id, 'owner');
+	PERFORM public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
+	RETURN public.service_message(c.id, NULL, format(
+		'Welcome to Messenger, %s! Find people with the search box to start a '
+		'conversation, or create a group and invite friends.', public.user_name(p_user_id)));
+END
+$$;
+
+-- A chat deleted by hand takes its messages with it (messages has no
+-- foreign key to chats: migrations/011_send_batch.sql).
+CREATE OR REPLACE FUNCTION chats_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM public.messages WHERE chat_id IN (SELECT id FROM gone);
+	RETURN NULL;
+END
+$$;

@@ -1,0 +1,534 @@
+-- Messages: the Message object, history pages and their version triggers
+-- (migrations/006_page_versions.sql), sends (one, with files, a batch),
+-- edits, deletes, reactions and read and delivered markers (fcgi/messages).
+
+-- Distinct reactions a message may carry.
+CREATE OR REPLACE FUNCTION max_reactions() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 64 $$;
+
+-- Each given message's reactions, [{emoji, count, me}] in the order they
+-- first appeared; messages without any are left out. Inlined into the
+-- caller (a single SELECT), so it is planned with it.
+CREATE OR REPLACE FUNCTION reactions_of(p_ids bigint[], p_viewer bigint)
+RETURNS TABLE (message_id bigint, reactions jsonb)
+LANGUAGE sql STABLE AS $$
+	SELECT r.message_id, jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me)
+				       ORDER BY r.first_at, r.emoji)
+	FROM (SELECT x.message_id, x.emoji, count(*) AS n,
+		     coalesce(bool_or(x.user_id = p_viewer), false) AS me, min(x.created_at) AS first_at
+	      FROM public.message_reactions x WHERE x.message_id = ANY(p_ids)
+	      GROUP BY x.message_id, x.emoji) r
+	GROUP BY r.message_id
+$$;
+
+CREATE OR REPLACE FUNCTION message_reactions_json(p_message_id bigint, p_viewer bigint)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN coalesce((SELECT reactions FROM public.reactions_of(ARRAY[p_message_id], p_viewer)),
+			'[]'::jsonb);
+END
+$$;
+
+-- The Message object from a row and its parts (whatever they are, a deleted
+-- message shows none). message_json() looks the parts up; a page of
+-- history (chat_messages) passes them in.
+CREATE OR REPLACE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object(
+		'id', m.id,
+		'chat_id', m.chat_id,
+		'sender_id', CASE WHEN m.kind = 'service' THEN NULL ELSE m.sender_id END,
+		'kind', m.kind,
+		'text', CASE WHEN m.deleted_at IS NULL THEN m.text ELSE '' END,
+		'created_at', public.api_ts(m.created_at),
+		'edited_at', public.api_ts(m.edited_at),
+		'deleted', m.deleted_at IS NOT NULL,
+		'attachments', CASE WHEN m.deleted_at IS NULL THEN p_attachments ELSE '[]'::jsonb END,
+		'reactions', CASE WHEN m.deleted_at IS NULL THEN p_reactions ELSE '[]'::jsonb END,
+		'client_id', m.client_id)
+$$;
+
+CREATE OR REPLACE FUNCTION message_json(m messages, p_viewer bigint DEFAULT NULL,
+			     p_lookup_parts boolean DEFAULT true) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT public.message_object(m,
+		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
+			THEN public.message_attachments(m.id) ELSE '[]'::jsonb END,
+		CASE WHEN p_lookup_parts AND m.deleted_at IS NULL
+			THEN public.message_reactions_json(m.id, p_viewer) ELSE '[]'::jsonb END)
+$$;
+
+CREATE OR REPLACE FUNCTION message_append(p_chat_id bigint, p_sender bigint, p_kind text,
+					  p_text text, p_client_id text DEFAULT NULL)
+RETURNS messages
+LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+BEGIN
+	-- messages_page_inserted makes it the chat's last message.
+	INSERT INTO public.messages (chat_id, sender_id, kind, text, client_id)
+	VALUES (p_chat_id, p_sender, p_kind, p_text, p_client_id)
+	ON CONFLICT (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+	RETURNING * INTO m;
+	RETURN m;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION service_message(p_chat_id bigint, p_actor bigint, p_text text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+BEGIN
+	m := public.message_append(p_chat_id, p_actor, 'service', p_text);
+	RETURN public.emit(p_chat_id, 'message.created',
+		    jsonb_build_object('message', public.message_json(m, NULL, false)));
+END
+$$;
+
+-- A message p_user can see (a member of its chat), locked as asked; 404
+-- otherwise. p_lock is 'update' (edits, deletes) or 'share' (reactions: a
+-- concurrent delete waits, or is waited for).
+CREATE OR REPLACE FUNCTION message_visible(p_message_id bigint, p_user bigint, p_lock text) RETURNS messages
+LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+BEGIN
+	IF p_lock = 'update' THEN
+		SELECT * INTO m FROM public.messages WHERE id = p_message_id FOR NO KEY UPDATE;
+	ELSE
+		SELECT * INTO m FROM public.messages WHERE id = p_message_id FOR SHARE;
+	END IF;
+	IF m.id IS NULL OR NOT public.is_member(m.chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message');
+	END IF;
+	RETURN m;
+END
+$$;
+
+-- ---- page versions (migrations/006_page_versions.sql) -------------------------
+-- Triggers bump chats.version with every change a page of history shows.
+
+-- New messages, once per statement and chat: each chat's row takes its last
+-- message and a new version in one update, the rows in id order (the order
+-- chat locks are taken in everywhere), so two statements never wait for each
+-- other (migrations/011_send_batch.sql).
+CREATE OR REPLACE FUNCTION messages_page_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	chat_ids bigint[];
+	last_ids bigint[];
+	last_ats timestamptz[];
+BEGIN
+	SELECT array_agg(chat_id ORDER BY chat_id), array_agg(id ORDER BY chat_id),
+		array_agg(at ORDER BY chat_id)
+	INTO chat_ids, last_ids, last_ats
+	FROM (SELECT chat_id, max(id) AS id, max(created_at) AS at
+	      FROM inserted GROUP BY chat_id) s;
+	-- "= ANY" keeps the planner on the primary key: it cannot know how
+	-- few rows a transition table holds.
+	UPDATE public.chats c SET last_message_id = n.id, last_activity_at = n.at,
+		version = c.version + 1
+	FROM unnest(chat_ids, last_ids, last_ats) AS n(chat_id, id, at)
+	WHERE c.id = n.chat_id AND c.id = ANY(chat_ids);
+	RETURN NULL;
+END
+$$;
+
+-- A message edited or deleted.
+CREATE OR REPLACE FUNCTION messages_page_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE public.chats SET version = version + 1 WHERE id = NEW.chat_id;
+	RETURN NULL;
+END
+$$;
+
+-- Reactions and files point at a message; the chat is the message's.
+CREATE OR REPLACE FUNCTION message_parts_page_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP <> 'INSERT' AND OLD.message_id IS NOT NULL THEN
+		UPDATE public.chats SET version = version + 1
+		WHERE id = (SELECT chat_id FROM public.messages WHERE id = OLD.message_id);
+	END IF;
+	IF TG_OP <> 'DELETE' AND NEW.message_id IS NOT NULL
+	   AND NEW.message_id IS DISTINCT FROM (CASE WHEN TG_OP = 'UPDATE' THEN OLD.message_id END) THEN
+		UPDATE public.chats SET version = version + 1
+		WHERE id = (SELECT chat_id FROM public.messages WHERE id = NEW.message_id);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- Rendered from the page's ids: one grouped lookup of the page's files and
+-- one of its reactions (docs/BENCHMARKS.md, "Read the newest 50 messages").
+CREATE OR REPLACE FUNCTION chat_messages(p_user bigint, p_chat_id bigint, p_before bigint,
+					 p_after bigint, p_limit int) RETURNS api_reply
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	page bigint[];
+	has_more boolean;
+	rendered jsonb;
+BEGIN
+	IF NOT public.is_member(p_chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	-- One more than asked for tells whether more remain.
+	IF p_after IS NOT NULL THEN
+		page := ARRAY(SELECT id FROM public.messages WHERE chat_id = p_chat_id AND id > p_after
+			      ORDER BY id LIMIT p_limit + 1);
+	ELSE
+		page := ARRAY(SELECT id FROM public.messages
+			      WHERE chat_id = p_chat_id AND id < coalesce(p_before, 9223372036854775807)
+			      ORDER BY id DESC LIMIT p_limit + 1);
+	END IF;
+	has_more := cardinality(page) > p_limit;
+	page := page[1:p_limit];
+	SELECT coalesce(jsonb_agg(public.message_object(m, coalesce(a.attachments, '[]'::jsonb),
+						 coalesce(r.reactions, '[]'::jsonb)) ORDER BY m.id),
+			'[]'::jsonb)
+	INTO rendered
+	FROM public.messages m
+	LEFT JOIN public.attachments_of(page) a ON a.message_id = m.id
+	LEFT JOIN public.reactions_of(page, p_user) r ON r.message_id = m.id
+	WHERE m.id = ANY(page);
+	RETURN (200, jsonb_build_object('messages', rendered, 'has_more', has_more), NULL)::public.api_reply;
+END
+$$;
+
+-- Takes one token from the user's bucket (rate tokens a second, at most
+-- burst); raises 429 with the seconds to wait in HINT (the C side turns it
+-- into Retry-After) when there is none. rate <= 0 turns the limit off.
+CREATE OR REPLACE FUNCTION send_throttle(p_user bigint, p_rate double precision, p_burst double precision)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	left_ double precision;
+BEGIN
+	IF p_rate IS NULL OR p_rate <= 0 THEN
+		RETURN;
+	END IF;
+	INSERT INTO public.send_buckets AS b (user_id, tokens, at)
+	VALUES (p_user, p_burst - 1, clock_timestamp())
+	ON CONFLICT (user_id) DO UPDATE SET
+		tokens = least(p_burst, b.tokens
+			+ extract(epoch FROM clock_timestamp() - b.at)::double precision * p_rate) - 1,
+		at = clock_timestamp()
+	RETURNING tokens INTO left_;
+	IF left_ < 0 THEN
+		-- The transaction rolls back: a refused send takes no token.
+		RAISE EXCEPTION USING ERRCODE = 'M0429', MESSAGE = 'rate_limited',
+			DETAIL = 'too many messages; slow down',
+			HINT = greatest(1, ceil(-left_ / p_rate))::int::text;
+	END IF;
+END
+$$;
+
+-- The tokens in a bucket at p_at: refilled at p_rate a second, at most
+-- p_burst (an inlined expression).
+CREATE OR REPLACE FUNCTION bucket_tokens(b send_buckets, p_at timestamptz, p_rate double precision,
+			      p_burst double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT greatest(0, least(p_burst, b.tokens
+		+ extract(epoch FROM p_at - b.at)::double precision * p_rate))
+$$;
+
+-- POST /api/chats/{id}/messages. p_blank: the text is empty or white space
+-- (the C side trims with Unicode white space). A client_id seen before from
+-- this sender in this chat returns that message with 200 and changes
+-- nothing. Then the rate limit, the message, its files, message.created.
+-- The new message's JSON is built once, without
+-- lookups when it has no files, for both the event and the answer (the
+-- sender's view differs from the event's only in reactions, and a new
+-- message has none).
+CREATE OR REPLACE FUNCTION message_send(p_user bigint, p_chat_id bigint, p_text text,
+					p_blank boolean, p_client_id text, p_file_ids bigint[],
+					p_max_files int, p_rate double precision,
+					p_burst double precision) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+	with_files boolean := coalesce(cardinality(p_file_ids), 0) > 0;
+	msg jsonb;
+	ev bigint;
+BEGIN
+	PERFORM public.chat_lock(p_chat_id, p_user);
+	IF p_client_id IS NOT NULL THEN
+		SELECT * INTO m FROM public.messages
+		WHERE chat_id = p_chat_id AND sender_id = p_user AND client_id = p_client_id;
+		IF m.id IS NOT NULL THEN
+			RETURN (200, public.message_json(m, p_user), NULL)::public.api_reply;
+		END IF;
+	END IF;
+	IF p_blank AND NOT with_files THEN
+		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
+	END IF;
+	PERFORM public.send_throttle(p_user, p_rate, p_burst);
+	m := public.message_append(p_chat_id, p_user, 'text', coalesce(p_text, ''), p_client_id);
+	IF m.id IS NULL THEN
+		-- Only reachable without the chat lock; kept for safety.
+		SELECT * INTO m FROM public.messages
+		WHERE chat_id = p_chat_id AND sender_id = p_user AND client_id = p_client_id;
+		RETURN (200, public.message_json(m, p_user), NULL)::public.api_reply;
+	END IF;
+	IF with_files THEN
+		-- files.sql: each must be an unattached upload of the sender.
+		PERFORM public.attach_files(m.id, p_user, p_file_ids, p_max_files);
+	END IF;
+	msg := public.message_json(m, NULL, with_files);
+	ev := public.emit(p_chat_id, 'message.created', jsonb_build_object('message', msg));
+	RETURN (201, msg, ev)::public.api_reply;
+END
+$$;
+
+-- POST /api/chats/{id}/messages as multipart/form-data: the files the
+-- program received (the arrays of upload_sql_arrays(), shared/upload.h)
+-- become uploads of the sender (files_add() of files.sql) and the new
+-- message's attachments, in the same transaction. A repeated client_id
+-- returns the first message and stores no file.
+CREATE OR REPLACE FUNCTION message_send_upload(p_user bigint, p_chat_id bigint, p_text text,
+				    p_blank boolean, p_client_id text, p_names text[],
+				    p_sizes bigint[], p_mimes text[], p_keys text[],
+				    p_max_files int, p_rate double precision,
+				    p_burst double precision) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	ids bigint[] := '{}';
+BEGIN
+	PERFORM public.chat_lock(p_chat_id, p_user);
+	IF cardinality(p_names) > p_max_files THEN
+		PERFORM public.api_error(413, 'too_many_attachments',
+			format('a message may carry at most %s attachments', p_max_files));
+	END IF;
+	IF cardinality(p_names) > 0 AND NOT (p_client_id IS NOT NULL AND EXISTS (
+			SELECT 1 FROM public.messages WHERE chat_id = p_chat_id
+			AND sender_id = p_user AND client_id = p_client_id)) THEN
+		SELECT array_agg(f.id ORDER BY f.id) INTO ids
+		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys) f;
+	END IF;
+	RETURN public.message_send(p_user, p_chat_id, p_text, p_blank, p_client_id, ids, p_max_files,
+			    p_rate, p_burst);
+END
+$$;
+
+-- Sends text messages, item i being p_users[i] sending p_texts[i] with
+-- p_client_ids[i] (NULL: none) into p_chats[i], each as message_send()
+-- would with no files. Returns a row (ord = i, status, the Message) for
+-- each item it answers, in item order: 201 for a message it wrote (one
+-- message.created event each, and one NOTIFY of msgr_events for all), 200
+-- for a repeat. Any other item is left to message_send() by the caller,
+-- alone, which answers it exactly: the sender is not a member (404), its
+-- rate limit refuses it (429) or an earlier item of the batch has the
+-- same client_id. Items must not be blank (422 is message_send()'s).
+--
+-- Two statements: the chat locks, then everything else, which therefore
+-- sees every message committed before the locks were held. Locks are taken
+-- as everywhere: the chats in id order, then the send buckets in user order.
+CREATE OR REPLACE FUNCTION message_send_batch(p_users bigint[], p_chats bigint[], p_texts text[],
+				   p_client_ids text[], p_rate double precision,
+				   p_burst double precision)
+RETURNS TABLE (ord int, status int, body jsonb)
+LANGUAGE plpgsql
+-- A custom plan of the big statement took longer to make (~400 µs) than a
+-- batch of one takes to write; the generic plan suits every batch size.
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+	at_ timestamptz := clock_timestamp();
+	limited boolean := p_rate > 0;
+BEGIN
+	PERFORM 1 FROM public.chats WHERE id = ANY(p_chats) ORDER BY id FOR NO KEY UPDATE;
+	RETURN QUERY
+	WITH item AS (
+		SELECT i.n::int AS n, i.u, i.c, i.k
+		FROM unnest(p_users, p_chats, p_client_ids) WITH ORDINALITY AS i(u, c, k, n)
+		WHERE EXISTS (SELECT 1 FROM public.chat_members cm
+			      WHERE cm.chat_id = i.c AND cm.user_id = i.u)
+	), repeated AS (
+		SELECT i.n, i.u, m
+		FROM item i JOIN public.messages m
+			ON m.chat_id = i.c AND m.sender_id = i.u AND m.client_id = i.k
+	), fresh AS (
+		SELECT i.n, i.u, row_number() OVER (PARTITION BY i.u ORDER BY i.n) AS rank
+		FROM item i
+		WHERE i.k IS NULL OR (
+			NOT EXISTS (SELECT 1 FROM repeated r WHERE r.n = i.n)
+			AND NOT EXISTS (SELECT 1 FROM item j
+					WHERE j.n < i.n AND j.u = i.u AND j.c = i.c AND j.k = i.k))
+	), taken AS (
+		-- As send_throttle(): a new bucket is full, a send takes a whole
+		-- token, and a user's sends take them in item order. "granted"
+		-- carries the number wanted in and the number taken out.
+		INSERT INTO public.send_buckets AS b (user_id, tokens, at, granted)
+		SELECT w.u, p_burst - least(w.n, floor(p_burst)), at_, least(w.n, floor(p_burst))
+		FROM (SELECT u, count(*) AS n FROM fresh WHERE limited GROUP BY u) w
+		ORDER BY w.u
+		ON CONFLICT (user_id) DO UPDATE SET
+			tokens = public.bucket_tokens(b, at_, p_rate, p_burst)
+				- least(EXCLUDED.granted, floor(public.bucket_tokens(b, at_, p_rate, p_burst))),
+			at = at_,
+			granted = least(EXCLUDED.granted, floor(public.bucket_tokens(b, at_, p_rate, p_burst)))
+		RETURNING b.user_id, b.granted
+	), accepted AS (
+		SELECT f.n, nextval('public.messages_id_seq') AS id
+		FROM fresh f LEFT JOIN taken t ON t.user_id = f.u
+		WHERE NOT limited OR f.rank <= t.granted
+	), m AS (
+		-- The ids were drawn first so that each row can be matched to its item.
+		INSERT INTO public.messages (id, chat_id, sender_id, kind, text, client_id)
+		OVERRIDING SYSTEM VALUE
+		SELECT a.id, p_chats[a.n], p_users[a.n], 'text', p_texts[a.n], p_client_ids[a.n]
+		FROM accepted a ORDER BY a.id
+		RETURNING *
+	), e AS (
+		INSERT INTO public.events (chat_id, kind, payload)
+		SELECT m.chat_id, 'message.created',
+			jsonb_build_object('message', public.message_json(m::public.messages, NULL, false))
+		FROM m ORDER BY m.id
+		RETURNING events.id, events.payload
+	), woken AS (
+		-- wsd reads every event after the last it saw: one wake-up for
+		-- the batch, sent at its commit (a round trip less than after it).
+		SELECT pg_notify('msgr_events', max(e.id)::text) FROM e HAVING count(*) > 0
+	)
+	SELECT s.n, s.status, s.body FROM (
+		SELECT a.n, 201 AS status, e.payload->'message' AS body
+		FROM e JOIN accepted a ON a.id = (e.payload->'message'->>'id')::bigint
+			CROSS JOIN woken
+		UNION ALL
+		SELECT r.n, 200, public.message_json(r.m, r.u) FROM repeated r
+	) s ORDER BY s.n;
+END
+$$;
+
+-- PATCH /api/messages/{id} {text}: the sender only; 409 once deleted.
+CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages := public.message_visible(p_message_id, p_user, 'update');
+	ev bigint;
+BEGIN
+	IF m.kind <> 'text' OR m.sender_id IS DISTINCT FROM p_user THEN
+		PERFORM public.api_error(403, 'not_sender', 'only the sender can edit a message');
+	END IF;
+	IF m.deleted_at IS NOT NULL THEN
+		PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
+	END IF;
+	IF p_blank AND public.message_attachments(m.id) = '[]'::jsonb THEN
+		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
+	END IF;
+	UPDATE public.messages SET text = p_text, edited_at = now() WHERE id = m.id RETURNING * INTO m;
+	ev := public.emit(m.chat_id, 'message.updated', jsonb_build_object('message', public.message_json(m)));
+	RETURN (200, public.message_json(m, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- DELETE /api/messages/{id}: the sender, or the owner of a group. A soft
+-- delete: the row stays with its id and times, its text, reactions and
+-- files go. Deleting a deleted message is a no-op.
+CREATE OR REPLACE FUNCTION message_delete(p_user bigint, p_message_id bigint) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages := public.message_visible(p_message_id, p_user, 'update');
+	ev bigint;
+BEGIN
+	IF NOT ((m.kind = 'text' AND m.sender_id = p_user) OR EXISTS (
+			SELECT 1 FROM public.chat_members cm JOIN public.chats c ON c.id = cm.chat_id
+			WHERE cm.chat_id = m.chat_id AND cm.user_id = p_user
+			  AND cm.role = 'owner' AND c.type = 'group')) THEN
+		PERFORM public.api_error(403, 'not_allowed',
+			'only the sender or the owner of the group can delete this message');
+	END IF;
+	IF m.deleted_at IS NOT NULL THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	UPDATE public.messages SET deleted_at = now(), text = '' WHERE id = m.id;
+	-- (files.sql marks its files deleted by a trigger; the program
+	-- unlinks them after the commit.)
+	DELETE FROM public.message_reactions WHERE message_id = m.id;
+	ev := public.emit(m.chat_id, 'message.deleted', jsonb_build_object('message_id', m.id));
+	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- PUT (p_add) or DELETE /api/messages/{id}/reactions/{emoji}. Idempotent:
+-- only a change emits reaction.updated, whose data extends the contract's
+-- {message_id, reactions} with the user_id, emoji and added of the change,
+-- so that clients can keep their own "me" flags.
+CREATE OR REPLACE FUNCTION message_react(p_user bigint, p_message_id bigint, p_emoji text, p_add boolean)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages := public.message_visible(p_message_id, p_user, 'share');
+	ev bigint;
+BEGIN
+	IF p_add THEN
+		IF m.deleted_at IS NOT NULL THEN
+			PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM public.message_reactions WHERE message_id = m.id AND emoji = p_emoji)
+		   AND (SELECT count(DISTINCT emoji) FROM public.message_reactions
+			WHERE message_id = m.id) >= public.max_reactions() THEN
+			PERFORM public.api_error(409, 'too_many_reactions',
+				format('a message takes at most %s different reactions', public.max_reactions()));
+		END IF;
+		INSERT INTO public.message_reactions (message_id, user_id, emoji)
+		VALUES (m.id, p_user, p_emoji) ON CONFLICT DO NOTHING;
+	ELSE
+		DELETE FROM public.message_reactions
+		WHERE message_id = m.id AND emoji = p_emoji AND user_id = p_user;
+	END IF;
+	IF NOT FOUND THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	ev := public.emit(m.chat_id, 'reaction.updated', jsonb_build_object(
+		'message_id', m.id,
+		'reactions', public.message_reactions_json(m.id, NULL),
+		'user_id', p_user, 'emoji', p_emoji, 'added', p_add));
+	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- POST /api/chats/{id}/read {message_id}: moves the caller's read marker
+-- forward (never back; an older id is a no-op) and emits read. Reading
+-- implies delivery: the delivered marker follows silently.
+CREATE OR REPLACE FUNCTION chat_read(p_user bigint, p_chat_id bigint, p_message_id bigint)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT public.is_member(p_chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message in this chat');
+	END IF;
+	UPDATE public.chat_members
+	SET last_read_message_id = p_message_id,
+	    last_delivered_message_id = greatest(last_delivered_message_id, p_message_id)
+	WHERE chat_id = p_chat_id AND user_id = p_user AND last_read_message_id < p_message_id;
+	IF NOT FOUND THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	RETURN (204, NULL, public.emit(p_chat_id, 'read',
+		jsonb_build_object('user_id', p_user, 'message_id', p_message_id)))::public.api_reply;
+END
+$$;
+
+-- For wsd's {"type":"ack"}: moves the user's delivered marker forward and
+-- emits delivered. Returns the event id, or NULL when nothing changed (not
+-- a member, not a message of the chat, or not forward). Never raises for
+-- bad input.
+CREATE OR REPLACE FUNCTION mark_delivered(p_user_id bigint, p_chat_id bigint, p_message_id bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id) THEN
+		RETURN NULL;
+	END IF;
+	UPDATE public.chat_members SET last_delivered_message_id = p_message_id
+	WHERE chat_id = p_chat_id AND user_id = p_user_id
+	  AND last_delivered_message_id < p_message_id;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN public.emit(p_chat_id, 'delivered',
+		jsonb_build_object('user_id', p_user_id, 'message_id', p_message_id));
+END
+$$;

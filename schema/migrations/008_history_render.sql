@@ -1,0 +1,8 @@
+-- Rendering a page of history with one grouped lookup of the page's files
+-- and one of its reactions, instead of two lookups per message (100
+-- executor start-ups with an aggregate each for a page of 50, most finding
+-- nothing): docs/BENCHMARKS.md, "Read the newest 50 messages".
+--
+-- The per-message helpers of 003/005 become thin wrappers over the same
+-- set functions, so that a page and a single message are built alike
+-- (functions/messages.sql, files.sql).

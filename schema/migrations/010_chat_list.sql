@@ -1,0 +1,7 @@
+-- The chat list in one statement: each part of the caller's chats (their
+-- members, last messages with files and reactions, unread counts) is looked
+-- up once for all of them, instead of chat_json() per chat, which made
+-- several nested calls per chat and per member (docs/BENCHMARKS.md, "Chat
+-- list"). As in 008, the per-object helpers become wrappers over the same
+-- pieces, so that one chat and a list of chats are built alike
+-- (functions/chats.sql, auth.sql).
