@@ -3,12 +3,12 @@
  *
  * The chats and messages programs make one round trip per request: a SQL
  * function checks, changes, writes its events and builds the answer in one
- * transaction, and returns an api_reply row (schema/003_chats.sql):
+ * transaction, and returns an api_reply row (type in schema/migrations/003_chats.sql):
  * (status int, body jsonb or NULL, event_id bigint or NULL). reply_send()
  * answers it and, when events were written, sends the NOTIFY that wakes wsd
  * (after the commit: the statement has committed when db_exec returns).
  *
- * Domain errors raised in SQL (api_error(), schema/001_auth.sql) use
+ * Domain errors raised in SQL (api_error(), schema/functions/api.sql) use
  * SQLSTATE 'M0' followed by the HTTP status ('M0404'), the problem code as
  * MESSAGE and the text for people as DETAIL; reply_db_problem() turns them
  * into the problem document, so that the database says what went wrong and

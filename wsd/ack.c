@@ -2,7 +2,7 @@
  * ack.c - delivered markers from {"type":"ack"}, written in batches.
  *
  * Acks are collected for ack_flush_ms and written with one statement,
- * wsd_mark_delivered() (schema/004_wsd.sql), which calls the chats
+ * wsd_mark_delivered() (schema/functions/wsd.sql), which calls the chats
  * schema's mark_delivered() for the highest message of each (user, chat):
  * it moves the marker forward only and emits `delivered`, so a batch sent
  * twice after a lost connection changes nothing the second time. One
@@ -65,7 +65,7 @@ static void flush_done(void *arg, const PGresult *res)
 		for (size_t i = 0; retry && i < A.nsent; i++)
 			ack_add(A.sent[i].user_id, A.sent[i].chat_id, A.sent[i].message_id);
 	} else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-		/* After the commit, as every writer does (003_chats.sql). */
+		/* After the commit, as every writer does (schema/functions/messages.sql). */
 		const char *params[] = {PQgetvalue(res, 0, 0)};
 		pg_query(W.work[0], "SELECT pg_notify('msgr_events', $1)", 1, params, notify_done,
 			 NULL);

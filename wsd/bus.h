@@ -4,7 +4,7 @@
  *
  * Typing from a local session goes to the local members at once and to the
  * other processes with NOTIFY msgr_wsd (a process skips its own). Presence
- * changes are NOTIFYed by the SQL functions of schema/004_wsd.sql, to every
+ * changes are NOTIFYed by the SQL functions of schema/functions/wsd.sql, to every
  * process, this one too. Payloads (JSON objects written by wsd and by
  * those functions):
  *

@@ -10,7 +10,7 @@
  *	member.added   {"user": {"id": U}}
  *	member.removed {"user_id": U}
  *
- * schema/004_wsd.sql has the same reading in SQL (wsd_event_users).
+ * schema/functions/wsd.sql has the same reading in SQL (wsd_event_users).
  */
 #ifndef WSD_EVENT_H
 #define WSD_EVENT_H

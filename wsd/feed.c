@@ -9,7 +9,7 @@
  * consecutive; at a gap the poll stops and remembers it.
  *
  * Why a gap closes. next_event_id() assigns the writer's transaction id
- * before it draws the event id (schema/002_events.sql). A gap below a
+ * before it draws the event id (schema/functions/events.sql). A gap below a
  * visible row R means the missing ids were drawn before R's id was, so
  * their transactions had transaction ids before this poll's snapshot was
  * taken. When the poll sees a gap it also takes a transaction id of its

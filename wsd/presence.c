@@ -1,5 +1,5 @@
 /*
- * presence.c - presence rows and the instance (SQL in schema/004_wsd.sql).
+ * presence.c - presence rows and the instance (SQL in schema/functions/wsd.sql).
  *
  * Presence changes are written on the first connection, behind the
  * instance's registration, in batches. Batches are sorted by user, so that

@@ -3,7 +3,7 @@
  * as an instance that others can see die.
  *
  * user_presence has a row per (user, wsd process) while the user has
- * connections there; the SQL functions of schema/004_wsd.sql decide when a
+ * connections there; the SQL functions of schema/functions/wsd.sql decide when a
  * user goes online or offline across all processes and NOTIFY msgr_wsd
  * (bus.c fans the change out). Changes are written in batches, one batch
  * in flight at a time, in order for each user. The instance registers at

@@ -2,7 +2,7 @@
  * chats.h - the chats program's handlers (API.md "Chats and messages": the
  * chat list, chats, and group membership). Messages are the messages
  * program's. Each handler validates its input and makes one call of a
- * function of schema/003_chats.sql, which answers (shared/reply.h).
+ * function of schema/functions/chats.sql, which answers (shared/reply.h).
  */
 #ifndef MSGR_CHATS_H
 #define MSGR_CHATS_H

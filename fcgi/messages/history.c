@@ -4,7 +4,7 @@
  *
  * The process that serves a read keeps the pages it rendered
  * (shared/pagecache.h) stamped with the chat's version and the URL period
- * (schema/006_page_versions.sql). A request for a kept page costs one index
+ * (schema/migrations/006_page_versions.sql). A request for a kept page costs one index
  * lookup that checks the caller is a member and reads the current stamp;
  * only a changed page is rendered again. Pages showing reactions differ by
  * viewer (their "me"), so those are kept per viewer; the others are shared

@@ -2,7 +2,7 @@
  * messages.h - the messages program's handlers (API.md "Chats and
  * messages": history, sending, editing, deleting, reactions, read markers
  * and search). Each handler validates its input and makes one call of a
- * function of schema/003_chats.sql, which answers (shared/reply.h).
+ * function of schema/functions/messages.sql, which answers (shared/reply.h).
  */
 #ifndef MSGR_MESSAGES_H
 #define MSGR_MESSAGES_H

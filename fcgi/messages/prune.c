@@ -2,7 +2,7 @@
  * The retention of the event outbox: events older than
  * MSGR_EVENT_RETENTION_DAYS (default 7) are deleted, in the messages
  * master's periodic job. A client that resumes from before the oldest
- * retained event gets {"type":"reset"} from wsd (schema/004_wsd.sql records
+ * retained event gets {"type":"reset"} from wsd (schema/migrations/004_wsd.sql records
  * the highest pruned id).
  */
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * POST /api/chats/{id}/messages: JSON {text?, attachment_ids?, client_id?}
  * or multipart/form-data with the fields text and client_id and parts
  * "file" (repeatable), which become the message's attachments. Both end in
- * message_send() of schema/003_chats.sql: idempotent by client_id, rate
+ * message_send() of schema/functions/messages.sql: idempotent by client_id, rate
  * limited (messages_config), one message.created event. nginx passes JSON
  * sends to the event loop (send_loop.c), which writes those of plain text
  * in batches and the others alone with SEND_JSON_SQL; multipart sends, and

@@ -1,7 +1,7 @@
 /*
  * send_loop.c - the event loop's sends (loop.c): JSON POST
  * /api/chats/{id}/messages, checked as a worker checks them (send.c), and
- * written in batches (schema/011_send_batch.sql, 012).
+ * written in batches (message_send_batch(), schema/functions/messages.sql).
  *
  * One transaction per message spends most of the database's time on what
  * each statement and each commit costs, not on the message. So the sends of

@@ -151,7 +151,7 @@ def test_replay_follows_membership(stack, api, new_user):
         texts = [f["data"]["message"]["text"] for f in got if f["type"] == "message.created"]
         assert "everyone sees this" in texts
         if user is bob:
-            # The service message comes before member.removed (003_chats.sql).
+            # The service message comes before member.removed (chat_remove_member(), schema/functions/chats.sql).
             assert hidden["text"] not in texts
             assert [f["type"] for f in got[:2]] == ["message.created", "member.removed"]
         else:
