@@ -394,7 +394,7 @@ TEST(a_watched_descriptor_calls_back_when_readable)
 	REQUIRE(pipe(p) == 0);
 	watched.ready = count_watch;
 	watched_calls = 0;
-	REQUIRE(front_watch(x.f, p[0], &watched) == MSGR_OK);
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_READABLE) == MSGR_OK);
 	CHECK_INT_EQ(front_turn(x.f, 0), 0);
 	CHECK(write(p[1], "x", 1) == 1);
 	CHECK_INT_EQ(front_turn(x.f, 50), 1);
