@@ -70,7 +70,9 @@ static void timer_event(struct front_watch *w);
 /* Arms l's timer to ring in ms (0: disarms it). */
 static void timer_set(struct pglink *l, int ms)
 {
-	struct itimerspec t = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}};
+	struct itimerspec t = {
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+	};
 	if (timerfd_settime(l->timer_fd, 0, &t, NULL) != 0)
 		log_error("could not set a database link's timer: %s", strerror(errno));
 }
@@ -121,7 +123,9 @@ void pglink_free(struct pglink *l)
 /* Ends l's connection, if it has one. */
 static void link_drop(struct pglink *l)
 {
-	if (l->fd >= 0)
+	/* A socket libpq closed (or replaced, connecting) left the loop's
+	 * set as it closed; its number may be another's since. */
+	if (l->fd >= 0 && PQsocket(l->pg) == l->fd)
 		front_unwatch(l->front, l->fd);
 	PQfinish(l->pg);
 	l->pg = NULL;
@@ -189,12 +193,8 @@ static void connect_start(struct pglink *l)
 	l->phase = LINK_POLLING;
 	/* Before the first PQconnectPoll(), as if it had asked for writable. */
 	l->polling = PGRES_POLLING_WRITING;
-	if (!l->pg) {
-		connect_failed(l, "out of memory");
-		return;
-	}
-	if (PQstatus(l->pg) == CONNECTION_BAD) {
-		connect_failed(l, PQerrorMessage(l->pg));
+	if (PQstatus(l->pg) == CONNECTION_BAD) { /* as for NULL */
+		connect_failed(l, l->pg ? PQerrorMessage(l->pg) : "out of memory");
 		return;
 	}
 	timer_set(l, PGLINK_CONNECT_TIMEOUT_MS);

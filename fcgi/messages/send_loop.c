@@ -274,15 +274,18 @@ void send_loop(struct http_req *req, struct front_req *fr)
 
 void send_loop_next(void)
 {
-	/* Connecting, the batch fills on until the round the connect ends. */
-	enum pglink_state state;
-	if (filling.n && !pglink_busy(batch_link) &&
-	    (state = pglink_state(batch_link)) != PGLINK_CONNECTING) {
-		struct batch spare = in_flight;
-		in_flight = filling;
-		filling = spare;
-		if (state == PGLINK_DOWN || !batch_send())
-			batch_answer(&in_flight, NULL, false); /* nothing was written: each alone */
+	if (filling.n && !pglink_busy(batch_link)) {
+		enum pglink_state state = pglink_state(batch_link);
+		/* Connecting, the batch fills on until the round the connect
+		 * ends. */
+		if (state != PGLINK_CONNECTING) {
+			struct batch spare = in_flight;
+			in_flight = filling;
+			filling = spare;
+			/* Down, or not sent: nothing was written, each goes alone. */
+			if (state == PGLINK_DOWN || !batch_send())
+				batch_answer(&in_flight, NULL, false);
+		}
 	}
 	alone_next();
 }
