@@ -228,7 +228,9 @@ static void setup_start(struct pglink *l)
 	l->phase = LINK_SETUP;
 	l->step = 0;
 	l->step_failed = false;
-	if (PQsetnonblocking(l->pg, 1) != 0)
+	/* Readable from now on (the connect may have last waited for
+	 * writable), and writable only while output waits. */
+	if (PQsetnonblocking(l->pg, 1) != 0 || !link_watch(l))
 		connect_failed(l, PQerrorMessage(l->pg));
 	else
 		setup_send(l);

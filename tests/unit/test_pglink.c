@@ -28,6 +28,7 @@ static const struct pglink_statement stmts[] = {
 	{"plus_one", "SELECT $1::int + 1", 1},
 	{"pid", "SELECT pg_backend_pid()", 0},
 	{"sleep", "SELECT pg_sleep($1::float8)", 1},
+	{"length", "SELECT length($1::text)", 1},
 };
 
 struct outcome {
@@ -289,6 +290,40 @@ TEST(a_database_that_never_answers_leaves_the_loop_free_and_the_link_down_in_tim
 	close(mute);
 	unlink(addr.sun_path);
 	rmdir(dir);
+}
+
+TEST(a_statement_larger_than_the_socket_takes_goes_as_it_can)
+{
+	char pid[64];
+	struct fixture *x = connected(pid);
+	if (!x)
+		return;
+	/* Megabytes: far more than a socket's buffer, which the loop fills
+	 * as the server reads, never waiting in pglink_send(). */
+	size_t len = 8 << 20;
+	char *text = malloc(len + 1);
+	REQUIRE(text);
+	memset(text, 'x', len);
+	text[len] = '\0';
+	const char *params[] = {text};
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	REQUIRE(pglink_send(x->link, "length", 1, params) == MSGR_OK);
+	CHECK(log_ms_since(&t) < 500); /* a copy of 8 MB, and a first write */
+	free(text);
+	int events = 0;
+	double slowest = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	while (log_ms_since(&t) < 10000 && x->o.calls < 2)
+		timed_turn(x, &events, &slowest);
+	CHECK_INT_EQ(x->o.calls, 2);
+	CHECK_STR_EQ(x->o.value, "8388608");
+	CHECK(events > 1); /* written over several turns */
+	CHECK(slowest < 100);
+	/* The link goes on as usual. */
+	REQUIRE(plus_one(x, "1"));
+	CHECK_STR_EQ(x->o.value, "2");
+	stop(x);
 }
 
 TEST(wait_takes_a_connect_to_its_end)
