@@ -35,7 +35,9 @@ void db_conn_params(struct db_conn_params *p)
 	log_process_name(p->name, sizeof p->name);
 }
 
-PGconn *db_open(void)
+/* The worker's connection, set up; NULL when none could be made
+ * (logged). */
+static PGconn *db_open(void)
 {
 	struct db_conn_params p;
 	db_conn_params(&p);

@@ -31,16 +31,13 @@ struct db_stmt {
 /* Connects with MSGR_DATABASE_URL (libpq conninfo or URI). */
 enum msgr_err db_connect(void) MSGR_WUR;
 void db_disconnect(void);
-/* A connection of the caller's own, set up as the worker's is; NULL when
- * none could be made (logged). */
-PGconn *db_open(void);
 
 /*
- * How every connection of the process is set up, for those made
- * asynchronously (pglink.h) as for db_open()'s: connected with these
- * parameters (expand_dbname = 1), then given the server secret with
- * DB_SECRET_SQL, whose one parameter db_secret_param() writes (signed file
- * URLs are built in SQL, from the session-local setting msgr.secret).
+ * How every connection of the process is set up, the worker's as those
+ * made asynchronously (pglink.h): connected with these parameters
+ * (expand_dbname = 1), then given the server secret with DB_SECRET_SQL,
+ * whose one parameter db_secret_param() writes (signed file URLs are built
+ * in SQL, from the session-local setting msgr.secret).
  */
 struct db_conn_params {
 	const char *keys[3];
