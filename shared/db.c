@@ -12,35 +12,36 @@ static PGconn *conn;
 /* Bumped on every new connection: prepared statements live per connection. */
 static unsigned generation;
 
-/* Makes the server secret available to SQL (signed file URLs are built
- * there) as the session-local setting msgr.secret, hex-encoded. */
-static enum msgr_err share_secret(PGconn *c)
+enum msgr_err db_secret_param(char hex[DB_SECRET_HEX_MAX])
 {
 	const unsigned char *secret;
 	size_t len;
 	if (config_secret(&secret, &len) != MSGR_OK)
 		return MSGR_ERR_CONFIG;
-	char hex[2 * 512 + 1];
-	if (len > 512)
+	if (2 * len + 1 > DB_SECRET_HEX_MAX)
 		return MSGR_ERR_CONFIG;
 	hex_encode(hex, secret, len);
-	const char *params[] = {hex};
-	PGresult *res = PQexecParams(c, "SELECT set_config('msgr.secret', $1, false)", 1, NULL,
-				     params, NULL, NULL, 0);
-	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	PQclear(res);
-	return ok ? MSGR_OK : MSGR_ERR_DB;
+	return MSGR_OK;
 }
 
-PGconn *db_open(void)
+void db_conn_params(struct db_conn_params *p)
 {
+	*p = (struct db_conn_params){
+		.keys = {"dbname", "fallback_application_name", NULL},
+		.values = {config_str("MSGR_DATABASE_URL", "dbname=messenger"), p->name, NULL},
+	};
 	/* Named as the log names the process, so that pg_stat_activity tells
 	 * whose each session is; a name in the URL wins. */
-	char name[64];
-	log_process_name(name, sizeof name);
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {config_str("MSGR_DATABASE_URL", "dbname=messenger"), name, NULL};
-	PGconn *c = PQconnectdbParams(keys, values, 1);
+	log_process_name(p->name, sizeof p->name);
+}
+
+/* The worker's connection, set up; NULL when none could be made
+ * (logged). */
+static PGconn *db_open(void)
+{
+	struct db_conn_params p;
+	db_conn_params(&p);
+	PGconn *c = PQconnectdbParams(p.keys, p.values, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		/* PQerrorMessage ends with a newline. */
 		const char *msg = PQerrorMessage(c);
@@ -48,7 +49,14 @@ PGconn *db_open(void)
 		PQfinish(c);
 		return NULL;
 	}
-	if (share_secret(c) != MSGR_OK) {
+	char hex[DB_SECRET_HEX_MAX];
+	const char *params[] = {hex};
+	PGresult *res = NULL;
+	if (db_secret_param(hex) == MSGR_OK)
+		res = PQexecParams(c, DB_SECRET_SQL, 1, NULL, params, NULL, NULL, 0);
+	bool shared = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	if (!shared) {
 		log_error("could not pass the secret to the database session");
 		PQfinish(c);
 		return NULL;

@@ -31,9 +31,25 @@ struct db_stmt {
 /* Connects with MSGR_DATABASE_URL (libpq conninfo or URI). */
 enum msgr_err db_connect(void) MSGR_WUR;
 void db_disconnect(void);
-/* A connection of the caller's own, set up as the worker's is; NULL when
- * none could be made (logged). */
-PGconn *db_open(void);
+
+/*
+ * How every connection of the process is set up, the worker's as those
+ * made asynchronously (pglink.h): connected with these parameters
+ * (expand_dbname = 1), then given the server secret with DB_SECRET_SQL,
+ * whose one parameter db_secret_param() writes (signed file URLs are built
+ * in SQL, from the session-local setting msgr.secret).
+ */
+struct db_conn_params {
+	const char *keys[3];
+	const char *values[3];
+	char name[64]; /* the application name values points to */
+};
+void db_conn_params(struct db_conn_params *p);
+#define DB_SECRET_SQL "SELECT set_config('msgr.secret', $1, false)"
+#define DB_SECRET_HEX_MAX (2 * 512 + 1)
+/* The secret, hex-encoded, in hex; an error when it cannot be read (logged)
+ * or is longer than 512 bytes. */
+enum msgr_err db_secret_param(char hex[DB_SECRET_HEX_MAX]) MSGR_WUR;
 
 /* Executes a prepared statement with text parameters (NULL = SQL NULL).
  * Returns the result (the caller PQclear()s it; it may be an error result)

@@ -74,10 +74,18 @@ static void conn_take(struct front_conn *c);
 
 /* ---- watches ------------------------------------------------------------------ */
 
-enum msgr_err front_watch(struct front *f, int fd, struct front_watch *w)
+enum msgr_err front_watch(struct front *f, int fd, struct front_watch *w, unsigned events)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
-	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+	struct epoll_event ev = {
+		.events = (events & FRONT_READABLE ? EPOLLIN : 0) |
+			  (events & FRONT_WRITABLE ? EPOLLOUT : 0),
+		.data.ptr = w,
+	};
+	/* A change first: a watch changes what it waits for more often than
+	 * it starts, and libpq may have closed the socket it had (epoll then
+	 * forgot it) and opened another under the same number. */
+	if (epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+	    (errno != ENOENT || epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)) {
 		log_error("could not wait on descriptor %d: %s", fd, strerror(errno));
 		return MSGR_ERR_IO;
 	}
@@ -377,7 +385,7 @@ struct front *front_new(int listen_fd, const struct front_config *cfg)
 		 * connection. */
 		int flags = fcntl(listen_fd, F_GETFL);
 		if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
-		    front_watch(f, listen_fd, &f->listener) != MSGR_OK) {
+		    front_watch(f, listen_fd, &f->listener, FRONT_READABLE) != MSGR_OK) {
 			log_error("could not listen from the event loop: %s", strerror(errno));
 			close(f->epoll_fd);
 			free(f);

@@ -93,15 +93,25 @@ void front_answered(struct front_req *fr);
 
 /*
  * Other descriptors whose events the loop waits for (a database
- * connection's socket): embed a struct front_watch, set ready, and add the
- * descriptor. ready is called from the loop when fd is readable, or
- * closed; a watch removed during a round may still be called in that
- * round, so it must stay valid (and say it is done) until the round ends.
+ * connection's socket, a timer): embed a struct front_watch, set ready,
+ * and watch the descriptor for what it waits for: readable, writable (it
+ * can take more bytes), or both. ready is called from the loop when one of
+ * those comes, or fd is closed or failed (always reported), without
+ * saying which: it tries what it waits for, and expects EAGAIN. Asking
+ * again for a descriptor already watched changes what it waits for (a
+ * descriptor closed meanwhile, and so dropped by the loop, is added
+ * again). Readiness is level-triggered: a watch that asks for writable
+ * while it has nothing to write is called at every round. A watch removed
+ * during a round may still be called in that round, so it must stay valid
+ * (and say it is done) until the round ends.
  */
 struct front_watch {
 	void (*ready)(struct front_watch *w);
 };
-enum msgr_err front_watch(struct front *f, int fd, struct front_watch *w) MSGR_WUR;
+enum front_events { FRONT_READABLE = 1u << 0, FRONT_WRITABLE = 1u << 1 };
+/* Waits for events (front_events, or'ed; not 0) on fd. */
+enum msgr_err front_watch(struct front *f, int fd, struct front_watch *w,
+			  unsigned events) MSGR_WUR;
 void front_unwatch(struct front *f, int fd);
 
 #endif

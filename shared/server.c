@@ -215,10 +215,9 @@ static pid_t start_companion(int companion_fd, const struct srv_app *app)
 	sigaddset(&blocked, SIGINT);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	sigemptyset(&companion_wait_mask);
-	if (db_connect() != MSGR_OK)
-		log_error("companion starting without a database connection");
+	/* No worker's connection: the companion's database work goes on the
+	 * links of its loop (pglink.h), which never wait for it. */
 	app->companion(companion_fd);
-	db_disconnect();
 	_exit(0);
 }
 

@@ -41,8 +41,9 @@ struct srv_app {
 	/* The companion, or NULL. The master listens on the FastCGI socket's
 	 * path + companion_suffix (with the same permissions) and passes the
 	 * listening descriptor, so connections wait there while the companion
-	 * restarts. The companion runs in a child with a database connection
-	 * until srv_stopping(), waiting only in srv_companion_wait(); it is
+	 * restarts. The companion runs in a child until srv_stopping(),
+	 * waiting only in srv_companion_wait(), without a worker's database
+	 * connection (its loop has links of its own, pglink.h); it is
 	 * restarted when it ends, and stopped after the workers. */
 	void (*companion)(int listen_fd);
 	const char *companion_suffix;

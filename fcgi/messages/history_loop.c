@@ -19,7 +19,8 @@
  * per viewer) renders its own next, without following again.
  *
  * A read whose link was lost goes again once; a second loss, or no link to
- * be had, is a 503.
+ * be had (every link down: pglink.h), is a 503. While links connect, reads
+ * wait for them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -232,30 +233,41 @@ static bool render_may_start(void)
 	return renders_waiting.n && renders_running < (nlinks > 1 ? nlinks - 1 : 1);
 }
 
+/* Starts a job on l, which is ready and free: a render when one may
+ * start, or else the stamps waiting. */
+static void read_link_start(struct read_link *l)
+{
+	if (render_may_start()) {
+		struct pending_read *lead = queue_pop(&renders_waiting);
+		queue_push(&l->reads, lead);
+		take_followers(&l->reads, lead);
+		read_link_send(l, READ_RENDER);
+	} else {
+		while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
+			queue_push(&l->reads, queue_pop(&stamps_waiting));
+		read_link_send(l, READ_STAMPS);
+	}
+}
+
 void history_loop_next(void)
 {
-	bool any_busy = false;
+	/* Whether anything will come to answer what waits: a statement in
+	 * flight, or a connect, which ends on an event of the loop. */
+	bool coming = false;
 	for (int i = 0; i < nlinks; i++) {
 		struct read_link *l = &links[i];
 		/* Renders first, as they are bounded: stamps, however many come,
 		 * do not hold them back, and always have a link of their own. */
-		if (!pglink_busy(l->link) && (stamps_waiting.n || render_may_start()) &&
-		    pglink_ready(l->link)) {
-			if (render_may_start()) {
-				struct pending_read *lead = queue_pop(&renders_waiting);
-				queue_push(&l->reads, lead);
-				take_followers(&l->reads, lead);
-				read_link_send(l, READ_RENDER);
-			} else {
-				while (l->reads.n < READ_STAMPS_MAX && stamps_waiting.n)
-					queue_push(&l->reads, queue_pop(&stamps_waiting));
-				read_link_send(l, READ_STAMPS);
-			}
+		if (!pglink_busy(l->link) && (stamps_waiting.n || render_may_start())) {
+			enum pglink_state state = pglink_state(l->link);
+			coming = coming || state == PGLINK_CONNECTING;
+			if (state == PGLINK_READY)
+				read_link_start(l);
 		}
-		any_busy = any_busy || pglink_busy(l->link);
+		coming = coming || pglink_busy(l->link);
 	}
-	/* No link busy, none to be had: nothing would ever answer them. */
-	if (!any_busy) {
+	/* Every link down and none busy: nothing would ever answer them. */
+	if (!coming) {
 		reads_unreachable(&stamps_waiting);
 		reads_unreachable(&renders_waiting);
 	}
@@ -338,7 +350,7 @@ bool history_loop_start(struct front *f, int n)
 					   read_link_done, &links[i]);
 		if (!links[i].link)
 			return false;
-		pglink_ready(links[i].link);
+		pglink_state(links[i].link); /* connecting now, not on the first read */
 	}
 	return true;
 }

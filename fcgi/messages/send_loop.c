@@ -129,8 +129,11 @@ static void alone_lost(struct pending_send *s)
 static void alone_next(void)
 {
 	while (alone_head && !pglink_busy(alone_link)) {
+		enum pglink_state state = pglink_state(alone_link);
+		if (state == PGLINK_CONNECTING)
+			return; /* sent on the round the connect ends */
 		struct pending_send *s = alone_pop();
-		if (!pglink_ready(alone_link)) {
+		if (state == PGLINK_DOWN) {
 			reply_db_problem(s->req, NULL);
 			front_answered(s->fr);
 			continue;
@@ -211,12 +214,10 @@ static void batch_params(const struct batch *b, struct buf p[4])
 		buf_putc(&p[k], '}');
 }
 
-/* Sends the batch in flight; false when it could not (nothing was written
- * then). */
+/* Sends the batch in flight on its ready link; false when it could not
+ * (nothing was written then). */
 static bool batch_send(void)
 {
-	if (!pglink_ready(batch_link))
-		return false;
 	struct buf p[4] = {{0}};
 	batch_params(&in_flight, p);
 	char rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
@@ -274,11 +275,17 @@ void send_loop(struct http_req *req, struct front_req *fr)
 void send_loop_next(void)
 {
 	if (filling.n && !pglink_busy(batch_link)) {
-		struct batch spare = in_flight;
-		in_flight = filling;
-		filling = spare;
-		if (!batch_send())
-			batch_answer(&in_flight, NULL, false); /* nothing was written: each alone */
+		enum pglink_state state = pglink_state(batch_link);
+		/* Connecting, the batch fills on until the round the connect
+		 * ends. */
+		if (state != PGLINK_CONNECTING) {
+			struct batch spare = in_flight;
+			in_flight = filling;
+			filling = spare;
+			/* Down, or not sent: nothing was written, each goes alone. */
+			if (state == PGLINK_DOWN || !batch_send())
+				batch_answer(&in_flight, NULL, false);
+		}
 	}
 	alone_next();
 }
@@ -289,10 +296,9 @@ bool send_loop_start(struct front *f)
 	alone_link = pglink_new(f, alone_statements, 1, alone_done, NULL);
 	if (!batch_link || !alone_link)
 		return false;
-	/* Connected now, not on the first send (a failure is logged; the
-	 * first send tries again). */
-	pglink_ready(batch_link);
-	pglink_ready(alone_link);
+	/* Connecting now, not on the first send. */
+	pglink_state(batch_link);
+	pglink_state(alone_link);
 	return true;
 }
 

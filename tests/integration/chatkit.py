@@ -131,3 +131,16 @@ def events(stack, chat_id, since=0):
 
 def kinds(evs):
     return [k for k, _ in evs]
+
+
+def companion_pid(stack):
+    """The pid of the messages program's companion (its event loop)."""
+    found = re.findall(r"messages\[(\d+)\] info: serving sends", stack.log("messages"))
+    assert found, "the messages log names no companion"
+    return int(found[-1])
+
+
+def companion_sessions(stack, pid):
+    """The pids of the database sessions of companion pid."""
+    return stack.psql("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                      f"messages[{pid}]")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from chatkit import assert_problem, direct, group, history, send
+from chatkit import assert_problem, companion_pid, companion_sessions, direct, group, history, send
 from helpers import wait_until
 
 READ_LINKS = 4  # the companion's default MSGR_READ_LINKS
@@ -21,17 +21,6 @@ READ_LINKS = 4  # the companion's default MSGR_READ_LINKS
 
 def get(api, user, chat_id, **query):
     return api.get(f"/api/chats/{chat_id}/messages", token=user, params=query)
-
-
-def companion_pid(stack):
-    found = re.findall(r"messages\[(\d+)\] info: serving sends", stack.log("messages"))
-    assert found, "the messages log names no companion"
-    return int(found[-1])
-
-
-def companion_sessions(stack, pid):
-    return stack.psql("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                      f"messages[{pid}]")
 
 
 def read_while_locked(stack, api, reads, before_release=lambda: None):

@@ -394,11 +394,56 @@ TEST(a_watched_descriptor_calls_back_when_readable)
 	REQUIRE(pipe(p) == 0);
 	watched.ready = count_watch;
 	watched_calls = 0;
-	REQUIRE(front_watch(x.f, p[0], &watched) == MSGR_OK);
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_READABLE) == MSGR_OK);
 	CHECK_INT_EQ(front_turn(x.f, 0), 0);
 	CHECK(write(p[1], "x", 1) == 1);
 	CHECK_INT_EQ(front_turn(x.f, 50), 1);
 	CHECK_INT_EQ(watched_calls, 1);
+	front_unwatch(x.f, p[0]);
+	CHECK_INT_EQ(front_turn(x.f, 0), 0);
+	close(p[0]);
+	close(p[1]);
+	stop(&x);
+}
+
+TEST(a_watch_asks_for_writable_readable_or_both_and_may_change_its_mind)
+{
+	struct fixture x = start();
+	int p[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p) == 0);
+	watched.ready = count_watch;
+	watched_calls = 0;
+	/* Writable is level-triggered: reported at every round while it is. */
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_WRITABLE) == MSGR_OK);
+	CHECK_INT_EQ(front_turn(x.f, 0), 1);
+	CHECK_INT_EQ(front_turn(x.f, 0), 1);
+	CHECK_INT_EQ(watched_calls, 2);
+	/* Full, it is not, until the other end reads. */
+	char chunk[4096] = {0};
+	while (write(p[0], chunk, sizeof chunk) > 0)
+		;
+	CHECK_INT_EQ(front_turn(x.f, 0), 0);
+	/* Asked again, what it waits for changes: readable only. */
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_READABLE) == MSGR_OK);
+	while (read(p[1], chunk, sizeof chunk) > 0)
+		;
+	CHECK_INT_EQ(front_turn(x.f, 0), 0);
+	CHECK(write(p[1], "x", 1) == 1);
+	CHECK_INT_EQ(front_turn(x.f, 0), 1);
+	CHECK_INT_EQ(watched_calls, 3);
+	/* Both: readable (the byte left unread) and writable, one call. */
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_READABLE | FRONT_WRITABLE) == MSGR_OK);
+	CHECK_INT_EQ(front_turn(x.f, 0), 1);
+	CHECK_INT_EQ(watched_calls, 4);
+	/* A descriptor closed, and so forgotten by the loop, is added again
+	 * under the same number. */
+	int number = p[0];
+	close(p[0]);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p) == 0);
+	REQUIRE(p[0] == number);
+	REQUIRE(front_watch(x.f, p[0], &watched, FRONT_WRITABLE) == MSGR_OK);
+	CHECK_INT_EQ(front_turn(x.f, 0), 1);
+	CHECK_INT_EQ(watched_calls, 5);
 	front_unwatch(x.f, p[0]);
 	CHECK_INT_EQ(front_turn(x.f, 0), 0);
 	close(p[0]);
