@@ -190,7 +190,9 @@ def test_register_invalid_utf8_is_422(url):
     assert "password" in body["errors"]
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[]", b"\"x\"", b"{\"username\": }", b"{} trailing", b"{'a':1}"])
+@pytest.mark.parametrize("raw", [b"{", b"[]", b"\"x\"", b"{\"username\": }", b"{} trailing", b"{'a':1}",
+                                 b"{\"username\":NaN}", b"{\"n\":-Infinity}", b"{\"username\":\"a\tb\"}",
+                                 b"{}\x00"])
 def test_register_malformed_json_is_400(url, raw):
     r = requests.post(url("/api/auth/register"), data=raw,
                       headers={"Content-Type": "application/json"}, timeout=10)
