@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -118,11 +119,24 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 	exit(0);
 }
 
+/* In a child just forked by master: a master killed outright (SIGKILL, the
+ * OOM killer) cannot stop its children, and orphans would go on serving
+ * and holding their sockets and database connections beside the master
+ * started in its place. So the child gets SIGTERM, its usual stop, when
+ * the master dies, and ends at once if that happened before it asked. */
+static void end_with_master(pid_t master)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
+		_exit(1);
+}
+
 static pid_t start_worker(int listen_fd, const struct srv_app *app)
 {
+	pid_t master = getpid();
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
+	end_with_master(master);
 	close_listeners_except(listen_fd);
 	struct sigaction sa = {.sa_handler = worker_on_stop};
 	sigaction(SIGTERM, &sa, NULL);
@@ -145,11 +159,14 @@ static pid_t start_worker(int listen_fd, const struct srv_app *app)
  * but keep_fd closed. In the master: its pid, or -1 (logged). */
 static pid_t fork_helper(const char *what, int keep_fd)
 {
+	pid_t master = getpid();
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
 		log_error("could not start %s: %s", what, strerror(errno));
-	else if (pid == 0)
+	} else if (pid == 0) {
+		end_with_master(master);
 		close_listeners_except(keep_fd);
+	}
 	return pid;
 }
 

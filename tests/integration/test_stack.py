@@ -3,6 +3,7 @@ restarting parts (scripts/stack.sh, nginx/*.conf, scripts/migrate.sh)."""
 
 import os
 import re
+import signal
 import stat
 
 import pytest
@@ -128,3 +129,45 @@ def test_restart_the_database(stack, api):
     # The workers reconnect on their next statement.
     wait_until(lambda: api.get("/api/health").status_code == 200, message="health after restart")
     assert stack.psql("SELECT 1") == [(1,)]
+
+
+def _children(pid):
+    """The live (not zombie) processes whose parent is pid."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.append(int(entry))
+    return kids
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_children_end_with_their_master(stack, api):
+    """A FastCGI master killed outright takes its workers and its companion
+    with it (shared/server.c end_with_master): none is left serving beside
+    the master started in its place."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    master = int((stack.var / "run" / "messages.pid").read_text().split()[0])
+    kids = _children(master)
+    assert len(kids) >= 2, kids  # the workers and the companion
+    try:
+        os.kill(master, signal.SIGKILL)
+        wait_until(lambda: not any(_alive(k) for k in kids), timeout=15,
+                   message="the children of a killed master to end")
+    finally:
+        stack.restart("messages")
+    wait_until(lambda: api.get("/api/search/messages?q=x", token=None).status_code == 401,
+               message="messages serving again")
