@@ -8,6 +8,8 @@
 # sudo. The stack never uses the system's PostgreSQL or nginx services: their
 # packages are only needed for the binaries, so they are kept from starting
 # while installing (policy-rc.d), and one that runs anyway does not matter.
+# The test group also installs the OpenAPI linter from npm, pinned by
+# tools/openapi/package-lock.json, into tools/openapi/node_modules.
 set -euo pipefail
 
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
@@ -40,7 +42,34 @@ missing=()
 for p in "${wanted[@]}"; do
 	[[ -n ${ok[$p]:-} ]] || missing+=("$p")
 done
-((${#missing[@]})) || exit 0
+
+# Node.js for the OpenAPI linter: asked for by command, not by package, as
+# NodeSource's nodejs (which holds npm) and Debian's nodejs + npm are all fine;
+# the pinned linter needs node 18.17 or later (Debian 12 has 18.19).
+want_lint=0
+[[ " ${groups[*]} " == *" test "* ]] && want_lint=1
+if ((want_lint)); then
+	command -v node >/dev/null || missing+=(nodejs)
+	command -v npm >/dev/null || missing+=(npm)
+fi
+
+# npm ci when node_modules is missing or older than the lock file (npm writes
+# node_modules/.package-lock.json last); as the calling user, never as root
+# through sudo, so the tree stays the user's. No install scripts: the linter
+# needs none.
+lint_tools() {
+	((want_lint)) || return 0
+	local dir
+	dir=$(cd "$(dirname "$0")/../tools/openapi" && pwd)
+	[[ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]] && return 0
+	echo "deps: installing the OpenAPI linter (npm ci in tools/openapi)" >&2
+	npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+}
+
+if ((${#missing[@]} == 0)); then
+	lint_tools
+	exit 0
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 if [[ $(id -u) == 0 ]]; then
@@ -74,3 +103,4 @@ apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-
 "${apt[@]}" update
 "${apt[@]}" install --no-install-recommends "${missing[@]}"
 echo "deps: installed ${missing[*]}" >&2
+lint_tools
