@@ -445,6 +445,37 @@ static bool origin_allowed(struct lws *wsi)
 	return false;
 }
 
+/*
+ * Answers a handshake whose Origin is refused with a 403 problem document,
+ * then has lws close the connection. Returning 1 from the filter alone
+ * would drop the connection without a word: nginx then answers 502 (its
+ * "not running" page), which tells a browser to retry a request that will
+ * never succeed. The upgrade has not happened yet, so the connection still
+ * speaks HTTP/1.1: the status line, the headers and the body go out in one
+ * write (a few hundred bytes on a fresh socket, never partial), before lws
+ * closes it.
+ */
+static int refuse_handshake(struct lws *wsi)
+{
+	static const char body[] =
+		"{\"type\":\"about:blank\",\"title\":\"Forbidden\",\"status\":403,"
+		"\"code\":\"origin_not_allowed\",\"detail\":\"this page's origin may not open "
+		"the realtime connection (MSGR_ALLOWED_ORIGINS)\"}";
+	unsigned char buf[LWS_PRE + 1024];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN, "application/problem+json",
+					sizeof body - 1, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+					 &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end) || end - p < (ptrdiff_t)sizeof body)
+		return 1;
+	memcpy(p, body, sizeof body - 1);
+	p += sizeof body - 1;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		log_info("handshake refused: could not send the 403");
+	return 1; /* lws closes the connection */
+}
+
 static uint32_t now_s(void)
 {
 	return (uint32_t)(wsd_now_ms() / 1000);
@@ -560,7 +591,7 @@ static int session_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	struct session *s = user;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return origin_allowed(wsi) ? 0 : 1;
+		return origin_allowed(wsi) ? 0 : refuse_handshake(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		on_established(s, wsi);
 		return 0;

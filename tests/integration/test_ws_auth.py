@@ -97,7 +97,39 @@ def test_late_auth_is_closed(ws):
     assert 9 <= took <= 15
 
 
+def handshake(stack, origin=None):
+    """A raw WebSocket upgrade through nginx: (status, headers, body)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(stack.base_url.split("//", 1)[1], timeout=10)
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode(),
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Protocol": "msgr",
+    }
+    if origin:
+        headers["Origin"] = origin
+    try:
+        conn.request("GET", "/ws", headers=headers)
+        r = conn.getresponse()
+        body = r.read() if r.status != 101 else b""
+        return r.status, r.headers, body
+    finally:
+        conn.close()
+
+
 def test_foreign_origin_is_refused_at_the_handshake(stack):
+    # An honest 403 with a problem document, not a dropped connection that
+    # nginx turns into a 5xx a browser would retry for ever.
+    status, headers, body = handshake(stack, origin="http://evil.example")
+    assert status == 403
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert "Retry-After" not in headers
+    problem = json.loads(body)
+    assert problem["status"] == 403 and problem["code"] == "origin_not_allowed"
+    assert handshake(stack, origin=stack.origin)[0] == 101
     with pytest.raises((websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError)):
         WsClient.open(stack.ws_url, origin="http://evil.example")
     # Allowed origins and clients that send none (not a browser) get in.
