@@ -142,9 +142,10 @@ def test_two_people_chat(browser, tmp_path):
 
 
 def test_send_answered_503_goes_again_by_itself(browser, new_user, api):
-    """A 503 (the server restarting, or unsure whether it stored a send) is
-    retried with the same client_id after Retry-After, a few times, before
-    the message is marked as not sent."""
+    """A 502 or 503 (a program restarting or not running, or unsure whether
+    it stored a send) is retried with the same client_id after Retry-After
+    (a second without one), a few times, before the message is marked as
+    not sent."""
     alice = new_user("ida", display_name="Ida Noddack")
     bob = new_user("jon", display_name="Jon Postel")
     chat = api.post("/api/chats", token=alice, json={"type": "direct", "user_id": bob["user"]["id"]}).json()
@@ -152,8 +153,8 @@ def test_send_answered_503_goes_again_by_itself(browser, new_user, api):
     a.allow("Failed to load resource")
     sign_in(a, alice["username"], alice["password"])
     open_chat(a, "Jon Postel")
-    # The next N message POSTs are answered 503, as nginx answers while the
-    # program restarts; the client_id of each is recorded.
+    # The next N message POSTs are answered 502 and 503 in turn, as nginx
+    # answers while the program restarts; the client_id of each is recorded.
     a.js(
         """window.__realFetch = window.fetch;
            window.__refuse = 2; window.__ids = [];
@@ -161,9 +162,13 @@ def test_send_answered_503_goes_again_by_itself(browser, new_user, api):
              if (opts && opts.method === 'POST' && /\\/messages$/.test(url)) {
                window.__ids.push(JSON.parse(opts.body).client_id);
                if (window.__refuse-- > 0)
-                 return Promise.resolve(new Response(
-                   '{"type":"about:blank","title":"Service Unavailable","status":503,"code":"service_unavailable"}',
-                   {status: 503, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '1'}}));
+                 return Promise.resolve(window.__ids.length % 2
+                   ? new Response(
+                       '{"type":"about:blank","title":"Bad Gateway","status":502,"code":"service_not_running"}',
+                       {status: 502, headers: {'Content-Type': 'application/problem+json'}})
+                   : new Response(
+                       '{"type":"about:blank","title":"Service Unavailable","status":503,"code":"service_unavailable"}',
+                       {status: 503, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '1'}}));
              }
              return window.__realFetch(url, opts);
            };"""
@@ -176,7 +181,7 @@ def test_send_answered_503_goes_again_by_itself(browser, new_user, api):
     msgs = api.get(f"/api/chats/{chat['id']}/messages", token=alice).json()["messages"]
     assert [m["text"] for m in msgs].count("Still there?") == 1
 
-    # Answered 503 every time: after the automatic tries, the user decides.
+    # Refused every time: after the automatic tries, the user decides.
     a.js("window.__refuse = 100; window.__ids = []")
     send_text(a, "Hello?")
     failed = a.wait_for(".msg-row.pending.failed", timeout=15)

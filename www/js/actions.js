@@ -55,17 +55,19 @@ async function attempt(p) {
   }
 }
 
-// A 503 is the server restarting, or unsure whether it stored the message:
-// the same client_id goes again by itself (stored once either way), a few
-// times, after the Retry-After the server gave, before the user is asked.
+// A 502 or 503 is a program restarting or not there for a moment (nginx's
+// own answer), or unsure whether it stored the message: the same client_id
+// goes again by itself (stored once either way), a few times, after the
+// Retry-After the server gave (a second without one), before the user is
+// asked.
 const AUTO_RETRIES = 3;
 
 function retryLater(p, e) {
-  if (e.status !== 503 || (p.autoRetries || 0) >= AUTO_RETRIES) return false;
+  if ((e.status !== 502 && e.status !== 503) || (p.autoRetries || 0) >= AUTO_RETRIES) return false;
   p.autoRetries = (p.autoRetries || 0) + 1;
   setTimeout(() => {
     if (S.pendingOf(p.chat_id).includes(p)) attempt(p);
-  }, Math.max(1, e.retryAfter) * 1000);
+  }, Math.max(1, e.retryAfter || 1) * 1000);
   return true;
 }
 
