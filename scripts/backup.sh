@@ -188,6 +188,7 @@ SELECT current_setting('server_version') \g '$work/server_version'
 \! touch '$work/snap.ok'
 SQL
 wait_ok snap "$snap_pid" || die "could not take a snapshot: $(cat "$work/snap.err")"
+hook snapshot
 
 # 3. Link the live files into the staging directory; then the ones not
 # found (published a moment late) under either name, for up to a second.

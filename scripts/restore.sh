@@ -34,7 +34,10 @@ die() {
 	exit 1
 }
 
-FORCE=${FORCE:-0}
+case ${FORCE:-0} in
+1 | yes | true) FORCE=1 ;;
+*) FORCE=0 ;;
+esac
 FROM=${FROM:-}
 for arg in "$@"; do
 	case $arg in

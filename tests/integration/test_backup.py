@@ -13,6 +13,7 @@ import struct
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -180,6 +181,43 @@ def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated
         else:
             import shutil
             shutil.rmtree(var, ignore_errors=True)
+
+
+def test_the_files_table_is_locked_from_the_snapshot_to_the_links(stack, api, populated, tmp_path):
+    """A delete between the snapshot and the hard links waits for the lock:
+    without it the bytes of a file the dump names would be gone."""
+    alice, chat = populated["alice"], populated["chat"]
+    data = b"deleted while the files are being linked\n" * 30
+    file_id, msg = send_file(api, alice, chat, "racing.txt", data, "deleted during the link pass")
+    key = stack.psql("SELECT storage_key FROM files WHERE id = %s", file_id)[0][0]
+    hook = tmp_path / "hook.sh"
+    hook.write_text('#!/bin/bash\n[ "$1" = snapshot ] || exit 0\ntouch "$0.reached"\n'
+                    'for i in $(seq 600); do [ -e "$0.go" ] && exit 0; sleep 0.1; done\nexit 1\n')
+    hook.chmod(0o755)
+    backup = tmp_path / "backup"
+    proc = subprocess.Popen([str(BACKUP_SH)], env=script_env(stack, stack.var, BACKUP_DIR=str(backup),
+                                                             BACKUP_TEST_HOOK=str(hook)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answer = {}
+    deleter = threading.Thread(
+        target=lambda: answer.update(r=api.delete(f"/api/messages/{msg['id']}", token=alice)))
+    try:
+        wait_until(lambda: Path(f"{hook}.reached").exists() or proc.poll() is not None, timeout=60,
+                   message="the backup's snapshot")
+        assert proc.poll() is None, proc.communicate()
+        deleter.start()
+        time.sleep(1.5)
+        assert deleter.is_alive(), f"the delete did not wait for the backup's lock: {answer}"
+        assert (stack.var / "files" / key).exists()
+    finally:
+        Path(f"{hook}.go").touch()
+        out, err = proc.communicate(timeout=300)
+        if deleter.ident is not None:
+            deleter.join(timeout=60)
+    assert proc.returncode == 0, err
+    assert answer["r"].status_code == 204, answer["r"].text
+    assert not (stack.var / "files" / key).exists()
+    assert (backup / "files" / key).read_bytes() == data
 
 
 def test_a_tar_backup_and_a_target_that_is_not_empty(stack, populated, tmp_path):
