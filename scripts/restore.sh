@@ -133,6 +133,7 @@ PSQL=("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1)
 "$PGBIN/pg_restore" --exit-on-error --single-transaction --no-owner --no-privileges \
 	-d messenger "$src/messenger.dump" 2>"$work/restore.err" ||
 	die "pg_restore failed: $(tail -n 20 "$work/restore.err")"
+before=$("${PSQL[@]}" -d messenger -c 'SELECT count(*) FROM public.schema_migrations')
 VAR=$VAR PGDATABASE=messenger "$top/scripts/migrate.sh" </dev/null || die "migrations failed"
 
 # Every live file the database names is here, with its size.
@@ -151,9 +152,10 @@ while IFS=$'\t' read -r key size; do
 	fi
 done <"$work/live"
 ((bad == 0)) || die "$bad stored file(s) do not match the database"
-counts=$("${PSQL[@]}" -c "SELECT format('%s users, %s chats, %s messages, %s files',
+counts=$("${PSQL[@]}" -c "SELECT format('%s users, %s chats, %s messages, %s files; %s of %s migrations were in the backup',
 	(SELECT count(*) FROM public.users), (SELECT count(*) FROM public.chats),
-	(SELECT count(*) FROM public.messages), (SELECT count(*) FROM public.files WHERE deleted_at IS NULL))")
+	(SELECT count(*) FROM public.messages), (SELECT count(*) FROM public.files WHERE deleted_at IS NULL),
+	$before, (SELECT count(*) FROM public.schema_migrations))")
 
 as_user "$PGBIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null </dev/null
 started_pg=0

@@ -9,6 +9,8 @@ second."""
 import json
 import os
 import pwd
+import re
+import shutil
 import struct
 import subprocess
 import tarfile
@@ -179,7 +181,6 @@ def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated
             problems = restored.shutdown()
             assert not problems, "\n\n".join(problems)
         else:
-            import shutil
             shutil.rmtree(var, ignore_errors=True)
 
 
@@ -253,3 +254,35 @@ def test_a_tar_backup_and_a_target_that_is_not_empty(stack, populated, tmp_path)
     # The stack of a running target is never restored over.
     r = run_script(RESTORE_SH, script_env(stack, stack.var, FORCE="1"), str(archive))
     assert r.returncode != 0 and "is running" in r.stderr, r.stderr
+
+
+
+def test_a_backup_of_an_older_schema_upgrades(stack, populated, tmp_path):
+    """restore.sh runs migrate.sh after the dump: a backup whose database
+    lacks the last migration gets it. (The schemas from before migrations/
+    and functions/ were split do not survive any pg_dump: schema/README.md.)"""
+    backup = tmp_path / "backup"
+    r = run_script(BACKUP_SH, script_env(stack, stack.var), str(backup))
+    assert r.returncode == 0, r.stderr
+    last = sorted(p.stem for p in (REPO / "schema" / "migrations").glob("*.sql"))[-1]
+    db = f"msgr_bk_old_{os.getpid()}"
+    env = dict(os.environ, PGHOST=str(stack.var / "run"), PGUSER=stack.db_superuser, PGDATABASE=db)
+    env.pop("VAR", None)
+    stack.psql(f'CREATE DATABASE "{db}" TEMPLATE template0')
+    try:
+        for cmd in (["pg_restore", "--exit-on-error", "-d", db, str(backup / "messenger.dump")],
+                    ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                     f"DELETE FROM schema_migrations WHERE version = '{last}'"],
+                    ["pg_dump", "-Fc", "-f", str(backup / "messenger.dump")]):
+            subprocess.run([f"/usr/lib/postgresql/15/bin/{cmd[0]}", *cmd[1:]], env=env, check=True,
+                           capture_output=True, timeout=300)
+    finally:
+        stack.psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    var = tmp_path / "var"
+    r = run_script(RESTORE_SH, script_env(stack, var), str(backup))
+    assert r.returncode == 0, r.stderr
+    assert f"applying {last}" in r.stderr, r.stderr
+    m = re.search(r"(\d+) of (\d+) migrations were in the backup", r.stderr)
+    assert m, r.stderr
+    current = len(list((REPO / "schema" / "migrations").glob("*.sql")))
+    assert (int(m.group(1)), int(m.group(2))) == (current - 1, current), m.group(0)
