@@ -259,7 +259,7 @@ code=$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)
 } >"$build/manifest.json"
 
 if [[ -n $tarball ]]; then
-	tar -C "$build" -cf "$build.tar" .
+	(umask 077 && tar -C "$build" -cf "$build.tar" .) # it holds the secret
 	mv "$build.tar" "$tarball"
 	rm -rf "$build"
 else

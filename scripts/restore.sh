@@ -62,14 +62,14 @@ fi
 as_user() { (cd / && "${RUNAS[@]}" "$@"); }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/msgr-restore.XXXXXX")
-started_pg=0
+started_pg=0 touched=0
 cleanup() {
 	local rc=$?
 	if ((started_pg)); then
 		as_user "$PGBIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
-	((rc == 0)) || say "failed; $VAR is not a usable restore (run again with --force)"
+	((rc == 0 || !touched)) || say "failed; $VAR is not a usable restore (run again with --force)"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -97,6 +97,7 @@ held=()
 [[ -z $(ls -A "$VAR/files" 2>/dev/null) ]] || held+=(files)
 if ((${#held[@]})); then
 	((FORCE)) || die "$VAR already holds ${held[*]}: restore into a fresh VAR, or --force (FORCE=1) to move them aside"
+	touched=1
 	aside=$VAR/replaced-$(date -u +%Y%m%dT%H%M%SZ)
 	mkdir -p "$aside"
 	for f in "${held[@]}"; do
@@ -105,9 +106,12 @@ if ((${#held[@]})); then
 	say "moved the former ${held[*]} aside into $aside"
 fi
 
-# The secret and the files, before anything runs.
+# The secret and the files, before anything runs (the directory as
+# shared/storage.c makes it: nginx may read through the group).
+touched=1
 mkdir -p "$VAR/files"
 cp -a "$src/files/." "$VAR/files/"
+chmod 0750 "$VAR/files"
 (umask 077 && cp "$src/secret" "$VAR/secret")
 chmod 0600 "$VAR/secret"
 

@@ -144,6 +144,7 @@ def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated
     try:
         r = run_script(RESTORE_SH, script_env(stack, var), str(backup))
         assert r.returncode == 0, r.stderr
+        assert (var / "files").stat().st_mode & 0o777 == 0o750
         if os.getuid() == 0:
             messenger = pwd.getpwnam("messenger").pw_uid
             for p in [var / "secret", var / "files", *(var / "files").iterdir()]:
@@ -228,6 +229,7 @@ def test_a_tar_backup_and_a_target_that_is_not_empty(stack, populated, tmp_path)
     with tarfile.open(archive) as t:
         names = set(t.getnames())
     assert {"./manifest.json", "./messenger.dump", "./secret", "./files"} <= names
+    assert archive.stat().st_mode & 0o077 == 0, "the archive holds the secret"
     # A backup never overwrites another.
     r = run_script(BACKUP_SH, script_env(stack, stack.var), str(archive))
     assert r.returncode != 0 and "exists already" in r.stderr
