@@ -86,6 +86,8 @@ for f in manifest.json messenger.dump secret files; do
 	[[ -e $src/$f ]] || die "$FROM has no $f: not a complete backup"
 done
 grep -q '"format": 1,' "$src/manifest.json" || die "$FROM: unknown backup format"
+"$PGBIN/pg_restore" --list "$src/messenger.dump" >/dev/null 2>&1 ||
+	die "$FROM: messenger.dump is not a readable pg_dump archive"
 
 # The target: stopped, and empty unless told.
 if [[ -s $VAR/pg/PG_VERSION ]] && as_user "$PGBIN/pg_ctl" -D "$VAR/pg" status >/dev/null 2>&1; then

@@ -234,6 +234,17 @@ def test_a_tar_backup_and_a_target_that_is_not_empty(stack, populated, tmp_path)
     r = run_script(BACKUP_SH, script_env(stack, stack.var), str(archive))
     assert r.returncode != 0 and "exists already" in r.stderr
 
+    # A backup whose dump is damaged is refused before the target changes.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with tarfile.open(archive) as t:
+        t.extractall(broken)
+    (broken / "messenger.dump").write_bytes(b"PGDMP" + b"\0" * 20)
+    empty = tmp_path / "empty"
+    r = run_script(RESTORE_SH, script_env(stack, empty), str(broken))
+    assert r.returncode != 0 and "not a readable pg_dump archive" in r.stderr, r.stderr
+    assert not empty.exists()
+
     var = tmp_path / "var"
     var.mkdir()
     (var / "secret").write_text("something else\n")
