@@ -6,6 +6,8 @@
 #   make fuzz       tests/fuzz/fuzz_*.c with libFuzzer (FUZZ_SECONDS each)
 #   make run        the whole stack in the foreground (PORT=8080 VAR=./var)
 #   make start|stop the stack in the background
+#   make backup     a consistent backup of VAR (BACKUP_DIR, default VAR/backups/<time>)
+#   make restore    FROM=<backup dir or .tar> into VAR (FORCE=1 over an existing one)
 #   make test       everything a change must pass (what .ci/run calls)
 #   make bench      the benchmarks on a private stack; writes docs/BENCHMARKS.md
 #
@@ -102,7 +104,7 @@ endef
 $(foreach t,build build-asan build-fuzz,$(eval $(call tree,$(t))))
 
 .PHONY: all asan unit unit-build fuzz fuzz-build fuzz-smoke deps run start stop status \
-	test bench clean nginx-snippets FORCE
+	test bench clean nginx-snippets backup restore FORCE
 FORCE:
 
 all: build/lib/libmsgr.a $(addprefix build/bin/,$(PROGS))
@@ -174,6 +176,14 @@ stop:
 
 status:
 	@$(STACK) status
+
+# Backups (scripts/backup.sh, scripts/restore.sh; README "Backups").
+backup:
+	@VAR='$(VAR)' $(if $(BACKUP_DIR),BACKUP_DIR='$(BACKUP_DIR)') scripts/backup.sh
+
+restore:
+	@$(if $(FROM),,echo 'make restore FROM=<backup directory or .tar> [VAR=...] [FORCE=1]' >&2; exit 2;) \
+		VAR='$(VAR)' FORCE='$(FORCE)' scripts/restore.sh '$(FROM)'
 
 # The nginx snippets for an existing nginx: include messenger-upstreams.conf
 # in http{} and messenger-locations.conf in server{}.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Api, Stack
+from helpers import Api, Stack, without_url_stamp
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 
@@ -39,17 +39,6 @@ def chown_tree(path):
     for root, dirs, files in os.walk(path):
         for name in [root] + [os.path.join(root, n) for n in dirs + files]:
             os.chown(name, user.pw_uid, user.pw_gid)
-
-
-def without_url_stamp(value):
-    """Signed URLs change with the hour: their path is compared."""
-    if isinstance(value, dict):
-        return {k: without_url_stamp(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_url_stamp(v) for v in value]
-    if isinstance(value, str) and value.startswith("/api/files/"):
-        return value.split("?", 1)[0]
-    return value
 
 
 @pytest.fixture(scope="module")
