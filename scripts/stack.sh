@@ -407,7 +407,7 @@ stop_program() {
 	# The supervisor first, so that it does not start the program again.
 	stop_pidfile "$1 supervisor" "$(supervisor_pidfile "$1")" "supervise $1 $VAR" 2>/dev/null
 	stop_pidfile "$1" "$VAR/run/$1.pid" "$VAR/run/$1.sock"
-	rm -f "$VAR/run/$1.sock"
+	rm -f "$VAR/run/$1.sock" "$VAR/run/$1.exit"
 }
 
 slog() { printf '%s stack: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S')" "$*"; }
@@ -451,11 +451,11 @@ cmd_supervise() {
 		runs=$((runs + 1))
 		((stopping)) && break
 		echo "$rc" >"$VAR/run/$name.exit"
+		rm -f "$pidf" "$pidf.start" "$VAR/run/$name.sock"
 		if [[ $rc == 0 ]]; then
-			slog "$name (pid $pid) exited with status 0: not starting it again"
+			slog "$name (pid $pid) exited with status 0 (asked to stop): not starting it again"
 			break
 		fi
-		rm -f "$pidf" "$pidf.start" "$VAR/run/$name.sock"
 		((SECONDS - started < RESTART_RESET_S)) || delay=$RESTART_MIN_MS
 		local why="exited with status $rc"
 		[[ $rc == unknown ]] && why="ended"

@@ -4,6 +4,7 @@ leaving no orphan; a deliberate restart or stop is no crash; stop ends the
 supervisors too. And start without the build says what to run, at once."""
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -194,6 +195,34 @@ def _health(s):
         return requests.get(s.base_url + "/api/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_a_program_that_fails_at_start_fails_start(stack):
+    """A program that exits at once (here chats, status 3) is reported by
+    start, which fails and leaves nothing running, its supervisor included."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    with tempfile.TemporaryDirectory(prefix="msgr-failbin-") as tmp:
+        for name in PROGRAMS:
+            os.symlink(Path(stack.env["BIN"]) / name, f"{tmp}/{name}")
+        os.unlink(f"{tmp}/chats")
+        with open(f"{tmp}/chats", "w") as f:
+            f.write("#!/bin/sh\necho chats cannot start >&2\nexit 3\n")
+        os.chmod(f"{tmp}/chats", 0o755)
+        os.chmod(tmp, 0o755)
+        var = Path(tempfile.mkdtemp(prefix="msgr-failvar-"))
+        env = dict(stack.env, VAR=str(var), BIN=tmp, PORT=str(free_port()))
+        try:
+            p = subprocess.run([str(STACK_SH), "start"], env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=180)
+            assert p.returncode != 0
+            assert "chats exited with status 3" in p.stderr
+            assert "chats cannot start" in p.stderr
+            assert processes_using(var) == []
+        finally:
+            subprocess.run([str(STACK_SH), "stop"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=180)
+            shutil.rmtree(var, ignore_errors=True)
 
 
 def test_start_without_the_build_says_what_to_run():
