@@ -441,8 +441,11 @@ cmd_supervise() {
 			done
 			rc=unknown
 		else
-			launch_program "$name"
+			launch_program "$name" 2>/dev/null # not bash's notices of killed jobs
 			pid=$LAUNCH_PID
+			# A stop that came while it was starting: the wait below
+			# would outlast it (the trap has run already).
+			((stopping)) && break
 			rc=0
 			wait "$pid" 2>/dev/null || rc=$?
 			# A trapped signal ends the wait early: the program runs on.
