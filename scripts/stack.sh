@@ -404,7 +404,8 @@ start_program() {
 }
 
 stop_program() {
-	# The supervisor first, so that it does not start the program again.
+	# The supervisor first, so that it does not start the program again
+	# (quietly: "stopped NAME" is said once, for the program).
 	stop_pidfile "$1 supervisor" "$(supervisor_pidfile "$1")" "supervise $1 $VAR" 2>/dev/null
 	stop_pidfile "$1" "$VAR/run/$1.pid" "$VAR/run/$1.sock"
 	rm -f "$VAR/run/$1.sock" "$VAR/run/$1.exit"
