@@ -4,6 +4,14 @@
 #
 #   scripts/stack.sh init | start | stop | run | status | restart-db | restart NAME
 #
+# Each program (the FastCGI masters and wsd) runs under a supervisor, this
+# script in its own session (`stack.sh supervise NAME VAR`, pid file
+# $VAR/run/NAME.supervisor.pid): a program that dies other than by a clean
+# exit is started again after 0.5 s, then 1, 2, ... up to 30 s while it keeps
+# dying (back to 0.5 s once a run lasted a minute), each restart logged to
+# $VAR/log/supervise.log and the program's own log. stop and restart NAME
+# stop the supervisor before the program: a deliberate stop is no crash.
+#
 # Environment:
 #   VAR           the state directory (default: the repo's var/): pg/ run/ log/
 #                 files/ nginx/ tmp/ and the server secret
@@ -42,6 +50,11 @@ NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 FCGI_PROGRAMS=(auth chats messages files)
 PROGRAMS=("${FCGI_PROGRAMS[@]}" wsd)
 START_TIMEOUT=${START_TIMEOUT:-30}
+# The supervisors' delays before starting a program again (milliseconds),
+# and how long a run must last for the delay to start over (seconds).
+RESTART_MIN_MS=${RESTART_MIN_MS:-500}
+RESTART_MAX_MS=${RESTART_MAX_MS:-30000}
+RESTART_RESET_S=${RESTART_RESET_S:-60}
 STOP_TIMEOUT=10
 
 if [[ $(id -u) == 0 ]]; then
@@ -256,6 +269,13 @@ is_ours() {
 	[[ $cmd == *"$marker"* ]]
 }
 
+is_zombie() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} == Z ]]
+}
+
 pidfile_pid() { head -n1 "$1" 2>/dev/null || true; }
 
 # Records the start time of the process in a pid file, for is_ours.
@@ -326,22 +346,16 @@ program_env() {
 
 program_running() { is_ours "$VAR/run/$1.pid" "$VAR/run/$1.sock"; }
 
-declare -A LAUNCHED=() # name -> pid of the programs this invocation started
+declare -A LAUNCHED=() # name -> pid of the supervisors this invocation started
 
 # Starts one program in its own session (so that a Ctrl-C meant for `make
 # run` does not reach it, and its workers share its process group), output
-# to $VAR/log/NAME.log. The pid file is written by the process itself just
-# before it becomes the program. Bash makes background commands ignore
-# SIGINT and SIGQUIT; env puts them back.
-start_program() {
+# to $VAR/log/NAME.log; sets LAUNCH_PID. The pid file is written by the
+# process itself just before it becomes the program (setsid, setpriv and env
+# exec in place: the background child is the program). Bash makes background
+# commands ignore SIGINT and SIGQUIT; env puts them back.
+launch_program() {
 	local name=$1 exe=$BIN/$1 pidf=$VAR/run/$1.pid sock=$VAR/run/$1.sock i
-	if [[ ! -x $exe ]]; then
-		say "no $exe: not starting $name"
-		return 0
-	fi
-	if program_running "$name"; then
-		return 0
-	fi
 	rm -f "$pidf" "$pidf.start" "$sock"
 	local args=(--socket "$sock")
 	[[ $name == wsd ]] || args+=(--workers "$MSGR_WORKERS")
@@ -350,7 +364,7 @@ start_program() {
 	setsid /bin/bash -c 'echo $$ >"$0" && exec "$@"' "$pidf" \
 		"${RUNAS[@]}" /usr/bin/env -i --default-signal=INT,QUIT "${PROGRAM_ENV[@]}" "$exe" "${args[@]}" \
 		</dev/null >>"$VAR/log/$name.log" 2>&1 &
-	LAUNCHED[$name]=$!
+	LAUNCH_PID=$!
 	for ((i = 0; i < 50; i++)); do
 		[[ -s $pidf ]] && break
 		sleep 0.1
@@ -358,24 +372,122 @@ start_program() {
 	remember_start "$pidf"
 }
 
+supervisor_pidfile() { printf '%s\n' "$VAR/run/$1.supervisor.pid"; }
+# A supervisor killed outright may stay a zombie for a while (a container's
+# init reaps slowly): that one no longer runs.
+supervisor_running() {
+	local pidf
+	pidf=$(supervisor_pidfile "$1")
+	is_ours "$pidf" "supervise $1 $VAR" && ! is_zombie "$(pidfile_pid "$pidf")"
+}
+
+# Starts the supervisor of a program (which starts the program, or watches
+# the one already running), in its own session and from /, its output to
+# $VAR/log/supervise.log. It is this script again, with this environment: a
+# program it starts again gets the settings it was first started with.
+start_program() {
+	local name=$1 exe=$BIN/$1 pidf
+	pidf=$(supervisor_pidfile "$1")
+	if [[ ! -x $exe ]]; then
+		say "no $exe: not starting $name"
+		return 0
+	fi
+	supervisor_running "$name" && return 0
+	rm -f "$VAR/run/$name.exit"
+	# No socket left by an earlier run may pass for the new one's.
+	program_running "$name" || rm -f "$VAR/run/$name.pid" "$VAR/run/$name.pid.start" "$VAR/run/$name.sock"
+	(cd / && exec setsid "$top/scripts/stack.sh" supervise "$name" "$VAR" \
+		</dev/null >>"$VAR/log/supervise.log" 2>&1) &
+	LAUNCHED[$name]=$!
+	echo "$!" >"$pidf"
+	remember_start "$pidf"
+}
+
 stop_program() {
+	# The supervisor first, so that it does not start the program again
+	# (quietly: "stopped NAME" is said once, for the program).
+	stop_pidfile "$1 supervisor" "$(supervisor_pidfile "$1")" "supervise $1 $VAR" 2>/dev/null
 	stop_pidfile "$1" "$VAR/run/$1.pid" "$VAR/run/$1.sock"
-	rm -f "$VAR/run/$1.sock"
+	rm -f "$VAR/run/$1.sock" "$VAR/run/$1.exit"
+}
+
+slog() { printf '%s stack: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S')" "$*"; }
+
+# The supervisor of one program (`stack.sh supervise NAME VAR`). It starts the
+# program and waits for it; when it ends other than with status 0 (its
+# answer to SIGTERM), it records the status in $VAR/run/NAME.exit, waits
+# (0.5 s doubling up to 30 s, back to 0.5 s after a run of a minute or more)
+# and starts it again. SIGTERM ends it without touching the program, which
+# the one who sent it (stop, restart NAME) stops next.
+cmd_supervise() {
+	local name=$1 pidf=$VAR/run/$1.pid stopping=0 sleeper='' pid rc started
+	local delay=$RESTART_MIN_MS runs=0
+	# shellcheck disable=SC2317 # the trap runs it
+	on_stop() {
+		stopping=1
+		[[ -z $sleeper ]] || kill "$sleeper" 2>/dev/null || true
+	}
+	trap on_stop TERM INT HUP
+	while ((!stopping)); do
+		started=$SECONDS
+		if ((runs == 0)) && program_running "$name"; then
+			# Already running (a start again after this supervisor died):
+			# watched, not a child, so polled.
+			pid=$(pidfile_pid "$pidf")
+			while ((!stopping)) && program_running "$name" && ! is_zombie "$pid"; do
+				sleep 0.5 &
+				sleeper=$!
+				wait "$sleeper" 2>/dev/null || true
+				sleeper=''
+			done
+			rc=unknown
+		else
+			launch_program "$name" 2>/dev/null # not bash's notices of killed jobs
+			pid=$LAUNCH_PID
+			# A stop that came while it was starting: the wait below
+			# would outlast it (the trap has run already).
+			((stopping)) && break
+			rc=0
+			wait "$pid" 2>/dev/null || rc=$?
+			# A trapped signal ends the wait early: the program runs on.
+			((stopping)) && kill -0 "$pid" 2>/dev/null && break
+		fi
+		runs=$((runs + 1))
+		((stopping)) && break
+		echo "$rc" >"$VAR/run/$name.exit"
+		rm -f "$pidf" "$pidf.start" "$VAR/run/$name.sock"
+		if [[ $rc == 0 ]]; then
+			slog "$name (pid $pid) exited with status 0 (asked to stop): not starting it again"
+			break
+		fi
+		((SECONDS - started < RESTART_RESET_S)) || delay=$RESTART_MIN_MS
+		local why="exited with status $rc"
+		[[ $rc == unknown ]] && why="ended"
+		[[ $rc =~ ^[0-9]+$ ]] && ((rc > 128)) && why="was killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo ?))"
+		slog "$name (pid $pid) $why after $((SECONDS - started)) s; starting it again in $((delay / 1000)).$(printf '%03d' $((delay % 1000))) s"
+		slog "$name $why; restarting in $((delay / 1000)).$(printf '%03d' $((delay % 1000))) s (scripts/stack.sh supervise)" >>"$VAR/log/$name.log"
+		sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))" &
+		sleeper=$!
+		wait "$sleeper" 2>/dev/null || true
+		sleeper=''
+		delay=$((delay * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : delay * 2))
+	done
+	rm -f "$(supervisor_pidfile "$name")" "$(supervisor_pidfile "$name").start"
 }
 
 # A program this invocation started that is gone: 0 when that is fine (a
-# placeholder wsd that exits 0 at once), 1 after reporting it.
+# placeholder wsd that exits 0 at once), 1 after reporting it. Its
+# supervisor leaves the status in NAME.exit.
 check_exited() {
-	local name=$1 pid=${LAUNCHED[$1]:-} rc=0
-	[[ -n $pid ]] || return 0
-	kill -0 "$pid" 2>/dev/null && return 0
-	wait "$pid" 2>/dev/null || rc=$?
+	local name=$1 rc
+	[[ -n ${LAUNCHED[$1]:-} && -s $VAR/run/$name.exit ]] || return 0
+	rc=$(cat "$VAR/run/$name.exit")
 	unset "LAUNCHED[$name]"
-	rm -f "$VAR/run/$name.pid" "$VAR/run/$name.pid.start"
 	if [[ $name == wsd && $rc == 0 ]]; then
 		say "wsd exited at once with status 0 (a placeholder?): going on without it"
 		return 0
 	fi
+	stop_program "$name"
 	say "$name exited with status $rc; the end of $VAR/log/$name.log:"
 	tail -n 30 "$VAR/log/$name.log" >&2 || true
 	return 1
@@ -443,7 +555,22 @@ on_start_exit() {
 	exit "$rc"
 }
 
+# What start needs and cannot make itself, checked before anything starts:
+# one line saying what to run instead of a failure halfway.
+preflight() {
+	local name missing=()
+	for name in "${PROGRAMS[@]}"; do
+		[[ -x $BIN/$name ]] || missing+=("$name")
+	done
+	if ((${#missing[@]} == ${#PROGRAMS[@]})); then
+		die "no programs in $BIN (not built?): run \`make run\` (installs the packages, builds and starts) or \`make all\` and then \`make start\`"
+	fi
+	[[ -x $PGBIN/initdb && -x $NGINX ]] ||
+		die "PostgreSQL 15 ($PGBIN) or nginx ($NGINX) is not installed: run \`make deps\` (or \`make run\`) first"
+}
+
 cmd_start() {
+	preflight
 	trap on_start_exit EXIT
 	init_fs
 	ensure_readable "$BIN" "$WWW"
@@ -546,7 +673,14 @@ cmd_status() {
 	for name in "${PROGRAMS[@]}"; do
 		pid=$(pidfile_pid "$VAR/run/$name.pid")
 		if program_running "$name"; then
-			printf '%-9s running  %s\n' "$name" "$pid"
+			if supervisor_running "$name"; then
+				printf '%-9s running  %s  (supervisor %s)\n' "$name" "$pid" "$(pidfile_pid "$(supervisor_pidfile "$name")")"
+			else
+				printf '%-9s running  %s  (no supervisor: start starts one)\n' "$name" "$pid"
+			fi
+		elif supervisor_running "$name"; then
+			printf '%-9s stopped  (its supervisor starts it again)\n' "$name"
+			all=3
 		else
 			printf '%-9s stopped\n' "$name"
 			[[ ! -x $BIN/$name ]] || all=3
@@ -564,6 +698,10 @@ cmd_status() {
 case ${1:-} in
 init) cmd_init ;;
 start) cmd_start ;;
+supervise)
+	[[ ${3:-} == "$VAR" && " ${PROGRAMS[*]} " == *" ${2:-} "* ]] || die "supervise NAME VAR is for stack.sh itself"
+	cmd_supervise "$2"
+	;;
 stop) cmd_stop ;;
 run) cmd_run ;;
 status) cmd_status ;;
