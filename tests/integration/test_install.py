@@ -11,6 +11,7 @@ a copy of the system's own units (sysinit.target and the rest that every
 service depends on)."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -173,3 +174,90 @@ def test_installed_migrate_finds_its_schema(dest, stack):
     assert "applying" not in r.stderr
     applied = {row[0] for row in stack.psql("SELECT version FROM schema_migrations")}
     assert applied == {p.stem for p in (REPO / "schema/migrations").glob("*.sql")}
+
+
+def _connect_as(user, group, path):
+    """Whether user can connect to the unix socket path (as nginx would)."""
+    code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+            "try:\n s.connect(sys.argv[1])\nexcept PermissionError:\n sys.exit(3)\n")
+    r = subprocess.run(["/usr/bin/setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups", "--",
+                        "/usr/bin/python3", "-c", code, path], capture_output=True, text=True, timeout=30)
+    assert r.returncode in (0, 3), r.stderr
+    return r.returncode == 0
+
+
+@pytest.mark.parametrize("program", ["auth", "wsd"])
+def test_sockets_as_the_units_make_them_let_nginx_in(dest, stack, program):
+    """The installed program run the way messenger@.service runs it (user
+    messenger, group www-data, UMask=0007, /run/messenger messenger:www-data
+    0750) makes a socket nginx's user can connect to, and others cannot."""
+    if os.getuid() != 0 or stack.var is None:
+        pytest.skip("needs root (another user and group) and the local stack's database")
+    import grp
+    import signal
+    import tempfile
+    import time
+
+    try:
+        grp.getgrnam("www-data")
+        pwd_ok = subprocess.run(["id", "messenger"], capture_output=True).returncode == 0
+    except KeyError:
+        pwd_ok = False
+    if not pwd_ok:
+        pytest.skip("needs the users www-data and messenger")
+    top = Path(tempfile.mkdtemp(prefix="msgr-units-"))
+    try:
+        os.chmod(top, 0o711)
+        run = top / "run"
+        run.mkdir(mode=0o750)
+        shutil.chown(run, "messenger", "www-data")
+        os.chmod(run, 0o750)  # what RuntimeDirectoryMode= makes it
+        files = top / "files"
+        files.mkdir()
+        shutil.chown(files, "messenger", "www-data")
+        sock = run / f"{program}.sock"
+        # User=, Group= and UMask= as the installed unit says.
+        unit = dict(line.split("=", 1) for line in
+                    (dest / "usr/local/lib/systemd/system/messenger@.service").read_text().splitlines()
+                    if re.match(r"(User|Group|UMask)=", line))
+        assert unit == {"User": "messenger", "Group": "www-data", "UMask": "0007"}
+        # pytest's own temporary directories are root's 0700: the installed
+        # program is copied where messenger can reach it.
+        exe = top / program
+        shutil.copy2(dest / "usr/local/lib/messenger" / program, exe)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "MSGR_WORKERS": "1",
+            "MSGR_SECRET_FILE": str(stack.var / "secret"),
+            "MSGR_STORAGE_DIR": str(files),
+            "MSGR_DATABASE_URL": f"host={stack.var}/run dbname=messenger user=msgr_app",
+        }
+        proc = subprocess.Popen(
+            ["/usr/bin/setpriv", f"--reuid={unit['User']}", f"--regid={unit['Group']}", "--init-groups", "--",
+             "/bin/sh", "-c", f'umask {unit["UMask"]} && exec "$@"', "sh",
+             str(exe), "--socket", str(sock)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not sock.exists():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                pytest.fail(f"{program} made no socket: {proc.communicate(timeout=15)[0].decode(errors='replace')}")
+            st = sock.stat()
+            assert grp.getgrgid(st.st_gid).gr_name == "www-data"
+            assert st.st_mode & 0o060 == 0o060 and st.st_mode & 0o007 == 0, oct(st.st_mode)
+            assert _connect_as("www-data", "www-data", str(sock))
+            assert not _connect_as("nobody", "nogroup", str(sock))
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
