@@ -195,6 +195,64 @@ nginx-snippets:
 	@RUN_DIR='$(RUN_DIR)' WWW_DIR='$(WWW_DIR)' STORAGE_DIR='$(STORAGE_DIR)' \
 		scripts/render-nginx.sh --snippets '$(DEST)'
 
+# ---- installing as a service ------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] [NGINX_GROUP=www-data]
+# lays out (README "Installing as a service"):
+#   LIBEXECDIR   the programs (build/bin: the plain -O2 build)
+#   DATADIR      www/, schema/, scripts/migrate.sh and render-nginx.sh, the
+#                nginx templates (nginx/), README.md
+#   UNITDIR      the systemd units of deploy/systemd, their paths written in
+#   SYSCONFDIR/messenger/messenger.env.example
+# DESTDIR only prefixes where files are written (packaging, tests): the
+# units name the paths without it. www/ and schema/ are replaced whole, so
+# a file removed from the source does not linger.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+LIBEXECDIR ?= $(PREFIX)/lib/messenger
+DATADIR ?= $(PREFIX)/share/messenger
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+NGINX_GROUP ?= www-data
+
+.PHONY: install
+install: all
+	@set -euo pipefail; \
+	for v in 'PREFIX=$(PREFIX)' 'SYSCONFDIR=$(SYSCONFDIR)' 'LIBEXECDIR=$(LIBEXECDIR)' \
+		'DATADIR=$(DATADIR)' 'UNITDIR=$(UNITDIR)'; do \
+		[[ $${v#*=} =~ ^/[A-Za-z0-9/._+-]*[A-Za-z0-9._+-]$$ ]] || \
+			{ echo "install: $${v%%=*} '$${v#*=}' must be an absolute path of plain characters" >&2; exit 2; }; \
+	done; \
+	[[ '$(NGINX_GROUP)' =~ ^[a-z_][a-z0-9_-]*$$ ]] || \
+		{ echo "install: NGINX_GROUP '$(NGINX_GROUP)' is not a group name" >&2; exit 2; }; \
+	d='$(DESTDIR)'; d=$${d%/}; \
+	install -d -m 0755 "$$d$(LIBEXECDIR)" "$$d$(DATADIR)/scripts" "$$d$(DATADIR)/nginx" \
+		"$$d$(UNITDIR)" "$$d$(SYSCONFDIR)/messenger"; \
+	install -m 0755 $(addprefix build/bin/,$(PROGS)) "$$d$(LIBEXECDIR)/"; \
+	install -m 0755 scripts/migrate.sh scripts/render-nginx.sh "$$d$(DATADIR)/scripts/"; \
+	install -m 0644 nginx/*.conf "$$d$(DATADIR)/nginx/"; \
+	install -m 0644 README.md "$$d$(DATADIR)/"; \
+	for t in www schema; do \
+		rm -rf "$$d$(DATADIR)/$$t.new"; \
+		cp -R "$$t" "$$d$(DATADIR)/$$t.new"; \
+		chmod -R u=rwX,go=rX "$$d$(DATADIR)/$$t.new"; \
+		rm -rf "$$d$(DATADIR)/$$t"; \
+		mv "$$d$(DATADIR)/$$t.new" "$$d$(DATADIR)/$$t"; \
+	done; \
+	for u in deploy/systemd/*; do \
+		sed -e 's|@BIN@|$(LIBEXECDIR)|g' -e 's|@SHARE@|$(DATADIR)|g' \
+			-e 's|@SYSCONF@|$(SYSCONFDIR)|g' -e 's|@GROUP@|$(NGINX_GROUP)|g' "$$u" \
+			> "$$d$(UNITDIR)/$${u##*/}.tmp"; \
+		if grep -n '@[A-Z]*@' "$$d$(UNITDIR)/$${u##*/}.tmp" >&2; then \
+			rm -f "$$d$(UNITDIR)/$${u##*/}.tmp"; \
+			echo "install: $$u has a placeholder this target does not know" >&2; exit 2; \
+		fi; \
+		chmod 0644 "$$d$(UNITDIR)/$${u##*/}.tmp"; \
+		mv -f "$$d$(UNITDIR)/$${u##*/}.tmp" "$$d$(UNITDIR)/$${u##*/}"; \
+	done; \
+	install -m 0644 deploy/messenger.env.example "$$d$(SYSCONFDIR)/messenger/messenger.env.example"; \
+	echo "install: the programs in $$d$(LIBEXECDIR), the rest in $$d$(DATADIR)," \
+		"the units in $$d$(UNITDIR); next: README \"Installing as a service\"" >&2
+
 # ---- everything -------------------------------------------------------------
 # The integration tests start their own stack (tests/conftest.py) from
 # build-asan/bin on a free port and a temporary state directory.

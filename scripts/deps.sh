@@ -15,8 +15,10 @@ set -euo pipefail
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
 	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev)
 run=(postgresql-15 nginx-light curl)
+# systemd: its systemd-analyze verifies the units (tests/integration/test_install.py);
+# every Debian 12 machine has it, a container image may not.
 test=(python3-pytest python3-requests python3-websockets python3-psycopg2
-	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk)
+	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk systemd)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(build run test)
