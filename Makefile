@@ -10,6 +10,7 @@
 #   make restore    FROM=<backup dir or .tar> into VAR (FORCE=1 over an existing one)
 #   make test       everything a change must pass (what .ci/run calls)
 #   make bench      the benchmarks on a private stack; writes docs/BENCHMARKS.md
+#   make install    binaries, www, schema, systemd units into PREFIX (DESTDIR=)
 #
 # Sources are found by wildcard: a new shared/*.c, fcgi/NAME/*.c or wsd/*.c
 # is built without touching this file, and a new directory fcgi/NAME becomes
