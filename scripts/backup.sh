@@ -53,18 +53,10 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-abs() {
-	case $1 in
-	/*) printf '%s\n' "${1%/}" ;;
-	*) printf '%s/%s\n' "$(pwd)" "${1%/}" ;;
-	esac
-}
+ME=backup
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
-say() { printf 'backup: %s\n' "$*" >&2; }
-die() {
-	printf 'backup: %s\n' "$*" >&2
-	exit 1
-}
 
 VAR=$(abs "${VAR:-$top/var}")
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -73,14 +65,6 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 BACKUP_DIR=$(abs "${1:-${BACKUP_DIR:-$VAR/backups/$stamp}}")
 FILES=$VAR/files
 
-if [[ $(id -u) == 0 ]]; then
-	RUN_USER=messenger
-	RUNAS=(/usr/bin/setpriv --reuid=messenger --regid=messenger --init-groups --)
-else
-	RUN_USER=$(id -un 2>/dev/null || echo "${USER:?cannot tell who I am}")
-	RUNAS=()
-fi
-as_user() { (cd / && "${RUNAS[@]}" "$@"); }
 
 # A test hook: run with a step name at each step (tests/integration/test_backup.py).
 hook() { [[ -z ${BACKUP_TEST_HOOK:-} ]] || "$BACKUP_TEST_HOOK" "$1"; }

@@ -21,18 +21,10 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-abs() {
-	case $1 in
-	/*) printf '%s\n' "${1%/}" ;;
-	*) printf '%s/%s\n' "$(pwd)" "${1%/}" ;;
-	esac
-}
+ME=restore
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
-say() { printf 'restore: %s\n' "$*" >&2; }
-die() {
-	printf 'restore: %s\n' "$*" >&2
-	exit 1
-}
 
 case ${FORCE:-0} in
 1 | yes | true) FORCE=1 ;;
@@ -52,14 +44,6 @@ FROM=$(abs "$FROM")
 VAR=$(abs "${VAR:-$top/var}")
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-if [[ $(id -u) == 0 ]]; then
-	RUN_USER=messenger
-	RUNAS=(/usr/bin/setpriv --reuid=messenger --regid=messenger --init-groups --)
-else
-	RUN_USER=$(id -un 2>/dev/null || echo "${USER:?cannot tell who I am}")
-	RUNAS=()
-fi
-as_user() { (cd / && "${RUNAS[@]}" "$@"); }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/msgr-restore.XXXXXX")
 started_pg=0 touched=0

@@ -31,12 +31,9 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-abs() {
-	case $1 in
-	/*) printf '%s\n' "${1%/}" ;;
-	*) printf '%s/%s\n' "$(pwd)" "${1%/}" ;;
-	esac
-}
+ME=stack
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 VAR=$(abs "${VAR:-$top/var}")
 BIN=$(abs "${BIN:-$top/build/bin}")
@@ -57,13 +54,6 @@ RESTART_MAX_MS=${RESTART_MAX_MS:-30000}
 RESTART_RESET_S=${RESTART_RESET_S:-60}
 STOP_TIMEOUT=10
 
-if [[ $(id -u) == 0 ]]; then
-	RUN_USER=messenger
-	RUNAS=(/usr/bin/setpriv --reuid=messenger --regid=messenger --init-groups --)
-else
-	RUN_USER=$(id -un 2>/dev/null || echo "${USER:?cannot tell who I am}")
-	RUNAS=()
-fi
 PG_SUPERUSER=$RUN_USER
 
 case $LISTEN_ADDR in
@@ -73,14 +63,7 @@ case $LISTEN_ADDR in
 esac
 URL="http://$health_host:$PORT"
 
-say() { printf 'stack: %s\n' "$*" >&2; }
-die() {
-	printf 'stack: %s\n' "$*" >&2
-	exit 1
-}
 
-# Runs a command as the run user, from a directory it can enter.
-as_user() { (cd / && "${RUNAS[@]}" "$@"); }
 
 check_paths() {
 	local p
