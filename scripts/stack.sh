@@ -242,10 +242,13 @@ proc_start() {
 # True when the process in pid file is alive and ours: its start time is the
 # one recorded next to the pid file (pid.start), or its command line contains
 # marker. A pid file left by a crash may name an unrelated process by now.
+# A zombie is not alive: it has ended, and whoever reaps orphans (PID 1 in a
+# container or sandbox) may take its time.
 is_ours() {
 	local pidf=$1 marker=$2 pid cmd start
 	pid=$(pidfile_pid "$pidf")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	is_zombie "$pid" && return 1
 	start=$(proc_start "$pid") || return 1
 	[[ -s $pidf.start && $(cat "$pidf.start") == "$start" ]] && return 0
 	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
@@ -357,11 +360,11 @@ launch_program() {
 
 supervisor_pidfile() { printf '%s\n' "$VAR/run/$1.supervisor.pid"; }
 # A supervisor killed outright may stay a zombie for a while (a container's
-# init reaps slowly): that one no longer runs.
+# init reaps slowly): is_ours counts that one as ended. (Asking "is it a
+# zombie?" after "is it ours?" would race with its reaping: a zombie reaped
+# in between would pass for running.)
 supervisor_running() {
-	local pidf
-	pidf=$(supervisor_pidfile "$1")
-	is_ours "$pidf" "supervise $1 $VAR" && ! is_zombie "$(pidfile_pid "$pidf")"
+	is_ours "$(supervisor_pidfile "$1")" "supervise $1 $VAR"
 }
 
 # Starts the supervisor of a program (which starts the program, or watches
