@@ -94,6 +94,20 @@ def populated(stack, api):
             "read": read_back(api, (alice, bob), chat, [kept_id, doomed_id])}
 
 
+def backup_paused_at(stack, tmp_path, step):
+    """Starts backup.sh with a hook that, at step, touches hook.sh.reached
+    and waits for hook.sh.go; returns (process, hook path, backup dir)."""
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f'#!/bin/bash\n[ "$1" = {step} ] || exit 0\ntouch "$0.reached"\n'
+                    'for i in $(seq 600); do [ -e "$0.go" ] && exit 0; sleep 0.1; done\nexit 1\n')
+    hook.chmod(0o755)
+    backup = tmp_path / "backup"
+    proc = subprocess.Popen([str(BACKUP_SH)], env=script_env(stack, stack.var, BACKUP_DIR=str(backup),
+                                                             BACKUP_TEST_HOOK=str(hook)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, hook, backup
+
+
 def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated, tmp_path):
     w = populated
     alice, bob, chat = w["alice"], w["bob"], w["chat"]
@@ -104,14 +118,7 @@ def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated
     # the hook tells, then waits for the go.
     sync = tmp_path / "sync"
     sync.mkdir()
-    hook = tmp_path / "hook.sh"
-    hook.write_text('#!/bin/bash\n[ "$1" = unlocked ] || exit 0\ntouch "$0.reached"\n'
-                    'for i in $(seq 600); do [ -e "$0.go" ] && exit 0; sleep 0.1; done\nexit 1\n')
-    hook.chmod(0o755)
-    backup = tmp_path / "backup"
-    proc = subprocess.Popen([str(BACKUP_SH)], env=script_env(stack, stack.var, BACKUP_DIR=str(backup),
-                                                             BACKUP_TEST_HOOK=str(hook)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, hook, backup = backup_paused_at(stack, tmp_path, "unlocked")
     try:
         wait_until(lambda: Path(f"{hook}.reached").exists() or proc.poll() is not None, timeout=60,
                    message="the backup's snapshot")
@@ -192,14 +199,7 @@ def test_the_files_table_is_locked_from_the_snapshot_to_the_links(stack, api, po
     data = b"deleted while the files are being linked\n" * 30
     file_id, msg = send_file(api, alice, chat, "racing.txt", data, "deleted during the link pass")
     key = stack.psql("SELECT storage_key FROM files WHERE id = %s", file_id)[0][0]
-    hook = tmp_path / "hook.sh"
-    hook.write_text('#!/bin/bash\n[ "$1" = snapshot ] || exit 0\ntouch "$0.reached"\n'
-                    'for i in $(seq 600); do [ -e "$0.go" ] && exit 0; sleep 0.1; done\nexit 1\n')
-    hook.chmod(0o755)
-    backup = tmp_path / "backup"
-    proc = subprocess.Popen([str(BACKUP_SH)], env=script_env(stack, stack.var, BACKUP_DIR=str(backup),
-                                                             BACKUP_TEST_HOOK=str(hook)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, hook, backup = backup_paused_at(stack, tmp_path, "snapshot")
     answer = {}
     deleter = threading.Thread(
         target=lambda: answer.update(r=api.delete(f"/api/messages/{msg['id']}", token=alice)))
