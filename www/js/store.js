@@ -48,7 +48,7 @@ export const state = {
   pending: new Map(), // chatId -> [outgoing message not yet confirmed]
   typing: new Map(), // chatId -> Map(userId -> timer)
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
-  left: new Set(), // chats this user was removed from or left
+  left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
   activeChatId: null,
   conn: "connecting",
   synced: false,
@@ -130,8 +130,15 @@ export function putChat(c) {
   return old || chat;
 }
 
+// Leaving is numbered, so that an answer requested before the leave (a
+// chat list, a chat) cannot bring the chat back after it: it would then
+// ask the server for a chat it is no longer in, for ever.
+let leaves = 0;
+export const leaveMark = () => leaves;
+export const leftSince = (id, mark) => (state.left.get(id) || 0) > mark;
+
 export function removeChat(id) {
-  state.left.add(id); // late events of this chat are ignored
+  state.left.set(id, ++leaves); // late events of this chat are ignored
   state.chats.delete(id);
   state.messages.delete(id);
   state.pending.delete(id);

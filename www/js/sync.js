@@ -98,16 +98,26 @@ export function fullSync() {
 }
 
 async function loadChats() {
+  const mark = S.leaveMark();
   const { chats } = await api("GET", "/chats");
   const ids = new Set(chats.map((c) => c.id));
   for (const id of [...S.state.chats.keys()]) if (!ids.has(id)) S.removeChat(id);
-  for (const c of chats) S.putChat(c);
+  for (const c of chats) if (!S.leftSince(c.id, mark)) S.putChat(c);
 }
 
 const refreshChats = debounce(() => loadChats().catch(() => {}), 300);
 
+// The chat, or null when this user left it while the answer was on its way.
 export async function fetchChat(id) {
-  const c = await api("GET", "/chats/" + id);
+  const mark = S.leaveMark();
+  let c;
+  try {
+    c = await api("GET", "/chats/" + id);
+  } catch (e) {
+    if (e.status === 404 && S.chat(id)) S.removeChat(id); // removed while we were away
+    throw e;
+  }
+  if (S.leftSince(id, mark)) return null;
   S.putChat(c);
   return c;
 }

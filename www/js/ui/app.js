@@ -48,7 +48,7 @@ export async function startApp(root) {
     if (id && !S.chat(id)) {
       if (!S.state.synced) return; // routed again once the chats are in
       try {
-        await sync.fetchChat(id);
+        if (!(await sync.fetchChat(id))) throw new Error("left");
       } catch {
         toast("That chat is not available", "error");
         A.go(null);
