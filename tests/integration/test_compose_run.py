@@ -49,14 +49,13 @@ class Containers:
     temporary root: root/volumes/NAME for each volume, root/tmp/SERVICE for
     each container's /tmp, root/log/SERVICE.out and .err for its output."""
 
-    def __init__(self, bin_dir):
+    def __init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="msgr-compose-"))
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.env = {"MSGR_PORT": str(self.port)}  # the shell's, for interpolation
         self.compose = load_compose(self.env)
         self.services = self.compose["services"]
-        self.bin_dir = bin_dir
         self.procs = {}
         self.uid = pwd.getpwnam(USER).pw_uid
         self.gid = pwd.getpwnam(USER).pw_gid
@@ -104,7 +103,6 @@ class Containers:
         if not tmp.exists():
             self._own_dir(tmp, 0o1777)
         env["TMPDIR"] = str(tmp)
-        env["BIN"] = str(self.bin_dir)  # the image's build/bin
         for host, port, inner in self.published(name):
             assert env.get("PORT") == str(inner), f"{name} listens on {env.get('PORT')}, publishes {inner}"
             env["PORT"], env["LISTEN_ADDR"] = str(port), host
@@ -258,7 +256,7 @@ def up():
     bin_dir = REPO / "build" / "bin"  # docker/Dockerfile: make all
     if not (bin_dir / "auth").exists():
         pytest.fail(f"{bin_dir}/auth does not exist: run `make all` first")
-    c = Containers(bin_dir)
+    c = Containers()
     try:
         c.up_all()
         yield c
