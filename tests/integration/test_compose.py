@@ -231,3 +231,35 @@ def test_depends_on(services):
     assert "postgres" in services["init"]["depends_on"]
     for prog in ("app", "wsd"):
         assert services[prog]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, service in services.items():
+        if service.get("restart", "no") != "no":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_the_environment_overrides_the_defaults():
+    c = load_compose({"MSGR_PORT": "9000", "MSGR_BIND": "0.0.0.0",
+                      "MSGR_PUBLIC_URL": "https://chat.example.com"})
+    nginx = c["services"]["nginx"]
+    assert nginx["ports"] == ["0.0.0.0:9000:8080"]
+    assert nginx["environment"]["MSGR_PUBLIC_URL"] == "https://chat.example.com"
+    assert nginx["environment"]["MSGR_ALLOWED_ORIGINS"] == (
+        "https://chat.example.com http://127.0.0.1:9000"
+    )
+    c = load_compose({"MSGR_ALLOWED_ORIGINS": "https://a.example https://b.example"})
+    assert c["services"]["wsd"]["environment"]["MSGR_ALLOWED_ORIGINS"] == (
+        "https://a.example https://b.example"
+    )
+
+
+def test_variables_are_substituted_as_compose_does():
+    from composekit import interpolate
+
+    env = {"SET": "v", "EMPTY": ""}
+    assert interpolate("$$SET ${SET} $SET", env) == "$SET v v"
+    assert interpolate("${EMPTY:-d} ${EMPTY-d} ${UNSET-d}", env) == "d  d"
+    assert interpolate("${UNSET:-${EMPTY:-${SET}}}/x", env) == "v/x"
+    with pytest.raises(ValueError):
+        interpolate("${SET", env)
