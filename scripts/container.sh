@@ -67,7 +67,7 @@ http_status() {
 }
 
 health() {
-	local code sock
+	local code sock host
 	case ${1:-} in
 	postgres)
 		"$PGBIN/pg_isready" -q -t 5 -h "$RUN_DIR" -d postgres
@@ -86,7 +86,9 @@ health() {
 	nginx)
 		# The web app, which nginx serves itself: the programs behind it have
 		# their own checks.
-		code=$(http_status "http://127.0.0.1:$PORT/")
+		host=$LISTEN_ADDR
+		[[ $host == 0.0.0.0 ]] && host=127.0.0.1
+		code=$(http_status "http://$host:$PORT/")
 		[[ $code == 200 ]] || { say "health: nginx answered $code"; return 1; }
 		;;
 	*)
