@@ -65,6 +65,22 @@ class Containers:
         # messenger's, 0700 (docker/Dockerfile).
         for name in self.compose["volumes"]:
             self._own_dir(self.root / "volumes" / name, 0o700)
+        self._start_guardian()
+
+    def _start_guardian(self):
+        """A watcher in its own session that kills the services' sessions
+        and removes the root if this process dies without its teardown
+        (SIGKILL, a CI timeout), as helpers.Stack has for the stack."""
+        script = (
+            'while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+            'while read -r sid; do kill -KILL -- "-$sid" 2>/dev/null; done <"$2/sessions"; '
+            'rm -rf "$2"'
+        )
+        (self.root / "sessions").touch()
+        self.guardian = subprocess.Popen(
+            ["setsid", "/bin/bash", "-c", script, "guardian", str(os.getpid()), str(self.root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+        )
 
     def _own_dir(self, path, mode):
         path.mkdir(mode=mode)
@@ -138,6 +154,8 @@ class Containers:
         finally:
             for f in files:
                 f.close()
+        with open(self.root / "sessions", "a") as f:
+            f.write(f"{self.procs[name].pid}\n")
 
     def healthcheck(self, name):
         """Runs the service's healthcheck test once: True when it passes."""
@@ -241,6 +259,8 @@ class Containers:
                 problems.append(f"{name} did not stop within its grace period:\n{self.log(name)}")
             if leftover:
                 problems.append(f"{name}'s first process ended but left {leftover}")
+        self.guardian.kill()
+        self.guardian.wait()
         left = processes_using(self.root)
         for pid, cmd in left:
             problems.append(f"process left behind: {pid} {cmd}")
