@@ -14,7 +14,9 @@ set -euo pipefail
 
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
 	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev)
-run=(postgresql-15 nginx-light curl)
+# libfcgi-bin: cgi-fcgi, the healthcheck of the FastCGI programs
+# (scripts/container.sh health app).
+run=(postgresql-15 nginx-light curl libfcgi-bin)
 # systemd: its systemd-analyze verifies the units (tests/integration/test_install.py);
 # every Debian 12 machine has it, a container image may not.
 test=(python3-pytest python3-requests python3-websockets python3-psycopg2

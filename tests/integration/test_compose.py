@@ -1,6 +1,8 @@
 """docker-compose.yml is consistent with the repository (no Docker engine
 needed): every command exists and is executable, every program it runs is
-one the Makefile builds, and volumes, sockets and ports line up."""
+one the Makefile builds, and volumes, sockets and ports line up. Read as
+compose reads it with no variable set (the defaults); test_compose_run.py
+runs the services."""
 
 import os
 import re
@@ -8,17 +10,16 @@ import shlex
 from pathlib import Path
 
 import pytest
-import yaml
+
+from composekit import load_compose
 
 REPO = Path(__file__).resolve().parents[2]
-COMPOSE = REPO / "docker-compose.yml"
 WORKDIR = "/app"  # docker/Dockerfile: WORKDIR /app, COPY . .
 
 
 @pytest.fixture(scope="module")
 def compose():
-    with open(COMPOSE) as f:
-        return yaml.safe_load(f)
+    return load_compose({})
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,13 @@ def test_healthchecks_are_executable(services):
         cmd = argv(test)
         if cmd[0] in ("CMD", "CMD-SHELL"):
             cmd = cmd[1:] if cmd[0] == "CMD" else shlex.split(cmd[1])
-        assert os.access(cmd[0], os.X_OK), f"{name}: healthcheck {cmd[0]} missing"
+        path = repo_path(cmd[0]) or Path(cmd[0])
+        assert os.access(path, os.X_OK), f"{name}: healthcheck {cmd[0]} missing"
+        if path.name == "container.sh":
+            # `container.sh health SERVICE`: a service the script checks.
+            script = path.read_text()
+            checked = re.search(r"^health\(\) \{\n(.*?)^\}", script, re.M | re.S).group(1)
+            assert cmd[1] == "health" and re.search(rf"^\t{cmd[2]}\)$", checked, re.M), cmd
 
 
 def test_volumes_declared_and_used(compose, services):
@@ -192,8 +199,22 @@ def test_ports(services):
         container = str(p).split(":")[-1].split("/")[0]
         assert container == port, f"nginx listens on {port}, compose maps {p}"
     public = nginx["environment"]["MSGR_PUBLIC_URL"]
-    hosts = [str(p).rsplit(":", 1)[0].split(":")[-1] for p in published["nginx"]]
-    assert public.endswith(":" + hosts[0]), (public, hosts)
+    host_ports = [str(p).split(":")[-2] for p in published["nginx"]]
+    assert public.endswith(":" + host_ports[0]), (public, host_ports)
+    # Only this machine by default: publishing to the network is a choice.
+    for p in published["nginx"]:
+        assert str(p).startswith("127.0.0.1:"), p
+
+
+def test_postgres_stops_with_its_fast_shutdown(services):
+    # SIGTERM is PostgreSQL's smart shutdown, which waits for every session.
+    pg = services["postgres"]
+    assert pg["stop_signal"] == "SIGINT"
+    grace = pg.get("stop_grace_period", "10s")
+    assert grace.endswith("s") and int(grace.rstrip("s")) >= 30, grace
+    script = (REPO / "scripts" / "container.sh").read_text()
+    role = re.search(r"^postgres\)\n(.*?)^\t;;", script, re.M | re.S).group(1)
+    assert re.search(r'^\texec "\$PGBIN/postgres"', role, re.M), "the signal must reach postgres"
 
 
 def test_depends_on(services):
@@ -210,3 +231,35 @@ def test_depends_on(services):
     assert "postgres" in services["init"]["depends_on"]
     for prog in ("app", "wsd"):
         assert services[prog]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, service in services.items():
+        if service.get("restart", "no") != "no":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_the_environment_overrides_the_defaults():
+    c = load_compose({"MSGR_PORT": "9000", "MSGR_BIND": "0.0.0.0",
+                      "MSGR_PUBLIC_URL": "https://chat.example.com"})
+    nginx = c["services"]["nginx"]
+    assert nginx["ports"] == ["0.0.0.0:9000:8080"]
+    assert nginx["environment"]["MSGR_PUBLIC_URL"] == "https://chat.example.com"
+    assert nginx["environment"]["MSGR_ALLOWED_ORIGINS"] == (
+        "https://chat.example.com http://127.0.0.1:9000"
+    )
+    c = load_compose({"MSGR_ALLOWED_ORIGINS": "https://a.example https://b.example"})
+    assert c["services"]["wsd"]["environment"]["MSGR_ALLOWED_ORIGINS"] == (
+        "https://a.example https://b.example"
+    )
+
+
+def test_variables_are_substituted_as_compose_does():
+    from composekit import interpolate
+
+    env = {"SET": "v", "EMPTY": ""}
+    assert interpolate("$$SET ${SET} $SET", env) == "$SET v v"
+    assert interpolate("${EMPTY:-d} ${EMPTY-d} ${UNSET-d}", env) == "d  d"
+    assert interpolate("${UNSET:-${EMPTY:-${SET}}}/x", env) == "v/x"
+    with pytest.raises(ValueError):
+        interpolate("${SET", env)
