@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -14,7 +15,9 @@
 #include "fanout.h"
 #include "feed.h"
 #include "lifecycle.h"
+#include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "members.h"
 #include "pg.h"
 #include "presence.h"
@@ -85,6 +88,26 @@ static void free_all(void)
 	settings_free();
 }
 
+/* The counters file in MSGR_RUN_DIR, or else beside the socket (where the
+ * FastCGI programs keep theirs: server.h's srv_run_dir()); none for wsd
+ * on a TCP port without MSGR_RUN_DIR. */
+static void open_metrics(const struct wsd_listen *where)
+{
+	char dir[4096];
+	const char *env = config_str("MSGR_RUN_DIR", NULL);
+	const char *slash = where->socket ? strrchr(where->socket, '/') : NULL;
+	if (env)
+		snprintf(dir, sizeof dir, "%s", env);
+	else if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - where->socket), where->socket);
+	else if (where->socket)
+		snprintf(dir, sizeof dir, ".");
+	else
+		return;
+	if (metrics_open(*dir ? dir : "/", "wsd", NULL, 0) != MSGR_OK)
+		log_error("going on without metrics");
+}
+
 int main(int argc, char **argv)
 {
 	struct wsd_listen where;
@@ -95,6 +118,7 @@ int main(int argc, char **argv)
 	lifecycle_signals();
 	if ((rc = context_create(&where)))
 		return rc;
+	open_metrics(&where);
 	if (!open_work_conns()) {
 		log_error("out of memory at start-up");
 		return 1;
@@ -109,6 +133,7 @@ int main(int argc, char **argv)
 	lifecycle_run();
 	lws_context_destroy(W.context);
 	free_all();
+	metrics_remove();
 	log_info("stopped");
 	return 0;
 }
