@@ -3,12 +3,14 @@
  * /metrics) of every program: auth answers for the whole service.
  *
  * Ready means each part answers, not that its socket exists: the database
- * runs a statement, each FastCGI program answers FCGI_GET_VALUES (libfcgi
- * answers it in the worker that accepted, front.c in the messages
- * companion's loop: no request is made, nothing is logged), and wsd
- * answers an HTTP request on its socket with an HTTP status line (any: a
- * plain GET is not a WebSocket, the answer only proves lws serves). auth
- * itself answers this request.
+ * runs a statement, each FastCGI program answers a request (GET
+ * /api/health/ready, which none of them routes: its 404 proves a worker,
+ * or the messages companion's loop, took it and answered; it carries the
+ * ready request's X-Request-Id, so their log lines say whose probe they
+ * were; FCGI_GET_VALUES would be quieter, but libfcgi 2.4 never answers
+ * it), and wsd answers an HTTP request on its socket with an HTTP status
+ * line (any: a plain GET is not a WebSocket, the answer only proves lws
+ * serves). auth itself answers this request.
  *
  * The probes are cheap to ask for and must stay so, as the endpoint is
  * public: they run side by side, within PROBE_BUDGET_MS in all (a program
@@ -35,6 +37,8 @@
 
 #define PROBE_BUDGET_MS 1000
 #define PROBE_CACHE_MS 1000
+#define FCGI_RECORD_HEADER 8
+enum { FCGI_BEGIN = 1, FCGI_PARAMS = 4, FCGI_STDIN = 5, FCGI_STDOUT = 6 };
 
 enum probe_kind { PROBE_FCGI, PROBE_HTTP };
 
@@ -44,15 +48,44 @@ struct probe {
 	enum probe_kind kind;
 	int fd;
 	const char *failed; /* why it is not ready; NULL: ready */
-	unsigned char in[16];
+	unsigned char in[FCGI_RECORD_HEADER + 8];
 	size_t got;
 };
 
-/* FCGI_GET_VALUES (type 9, request 0) asking for FCGI_MPXS_CONNS. */
-static const unsigned char get_values[] = {
-	1, 9, 0, 0, 0, 17, 0, 0, 15, 0, 'F', 'C', 'G', 'I', '_', 'M', 'P', 'X', 'S',
-	'_', 'C', 'O', 'N', 'N', 'S',
-};
+
+/* Appends a record of request 1 (content under 256 bytes). */
+static void put_record(struct buf *b, unsigned char type, const void *data, size_t len)
+{
+	unsigned char h[FCGI_RECORD_HEADER] = {1, type, 0, 1, 0, (unsigned char)len, 0, 0};
+	buf_append(b, h, sizeof h);
+	buf_append(b, data, len);
+}
+
+/* A name-value pair, both under 128 bytes (FastCGI's short lengths). */
+static void put_pair(struct buf *b, const char *name, const char *value)
+{
+	buf_putc(b, (char)strlen(name));
+	buf_putc(b, (char)strlen(value));
+	buf_puts(b, name);
+	buf_puts(b, value);
+}
+
+/* The probe request: GET /api/health/ready, with request_id (may be
+ * NULL), and no body. */
+static void fcgi_probe(struct buf *out, const char *request_id)
+{
+	static const unsigned char begin[8] = {0, 1}; /* responder, close after */
+	struct buf params = {0};
+	put_pair(&params, "REQUEST_METHOD", "GET");
+	put_pair(&params, "REQUEST_URI", "/api/health/ready");
+	if (request_id)
+		put_pair(&params, "HTTP_X_REQUEST_ID", request_id);
+	put_record(out, FCGI_BEGIN, begin, sizeof begin);
+	put_record(out, FCGI_PARAMS, buf_cstr(&params), params.len);
+	put_record(out, FCGI_PARAMS, NULL, 0);
+	put_record(out, FCGI_STDIN, NULL, 0);
+	buf_free(&params);
+}
 static const char http_probe[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 static double now_ms(void)
@@ -64,7 +97,7 @@ static double now_ms(void)
 
 /* Connects p and sends its question, without waiting: a unix socket
  * either takes the connection at once or refuses it. */
-static void probe_start(struct probe *p, const char *dir)
+static void probe_start(struct probe *p, const char *dir, const struct buf *fcgi)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, p->socket);
@@ -80,8 +113,8 @@ static void probe_start(struct probe *p, const char *dir)
 		p->failed = "could not make a socket";
 		return;
 	}
-	const void *q = p->kind == PROBE_FCGI ? (const void *)get_values : http_probe;
-	size_t qlen = p->kind == PROBE_FCGI ? sizeof get_values : sizeof http_probe - 1;
+	const void *q = p->kind == PROBE_FCGI ? (const void *)buf_cstr(fcgi) : http_probe;
+	size_t qlen = p->kind == PROBE_FCGI ? fcgi->len : sizeof http_probe - 1;
 	if (connect(p->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
 		p->failed = errno == ENOENT	  ? "not running (no socket)"
 			    : errno == ECONNREFUSED ? "not running (connection refused)"
@@ -106,9 +139,10 @@ static bool probe_read(struct probe *p)
 		return true;
 	}
 	p->got += (size_t)n;
-	if (p->kind == PROBE_FCGI && p->got >= 2) {
-		/* FCGI_GET_VALUES_RESULT (10), version 1 */
-		if (p->in[0] != 1 || p->in[1] != 10)
+	if (p->kind == PROBE_FCGI && p->got >= sizeof p->in) {
+		/* FCGI_STDOUT, version 1, starting with the CGI status */
+		if (p->in[0] != 1 || p->in[1] != FCGI_STDOUT ||
+		    memcmp(p->in + FCGI_RECORD_HEADER, "Status: ", 8))
 			p->failed = "answered something that is not FastCGI";
 		return true;
 	}
@@ -169,7 +203,7 @@ static void put_check(struct buf *b, const char *name, const char *failed)
 	buf_json_str(b, failed ? failed : "ok", strlen(failed ? failed : "ok"));
 }
 
-static void probe_all(void)
+static void probe_all(const char *request_id)
 {
 	struct probe ps[] = {
 		{"chats", "chats.sock", PROBE_FCGI, -1, NULL, {0}, 0},
@@ -180,8 +214,11 @@ static void probe_all(void)
 	};
 	size_t n = sizeof ps / sizeof ps[0];
 	double deadline = now_ms() + PROBE_BUDGET_MS;
+	struct buf fcgi = {0};
+	fcgi_probe(&fcgi, request_id);
 	for (size_t i = 0; i < n; i++)
-		probe_start(&ps[i], srv_run_dir());
+		probe_start(&ps[i], srv_run_dir(), &fcgi);
+	buf_free(&fcgi);
 	/* The database while the programs answer. */
 	DB_STMT(ready_db, 0, "SELECT 1");
 	PGresult *res = db_exec(&ready_db, NULL);
@@ -217,7 +254,7 @@ static void probe_all(void)
 void handle_ready(struct http_req *req)
 {
 	if (!last.at || now_ms() - last.at >= PROBE_CACHE_MS)
-		probe_all();
+		probe_all(req->request_id);
 	if (last.status == 200) {
 		struct buf b = {0};
 		buf_printf(&b, "{\"status\":\"ok\",\"checks\":%s}", last.checks);
