@@ -459,9 +459,11 @@ const struct http_route *http_route_find(struct http_req *req, const struct http
 	return NULL;
 }
 
-void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n)
+const struct http_route *http_dispatch(struct http_req *req, const struct http_route *routes,
+				       size_t n)
 {
 	const struct http_route *route = http_route_find(req, routes, n, false);
 	if (route)
 		route->handle(req);
+	return route;
 }

@@ -142,7 +142,9 @@ struct http_route {
  * are not there. */
 const struct http_route *http_route_find(struct http_req *req, const struct http_route *routes,
 					 size_t n, bool loop_only);
-/* Runs the worker's handler of req's route (or answers 404, 405). */
-void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n);
+/* Runs the worker's handler of req's route (or answers 404, 405);
+ * returns the route, or NULL when none matched. */
+const struct http_route *http_dispatch(struct http_req *req, const struct http_route *routes,
+				       size_t n);
 
 #endif

@@ -100,10 +100,7 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		http_req_begin(&req, arena, r.envp);
 		req.fcgx = &r;
-		const struct http_route *route =
-			http_route_find(&req, app->routes, app->nroutes, false);
-		if (route)
-			route->handle(&req);
+		const struct http_route *route = http_dispatch(&req, app->routes, app->nroutes);
 		if (!req.status) {
 			log_error("%s %s: the handler gave no answer", req.method, req.path);
 			http_problem(&req, 500, "internal_error",
