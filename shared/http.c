@@ -357,26 +357,30 @@ static void send_problem(struct http_req *req, int status, const char *code, con
 	buf_free(&b);
 }
 
+static void vproblem(struct http_req *req, int status, const char *code, const char *name,
+		     const char *json, const char *detail_fmt, va_list ap)
+{
+	char detail[512];
+	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	send_problem(req, status, code, detail, name, json);
+}
+
 void http_problem(struct http_req *req, int status, const char *code, const char *detail_fmt,
 		  ...)
 {
-	char detail[512];
 	va_list ap;
 	va_start(ap, detail_fmt);
-	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	vproblem(req, status, code, NULL, NULL, detail_fmt, ap);
 	va_end(ap);
-	send_problem(req, status, code, detail, NULL, NULL);
 }
 
 void http_problem_with(struct http_req *req, int status, const char *code, const char *name,
 		       const char *json, const char *detail_fmt, ...)
 {
-	char detail[512];
 	va_list ap;
 	va_start(ap, detail_fmt);
-	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	vproblem(req, status, code, name, json, detail_fmt, ap);
 	va_end(ap);
-	send_problem(req, status, code, detail, name, json);
 }
 
 void http_problem_fields(struct http_req *req, const struct field_errors *errs)

@@ -35,7 +35,7 @@ static volatile sig_atomic_t periodic_due;
  * child closes those it does not accept on. */
 static int listeners[3] = {-1, -1, -1};
 
-/* srv_run_dir(): MSGR_RUN_DIR, or the directory of the program's socket. */
+/* srv_run_dir(), from config_run_dir(). */
 static char run_dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 const char *srv_run_dir(void)
@@ -308,18 +308,6 @@ static const char *socket_path_from_env(const struct srv_app *app)
 	return config_str(name, NULL);
 }
 
-static void set_run_dir(const char *socket_path)
-{
-	const char *env = config_str("MSGR_RUN_DIR", NULL);
-	const char *slash = strrchr(socket_path, '/');
-	if (env)
-		snprintf(run_dir, sizeof run_dir, "%s", env);
-	else if (slash && slash > socket_path)
-		snprintf(run_dir, sizeof run_dir, "%.*s", (int)(slash - socket_path), socket_path);
-	else
-		snprintf(run_dir, sizeof run_dir, "%s", slash ? "/" : ".");
-}
-
 /* --routes: the route table, a line per route, "METHOD PATTERN" and
  * " loop" when the event loop serves it too (what nginx's map of the loop
  * socket is checked against). */
@@ -366,9 +354,9 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	int listen_fd = open_listener(path);
 	if (listen_fd < 0)
 		return 1;
-	set_run_dir(path);
 	/* Before any fork: the whole family shares the one mapping. */
-	if (metrics_open(run_dir, app->name, app->routes, app->nroutes) != MSGR_OK)
+	if (!config_run_dir(path, run_dir, sizeof run_dir) ||
+	    metrics_open(run_dir, app->name, app->routes, app->nroutes) != MSGR_OK)
 		log_error("going on without metrics");
 
 	struct sigaction stop = {.sa_handler = master_on_stop};

@@ -6,7 +6,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -88,23 +87,13 @@ static void free_all(void)
 	settings_free();
 }
 
-/* The counters file in MSGR_RUN_DIR, or else beside the socket (where the
- * FastCGI programs keep theirs: server.h's srv_run_dir()); none for wsd
- * on a TCP port without MSGR_RUN_DIR. */
+/* The counters file (metrics.h), where the FastCGI programs keep theirs;
+ * none for wsd on a TCP port without MSGR_RUN_DIR. */
 static void open_metrics(const struct wsd_listen *where)
 {
 	char dir[4096];
-	const char *env = config_str("MSGR_RUN_DIR", NULL);
-	const char *slash = where->socket ? strrchr(where->socket, '/') : NULL;
-	if (env)
-		snprintf(dir, sizeof dir, "%s", env);
-	else if (slash)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - where->socket), where->socket);
-	else if (where->socket)
-		snprintf(dir, sizeof dir, ".");
-	else
-		return;
-	if (metrics_open(*dir ? dir : "/", "wsd", NULL, 0) != MSGR_OK)
+	if (config_run_dir(where->socket, dir, sizeof dir) &&
+	    metrics_open(dir, "wsd", NULL, 0) != MSGR_OK)
 		log_error("going on without metrics");
 }
 
