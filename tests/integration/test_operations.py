@@ -14,6 +14,7 @@ import pytest
 
 from chatkit import direct, send
 from helpers import REPO, wait_until
+from test_loop_database_away import allow_connections
 from ws_client import WsClient
 
 CHECKS = {"database", "auth", "chats", "messages", "messages_loop", "files", "wsd"}
@@ -65,6 +66,31 @@ def test_ready_names_what_does_not_answer(stack, api, name, check):
     assert {k for k, v in p["checks"].items() if v != "ok"} == {check}
     assert GENERATED_ID.match(p["request_id"])
     assert took < 3, f"ready took {took:.1f}s with {name} stopped"
+    wait_until(lambda: ready(api).status_code == 200, timeout=10, message="ready again")
+
+
+def test_database_away_is_counted_and_not_ready(stack, api, new_user):
+    """auth's workers lose their sessions and cannot connect again: a
+    request is answered 503, counted as a database error, and readiness
+    names the database; once it takes connections, ready again."""
+    stack._need_local()
+    alice = new_user("dbaway")
+    before = value(metrics(api), "msgr_database_errors_total", program="auth")
+    stack.psql("SELECT 1")  # the test's own session, before new ones are refused
+    allow_connections(stack, False)
+    try:
+        stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE application_name LIKE %s", "auth[%")
+        r = api.get("/api/users/me", token=alice)
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "database_unavailable"
+        time.sleep(1.1)  # past each auth worker's last readiness answer
+        r = ready(api)
+        assert r.status_code == 503, r.text
+        assert r.json()["checks"]["database"] == "does not answer"
+    finally:
+        allow_connections(stack, True)
+    assert value(metrics(api), "msgr_database_errors_total", program="auth") > before
     wait_until(lambda: ready(api).status_code == 200, timeout=10, message="ready again")
 
 
