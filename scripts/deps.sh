@@ -20,7 +20,8 @@ run=(postgresql-15 nginx-light curl libfcgi-bin)
 # systemd: its systemd-analyze verifies the units (tests/integration/test_install.py);
 # every Debian 12 machine has it, a container image may not.
 test=(python3-pytest python3-requests python3-websockets python3-psycopg2
-	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk systemd)
+	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk systemd
+	logrotate)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(build run test)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,24 @@ long config_int(const char *name, long fallback, long min, long max)
 		exit(78); /* EX_CONFIG */
 	}
 	return n;
+}
+
+bool config_run_dir(const char *socket_path, char *out, size_t cap)
+{
+	const char *env = config_str("MSGR_RUN_DIR", NULL);
+	const char *slash = socket_path ? strrchr(socket_path, '/') : NULL;
+	int n;
+	if (env)
+		n = snprintf(out, cap, "%s", env);
+	else if (slash)
+		n = slash == socket_path ? snprintf(out, cap, "/")
+					 : snprintf(out, cap, "%.*s", (int)(slash - socket_path),
+						    socket_path);
+	else if (socket_path)
+		n = snprintf(out, cap, ".");
+	else
+		return false;
+	return n >= 0 && (size_t)n < cap;
 }
 
 enum msgr_err config_secret(const unsigned char **secret, size_t *len)

@@ -10,6 +10,7 @@
 #ifndef MSGR_CONFIG_H
 #define MSGR_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -18,6 +19,12 @@
 const char *config_str(const char *name, const char *fallback);
 /* The variable as an integer in [min, max], or fallback when unset. */
 long config_int(const char *name, long fallback, long min, long max);
+
+/* The directory of the programs' sockets, where they find each other and
+ * keep their metrics files (metrics.h): MSGR_RUN_DIR, or else the
+ * directory of socket_path (this program's own socket; NULL: none). Writes
+ * it to out (cap bytes); false when there is none, or it does not fit. */
+bool config_run_dir(const char *socket_path, char *out, size_t cap);
 
 /* Loads the server secret (MSGR_SECRET_FILE, the file's bytes with a final
  * newline removed). Refuses a secret shorter than 32 bytes. */

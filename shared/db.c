@@ -7,6 +7,7 @@
 #include "config.h"
 #include "hex.h"
 #include "log.h"
+#include "metrics.h"
 
 static PGconn *conn;
 /* Bumped on every new connection: prepared statements live per connection. */
@@ -120,13 +121,24 @@ static PGresult *exec_once(struct db_stmt *stmt, const char *const *params)
 PGresult *db_exec(struct db_stmt *stmt, const char *const *params)
 {
 	PGresult *res = exec_once(stmt, params);
-	if (res)
-		return res;
-	/* The server went away (a restart): a statement sent to a dead backend
-	 * never ran, so one retry on a new connection is safe. */
-	log_info("database connection lost; reconnecting");
-	db_disconnect();
-	return exec_once(stmt, params);
+	if (!res) {
+		/* The server went away (a restart): a statement sent to a dead
+		 * backend never ran, so one retry on a new connection is safe. */
+		log_info("database connection lost; reconnecting");
+		db_disconnect();
+		res = exec_once(stmt, params);
+	}
+	db_count_error(res);
+	return res;
+}
+
+void db_count_error(const PGresult *res)
+{
+	if (db_ok(res))
+		return;
+	const char *state = db_sqlstate(res);
+	if (!res || state[0] != 'M' || state[1] != '0')
+		metrics_db_error();
 }
 
 bool db_ok(const PGresult *res)

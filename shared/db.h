@@ -60,6 +60,11 @@ bool db_ok(const PGresult *res);
 /* The SQLSTATE of an error result, or "" */
 const char *db_sqlstate(const PGresult *res);
 
+/* Counts res in the database errors of metrics.h when it is a failure of
+ * the database: NULL (unreachable, or lost) or an error other than a
+ * domain error ('M0nnn', an answer the schema chose). */
+void db_count_error(const PGresult *res);
+
 /* Sends NOTIFY msgr_events with the given payload after a commit; failure
  * is logged and ignored (wsd polls the events table anyway). */
 void db_notify_events(const char *payload);

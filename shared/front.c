@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "fcgi_wire.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 #define FRONT_EVENTS 64
@@ -39,6 +40,7 @@ struct front_req {
 	struct http_req http;
 	struct buf answer; /* http's HTTP answer */
 	struct timespec start;
+	size_t route; /* its index in the route table, for metrics.h */
 	bool in_handler; /* its loop handler is running */
 	bool held;       /* waiting for its holder's answer */
 };
@@ -198,7 +200,9 @@ static void request_end(struct front_conn *c)
 		log_error("%s %s: the handler gave no answer", req->method, req->path);
 		http_problem(req, 500, "internal_error", "the server failed to answer this request");
 	}
-	log_request(req->method, req->path, req->status, log_ms_since(&r->start), req->user_id);
+	double ms = log_ms_since(&r->start);
+	log_request(req->method, req->path, req->status, ms, req->user_id, req->request_id);
+	metrics_request(r->route, req->status, ms / 1e3);
 	fcgi_put_answer(&c->out, c->fcgi.id, buf_cstr(&r->answer), r->answer.len);
 	/* Out of memory: nginx gets no answer, and sends a 503 problem. */
 	bool written = buf_status(&r->answer) == MSGR_OK && buf_status(&c->out) == MSGR_OK;
@@ -234,6 +238,7 @@ static void request_start(struct front_conn *c)
 	};
 	const struct http_route *route =
 		http_route_find(&r->http, cfg->routes, cfg->nroutes, true);
+	r->route = route ? (size_t)(route - cfg->routes) : cfg->nroutes;
 	if (route) {
 		r->in_handler = true;
 		route->loop(&r->http, r);

@@ -28,6 +28,17 @@ static const char *http_param(struct http_req *req, const char *name)
 	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
 }
 
+/* id when it is what nginx's map lets through (1 to 64 of
+ * [A-Za-z0-9._-]), else NULL: a program behind an nginx without the map
+ * gets the client's header unchecked, and it goes into logs. */
+static const char *http_request_id(const char *id)
+{
+	if (!id)
+		return NULL;
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+	return n >= 1 && n <= 64 && !id[n] ? id : NULL;
+}
+
 void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
 {
 	buf_reset(&req->extra_headers);
@@ -42,6 +53,7 @@ void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
 	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
 	req->query = q ? q + 1 : "";
 	req->remote_addr = addr ? addr : "";
+	req->request_id = http_request_id(http_param(req, "HTTP_X_REQUEST_ID"));
 }
 
 const char *http_header(struct http_req *req, const char *name)
@@ -315,8 +327,9 @@ void http_no_content(struct http_req *req)
 	http_send(req, 204, NULL, NULL, 0);
 }
 
+/* The problem document; extra is a member (name: JSON value) or NULL. */
 static void send_problem(struct http_req *req, int status, const char *code, const char *detail,
-			 const struct field_errors *errs)
+			 const char *name, const char *extra)
 {
 	struct buf b = {0};
 	const char *title = http_status_text(status);
@@ -326,10 +339,15 @@ static void send_problem(struct http_req *req, int status, const char *code, con
 	buf_json_str(&b, detail, strlen(detail));
 	buf_puts(&b, ",\"code\":");
 	buf_json_str(&b, code, strlen(code));
-	if (errs) {
-		buf_puts(&b, ",\"errors\":{");
-		buf_append(&b, buf_cstr(&errs->json), errs->json.len);
-		buf_putc(&b, '}');
+	if (req->request_id) {
+		buf_puts(&b, ",\"request_id\":");
+		buf_json_str(&b, req->request_id, strlen(req->request_id));
+	}
+	if (extra) {
+		buf_putc(&b, ',');
+		buf_json_str(&b, name, strlen(name));
+		buf_putc(&b, ':');
+		buf_puts(&b, extra);
 	}
 	buf_putc(&b, '}');
 	if (buf_status(&b) == MSGR_OK)
@@ -339,20 +357,41 @@ static void send_problem(struct http_req *req, int status, const char *code, con
 	buf_free(&b);
 }
 
+static void vproblem(struct http_req *req, int status, const char *code, const char *name,
+		     const char *json, const char *detail_fmt, va_list ap)
+{
+	char detail[512];
+	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	send_problem(req, status, code, detail, name, json);
+}
+
 void http_problem(struct http_req *req, int status, const char *code, const char *detail_fmt,
 		  ...)
 {
-	char detail[512];
 	va_list ap;
 	va_start(ap, detail_fmt);
-	vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	vproblem(req, status, code, NULL, NULL, detail_fmt, ap);
 	va_end(ap);
-	send_problem(req, status, code, detail, NULL);
+}
+
+void http_problem_with(struct http_req *req, int status, const char *code, const char *name,
+		       const char *json, const char *detail_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, detail_fmt);
+	vproblem(req, status, code, name, json, detail_fmt, ap);
+	va_end(ap);
 }
 
 void http_problem_fields(struct http_req *req, const struct field_errors *errs)
 {
-	send_problem(req, 422, "validation_failed", "some fields are invalid; see errors", errs);
+	struct buf obj = {0};
+	buf_putc(&obj, '{');
+	buf_append(&obj, buf_cstr(&errs->json), errs->json.len);
+	buf_putc(&obj, '}');
+	send_problem(req, 422, "validation_failed", "some fields are invalid; see errors", "errors",
+		     buf_status(&obj) == MSGR_OK ? buf_cstr(&obj) : "{}");
+	buf_free(&obj);
 }
 
 /* Matches one pattern against the path; fills the captures on success. */
@@ -424,9 +463,11 @@ const struct http_route *http_route_find(struct http_req *req, const struct http
 	return NULL;
 }
 
-void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n)
+const struct http_route *http_dispatch(struct http_req *req, const struct http_route *routes,
+				       size_t n)
 {
 	const struct http_route *route = http_route_find(req, routes, n, false);
 	if (route)
 		route->handle(req);
+	return route;
 }

@@ -30,6 +30,9 @@ struct http_req {
 	const char *path;     /* raw path, without the query string */
 	const char *query;    /* raw query string, "" when none */
 	const char *remote_addr;
+	/* X-Request-Id as nginx passes it (1 to 64 of [A-Za-z0-9._-]), or
+	 * NULL: it goes into the request's log line and problem documents. */
+	const char *request_id;
 	int64_t user_id;      /* set by http_require_user, 0 before */
 	int status;           /* the status answered, 0 before the answer */
 
@@ -102,6 +105,10 @@ void http_no_content(struct http_req *req);
 /* Answers a problem; detail is printf-style and read by people. */
 void http_problem(struct http_req *req, int status, const char *code, const char *detail_fmt,
 		  ...) __attribute__((format(printf, 4, 5)));
+/* Answers a problem with one more member, name: json (a JSON value). */
+void http_problem_with(struct http_req *req, int status, const char *code, const char *name,
+		       const char *json, const char *detail_fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 /* Answers 422 with the collected field errors. */
 void http_problem_fields(struct http_req *req, const struct field_errors *errs);
 /* The reason phrase of a status ("Not Found"). */
@@ -135,7 +142,9 @@ struct http_route {
  * are not there. */
 const struct http_route *http_route_find(struct http_req *req, const struct http_route *routes,
 					 size_t n, bool loop_only);
-/* Runs the worker's handler of req's route (or answers 404, 405). */
-void http_dispatch(struct http_req *req, const struct http_route *routes, size_t n);
+/* Runs the worker's handler of req's route (or answers 404, 405);
+ * returns the route, or NULL when none matched. */
+const struct http_route *http_dispatch(struct http_req *req, const struct http_route *routes,
+				       size_t n);
 
 #endif

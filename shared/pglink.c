@@ -30,6 +30,7 @@
 #include "db.h"
 #include "front.h"
 #include "log.h"
+#include "metrics.h"
 
 #define PGLINK_RETRY_FIRST_MS 100
 #define PGLINK_RETRY_MAX_MS 2000
@@ -321,6 +322,7 @@ enum msgr_err pglink_send(struct pglink *l, const char *name, int nparams,
 	if (l->busy || l->phase != LINK_READY) {
 		log_error("%s was sent on a database link that is %s", name,
 			  l->busy ? "busy" : "not connected");
+		metrics_db_error();
 		return MSGR_ERR_DB;
 	}
 	/* A statement not sent whole (the flush failed) did not run: the
@@ -328,6 +330,7 @@ enum msgr_err pglink_send(struct pglink *l, const char *name, int nparams,
 	if (!PQsendQueryPrepared(l->pg, name, nparams, params, NULL, NULL, 0) || !link_flush(l)) {
 		const char *msg = PQerrorMessage(l->pg);
 		log_error("could not send %s: %.*s", name, (int)strcspn(msg, "\n"), msg);
+		metrics_db_error();
 		pglink_close(l);
 		return MSGR_ERR_DB;
 	}
@@ -348,6 +351,7 @@ static void link_done(struct pglink *l, PGresult *res)
 	}
 	if (!res)
 		pglink_close(l);
+	db_count_error(res);
 	l->done(l->arg, res);
 }
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "token.h"
 
 #define SRV_MAX_WORKERS 256
@@ -33,6 +34,14 @@ static volatile sig_atomic_t periodic_due;
 /* The master's listening sockets (FastCGI, wait pool, companion): each
  * child closes those it does not accept on. */
 static int listeners[3] = {-1, -1, -1};
+
+/* srv_run_dir(), from config_run_dir(). */
+static char run_dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+const char *srv_run_dir(void)
+{
+	return run_dir;
+}
 
 static void close_listeners_except(int keep)
 {
@@ -91,13 +100,16 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		http_req_begin(&req, arena, r.envp);
 		req.fcgx = &r;
-		http_dispatch(&req, app->routes, app->nroutes);
+		const struct http_route *route = http_dispatch(&req, app->routes, app->nroutes);
 		if (!req.status) {
 			log_error("%s %s: the handler gave no answer", req.method, req.path);
 			http_problem(&req, 500, "internal_error",
 				     "the server failed to answer this request");
 		}
-		log_request(req.method, req.path, req.status, log_ms_since(&start), req.user_id);
+		double ms = log_ms_since(&start);
+		log_request(req.method, req.path, req.status, ms, req.user_id, req.request_id);
+		metrics_request(route ? (size_t)(route - app->routes) : app->nroutes, req.status,
+				ms / 1e3);
 		/* libfcgi closes by shutting down its side and waiting (up to
 		 * 2 s) for nginx to close first, so that unread request bytes
 		 * cannot reset the answer. Once the request has been read to its
@@ -342,6 +354,10 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	int listen_fd = open_listener(path);
 	if (listen_fd < 0)
 		return 1;
+	/* Before any fork: the whole family shares the one mapping. */
+	if (!config_run_dir(path, run_dir, sizeof run_dir) ||
+	    metrics_open(run_dir, app->name, app->routes, app->nroutes) != MSGR_OK)
+		log_error("going on without metrics");
 
 	struct sigaction stop = {.sa_handler = master_on_stop};
 	sigaction(SIGTERM, &stop, NULL);
@@ -458,5 +474,6 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 	if (wait_fd >= 0)
 		unlink(wait_path);
 	unlink(path);
+	metrics_remove();
 	return 0;
 }

@@ -63,6 +63,10 @@ bool srv_stopping(void);
  * interrupts (-1, EINTR), even one asked for just before the call. */
 int srv_companion_wait(int epoll_fd, struct epoll_event *events, int max_events);
 
+/* The directory of the programs' sockets (and of metrics.h's files):
+ * MSGR_RUN_DIR, or else the directory of this program's own socket. */
+const char *srv_run_dir(void);
+
 int srv_main(int argc, char **argv, const struct srv_app *app);
 
 #endif

@@ -36,6 +36,7 @@ struct event {
 	const char *payload; /* the "data" object as JSON text, borrowed */
 	size_t payload_len;
 	enum event_kind type;
+	int64_t created_us; /* its created_at, microseconds since the epoch; 0 unknown */
 };
 
 enum event_kind event_kind_of(const char *kind);

@@ -40,6 +40,8 @@ void fanout_event(const struct event *ev)
 		if (!m) {
 			log_error("event %" PRId64 ": out of memory", ev->id);
 		} else {
+			m->event = true;
+			m->event_us = ev->created_us;
 			for (uint32_t i = 0; i < n; i++)
 				user_deliver(users[i], ev->id, m);
 			msg_unref(m);

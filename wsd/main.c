@@ -14,7 +14,9 @@
 #include "fanout.h"
 #include "feed.h"
 #include "lifecycle.h"
+#include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "members.h"
 #include "pg.h"
 #include "presence.h"
@@ -85,6 +87,16 @@ static void free_all(void)
 	settings_free();
 }
 
+/* The counters file (metrics.h), where the FastCGI programs keep theirs;
+ * none for wsd on a TCP port without MSGR_RUN_DIR. */
+static void open_metrics(const struct wsd_listen *where)
+{
+	char dir[4096];
+	if (config_run_dir(where->socket, dir, sizeof dir) &&
+	    metrics_open(dir, "wsd", NULL, 0) != MSGR_OK)
+		log_error("going on without metrics");
+}
+
 int main(int argc, char **argv)
 {
 	struct wsd_listen where;
@@ -95,6 +107,7 @@ int main(int argc, char **argv)
 	lifecycle_signals();
 	if ((rc = context_create(&where)))
 		return rc;
+	open_metrics(&where);
 	if (!open_work_conns()) {
 		log_error("out of memory at start-up");
 		return 1;
@@ -109,6 +122,7 @@ int main(int argc, char **argv)
 	lifecycle_run();
 	lws_context_destroy(W.context);
 	free_all();
+	metrics_remove();
 	log_info("stopped");
 	return 0;
 }

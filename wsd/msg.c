@@ -11,6 +11,8 @@ struct msg *msg_new(const char *data, size_t len)
 	if (!m)
 		return NULL;
 	m->refs = 1;
+	m->event = false;
+	m->event_us = 0;
 	m->len = (uint32_t)len;
 	memcpy(m->buf + LWS_PRE, data, len);
 	return m;

@@ -10,12 +10,17 @@
 #define WSD_MSG_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct msg {
 	uint32_t refs;
 	uint32_t len;
+	/* A live event's frame: counted when sent, with its lag (metrics.h)
+	 * from event_us, its creation (microseconds since the epoch). */
+	bool event;
+	int64_t event_us;
 	unsigned char buf[]; /* LWS_PRE bytes of headroom, then len bytes */
 };
 

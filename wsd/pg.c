@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
+#include "metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -299,6 +301,7 @@ static void collect(struct pg_conn *c)
 			const char *msg = res ? PQresultErrorMessage(res) : "no result";
 			conn_lost(c, *msg ? msg : PQerrorMessage(c->pg));
 			PQclear(res);
+			metrics_db_error();
 			return;
 		}
 		struct pg_query *q = c->head;
@@ -313,6 +316,7 @@ static void collect(struct pg_conn *c)
 				continue;
 			}
 		}
+		db_count_error(res);
 		if (q->cb)
 			q->cb(q->arg, res);
 		PQclear(res);

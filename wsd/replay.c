@@ -28,6 +28,7 @@
 #include "feed.h"
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "members.h"
 #include "pg.h"
 #include "session.h"
@@ -340,6 +341,9 @@ static bool send_page(struct replay *r, const PGresult *res)
 			ok = false;
 		} else {
 			ok = session_send(r->s, buf_cstr(&frame), frame.len);
+			/* Counted as queued: a replayed frame is no live event. */
+			if (ok)
+				metrics_event_sent(0);
 		}
 	}
 	buf_free(&frame);

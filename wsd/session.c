@@ -40,6 +40,7 @@
 #include "frame.h"
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "members.h"
 #include "replay.h"
 #include "token.h"
@@ -412,6 +413,8 @@ static int on_writeable(struct session *s)
 	s->qbytes -= (uint32_t)msg_cost(m);
 	int n = lws_write(s->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT);
 	bool ok = n >= (int)m->len;
+	if (ok && m->event)
+		metrics_event_sent(m->event_us);
 	msg_unref(m);
 	if (!ok)
 		return -1;
@@ -490,6 +493,7 @@ static void on_established(struct session *s, struct lws *wsi)
 	s->state = SESSION_AUTH;
 	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.auth_timeout_ms;
 	lws_dll2_add_tail(&s->list_link, &S.pending);
+	metrics_websockets(1);
 	/* lws sized the send buffer to the receive buffer (1 KiB): events are
 	 * larger than that. */
 	int sndbuf = SNDBUF_BYTES;
@@ -500,6 +504,7 @@ static void on_established(struct session *s, struct lws *wsi)
 
 static void on_closed(struct session *s)
 {
+	metrics_websockets(-1);
 	if (s->close_code)
 		S.closing--;
 	list_remove(&s->list_link);

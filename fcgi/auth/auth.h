@@ -16,6 +16,10 @@ void handle_token(struct http_req *req);
 void handle_refresh(struct http_req *req);
 void handle_logout(struct http_req *req);
 
+/* health.c */
+void handle_ready(struct http_req *req);
+void handle_metrics(struct http_req *req);
+
 /* users.c */
 void handle_health(struct http_req *req);
 void handle_me(struct http_req *req);

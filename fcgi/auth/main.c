@@ -1,12 +1,14 @@
 /*
- * auth - accounts, tokens and profiles (API.md "Auth and users"), and the
- * health check.
+ * auth - accounts, tokens and profiles (API.md "Auth and users"), the
+ * health checks and the metrics of every program (health.c).
  */
 #include "auth.h"
 #include "server.h"
 
 static const struct http_route routes[] = {
 	{"GET", "/api/health", handle_health, NULL},
+	{"GET", "/api/health/ready", handle_ready, NULL},
+	{"GET", "/metrics", handle_metrics, NULL},
 	{"POST", "/api/auth/register", handle_register, NULL},
 	{"POST", "/api/auth/login", handle_login, NULL},
 	{"POST", "/api/auth/token", handle_token, NULL},

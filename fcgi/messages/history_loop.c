@@ -29,6 +29,7 @@
 #include "db.h"
 #include "front.h"
 #include "log.h"
+#include "metrics.h"
 #include "messages.h"
 #include "pglink.h"
 #include "reply.h"
@@ -187,6 +188,7 @@ static void read_link_send(struct read_link *l, enum read_job job)
 		err = pglink_send(l->link, RENDER_STATEMENT, HISTORY_NPARAMS, params);
 	}
 	if (err == MSGR_OK) {
+		metrics_batch(METRICS_BATCH_HISTORY, (unsigned)l->reads.n);
 		l->job = job;
 		renders_running += job == READ_RENDER;
 		return;

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "front.h"
 #include "log.h"
+#include "metrics.h"
 #include "messages.h"
 #include "pglink.h"
 #include "reply.h"
@@ -285,6 +286,8 @@ void send_loop_next(void)
 			/* Down, or not sent: nothing was written, each goes alone. */
 			if (state == PGLINK_DOWN || !batch_send())
 				batch_answer(&in_flight, NULL, false);
+			else
+				metrics_batch(METRICS_BATCH_SEND, (unsigned)in_flight.n);
 		}
 	}
 	alone_next();

@@ -12,7 +12,7 @@ import yaml
 
 from helpers import REPO
 
-ROUTE = re.compile(r'\{"(GET|POST|PUT|PATCH|DELETE|HEAD)", "(/api/[^"]*)"')
+ROUTE = re.compile(r'\{"(GET|POST|PUT|PATCH|DELETE|HEAD)", "(/api/[^"]*|/metrics)"')
 
 
 def routes_in_code():

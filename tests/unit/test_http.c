@@ -1,6 +1,6 @@
 /*
  * test_http.c - the parts of shared/http.c that need no FastCGI request:
- * route matching and media-type comparison.
+ * route matching, media-type comparison, and the request id of problems.
  */
 #include "http.c"
 
@@ -77,4 +77,48 @@ TEST(status_texts)
 	CHECK_STR_EQ(http_status_text(404), "Not Found");
 	CHECK_STR_EQ(http_status_text(422), "Unprocessable Content");
 	CHECK_STR_EQ(http_status_text(599), "Unknown");
+}
+
+/* A request as the event loop holds it: the answer goes to a buffer. */
+static void held_problem(char **envp, struct buf *answer)
+{
+	struct arena *a = arena_new();
+	struct http_req req = {0};
+	http_req_begin(&req, a, envp);
+	req.held.answer = answer;
+	http_problem(&req, 404, "not_found", "there is nothing at this path");
+	buf_free(&req.extra_headers);
+	arena_free(a);
+}
+
+TEST(problems_carry_the_request_id)
+{
+	char *envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/x", "HTTP_X_REQUEST_ID=ab-C.9_z", NULL};
+	struct buf answer = {0};
+	held_problem(envp, &answer);
+	CHECK(strstr(buf_cstr(&answer), ",\"request_id\":\"ab-C.9_z\"}") != NULL);
+	buf_free(&answer);
+}
+
+/* nginx's map lets only safe ids through; a program behind an nginx
+ * without it must not log or echo anything else. */
+TEST(unsafe_request_ids_are_dropped)
+{
+	CHECK_STR_EQ(http_request_id("a"), "a");
+	CHECK(http_request_id(NULL) == NULL);
+	CHECK(http_request_id("") == NULL);
+	CHECK(http_request_id("a b") == NULL);
+	CHECK(http_request_id("a\"b") == NULL);
+	CHECK(http_request_id("a\nb") == NULL);
+	char id[66];
+	memset(id, 'x', 65);
+	id[65] = '\0';
+	CHECK(http_request_id(id) == NULL);
+	id[64] = '\0';
+	CHECK(http_request_id(id) == id);
+	char *envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/x", "HTTP_X_REQUEST_ID=a\"b", NULL};
+	struct buf answer = {0};
+	held_problem(envp, &answer);
+	CHECK(strstr(buf_cstr(&answer), "request_id") == NULL);
+	buf_free(&answer);
 }
