@@ -146,9 +146,12 @@ void handle_download(struct http_req *req)
 	bool show = files_inline_type(mime);
 	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "%s%s", files_uri, key));
 	http_add_header(req, "Content-Type", mime);
-	http_add_header(req, "Content-Disposition",
+	/* Not as Content-Disposition and Cache-Control: nginx would keep those
+	 * on its own error answer for the file (a problem document saved under
+	 * the file's name, kept as long as the file). Its location sets them
+	 * from these on the bytes only (messenger-locations.conf). */
+	http_add_header(req, "X-Messenger-Disposition",
 			files_disposition(req->arena, show, name, (size_t)PQgetlength(res, 0, 2)));
-	http_add_header(req, "X-Content-Type-Options", "nosniff");
 	/* A signed URL names one file until it expires: a browser may keep it
 	 * that long, shared caches never (the URL is a credential). */
 	if (sig == MSGR_OK) {
@@ -157,10 +160,10 @@ void handle_download(struct http_req *req)
 		size_t elen;
 		if (http_query(req, "exp", &e, &elen))
 			exp = strtoll(e, NULL, 10);
-		http_add_header(req, "Cache-Control",
+		http_add_header(req, "X-Messenger-Cache-Control",
 				arena_printf(req->arena, "private, max-age=%lld", exp - now));
 	} else {
-		http_add_header(req, "Cache-Control", "private, no-cache");
+		http_add_header(req, "X-Messenger-Cache-Control", "private, no-cache");
 	}
 	PQclear(res);
 	http_send(req, 200, NULL, NULL, 0);
