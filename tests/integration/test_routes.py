@@ -81,10 +81,14 @@ def location_of(path, prefix=""):
     return longest[0], longest[1]
 
 
-def map_of(variable):
-    """The map that sets variable: ([(regex, flags, value)], default)."""
-    m = re.search(r"^map\s+\"\$request_method \$content_type\"\s+\$" + re.escape(variable)
-                  + r"\s*\{(.*?)^\}", config("messenger-upstreams.conf"), re.M | re.S)
+def map_of(variable, source="$request_method $content_type", prefix=""):
+    """The map of source that sets variable: ([(regex, flags, value)],
+    default); the regular expressions in Python's syntax."""
+    src = re.escape(source).replace(r"\ ", " ")
+    if " " in source:
+        src = '"' + src + '"'
+    m = re.search(r"^map\s+" + src + r"\s+\$" + re.escape(variable)
+                  + r"\s*\{(.*?)^\}", config("messenger-upstreams.conf", prefix), re.M | re.S)
     assert m, f"no map of ${variable}"
     entries, default = [], None
     for line in m.group(1).splitlines():
@@ -98,7 +102,7 @@ def map_of(variable):
         else:
             assert key.startswith("~"), f"the map's key {key} is not a regular expression"
             flags = re.I if key.startswith("~*") else 0
-            entries.append((key.lstrip("~*"), flags, value))
+            entries.append((key.lstrip("~*").replace("(?<", "(?P<"), flags, value))
     return entries, default
 
 
@@ -121,19 +125,9 @@ def request_uri_of(request_uri, prefix):
     $messenger_request_uri applied to the request's."""
     assert re.search(r"^\s*fastcgi_param\s+REQUEST_URI\s+\$messenger_request_uri;",
                      config("messenger-fastcgi.conf"), re.M)
-    m = re.search(r"^map\s+\$request_uri\s+\$messenger_request_uri\s*\{(.*?)^\}",
-                  config("messenger-upstreams.conf", prefix), re.M | re.S)
-    assert m, "no map of $messenger_request_uri"
-    for line in m.group(1).splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, value = re.match(r"(\"[^\"]*\"|\S+)\s+(\S+);$", line).groups()
-        key = key.strip('"')
-        if key == "default":
-            default = value
-            continue
-        found = re.search(key[1:].replace("(?<", "(?P<"), request_uri)
+    entries, default = map_of("messenger_request_uri", "$request_uri", prefix)
+    for regex, flags, value in entries:
+        found = re.search(regex, request_uri, flags)
         if found:
             return re.sub(r"\$(\w+)", lambda v: found.group(v.group(1)), value)
     assert default == "$request_uri"
