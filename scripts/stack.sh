@@ -107,7 +107,7 @@ default_nginx_group() {
 	id -gn "$RUN_USER"
 }
 
-# Sets NGINX_GROUP (checked), once.
+# Sets NGINX_GROUP (checked), before anything is made.
 resolve_nginx_group() {
 	[[ -n ${NGINX_GROUP:-} ]] || NGINX_GROUP=$(default_nginx_group)
 	[[ $NGINX_GROUP =~ ^[A-Za-z_][A-Za-z0-9_.-]*$ ]] || die "NGINX_GROUP '$NGINX_GROUP' is not a group name"
@@ -123,7 +123,6 @@ resolve_nginx_group() {
 # members of it; the state directory lets that group through. Files from
 # before (another group, a restore) change group here, at each start.
 share_with_nginx() {
-	resolve_nginx_group
 	chgrp "$NGINX_GROUP" "$VAR" "$VAR/run" "$VAR/files"
 	chmod g+x,g-w "$VAR"
 	chmod 2750 "$VAR/run" "$VAR/files"
@@ -218,6 +217,7 @@ write_pg_conf() {
 init_fs() {
 	check_paths
 	ensure_run_user
+	resolve_nginx_group
 	mkdir -p "$VAR"/{run,log,files,nginx,tmp}
 	if [[ $(id -u) == 0 ]]; then
 		# A state directory made by another user (an earlier run without

@@ -12,14 +12,19 @@ answer; a stored file nginx cannot read is a problem document."""
 import grp
 import os
 import pwd
+import re
+import shutil
+import subprocess
+import tempfile
 import uuid
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 
-from helpers import processes_using
+from helpers import STACK_SH, processes_using
 from nginx2 import HSTS, PREFIX, SITE_PAGE, USER, second_nginx
 from ws_client import WsClient
 
@@ -180,3 +185,66 @@ def test_an_unreadable_file_is_a_problem_document(nginx2, stack):
     r = api.get(f"/api/files/{f['id']}", token=alice)
     assert r.status_code == 200 and r.content == b"nginx may not read this"
     assert "Permission denied" in nginx2.error_log()
+
+
+# ---- NGINX_GROUP of the local stack (scripts/stack.sh) ---------------------------
+
+
+def test_start_gives_stored_files_back_to_nginx_group(stack, api, new_user):
+    """Files of another group (a restore, an older stack) are nginx's again
+    after a start."""
+    stack._need_local()
+    alice = new_user("grp")
+    r = api.post("/api/files", token=alice, files=[("file", ("a.txt", b"regrouped", "text/plain"))])
+    assert r.status_code == 201, r.text
+    key = stack.psql("SELECT storage_key FROM files WHERE id = %s", r.json()["files"][0]["id"])[0][0]
+    path = stack.var / "files" / key
+    want = path.stat().st_gid
+    assert grp.getgrgid(want).gr_name == stack.env.get("NGINX_GROUP", grp.getgrgid(want).gr_name)
+    other = os.getgid() if os.getgid() != want else os.getuid()
+    os.chown(path, -1, other)
+    stack.stack_sh("start")  # already running: only the state directory is seen to
+    assert path.stat().st_gid == want
+    assert (stack.var / "files").stat().st_mode & 0o2000, "files/ is setgid"
+    assert (stack.var / "run").stat().st_mode & 0o2000, "run/ is setgid"
+
+
+def _init(var, **env):
+    full = {k: v for k, v in os.environ.items() if k != "NGINX_GROUP"}
+    full.update(VAR=str(var), **env)
+    return subprocess.run([str(STACK_SH), "init"], env=full, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_an_unknown_nginx_group_is_refused_before_anything_is_made():
+    tmp = Path(tempfile.mkdtemp(prefix="msgr-grp-"))
+    try:
+        r = _init(tmp / "var", NGINX_GROUP="no-such-group-here")
+        assert r.returncode != 0
+        assert "NGINX_GROUP 'no-such-group-here': there is no such group" in r.stderr
+        assert not (tmp / "var").exists()
+        r = _init(tmp / "var", NGINX_GROUP="bad group;")
+        assert r.returncode != 0 and "is not a group name" in r.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_the_default_group_is_the_system_nginx_s():
+    try:
+        conf = Path("/etc/nginx/nginx.conf").read_text()
+    except OSError:
+        pytest.skip("no /etc/nginx/nginx.conf")
+    m = re.search(r"^\s*user\s+([^;\s]+)\s*;", conf, re.M)
+    if os.getuid() != 0 or not m:
+        pytest.skip("needs root and a `user NAME;` in /etc/nginx/nginx.conf")
+    want = grp.getgrgid(pwd.getpwnam(m.group(1)).pw_gid).gr_name
+    tmp = Path(tempfile.mkdtemp(prefix="msgr-grp-"))
+    tmp.chmod(0o755)
+    try:
+        r = _init(tmp / "var")
+        assert r.returncode == 0, r.stderr
+        for d in ("run", "files"):
+            assert grp.getgrgid((tmp / "var" / d).stat().st_gid).gr_name == want, d
+        assert not processes_using(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
