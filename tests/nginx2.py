@@ -60,6 +60,11 @@ http {{
         location / {{
             root {tmp}/site;
         }}
+        # a habit of hand-written servers, which must not take the app's files
+        location ~* \\.(css|js|svg|png)$ {{
+            root {tmp}/site;
+            expires 1d;
+        }}
         include {conf}/messenger-locations.conf;
     }}
 }}
