@@ -64,6 +64,7 @@ def test_nginx_workers_run_as_another_user(nginx2, stack):
     for p in [stack.var / "run" / "auth.sock", stack.var / "run" / "wsd.sock", stack.var / "files"]:
         st = p.stat()
         assert st.st_uid != uid and st.st_gid == grp.getgrnam("www-data").gr_gid, p
+        assert st.st_mode & 0o007 == 0, f"{p} is open to others: {oct(st.st_mode)}"
 
 
 def test_the_servers_own_location_stays_its_own(nginx2):
