@@ -187,14 +187,18 @@ restore:
 		VAR='$(VAR)' FORCE='$(FORCE)' scripts/restore.sh '$(FROM)'
 
 # The nginx snippets for an existing nginx: include messenger-upstreams.conf
-# in http{} and messenger-locations.conf in server{}.
+# in http{} and messenger-locations.conf in server{} (README "Behind your
+# own nginx"). URL_PREFIX=/chat mounts the app at /chat/ (not PREFIX: that
+# is where `make install` puts things); DEST/messenger-server-headers.conf,
+# created once, takes the server's add_header lines.
 RUN_DIR ?= $(VAR)/run
 WWW_DIR ?= $(CURDIR)/www
 STORAGE_DIR ?= $(VAR)/files
 DEST ?= $(CURDIR)/build/nginx
+URL_PREFIX ?=
 nginx-snippets:
 	@RUN_DIR='$(RUN_DIR)' WWW_DIR='$(WWW_DIR)' STORAGE_DIR='$(STORAGE_DIR)' \
-		scripts/render-nginx.sh --snippets '$(DEST)'
+		URL_PREFIX='$(URL_PREFIX)' scripts/render-nginx.sh --snippets '$(DEST)'
 
 # ---- installing as a service ------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] [NGINX_GROUP=www-data]

@@ -19,6 +19,11 @@
 #   BIN           where the programs are (default: the repo's build/bin)
 #   WWW           the web app (default: the repo's www/)
 #   MSGR_WORKERS  workers per FastCGI program (default 4)
+#   NGINX_GROUP   the group of the sockets and stored files, so that an nginx
+#                 running as another user serves the stack (README "Behind
+#                 your own nginx"); default: the group of the `user` in
+#                 /etc/nginx/nginx.conf, else www-data, else the run user's
+#                 (without root: only a group the caller is a member of)
 #   PG_FAST=1     no fsync (tests only: a crash loses the database)
 #   MSGR_*        passed on to every program (limits, lifetimes, ...)
 #
@@ -78,6 +83,51 @@ check_paths() {
 }
 
 # ---- the run user and the state directory ----------------------------------------
+
+# The group nginx's workers run as where it can be told: the `user`
+# directive of the system's nginx ("user www-data;" or "user nginx web;"),
+# else www-data; a group that exists, and without root one the caller may
+# give files to (a member of). Else the run user's own group.
+default_nginx_group() {
+	local words g='' candidates=()
+	words=$(sed -n 's/^[[:space:]]*user[[:space:]]\+\([^;#]*\);.*/\1/p' /etc/nginx/nginx.conf 2>/dev/null | head -n1) || true
+	read -r -a words <<<"$words"
+	if ((${#words[@]} >= 2)); then
+		candidates+=("${words[1]}")
+	elif ((${#words[@]} == 1)); then
+		g=$(id -gn "${words[0]}" 2>/dev/null) && candidates+=("$g")
+	fi
+	candidates+=(www-data)
+	for g in "${candidates[@]}"; do
+		getent group "$g" >/dev/null || continue
+		[[ $(id -u) == 0 ]] || id -Gn | tr ' ' '\n' | grep -qxF "$g" || continue
+		printf '%s\n' "$g"
+		return 0
+	done
+	id -gn "$RUN_USER"
+}
+
+# Sets NGINX_GROUP (checked), before anything is made.
+resolve_nginx_group() {
+	[[ -n ${NGINX_GROUP:-} ]] || NGINX_GROUP=$(default_nginx_group)
+	[[ $NGINX_GROUP =~ ^[A-Za-z_][A-Za-z0-9_.-]*$ ]] || die "NGINX_GROUP '$NGINX_GROUP' is not a group name"
+	getent group "$NGINX_GROUP" >/dev/null || die "NGINX_GROUP '$NGINX_GROUP': there is no such group"
+	if [[ $(id -u) != 0 ]] && ! id -Gn | tr ' ' '\n' | grep -qxF "$NGINX_GROUP"; then
+		die "NGINX_GROUP '$NGINX_GROUP': $(id -un) is not a member, so cannot give it files (run as root, or choose one of: $(id -Gn))"
+	fi
+}
+
+# The sockets (run/) and stored files (files/) belong to NGINX_GROUP: both
+# directories are setgid, so what the programs create there takes their
+# group (the sockets are 0660, the files 0640) without the programs being
+# members of it; the state directory lets that group through. Files from
+# before (another group, a restore) change group here, at each start.
+share_with_nginx() {
+	chgrp "$NGINX_GROUP" "$VAR" "$VAR/run" "$VAR/files"
+	chmod g+x,g-w "$VAR"
+	chmod 2750 "$VAR/run" "$VAR/files"
+	find "$VAR/files" -mindepth 1 ! -group "$NGINX_GROUP" -exec chgrp "$NGINX_GROUP" {} +
+}
 
 ensure_run_user() {
 	[[ $(id -u) == 0 ]] || return 0
@@ -167,6 +217,7 @@ write_pg_conf() {
 init_fs() {
 	check_paths
 	ensure_run_user
+	resolve_nginx_group
 	mkdir -p "$VAR"/{run,log,files,nginx,tmp}
 	if [[ $(id -u) == 0 ]]; then
 		# A state directory made by another user (an earlier run without
@@ -178,7 +229,7 @@ init_fs() {
 		chown -R "$RUN_USER:" "$VAR/log"
 		ensure_traversable "$VAR"
 	fi
-	chmod 0700 "$VAR/run"
+	share_with_nginx
 	write_secret
 	if [[ ! -s $VAR/pg/PG_VERSION ]]; then
 		say "creating the database cluster in $VAR/pg"
@@ -485,7 +536,7 @@ nginx_running() { is_ours "$VAR/run/nginx.pid" "$VAR/nginx/nginx.conf"; }
 
 nginx_start() {
 	RUN_DIR=$VAR/run STORAGE_DIR=$VAR/files WWW_DIR=$WWW CONF_DIR=$VAR/nginx VAR_DIR=$VAR \
-		PORT=$PORT LISTEN_ADDR=$LISTEN_ADDR "$top/scripts/render-nginx.sh" "$VAR/nginx" 2>/dev/null
+		PORT=$PORT LISTEN_ADDR=$LISTEN_ADDR URL_PREFIX= "$top/scripts/render-nginx.sh" "$VAR/nginx" 2>/dev/null
 	# nginx opens its logs by name, as the run user.
 	touch "$VAR/log/nginx-error.log" "$VAR/log/nginx-access.log"
 	[[ $(id -u) != 0 ]] || chown -R "$RUN_USER:" "$VAR/nginx" "$VAR/log/nginx-error.log" "$VAR/log/nginx-access.log"

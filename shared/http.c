@@ -22,8 +22,7 @@ static FCGX_Request *fcgx(struct http_req *req)
 	return req->fcgx;
 }
 
-/* A FastCGI parameter by its CGI name ("REQUEST_URI"), or NULL. */
-static const char *http_param(struct http_req *req, const char *name)
+const char *http_param(struct http_req *req, const char *name)
 {
 	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
 }

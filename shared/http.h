@@ -63,6 +63,10 @@ struct http_req {
  * caller then sets req->fcgx, or req->held. */
 void http_req_begin(struct http_req *req, struct arena *arena, char **envp);
 
+/* A FastCGI parameter that nginx's configuration sets (by its CGI name,
+ * "MESSENGER_FILES_URI"), or NULL. Request headers are http_header's. */
+const char *http_param(struct http_req *req, const char *name);
+
 /* A request header by its HTTP name ("Content-Type", "Authorization"),
  * or NULL. */
 const char *http_header(struct http_req *req, const char *name);

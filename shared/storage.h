@@ -4,7 +4,8 @@
  * Every stored file is one regular file in MSGR_STORAGE_DIR named by its
  * storage key: 32 lower-case hex digits drawn at random by the server, never
  * anything the client sent. nginx serves the bytes from there
- * (X-Accel-Redirect to /_files/<key>); the files table maps ids to keys.
+ * (X-Accel-Redirect to its internal location and the key, download.c); the
+ * files table maps ids to keys.
  *
  * A file is written under a temporary name (".upload-" and random hex) and
  * renamed to its key only once complete and synced. Removing one goes the

@@ -39,6 +39,16 @@ TEST_ENV = {
 HTTP_TIMEOUT = 30
 
 
+def _group_exists(name):
+    import grp
+
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -143,6 +153,11 @@ class Stack:
             MSGR_WORKERS=env.get("MSGR_WORKERS", "2"),
             START_TIMEOUT=env.get("START_TIMEOUT", "60"),
         )
+        # The sockets and stored files belong to www-data's group, as they
+        # would to a system nginx's (stack.sh, NGINX_GROUP): the second
+        # nginx of test_nginx_prefix.py runs as www-data.
+        if os.getuid() == 0 and _group_exists("www-data"):
+            env.setdefault("NGINX_GROUP", "www-data")
         env.update(extra_env or {})
         stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()

@@ -1,8 +1,10 @@
 /*
  * GET /api/files/{id}: who may read a file, and the headers nginx sends
  * the bytes with. The bytes never pass through this program: the answer is
- * "X-Accel-Redirect: /_files/<storage key>" and nginx serves the file
- * (ranges, conditional requests, sendfile).
+ * "X-Accel-Redirect: <MESSENGER_FILES_URI><storage key>" and nginx serves
+ * the file (ranges, conditional requests, sendfile). nginx's configuration
+ * says where its internal location is (messenger-fastcgi.conf): under the
+ * prefix the app is mounted under, which this program never knows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "db.h"
 #include "files.h"
 #include "hex.h"
+#include "log.h"
 #include "reply.h"
 #include "sqlparam.h"
 #include "storage.h"
@@ -101,6 +104,14 @@ const char *files_disposition(struct arena *a, bool inline_, const char *name, s
 
 void handle_download(struct http_req *req)
 {
+	const char *files_uri = http_param(req, "MESSENGER_FILES_URI");
+	if (!files_uri || files_uri[0] != '/') {
+		log_error("download: nginx passes no MESSENGER_FILES_URI; render its snippets "
+			  "again (scripts/render-nginx.sh) and reload it");
+		http_problem(req, 500, "server_misconfigured",
+			     "the server cannot send files: its nginx configuration is out of date");
+		return;
+	}
 	DB_STMT(find_file, 3,
 		"SELECT storage_key, mime, name FROM file_for_download($1, $2, $3::boolean)");
 	int64_t id = req->path_id[0];
@@ -133,11 +144,14 @@ void handle_download(struct http_req *req)
 	const char *mime = PQgetvalue(res, 0, 1);
 	const char *name = PQgetvalue(res, 0, 2);
 	bool show = files_inline_type(mime);
-	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "/_files/%s", key));
+	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "%s%s", files_uri, key));
 	http_add_header(req, "Content-Type", mime);
-	http_add_header(req, "Content-Disposition",
+	/* Not as Content-Disposition and Cache-Control: nginx would keep those
+	 * on its own error answer for the file (a problem document saved under
+	 * the file's name, kept as long as the file). Its location sets them
+	 * from these on the bytes only (messenger-locations.conf). */
+	http_add_header(req, "X-Messenger-Disposition",
 			files_disposition(req->arena, show, name, (size_t)PQgetlength(res, 0, 2)));
-	http_add_header(req, "X-Content-Type-Options", "nosniff");
 	/* A signed URL names one file until it expires: a browser may keep it
 	 * that long, shared caches never (the URL is a credential). */
 	if (sig == MSGR_OK) {
@@ -146,10 +160,10 @@ void handle_download(struct http_req *req)
 		size_t elen;
 		if (http_query(req, "exp", &e, &elen))
 			exp = strtoll(e, NULL, 10);
-		http_add_header(req, "Cache-Control",
+		http_add_header(req, "X-Messenger-Cache-Control",
 				arena_printf(req->arena, "private, max-age=%lld", exp - now));
 	} else {
-		http_add_header(req, "Cache-Control", "private, no-cache");
+		http_add_header(req, "X-Messenger-Cache-Control", "private, no-cache");
 	}
 	PQclear(res);
 	http_send(req, 200, NULL, NULL, 0);

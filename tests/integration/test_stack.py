@@ -42,9 +42,12 @@ def test_web_app_and_its_headers(api):
 
 
 def test_web_app_routes_fall_back_to_index(api):
+    """Its routes are in the fragment; another path is sent to its page,
+    whose relative URLs would not resolve from a deeper one."""
     index = api.get("/").text
     r = api.get("/chats/12")
-    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [302]
+    assert r.status_code == 200 and r.url == api.url("/")
     assert r.text == index
 
 

@@ -37,6 +37,19 @@ async function problemOf(res) {
   return new ApiError(res.status, body, Number(res.headers.get("Retry-After")) || 0);
 }
 
+// The app may be mounted under a prefix (/chat/): every URL it requests is
+// relative to its page, so "api/chats" is /chat/api/chats there and
+// /api/chats at the root. Its routes live in the fragment (#/c/7), so the
+// page is always the app's directory.
+const API = "api";
+
+// The URLs the API hands out (a File's url, a user's avatar_url) are
+// paths from the root the API sees ("/api/files/7?exp=..."), which knows
+// no prefix: they resolve against the app's directory like its own.
+export function apiHref(url) {
+  return typeof url === "string" && url.startsWith("/" + API + "/") ? url.slice(1) : url;
+}
+
 // api("GET", "/chats") -> parsed JSON (null for 204).
 export async function api(method, path, body, opts = {}) {
   const { auth = true, signal, timeout = 30000 } = opts;
@@ -58,7 +71,7 @@ export async function api(method, path, body, opts = {}) {
     if (signal) signal.addEventListener("abort", () => ctl.abort(), { once: true });
     let res;
     try {
-      res = await fetch("/api" + path, { method, headers, body: payload, signal: ctl.signal, cache: "no-store" });
+      res = await fetch(API + path, { method, headers, body: payload, signal: ctl.signal, cache: "no-store" });
     } catch (e) {
       if (signal && signal.aborted) throw e;
       throw new ApiError(0, {});
@@ -87,7 +100,7 @@ export function upload(method, path, form, onProgress) {
         return;
       }
       xhr = new XMLHttpRequest();
-      xhr.open(method, "/api" + path);
+      xhr.open(method, API + path);
       xhr.setRequestHeader("Accept", "application/json");
       if (token) xhr.setRequestHeader("Authorization", "Bearer " + token);
       xhr.upload.onprogress = (e) => {

@@ -103,10 +103,14 @@ export class Realtime {
       this.connecting = false;
     }
     if (this.stopped || this.ws) return;
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
     let ws;
     try {
-      ws = new WebSocket(proto + "//" + location.host + "/ws");
+      // Beside the page, like every URL of the app (api.js): /chat/ws
+      // under a prefix.
+      const url = new URL("ws", location.href);
+      url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+      url.hash = "";
+      ws = new WebSocket(url.href);
     } catch {
       this.retry();
       return;

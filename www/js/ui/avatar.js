@@ -1,5 +1,6 @@
 // avatar.js - a round picture, or initials on a colour chosen by id.
 
+import { apiHref } from "../api.js";
 import { h } from "../dom.js";
 import { initials, colorClass } from "../util.js";
 
@@ -7,7 +8,7 @@ import { initials, colorClass } from "../util.js";
 export function avatar({ id, name, url, size = "md", online = false, group = false }) {
   const el = h("span.avatar." + size + "." + colorClass(id), { "aria-hidden": "true" });
   if (url) {
-    const img = h("img", { src: url, alt: "", loading: "lazy", decoding: "async" });
+    const img = h("img", { src: apiHref(url), alt: "", loading: "lazy", decoding: "async" });
     img.addEventListener("error", () => {
       img.remove();
       el.classList.add("no-img");

@@ -1,6 +1,7 @@
 // message.js - one message as a bubble: sender, attachments, text with
 // links, reactions, time, "edited", delivery ticks, and its actions menu.
 
+import { apiHref } from "../api.js";
 import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
@@ -33,7 +34,7 @@ function attachmentsOf(m, onImageLoad) {
   return [
     images.length
       ? h("div.media" + (images.length > 1 ? ".grid" : ""), null, images.map((f) => {
-          const img = h("img", { src: f.url || f.localUrl, alt: f.name || "Image", loading: "lazy", decoding: "async" });
+          const img = h("img", { src: apiHref(f.url) || f.localUrl, alt: f.name || "Image", loading: "lazy", decoding: "async" });
           img.addEventListener("load", onImageLoad, { once: true });
           return h("button.media-item", {
             type: "button",
@@ -48,7 +49,7 @@ function attachmentsOf(m, onImageLoad) {
     others.length
       ? h("div.files", null, others.map((f) =>
           h("a.file-chip", {
-            href: f.url || null,
+            href: apiHref(f.url) || null,
             download: f.name || "",
             title: "Download " + f.name,
             "aria-label": `Download ${f.name}, ${formatSize(f.size)}`,

@@ -1,6 +1,7 @@
 // overlay.js - modals, confirmations, the image lightbox, popover menus and
 // toasts. Escape closes the top one; focus returns where it came from.
 
+import { apiHref } from "../api.js";
 import { h, icon, iconButton, clear } from "../dom.js";
 
 const stack = [];
@@ -104,7 +105,7 @@ export function confirmDialog(title, text, okLabel = "OK", danger = true) {
 
 export function lightbox(file) {
   let entry;
-  const img = h("img.lightbox-img", { src: file.url, alt: file.name || "Image" });
+  const img = h("img.lightbox-img", { src: apiHref(file.url), alt: file.name || "Image" });
   const box = h("div.lightbox", {
     role: "dialog",
     "aria-modal": "true",
@@ -115,7 +116,7 @@ export function lightbox(file) {
   },
   h("div.lightbox-bar", null,
     h("span.lightbox-name", { text: file.name || "" }),
-    h("a.icon-btn", { href: file.url, download: file.name || "", "aria-label": "Download", title: "Download" }, icon("download")),
+    h("a.icon-btn", { href: apiHref(file.url), download: file.name || "", "aria-label": "Download", title: "Download" }, icon("download")),
     iconButton("x", "Close", () => entry.close())),
   h("div.lightbox-stage", null, img));
   entry = push(box);
