@@ -27,15 +27,12 @@ const char *http_param(struct http_req *req, const char *name)
 	return req->envp ? FCGX_GetParam(name, req->envp) : NULL;
 }
 
-/* id when it is what nginx's map lets through (1 to 64 of
- * [A-Za-z0-9._-]), else NULL: a program behind an nginx without the map
- * gets the client's header unchecked, and it goes into logs. */
-static const char *http_request_id(const char *id)
+bool http_request_id_valid(const char *id)
 {
 	if (!id)
-		return NULL;
+		return false;
 	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
-	return n >= 1 && n <= 64 && !id[n] ? id : NULL;
+	return n >= 1 && n <= HTTP_REQUEST_ID_MAX && !id[n];
 }
 
 void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
@@ -52,7 +49,8 @@ void http_req_begin(struct http_req *req, struct arena *arena, char **envp)
 	req->path = q ? arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
 	req->query = q ? q + 1 : "";
 	req->remote_addr = addr ? addr : "";
-	req->request_id = http_request_id(http_param(req, "HTTP_X_REQUEST_ID"));
+	const char *request_id = http_param(req, "HTTP_X_REQUEST_ID");
+	req->request_id = http_request_id_valid(request_id) ? request_id : NULL;
 }
 
 const char *http_header(struct http_req *req, const char *name)

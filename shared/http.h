@@ -62,6 +62,11 @@ struct http_req {
  * previous request left is cleared (extra_headers keeps its memory). The
  * caller then sets req->fcgx, or req->held. */
 void http_req_begin(struct http_req *req, struct arena *arena, char **envp);
+/* Whether id is an X-Request-Id as nginx's map lets it through (1 to
+ * HTTP_REQUEST_ID_MAX of [A-Za-z0-9._-]): one behind an nginx without the
+ * map comes from the client unchecked, and it goes into logs. */
+#define HTTP_REQUEST_ID_MAX 64
+bool http_request_id_valid(const char *id);
 
 /* A FastCGI parameter that nginx's configuration sets (by its CGI name,
  * "MESSENGER_FILES_URI"), or NULL. Request headers are http_header's. */

@@ -38,6 +38,7 @@
 #include "bus.h"
 #include "feed.h"
 #include "frame.h"
+#include "http.h"
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
@@ -82,6 +83,9 @@ struct session {
 	bool has_since;
 	bool ping_due;  /* send a ping at the next writeable */
 	bool ping_sent; /* and wait for any frame or pong */
+	/* The handshake's X-Request-Id (nginx's, API.md "Operations"), for the
+	 * log lines about this connection; "" when none. */
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
 };
 
 static struct {
@@ -213,8 +217,9 @@ void session_deliver(struct session *s, int64_t id, struct msg *m)
 	    s->qbytes + msg_cost(m) > (size_t)W.cfg.queue_max_bytes) {
 		if (!id)
 			return; /* typing and presence may be dropped */
-		log_info("user %" PRId64 ": connection %u frames behind: closing it",
-			 s->link.user->id, s->qlen);
+		log_info("user %" PRId64 ": connection %u frames behind: closing it"
+			 " (request_id=%s)",
+			 s->link.user->id, s->qlen, s->request_id);
 		queue_clear(s);
 		session_close(s, CLOSE_LAGGING, "lagging, resume with since");
 		return;
@@ -277,7 +282,7 @@ static int on_first_frame(struct session *s, const struct frame *f)
 		return refuse(s, CLOSE_BAD_REQUEST, "expected auth");
 	if (!f->token ||
 	    token_verify_access(f->token, time(NULL), &user_id, &s->token_exp) != MSGR_OK) {
-		log_info("auth refused: bad token");
+		log_info("auth refused: bad token (request_id=%s)", s->request_id);
 		return refuse(s, CLOSE_BAD_TOKEN, "invalid token");
 	}
 	if (f->since_state == SINCE_BAD)
@@ -433,7 +438,18 @@ static int on_writeable(struct session *s)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-static bool origin_allowed(struct lws *wsi)
+/* The handshake's X-Request-Id into out, "" when there is none or it is
+ * not one nginx's map lets through. Only while the headers are there: up
+ * to LWS_CALLBACK_ESTABLISHED. */
+static void read_request_id(struct lws *wsi, char out[HTTP_REQUEST_ID_MAX + 1])
+{
+	static const char name[] = "x-request-id:";
+	if (lws_hdr_custom_copy(wsi, out, HTTP_REQUEST_ID_MAX + 1, name, (int)sizeof name - 1) <= 0 ||
+	    !http_request_id_valid(out))
+		out[0] = '\0';
+}
+
+static bool origin_allowed(struct lws *wsi, const char *request_id)
 {
 	int len = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
 	if (len <= 0)
@@ -444,7 +460,8 @@ static bool origin_allowed(struct lws *wsi)
 	for (unsigned i = 0; i < W.norigins; i++)
 		if (!strcmp(origin, W.origins[i]))
 			return true;
-	log_info("handshake refused: origin \"%.*s\" is not allowed", len, origin);
+	log_info("handshake refused: origin \"%.*s\" is not allowed (request_id=%s)", len, origin,
+		 request_id);
 	return false;
 }
 
@@ -458,22 +475,26 @@ static bool origin_allowed(struct lws *wsi)
  * write (a few hundred bytes on a fresh socket, never partial), before lws
  * closes it.
  */
-static int refuse_handshake(struct lws *wsi)
+static int refuse_handshake(struct lws *wsi, const char *request_id)
 {
-	static const char body[] =
-		"{\"type\":\"about:blank\",\"title\":\"Forbidden\",\"status\":403,"
-		"\"code\":\"origin_not_allowed\",\"detail\":\"this page's origin may not open "
-		"the realtime connection (MSGR_ALLOWED_ORIGINS)\"}";
+	char body[320];
+	int body_len = snprintf(body, sizeof body,
+				"{\"type\":\"about:blank\",\"title\":\"Forbidden\",\"status\":403,"
+				"\"code\":\"origin_not_allowed\",\"detail\":\"this page's origin may "
+				"not open the realtime connection (MSGR_ALLOWED_ORIGINS)\"%s%s%s}",
+				*request_id ? ",\"request_id\":\"" : "", request_id,
+				*request_id ? "\"" : "");
 	unsigned char buf[LWS_PRE + 1024];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN, "application/problem+json",
-					sizeof body - 1, &p, end) ||
+	if (body_len < 0 || (size_t)body_len >= sizeof body ||
+	    lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN, "application/problem+json",
+					(lws_filepos_t)body_len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
 					 &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end) || end - p < (ptrdiff_t)sizeof body)
+	    lws_finalize_http_header(wsi, &p, end) || end - p < body_len)
 		return 1;
-	memcpy(p, body, sizeof body - 1);
-	p += sizeof body - 1;
+	memcpy(p, body, (size_t)body_len);
+	p += body_len;
 	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
 		log_info("handshake refused: could not send the 403");
 	return 1; /* lws closes the connection */
@@ -492,6 +513,7 @@ static void on_established(struct session *s, struct lws *wsi)
 	s->last_rx_s = now_s();
 	s->state = SESSION_AUTH;
 	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.auth_timeout_ms;
+	read_request_id(wsi, s->request_id);
 	lws_dll2_add_tail(&s->list_link, &S.pending);
 	metrics_websockets(1);
 	/* lws sized the send buffer to the receive buffer (1 KiB): events are
@@ -595,8 +617,11 @@ static int session_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 {
 	struct session *s = user;
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return origin_allowed(wsi) ? 0 : refuse_handshake(wsi);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char request_id[HTTP_REQUEST_ID_MAX + 1];
+		read_request_id(wsi, request_id);
+		return origin_allowed(wsi, request_id) ? 0 : refuse_handshake(wsi, request_id);
+	}
 	case LWS_CALLBACK_ESTABLISHED:
 		on_established(s, wsi);
 		return 0;

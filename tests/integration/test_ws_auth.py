@@ -8,7 +8,7 @@ import time
 import pytest
 import websockets
 
-from ws_client import Closed, WsClient
+from ws_client import Closed, WsClient, loop
 
 
 def b64(obj):
@@ -97,7 +97,7 @@ def test_late_auth_is_closed(ws):
     assert 9 <= took <= 15
 
 
-def handshake(stack, origin=None):
+def handshake(stack, origin=None, request_id=None):
     """A raw WebSocket upgrade through nginx: (status, headers, body)."""
     import http.client
 
@@ -111,6 +111,8 @@ def handshake(stack, origin=None):
     }
     if origin:
         headers["Origin"] = origin
+    if request_id:
+        headers["X-Request-Id"] = request_id
     try:
         conn.request("GET", "/ws", headers=headers)
         r = conn.getresponse()
@@ -129,6 +131,19 @@ def test_foreign_origin_is_refused_at_the_handshake(stack):
     assert "Retry-After" not in headers
     problem = json.loads(body)
     assert problem["status"] == 403 and problem["code"] == "origin_not_allowed"
+    # wsd names the request like the programs do, and logs it (API.md "Operations")
+    assert problem["request_id"] == headers["X-Request-Id"]
+    assert len(problem["request_id"]) == 32
+
+
+def test_refused_origin_is_logged_with_the_clients_request_id(stack):
+    status, headers, body = handshake(stack, origin="http://evil.example", request_id="trace-ws.403")
+    assert status == 403
+    assert json.loads(body)["request_id"] == "trace-ws.403" == headers["X-Request-Id"]
+    deadline = time.monotonic() + 5
+    while "request_id=trace-ws.403" not in stack.log("wsd"):
+        assert time.monotonic() < deadline, "wsd did not log the request id"
+        time.sleep(0.1)
     assert handshake(stack, origin=stack.origin)[0] == 101
     with pytest.raises((websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError)):
         WsClient.open(stack.ws_url, origin="http://evil.example")
@@ -273,9 +288,12 @@ def test_idle_connections_are_pinged_and_dead_ones_reaped(stack, new_user):
         alive.auth(alice)
         dead = WsClient.open(w.url, origin=stack.origin)
         dead.auth(alice)
-        dead.ws.transport.pause_reading()  # a peer that vanished: no pongs
+        # A peer that vanished: no pongs. On the clients' loop, whose thread
+        # owns the transport (from this one, it failed once under load).
+        on_loop = loop().call_soon_threadsafe
+        on_loop(dead.ws.transport.pause_reading)
         time.sleep(6)
-        dead.ws.transport.resume_reading()
+        on_loop(lambda: dead.ws.transport.is_closing() or dead.ws.transport.resume_reading())
         code, _ = dead.wait_closed(10)
         assert code != 1000  # cut off, no clean close
         alive.send({"type": "ping"})
