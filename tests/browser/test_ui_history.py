@@ -4,6 +4,8 @@ jump to latest, files by drag and drop and by paste, progress and cancel."""
 import time
 import uuid
 
+import pytest
+
 from browser import By
 from ui import bubbles, open_chat, post_message, send_text, sign_in, wait_bubble, wait_uploads_done
 
@@ -14,6 +16,9 @@ def test_history_scroll_and_jump(browser, api, new_user):
     chat = api.post("/api/chats", token=pat, json={"type": "direct", "user_id": oz["user"]["id"]}).json()
     for i in range(130):
         post_message(api, pat, chat["id"], f"history {i:03d}")
+    # Read up to the newest: the chat opens at its latest page.
+    last = api.get(f"/api/chats/{chat['id']}", token=oz).json()["last_message"]["id"]
+    assert api.post(f"/api/chats/{chat['id']}/read", token=oz, json={"message_id": last}).status_code == 204
 
     b = browser()
     sign_in(b, oz["username"], oz["password"])
@@ -21,10 +26,7 @@ def test_history_scroll_and_jump(browser, api, new_user):
     b.wait(lambda d: any(t == "history 129" for _, t in bubbles(b)), 20, "the newest page")
     first_page = len(bubbles(b))
     assert first_page < 130
-    # Opened at the first unread message; read down to the newest.
-    assert b.find(".unread-sep")
-    b.js("const s = document.querySelector('.messages'); s.scrollTop = s.scrollHeight")
-    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 20, "all read")
+    assert not b.finds(".unread-sep")
 
     # Scroll up until the first message is there: older pages load on the way.
     for _ in range(40):
@@ -51,6 +53,65 @@ def test_history_scroll_and_jump(browser, api, new_user):
     b.wait_gone(".jump")
     # now seen: the read marker reached the newest message
     b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=oz).json()["unread_count"] == 0, 20, "all read")
+
+
+VISIBLE_IDS = """
+const s = document.querySelector('.messages').getBoundingClientRect();
+return [...document.querySelectorAll('.msg-list .msg-row[data-message-id]')].filter((r) => {
+  const b = r.getBoundingClientRect();
+  return b.bottom > s.top && b.top < s.bottom;
+}).map((r) => Number(r.dataset.messageId));
+"""
+
+
+def read_marker(api, user, chat_id):
+    c = api.get(f"/api/chats/{chat_id}", token=user).json()
+    return next(m["last_read_message_id"] for m in c["members"] if m["user"]["id"] == user["user"]["id"])
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_opens_at_the_first_unread_and_reads_only_what_was_seen(browser, api, new_user, phone):
+    # 120 unread after a read marker: the newest page (50) does not reach
+    # back to it. The chat opens at the first unread message, and the marker
+    # moves over what comes into view, not over the page.
+    ann = new_user("ann", display_name="Ann Reader")
+    bob = new_user("bob", display_name="Bob Talker")
+    chat = api.post("/api/chats", token=bob, json={"type": "direct", "user_id": ann["user"]["id"]}).json()
+    old = [post_message(api, bob, chat["id"], f"old {i}") for i in range(5)]
+    assert api.post(f"/api/chats/{chat['id']}/read", token=ann, json={"message_id": old[-1]["id"]}).status_code == 204
+    new = [post_message(api, bob, chat["id"], f"unread {i:03d}")["id"] for i in range(120)]
+
+    b = browser(width=390, height=844, mobile=True) if phone else browser()
+    if phone:
+        b.viewport(390, 844, mobile=True)
+    sign_in(b, ann["username"], ann["password"])
+    open_chat(b, "Bob Talker")
+    sep = b.wait_for(".unread-sep")
+    after = b.js("const n = arguments[0].nextElementSibling; return n && Number(n.dataset.messageId)", sep)
+    assert after == new[0], "the separator is above the first unread message"
+    shown = b.js(VISIBLE_IDS)
+    assert new[0] in shown, shown
+
+    # What the screen shows is read, and nothing below it.
+    b.wait(lambda d: read_marker(api, ann, chat["id"]) >= new[0], 10, "the first unread read")
+    time.sleep(1)
+    marker = read_marker(api, ann, chat["id"])
+    assert new[0] <= marker <= max(b.js(VISIBLE_IDS)), (marker, new.index(marker))
+    assert api.get(f"/api/chats/{chat['id']}", token=ann).json()["unread_count"] == 120 - 1 - new.index(marker)
+
+    # Scrolling down a screen at a time loads the rest, and reads it all.
+    for _ in range(200):
+        if read_marker(api, ann, chat["id"]) == new[-1]:
+            break
+        b.js("const s = document.querySelector('.messages'); s.scrollTop += s.clientHeight * 0.8")
+        time.sleep(0.25)
+    assert read_marker(api, ann, chat["id"]) == new[-1]
+    texts = [t for _, t in bubbles(b)]
+    assert texts[-120:] == [f"unread {i:03d}" for i in range(120)]
+    b.wait(lambda d: api.get(f"/api/chats/{chat['id']}", token=ann).json()["unread_count"] == 0, 10, "all read")
+    # ... and new messages join at the bottom again.
+    post_message(api, bob, chat["id"], "live again")
+    wait_bubble(b, "live again")
 
 
 DROP = """

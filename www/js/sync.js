@@ -78,7 +78,10 @@ export function fullSync() {
     for (const id of [...S.state.messages.keys()]) if (id !== S.state.activeChatId) S.state.messages.delete(id);
     S.state.synced = true;
     S.emit("chats");
-    if (S.state.activeChatId && S.chat(S.state.activeChatId)) await loadLatest(S.state.activeChatId);
+    // The open chat, unless its reader is still working through unread
+    // messages below the loaded window (the view loads those as it goes).
+    const open = S.state.activeChatId && S.chat(S.state.activeChatId) && S.msgList(S.state.activeChatId);
+    if (open && (open.atLatest || !open.loaded)) await loadLatest(S.state.activeChatId);
     ackAll();
     failing = false;
   })()
@@ -137,6 +140,50 @@ export async function loadLatest(chatId) {
   for (const m of messages) S.noteLastMessage(m);
   const last = messages[messages.length - 1];
   if (last && S.state.me && last.sender_id !== S.state.me.id) ack(chatId, last.id);
+}
+
+// A chat opened at its first unread message, when the newest page would not
+// reach back to it: a little of what was read before the marker, and the
+// page after it. The window is not at the latest message; loadNewer()
+// extends it as the reader scrolls down.
+const READ_CONTEXT = 10;
+export async function loadAroundRead(chatId, readId) {
+  const l = S.msgList(chatId);
+  const page = (q) => api("GET", `/chats/${chatId}/messages?${q}`);
+  const [before, after] = await Promise.all([
+    readId ? page(`before=${readId + 1}&limit=${READ_CONTEXT}`) : { messages: [], has_more: false },
+    page(`after=${readId}&limit=50`),
+  ]);
+  l.items = [];
+  l.hasMore = before.has_more;
+  l.loaded = true;
+  S.putMessages(chatId, [...before.messages, ...after.messages]);
+  settleLatest(chatId, after.has_more);
+}
+
+// Whether the window now reaches the latest message: not when the page said
+// there is more, nor when a message came (over /ws, not added to a window
+// that was not at the latest) after the page was read.
+function settleLatest(chatId, hasMore) {
+  const l = S.msgList(chatId);
+  const c = S.chat(chatId);
+  const newest = l.items.length ? l.items[l.items.length - 1].id : 0;
+  l.atLatest = !hasMore && !(c && c.last_message && c.last_message.id > newest);
+}
+
+export async function loadNewer(chatId) {
+  const l = S.msgList(chatId);
+  if (l.loading || l.atLatest || !l.loaded) return false;
+  l.loading = true;
+  try {
+    const newest = l.items.length ? l.items[l.items.length - 1].id : 0;
+    const { messages, has_more } = await api("GET", `/chats/${chatId}/messages?after=${newest}&limit=50`);
+    S.putMessages(chatId, messages);
+    settleLatest(chatId, has_more);
+    return messages.length > 0;
+  } finally {
+    l.loading = false;
+  }
 }
 
 export async function loadOlder(chatId) {

@@ -79,7 +79,8 @@ export function createChatView({ openInfo }) {
 
   // ---- message list rendering ----
   const onImageLoad = () => {
-    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+    const l = S.state.messages.get(chatId);
+    if (atBottom && (!l || l.atLatest)) scroller.scrollTop = scroller.scrollHeight;
   };
 
   function renderMessages() {
@@ -150,7 +151,10 @@ export function createChatView({ openInfo }) {
       if (id > myRead) io.observe(row);
     }
 
-    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+    // Stuck to the bottom only at the latest message: below a window of
+    // unread history, the bottom is where the next page goes, and sticking
+    // to it would skip (and mark read) messages nobody saw.
+    if (atBottom && (!l || l.atLatest)) scroller.scrollTop = scroller.scrollHeight;
     else if (anchor && anchor.el.isConnected) {
       // Only when something above moved it: an assignment would also stop
       // a smooth scroll under way.
@@ -160,9 +164,21 @@ export function createChatView({ openInfo }) {
     loader.hidden = !(l && l.loading);
     updateJump();
     if (l && l.loaded && l.hasMore && scroller.scrollHeight <= scroller.clientHeight + 200) loadOlder();
+    if (l && l.loaded && !l.atLatest && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 400) loadNewer();
   }
 
-  function scrollToBottom(smooth) {
+  async function scrollToBottom(smooth) {
+    const l = S.state.messages.get(chatId);
+    if (l && l.loaded && !l.atLatest) {
+      // The latest page replaces a window that does not reach it.
+      const id = chatId;
+      try {
+        await sync.loadLatest(id);
+      } catch (e) {
+        errorToast(e);
+      }
+      if (id !== chatId) return;
+    }
     const far = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > 2500;
     atBottom = true;
     scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth && !far ? "smooth" : "auto" });
@@ -172,7 +188,8 @@ export function createChatView({ openInfo }) {
   function updateJump() {
     const dist = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
     const c = S.chat(chatId);
-    jump.hidden = !c || dist < 300;
+    const l = S.state.messages.get(chatId);
+    jump.hidden = !c || (dist < 300 && (!l || l.atLatest));
     const n = c ? c.unread_count : 0;
     jumpBadge.hidden = !n;
     jumpBadge.textContent = n > 99 ? "99+" : String(n);
@@ -183,19 +200,35 @@ export function createChatView({ openInfo }) {
     if (!l || l.loading || !l.hasMore || !l.loaded) return;
     const id = chatId;
     loader.hidden = false;
+    let more = false;
     try {
-      await sync.loadOlder(id);
+      more = await sync.loadOlder(id);
     } catch (e) {
       errorToast(e);
     } finally {
       if (id === chatId) loader.hidden = true;
     }
+    // Still near the top (a reader at the very top gets no scroll event
+    // to ask again): the next page.
+    if (more && id === chatId && scroller.scrollTop < 400) loadOlder();
+  }
+
+  async function loadNewer() {
+    const l = S.state.messages.get(chatId);
+    if (!l || l.loading || l.atLatest || !l.loaded) return;
+    try {
+      await sync.loadNewer(chatId);
+    } catch (e) {
+      errorToast(e);
+    }
   }
 
   scroller.addEventListener("scroll", () => {
-    atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+    const dist = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    atBottom = dist < 60;
     updateJump();
     if (scroller.scrollTop < 400) loadOlder();
+    if (dist < 400) loadNewer();
   }, { passive: true });
 
   // ---- read markers ----
@@ -269,11 +302,19 @@ export function createChatView({ openInfo }) {
     composer.setChat(id);
     renderHeader();
     const l = S.msgList(id);
-    if (!l.loaded) {
+    // Opened at the first unread message: around the read marker when the
+    // newest page may not reach back to it (it holds 50, some of them ours
+    // or service messages), or when what is cached does not.
+    const unread = c ? c.unread_count || 0 : 0;
+    const cachedReachesMarker = l.loaded && (!l.hasMore || (l.items.length && l.items[0].id <= readSnapshot));
+    const aroundRead = unread > 20 && !cachedReachesMarker;
+    if (!l.loaded || aroundRead) {
+      clear(list);
       list.append(h("div.list-loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading messages" })));
       opening = true;
       try {
-        await sync.loadLatest(id);
+        if (aroundRead) await sync.loadAroundRead(id, readSnapshot);
+        else await sync.loadLatest(id);
       } catch (e) {
         if (id === chatId) errorToast(e);
       } finally {
