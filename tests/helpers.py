@@ -131,9 +131,15 @@ class Stack:
             pytest.skip("needs the local stack (MSGR_TEST_URL is set)")
 
     def log(self, name):
-        """The log of a program ("auth", "postgres", "nginx-error", ...)."""
+        """The log of a program ("auth", "postgres", "nginx-error", ...),
+        since the stack started: with what a rotation moved to NAME.log.1
+        (test_operations runs logrotate on this stack; delaycompress keeps
+        the first rotation plain)."""
         self._need_local()
-        return tail(self.var / "log" / f"{name}.log", 10**9)
+        log = self.var / "log" / f"{name}.log"
+        rotated = log.with_name(log.name + ".1")
+        older = tail(rotated, 10**9) if rotated.exists() else ""
+        return older + tail(log, 10**9)
 
     # ---- starting and stopping -------------------------------------------
 
