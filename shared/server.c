@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -80,6 +81,37 @@ static void master_on_alarm(int sig)
 	periodic_due = 1;
 }
 
+/*
+ * nginx asks to keep a connection (fastcgi_keep_conn) only where it keeps
+ * them to an event loop: the messages companion's socket, which workers
+ * serve in its place when MSGR_SEND_BATCH=0. Closing it after every answer
+ * made nginx send the next request on a connection the worker had just
+ * closed (it had cached it before it saw the close): a 502 for a send. So
+ * the worker keeps it, but only while it is busy: nginx keeps dozens per
+ * upstream, and an idle one would pin the worker. Before waiting on a kept
+ * connection, it is dropped as soon as another connection waits on the
+ * socket, or after KEPT_IDLE_MS without a request (nginx then sees it
+ * close while idle, and forgets it).
+ */
+#define KEPT_IDLE_MS 1000
+
+static void drop_kept_connection_when_idle(FCGX_Request *r, int listen_fd)
+{
+	if (r->ipcFd < 0)
+		return;
+	struct pollfd fds[2] = {{.fd = r->ipcFd, .events = POLLIN},
+				{.fd = listen_fd, .events = POLLIN}};
+	int n;
+	do
+		n = poll(fds, 2, KEPT_IDLE_MS);
+	while (n < 0 && errno == EINTR && !stopping);
+	/* A request (or nginx's close, which libfcgi then reads) is there. */
+	if (n > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		return;
+	close(r->ipcFd);
+	r->ipcFd = -1;
+}
+
 static void worker_loop(int listen_fd, const struct srv_app *app)
 {
 	FCGX_Request r;
@@ -90,6 +122,9 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 	struct arena *arena = arena_new();
 	struct http_req req = {0};
 	while (!stopping) {
+		drop_kept_connection_when_idle(&r, listen_fd);
+		if (stopping)
+			break;
 		if (FCGX_Accept_r(&r) < 0) {
 			if (errno == EINTR && !stopping)
 				continue;
@@ -117,10 +152,8 @@ static void worker_loop(int listen_fd, const struct srv_app *app)
 		 * every request a wake-up and the worker the wait. */
 		if (FCGX_GetChar(r.in) == EOF && FCGX_HasSeenEOF(r.in))
 			r.detached = 1;
-		/* A worker never keeps a connection, even when nginx asks
-		 * (fastcgi_keep_conn, for a companion behind the same location):
-		 * waiting for the next request on it would pin the worker. */
-		r.keepConnection = 0;
+		/* A connection nginx asked to keep stays open (see
+		 * drop_kept_connection_when_idle). */
 		FCGX_Finish_r(&r);
 		arena_reset(arena);
 		in_request = 0;
