@@ -71,12 +71,12 @@ static struct {
 
 PG_STMT(poll_stmt,
 	"WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap),"
-	" e AS MATERIALIZED (SELECT id, chat_id, kind, payload FROM events"
+	" e AS MATERIALIZED (SELECT id, chat_id, kind, payload, audience FROM events"
 	"  WHERE id > $1::bigint ORDER BY id LIMIT $2::int),"
 	" g AS (SELECT count(*) AS n, max(id) AS top FROM e)"
 	" SELECT pg_snapshot_xmin(s.snap)::text,"
 	"  CASE WHEN g.top - $1::bigint <> g.n THEN pg_current_xact_id()::text END,"
-	"  e.id, e.chat_id, e.kind, e.payload::text"
+	"  e.id, e.chat_id, e.kind, e.payload::text, e.audience::text"
 	" FROM s CROSS JOIN g LEFT JOIN e ON true ORDER BY e.id");
 
 static void poll_now(void);
@@ -159,6 +159,7 @@ static void dispatch_row(const PGresult *res, int row, int64_t id)
 	ev.payload = PQgetvalue(res, row, 5);
 	ev.payload_len = (size_t)PQgetlength(res, row, 5);
 	ev.type = event_kind_of(ev.kind);
+	ev.audience = PQgetisnull(res, row, 6) ? NULL : PQgetvalue(res, row, 6);
 	F.ops->event(F.arg, &ev);
 	F.cursor = id;
 }

@@ -130,3 +130,24 @@ BEGIN
 	RETURN public.user_json(u, true);
 END
 $$;
+
+-- After a change of what others see of a user (migrations/014): the event
+-- user.updated {user}, of no chat, for the user and everyone who shares a
+-- chat with them now. The program that made the change does not know of
+-- it, so the wake-up for wsd is sent from here, at the commit.
+CREATE OR REPLACE FUNCTION users_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	ev bigint;
+BEGIN
+	INSERT INTO public.events (chat_id, kind, payload, audience)
+	VALUES (NULL, 'user.updated', jsonb_build_object('user', public.user_json(NEW)),
+		ARRAY(SELECT NEW.id UNION
+		      SELECT o.user_id FROM public.chat_members me
+		      JOIN public.chat_members o ON o.chat_id = me.chat_id
+		      WHERE me.user_id = NEW.id ORDER BY 1))
+	RETURNING id INTO ev;
+	PERFORM pg_notify('msgr_events', ev::text);
+	RETURN NULL;
+END
+$$;

@@ -81,8 +81,21 @@ BEGIN
 END
 $$;
 
--- The Chat object from a row and its parts.
-CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int)
+-- Each given chat's pinned messages, [id] newest pin first; chats without
+-- any are left out.
+CREATE OR REPLACE FUNCTION pins_of(p_chats bigint[]) RETURNS TABLE (chat_id bigint, ids jsonb)
+LANGUAGE sql STABLE AS $$
+	SELECT m.chat_id, jsonb_agg(m.id ORDER BY m.pinned_at DESC, m.id DESC)
+	FROM public.messages m
+	WHERE m.chat_id = ANY(p_chats) AND m.pinned_at IS NOT NULL
+	GROUP BY m.chat_id
+$$;
+
+-- The Chat object from a row and its parts. p_me is the viewer's own
+-- membership row, for their settings (NULL in events, which every member
+-- gets alike: the defaults then).
+CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int,
+			    p_pins jsonb, p_me chat_members)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
 		'id', c.id,
@@ -91,18 +104,32 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'created_at', public.api_ts(c.created_at),
 		'members', p_members,
 		'last_message', p_last_message,
-		'unread_count', p_unread)
+		'unread_count', p_unread,
+		'pinned_message_ids', coalesce(p_pins, '[]'::jsonb),
+		'muted_until', public.api_ts(p_me.muted_until),
+		'notify', coalesce(p_me.notify, 'all'))
 $$;
 
 CREATE OR REPLACE FUNCTION chat_json(c chats, p_viewer bigint DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
+DECLARE
+	me public.chat_members;
 BEGIN
+	SELECT * INTO me FROM public.chat_members WHERE chat_id = c.id AND user_id = p_viewer;
 	RETURN public.chat_object(c, public.chat_members_json(c.id),
 			   (SELECT public.message_json(m, p_viewer) FROM public.messages m
-			    WHERE m.id = c.last_message_id),
-			   public.chat_unread(c.id, p_viewer));
+			    WHERE m.id = c.last_message_id AND m.id > coalesce(me.cleared_upto, 0)),
+			   public.chat_unread(c.id, p_viewer),
+			   (SELECT ids FROM public.pins_of(ARRAY[c.id])), me);
 END
+$$;
+
+-- Whether a chat is in its member's list: not while hidden, unless a
+-- message came after what the member cleared.
+CREATE OR REPLACE FUNCTION chat_listed(c chats, me chat_members) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT NOT me.hidden OR coalesce(c.last_message_id, 0) > me.cleared_upto
 $$;
 
 -- GET /api/chats: the caller's chats, most recent activity first.
@@ -116,19 +143,21 @@ DECLARE
 	listed jsonb;
 BEGIN
 	SELECT coalesce(jsonb_agg(public.chat_object(c, coalesce(mb.members, '[]'::jsonb),
-			CASE WHEN lm.id IS NOT NULL THEN public.message_object(lm,
+			CASE WHEN lm.id > me.cleared_upto THEN public.message_object(lm,
 				coalesce(a.attachments, '[]'::jsonb), coalesce(r.reactions, '[]'::jsonb))
 			END,
-			coalesce(un.n, 0))
+			coalesce(un.n, 0), pn.ids, me)
 		ORDER BY c.last_activity_at DESC, c.id DESC), '[]'::jsonb)
 	INTO listed
 	FROM public.chats c
+	JOIN public.chat_members me ON me.chat_id = c.id AND me.user_id = p_user
 	LEFT JOIN public.members_of(mine) mb ON mb.chat_id = c.id
+	LEFT JOIN public.pins_of(mine) pn ON pn.chat_id = c.id
 	LEFT JOIN public.messages lm ON lm.id = c.last_message_id
 	LEFT JOIN public.attachments_of(lasts) a ON a.message_id = lm.id
 	LEFT JOIN public.reactions_of(lasts, p_user) r ON r.message_id = lm.id
 	LEFT JOIN public.unread_of(p_user, mine) un ON un.chat_id = c.id
-	WHERE c.id = ANY(mine);
+	WHERE c.id = ANY(mine) AND public.chat_listed(c, me);
 	RETURN (200, jsonb_build_object('chats', listed), NULL)::public.api_reply;
 END
 $$;
@@ -169,10 +198,15 @@ BEGIN
 	IF c.id IS NULL THEN
 		SELECT * INTO c FROM public.chats
 		WHERE direct_lo = least(p_user, p_other) AND direct_hi = greatest(p_user, p_other);
+		-- Opened again: back in the caller's list (what they cleared
+		-- stays cleared).
+		UPDATE public.chat_members SET hidden = false
+		WHERE chat_id = c.id AND user_id = p_user AND hidden;
 		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
 	END IF;
 	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_user);
-	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_other);
+	-- The other sees it once it holds a message (chat_listed()).
+	INSERT INTO public.chat_members (chat_id, user_id, hidden) VALUES (c.id, p_other, true);
 	ev := public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
 	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
 END
@@ -320,7 +354,9 @@ BEGIN
 		RETURNING user_id INTO heir;
 		IF heir IS NOT NULL THEN
 			SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-			ev := public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+			PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+			ev := public.service_message(p_chat_id, NULL,
+				format('%s is now the owner', public.user_name(heir)));
 		END IF;
 	END IF;
 	RETURN (204, NULL, ev)::public.api_reply;
@@ -351,5 +387,146 @@ LANGUAGE plpgsql AS $$
 BEGIN
 	DELETE FROM public.messages WHERE chat_id IN (SELECT id FROM gone);
 	RETURN NULL;
+END
+$$;
+
+-- PUT (p_pin) or DELETE /api/chats/{id}/pins/{message_id}: in a direct
+-- chat either member, in a group the owner. Idempotent: only a change
+-- emits message.updated (the message with its "pinned"); a pin also adds
+-- the service message "alice pinned “…”".
+CREATE OR REPLACE FUNCTION chat_pin(p_user bigint, p_chat_id bigint, p_message_id bigint, p_pin boolean)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	m public.messages;
+	ev bigint;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id
+	FOR NO KEY UPDATE;
+	IF m.id IS NULL THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message in this chat');
+	END IF;
+	IF r <> 'owner' AND (SELECT type FROM public.chats WHERE id = p_chat_id) = 'group' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can pin messages');
+	END IF;
+	IF p_pin AND m.deleted_at IS NOT NULL THEN
+		PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
+	END IF;
+	IF p_pin = (m.pinned_at IS NOT NULL) THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	UPDATE public.messages SET pinned_at = CASE WHEN p_pin THEN now() END
+	WHERE id = m.id RETURNING * INTO m;
+	ev := public.emit(p_chat_id, 'message.updated', jsonb_build_object('message', public.message_json(m)));
+	IF p_pin THEN
+		ev := public.service_message(p_chat_id, p_user, format('%s pinned “%s”',
+			public.user_name(p_user), CASE WHEN m.text = '' THEN 'a message'
+			WHEN length(m.text) > 50 THEN left(m.text, 50) || '…' ELSE m.text END));
+	END IF;
+	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- PATCH /api/chats/{id}/settings {muted_until?, notify?}: the caller's own
+-- settings of the chat (NULL: leave as it is; p_unmute: muted_until was
+-- given as null). Nothing is emitted: no one else sees them.
+CREATE OR REPLACE FUNCTION chat_settings(p_user bigint, p_chat_id bigint, p_muted_until text,
+			      p_unmute boolean, p_notify text) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	c public.chats;
+	until timestamptz;
+BEGIN
+	-- The program checked the form (RFC 3339); the calendar is checked
+	-- here (a 30 February).
+	BEGIN
+		until := p_muted_until::timestamptz;
+	EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+		PERFORM public.api_field_error('muted_until', 'must be an RFC 3339 timestamp');
+	END;
+	UPDATE public.chat_members
+	SET muted_until = CASE WHEN p_unmute THEN NULL ELSE coalesce(until, muted_until) END,
+	    notify = coalesce(p_notify, notify)
+	WHERE chat_id = p_chat_id AND user_id = p_user;
+	IF NOT FOUND THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+END
+$$;
+
+-- PUT /api/chats/{id}/owner {user_id}: the group's owner hands it to a
+-- member. Events: chat.updated, then the service message "alice made bob
+-- the owner". To oneself it changes nothing.
+CREATE OR REPLACE FUNCTION chat_set_owner(p_user bigint, p_chat_id bigint, p_heir bigint)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', 'a direct chat has no owner');
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can hand it over');
+	END IF;
+	IF NOT public.is_member(p_chat_id, p_heir) THEN
+		PERFORM public.api_error(404, 'member_not_found', 'this user is not a member of the group');
+	END IF;
+	IF p_heir = p_user THEN
+		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+	END IF;
+	-- One owner at a time (chat_members_one_owner): step down first.
+	UPDATE public.chat_members SET role = 'member' WHERE chat_id = p_chat_id AND user_id = p_user;
+	UPDATE public.chat_members SET role = 'owner' WHERE chat_id = p_chat_id AND user_id = p_heir;
+	PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+	ev := public.service_message(p_chat_id, p_user, format('%s made %s the owner',
+		public.user_name(p_user), public.user_name(p_heir)));
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	RETURN (200, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- DELETE /api/chats/{id}. A direct chat is cleared for the caller alone:
+-- gone from their list, its history so far hidden from them (and read);
+-- a later message brings it back with only what came after. No event: no
+-- one else sees a change. A group is deleted by its owner for everyone
+-- (a member: 403, leaving is DELETE of the membership): chat.deleted
+-- {chat_id, user_ids} (the members, whose memberships it ends for wsd),
+-- then the chat, its memberships and messages go; its files are marked for
+-- the files program's sweep (storage_purge()).
+CREATE OR REPLACE FUNCTION chat_delete(p_user bigint, p_chat_id bigint) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type = 'direct' THEN
+		UPDATE public.chat_members
+		SET hidden = true, cleared_upto = coalesce(c.last_message_id, 0),
+		    last_read_message_id = greatest(last_read_message_id, coalesce(c.last_message_id, 0)),
+		    last_delivered_message_id = greatest(last_delivered_message_id,
+							 coalesce(c.last_message_id, 0))
+		WHERE chat_id = p_chat_id AND user_id = p_user;
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner',
+			'only the owner can delete the group; leave it instead');
+	END IF;
+	ev := public.emit(p_chat_id, 'chat.deleted', jsonb_build_object('chat_id', p_chat_id,
+		'user_ids', (SELECT jsonb_agg(user_id ORDER BY seq) FROM public.chat_members
+			     WHERE chat_id = p_chat_id)));
+	UPDATE public.files SET deleted_at = now()
+	WHERE message_id IN (SELECT id FROM public.messages WHERE chat_id = p_chat_id)
+	  AND deleted_at IS NULL;
+	-- chats_deleted takes the messages, the foreign key the memberships.
+	DELETE FROM public.chats WHERE id = p_chat_id;
+	RETURN (204, NULL, ev)::public.api_reply;
 END
 $$;

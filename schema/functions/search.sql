@@ -65,15 +65,16 @@ LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
 	q tsquery := public.message_tsquery(p_q);
 	chat_ids bigint[];
+	cleared bigint[];
 	body jsonb;
 BEGIN
-	IF p_chat_id IS NOT NULL THEN
-		IF NOT public.is_member(p_chat_id, p_user) THEN
-			PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
-		END IF;
-		chat_ids := ARRAY[p_chat_id];
-	ELSE
-		chat_ids := array(SELECT chat_id FROM public.chat_members WHERE user_id = p_user);
+	-- (What the caller cleared of a chat, chat_delete(), is not searched.)
+	SELECT array_agg(chat_id ORDER BY chat_id), array_agg(cleared_upto ORDER BY chat_id)
+	INTO chat_ids, cleared
+	FROM public.chat_members
+	WHERE user_id = p_user AND (p_chat_id IS NULL OR chat_id = p_chat_id);
+	IF p_chat_id IS NOT NULL AND chat_ids IS NULL THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
 	END IF;
 	IF q IS NULL THEN
 		RETURN (200, '{"messages": []}'::jsonb, NULL)::public.api_reply;
@@ -82,11 +83,11 @@ BEGIN
 		ORDER BY h.id DESC), '[]'::jsonb))
 	INTO body
 	FROM (SELECT x.msg, x.id
-	      FROM unnest(chat_ids) AS c(id)
+	      FROM unnest(chat_ids, cleared) AS c(id, cleared)
 	      CROSS JOIN LATERAL (
 			SELECT m AS msg, m.id FROM public.messages m
 			WHERE m.chat_id = ANY(ARRAY[c.id]) AND m.search @@ q AND m.deleted_at IS NULL
-			  AND m.id < coalesce(p_before, 9223372036854775807)
+			  AND m.id < coalesce(p_before, 9223372036854775807) AND m.id > c.cleared
 			ORDER BY m.chat_id DESC, m.id DESC LIMIT p_limit) x
 	      ORDER BY x.id DESC LIMIT p_limit) h;
 	RETURN (200, body, NULL)::public.api_reply;
