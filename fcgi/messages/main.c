@@ -38,6 +38,8 @@ static const struct http_route routes[] = {
 	{"POST", "/api/messages/{message_id}/forward", handle_forward, NULL},
 	{"PUT", "/api/messages/{message_id}/reactions/{emoji}", handle_react, NULL},
 	{"DELETE", "/api/messages/{message_id}/reactions/{emoji}", handle_unreact, NULL},
+	{"GET", "/api/messages/{message_id}/reactions", handle_reactors, NULL},
+	{"POST", "/api/messages/{message_id}/report", handle_report, NULL},
 	{"GET", "/api/search/messages", handle_search, NULL},
 };
 

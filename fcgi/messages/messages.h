@@ -165,6 +165,10 @@ void handle_delete(struct http_req *req);
 /* reactions.c */
 void handle_react(struct http_req *req);
 void handle_unreact(struct http_req *req);
+void handle_reactors(struct http_req *req);
+
+/* report.c */
+void handle_report(struct http_req *req);
 
 /* read_marker.c */
 void handle_read(struct http_req *req);

@@ -191,6 +191,9 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_other) THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;
+	IF public.is_blocked(p_other, p_user) THEN
+		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
+	END IF;
 	INSERT INTO public.chats (type, direct_lo, direct_hi)
 	VALUES ('direct', least(p_user, p_other), greatest(p_user, p_other))
 	ON CONFLICT (direct_lo, direct_hi) DO NOTHING
@@ -234,6 +237,9 @@ BEGIN
 	WHERE NOT EXISTS (SELECT 1 FROM public.users u WHERE u.id = x) LIMIT 1;
 	IF missing IS NOT NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', format('no user with id %s', missing));
+	END IF;
+	IF EXISTS (SELECT 1 FROM public.user_blocks WHERE blocked_id = p_user AND blocker_id = ANY(ids)) THEN
+		PERFORM public.api_error(403, 'blocked', 'a user of member_ids has blocked you');
 	END IF;
 	INSERT INTO public.chats (type, title) VALUES ('group', p_title) RETURNING * INTO c;
 	INSERT INTO public.chat_members (chat_id, user_id, role) VALUES (c.id, p_user, 'owner');
@@ -299,6 +305,9 @@ BEGIN
 	END IF;
 	IF public.is_member(p_chat_id, p_member) THEN
 		PERFORM public.api_error(409, 'already_member', 'this user is already a member of the group');
+	END IF;
+	IF public.is_blocked(p_member, p_user) THEN
+		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
 	END IF;
 	IF (SELECT count(*) FROM public.chat_members WHERE chat_id = p_chat_id) >= public.max_members() THEN
 		PERFORM public.api_error(409, 'chat_full',

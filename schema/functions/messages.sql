@@ -326,6 +326,7 @@ BEGIN
 			RETURN (200, public.message_json(m, p_user), NULL)::public.api_reply;
 		END IF;
 	END IF;
+	PERFORM public.send_blocked_check(p_user, p_chat_id);
 	IF p_blank AND NOT with_files THEN
 		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
 	END IF;
@@ -390,8 +391,8 @@ $$;
 -- message.created event each, and one NOTIFY of msgr_events for all), 200
 -- for a repeat. Any other item is left to message_send() by the caller,
 -- alone, which answers it exactly: the sender is not a member (404), its
--- rate limit refuses it (429) or an earlier item of the batch has the
--- same client_id. Items must not be blank (422 is message_send()'s).
+-- rate limit refuses it (429), an earlier item of the batch has the
+-- same client_id, or a member of the chat blocked the sender. Items must not be blank (422 is message_send()'s).
 --
 -- Two statements: the chat locks, then everything else, which therefore
 -- sees every message committed before the locks were held. Locks are taken
@@ -416,6 +417,12 @@ BEGIN
 		FROM unnest(p_users, p_chats, p_client_ids) WITH ORDINALITY AS i(u, c, k, n)
 		WHERE EXISTS (SELECT 1 FROM public.chat_members cm
 			      WHERE cm.chat_id = i.c AND cm.user_id = i.u)
+		  -- A sender a member of the chat blocked goes alone: message_send()
+		  -- answers it (403 in a direct chat). The lookup starts at the
+		  -- sender's blocks, of which there are seldom any.
+		  AND NOT EXISTS (SELECT 1 FROM public.user_blocks b
+				  JOIN public.chat_members o ON o.chat_id = i.c AND o.user_id = b.blocker_id
+				  WHERE b.blocked_id = i.u)
 	), repeated AS (
 		SELECT i.n, i.u, m
 		FROM item i JOIN public.messages m
@@ -517,6 +524,7 @@ BEGIN
 		'sender_name', public.user_name(m.sender_id),
 		'created_at', public.api_ts(m.created_at)));
 	FOREACH c IN ARRAY targets LOOP
+		PERFORM public.send_blocked_check(p_user, c);
 		PERFORM public.send_throttle(p_user, p_rate, p_burst);
 		copy := public.message_append(c, p_user, 'text', m.text, NULL, NULL, origin);
 		INSERT INTO public.files (uploader_id, kind, name, size, mime, storage_key, message_id,
@@ -664,5 +672,55 @@ BEGIN
 	END IF;
 	RETURN public.emit(p_chat_id, 'delivered',
 		jsonb_build_object('user_id', p_user_id, 'message_id', p_message_id));
+END
+$$;
+
+-- GET /api/messages/{id}/reactions: who reacted, [{emoji, count, me,
+-- user_ids (the first 100 to react so)}] in the order of the message's
+-- reactions.
+CREATE OR REPLACE FUNCTION message_reactors(p_user bigint, p_message_id bigint) RETURNS api_reply
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	m public.messages;
+	listed jsonb;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id;
+	IF m.id IS NULL OR NOT public.is_member(m.chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message');
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me,
+			'user_ids', r.user_ids) ORDER BY r.first_at, r.emoji), '[]'::jsonb)
+	INTO listed
+	FROM (SELECT x.emoji, count(*) AS n, bool_or(x.user_id = p_user) AS me,
+		     min(x.created_at) AS first_at,
+		     to_jsonb((array_agg(x.user_id ORDER BY x.created_at, x.user_id))[1:100]) AS user_ids
+	      FROM public.message_reactions x WHERE x.message_id = m.id
+	      GROUP BY x.emoji) r;
+	RETURN (200, jsonb_build_object('reactions', listed), NULL)::public.api_reply;
+END
+$$;
+
+-- POST /api/messages/{id}/report {reason}: into the administrators' queue
+-- (message_reports); a repeat by the same reporter changes nothing. 202
+-- {id, status}.
+CREATE OR REPLACE FUNCTION message_report(p_user bigint, p_message_id bigint, p_reason text)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+	rep public.message_reports;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id;
+	IF m.id IS NULL OR NOT public.is_member(m.chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message');
+	END IF;
+	INSERT INTO public.message_reports (message_id, reporter_id, reason)
+	VALUES (m.id, p_user, p_reason)
+	ON CONFLICT (message_id, reporter_id) DO NOTHING
+	RETURNING * INTO rep;
+	IF rep.id IS NULL THEN
+		SELECT * INTO rep FROM public.message_reports
+		WHERE message_id = m.id AND reporter_id = p_user;
+	END IF;
+	RETURN (202, jsonb_build_object('id', rep.id, 'status', rep.status), NULL)::public.api_reply;
 END
 $$;
