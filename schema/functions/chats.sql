@@ -32,6 +32,28 @@ BEGIN
 END
 $$;
 
+-- Locks a group for a change only its owner may make and returns its row:
+-- 404 as chat_lock(), 403 not_a_group for a direct chat (p_direct says
+-- why), 403 not_owner for a member ("only the owner of the group can " ||
+-- p_action).
+CREATE OR REPLACE FUNCTION chat_lock_owned(p_chat_id bigint, p_user bigint, p_direct text,
+				p_action text) RETURNS chats
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', p_direct);
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can ' || p_action);
+	END IF;
+	RETURN c;
+END
+$$;
+
 -- Each given chat's members, [{user, role, last_read_message_id,
 -- last_delivered_message_id}] longest-standing first. Each member's user
 -- row is fetched by its key (OFFSET 0 keeps the subquery from being
@@ -258,17 +280,10 @@ $$;
 CREATE OR REPLACE FUNCTION chat_rename(p_user bigint, p_chat_id bigint, p_title text) RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
-	r text := public.chat_lock(p_chat_id, p_user);
-	c public.chats;
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user,
+		'a direct chat has no title to change', 'rename it');
 	ev bigint;
 BEGIN
-	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-	IF c.type <> 'group' THEN
-		PERFORM public.api_error(403, 'not_a_group', 'a direct chat has no title to change');
-	END IF;
-	IF r <> 'owner' THEN
-		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can rename it');
-	END IF;
 	IF c.title = p_title THEN
 		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
 	END IF;
@@ -287,18 +302,11 @@ $$;
 CREATE OR REPLACE FUNCTION chat_add_member(p_user bigint, p_chat_id bigint, p_member bigint)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
-	r text := public.chat_lock(p_chat_id, p_user);
-	c public.chats;
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user,
+		'a direct chat cannot have more members', 'add members');
 	u public.users;
 	ev bigint;
 BEGIN
-	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-	IF c.type <> 'group' THEN
-		PERFORM public.api_error(403, 'not_a_group', 'a direct chat cannot have more members');
-	END IF;
-	IF r <> 'owner' THEN
-		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can add members');
-	END IF;
 	SELECT * INTO u FROM public.users WHERE id = p_member;
 	IF u.id IS NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
@@ -471,17 +479,10 @@ $$;
 CREATE OR REPLACE FUNCTION chat_set_owner(p_user bigint, p_chat_id bigint, p_heir bigint)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
-	r text := public.chat_lock(p_chat_id, p_user);
-	c public.chats;
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user, 'a direct chat has no owner',
+		'hand it over');
 	ev bigint;
 BEGIN
-	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-	IF c.type <> 'group' THEN
-		PERFORM public.api_error(403, 'not_a_group', 'a direct chat has no owner');
-	END IF;
-	IF r <> 'owner' THEN
-		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can hand it over');
-	END IF;
 	IF NOT public.is_member(p_chat_id, p_heir) THEN
 		PERFORM public.api_error(404, 'member_not_found', 'this user is not a member of the group');
 	END IF;

@@ -2,38 +2,14 @@
 to the user and everyone sharing a chat), chat.deleted (ends the chat's
 memberships), pins in message.updated; live and replayed with since."""
 
-import pytest
-
 from chatkit import last_event_id
-from ws_client import WsClient, events
-
-
-@pytest.fixture
-def connect(stack):
-    clients = []
-
-    def open_(user, since=None):
-        c = WsClient.open(stack.ws_url, origin=stack.origin)
-        c.ready = c.auth(user, since=since)
-        clients.append(c)
-        return c
-
-    yield open_
-    for c in clients:
-        c.close()
+from test_ws_events import connect, send  # noqa: F401 (connect is a fixture)
+from test_ws_events import group as titled_group
+from ws_client import events
 
 
 def make_group(api, owner, *members):
-    r = api.post("/api/chats", token=owner,
-                 json={"type": "group", "title": "G", "member_ids": [m["user"]["id"] for m in members]})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def send(api, user, chat_id, text):
-    r = api.post(f"/api/chats/{chat_id}/messages", token=user, json={"text": text})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return titled_group(api, owner, "G", *members)
 
 
 def user_updated(c, user_id, name, timeout=10):
