@@ -75,16 +75,24 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- For each given chat p_viewer is in: the messages after the viewer's read
--- marker that others sent and that are not deleted. Chats with none are
--- left out.
-CREATE OR REPLACE FUNCTION unread_of(p_viewer bigint, p_chats bigint[]) RETURNS TABLE (chat_id bigint, n int)
+-- marker that others sent and that are not deleted (n), and how many of
+-- those mention the viewer. Chats with none are left out. The count reads
+-- only the index messages_chat (it holds sender_id and deleted_at); the
+-- mentions, only for chats with unread messages, the few rows of
+-- messages_mentions.
+CREATE OR REPLACE FUNCTION unread_of(p_viewer bigint, p_chats bigint[])
+RETURNS TABLE (chat_id bigint, n int, mentions int)
 LANGUAGE sql STABLE AS $$
-	SELECT me.chat_id, count(*)::int
-	FROM public.chat_members me
-	JOIN public.messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
-	WHERE me.user_id = p_viewer AND me.chat_id = ANY(p_chats)
-	  AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
-	GROUP BY me.chat_id
+	SELECT u.chat_id, u.n, (SELECT count(*) FROM public.messages x
+				 WHERE x.chat_id = u.chat_id AND x.id > u.read_upto
+				   AND x.mentions <> '{}' AND p_viewer = ANY(x.mentions)
+				   AND x.sender_id IS DISTINCT FROM p_viewer AND x.deleted_at IS NULL)::int
+	FROM (SELECT me.chat_id, me.last_read_message_id AS read_upto, count(*)::int AS n
+	      FROM public.chat_members me
+	      JOIN public.messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
+	      WHERE me.user_id = p_viewer AND me.chat_id = ANY(p_chats)
+		AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
+	      GROUP BY me.chat_id, me.user_id) u
 $$;
 
 CREATE OR REPLACE FUNCTION chat_members_json(p_chat_id bigint) RETURNS jsonb
@@ -92,14 +100,6 @@ LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
 	RETURN coalesce((SELECT members FROM public.members_of(ARRAY[p_chat_id])), '[]'::jsonb);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION chat_unread(p_chat_id bigint, p_viewer bigint) RETURNS int
-LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
-BEGIN
-	RETURN coalesce((SELECT n FROM public.unread_of(p_viewer, ARRAY[p_chat_id])), 0);
 END
 $$;
 
@@ -117,7 +117,7 @@ $$;
 -- membership row, for their settings (NULL in events, which every member
 -- gets alike: the defaults then).
 CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int,
-			    p_pins jsonb, p_me chat_members)
+			    p_unread_mentions int, p_pins jsonb, p_me chat_members)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
 		'id', c.id,
@@ -127,6 +127,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'members', p_members,
 		'last_message', p_last_message,
 		'unread_count', p_unread,
+		'unread_mentions', p_unread_mentions,
 		'pinned_message_ids', coalesce(p_pins, '[]'::jsonb),
 		'muted_until', public.api_ts(p_me.muted_until),
 		'notify', coalesce(p_me.notify, 'all'))
@@ -137,12 +138,14 @@ LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 DECLARE
 	me public.chat_members;
+	un record;
 BEGIN
 	SELECT * INTO me FROM public.chat_members WHERE chat_id = c.id AND user_id = p_viewer;
+	SELECT * INTO un FROM public.unread_of(p_viewer, ARRAY[c.id]);
 	RETURN public.chat_object(c, public.chat_members_json(c.id),
 			   (SELECT public.message_json(m, p_viewer) FROM public.messages m
 			    WHERE m.id = c.last_message_id AND m.id > coalesce(me.cleared_upto, 0)),
-			   public.chat_unread(c.id, p_viewer),
+			   coalesce(un.n, 0), coalesce(un.mentions, 0),
 			   (SELECT ids FROM public.pins_of(ARRAY[c.id])), me);
 END
 $$;
@@ -168,7 +171,7 @@ BEGIN
 			CASE WHEN lm.id > me.cleared_upto THEN public.message_object(lm,
 				coalesce(a.attachments, '[]'::jsonb), coalesce(r.reactions, '[]'::jsonb))
 			END,
-			coalesce(un.n, 0), pn.ids, me)
+			coalesce(un.n, 0), coalesce(un.mentions, 0), pn.ids, me)
 		ORDER BY c.last_activity_at DESC, c.id DESC), '[]'::jsonb)
 	INTO listed
 	FROM public.chats c

@@ -14,7 +14,7 @@ MESSAGE_KEYS = {"id", "chat_id", "sender_id", "kind", "text", "created_at", "edi
 QUOTE_KEYS = {"id", "sender_id", "text", "deleted", "attachments_count"}
 FORWARD_KEYS = {"sender_id", "sender_name", "created_at"}
 CHAT_KEYS = {"id", "type", "title", "created_at", "members", "last_message", "unread_count",
-             "pinned_message_ids", "muted_until", "notify"}
+             "unread_mentions", "pinned_message_ids", "muted_until", "notify"}
 MEMBER_KEYS = {"user", "role", "last_read_message_id", "last_delivered_message_id"}
 
 
@@ -74,6 +74,7 @@ def assert_chat(c):
     assert (c["title"] is None) == (c["type"] == "direct")
     assert TIMESTAMP.match(c["created_at"])
     assert isinstance(c["unread_count"], int) and c["unread_count"] >= 0
+    assert 0 <= c["unread_mentions"] <= c["unread_count"]
     assert isinstance(c["pinned_message_ids"], list)
     assert c["muted_until"] is None or TIMESTAMP.match(c["muted_until"])
     assert c["notify"] in ("all", "mentions", "none")

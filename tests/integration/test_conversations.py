@@ -125,6 +125,14 @@ def test_mentions_name_members_at_send_and_edit(api, stack, new_user):
     # a mention in a reply, which the program sends alone
     r = send(api, bob, g["id"], f"@{alice['username']} ok", reply_to_id=m["id"])
     assert r["mentions"] == [uid(alice)]
+    # the chat counts the caller's unread mentions, until read
+    assert get_chat(api, bob, g["id"])["unread_mentions"] == 1  # the edit left one
+    assert get_chat(api, carol, g["id"])["unread_mentions"] == 0
+    assert get_chat(api, alice, g["id"])["unread_mentions"] == 1
+    listed = next(x for x in api.get("/api/chats", token=bob).json()["chats"] if x["id"] == g["id"])
+    assert listed["unread_mentions"] == 1 and listed["unread_count"] >= 2
+    assert api.post(f"/api/chats/{g['id']}/read", token=bob, json={"message_id": r["id"]}).status_code == 204
+    assert get_chat(api, bob, g["id"])["unread_mentions"] == 0
 
 
 # ---- forwards -----------------------------------------------------------------------------
