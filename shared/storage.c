@@ -155,9 +155,11 @@ void storage_remove(const char *key)
 long storage_purge(int64_t message_id, int64_t file_id, long limit)
 {
 	DB_STMT(purge_select, 3,
-		"SELECT id, storage_key FROM files WHERE deleted_at IS NOT NULL "
-		"AND ($1::bigint = 0 OR message_id = $1) AND ($2::bigint = 0 OR id = $2) "
-		"ORDER BY id LIMIT $3::int");
+		"SELECT f.id, f.storage_key, EXISTS (SELECT 1 FROM files o "
+		"WHERE o.storage_key = f.storage_key AND o.deleted_at IS NULL) "
+		"FROM files f WHERE f.deleted_at IS NOT NULL "
+		"AND ($1::bigint = 0 OR f.message_id = $1) AND ($2::bigint = 0 OR f.id = $2) "
+		"ORDER BY f.id LIMIT $3::int");
 	DB_STMT(purge_delete, 1,
 		"DELETE FROM files WHERE id = ANY($1::bigint[]) AND deleted_at IS NOT NULL");
 	char msg[SQLPARAM_INT_LEN], file[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
@@ -176,11 +178,14 @@ long storage_purge(int64_t message_id, int64_t file_id, long limit)
 		return 0;
 	}
 	/* The bytes first, then the rows: a crash in between leaves rows the
-	 * next purge finishes (unlinking a missing file is fine). */
+	 * next purge finishes (unlinking a missing file is fine). Bytes that
+	 * a live row still names (a forwarded copy's) stay: only a copy of a
+	 * live row can name them anew, so once none is live none will be. */
 	struct buf ids = {0};
 	buf_putc(&ids, '{');
 	for (long i = 0; i < n; i++) {
-		storage_remove(PQgetvalue(res, (int)i, 1));
+		if (strcmp(PQgetvalue(res, (int)i, 2), "t"))
+			storage_remove(PQgetvalue(res, (int)i, 1));
 		buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, (int)i, 0));
 	}
 	buf_putc(&ids, '}');

@@ -52,8 +52,10 @@ void storage_remove(const char *key);
 /*
  * Unlinks the bytes of the files marked deleted, then deletes their rows:
  * those of one message (message_id > 0), of one file (file_id > 0), or any
- * (both 0), at most limit of them. Returns how many were purged, or -1 when
- * the database failed (logged). Call it after the commit that marked them.
+ * (both 0), at most limit of them. Bytes that a row not marked still names
+ * (a forwarded copy shares its original's) are kept. Returns how many were
+ * purged, or -1 when the database failed (logged). Call it after the commit
+ * that marked them.
  */
 long storage_purge(int64_t message_id, int64_t file_id, long limit);
 

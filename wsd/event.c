@@ -11,6 +11,10 @@ enum event_kind event_kind_of(const char *kind)
 		return EVENT_MEMBER_ADDED;
 	if (!strcmp(kind, "member.removed"))
 		return EVENT_MEMBER_REMOVED;
+	if (!strcmp(kind, "chat.deleted"))
+		return EVENT_CHAT_DELETED;
+	if (!strcmp(kind, "user.updated"))
+		return EVENT_USER_UPDATED;
 	return EVENT_OTHER;
 }
 
@@ -61,7 +65,7 @@ static struct json_object *get(struct json_object *obj, const char *key)
 
 enum msgr_err event_members(const struct event *ev, struct buf *out)
 {
-	if (ev->type == EVENT_OTHER)
+	if (!event_is_membership(ev->type))
 		return MSGR_OK;
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
@@ -99,6 +103,20 @@ enum msgr_err event_members(const struct event *ev, struct buf *out)
 		}
 		break;
 	}
+	case EVENT_CHAT_DELETED: {
+		struct json_object *ids = get(root, "user_ids");
+		if (!ids || !json_object_is_type(ids, json_type_array))
+			goto done;
+		size_t n = json_object_array_length(ids);
+		for (size_t i = 0; i < n; i++) {
+			id = id_of(json_object_array_get_idx(ids, i));
+			if (!id)
+				goto done;
+			buf_append(out, &id, sizeof id);
+		}
+		break;
+	}
+	case EVENT_USER_UPDATED:
 	case EVENT_OTHER:
 		break;
 	}
@@ -108,12 +126,34 @@ done:
 	return err;
 }
 
+enum msgr_err event_audience(const char *literal, struct buf *out)
+{
+	size_t len = literal ? strlen(literal) : 0;
+	if (len < 2 || literal[0] != '{' || literal[len - 1] != '}')
+		return MSGR_ERR_MALFORMED;
+	for (size_t i = 1; i < len - 1;) {
+		size_t j = i;
+		while (j < len - 1 && literal[j] != ',')
+			j++;
+		int64_t id;
+		if (!parse_i64(literal + i, j - i, &id) || id <= 0)
+			return MSGR_ERR_MALFORMED;
+		buf_append(out, &id, sizeof id);
+		i = j + 1;
+	}
+	return buf_status(out);
+}
+
 void event_encode(const struct event *ev, struct buf *out)
 {
 	buf_puts(out, "{\"type\":");
 	buf_json_str(out, ev->kind, strlen(ev->kind));
-	buf_printf(out, ",\"id\":%lld,\"chat_id\":%lld,\"data\":", (long long)ev->id,
-		   (long long)ev->chat_id);
+	buf_printf(out, ",\"id\":%lld,\"chat_id\":", (long long)ev->id);
+	if (ev->chat_id)
+		buf_printf(out, "%lld", (long long)ev->chat_id);
+	else
+		buf_puts(out, "null");
+	buf_puts(out, ",\"data\":");
 	buf_append(out, ev->payload, ev->payload_len);
 	buf_putc(out, '}');
 }

@@ -9,6 +9,10 @@
  *	chat.created   {"chat": {"members": [{"user": {"id": U}}, ...]}}
  *	member.added   {"user": {"id": U}}
  *	member.removed {"user_id": U}
+ *	chat.deleted   {"chat_id": C, "user_ids": [U, ...]}
+ *
+ * user.updated is of no chat (chat_id 0 here, null to clients): it goes to
+ * the users of its audience, a column of its own (migrations/014).
  *
  * schema/functions/wsd.sql has the same reading in SQL (wsd_event_users).
  */
@@ -27,6 +31,8 @@ enum event_kind {
 	EVENT_CHAT_CREATED, /* its members join */
 	EVENT_MEMBER_ADDED, /* one user joins */
 	EVENT_MEMBER_REMOVED, /* one user leaves */
+	EVENT_CHAT_DELETED, /* every member leaves */
+	EVENT_USER_UPDATED, /* of no chat: for its audience */
 };
 
 struct event {
@@ -37,9 +43,15 @@ struct event {
 	size_t payload_len;
 	enum event_kind type;
 	int64_t created_us; /* its created_at, microseconds since the epoch; 0 unknown */
+	const char *audience; /* user.updated: a PostgreSQL array literal, borrowed */
 };
 
 enum event_kind event_kind_of(const char *kind);
+/* True when the event changes memberships (event_members() lists whose). */
+static inline bool event_is_membership(enum event_kind k)
+{
+	return k != EVENT_OTHER && k != EVENT_USER_UPDATED;
+}
 /* True when the event adds its users to the chat (false: removes). */
 static inline bool event_joins(enum event_kind k)
 {
@@ -49,7 +61,11 @@ static inline bool event_joins(enum event_kind k)
  * (as int64_t values). MSGR_ERR_MALFORMED when the payload does not have
  * the expected shape. */
 enum msgr_err event_members(const struct event *ev, struct buf *out) MSGR_WUR;
-/* Appends the client envelope {"type","id","chat_id","data"} to out. */
+/* Appends to out the user ids of an audience literal ("{1,2,3}"), as
+ * int64_t values; MSGR_ERR_MALFORMED when it is not one. */
+enum msgr_err event_audience(const char *literal, struct buf *out) MSGR_WUR;
+/* Appends the client envelope {"type","id","chat_id","data"} to out
+ * ("chat_id": null for an event of no chat). */
 void event_encode(const struct event *ev, struct buf *out);
 
 /* Parses a decimal 64-bit integer of exactly len bytes. */

@@ -26,8 +26,44 @@ static struct msg *frame_msg(void)
 	return msg_new(buf_cstr(&O.frame), O.frame.len);
 }
 
+/* An event of no chat (user.updated), to the users of its audience who
+ * are here. */
+static void fanout_audience(const struct event *ev)
+{
+	struct buf ids = {0};
+	if (event_audience(ev->audience, &ids) != MSGR_OK) {
+		log_error("event %" PRId64 ": %s without a valid audience", ev->id, ev->kind);
+		buf_free(&ids);
+		return;
+	}
+	const int64_t *id = (const int64_t *)(void *)ids.data;
+	size_t n = ids.len / sizeof *id;
+	struct msg *m = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct user *u = user_find(id[i]);
+		if (!u)
+			continue;
+		if (!m) {
+			buf_reset(&O.frame);
+			event_encode(ev, &O.frame);
+			if (!(m = frame_msg())) {
+				log_error("event %" PRId64 ": out of memory", ev->id);
+				break;
+			}
+		}
+		user_deliver(u, ev->id, m);
+	}
+	if (m)
+		msg_unref(m);
+	buf_free(&ids);
+}
+
 void fanout_event(const struct event *ev)
 {
+	if (ev->type == EVENT_USER_UPDATED) {
+		fanout_audience(ev);
+		return;
+	}
 	bool joins = event_joins(ev->type);
 	if (joins)
 		members_apply(ev);

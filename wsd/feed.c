@@ -71,13 +71,13 @@ static struct {
 
 PG_STMT(poll_stmt,
 	"WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap),"
-	" e AS MATERIALIZED (SELECT id, chat_id, kind, payload, created_at FROM events"
+	" e AS MATERIALIZED (SELECT id, chat_id, kind, payload, created_at, audience FROM events"
 	"  WHERE id > $1::bigint ORDER BY id LIMIT $2::int),"
 	" g AS (SELECT count(*) AS n, max(id) AS top FROM e)"
 	" SELECT pg_snapshot_xmin(s.snap)::text,"
 	"  CASE WHEN g.top - $1::bigint <> g.n THEN pg_current_xact_id()::text END,"
 	"  e.id, e.chat_id, e.kind, e.payload::text,"
-	"  (extract(epoch FROM e.created_at) * 1000000)::bigint::text"
+	"  (extract(epoch FROM e.created_at) * 1000000)::bigint::text, e.audience::text"
 	" FROM s CROSS JOIN g LEFT JOIN e ON true ORDER BY e.id");
 
 static void poll_now(void);
@@ -162,6 +162,7 @@ static void dispatch_row(const PGresult *res, int row, int64_t id)
 	ev.type = event_kind_of(ev.kind);
 	if (!field_i64(res, row, 6, &ev.created_us))
 		ev.created_us = 0;
+	ev.audience = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
 	F.ops->event(F.arg, &ev);
 	F.cursor = id;
 }

@@ -68,7 +68,7 @@ PG_STMT(load_stmt,
 	" UNION ALL"
 	" SELECT 't', chat_id, id, kind FROM events"
 	"  WHERE id > $2::bigint"
-	"  AND kind IN ('chat.created', 'member.added', 'member.removed')"
+	"  AND kind IN ('chat.created', 'member.added', 'member.removed', 'chat.deleted')"
 	"  AND wsd_event_users(kind, payload) @> ARRAY[$1::bigint]"
 	" ORDER BY 1, 3");
 
@@ -373,7 +373,7 @@ static void loaded(void *arg, const PGresult *res)
 
 void members_apply(const struct event *ev)
 {
-	if (ev->type == EVENT_OTHER)
+	if (!event_is_membership(ev->type))
 		return;
 	buf_reset(&M.ids);
 	if (event_members(ev, &M.ids) != MSGR_OK) {

@@ -68,13 +68,16 @@ PG_STMT(trans_stmt,
 	" FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
 	"  SELECT id, chat_id, kind FROM events"
 	"  WHERE id > $1::bigint AND id <= $2::bigint"
-	"  AND kind IN ('chat.created', 'member.added', 'member.removed')"
+	"  AND kind IN ('chat.created', 'member.added', 'member.removed', 'chat.deleted')"
 	"  AND wsd_event_users(kind, payload) @> ARRAY[$3::bigint]) AS t ON true"
 	" ORDER BY t.id");
 
+/* The events of the chats, and those of no chat whose audience has the
+ * user (user.updated). */
 PG_STMT(page_stmt,
 	"SELECT id, chat_id, kind, payload::text FROM events"
-	" WHERE chat_id = ANY ($1::bigint[]) AND id > $2::bigint AND id <= $3::bigint"
+	" WHERE (chat_id = ANY ($1::bigint[]) OR audience @> ARRAY[$5::bigint])"
+	" AND id > $2::bigint AND id <= $3::bigint"
 	" ORDER BY id LIMIT $4::int");
 
 static void round_clear(struct replay *r)
@@ -154,12 +157,13 @@ void replay_start(struct replay *r)
 
 static void next_page(struct replay *r)
 {
-	char from_s[24], to_s[24], limit[24];
+	char from_s[24], to_s[24], limit[24], uid[24];
 	snprintf(from_s, sizeof from_s, "%" PRId64, r->page_from);
 	snprintf(to_s, sizeof to_s, "%" PRId64, r->to);
 	snprintf(limit, sizeof limit, "%ld", W.cfg.replay_page);
-	const char *params[] = {r->chat_param, from_s, to_s, limit};
-	r->query = pg_exec(wsd_conn_for(r->u->id), &page_stmt, 4, params, page_done, r);
+	snprintf(uid, sizeof uid, "%" PRId64, r->u->id);
+	const char *params[] = {r->chat_param, from_s, to_s, limit, uid};
+	r->query = pg_exec(wsd_conn_for(r->u->id), &page_stmt, 5, params, page_done, r);
 	if (!r->query)
 		fail(r, "out of memory");
 }
@@ -262,9 +266,8 @@ static bool plan_round(struct replay *r, const PGresult *res)
 		buf_free(&p);
 		return false;
 	}
-	r->chat_param = any ? p.data : NULL;
-	if (!any)
-		buf_free(&p);
+	/* No chat to read still reads the events of no chat ("{}"). */
+	r->chat_param = p.data;
 	return true;
 }
 
@@ -297,10 +300,6 @@ static void trans_done(void *arg, const PGresult *res)
 		fail(r, "out of memory");
 		return;
 	}
-	if (!r->chat_param) {
-		round_done(r);
-		return;
-	}
 	r->page_from = r->pos;
 	next_page(r);
 }
@@ -313,23 +312,29 @@ static bool send_page(struct replay *r, const PGresult *res)
 	struct buf frame = {0};
 	bool ok = true;
 	for (int i = 0; i < rows && ok; i++) {
-		struct event ev;
-		if (!parse_i64(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev.id) ||
-		    !parse_i64(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), &ev.chat_id))
+		struct event ev = {0};
+		if (!parse_i64(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev.id))
 			continue;
 		r->page_from = ev.id;
-		struct rstate *c = find_chat(r, ev.chat_id);
-		if (!c)
-			continue;
-		struct member_change key = {.id = ev.id};
-		struct member_change *t = bsearch(&key, r->trans, r->ntrans, sizeof key, cmp_trans);
-		bool deliver = c->member;
-		if (t && t->join)
-			deliver = c->member = true;
-		else if (t)
-			c->member = false;
-		if (!deliver)
-			continue;
+		/* Of no chat: the statement read only those for this user. */
+		if (!PQgetisnull(res, i, 1)) {
+			if (!parse_i64(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1),
+				       &ev.chat_id))
+				continue;
+			struct rstate *c = find_chat(r, ev.chat_id);
+			if (!c)
+				continue;
+			struct member_change key = {.id = ev.id};
+			struct member_change *t =
+				bsearch(&key, r->trans, r->ntrans, sizeof key, cmp_trans);
+			bool deliver = c->member;
+			if (t && t->join)
+				deliver = c->member = true;
+			else if (t)
+				c->member = false;
+			if (!deliver)
+				continue;
+		}
 		ev.kind = PQgetvalue(res, i, 2);
 		ev.payload = PQgetvalue(res, i, 3);
 		ev.payload_len = (size_t)PQgetlength(res, i, 3);

@@ -27,6 +27,11 @@ void handle_update_me(struct http_req *req);
 void handle_search_users(struct http_req *req);
 void handle_get_user(struct http_req *req);
 
+/* blocks.c */
+void handle_block(struct http_req *req);
+void handle_unblock(struct http_req *req);
+void handle_list_blocks(struct http_req *req);
+
 /* password.c */
 int password_init(void);
 /* Returns a new scrypt MCF hash in the arena, or NULL. */

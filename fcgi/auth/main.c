@@ -18,6 +18,9 @@ static const struct http_route routes[] = {
 	{"PATCH", "/api/users/me", handle_update_me, NULL},
 	{"GET", "/api/users", handle_search_users, NULL},
 	{"GET", "/api/users/{user_id}", handle_get_user, NULL},
+	{"PUT", "/api/users/{user_id}/block", handle_block, NULL},
+	{"DELETE", "/api/users/{user_id}/block", handle_unblock, NULL},
+	{"GET", "/api/users/me/blocks", handle_list_blocks, NULL},
 };
 
 static const struct srv_app app = {

@@ -111,3 +111,13 @@ void handle_update_chat(struct http_req *req)
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str};
 	reply_send(req, db_exec(&rename_chat, params));
 }
+
+void handle_delete_chat(struct http_req *req)
+{
+	DB_STMT(delete_chat, 2, "SELECT status, body, event_id FROM chat_delete($1, $2)");
+	if (!http_require_user(req))
+		return;
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	reply_send(req, db_exec(&delete_chat, params));
+}

@@ -17,9 +17,16 @@ void handle_list_chats(struct http_req *req);
 void handle_create_chat(struct http_req *req);
 void handle_get_chat(struct http_req *req);
 void handle_update_chat(struct http_req *req);
+void handle_delete_chat(struct http_req *req);
 
 /* members.c */
 void handle_add_member(struct http_req *req);
 void handle_remove_member(struct http_req *req);
+void handle_set_owner(struct http_req *req);
+
+/* pins.c */
+void handle_pin(struct http_req *req);
+void handle_unpin(struct http_req *req);
+void handle_chat_settings(struct http_req *req);
 
 #endif

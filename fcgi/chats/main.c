@@ -11,8 +11,13 @@ static const struct http_route routes[] = {
 	{"POST", "/api/chats", handle_create_chat, NULL},
 	{"GET", "/api/chats/{chat_id}", handle_get_chat, NULL},
 	{"PATCH", "/api/chats/{chat_id}", handle_update_chat, NULL},
+	{"DELETE", "/api/chats/{chat_id}", handle_delete_chat, NULL},
+	{"PUT", "/api/chats/{chat_id}/owner", handle_set_owner, NULL},
 	{"POST", "/api/chats/{chat_id}/members", handle_add_member, NULL},
 	{"DELETE", "/api/chats/{chat_id}/members/{user_id}", handle_remove_member, NULL},
+	{"PUT", "/api/chats/{chat_id}/pins/{message_id}", handle_pin, NULL},
+	{"DELETE", "/api/chats/{chat_id}/pins/{message_id}", handle_unpin, NULL},
+	{"PATCH", "/api/chats/{chat_id}/settings", handle_chat_settings, NULL},
 };
 
 static const struct srv_app app = {

@@ -45,7 +45,7 @@ static const struct pglink_statement read_statements[] = {
 	/* HISTORY_STAMP_SQL for many reads: a row for each member's, in
 	 * order. */
 	{STAMPS_STATEMENT,
-	 "SELECT q.ord, c.version, file_url_period() "
+	 "SELECT q.ord, CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() "
 	 "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q(user_id, chat_id, ord) "
 	 "JOIN chat_members m ON m.chat_id = q.chat_id AND m.user_id = q.user_id "
 	 "JOIN chats c ON c.id = q.chat_id ORDER BY q.ord",

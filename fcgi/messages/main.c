@@ -35,8 +35,11 @@ static const struct http_route routes[] = {
 	{"POST", "/api/chats/{chat_id}/read", handle_read, NULL},
 	{"PATCH", "/api/messages/{message_id}", handle_edit, NULL},
 	{"DELETE", "/api/messages/{message_id}", handle_delete, NULL},
+	{"POST", "/api/messages/{message_id}/forward", handle_forward, NULL},
 	{"PUT", "/api/messages/{message_id}/reactions/{emoji}", handle_react, NULL},
 	{"DELETE", "/api/messages/{message_id}/reactions/{emoji}", handle_unreact, NULL},
+	{"GET", "/api/messages/{message_id}/reactions", handle_reactors, NULL},
+	{"POST", "/api/messages/{message_id}/report", handle_report, NULL},
 	{"GET", "/api/search/messages", handle_search, NULL},
 };
 

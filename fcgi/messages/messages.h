@@ -58,18 +58,23 @@ struct history_query {
 	char own_key[5 * SQLPARAM_INT_LEN];
 };
 
-/* The current stamp of a chat's pages, for a member only: version, period. */
+/* The current stamp of a chat's pages, for a member only: version, period.
+ * A member who cleared the chat's history (chat_delete()) sees pages of
+ * their own: no stamp (NULL), so none is kept or answered for them. */
 #define HISTORY_STAMP_SQL                                                          \
-	"SELECT c.version, file_url_period() FROM chat_members m "                  \
+	"SELECT CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() " \
+	"FROM chat_members m "                                                       \
 	"JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = $2::bigint "            \
 	"AND m.user_id = $1::bigint"
 /* The page, an api_reply with the stamp read in the render's own snapshot:
  * status, body, event_id, version, period. */
 #define HISTORY_NPARAMS 5
 #define HISTORY_RENDER_SQL                                                         \
-	"SELECT r.status, r.body, r.event_id, c.version, file_url_period() "        \
+	"SELECT r.status, r.body, r.event_id, "                                      \
+	"CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() "        \
 	"FROM chat_messages($1, $2, $3, $4, $5::int) r "                            \
-	"LEFT JOIN chats c ON c.id = $2::bigint"
+	"LEFT JOIN chats c ON c.id = $2::bigint "                                    \
+	"LEFT JOIN chat_members m ON m.chat_id = $2::bigint AND m.user_id = $1::bigint"
 
 /* Reads and validates the request; false when it answered (401, 422). */
 bool history_read(struct http_req *req, struct history_query *q);
@@ -96,22 +101,24 @@ struct send_input {
 	size_t client_id_len;
 	const char *file_ids; /* a PostgreSQL array literal ("{}" for none) */
 	size_t nfiles;
+	const char *reply_to; /* the id answered, as text; NULL when none */
 };
 /* Reads and validates a JSON send's body; false when it answered (400,
  * 413, 415, 422). */
 bool send_json_read(struct http_req *req, struct send_input *in);
-/* True when a batch may write it: text that is not blank, no files. */
+/* True when a batch may write it: text that is not blank, no files, not a
+ * reply (message_send() checks the message replied to). */
 bool send_batchable(const struct send_input *in);
 /* A send written alone: message_send(), which answers every case exactly,
  * and the NOTIFY of its event in its transaction (sent at its commit, as a
  * batch's is), so the row's event id is NULL and reply_send() sends none
  * after it. */
-#define SEND_JSON_NPARAMS 9
+#define SEND_JSON_NPARAMS 10
 #define SEND_JSON_SQL                                                              \
 	"SELECT r.status, r.body, NULL::bigint, CASE WHEN r.event_id IS NOT NULL "  \
 	"THEN pg_notify('msgr_events', r.event_id::text) END "                      \
 	"FROM message_send($1, $2, $3, $4::boolean, $5, $6::bigint[], $7::int, "    \
-	"$8::float8, $9::float8) r"
+	"$8::float8, $9::float8, $10::bigint) r"
 /* SEND_JSON_SQL's parameters for in, sent by req's user. */
 struct send_json_params {
 	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
@@ -148,6 +155,9 @@ void history_loop_next(void);
 /* Answers every read held: when the loop stops. */
 void history_loop_finish(void);
 
+/* forward.c */
+void handle_forward(struct http_req *req);
+
 /* edit.c */
 void handle_edit(struct http_req *req);
 void handle_delete(struct http_req *req);
@@ -155,6 +165,10 @@ void handle_delete(struct http_req *req);
 /* reactions.c */
 void handle_react(struct http_req *req);
 void handle_unreact(struct http_req *req);
+void handle_reactors(struct http_req *req);
+
+/* report.c */
+void handle_report(struct http_req *req);
 
 /* read_marker.c */
 void handle_read(struct http_req *req);

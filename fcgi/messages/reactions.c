@@ -1,6 +1,7 @@
 /*
  * PUT and DELETE /api/messages/{id}/reactions/{emoji}: the caller's
  * reaction, idempotently. The router percent-decodes the emoji segment.
+ * GET /api/messages/{id}/reactions: who reacted.
  */
 #include <stdint.h>
 #include <string.h>
@@ -60,4 +61,14 @@ void handle_react(struct http_req *req)
 void handle_unreact(struct http_req *req)
 {
 	react(req, false);
+}
+
+void handle_reactors(struct http_req *req)
+{
+	DB_STMT(list_reactors, 2, "SELECT status, body, event_id FROM message_reactors($1, $2)");
+	if (!http_require_user(req))
+		return;
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	reply_send(req, db_exec(&list_reactors, params));
 }

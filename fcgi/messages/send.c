@@ -1,6 +1,7 @@
 /*
- * POST /api/chats/{id}/messages: JSON {text?, attachment_ids?, client_id?}
- * or multipart/form-data with the fields text and client_id and parts
+ * POST /api/chats/{id}/messages: JSON {text?, attachment_ids?, client_id?,
+ * reply_to_id?} or multipart/form-data with the fields text, client_id and
+ * reply_to_id and parts
  * "file" (repeatable), which become the message's attachments. Both end in
  * message_send() of schema/functions/messages.sql: idempotent by client_id, rate
  * limited (messages_config), one message.created event. nginx passes JSON
@@ -19,6 +20,7 @@
 #include "storage.h"
 #include "upload.h"
 #include "utf8.h"
+#include "valid.h"
 
 static const char *blank_param(const struct send_input *in)
 {
@@ -27,7 +29,7 @@ static const char *blank_param(const struct send_input *in)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-enum { SEND_TEXT, SEND_ATTACHMENT_IDS, SEND_CLIENT_ID, SEND__MAX };
+enum { SEND_TEXT, SEND_ATTACHMENT_IDS, SEND_CLIENT_ID, SEND_REPLY_TO_ID, SEND__MAX };
 static const struct field_spec send_fields[SEND__MAX] = {
 	[SEND_TEXT] = {"text", FIELD_STRING, FIELD_RAW | FIELD_NULLABLE, 0, MESSAGE_TEXT_MAX,
 		       message_text_check},
@@ -35,7 +37,18 @@ static const struct field_spec send_fields[SEND__MAX] = {
 				 MESSAGE_FILES_MAX, NULL},
 	[SEND_CLIENT_ID] = {"client_id", FIELD_STRING, FIELD_NULLABLE, 1, MESSAGE_CLIENT_ID_MAX,
 			    NULL},
+	[SEND_REPLY_TO_ID] = {"reply_to_id", FIELD_ID, FIELD_NULLABLE, 0, 0, NULL},
 };
+
+/* The id of a present, non-null FIELD_ID as a statement's text, in the
+ * request's arena; NULL otherwise. */
+static const char *id_param(struct http_req *req, const struct field_value *f)
+{
+	if (!f->present || f->is_null)
+		return NULL;
+	char *s = arena_alloc(req->arena, SQLPARAM_INT_LEN);
+	return sqlparam_int(s, f->num);
+}
 
 bool send_json_read(struct http_req *req, struct send_input *in)
 {
@@ -52,13 +65,14 @@ bool send_json_read(struct http_req *req, struct send_input *in)
 		.file_ids = sqlparam_int_array(req->arena, f[SEND_ATTACHMENT_IDS].ids,
 					   f[SEND_ATTACHMENT_IDS].nids),
 		.nfiles = f[SEND_ATTACHMENT_IDS].nids,
+		.reply_to = id_param(req, &f[SEND_REPLY_TO_ID]),
 	};
 	return true;
 }
 
 bool send_batchable(const struct send_input *in)
 {
-	return in->nfiles == 0 && *blank_param(in) == 'f';
+	return in->nfiles == 0 && !in->reply_to && *blank_param(in) == 'f';
 }
 
 void send_json_params(const struct http_req *req, const struct send_input *in,
@@ -68,7 +82,7 @@ void send_json_params(const struct http_req *req, const struct send_input *in,
 	const char *values[SEND_JSON_NPARAMS] = {
 		sqlparam_int(p->uid, req->user_id), req->path_str[0], in->text, blank_param(in),
 		in->client_id, in->file_ids, sqlparam_int(p->max, MESSAGE_FILES_MAX), p->rate,
-		p->burst};
+		p->burst, in->reply_to};
 	memcpy(p->values, values, sizeof values);
 }
 
@@ -83,7 +97,7 @@ static void send_json(struct http_req *req, const struct send_input *in)
 
 /* ---- multipart ------------------------------------------------------------- */
 
-enum { PART_TEXT, PART_CLIENT_ID, PART__MAX };
+enum { PART_TEXT, PART_CLIENT_ID, PART_REPLY_TO_ID, PART__MAX };
 
 /* Validates a multipart field like its JSON twin; NULL when fine. */
 static const char *check_part(const struct upload_field *f, size_t max_points, bool is_text)
@@ -126,14 +140,15 @@ static bool publish(struct http_req *req, struct upload *up, PGresult *res)
 
 static void send_multipart(struct http_req *req)
 {
-	DB_STMT(send_upload, 12,
+	DB_STMT(send_upload, 13,
 		"SELECT r.status, r.body, r.event_id, (SELECT array_agg((a->>'id')::bigint) "
 		"FROM jsonb_array_elements(r.body->'attachments') a)::text "
 		"FROM message_send_upload($1, $2, $3, $4::boolean, $5, $6::text[], $7::bigint[], "
-		"$8::text[], $9::text[], $10::int, $11::float8, $12::float8) r");
+		"$8::text[], $9::text[], $10::int, $11::float8, $12::float8, $13::bigint) r");
 	struct upload_field fields[PART__MAX] = {
 		[PART_TEXT] = {.name = "text", .max_bytes = 4 * MESSAGE_TEXT_MAX},
 		[PART_CLIENT_ID] = {.name = "client_id", .max_bytes = 4 * MESSAGE_CLIENT_ID_MAX},
+		[PART_REPLY_TO_ID] = {.name = "reply_to_id", .max_bytes = SQLPARAM_INT_LEN},
 	};
 	struct upload_opts opts = {
 		.max_files = MESSAGE_FILES_MAX < upload_max_files() ? MESSAGE_FILES_MAX
@@ -153,6 +168,10 @@ static void send_multipart(struct http_req *req)
 	if (fields[PART_CLIENT_ID].present &&
 	    (msg = check_part(&fields[PART_CLIENT_ID], MESSAGE_CLIENT_ID_MAX, false)))
 		field_errors_add(&errs, "client_id", msg);
+	int64_t reply_to = 0;
+	if (fields[PART_REPLY_TO_ID].present &&
+	    !valid_parse_id(fields[PART_REPLY_TO_ID].value, fields[PART_REPLY_TO_ID].len, &reply_to))
+		field_errors_add(&errs, "reply_to_id", "must be a message id");
 	if (errs.count) {
 		upload_discard(&up);
 		http_problem_fields(req, &errs);
@@ -167,10 +186,12 @@ static void send_multipart(struct http_req *req)
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, &up, arrays);
 	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
+	char reply[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, arrays[0], arrays[1], arrays[2],
-				arrays[3], sqlparam_int(max, MESSAGE_FILES_MAX), rate, burst};
+				arrays[3], sqlparam_int(max, MESSAGE_FILES_MAX), rate, burst,
+				reply_to ? sqlparam_int(reply, reply_to) : NULL};
 	PGresult *res = db_exec(&send_upload, params);
 	bool created = db_ok(res) && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "201");
 	if (!created || up.nfiles == 0) {

@@ -130,3 +130,78 @@ BEGIN
 	RETURN public.user_json(u, true);
 END
 $$;
+
+-- After a change of what others see of a user (migrations/014): the event
+-- user.updated {user}, of no chat, for the user and everyone who shares a
+-- chat with them now. The program that made the change does not know of
+-- it, so the wake-up for wsd is sent from here, at the commit.
+CREATE OR REPLACE FUNCTION users_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	ev bigint;
+BEGIN
+	INSERT INTO public.events (chat_id, kind, payload, audience)
+	VALUES (NULL, 'user.updated', jsonb_build_object('user', public.user_json(NEW)),
+		ARRAY(SELECT NEW.id UNION
+		      SELECT o.user_id FROM public.chat_members me
+		      JOIN public.chat_members o ON o.chat_id = me.chat_id
+		      WHERE me.user_id = NEW.id ORDER BY 1))
+	RETURNING id INTO ev;
+	PERFORM pg_notify('msgr_events', ev::text);
+	RETURN NULL;
+END
+$$;
+
+-- ---- blocks (migrations/015) ---------------------------------------------------
+
+-- Whether p_blocker blocked p_user.
+CREATE OR REPLACE FUNCTION is_blocked(p_blocker bigint, p_user bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM public.user_blocks
+		       WHERE blocked_id = p_user AND blocker_id = p_blocker);
+END
+$$;
+
+-- 403 blocked when p_user may not send into p_chat_id: a direct chat whose
+-- other member blocked them.
+CREATE OR REPLACE FUNCTION send_blocked_check(p_user bigint, p_chat_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM public.user_blocks b
+		   JOIN public.chat_members cm ON cm.user_id = b.blocker_id AND cm.chat_id = p_chat_id
+		   JOIN public.chats c ON c.id = p_chat_id AND c.type = 'direct'
+		   WHERE b.blocked_id = p_user) THEN
+		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
+	END IF;
+END
+$$;
+
+-- PUT (p_on) or DELETE /api/users/{id}/block: idempotent.
+CREATE OR REPLACE FUNCTION user_block(p_user bigint, p_target bigint, p_on boolean) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_target) THEN
+		PERFORM public.api_error(404, 'user_not_found', 'no such user');
+	END IF;
+	IF p_target = p_user THEN
+		PERFORM public.api_field_error('user_id', 'must be another user than yourself');
+	END IF;
+	IF p_on THEN
+		INSERT INTO public.user_blocks (blocked_id, blocker_id) VALUES (p_target, p_user)
+		ON CONFLICT DO NOTHING;
+	ELSE
+		DELETE FROM public.user_blocks WHERE blocked_id = p_target AND blocker_id = p_user;
+	END IF;
+	RETURN (204, NULL, NULL)::public.api_reply;
+END
+$$;
+
+-- GET /api/users/me/blocks: the users the caller blocked, the latest first.
+CREATE OR REPLACE FUNCTION user_blocks_list(p_user bigint) RETURNS api_reply
+LANGUAGE sql STABLE AS $$
+	SELECT (200, jsonb_build_object('users', coalesce(jsonb_agg(public.user_json(u)
+			ORDER BY b.created_at DESC, u.id DESC), '[]'::jsonb)), NULL)::public.api_reply
+	FROM public.user_blocks b JOIN public.users u ON u.id = b.blocked_id
+	WHERE b.blocker_id = p_user
+$$;

@@ -32,6 +32,28 @@ BEGIN
 END
 $$;
 
+-- Locks a group for a change only its owner may make and returns its row:
+-- 404 as chat_lock(), 403 not_a_group for a direct chat (p_direct says
+-- why), 403 not_owner for a member ("only the owner of the group can " ||
+-- p_action).
+CREATE OR REPLACE FUNCTION chat_lock_owned(p_chat_id bigint, p_user bigint, p_direct text,
+				p_action text) RETURNS chats
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type <> 'group' THEN
+		PERFORM public.api_error(403, 'not_a_group', p_direct);
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can ' || p_action);
+	END IF;
+	RETURN c;
+END
+$$;
+
 -- Each given chat's members, [{user, role, last_read_message_id,
 -- last_delivered_message_id}] longest-standing first. Each member's user
 -- row is fetched by its key (OFFSET 0 keeps the subquery from being
@@ -53,16 +75,24 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- For each given chat p_viewer is in: the messages after the viewer's read
--- marker that others sent and that are not deleted. Chats with none are
--- left out.
-CREATE OR REPLACE FUNCTION unread_of(p_viewer bigint, p_chats bigint[]) RETURNS TABLE (chat_id bigint, n int)
+-- marker that others sent and that are not deleted (n), and how many of
+-- those mention the viewer. Chats with none are left out. The count reads
+-- only the index messages_chat (it holds sender_id and deleted_at); the
+-- mentions, only for chats with unread messages, the few rows of
+-- messages_mentions.
+CREATE OR REPLACE FUNCTION unread_of(p_viewer bigint, p_chats bigint[])
+RETURNS TABLE (chat_id bigint, n int, mentions int)
 LANGUAGE sql STABLE AS $$
-	SELECT me.chat_id, count(*)::int
-	FROM public.chat_members me
-	JOIN public.messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
-	WHERE me.user_id = p_viewer AND me.chat_id = ANY(p_chats)
-	  AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
-	GROUP BY me.chat_id
+	SELECT u.chat_id, u.n, (SELECT count(*) FROM public.messages x
+				 WHERE x.chat_id = u.chat_id AND x.id > u.read_upto
+				   AND x.mentions <> '{}' AND p_viewer = ANY(x.mentions)
+				   AND x.sender_id IS DISTINCT FROM p_viewer AND x.deleted_at IS NULL)::int
+	FROM (SELECT me.chat_id, me.last_read_message_id AS read_upto, count(*)::int AS n
+	      FROM public.chat_members me
+	      JOIN public.messages m ON m.chat_id = me.chat_id AND m.id > me.last_read_message_id
+	      WHERE me.user_id = p_viewer AND me.chat_id = ANY(p_chats)
+		AND m.sender_id IS DISTINCT FROM p_viewer AND m.deleted_at IS NULL
+	      GROUP BY me.chat_id, me.user_id) u
 $$;
 
 CREATE OR REPLACE FUNCTION chat_members_json(p_chat_id bigint) RETURNS jsonb
@@ -73,16 +103,21 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION chat_unread(p_chat_id bigint, p_viewer bigint) RETURNS int
-LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
-BEGIN
-	RETURN coalesce((SELECT n FROM public.unread_of(p_viewer, ARRAY[p_chat_id])), 0);
-END
+-- Each given chat's pinned messages, [id] newest pin first; chats without
+-- any are left out.
+CREATE OR REPLACE FUNCTION pins_of(p_chats bigint[]) RETURNS TABLE (chat_id bigint, ids jsonb)
+LANGUAGE sql STABLE AS $$
+	SELECT m.chat_id, jsonb_agg(m.id ORDER BY m.pinned_at DESC, m.id DESC)
+	FROM public.messages m
+	WHERE m.chat_id = ANY(p_chats) AND m.pinned_at IS NOT NULL
+	GROUP BY m.chat_id
 $$;
 
--- The Chat object from a row and its parts.
-CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int)
+-- The Chat object from a row and its parts. p_me is the viewer's own
+-- membership row, for their settings (NULL in events, which every member
+-- gets alike: the defaults then).
+CREATE OR REPLACE FUNCTION chat_object(c chats, p_members jsonb, p_last_message jsonb, p_unread int,
+			    p_unread_mentions int, p_pins jsonb, p_me chat_members)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
 		'id', c.id,
@@ -91,18 +126,35 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'created_at', public.api_ts(c.created_at),
 		'members', p_members,
 		'last_message', p_last_message,
-		'unread_count', p_unread)
+		'unread_count', p_unread,
+		'unread_mentions', p_unread_mentions,
+		'pinned_message_ids', coalesce(p_pins, '[]'::jsonb),
+		'muted_until', public.api_ts(p_me.muted_until),
+		'notify', coalesce(p_me.notify, 'all'))
 $$;
 
 CREATE OR REPLACE FUNCTION chat_json(c chats, p_viewer bigint DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
+DECLARE
+	me public.chat_members;
+	un record;
 BEGIN
+	SELECT * INTO me FROM public.chat_members WHERE chat_id = c.id AND user_id = p_viewer;
+	SELECT * INTO un FROM public.unread_of(p_viewer, ARRAY[c.id]);
 	RETURN public.chat_object(c, public.chat_members_json(c.id),
 			   (SELECT public.message_json(m, p_viewer) FROM public.messages m
-			    WHERE m.id = c.last_message_id),
-			   public.chat_unread(c.id, p_viewer));
+			    WHERE m.id = c.last_message_id AND m.id > coalesce(me.cleared_upto, 0)),
+			   coalesce(un.n, 0), coalesce(un.mentions, 0),
+			   (SELECT ids FROM public.pins_of(ARRAY[c.id])), me);
 END
+$$;
+
+-- Whether a chat is in its member's list: not while hidden, unless a
+-- message came after what the member cleared.
+CREATE OR REPLACE FUNCTION chat_listed(c chats, me chat_members) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT NOT me.hidden OR coalesce(c.last_message_id, 0) > me.cleared_upto
 $$;
 
 -- GET /api/chats: the caller's chats, most recent activity first.
@@ -116,19 +168,21 @@ DECLARE
 	listed jsonb;
 BEGIN
 	SELECT coalesce(jsonb_agg(public.chat_object(c, coalesce(mb.members, '[]'::jsonb),
-			CASE WHEN lm.id IS NOT NULL THEN public.message_object(lm,
+			CASE WHEN lm.id > me.cleared_upto THEN public.message_object(lm,
 				coalesce(a.attachments, '[]'::jsonb), coalesce(r.reactions, '[]'::jsonb))
 			END,
-			coalesce(un.n, 0))
+			coalesce(un.n, 0), coalesce(un.mentions, 0), pn.ids, me)
 		ORDER BY c.last_activity_at DESC, c.id DESC), '[]'::jsonb)
 	INTO listed
 	FROM public.chats c
+	JOIN public.chat_members me ON me.chat_id = c.id AND me.user_id = p_user
 	LEFT JOIN public.members_of(mine) mb ON mb.chat_id = c.id
+	LEFT JOIN public.pins_of(mine) pn ON pn.chat_id = c.id
 	LEFT JOIN public.messages lm ON lm.id = c.last_message_id
 	LEFT JOIN public.attachments_of(lasts) a ON a.message_id = lm.id
 	LEFT JOIN public.reactions_of(lasts, p_user) r ON r.message_id = lm.id
 	LEFT JOIN public.unread_of(p_user, mine) un ON un.chat_id = c.id
-	WHERE c.id = ANY(mine);
+	WHERE c.id = ANY(mine) AND public.chat_listed(c, me);
 	RETURN (200, jsonb_build_object('chats', listed), NULL)::public.api_reply;
 END
 $$;
@@ -162,6 +216,9 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_other) THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;
+	IF public.is_blocked(p_other, p_user) THEN
+		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
+	END IF;
 	INSERT INTO public.chats (type, direct_lo, direct_hi)
 	VALUES ('direct', least(p_user, p_other), greatest(p_user, p_other))
 	ON CONFLICT (direct_lo, direct_hi) DO NOTHING
@@ -169,10 +226,15 @@ BEGIN
 	IF c.id IS NULL THEN
 		SELECT * INTO c FROM public.chats
 		WHERE direct_lo = least(p_user, p_other) AND direct_hi = greatest(p_user, p_other);
+		-- Opened again: back in the caller's list (what they cleared
+		-- stays cleared).
+		UPDATE public.chat_members SET hidden = false
+		WHERE chat_id = c.id AND user_id = p_user AND hidden;
 		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
 	END IF;
 	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_user);
-	INSERT INTO public.chat_members (chat_id, user_id) VALUES (c.id, p_other);
+	-- The other sees it once it holds a message (chat_listed()).
+	INSERT INTO public.chat_members (chat_id, user_id, hidden) VALUES (c.id, p_other, true);
 	ev := public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
 	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
 END
@@ -201,6 +263,9 @@ BEGIN
 	IF missing IS NOT NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', format('no user with id %s', missing));
 	END IF;
+	IF EXISTS (SELECT 1 FROM public.user_blocks WHERE blocked_id = p_user AND blocker_id = ANY(ids)) THEN
+		PERFORM public.api_error(403, 'blocked', 'a user of member_ids has blocked you');
+	END IF;
 	INSERT INTO public.chats (type, title) VALUES ('group', p_title) RETURNING * INTO c;
 	INSERT INTO public.chat_members (chat_id, user_id, role) VALUES (c.id, p_user, 'owner');
 	INSERT INTO public.chat_members (chat_id, user_id)
@@ -218,17 +283,10 @@ $$;
 CREATE OR REPLACE FUNCTION chat_rename(p_user bigint, p_chat_id bigint, p_title text) RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
-	r text := public.chat_lock(p_chat_id, p_user);
-	c public.chats;
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user,
+		'a direct chat has no title to change', 'rename it');
 	ev bigint;
 BEGIN
-	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-	IF c.type <> 'group' THEN
-		PERFORM public.api_error(403, 'not_a_group', 'a direct chat has no title to change');
-	END IF;
-	IF r <> 'owner' THEN
-		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can rename it');
-	END IF;
 	IF c.title = p_title THEN
 		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
 	END IF;
@@ -247,24 +305,20 @@ $$;
 CREATE OR REPLACE FUNCTION chat_add_member(p_user bigint, p_chat_id bigint, p_member bigint)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
-	r text := public.chat_lock(p_chat_id, p_user);
-	c public.chats;
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user,
+		'a direct chat cannot have more members', 'add members');
 	u public.users;
 	ev bigint;
 BEGIN
-	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-	IF c.type <> 'group' THEN
-		PERFORM public.api_error(403, 'not_a_group', 'a direct chat cannot have more members');
-	END IF;
-	IF r <> 'owner' THEN
-		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can add members');
-	END IF;
 	SELECT * INTO u FROM public.users WHERE id = p_member;
 	IF u.id IS NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;
 	IF public.is_member(p_chat_id, p_member) THEN
 		PERFORM public.api_error(409, 'already_member', 'this user is already a member of the group');
+	END IF;
+	IF public.is_blocked(p_member, p_user) THEN
+		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
 	END IF;
 	IF (SELECT count(*) FROM public.chat_members WHERE chat_id = p_chat_id) >= public.max_members() THEN
 		PERFORM public.api_error(409, 'chat_full',
@@ -320,7 +374,9 @@ BEGIN
 		RETURNING user_id INTO heir;
 		IF heir IS NOT NULL THEN
 			SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
-			ev := public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+			PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+			ev := public.service_message(p_chat_id, NULL,
+				format('%s is now the owner', public.user_name(heir)));
 		END IF;
 	END IF;
 	RETURN (204, NULL, ev)::public.api_reply;
@@ -351,5 +407,139 @@ LANGUAGE plpgsql AS $$
 BEGIN
 	DELETE FROM public.messages WHERE chat_id IN (SELECT id FROM gone);
 	RETURN NULL;
+END
+$$;
+
+-- PUT (p_pin) or DELETE /api/chats/{id}/pins/{message_id}: in a direct
+-- chat either member, in a group the owner. Idempotent: only a change
+-- emits message.updated (the message with its "pinned"); a pin also adds
+-- the service message "alice pinned “…”".
+CREATE OR REPLACE FUNCTION chat_pin(p_user bigint, p_chat_id bigint, p_message_id bigint, p_pin boolean)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	m public.messages;
+	ev bigint;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id
+	FOR NO KEY UPDATE;
+	IF m.id IS NULL THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message in this chat');
+	END IF;
+	IF r <> 'owner' AND (SELECT type FROM public.chats WHERE id = p_chat_id) = 'group' THEN
+		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can pin messages');
+	END IF;
+	IF p_pin AND m.deleted_at IS NOT NULL THEN
+		PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
+	END IF;
+	IF p_pin = (m.pinned_at IS NOT NULL) THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	UPDATE public.messages SET pinned_at = CASE WHEN p_pin THEN now() END
+	WHERE id = m.id RETURNING * INTO m;
+	ev := public.emit(p_chat_id, 'message.updated', jsonb_build_object('message', public.message_json(m)));
+	IF p_pin THEN
+		ev := public.service_message(p_chat_id, p_user, format('%s pinned “%s”',
+			public.user_name(p_user), CASE WHEN m.text = '' THEN 'a message'
+			WHEN length(m.text) > 50 THEN left(m.text, 50) || '…' ELSE m.text END));
+	END IF;
+	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- PATCH /api/chats/{id}/settings {muted_until?, notify?}: the caller's own
+-- settings of the chat (NULL: leave as it is; p_unmute: muted_until was
+-- given as null). Nothing is emitted: no one else sees them.
+CREATE OR REPLACE FUNCTION chat_settings(p_user bigint, p_chat_id bigint, p_muted_until text,
+			      p_unmute boolean, p_notify text) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	c public.chats;
+	until timestamptz;
+BEGIN
+	-- The program checked the form (RFC 3339); the calendar is checked
+	-- here (a 30 February).
+	BEGIN
+		until := p_muted_until::timestamptz;
+	EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+		PERFORM public.api_field_error('muted_until', 'must be an RFC 3339 timestamp');
+	END;
+	UPDATE public.chat_members
+	SET muted_until = CASE WHEN p_unmute THEN NULL ELSE coalesce(until, muted_until) END,
+	    notify = coalesce(p_notify, notify)
+	WHERE chat_id = p_chat_id AND user_id = p_user;
+	IF NOT FOUND THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
+	END IF;
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+END
+$$;
+
+-- PUT /api/chats/{id}/owner {user_id}: the group's owner hands it to a
+-- member. Events: chat.updated, then the service message "alice made bob
+-- the owner". To oneself it changes nothing.
+CREATE OR REPLACE FUNCTION chat_set_owner(p_user bigint, p_chat_id bigint, p_heir bigint)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	c public.chats := public.chat_lock_owned(p_chat_id, p_user, 'a direct chat has no owner',
+		'hand it over');
+	ev bigint;
+BEGIN
+	IF NOT public.is_member(p_chat_id, p_heir) THEN
+		PERFORM public.api_error(404, 'member_not_found', 'this user is not a member of the group');
+	END IF;
+	IF p_heir = p_user THEN
+		RETURN (200, public.chat_json(c, p_user), NULL)::public.api_reply;
+	END IF;
+	-- One owner at a time (chat_members_one_owner): step down first.
+	UPDATE public.chat_members SET role = 'member' WHERE chat_id = p_chat_id AND user_id = p_user;
+	UPDATE public.chat_members SET role = 'owner' WHERE chat_id = p_chat_id AND user_id = p_heir;
+	PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
+	ev := public.service_message(p_chat_id, p_user, format('%s made %s the owner',
+		public.user_name(p_user), public.user_name(p_heir)));
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	RETURN (200, public.chat_json(c, p_user), ev)::public.api_reply;
+END
+$$;
+
+-- DELETE /api/chats/{id}. A direct chat is cleared for the caller alone:
+-- gone from their list, its history so far hidden from them (and read);
+-- a later message brings it back with only what came after. No event: no
+-- one else sees a change. A group is deleted by its owner for everyone
+-- (a member: 403, leaving is DELETE of the membership): chat.deleted
+-- {chat_id, user_ids} (the members, whose memberships it ends for wsd),
+-- then the chat, its memberships and messages go; its files are marked for
+-- the files program's sweep (storage_purge()).
+CREATE OR REPLACE FUNCTION chat_delete(p_user bigint, p_chat_id bigint) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	r text := public.chat_lock(p_chat_id, p_user);
+	c public.chats;
+	ev bigint;
+BEGIN
+	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
+	IF c.type = 'direct' THEN
+		UPDATE public.chat_members
+		SET hidden = true, cleared_upto = coalesce(c.last_message_id, 0),
+		    last_read_message_id = greatest(last_read_message_id, coalesce(c.last_message_id, 0)),
+		    last_delivered_message_id = greatest(last_delivered_message_id,
+							 coalesce(c.last_message_id, 0))
+		WHERE chat_id = p_chat_id AND user_id = p_user;
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
+	IF r <> 'owner' THEN
+		PERFORM public.api_error(403, 'not_owner',
+			'only the owner can delete the group; leave it instead');
+	END IF;
+	ev := public.emit(p_chat_id, 'chat.deleted', jsonb_build_object('chat_id', p_chat_id,
+		'user_ids', (SELECT jsonb_agg(user_id ORDER BY seq) FROM public.chat_members
+			     WHERE chat_id = p_chat_id)));
+	UPDATE public.files SET deleted_at = now()
+	WHERE message_id IN (SELECT id FROM public.messages WHERE chat_id = p_chat_id)
+	  AND deleted_at IS NULL;
+	-- chats_deleted takes the messages, the foreign key the memberships.
+	DELETE FROM public.chats WHERE id = p_chat_id;
+	RETURN (204, NULL, ev)::public.api_reply;
 END
 $$;

@@ -29,9 +29,35 @@ BEGIN
 END
 $$;
 
+-- The quote of a reply: the answered message as it is now, {id,
+-- sender_id, text (its first 200 code points, "" once deleted), deleted,
+-- attachments_count}; NULL when the row is gone. Looked up per reply: the
+-- message it answers is in the same chat, so an edit or delete of it
+-- bumps the version of every page that shows the quote.
+CREATE OR REPLACE FUNCTION message_quote(p_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	q public.messages;
+BEGIN
+	SELECT * INTO q FROM public.messages WHERE id = p_id;
+	IF q.id IS NULL THEN
+		RETURN NULL;
+	END IF;
+	RETURN jsonb_build_object(
+		'id', q.id,
+		'sender_id', CASE WHEN q.kind = 'service' THEN NULL ELSE q.sender_id END,
+		'text', CASE WHEN q.deleted_at IS NULL THEN left(q.text, 200) ELSE '' END,
+		'deleted', q.deleted_at IS NOT NULL,
+		'attachments_count', CASE WHEN q.deleted_at IS NOT NULL THEN 0 ELSE
+			(SELECT count(*) FROM public.files f
+			 WHERE f.message_id = q.id AND f.deleted_at IS NULL) END);
+END
+$$;
+
 -- The Message object from a row and its parts (whatever they are, a deleted
--- message shows none). message_json() looks the parts up; a page of
--- history (chat_messages) passes them in.
+-- message shows none, nor a quote, forward, mentions or pin).
+-- message_json() looks the parts up; a page of history (chat_messages)
+-- passes them in.
 CREATE OR REPLACE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
@@ -45,7 +71,33 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'deleted', m.deleted_at IS NOT NULL,
 		'attachments', CASE WHEN m.deleted_at IS NULL THEN p_attachments ELSE '[]'::jsonb END,
 		'reactions', CASE WHEN m.deleted_at IS NULL THEN p_reactions ELSE '[]'::jsonb END,
-		'client_id', m.client_id)
+		'client_id', m.client_id,
+		'reply_to', CASE WHEN m.reply_to_id IS NOT NULL AND m.deleted_at IS NULL
+			THEN public.message_quote(m.reply_to_id) END,
+		'forwarded_from', CASE WHEN m.deleted_at IS NULL THEN m.forwarded_from END,
+		'mentions', CASE WHEN m.deleted_at IS NULL THEN to_jsonb(m.mentions) ELSE '[]'::jsonb END,
+		'pinned', m.pinned_at IS NOT NULL AND m.deleted_at IS NULL)
+$$;
+
+-- The members of p_chat_id that p_text names as @username, in the order
+-- first named. A username is [a-z0-9_.]{3,32}, so a name is taken as
+-- written and without the dots that end it ("ask @bob." names bob); it is
+-- not one when glued to a word before it ("me@bob.org").
+CREATE OR REPLACE FUNCTION message_mentions(p_chat_id bigint, p_text text) RETURNS bigint[]
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF p_text IS NULL OR strpos(p_text, '@') = 0 THEN
+		RETURN '{}';
+	END IF;
+	RETURN ARRAY(
+		SELECT u.id
+		FROM (SELECT lower(x.m[1]) AS name, x.n
+		      FROM regexp_matches(p_text, '(?:^|[^A-Za-z0-9_.@])@([A-Za-z0-9_.]{3,32})', 'g')
+			WITH ORDINALITY AS x(m, n)) w
+		JOIN public.users u ON u.username IN (w.name, rtrim(w.name, '.'))
+		JOIN public.chat_members cm ON cm.chat_id = p_chat_id AND cm.user_id = u.id
+		GROUP BY u.id ORDER BY min(w.n), u.id);
+END
 $$;
 
 CREATE OR REPLACE FUNCTION message_json(m messages, p_viewer bigint DEFAULT NULL,
@@ -58,16 +110,22 @@ LANGUAGE sql STABLE AS $$
 			THEN public.message_reactions_json(m.id, p_viewer) ELSE '[]'::jsonb END)
 $$;
 
+-- A new message; a text message's mentions are computed here. NULL when
+-- p_client_id was used before (by this sender in this chat).
 CREATE OR REPLACE FUNCTION message_append(p_chat_id bigint, p_sender bigint, p_kind text,
-					  p_text text, p_client_id text DEFAULT NULL)
+					  p_text text, p_client_id text DEFAULT NULL,
+					  p_reply_to bigint DEFAULT NULL,
+					  p_forwarded_from jsonb DEFAULT NULL)
 RETURNS messages
 LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages;
 BEGIN
 	-- messages_page_inserted makes it the chat's last message.
-	INSERT INTO public.messages (chat_id, sender_id, kind, text, client_id)
-	VALUES (p_chat_id, p_sender, p_kind, p_text, p_client_id)
+	INSERT INTO public.messages (chat_id, sender_id, kind, text, client_id, reply_to_id,
+				     forwarded_from, mentions)
+	VALUES (p_chat_id, p_sender, p_kind, p_text, p_client_id, p_reply_to, p_forwarded_from,
+		CASE WHEN p_kind = 'text' THEN public.message_mentions(p_chat_id, p_text) ELSE '{}' END)
 	ON CONFLICT (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
 	RETURNING * INTO m;
 	RETURN m;
@@ -167,20 +225,27 @@ CREATE OR REPLACE FUNCTION chat_messages(p_user bigint, p_chat_id bigint, p_befo
 					 p_after bigint, p_limit int) RETURNS api_reply
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
+	cleared bigint;
 	page bigint[];
 	has_more boolean;
 	rendered jsonb;
 BEGIN
-	IF NOT public.is_member(p_chat_id, p_user) THEN
+	SELECT cleared_upto INTO cleared FROM public.chat_members
+	WHERE chat_id = p_chat_id AND user_id = p_user;
+	IF NOT FOUND THEN
 		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
 	END IF;
-	-- One more than asked for tells whether more remain.
+	-- One more than asked for tells whether more remain. What the viewer
+	-- cleared is not shown (such a page is the viewer's own: the program
+	-- keeps none, HISTORY_STAMP_SQL).
 	IF p_after IS NOT NULL THEN
-		page := ARRAY(SELECT id FROM public.messages WHERE chat_id = p_chat_id AND id > p_after
+		page := ARRAY(SELECT id FROM public.messages
+			      WHERE chat_id = p_chat_id AND id > greatest(p_after, cleared)
 			      ORDER BY id LIMIT p_limit + 1);
 	ELSE
 		page := ARRAY(SELECT id FROM public.messages
 			      WHERE chat_id = p_chat_id AND id < coalesce(p_before, 9223372036854775807)
+				AND id > cleared
 			      ORDER BY id DESC LIMIT p_limit + 1);
 	END IF;
 	has_more := cardinality(page) > p_limit;
@@ -244,7 +309,8 @@ $$;
 CREATE OR REPLACE FUNCTION message_send(p_user bigint, p_chat_id bigint, p_text text,
 					p_blank boolean, p_client_id text, p_file_ids bigint[],
 					p_max_files int, p_rate double precision,
-					p_burst double precision) RETURNS api_reply
+					p_burst double precision, p_reply_to bigint DEFAULT NULL)
+RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages;
@@ -260,11 +326,17 @@ BEGIN
 			RETURN (200, public.message_json(m, p_user), NULL)::public.api_reply;
 		END IF;
 	END IF;
+	PERFORM public.send_blocked_check(p_user, p_chat_id);
 	IF p_blank AND NOT with_files THEN
 		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
 	END IF;
+	IF p_reply_to IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM public.messages WHERE id = p_reply_to AND chat_id = p_chat_id) THEN
+		PERFORM public.api_field_error('reply_to_id', 'must be a message of this chat');
+	END IF;
 	PERFORM public.send_throttle(p_user, p_rate, p_burst);
-	m := public.message_append(p_chat_id, p_user, 'text', coalesce(p_text, ''), p_client_id);
+	m := public.message_append(p_chat_id, p_user, 'text', coalesce(p_text, ''), p_client_id,
+				   p_reply_to);
 	IF m.id IS NULL THEN
 		-- Only reachable without the chat lock; kept for safety.
 		SELECT * INTO m FROM public.messages
@@ -290,7 +362,8 @@ CREATE OR REPLACE FUNCTION message_send_upload(p_user bigint, p_chat_id bigint, 
 				    p_blank boolean, p_client_id text, p_names text[],
 				    p_sizes bigint[], p_mimes text[], p_keys text[],
 				    p_max_files int, p_rate double precision,
-				    p_burst double precision) RETURNS api_reply
+				    p_burst double precision, p_reply_to bigint DEFAULT NULL)
+RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
 	ids bigint[] := '{}';
@@ -307,7 +380,7 @@ BEGIN
 		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys) f;
 	END IF;
 	RETURN public.message_send(p_user, p_chat_id, p_text, p_blank, p_client_id, ids, p_max_files,
-			    p_rate, p_burst);
+			    p_rate, p_burst, p_reply_to);
 END
 $$;
 
@@ -318,8 +391,8 @@ $$;
 -- message.created event each, and one NOTIFY of msgr_events for all), 200
 -- for a repeat. Any other item is left to message_send() by the caller,
 -- alone, which answers it exactly: the sender is not a member (404), its
--- rate limit refuses it (429) or an earlier item of the batch has the
--- same client_id. Items must not be blank (422 is message_send()'s).
+-- rate limit refuses it (429), an earlier item of the batch has the
+-- same client_id, or a member of the chat blocked the sender. Items must not be blank (422 is message_send()'s).
 --
 -- Two statements: the chat locks, then everything else, which therefore
 -- sees every message committed before the locks were held. Locks are taken
@@ -344,6 +417,12 @@ BEGIN
 		FROM unnest(p_users, p_chats, p_client_ids) WITH ORDINALITY AS i(u, c, k, n)
 		WHERE EXISTS (SELECT 1 FROM public.chat_members cm
 			      WHERE cm.chat_id = i.c AND cm.user_id = i.u)
+		  -- A sender a member of the chat blocked goes alone: message_send()
+		  -- answers it (403 in a direct chat). The lookup starts at the
+		  -- sender's blocks, of which there are seldom any.
+		  AND NOT EXISTS (SELECT 1 FROM public.user_blocks b
+				  JOIN public.chat_members o ON o.chat_id = i.c AND o.user_id = b.blocker_id
+				  WHERE b.blocked_id = i.u)
 	), repeated AS (
 		SELECT i.n, i.u, m
 		FROM item i JOIN public.messages m
@@ -375,9 +454,10 @@ BEGIN
 		WHERE NOT limited OR f.rank <= t.granted
 	), m AS (
 		-- The ids were drawn first so that each row can be matched to its item.
-		INSERT INTO public.messages (id, chat_id, sender_id, kind, text, client_id)
+		INSERT INTO public.messages (id, chat_id, sender_id, kind, text, client_id, mentions)
 		OVERRIDING SYSTEM VALUE
-		SELECT a.id, p_chats[a.n], p_users[a.n], 'text', p_texts[a.n], p_client_ids[a.n]
+		SELECT a.id, p_chats[a.n], p_users[a.n], 'text', p_texts[a.n], p_client_ids[a.n],
+			public.message_mentions(p_chats[a.n], p_texts[a.n])
 		FROM accepted a ORDER BY a.id
 		RETURNING *
 	), e AS (
@@ -401,6 +481,66 @@ BEGIN
 END
 $$;
 
+-- POST /api/messages/{id}/forward {chat_ids}: a copy of the message (its
+-- text and files) in each chat, in the order given, marked with the
+-- original's sender, name and time (a copy forwarded again keeps the first
+-- original). The caller sees the message and is a member of each chat
+-- (404 otherwise); each copy takes a token of the send rate limit. The
+-- copies' files name the original's stored bytes (storage_purge() keeps
+-- them while any row does), so deleting the original leaves the copies
+-- whole. Events: message.created in each chat.
+CREATE OR REPLACE FUNCTION message_forward(p_user bigint, p_message_id bigint, p_chat_ids bigint[],
+				p_rate double precision, p_burst double precision)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	targets bigint[];
+	missing bigint;
+	m public.messages;
+	copy public.messages;
+	origin jsonb;
+	c bigint;
+	out jsonb := '[]';
+	ev bigint;
+BEGIN
+	SELECT array_agg(x ORDER BY n) INTO targets
+	FROM (SELECT x, min(n) AS n FROM unnest(p_chat_ids) WITH ORDINALITY AS t(x, n) GROUP BY x) s;
+	-- Chat locks first, in id order, as every writer takes them; then the
+	-- message, shared: a concurrent delete waits, or is waited for.
+	PERFORM 1 FROM public.chats WHERE id = ANY(targets) ORDER BY id FOR NO KEY UPDATE;
+	m := public.message_visible(p_message_id, p_user, 'share');
+	SELECT x INTO missing FROM unnest(targets) WITH ORDINALITY AS t(x, n)
+	WHERE NOT public.is_member(x, p_user) ORDER BY n LIMIT 1;
+	IF missing IS NOT NULL THEN
+		PERFORM public.api_error(404, 'chat_not_found', format('no chat with id %s', missing));
+	END IF;
+	IF m.deleted_at IS NOT NULL THEN
+		PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
+	END IF;
+	IF m.kind <> 'text' THEN
+		PERFORM public.api_error(409, 'not_forwardable', 'a service message cannot be forwarded');
+	END IF;
+	origin := coalesce(m.forwarded_from, jsonb_build_object(
+		'sender_id', m.sender_id,
+		'sender_name', public.user_name(m.sender_id),
+		'created_at', public.api_ts(m.created_at)));
+	FOREACH c IN ARRAY targets LOOP
+		PERFORM public.send_blocked_check(p_user, c);
+		PERFORM public.send_throttle(p_user, p_rate, p_burst);
+		copy := public.message_append(c, p_user, 'text', m.text, NULL, NULL, origin);
+		INSERT INTO public.files (uploader_id, kind, name, size, mime, storage_key, message_id,
+					  attach_order, created_at)
+		SELECT f.uploader_id, f.kind, f.name, f.size, f.mime, f.storage_key, copy.id,
+			f.attach_order, f.created_at
+		FROM public.files f WHERE f.message_id = m.id AND f.deleted_at IS NULL
+		ORDER BY f.attach_order, f.id;
+		ev := public.emit(c, 'message.created',
+			jsonb_build_object('message', public.message_json(copy)));
+		out := out || jsonb_build_array(public.message_json(copy, p_user));
+	END LOOP;
+	RETURN (201, jsonb_build_object('messages', out), ev)::public.api_reply;
+END
+$$;
+
 -- PATCH /api/messages/{id} {text}: the sender only; 409 once deleted.
 CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean)
 RETURNS api_reply LANGUAGE plpgsql AS $$
@@ -417,7 +557,9 @@ BEGIN
 	IF p_blank AND public.message_attachments(m.id) = '[]'::jsonb THEN
 		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
 	END IF;
-	UPDATE public.messages SET text = p_text, edited_at = now() WHERE id = m.id RETURNING * INTO m;
+	UPDATE public.messages SET text = p_text, edited_at = now(),
+		mentions = public.message_mentions(m.chat_id, p_text)
+	WHERE id = m.id RETURNING * INTO m;
 	ev := public.emit(m.chat_id, 'message.updated', jsonb_build_object('message', public.message_json(m)));
 	RETURN (200, public.message_json(m, p_user), ev)::public.api_reply;
 END
@@ -442,7 +584,7 @@ BEGIN
 	IF m.deleted_at IS NOT NULL THEN
 		RETURN (204, NULL, NULL)::public.api_reply;
 	END IF;
-	UPDATE public.messages SET deleted_at = now(), text = '' WHERE id = m.id;
+	UPDATE public.messages SET deleted_at = now(), text = '', pinned_at = NULL WHERE id = m.id;
 	-- (files.sql marks its files deleted by a trigger; the program
 	-- unlinks them after the commit.)
 	DELETE FROM public.message_reactions WHERE message_id = m.id;
@@ -530,5 +672,55 @@ BEGIN
 	END IF;
 	RETURN public.emit(p_chat_id, 'delivered',
 		jsonb_build_object('user_id', p_user_id, 'message_id', p_message_id));
+END
+$$;
+
+-- GET /api/messages/{id}/reactions: who reacted, [{emoji, count, me,
+-- user_ids (the first 100 to react so)}] in the order of the message's
+-- reactions.
+CREATE OR REPLACE FUNCTION message_reactors(p_user bigint, p_message_id bigint) RETURNS api_reply
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	m public.messages;
+	listed jsonb;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id;
+	IF m.id IS NULL OR NOT public.is_member(m.chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message');
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me,
+			'user_ids', r.user_ids) ORDER BY r.first_at, r.emoji), '[]'::jsonb)
+	INTO listed
+	FROM (SELECT x.emoji, count(*) AS n, bool_or(x.user_id = p_user) AS me,
+		     min(x.created_at) AS first_at,
+		     to_jsonb((array_agg(x.user_id ORDER BY x.created_at, x.user_id))[1:100]) AS user_ids
+	      FROM public.message_reactions x WHERE x.message_id = m.id
+	      GROUP BY x.emoji) r;
+	RETURN (200, jsonb_build_object('reactions', listed), NULL)::public.api_reply;
+END
+$$;
+
+-- POST /api/messages/{id}/report {reason}: into the administrators' queue
+-- (message_reports); a repeat by the same reporter changes nothing. 202
+-- {id, status}.
+CREATE OR REPLACE FUNCTION message_report(p_user bigint, p_message_id bigint, p_reason text)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	m public.messages;
+	rep public.message_reports;
+BEGIN
+	SELECT * INTO m FROM public.messages WHERE id = p_message_id;
+	IF m.id IS NULL OR NOT public.is_member(m.chat_id, p_user) THEN
+		PERFORM public.api_error(404, 'message_not_found', 'no such message');
+	END IF;
+	INSERT INTO public.message_reports (message_id, reporter_id, reason)
+	VALUES (m.id, p_user, p_reason)
+	ON CONFLICT (message_id, reporter_id) DO NOTHING
+	RETURNING * INTO rep;
+	IF rep.id IS NULL THEN
+		SELECT * INTO rep FROM public.message_reports
+		WHERE message_id = m.id AND reporter_id = p_user;
+	END IF;
+	RETURN (202, jsonb_build_object('id', rep.id, 'status', rep.status), NULL)::public.api_reply;
 END
 $$;

@@ -15,31 +15,49 @@ BEGIN
 END
 $$;
 
--- The search document of a text: the words of the 'simple' configuration
--- (no stemming, no stop words: any language), lower-cased with ICU so that
--- the result does not depend on the database's locale (C would leave
--- Cyrillic capitals alone), plus the symbols above.
+-- The text that search documents and queries are made of: lower case
+-- (ICU, so that it does not depend on the database's locale: C would leave
+-- Cyrillic capitals alone) without accents (unaccent's rules, which also
+-- make ё е). The dictionary is named with its schema: the function must
+-- work with an empty search_path, and a table's generated column calls it.
+CREATE OR REPLACE FUNCTION search_norm(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN public.unaccent('public.unaccent'::regdictionary, lower(t COLLATE "und-x-icu"));
+
+-- The search document of a text: its words as they are ('simple': any
+-- language, no stop words), their English and their Russian stems
+-- (PostgreSQL's snowball configurations: "messages" and "message" both
+-- give "messag", "тумане" and "туман" both "туман"), plus the symbols
+-- above. A word of another language gets a meaningless "stem" too, which
+-- only a query word with the same stem can match.
 --
 -- messages.search is generated with it, and a restore inlines it when it
 -- creates that table: its body is SQL-standard (RETURN), so that the
--- database records that it calls search_symbols() and pg_dump creates that
--- one first (a quoted body records nothing). Still inlined as before.
+-- database records what it calls and pg_dump creates those first (a quoted
+-- body records nothing). migrations/016_search_word_forms.sql has the
+-- same text, with which it computed the column.
 CREATE OR REPLACE FUNCTION message_tsv(t text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN to_tsvector('simple', lower(t COLLATE "und-x-icu"))
+RETURN to_tsvector('simple', public.search_norm(t))
+	|| to_tsvector('english', public.search_norm(t))
+	|| to_tsvector('russian', public.search_norm(t))
 	|| array_to_tsvector(public.search_symbols(t));
 
--- The query for a search string: every word must occur, as a whole word
--- the way the 'simple' configuration splits them (no prefix matching: a
--- prefix's GIN scan costs what all its matches everywhere cost). NULL when
--- the string has no word at all.
+-- The query for a search string: every word must occur, in any of its
+-- forms: the word itself, its English stem or its Russian stem (an OR of
+-- lexemes, which the GIN index answers in the same single scan). Words
+-- are split as the 'simple' configuration splits them, with no prefix
+-- matching (a prefix's GIN scan costs what all its matches everywhere
+-- cost). NULL when the string has no word at all.
 CREATE OR REPLACE FUNCTION message_tsquery(q text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT CASE WHEN cardinality(l) = 0 THEN NULL ELSE
-		array_to_string(array(
-			SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
-			FROM unnest(l) x), ' & ')::tsquery END
-	FROM (SELECT tsvector_to_array(public.message_tsv(q)) AS l) s
+	SELECT CASE WHEN count(*) = 0 THEN NULL ELSE string_agg(w.forms, ' & ')::tsquery END
+	FROM (SELECT '(' || array_to_string(array(
+			SELECT DISTINCT '''' || replace(replace(l, '\', '\\'), '''', '''''') || ''''
+			FROM unnest(ARRAY[x] || tsvector_to_array(to_tsvector('english', x)
+							 || to_tsvector('russian', x))) l), ' | ') || ')' AS forms
+	      FROM unnest(tsvector_to_array(to_tsvector('simple', public.search_norm(q)))
+			  || public.search_symbols(q)) x) w
 $$;
 
 -- GET /api/search/messages: messages matching every word of p_q in the
@@ -65,15 +83,16 @@ LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
 	q tsquery := public.message_tsquery(p_q);
 	chat_ids bigint[];
+	cleared bigint[];
 	body jsonb;
 BEGIN
-	IF p_chat_id IS NOT NULL THEN
-		IF NOT public.is_member(p_chat_id, p_user) THEN
-			PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
-		END IF;
-		chat_ids := ARRAY[p_chat_id];
-	ELSE
-		chat_ids := array(SELECT chat_id FROM public.chat_members WHERE user_id = p_user);
+	-- (What the caller cleared of a chat, chat_delete(), is not searched.)
+	SELECT array_agg(chat_id ORDER BY chat_id), array_agg(cleared_upto ORDER BY chat_id)
+	INTO chat_ids, cleared
+	FROM public.chat_members
+	WHERE user_id = p_user AND (p_chat_id IS NULL OR chat_id = p_chat_id);
+	IF p_chat_id IS NOT NULL AND chat_ids IS NULL THEN
+		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
 	END IF;
 	IF q IS NULL THEN
 		RETURN (200, '{"messages": []}'::jsonb, NULL)::public.api_reply;
@@ -82,11 +101,11 @@ BEGIN
 		ORDER BY h.id DESC), '[]'::jsonb))
 	INTO body
 	FROM (SELECT x.msg, x.id
-	      FROM unnest(chat_ids) AS c(id)
+	      FROM unnest(chat_ids, cleared) AS c(id, cleared)
 	      CROSS JOIN LATERAL (
 			SELECT m AS msg, m.id FROM public.messages m
 			WHERE m.chat_id = ANY(ARRAY[c.id]) AND m.search @@ q AND m.deleted_at IS NULL
-			  AND m.id < coalesce(p_before, 9223372036854775807)
+			  AND m.id < coalesce(p_before, 9223372036854775807) AND m.id > c.cleared
 			ORDER BY m.chat_id DESC, m.id DESC LIMIT p_limit) x
 	      ORDER BY x.id DESC LIMIT p_limit) h;
 	RETURN (200, body, NULL)::public.api_reply;

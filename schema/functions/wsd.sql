@@ -2,8 +2,8 @@
 
 -- The users whose membership a membership event changes (wsd/event.h reads
 -- the same from the payloads): the members of a new chat, the user added,
--- the user removed. An index is built on it, so it never raises: what is
--- not a number is left out.
+-- the user removed, the members of a deleted chat. An index is built on
+-- it, so it never raises: what is not a number is left out.
 CREATE OR REPLACE FUNCTION wsd_event_users(kind text, payload jsonb) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	SELECT coalesce(array_agg(trunc((v #>> '{}')::numeric)::bigint), '{}')
@@ -11,6 +11,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 		SELECT payload->'user'->'id' AS v WHERE kind = 'member.added'
 		UNION ALL
 		SELECT payload->'user_id' WHERE kind = 'member.removed'
+		UNION ALL
+		SELECT x FROM jsonb_array_elements(CASE WHEN kind = 'chat.deleted'
+			AND jsonb_typeof(payload->'user_ids') = 'array'
+			THEN payload->'user_ids' ELSE '[]' END) AS x
 		UNION ALL
 		SELECT m->'user'->'id'
 		FROM jsonb_array_elements(CASE WHEN kind = 'chat.created'

@@ -9,8 +9,12 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 USER_KEYS = {"id", "username", "display_name", "about", "avatar_url", "created_at", "online", "last_seen_at"}
 MESSAGE_KEYS = {"id", "chat_id", "sender_id", "kind", "text", "created_at", "edited_at", "deleted",
-                "attachments", "reactions", "client_id"}
-CHAT_KEYS = {"id", "type", "title", "created_at", "members", "last_message", "unread_count"}
+                "attachments", "reactions", "client_id", "reply_to", "forwarded_from", "mentions",
+                "pinned"}
+QUOTE_KEYS = {"id", "sender_id", "text", "deleted", "attachments_count"}
+FORWARD_KEYS = {"sender_id", "sender_name", "created_at"}
+CHAT_KEYS = {"id", "type", "title", "created_at", "members", "last_message", "unread_count",
+             "unread_mentions", "pinned_message_ids", "muted_until", "notify"}
 MEMBER_KEYS = {"user", "role", "last_read_message_id", "last_delivered_message_id"}
 
 
@@ -44,8 +48,21 @@ def assert_message(m):
     assert isinstance(m["attachments"], list) and isinstance(m["reactions"], list)
     if m["kind"] == "service":
         assert m["sender_id"] is None
+    assert isinstance(m["mentions"], list) and all(isinstance(u, int) for u in m["mentions"])
+    assert isinstance(m["pinned"], bool)
+    if m["reply_to"] is not None:
+        q = m["reply_to"]
+        assert set(q) == QUOTE_KEYS, q
+        assert len(q["text"]) <= 200 and isinstance(q["attachments_count"], int)
+        if q["deleted"]:
+            assert q["text"] == "" and q["attachments_count"] == 0
+    if m["forwarded_from"] is not None:
+        assert set(m["forwarded_from"]) == FORWARD_KEYS, m["forwarded_from"]
+        assert TIMESTAMP.match(m["forwarded_from"]["created_at"])
     if m["deleted"]:
         assert m["text"] == "" and m["attachments"] == [] and m["reactions"] == []
+        assert m["reply_to"] is None and m["forwarded_from"] is None
+        assert m["mentions"] == [] and m["pinned"] is False
     for r in m["reactions"]:
         assert set(r) == {"emoji", "count", "me"} and r["count"] >= 1
     return m
@@ -57,6 +74,10 @@ def assert_chat(c):
     assert (c["title"] is None) == (c["type"] == "direct")
     assert TIMESTAMP.match(c["created_at"])
     assert isinstance(c["unread_count"], int) and c["unread_count"] >= 0
+    assert 0 <= c["unread_mentions"] <= c["unread_count"]
+    assert isinstance(c["pinned_message_ids"], list)
+    assert c["muted_until"] is None or TIMESTAMP.match(c["muted_until"])
+    assert c["notify"] in ("all", "mentions", "none")
     for m in c["members"]:
         assert set(m) == MEMBER_KEYS, m
         assert set(m["user"]) == USER_KEYS, m["user"]

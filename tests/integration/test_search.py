@@ -138,3 +138,43 @@ def test_edits_deletes_and_reactions_show(api, world):
 def test_bad_queries(api, new_user, query, field):
     r = api.get(f"/api/search/messages?{query}", token=new_user("alice"))
     assert field in assert_problem(r, 422)["errors"]
+
+
+# ---- word forms (API.md "Conversations") ---------------------------------------------------
+
+
+def test_word_forms_in_english_and_russian(api, world):
+    w, tag = world, world["tag"]
+    fog = send(api, w["alice"], w["ab"]["id"], f"Мы гуляли в тумане у реки {tag}")
+    msgs = send(api, w["alice"], w["ab"]["id"], f"Two new MESSAGES arrived {tag}")
+    tree = send(api, w["alice"], w["ab"]["id"], f"Зелёная ёлка {tag}")
+    # (snowball's stems: "туман" gives "тума", "тумане" and "туманом" give
+    # "туман"; a word matches through any of its forms)
+    for q, m in (("туман", fog), ("ТУМАНЕ", fog), ("туманом", fog), ("message", msgs), ("messages", msgs),
+                 ("arrive", msgs), ("зеленая елка", tree), ("ЁЛКИ", tree), ("зелёный", tree)):
+        assert [x["id"] for x in search(api, w["bob"], f"{q} {tag}")] == [m["id"]], q
+    # every word must still occur, in some form
+    assert search(api, w["bob"], f"туман messages {tag}") == []
+    # stop words are words too (the 'simple' form): "в" finds the fog
+    assert [x["id"] for x in search(api, w["bob"], f"в {tag}")] == [fog["id"]]
+
+
+def test_a_search_is_one_index_scan(stack, api, world):
+    """The forms of each word are an OR within one tsquery, which the GIN
+    index answers in one scan, not one scan per form (a BitmapOr)."""
+    q = "туман messages зелёная"
+    stack.psql("SET enable_seqscan = off")
+    try:
+        (plan,), = stack.psql("EXPLAIN (FORMAT JSON) SELECT id FROM messages WHERE search @@ message_tsquery(%s)", q)
+    finally:
+        stack.psql("RESET enable_seqscan")
+
+    def nodes(n):
+        yield n
+        for c in n.get("Plans", []):
+            yield from nodes(c)
+
+    scans = [n for n in nodes(plan[0]["Plan"]) if "Index" in n["Node Type"]]
+    assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [("Bitmap Index Scan", "messages_search")]
+    tsq = stack.psql("SELECT message_tsquery(%s)::text", q)[0][0]
+    assert "'тума'" in tsq and "'messag'" in tsq and "'зелен'" in tsq and "ё" not in tsq

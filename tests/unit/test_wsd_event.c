@@ -59,6 +59,57 @@ TEST(chat_created_lists_every_member)
 	CHECK_INT_EQ(ids[2], 30);
 }
 
+TEST(chat_deleted_ends_every_listed_membership)
+{
+	int64_t ids[4];
+	enum msgr_err err;
+	CHECK(event_kind_of("chat.deleted") == EVENT_CHAT_DELETED);
+	CHECK(event_is_membership(EVENT_CHAT_DELETED) && !event_joins(EVENT_CHAT_DELETED));
+	REQUIRE(members("chat.deleted", "{\"chat_id\": 3, \"user_ids\": [4, 5]}", ids, 4, &err) == 2);
+	CHECK(err == MSGR_OK);
+	CHECK_INT_EQ(ids[0], 4);
+	CHECK_INT_EQ(ids[1], 5);
+	members("chat.deleted", "{\"chat_id\": 3}", ids, 4, &err);
+	CHECK(err == MSGR_ERR_MALFORMED);
+	members("chat.deleted", "{\"chat_id\": 3, \"user_ids\": [4, \"5\"]}", ids, 4, &err);
+	CHECK(err == MSGR_ERR_MALFORMED);
+}
+
+/* The ids of an audience literal, or -1 when refused. */
+static long audience(const char *literal, int64_t *out, size_t max)
+{
+	struct buf b = {0};
+	enum msgr_err err = event_audience(literal, &b);
+	size_t n = b.len / sizeof(int64_t);
+	for (size_t i = 0; i < n && i < max; i++)
+		memcpy(&out[i], b.data + i * sizeof(int64_t), sizeof(int64_t));
+	buf_free(&b);
+	return err == MSGR_OK ? (long)n : -1;
+}
+
+TEST(user_updated_goes_to_its_audience)
+{
+	int64_t ids[4];
+	CHECK(event_kind_of("user.updated") == EVENT_USER_UPDATED);
+	CHECK(!event_is_membership(EVENT_USER_UPDATED));
+	REQUIRE(audience("{1,22,333}", ids, 4) == 3);
+	CHECK_INT_EQ(ids[0], 1);
+	CHECK_INT_EQ(ids[2], 333);
+	CHECK(audience("{}", ids, 4) == 0);
+	CHECK(audience(NULL, ids, 4) == -1);
+	CHECK(audience("{1,,2}", ids, 4) == -1);
+	CHECK(audience("{1,-2}", ids, 4) == -1);
+	CHECK(audience("{1,NULL}", ids, 4) == -1);
+	CHECK(audience("1,2", ids, 4) == -1);
+	/* its envelope has "chat_id": null */
+	struct event e = ev("user.updated", "{\"user\": {}}");
+	e.chat_id = 0;
+	struct buf b = {0};
+	event_encode(&e, &b);
+	CHECK_STR_EQ(buf_cstr(&b), "{\"type\":\"user.updated\",\"id\":7,\"chat_id\":null,\"data\":{\"user\": {}}}");
+	buf_free(&b);
+}
+
 TEST(malformed_membership_payloads)
 {
 	int64_t ids[4];
