@@ -2,6 +2,13 @@
  * PUT and DELETE /api/users/me/avatar: the caller's picture, one png, jpeg,
  * gif or webp image by content, at most 5 MiB. The replaced picture is
  * removed from storage after the commit.
+ *
+ * A new picture is stored (its row committed, then its bytes published
+ * under their key, as every stored file: shared/storage.h) before the user
+ * points at it: the commit that makes the user point at it also tells
+ * everyone who shares a chat with them (user.updated, a trigger), and
+ * their browsers load the picture at once. Pointing at it in the same
+ * transaction as its row had them ask for bytes not published yet (404).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +40,8 @@ static void send_user_and_purge(struct http_req *req, PGresult *res)
 
 void handle_put_avatar(struct http_req *req)
 {
-	DB_STMT(set_avatar, 5,
-		"SELECT a.usr, a.old_file_id, a.new_file_id FROM set_avatar($1, $2, $3, $4, $5) a");
+	DB_STMT(add_avatar, 5, "SELECT f.id FROM files_add($1, 'avatar', $2, $3, $4, $5) f");
+	DB_STMT(use_avatar, 2, "SELECT a.usr, a.old_file_id FROM avatar_use($1, $2) a");
 	if (!http_require_user(req)) {
 		http_discard_body(req);
 		return;
@@ -57,19 +64,25 @@ void handle_put_avatar(struct http_req *req)
 			     up.files[0].mime);
 		return;
 	}
-	PGresult *res = files_store_rows(req, &set_avatar, &up);
+	PGresult *res = files_store_rows(req, &add_avatar, &up);
 	if (!res)
 		return;
-	if (PQntuples(res) != 1) {
+	const char *file_id = arena_printf(req->arena, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	const char *file_ids = arena_printf(req->arena, "{%s}", file_id);
+	if (!*file_id || upload_publish(&up) != MSGR_OK) {
+		if (*file_id)
+			files_drop(req, file_ids);
 		upload_discard(&up);
-		send_user_and_purge(req, res);
+		http_problem(req, 500, "storage_failed", "the picture could not be stored");
 		return;
 	}
-	if (upload_publish(&up) != MSGR_OK) {
-		files_drop(req, arena_printf(req->arena, "{%s}", PQgetvalue(res, 0, 2)));
-		upload_discard(&up);
-		PQclear(res);
-		http_problem(req, 500, "storage_failed", "the picture could not be stored");
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), file_id};
+	res = db_exec(&use_avatar, params);
+	if (!db_ok(res)) {
+		files_drop(req, file_ids);
+		reply_db_problem(req, res);
 		return;
 	}
 	send_user_and_purge(req, res);

@@ -137,26 +137,24 @@ BEGIN
 END
 $$;
 
--- PUT /api/users/me/avatar: the new picture's row (the arrays of one file),
--- the user pointing at it and the old one marked deleted, in one go.
--- Returns the user (with email) and the ids of the old and new files.
-CREATE OR REPLACE FUNCTION set_avatar(p_user bigint, p_names text[], p_sizes bigint[], p_mimes text[],
-			   p_keys text[])
-RETURNS TABLE (usr jsonb, old_file_id bigint, new_file_id bigint)
+-- PUT /api/users/me/avatar, once the new picture is stored (its row added
+-- by files_add(..., 'avatar', ...) and its bytes published: fcgi/files/
+-- avatar.c): the user pointing at it and the old one marked deleted.
+-- Returns the user (with email) and the old file's id.
+CREATE OR REPLACE FUNCTION avatar_use(p_user bigint, p_file bigint)
+RETURNS TABLE (usr jsonb, old_file_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
 	old_id bigint;
-	new_id bigint;
 	u public.users;
 BEGIN
 	SELECT avatar_file_id INTO old_id FROM public.users WHERE id = p_user FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM public.api_error(404, 'user_not_found', 'the account of this token no longer exists');
 	END IF;
-	SELECT a.id INTO new_id FROM public.files_add(p_user, 'avatar', p_names, p_sizes, p_mimes, p_keys) a;
-	UPDATE public.users SET avatar_file_id = new_id WHERE id = p_user RETURNING * INTO u;
+	UPDATE public.users SET avatar_file_id = p_file WHERE id = p_user RETURNING * INTO u;
 	UPDATE public.files SET deleted_at = now() WHERE id = old_id;
-	RETURN QUERY SELECT public.user_json(u, true), old_id, new_id;
+	RETURN QUERY SELECT public.user_json(u, true), old_id;
 END
 $$;
 

@@ -252,8 +252,9 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
         found = reply("public.search_messages(%s, '🎉', NULL, NULL, 20)", bob)["messages"]
         assert [m["id"] for m in found] == [sent["id"]]
         one("SELECT * FROM public.file_for_download(%s, %s, false)", file_id, bob)
-        one("SELECT * FROM public.set_avatar(%s, ARRAY['p.png'], ARRAY[3]::bigint[], ARRAY['image/png'], "
-            "ARRAY[%s])", alice, "1" * 32)
+        pic = one("SELECT f.id FROM public.files_add(%s, 'avatar', ARRAY['p.png'], ARRAY[3]::bigint[], "
+                  "ARRAY['image/png'], ARRAY[%s]) f", alice, "1" * 32)[0]
+        one("SELECT * FROM public.avatar_use(%s, %s)", alice, pic)
         one("SELECT * FROM public.clear_avatar(%s)", alice)
         reply("public.message_delete(%s, %s)", alice, with_file["id"])
         reply("public.chat_add_member(%s, %s, %s)", alice, group,

@@ -345,6 +345,9 @@ function onEvent(ev) {
     case "chat.created":
     case "chat.updated": {
       if (!d.chat) return;
+      // Someone opened a direct chat with us and has not written yet: it
+      // joins the list with its first message (API.md), fetched then.
+      if (!c && d.chat.type === "direct" && !d.chat.last_message) return;
       const { unread_count, ...rest } = d.chat;
       S.putChat(c ? rest : { ...rest, unread_count: 0 });
       break;
@@ -390,6 +393,23 @@ function onEvent(ev) {
     }
     case "typing":
       if (d.user_id && d.user_id !== me.id && c) S.setTyping(ev.chat_id, d.user_id, true);
+      break;
+    case "user.updated":
+      // A profile changed (name, about, avatar): ours or a chat partner's.
+      if (d.user) {
+        S.putUser(d.user);
+        if (d.user.id === me.id) S.emit("me");
+        S.emit("users", d.user.id);
+        S.emit("chats");
+        if (S.state.activeChatId) S.emit("chat", S.state.activeChatId);
+      }
+      break;
+    case "chat.deleted":
+      if (c) {
+        const title = S.chatTitle(c);
+        S.removeChat(ev.chat_id);
+        hooks.removedFromChat(ev.chat_id, title, true);
+      }
       break;
     case "presence":
       if (d.user_id) {

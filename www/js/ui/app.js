@@ -99,9 +99,9 @@ export async function startApp(root) {
   window.addEventListener("drop", noDrop);
 
   sync.setHooks({
-    removedFromChat: (id, title) => {
+    removedFromChat: (id, title, deleted) => {
       if (S.state.activeChatId === id) A.go(null);
-      if (title) toast(`You are no longer a member of “${title}”`);
+      if (title) toast(deleted ? `“${title}” was deleted` : `You are no longer a member of “${title}”`);
     },
     failed: (e) => {
       if (e.status !== 401) toast("Could not load chats: " + e.message, "error");

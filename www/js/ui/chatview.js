@@ -343,7 +343,11 @@ export function createChatView({ openInfo }) {
     }
   });
   S.on("typing", (id) => id === chatId && renderHeader());
-  S.on("users", () => chatId && renderHeader());
+  S.on("users", () => {
+    if (!chatId) return;
+    renderHeader();
+    if (!opening) renderMessages(); // a sender's new name or picture
+  });
   S.on("conn", () => chatId && renderHeader());
   S.on("chats", () => chatId && updateJump());
 

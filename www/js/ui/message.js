@@ -141,8 +141,9 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
 // The signature: what a re-render depends on (position classes and ticks
 // are applied in place by the chat view, so they are not part of it).
 export function signature(m) {
+  const sender = S.user(m.sender_id) || {};
   return JSON.stringify([m.id, m.text, m.edited_at, m.deleted, m.state, m.error,
-    (m.attachments || []).map((f) => f.id), m.reactions, m.kind]);
+    (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url]);
 }
 
 export function renderMessage(m, chat, { onImageLoad, startEdit }) {
