@@ -266,7 +266,12 @@ test: deps
 	@$(MAKE) -j$(NPROC) all asan unit-build $(if $(FUZZ_SRC),fuzz-build)
 	@$(MAKE) unit
 	@$(if $(FUZZ_SRC),$(MAKE) fuzz-smoke,true)
-	$(PYTHON) -m pytest -q tests/
+	@# A directory of its own: pytest prunes the older pytest-of-USER/pytest-N
+	@# directories, those of a run still going beside this one included.
+	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/msgr-test.XXXXXX"); \
+	echo "$(PYTHON) -m pytest -q --basetemp=$$d tests/"; \
+	$(PYTHON) -m pytest -q --basetemp="$$d" tests/; rc=$$?; \
+	if [ $$rc -eq 0 ]; then rm -rf "$$d"; else echo "test files kept in $$d"; fi; exit $$rc
 
 # ---- benchmarks (not tests: nothing here is asserted) -----------------------
 # bench/run.py starts its own stack from build/bin with durability on, runs

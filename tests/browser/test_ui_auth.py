@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from ui import open_chat, register, send_text, sign_in, wait_app, wait_bubble
+from ui import open_chat, post_message, register, send_text, sign_in, wait_app, wait_bubble
 
 
 def name(prefix):
@@ -131,7 +131,8 @@ def test_short_lived_tokens_are_renewed_in_time(browser, api, new_user, stack):
     with stack.restarted("auth", MSGR_ACCESS_TTL=10):
         ola = new_user("ola", display_name="Ola Nordmann")
         pia = new_user("pia", display_name="Pia Larsen")
-        api.post("/api/chats", token=pia, json={"type": "direct", "user_id": ola["user"]["id"]})
+        chat = api.post("/api/chats", token=pia, json={"type": "direct", "user_id": ola["user"]["id"]}).json()
+        post_message(api, pia, chat["id"], "hi Ola")  # a direct chat joins Ola's list with it
         b = browser()
         sign_in(b, ola["username"], ola["password"])
         first = b.local_storage("msgr.session")
