@@ -13,6 +13,10 @@
  *  - a \u escape of half a surrogate pair, which json-c turns into U+FFFD
  *    (RFC 8259 section 8.2 leaves such strings to the parser): the text
  *    stored would not be the text sent.
+ * And one thing json-c 0.16 misreads is read right: a whole surrogate pair
+ * whose code point ends in what looks like a surrogate (U+1D800 to
+ * U+1DFFF, U+2D800 to U+2DFFF...), which json-c also turns into U+FFFD,
+ * is handed to it as the UTF-8 it stands for.
  * The whole input must be one JSON text: white space (RFC 8259 section 2:
  * space, tab, line feed, carriage return) may follow it, nothing else.
  * Nesting deeper than JSON_READ_DEPTH is refused (json-c recurses).

@@ -3,6 +3,7 @@ the send rate limit (API.md "Chats and messages", the messages program)
 through nginx, with the events they write checked in the database."""
 
 import concurrent.futures
+import json
 import threading
 import time
 
@@ -108,6 +109,11 @@ def test_send_bad_bodies(api, pair):
         assert_problem(api.post(path, token=alice, data=raw, headers=json_ct), 400, "malformed_json")
     pair_ = api.post(path, token=alice, data=b'{"text": "\\ud83d\\ude00"}', headers=json_ct)
     assert pair_.status_code == 201 and pair_.json()["text"] == "\U0001F600"
+    # Pairs json-c 0.16 alone made U+FFFD of (SignWriting, CJK Extension F),
+    # escaped as json.dumps writes them.
+    rare = "\U0001DAAF \U0002D800 \U0002DFFF"
+    sent = api.post(path, token=alice, data=json.dumps({"text": rare}).encode(), headers=json_ct)
+    assert sent.status_code == 201 and sent.json()["text"] == rare, sent.text
     assert_problem(api.post(path, token=alice, data=b"text=hi", headers={"Content-Type": "text/plain"}), 415)
     big = ('{"text": "' + "x" * 70000 + '"}').encode()
     assert_problem(api.post(path, token=alice, data=big, headers=json_ct), 413)

@@ -1,6 +1,7 @@
 /*
  * test_json.c - shared/json.c: the pre-check of what json-c would misread
- * (quotes, halves of surrogate pairs) and json_read() as a whole.
+ * (quotes, halves of surrogate pairs, pairs it misdecodes) and json_read()
+ * as a whole.
  */
 #include "json.c"
 
@@ -8,16 +9,16 @@
 
 TEST(single_quotes_outside_strings)
 {
-	CHECK(json_c_would_misread("{'a':1}", 7));
-	CHECK(json_c_would_misread("{\"a\":'x'}", 9));
-	CHECK(!json_c_would_misread("{\"it's\":\"o'k\"}", 14));
-	CHECK(!json_c_would_misread("{\"a\\\"'\":1}", 10)); /* escaped quote then ' in string */
-	CHECK(!json_c_would_misread("", 0));
+	CHECK(json_scan("{'a':1}", 7) == JSON_SCAN_REFUSE);
+	CHECK(json_scan("{\"a\":'x'}", 9) == JSON_SCAN_REFUSE);
+	CHECK(json_scan("{\"it's\":\"o'k\"}", 14) == JSON_SCAN_OK);
+	CHECK(json_scan("{\"a\\\"'\":1}", 10) == JSON_SCAN_OK); /* escaped quote then ' in string */
+	CHECK(json_scan("", 0) == JSON_SCAN_OK);
 }
 
 static bool misread(const char *s)
 {
-	return json_c_would_misread(s, strlen(s));
+	return json_scan(s, strlen(s)) == JSON_SCAN_REFUSE;
 }
 
 TEST(halves_of_surrogate_pairs)
@@ -47,6 +48,45 @@ static bool reads(const char *s)
 	struct json_object *o = json_read(s, strlen(s));
 	json_object_put(o);
 	return o != NULL;
+}
+
+/* The string "t" of what json_read() makes of s, as it stands. */
+static void check_t(const char *s, const char *want)
+{
+	struct json_object *o = json_read(s, strlen(s));
+	CHECK(o != NULL);
+	const char *t = json_object_get_string(json_object_object_get(o, "t"));
+	CHECK_STR_EQ(t, want);
+	json_object_put(o);
+}
+
+/* json-c 0.16 made U+FFFD of every pair whose code point's low 16 bits
+ * look like a surrogate (the fuzzer found U+1DAAF); the reader hands those
+ * to it as UTF-8. */
+TEST(every_whole_pair_reads_as_its_code_point)
+{
+	check_t("{\"t\":\"\\ud836\\udeaf\\u00e9\",\"\":[1,2]}", "\xf0\x9d\xaa\xaf\xc3\xa9");
+	check_t("{\"t\":\"x\\uD836\\uDC00y\"}", "x\xf0\x9d\xa0\x80y");	  /* U+1D800 */
+	check_t("{\"t\":\"\\ud877\\udfff\"}", "\xf0\xad\xbf\xbf");	  /* U+2DFFF */
+	check_t("{\"t\":\"\\ud83d\\ude00\\\\ud836\"}", "\xf0\x9f\x98\x80\\ud836"); /* untouched */
+	CHECK(json_scan("{\"t\":\"\\ud83d\\ude00\"}", 20) == JSON_SCAN_OK);
+	CHECK(json_scan("{\"t\":\"\\ud836\\udeaf\"}", 20) == JSON_SCAN_REWRITE_PAIRS);
+	/* every pair, each low half a step of 0x11 */
+	for (int high = 0xD800; high <= 0xDBFF; high++)
+		for (int low = 0xDC00; low <= 0xDFFF; low += 0x11) {
+			char s[32], want[8];
+			snprintf(s, sizeof s, "{\"t\":\"\\u%04x\\u%04x\"}", high, low);
+			size_t n = utf8_encode(0x10000 + (((uint32_t)high - 0xD800) << 10) + ((uint32_t)low - 0xDC00), want);
+			want[n] = '\0';
+			struct json_object *o = json_read(s, strlen(s));
+			const char *t = o ? json_object_get_string(json_object_object_get(o, "t")) : "";
+			if (strcmp(t, want)) {
+				CHECK_STR_EQ(t, want);
+				json_object_put(o);
+				return;
+			}
+			json_object_put(o);
+		}
 }
 
 TEST(one_json_text_and_nothing_else)
