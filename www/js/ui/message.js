@@ -231,9 +231,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   return row;
 }
 
-// Ticks for an own message: sending (clock), failed, sent, delivered, read.
+// Ticks for an own message: sending or queued (clock), failed, sent, delivered, read.
 export function tickState(m, chat) {
-  if (m.pending) return m.state === "failed" ? "failed" : "sending";
+  if (m.pending) return m.state === "failed" || m.state === "queued" ? m.state : "sending";
   const me = S.state.me.id;
   let delivered = false;
   for (const mm of chat.members) {
@@ -244,7 +244,7 @@ export function tickState(m, chat) {
   return delivered ? "delivered" : "sent";
 }
 
-const TICK_LABEL = { sending: "Sending", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
+const TICK_LABEL = { sending: "Sending", queued: "Waiting for network", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
 
 export function applyTicks(row, stateName) {
   const t = row.querySelector(".ticks");
@@ -253,5 +253,5 @@ export function applyTicks(row, stateName) {
   t.className = "ticks " + stateName;
   t.setAttribute("aria-label", TICK_LABEL[stateName]);
   t.setAttribute("title", TICK_LABEL[stateName]);
-  t.replaceChildren(icon(stateName === "sending" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
+  t.replaceChildren(icon(stateName === "sending" || stateName === "queued" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
 }

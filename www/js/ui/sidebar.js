@@ -87,7 +87,7 @@ export function createSidebar() {
       const u = S.user(m.sender_id);
       if (u) prefix = (u.display_name || u.username).split(" ")[0] + ": ";
     }
-    return { text: prefix + messagePreview(m), cls: m.kind === "service" || m.deleted ? "muted" : "", failed: p && p.state === "failed", sending: p && p.state === "sending" };
+    return { text: prefix + messagePreview(m), cls: m.kind === "service" || m.deleted ? "muted" : "", failed: p && p.state === "failed", sending: p && (p.state === "sending" || p.state === "queued") };
   }
 
   function itemFor(c, active) {
