@@ -13,6 +13,11 @@ import { toast, errorToast } from "./overlay.js";
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
 const TYPING_EVERY = 3000;
+// The server's default limit of a file (API.md "Files": 25 MiB,
+// MSGR_MAX_FILE_SIZE): a larger file is refused here, before its bytes
+// travel only to be answered 413. A server configured lower still answers
+// 413, shown with its own words.
+export const MAX_FILE_SIZE = 25 * 1024 * 1024;
 
 export function createComposer({ onSent }) {
   const drafts = new Map(); // chatId -> {text, uploads: [], editing: Message|null}
@@ -74,6 +79,12 @@ export function createComposer({ onSent }) {
         result: null,
         preview: /^image\/(png|jpeg|gif|webp)$/.test(file.type) ? URL.createObjectURL(file) : null,
       };
+      s.uploads.push(u);
+      if (file.size > MAX_FILE_SIZE) {
+        u.status = "error";
+        u.error = `Too large: at most ${formatSize(MAX_FILE_SIZE)} a file`;
+        continue;
+      }
       u.job = A.uploadFile(file, (p) => {
         u.progress = p;
         const bar = tray.querySelector(`[data-key="${u.key}"] progress`);
@@ -88,11 +99,10 @@ export function createComposer({ onSent }) {
         (e) => {
           if (e.cancelled) return;
           u.status = "error";
-          u.error = e.status === 413 ? "Too large" : e.status === 415 ? "Not allowed" : e.message;
+          u.error = e.status === 413 ? "Too large: " + e.message : e.status === 415 ? "Not allowed" : e.message;
           renderTray();
         },
       );
-      s.uploads.push(u);
     }
     renderTray();
     textarea.focus();
@@ -100,7 +110,7 @@ export function createComposer({ onSent }) {
 
   function dropUpload(u) {
     const s = st();
-    if (u.status === "uploading") u.job.abort();
+    if (u.status === "uploading" && u.job) u.job.abort();
     if (u.preview) URL.revokeObjectURL(u.preview);
     s.uploads = s.uploads.filter((x) => x !== u);
     renderTray();

@@ -11,15 +11,19 @@ import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.j
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
+// http(s) URLs, and "www." addresses as people write them (not inside a
+// word, an email address or a path).
+const URL_RE = /(?:\bhttps?:\/\/|(?<![\w@.\/-])www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
 
-// Text with http(s) links made clickable; everything else stays text.
+// Text with links made clickable (a "www." one goes to https://); the
+// link is an element with a text node, everything else stays text.
 function richText(text) {
   const out = [];
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
     if (m.index > last) out.push(text.slice(last, m.index));
-    out.push(h("a", { href: m[0], target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
+    const href = /^www\./i.test(m[0]) ? "https://" + m[0] : m[0];
+    out.push(h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push(text.slice(last));

@@ -1,0 +1,122 @@
+"""The small things of issue 16's bug 5, on desktop and a 390 px phone:
+www. links, waits said in minutes, the tab title counting messages, a file
+over the limit refused before it travels, the add-member picker after an
+add."""
+
+import pytest
+
+from browser import By
+from ui import open_chat, post_message, sign_in, wait_bubble, wait_app
+
+
+def device(browser, phone):
+    b = browser(width=390, height=844, mobile=True) if phone else browser()
+    if phone:
+        b.viewport(390, 844, mobile=True)
+    return b
+
+
+PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+
+# The next POSTs whose URL matches are answered 429 with Retry-After: 893.
+THROTTLE = """window.__realFetch = window.__realFetch || window.fetch;
+  const re = new RegExp(arguments[0]);
+  window.fetch = (url, opts) => (opts && opts.method === 'POST' && re.test(url))
+    ? Promise.resolve(new Response(
+        '{"type":"about:blank","title":"Too Many Requests","status":429,"code":"too_many_attempts",'
+        + '"detail":"try again in 893 seconds"}',
+        {status: 429, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '893'}}))
+    : window.__realFetch(url, opts);"""
+
+
+@PHONE
+def test_links_waits_and_title(browser, api, new_user, phone):
+    ann = new_user("ann", display_name="Ann Reader")
+    bob = new_user("bob", display_name="Bob Linker")
+    cy = new_user("cy", display_name="Cy Chatty")
+    one = api.post("/api/chats", token=bob, json={"type": "direct", "user_id": ann["user"]["id"]}).json()
+    two = api.post("/api/chats", token=cy, json={"type": "direct", "user_id": ann["user"]["id"]}).json()
+    post_message(api, bob, one["id"], "hi")
+    post_message(api, bob, one["id"], "see www.example.com/a?b=1, or https://x.test/p. not me@www.mail.test")
+    for i in range(5):
+        post_message(api, cy, two["id"], f"cy {i}")
+    b = device(browser, phone)
+
+    # A throttled sign-in says the wait in minutes, not "893 s".
+    b.open("/")
+    b.wait_for(".auth-card")
+    b.js(THROTTLE, "auth/login$")
+    b.type("#f-login", ann["username"])
+    b.type("#f-password", ann["password"])
+    b.click(".auth-form button[type=submit]")
+    err = b.wait_for(".form-error").text
+    assert "15 min" in err and "893" not in err, err
+    b.js("window.fetch = window.__realFetch")
+    b.click(".auth-form button[type=submit]")
+    wait_app(b)
+
+    # Eight unread messages in three chats (the welcome group has one):
+    # the tab title counts messages.
+    unread = [c["unread_count"] for c in api.get("/api/chats", token=ann).json()["chats"]]
+    assert sorted(unread) == [1, 2, 5]
+    b.wait(lambda d: d.title == "(8) Messenger", 15, "the title (8)")
+
+    # www. addresses are links to https://, next to the http(s) ones; an
+    # email address is left alone.
+    open_chat(b, "Bob Linker")
+    row = wait_bubble(b, "see www.")
+    links = [(a.text, a.get_attribute("href"), a.get_attribute("target"))
+             for a in row.find_elements(By.CSS_SELECTOR, ".msg-text a")]
+    assert links == [("www.example.com/a?b=1", "https://www.example.com/a?b=1", "_blank"),
+                     ("https://x.test/p", "https://x.test/p", "_blank")], links
+    b.wait(lambda d: d.title == "(6) Messenger", 15, "the title after reading Bob's two")
+
+    # A throttled send says minutes too.
+    b.js(THROTTLE, "/messages$")
+    box = b.wait_for(".composer-input")
+    box.send_keys("too fast\n")
+    failed = b.wait_for(".msg-row.pending.failed")
+    assert "15 min" in failed.text and "893" not in failed.text, failed.text
+
+
+@PHONE
+def test_file_over_the_limit_is_refused_before_upload(browser, api, new_user, tmp_path, phone):
+    ann = new_user("ann", display_name="Ann Sender")
+    bob = new_user("bob", display_name="Bob Receiver")
+    api.post("/api/chats", token=ann, json={"type": "direct", "user_id": bob["user"]["id"]})
+    big = tmp_path / "holiday.mov"
+    with open(big, "wb") as f:
+        f.truncate(25 * 1024 * 1024 + 1)
+    small = tmp_path / "notes.txt"
+    small.write_text("fine\n")
+    b = device(browser, phone)
+    sign_in(b, ann["username"], ann["password"])
+    open_chat(b, "Bob Receiver")
+    # Count the uploads that start.
+    b.js("""window.__uploads = 0; const open = XMLHttpRequest.prototype.open;
+            XMLHttpRequest.prototype.open = function (m, u) { if (/files$/.test(u)) window.__uploads++;
+              return open.apply(this, arguments); };""")
+    b.find(".composer input[type=file]").send_keys(f"{big}\n{small}")
+    b.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".upload-tray .upload.done")) == 1, 15, "the small file")
+    bad = b.wait_for(".upload-tray .upload.error")
+    assert "25 MB" in bad.text and "holiday.mov" in bad.text, bad.text
+    assert b.js("return window.__uploads") == 1
+
+
+@PHONE
+def test_added_member_stays_in_the_picker(browser, api, new_user, phone):
+    ann = new_user("ann", display_name="Ann Owner")
+    dee = new_user("dee", display_name="Dee Newcomer")
+    group = api.post("/api/chats", token=ann, json={"type": "group", "title": "Book club", "member_ids": []}).json()
+    b = device(browser, phone)
+    sign_in(b, ann["username"], ann["password"])
+    open_chat(b, "Book club")
+    b.click(".chat-head .head-main")
+    b.click(".info-panel .info-action")
+    b.type(".info-panel .picker input", dee["username"])
+    b.click('.info-panel .picker-row button[aria-label="Add Dee Newcomer"]')
+    b.wait(lambda d: api.get(f"/api/chats/{group['id']}", token=ann).json()["members"].__len__() == 2, 10, "Dee added")
+    done = b.wait(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".info-panel .picker-row button")
+                             if e.text == "Added"], 10, "the row marked Added")
+    assert not done[0].is_enabled()
+    assert "Nobody found" not in b.find(".info-panel .picker").text
