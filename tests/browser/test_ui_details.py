@@ -1,7 +1,7 @@
 """The small things of issue 16's bug 5, on desktop and a 390 px phone:
 www. links, waits said in minutes, the tab title counting messages, a file
 over the limit refused before it travels, the add-member picker after an
-add."""
+add, presence dots while reconnecting."""
 
 import pytest
 
@@ -120,3 +120,38 @@ def test_added_member_stays_in_the_picker(browser, api, new_user, phone):
                              if e.text == "Added"], 10, "the row marked Added")
     assert not done[0].is_enabled()
     assert "Nobody found" not in b.find(".info-panel .picker").text
+
+
+def set_offline(b, offline):
+    b.driver.execute_cdp_cmd("Network.enable", {})
+    b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+DOTS = """return [...document.querySelectorAll('.chat-list .chat-item .online-dot')]
+  .filter(e => e.getClientRects().length && getComputedStyle(e).display !== 'none').length"""
+
+
+@PHONE
+def test_presence_dots_not_green_while_reconnecting(browser, api, new_user, phone):
+    ann = new_user("ann", display_name="Ann Watcher")
+    gil = new_user("gil", display_name="Gil Present")
+    api.post("/api/chats", token=ann, json={"type": "direct", "user_id": gil["user"]["id"]})
+    g = browser()
+    sign_in(g, gil["username"], gil["password"])
+    b = device(browser, phone)
+    for noise in ("Failed to load resource", "ERR_INTERNET_DISCONNECTED", "WebSocket"):
+        b.allow(noise)
+    sign_in(b, ann["username"], ann["password"])
+    b.wait(lambda d: d.execute_script(DOTS) == 1, 15, "Gil's green dot")
+
+    # The link goes and cannot come back: Gil's presence is unknown.
+    set_offline(b, True)
+    b.js("window.messenger.dropSocket()")
+    b.wait(lambda d: d.execute_script("return window.messenger.connection") != "online", 10, "reconnecting")
+    b.wait(lambda d: d.execute_script(DOTS) == 0, 5, "no green dot")
+
+    # Back: the dot returns with the fresh presence.
+    set_offline(b, False)
+    b.wait(lambda d: d.execute_script("return window.messenger.connection") == "online", 30, "online again")
+    b.wait(lambda d: d.execute_script(DOTS) == 1, 10, "Gil's green dot again")

@@ -131,6 +131,7 @@ export async function startApp(root) {
     closeAll();
     delete window.messenger;
     document.title = "Messenger";
+    document.body.classList.remove("presence-stale", "is-reconnecting");
   };
 }
 

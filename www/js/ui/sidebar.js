@@ -57,6 +57,8 @@ export function createSidebar() {
   function renderConn() {
     clearTimeout(connTimer);
     const s = S.state.conn;
+    // At once (unlike the banner): a green dot must not outlive the socket.
+    document.body.classList.toggle("presence-stale", s !== "online");
     if (s === "online" || s === "offline") {
       conn.hidden = true;
       document.body.classList.remove("is-reconnecting");
