@@ -1,7 +1,7 @@
 """The small things of issue 16's bug 5, on desktop and a 390 px phone:
 www. links, waits said in minutes, the tab title counting messages, a file
 over the limit refused before it travels, the add-member picker after an
-add, presence dots while reconnecting."""
+add, presence dots while reconnecting, the contrast of muted text."""
 
 import pytest
 
@@ -155,3 +155,61 @@ def test_presence_dots_not_green_while_reconnecting(browser, api, new_user, phon
     set_offline(b, False)
     b.wait(lambda d: d.execute_script("return window.messenger.connection") == "online", 30, "online again")
     b.wait(lambda d: d.execute_script(DOTS) == 1, 10, "Gil's green dot again")
+
+
+# The WCAG contrast ratio of each element's text with what is behind it, as
+# rendered: its colour (alpha and the opacity of it and its ancestors
+# applied) over the first opaque background up the tree, translucent layers
+# on the way composited.
+CONTRAST = """
+const parse = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+const over = (top, under) => [0, 1, 2].map(i => top[i] * top[3] + under[i] * (1 - top[3])).concat([1]);
+const lum = (c) => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+return arguments[0].map(sel => {
+  const el = [...document.querySelectorAll(sel)].find(e => e.getClientRects().length);
+  if (!el) return [sel, null];
+  const layers = []; let alpha = 1;
+  for (let n = el; n; n = n.parentElement) {
+    const s = getComputedStyle(n);
+    alpha *= Number(s.opacity);
+    const bg = parse(s.backgroundColor);
+    if (n !== el || bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
+  }
+  let back = [255, 255, 255, 1];
+  for (const l of layers.reverse()) back = l[3] >= 1 ? l : over(l, back);
+  const fg = parse(getComputedStyle(el).color); fg[3] *= alpha;
+  const text = over(fg, back);
+  const [a, b] = [lum(text), lum(back)].sort((x, y) => y - x);
+  return [sel, Math.round((a + 0.05) / (b + 0.05) * 100) / 100];
+});
+"""
+
+MUTED = [".msg-row.in .msg-time", ".msg-row.out .msg-time", ".chat-head .head-sub", ".chat-item .ci-time",
+         ".chat-item .ci-preview"]
+
+
+@PHONE
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_times_and_last_seen_contrast(browser, api, new_user, out_dir, phone, dark):
+    ann = new_user("ann", display_name="Ann Contrast")
+    hal = new_user("hal", display_name="Hal Absent")
+    chat = api.post("/api/chats", token=ann, json={"type": "direct", "user_id": hal["user"]["id"]}).json()
+    post_message(api, hal, chat["id"], "a message from Hal")
+    post_message(api, ann, chat["id"], "and my answer")
+    b = browser(width=390, height=844, mobile=True, dark=dark) if phone else browser(dark=dark)
+    if phone:
+        b.viewport(390, 844, mobile=True)
+    sign_in(b, ann["username"], ann["password"])
+    if phone:
+        ratios = dict(b.js(CONTRAST, MUTED[3:]))
+        open_chat(b, "Hal Absent")
+        ratios.update(b.js(CONTRAST, MUTED[:3]))
+    else:
+        open_chat(b, "Hal Absent")
+        ratios = dict(b.js(CONTRAST, MUTED))
+    wait_bubble(b, "and my answer")
+    assert "last seen" in b.text(".chat-head .head-sub")
+    b.screenshot(out_dir / f"contrast-{'phone' if phone else 'desktop'}-{'dark' if dark else 'light'}.png")
+    low = {k: v for k, v in ratios.items() if v is None or v < 4.5}
+    assert not low, f"below 4.5:1: {low} (all: {ratios})"
