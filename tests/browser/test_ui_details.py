@@ -1,11 +1,12 @@
 """The small things of issue 16's bug 5, on desktop and a 390 px phone:
 www. links, waits said in minutes, the tab title counting messages, a file
 over the limit refused before it travels, the add-member picker after an
-add, presence dots while reconnecting, the contrast of muted text."""
+add, presence dots while reconnecting, the contrast of muted text, the message list as one Tab
+stop."""
 
 import pytest
 
-from browser import By
+from browser import By, Keys
 from ui import open_chat, post_message, sign_in, wait_bubble, wait_app
 
 
@@ -213,3 +214,58 @@ def test_times_and_last_seen_contrast(browser, api, new_user, out_dir, phone, da
     b.screenshot(out_dir / f"contrast-{'phone' if phone else 'desktop'}-{'dark' if dark else 'light'}.png")
     low = {k: v for k, v in ratios.items() if v is None or v < 4.5}
     assert not low, f"below 4.5:1: {low} (all: {ratios})"
+
+
+ACTIVE = """const a = document.activeElement;
+  return a.matches('.composer-input') ? 'composer' : a.dataset.messageId ? 'm' + a.dataset.messageId : a.className"""
+
+
+LAST_IN_HEADER = """[...document.querySelectorAll('.chat-head button')].filter(e => e.getClientRects().length).pop().focus()"""
+
+
+@PHONE
+def test_message_list_is_one_tab_stop(browser, api, new_user, phone):
+    ann = new_user("ann", display_name="Ann Keys")
+    ivy = new_user("ivy", display_name="Ivy Chatter")
+    chat = api.post("/api/chats", token=ann, json={"type": "direct", "user_id": ivy["user"]["id"]}).json()
+    ids = [post_message(api, ivy if i % 2 else ann, chat["id"],
+                        f"line {i:02d}" + (" see https://x.test/" if i == 28 else ""))["id"] for i in range(30)]
+    b = device(browser, phone)
+    sign_in(b, ann["username"], ann["password"])
+    open_chat(b, "Ivy Chatter")
+    wait_bubble(b, "line 29")
+
+    # From the header's last visible button to the composer: the list is one stop
+    # (the newest message), then the paperclip, then the composer.
+    b.js(LAST_IN_HEADER)
+    stops = []
+    for _ in range(60):
+        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        stops.append(b.js(ACTIVE))
+        if stops[-1] == "composer":
+            break
+    assert stops[0] == f"m{ids[-1]}" and len(stops) <= 3, stops
+
+    # The arrow keys move between messages, Home and End to the ends; the
+    # link of a message is a stop only while that message is.
+    b.js("document.querySelector(`.msg-row[data-message-id='${arguments[0]}']`).focus()", ids[-1])
+    for want in (ids[-2], ids[-3]):
+        b.driver.switch_to.active_element.send_keys(Keys.ARROW_UP)
+        assert b.js(ACTIVE) == f"m{want}"
+    assert b.js("return document.querySelector('.msg-text a').tabIndex") == -1
+    b.driver.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    assert b.js(ACTIVE) == f"m{ids[-2]}"
+    assert b.js("return document.querySelector('.msg-text a').tabIndex") == 0
+    b.driver.switch_to.active_element.send_keys(Keys.END)
+    assert b.js(ACTIVE) == f"m{ids[-1]}"
+    assert b.js("return [...document.querySelectorAll('.msg-list [tabindex=\"0\"]')].length") == 1
+
+    # Enter still opens the focused message's actions.
+    b.driver.switch_to.active_element.send_keys(Keys.ARROW_UP, Keys.ENTER)
+    b.wait_for(".popover .menu-item")
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    b.wait_gone(".popover")
+    # Tab from the header lands on the message last visited.
+    b.js(LAST_IN_HEADER)
+    b.driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert b.js(ACTIVE) == f"m{ids[-2]}"

@@ -193,8 +193,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
     },
   }, icon(m.pending ? "more" : "smile"));
 
+  // One Tab stop for the whole list: the chat view makes one row 0 (roving).
   const row = h("div.msg-row." + (out ? "out" : "in"), {
-    tabindex: "0",
+    tabindex: "-1",
     "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : m.text || "attachment"}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },
   },
