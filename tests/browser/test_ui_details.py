@@ -2,12 +2,12 @@
 www. links, waits said in minutes, the tab title counting messages, a file
 over the limit refused before it travels, the add-member picker after an
 add, presence dots while reconnecting, the contrast of muted text, the message list as one Tab
-stop."""
+stop, drafts over a reload and in the list."""
 
 import pytest
 
 from browser import By, Keys
-from ui import open_chat, post_message, sign_in, wait_bubble, wait_app
+from ui import chat_item, open_chat, post_message, sign_in, wait_bubble, wait_app
 
 
 def device(browser, phone):
@@ -269,3 +269,52 @@ def test_message_list_is_one_tab_stop(browser, api, new_user, phone):
     b.js(LAST_IN_HEADER)
     b.driver.switch_to.active_element.send_keys(Keys.TAB)
     assert b.js(ACTIVE) == f"m{ids[-2]}"
+
+
+def preview(b, title):
+    return chat_item(b, title).find_element(By.CSS_SELECTOR, ".ci-preview").text
+
+
+@PHONE
+def test_drafts_survive_a_reload_and_show_in_the_list(browser, api, new_user, out_dir, phone):
+    ann = new_user("ann", display_name="Ann Drafter")
+    jo = new_user("jo", display_name="Jo First")
+    kim = new_user("kim", display_name="Kim Second")
+    for u in (jo, kim):
+        chat = api.post("/api/chats", token=ann, json={"type": "direct", "user_id": u["user"]["id"]}).json()
+        post_message(api, u, chat["id"], "hello from " + u["user"]["display_name"])
+    b = device(browser, phone)
+    sign_in(b, ann["username"], ann["password"])
+    open_chat(b, "Jo First")
+    box = b.wait_for(".composer-input")
+    box.send_keys("half a thought", Keys.SHIFT, Keys.ENTER, Keys.NULL, "and more")
+
+    # Elsewhere, the list shows it as a draft (in the danger colour).
+    if phone:
+        b.click(".chat-head .back-btn")
+    open_chat(b, "Kim Second")
+    if phone:
+        b.click(".chat-head .back-btn")
+    b.wait(lambda d: preview(b, "Jo First") == "Draft: half a thought and more", 10, "the draft preview")
+    assert preview(b, "Kim Second") == "hello from Kim Second"
+    b.screenshot(out_dir / f"draft-{'phone' if phone else 'desktop'}.png")
+
+    # A reload keeps it, in the list and in the composer.
+    b.reload()
+    wait_app(b)
+    b.wait(lambda d: preview(b, "Jo First") == "Draft: half a thought and more", 10, "the draft after a reload")
+    open_chat(b, "Jo First")
+    assert b.wait_for(".composer-input").get_attribute("value") == "half a thought\nand more"
+
+    # Sent, it is no draft any more.
+    b.wait_for(".composer-input").send_keys(Keys.ENTER)
+    wait_bubble(b, "half a thought")
+    if phone:
+        b.click(".chat-head .back-btn")
+    else:
+        open_chat(b, "Kim Second")
+    b.wait(lambda d: preview(b, "Jo First") == "You: half a thought and more", 10, "the sent preview")
+    b.reload()
+    wait_app(b)
+    open_chat(b, "Jo First")
+    assert b.wait_for(".composer-input").get_attribute("value") == ""
