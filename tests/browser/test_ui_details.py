@@ -7,14 +7,7 @@ stop, drafts over a reload and in the list."""
 import pytest
 
 from browser import By, Keys
-from ui import chat_item, open_chat, post_message, sign_in, wait_bubble, wait_app
-
-
-def device(browser, phone):
-    b = browser(width=390, height=844, mobile=True) if phone else browser()
-    if phone:
-        b.viewport(390, 844, mobile=True)
-    return b
+from ui import chat_item, device, open_chat, post_message, set_offline, sign_in, wait_bubble, wait_app
 
 
 PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
@@ -123,12 +116,6 @@ def test_added_member_stays_in_the_picker(browser, api, new_user, phone):
     assert "Nobody found" not in b.find(".info-panel .picker").text
 
 
-def set_offline(b, offline):
-    b.driver.execute_cdp_cmd("Network.enable", {})
-    b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-
-
 DOTS = """return [...document.querySelectorAll('.chat-list .chat-item .online-dot')]
   .filter(e => e.getClientRects().length && getComputedStyle(e).display !== 'none').length"""
 
@@ -198,9 +185,8 @@ def test_times_and_last_seen_contrast(browser, api, new_user, out_dir, phone, da
     chat = api.post("/api/chats", token=ann, json={"type": "direct", "user_id": hal["user"]["id"]}).json()
     post_message(api, hal, chat["id"], "a message from Hal")
     post_message(api, ann, chat["id"], "and my answer")
-    b = browser(width=390, height=844, mobile=True, dark=dark) if phone else browser(dark=dark)
-    if phone:
-        b.viewport(390, 844, mobile=True)
+    b = device(browser, phone)
+    b.set_dark(dark)
     sign_in(b, ann["username"], ann["password"])
     if phone:
         ratios = dict(b.js(CONTRAST, MUTED[3:]))

@@ -5,23 +5,7 @@ import time
 
 import pytest
 
-from ui import open_chat, sign_in, ticks, wait_bubble
-
-
-def device(browser, phone):
-    b = browser(width=390, height=844, mobile=True) if phone else browser()
-    if phone:
-        b.viewport(390, 844, mobile=True)
-    return b
-
-
-def set_offline(b, offline):
-    # Chromium's own offline mode: fetch fails, navigator.onLine turns
-    # false and `offline`/`online` fire; an open socket may stay open.
-    b.driver.execute_cdp_cmd("Network.enable", {})
-    b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-    b.wait(lambda d: d.execute_script("return navigator.onLine") == (not offline), 5, "navigator.onLine")
+from ui import device, open_chat, set_offline, sign_in, ticks, wait_bubble
 
 
 def pending_rows(b):
@@ -57,7 +41,7 @@ def test_offline_messages_wait_and_go_when_back(browser, api, new_user, out_dir,
     # The network comes back: both go out by themselves, in order, once.
     set_offline(b, False)
     for text in ("written on the train", "and a second one"):
-        row = wait_bubble(b, text, 20)
+        wait_bubble(b, text, 20)
         b.wait(lambda d: ticks(wait_bubble(b, text)) in ("sent", "delivered", "read"), 10, "sent ticks")
     b.wait_gone(".msg-row.pending")
     msgs = api.get(f"/api/chats/{chat['id']}/messages", token=eve).json()["messages"]
