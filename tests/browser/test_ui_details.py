@@ -257,6 +257,10 @@ def test_message_list_is_one_tab_stop(browser, api, new_user, phone):
     assert b.js(ACTIVE) == f"m{ids[-2]}"
 
 
+STORED_DRAFTS = """return Object.keys(localStorage).filter(k => k.startsWith('msgr.drafts.'))
+  .map(k => localStorage.getItem(k)).join()"""
+
+
 def preview(b, title):
     return chat_item(b, title).find_element(By.CSS_SELECTOR, ".ci-preview").text
 
@@ -304,3 +308,12 @@ def test_drafts_survive_a_reload_and_show_in_the_list(browser, api, new_user, ou
     wait_app(b)
     open_chat(b, "Jo First")
     assert b.wait_for(".composer-input").get_attribute("value") == ""
+
+    # Logging out takes the drafts along.
+    b.wait_for(".composer-input").send_keys("not for the next person")
+    b.wait(lambda d: "next person" in b.js(STORED_DRAFTS), 5, "the stored draft")
+    if phone:
+        b.click(".chat-head .back-btn")
+    b.click('.side-actions button[aria-label="Log out"]')
+    b.wait_for(".auth-card")
+    assert b.js(STORED_DRAFTS) == ""

@@ -36,6 +36,16 @@ export function setDraft(chatId, text) {
   S.emit("chats");
 }
 
+// Logging out takes what was typed along (a shared computer); a session
+// that merely expired keeps it for the same person signing in again.
+export function clearDrafts() {
+  for (let i = localStorage.length - 1; i >= 0; i--) {
+    const k = localStorage.key(i);
+    if (k && k.startsWith("msgr.drafts.")) localStorage.removeItem(k);
+  }
+  cacheKey = null;
+}
+
 // Another tab typed: read again.
 window.addEventListener("storage", (e) => {
   if (e.key && e.key === cacheKey) {
