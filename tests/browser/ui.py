@@ -29,6 +29,23 @@ def png(width=64, height=48, seed=0):
     )
 
 
+def device(browser, phone):
+    """A desktop browser, or a 390 x 844 touch phone."""
+    b = browser(width=390, height=844, mobile=True) if phone else browser()
+    if phone:
+        b.viewport(390, 844, mobile=True)
+    return b
+
+
+def set_offline(b, offline):
+    """Chromium's own offline mode: fetch fails, navigator.onLine turns
+    false and `offline`/`online` fire; an open socket may stay open."""
+    b.driver.execute_cdp_cmd("Network.enable", {})
+    b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    b.wait(lambda d: d.execute_script("return navigator.onLine") == (not offline), 5, "navigator.onLine")
+
+
 def sign_in(b, login, password):
     b.open("/")
     b.wait_for(".auth-card")

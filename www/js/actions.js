@@ -28,8 +28,20 @@ export function send(chatId, text, files = []) {
     state: "sending",
   };
   S.addPending(p);
+  // Offline, or behind messages that wait for the network: wait in line
+  // (order is kept), shown with a clock.
+  if (!navigator.onLine || S.pendingOf(chatId).some((x) => x.state === "queued")) {
+    p.state = "queued";
+    return Promise.resolve();
+  }
   return attempt(p);
 }
+
+// No network: a send that could not go out waits for it (the browser's
+// `online` event, or the socket's next "ready"), rather than failing. The
+// socket may look open for a while after the network went away, so the
+// browser's own flag decides.
+const offline = (e) => e.status === 0 && !navigator.onLine;
 
 async function attempt(p) {
   p.state = "sending";
@@ -47,6 +59,12 @@ async function attempt(p) {
   } catch (e) {
     if (!S.pendingOf(p.chat_id).includes(p)) return; // confirmed meanwhile over /ws
     if (retryLater(p, e)) return;
+    if (offline(e)) {
+      p.state = "queued";
+      S.emit("messages", p.chat_id);
+      S.emit("chats");
+      return;
+    }
     p.state = "failed";
     p.error = e.message;
     p.retryable = e.isNetwork;
@@ -82,12 +100,33 @@ export function discard(p) {
   S.emit("chats");
 }
 
-// After a reconnect, what failed for want of a network goes again (the
-// same client_id, so the server never stores it twice).
+// The queued messages go out one after another, in the order they were
+// written; the first that finds no network again stops the line.
+let flushing = false;
+async function sendQueued() {
+  if (flushing || !navigator.onLine) return;
+  flushing = true;
+  try {
+    for (const list of [...S.state.pending.values()]) {
+      for (const p of [...list]) {
+        if (p.state !== "queued" || !S.pendingOf(p.chat_id).includes(p)) continue;
+        await attempt(p);
+        if (p.state === "queued") return;
+      }
+    }
+  } finally {
+    flushing = false;
+  }
+}
+window.addEventListener("online", sendQueued);
+
+// After a reconnect, what waited or failed for want of a network goes
+// again (the same client_id, so the server never stores it twice).
 onRetryFailed(() => {
   for (const list of S.state.pending.values()) {
     for (const p of list) if (p.state === "failed" && p.retryable) attempt(p);
   }
+  sendQueued();
 });
 
 export async function edit(m, text) {

@@ -2,9 +2,14 @@
 // ApiError, the bearer token from auth.js, one retry after a 401 with a
 // freshly refreshed token, and uploads with progress (XMLHttpRequest).
 
+import { formatWait } from "./util.js";
+
 export class ApiError extends Error {
   constructor(status, problem = {}, retryAfter = 0) {
-    const msg = problem.detail || problem.title || problem.error_description || problem.error ||
+    // A 429 is worded from Retry-After: the server's own words count
+    // seconds ("try again in 893 seconds").
+    const msg = (status === 429 && retryAfter ? `Too many requests. Try again in ${formatWait(retryAfter)}.` : "") ||
+      problem.detail || problem.title || problem.error_description || problem.error ||
       (status ? "Request failed (" + status + ")" : "Network error, check your connection");
     super(msg);
     this.status = status;

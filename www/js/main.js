@@ -5,6 +5,7 @@ import * as auth from "./auth.js";
 import { renderAuth } from "./ui/authview.js";
 import { startApp, stopApp } from "./ui/app.js";
 import { toast } from "./ui/overlay.js";
+import { clearDrafts } from "./drafts.js";
 
 const root = document.getElementById("app");
 let running = false;
@@ -26,6 +27,7 @@ auth.onAuthChange((kind, why) => {
   } else if (kind === "logout") {
     stopApp();
     running = false;
+    if (why !== "expired") clearDrafts();
     history.replaceState(null, "", location.pathname);
     renderAuth(root);
     if (why === "expired") toast("Your session has ended. Please sign in again.", "error", 6000);

@@ -94,6 +94,16 @@ export function formatSize(bytes) {
   return (v >= 100 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, "")) + " " + units[i];
 }
 
+// A wait as people say it: "40 seconds", "15 min", "2 h 5 min" (rounded up:
+// trying earlier than told is refused again).
+export function formatWait(seconds) {
+  const s = Math.max(1, Math.ceil(Number(seconds) || 0));
+  if (s < 60) return plural(s, "second", "seconds");
+  const min = Math.ceil(s / 60);
+  if (min < 60) return min + " min";
+  return Math.floor(min / 60) + " h" + (min % 60 ? " " + (min % 60) + " min" : "");
+}
+
 export function plural(n, one, many) {
   return n + " " + (n === 1 ? one : many);
 }

@@ -1,5 +1,5 @@
 // app.js - the signed-in screen: sidebar, chat pane and info panel, the
-// #/c/ID route, and the document title with the unread count.
+// #/c/ID route, and the document title with the count of unread messages.
 
 import { h, clear } from "../dom.js";
 import * as S from "../store.js";
@@ -71,7 +71,7 @@ export async function startApp(root) {
   });
   function updateTitle() {
     let n = 0;
-    for (const c of S.state.chats.values()) n += c.unread_count ? 1 : 0;
+    for (const c of S.state.chats.values()) n += c.unread_count || 0;
     document.title = (n ? `(${n}) ` : "") + "Messenger";
   }
   const onKey = (e) => {
@@ -131,6 +131,7 @@ export async function startApp(root) {
     closeAll();
     delete window.messenger;
     document.title = "Messenger";
+    document.body.classList.remove("presence-stale", "is-reconnecting");
   };
 }
 

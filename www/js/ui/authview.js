@@ -4,6 +4,7 @@
 import { h, icon, clear } from "../dom.js";
 import * as auth from "../auth.js";
 import * as theme from "../theme.js";
+import { formatWait } from "../util.js";
 
 function field({ name, label, type = "text", autocomplete, hint, required = true }) {
   const id = "f-" + name;
@@ -56,7 +57,7 @@ function showErrors(form, e, general) {
   }
   if (!shown) {
     let msg = e.message;
-    if (e.status === 429) msg = "Too many attempts. Try again" + (e.retryAfter ? ` in ${e.retryAfter} s.` : " later.");
+    if (e.status === 429) msg = "Too many attempts. Try again" + (e.retryAfter ? ` in ${formatWait(e.retryAfter)}.` : " later.");
     else if (e.code === "invalid_credentials") msg = "Wrong username, email or password.";
     general.textContent = msg;
     general.hidden = false;

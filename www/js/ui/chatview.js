@@ -21,6 +21,7 @@ export function createChatView({ openInfo }) {
   let firstUnread = undefined; // id of the first unread message when the chat was opened
   let readSnapshot = 0;
   let opening = false;
+  let rovingKey = null; // the message row that is the list's one Tab stop
   const visible = new Set();
 
   // ---- header ----
@@ -161,11 +162,43 @@ export function createChatView({ openInfo }) {
       const want = anchor.el.offsetTop - anchor.off;
       if (Math.abs(want - scroller.scrollTop) > 1) scroller.scrollTop = want;
     }
+    roving();
     loader.hidden = !(l && l.loading);
     updateJump();
     if (l && l.loaded && l.hasMore && scroller.scrollHeight <= scroller.clientHeight + 200) loadOlder();
     if (l && l.loaded && !l.atLatest && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 400) loadNewer();
   }
+
+  // The message list is one Tab stop (roving tabindex): the row last
+  // focused, else the newest, has tabindex 0 and so do the links and
+  // buttons inside it; every other row and its controls -1. The arrow
+  // keys, Home and End move between messages; Enter opens a message's menu.
+  const CONTROLS = "a[href], button:not(.msg-more)";
+  const rowsOf = () => [...list.querySelectorAll(".msg-row[tabindex]")];
+  function roving() {
+    const rows = rowsOf();
+    const cur = rows.find((r) => r.dataset.key === rovingKey) || rows[rows.length - 1];
+    for (const r of rows) {
+      const t = r === cur ? 0 : -1;
+      if (r.tabIndex !== t) r.tabIndex = t;
+      for (const c of r.querySelectorAll(CONTROLS)) if (c.tabIndex !== t) c.tabIndex = t;
+    }
+  }
+  list.addEventListener("focusin", (e) => {
+    const row = e.target.closest(".msg-row[tabindex]");
+    if (!row || row.dataset.key === rovingKey) return;
+    rovingKey = row.dataset.key;
+    roving();
+  });
+  list.addEventListener("keydown", (e) => {
+    if (!e.target.matches(".msg-row[tabindex]") || e.altKey || e.ctrlKey || e.metaKey) return;
+    const rows = rowsOf();
+    const i = rows.indexOf(e.target);
+    const to = { ArrowUp: i - 1, ArrowDown: i + 1, Home: 0, End: rows.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    if (rows[to]) rows[to].focus();
+  });
 
   async function scrollToBottom(smooth) {
     const l = S.state.messages.get(chatId);
@@ -298,6 +331,7 @@ export function createChatView({ openInfo }) {
     const c = S.chat(id);
     readSnapshot = c ? (S.member(c, S.state.me.id) || {}).last_read_message_id || 0 : 0;
     firstUnread = undefined;
+    rovingKey = null;
     atBottom = true;
     composer.setChat(id);
     renderHeader();

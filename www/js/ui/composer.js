@@ -1,21 +1,27 @@
 // composer.js - writing and sending: Enter sends, Shift+Enter breaks the
 // line, typing notifications (throttled), files by button, drag and drop or
-// paste with progress and cancel, and editing an own message. Drafts and
-// uploads are kept per chat.
+// paste with progress and cancel, and editing an own message. Uploads are
+// kept per chat; drafts per chat too, over reloads (drafts.js).
 
 import { h, icon, iconButton, clear } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import { rt } from "../sync.js";
+import { draft, setDraft } from "../drafts.js";
 import { formatSize, uuid } from "../util.js";
 import { toast, errorToast } from "./overlay.js";
 
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
 const TYPING_EVERY = 3000;
+// The server's default limit of a file (API.md "Files": 25 MiB,
+// MSGR_MAX_FILE_SIZE): a larger file is refused here, before its bytes
+// travel only to be answered 413. A server configured lower still answers
+// 413, shown with its own words.
+export const MAX_FILE_SIZE = 25 * 1024 * 1024;
 
 export function createComposer({ onSent }) {
-  const drafts = new Map(); // chatId -> {text, uploads: [], editing: Message|null}
+  const drafts = new Map(); // chatId -> {uploads: [], editing: Message|null}
   let chatId = null;
   let lastTyping = 0;
 
@@ -38,7 +44,7 @@ export function createComposer({ onSent }) {
     h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea), sendBtn));
 
   const st = () => {
-    if (!drafts.has(chatId)) drafts.set(chatId, { text: "", uploads: [], editing: null });
+    if (!drafts.has(chatId)) drafts.set(chatId, { uploads: [], editing: null });
     return drafts.get(chatId);
   };
 
@@ -74,6 +80,12 @@ export function createComposer({ onSent }) {
         result: null,
         preview: /^image\/(png|jpeg|gif|webp)$/.test(file.type) ? URL.createObjectURL(file) : null,
       };
+      s.uploads.push(u);
+      if (file.size > MAX_FILE_SIZE) {
+        u.status = "error";
+        u.error = `Too large: at most ${formatSize(MAX_FILE_SIZE)} a file`;
+        continue;
+      }
       u.job = A.uploadFile(file, (p) => {
         u.progress = p;
         const bar = tray.querySelector(`[data-key="${u.key}"] progress`);
@@ -88,11 +100,10 @@ export function createComposer({ onSent }) {
         (e) => {
           if (e.cancelled) return;
           u.status = "error";
-          u.error = e.status === 413 ? "Too large" : e.status === 415 ? "Not allowed" : e.message;
+          u.error = e.status === 413 ? "Too large: " + e.message : e.status === 415 ? "Not allowed" : e.message;
           renderTray();
         },
       );
-      s.uploads.push(u);
     }
     renderTray();
     textarea.focus();
@@ -100,7 +111,7 @@ export function createComposer({ onSent }) {
 
   function dropUpload(u) {
     const s = st();
-    if (u.status === "uploading") u.job.abort();
+    if (u.status === "uploading" && u.job) u.job.abort();
     if (u.preview) URL.revokeObjectURL(u.preview);
     s.uploads = s.uploads.filter((x) => x !== u);
     renderTray();
@@ -128,7 +139,7 @@ export function createComposer({ onSent }) {
   // ---- edit ----
   function startEdit(m) {
     const s = st();
-    if (!s.editing) s.text = textarea.value;
+    if (!s.editing) setDraft(chatId, textarea.value);
     s.editing = m;
     editLabel.textContent = m.text;
     editBanner.hidden = false;
@@ -144,7 +155,7 @@ export function createComposer({ onSent }) {
     if (!s.editing) return;
     s.editing = null;
     editBanner.hidden = true;
-    textarea.value = s.text || "";
+    textarea.value = draft(chatId);
     autosize();
     updateSend();
   }
@@ -176,7 +187,7 @@ export function createComposer({ onSent }) {
       return;
     }
     textarea.value = "";
-    s.text = "";
+    setDraft(id, "");
     autosize();
     if (uploads.some((u) => u.status === "uploading")) {
       el.classList.add("waiting");
@@ -219,7 +230,7 @@ export function createComposer({ onSent }) {
   textarea.addEventListener("input", () => {
     autosize();
     updateSend();
-    if (!st().editing) st().text = textarea.value;
+    if (!st().editing) setDraft(chatId, textarea.value);
     const now = Date.now();
     if (textarea.value.trim() && !st().editing && now - lastTyping > TYPING_EVERY && rt) {
       if (rt.send({ type: "typing", chat_id: chatId })) lastTyping = now;
@@ -242,12 +253,12 @@ export function createComposer({ onSent }) {
     startEdit,
     focus: () => textarea.focus({ preventScroll: true }),
     setChat(id) {
-      if (chatId !== null && drafts.has(chatId) && !st().editing) st().text = textarea.value;
+      if (chatId !== null && !st().editing) setDraft(chatId, textarea.value);
       chatId = id;
       const s = st();
       editBanner.hidden = !s.editing;
       if (s.editing) editLabel.textContent = s.editing.text;
-      textarea.value = s.editing ? s.editing.text : s.text;
+      textarea.value = s.editing ? s.editing.text : draft(id);
       renderTray();
       autosize();
       updateSend();

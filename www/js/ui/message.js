@@ -11,15 +11,19 @@ import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.j
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
+// http(s) URLs, and "www." addresses as people write them (not inside a
+// word, an email address or a path).
+const URL_RE = /(?:\bhttps?:\/\/|(?<![\w@.\/-])www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
 
-// Text with http(s) links made clickable; everything else stays text.
+// Text with links made clickable (a "www." one goes to https://); the
+// link is an element with a text node, everything else stays text.
 function richText(text) {
   const out = [];
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
     if (m.index > last) out.push(text.slice(last, m.index));
-    out.push(h("a", { href: m[0], target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
+    const href = /^www\./i.test(m[0]) ? "https://" + m[0] : m[0];
+    out.push(h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push(text.slice(last));
@@ -190,8 +194,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
     },
   }, icon(m.pending ? "more" : "smile"));
 
+  // One Tab stop for the whole list: the chat view makes one row 0 (roving).
   const row = h("div.msg-row." + (out ? "out" : "in"), {
-    tabindex: "0",
+    tabindex: "-1",
     "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : m.text || "attachment"}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },
   },
@@ -232,9 +237,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   return row;
 }
 
-// Ticks for an own message: sending (clock), failed, sent, delivered, read.
+// Ticks for an own message: sending or queued (clock), failed, sent, delivered, read.
 export function tickState(m, chat) {
-  if (m.pending) return m.state === "failed" ? "failed" : "sending";
+  if (m.pending) return m.state === "failed" || m.state === "queued" ? m.state : "sending";
   const me = S.state.me.id;
   let delivered = false;
   for (const mm of chat.members) {
@@ -245,7 +250,7 @@ export function tickState(m, chat) {
   return delivered ? "delivered" : "sent";
 }
 
-const TICK_LABEL = { sending: "Sending", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
+const TICK_LABEL = { sending: "Sending", queued: "Waiting for network", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
 
 export function applyTicks(row, stateName) {
   const t = row.querySelector(".ticks");
@@ -254,5 +259,5 @@ export function applyTicks(row, stateName) {
   t.className = "ticks " + stateName;
   t.setAttribute("aria-label", TICK_LABEL[stateName]);
   t.setAttribute("title", TICK_LABEL[stateName]);
-  t.replaceChildren(icon(stateName === "sending" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
+  t.replaceChildren(icon(stateName === "sending" || stateName === "queued" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
 }

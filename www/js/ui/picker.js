@@ -6,11 +6,14 @@ import * as A from "../actions.js";
 import { userAvatar } from "./avatar.js";
 import { debounce } from "../util.js";
 
-// userPicker({label, exclude(id) -> bool, action(user) -> label|null, onPick(user)})
-export function userPicker({ label = "Search people", exclude = () => false, actionLabel, onPick }) {
+// userPicker({label, exclude(id) -> bool, actionLabel(user) -> {text, primary}, doneLabel, onPick(user)})
+export function userPicker({ label = "Search people", exclude = () => false, actionLabel, doneLabel = "Added", onPick }) {
   const input = h("input.input", { type: "search", placeholder: label, "aria-label": label, autocomplete: "off", spellcheck: "false" });
   const out = h("div.picker-results", { role: "list" });
   let seq = 0;
+  // Picked here: they stay in the results, marked done, rather than
+  // vanish (a list left empty read "Nobody found" right after an add).
+  const picked = new Set();
   const run = debounce(async (q) => {
     const mine = ++seq;
     let users = [];
@@ -26,23 +29,26 @@ export function userPicker({ label = "Search people", exclude = () => false, act
 
   function render(users, q) {
     clear(out);
-    const shown = users.filter((u) => !exclude(u.id));
+    const shown = users.filter((u) => picked.has(u.id) || !exclude(u.id));
     if (!shown.length) {
       out.append(h("div.list-hint", { text: q ? "Nobody found" : "" }));
       return;
     }
     for (const u of shown) {
       const name = u.display_name || u.username;
-      const lbl = actionLabel(u);
+      const done = picked.has(u.id) && exclude(u.id);
+      const lbl = done ? { text: doneLabel } : actionLabel(u);
       out.append(h("div.picker-row", { role: "listitem", dataset: { userId: u.id } },
         userAvatar(u, "sm"),
         h("div.picker-text", null, h("span.picker-name", { text: name }), h("span.picker-sub", { text: "@" + u.username })),
         h("button.btn.small" + (lbl.primary ? ".primary" : ""), {
           type: "button",
+          disabled: done,
           "aria-label": lbl.text + " " + name,
           onclick: async (e) => {
             e.currentTarget.disabled = true;
             await onPick(u);
+            picked.add(u.id);
             render(users, q);
           },
         }, lbl.text)));

@@ -19,7 +19,8 @@ export function reconcile(container, items, onRemove) {
       el.replaceWith(fresh);
       old.delete(it.key);
       if (onRemove) onRemove(el);
-      if (hadFocus && fresh.tabIndex >= 0) fresh.focus({ preventScroll: true });
+      // (tabindex="-1" is focusable too: a roving list's other items.)
+      if (hadFocus && fresh.hasAttribute("tabindex")) fresh.focus({ preventScroll: true });
     }
     return fresh;
   });

@@ -12,6 +12,7 @@ import { openProfile, openNewGroup } from "./dialogs.js";
 import { reconcile } from "./reconcile.js";
 import { tickState } from "./message.js";
 import { logout } from "../auth.js";
+import { draft } from "../drafts.js";
 
 export function createSidebar() {
   const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
@@ -57,6 +58,8 @@ export function createSidebar() {
   function renderConn() {
     clearTimeout(connTimer);
     const s = S.state.conn;
+    // At once (unlike the banner): a green dot must not outlive the socket.
+    document.body.classList.toggle("presence-stale", s !== "online");
     if (s === "online" || s === "offline") {
       conn.hidden = true;
       document.body.classList.remove("is-reconnecting");
@@ -77,6 +80,10 @@ export function createSidebar() {
       const who = c.type === "group" ? (typing[0].display_name || typing[0].username) + " is " : "";
       return { text: who + "typing…", cls: "typing" };
     }
+    // What was typed and not sent, as Telegram shows it, but not for the
+    // chat open beside the list (it is in the composer there).
+    const d = c.id !== S.state.activeChatId && draft(c.id);
+    if (d) return { text: d.replace(/\s+/g, " ").trim(), cls: "draft", draft: true };
     const pend = S.pendingOf(c.id);
     const p = pend[pend.length - 1];
     const m = p || c.last_message;
@@ -87,7 +94,7 @@ export function createSidebar() {
       const u = S.user(m.sender_id);
       if (u) prefix = (u.display_name || u.username).split(" ")[0] + ": ";
     }
-    return { text: prefix + messagePreview(m), cls: m.kind === "service" || m.deleted ? "muted" : "", failed: p && p.state === "failed", sending: p && p.state === "sending" };
+    return { text: prefix + messagePreview(m), cls: m.kind === "service" || m.deleted ? "muted" : "", failed: p && p.state === "failed", sending: p && (p.state === "sending" || p.state === "queued") };
   }
 
   function itemFor(c, active) {
@@ -120,7 +127,8 @@ export function createSidebar() {
               ticks ? h("span.ticks." + ticks, { "aria-label": ticks, title: ticks }, icon(ticks === "sent" ? "check" : "checks")) : null,
               last ? formatListTime(last.created_at) : "")),
           h("div.ci-bottom", null,
-            h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), { text: pv.text }),
+            h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), null,
+              pv.draft ? h("span.draft-label", { text: "Draft: " }) : null, pv.text),
             c.unread_count ? h("span.badge", { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
     };
   }
