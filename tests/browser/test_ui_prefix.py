@@ -45,10 +45,12 @@ def test_chat_under_a_prefix(browser, stack):
         assert img.get_attribute("src").startswith(n.app + "api/files/")
 
         # Bob's avatar in the chat's header, from the same kind of URL.
-        avatar = a.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".chat-head .avatar img"), 10,
-                        "Bob's avatar")
-        a.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
-                                          avatar) == 40, 15, "the avatar to load")
+        # Looked up each time: the header is drawn again when Bob's
+        # user.updated (his new picture) arrives.
+        a.wait(lambda d: d.execute_script(
+            "const i = document.querySelector('.chat-head .avatar img');"
+            "return i && i.complete && i.naturalWidth") == 40, 15, "the avatar to load")
+        assert a.find(".chat-head .avatar img").get_attribute("src").startswith(n.app + "api/files/")
 
         # Leaving closes the WebSocket before wsd is restarted with its
         # usual origins (second_nginx's end), which the app would retry.

@@ -288,7 +288,11 @@ function onEvent(ev) {
       const m = d.message;
       if (!m) return;
       if (!c) {
-        fetchChat(m.chat_id).catch(() => {});
+        // A chat new to this list (a direct chat's first message): acked
+        // as delivered once it is there.
+        fetchChat(m.chat_id)
+          .then((got) => got && m.sender_id !== me.id && ack(m.chat_id, m.id))
+          .catch(() => {});
         return;
       }
       const known = !!S.findMessage(m.chat_id, m.id);
