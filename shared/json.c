@@ -26,10 +26,14 @@ static int hex4_at(const char *s, size_t len, size_t i)
 /* json-c 0.16 decodes a surrogate pair, then takes the low 16 bits of the
  * code point for a surrogate of their own: U+1D800 to U+1DFFF, U+2D800 to
  * U+2DFFF (CJK Extension F) and the like come out as U+FFFD. */
+static uint32_t pair_code_point(int high, int low)
+{
+	return 0x10000 + (((uint32_t)high - 0xD800) << 10) + ((uint32_t)low - 0xDC00);
+}
+
 static bool json_c_misdecodes_pair(int high, int low)
 {
-	uint32_t cp = 0x10000 + (((uint32_t)high - 0xD800) << 10) + ((uint32_t)low - 0xDC00);
-	return (cp & 0xF800) == 0xD800;
+	return (pair_code_point(high, low) & 0xF800) == 0xD800;
 }
 
 enum json_scan { JSON_SCAN_OK, JSON_SCAN_REFUSE, JSON_SCAN_REWRITE_PAIRS };
@@ -109,8 +113,7 @@ static char *json_rewrite_pairs(const char *s, size_t len, size_t *out_len)
 			      ? hex4_at(s, len, i + 8)
 			      : -1;
 		if (low >= 0xDC00 && low <= 0xDFFF && json_c_misdecodes_pair(high, low)) {
-			uint32_t cp = 0x10000 + (((uint32_t)high - 0xD800) << 10) + ((uint32_t)low - 0xDC00);
-			n += utf8_encode(cp, out + n);
+			n += utf8_encode(pair_code_point(high, low), out + n);
 			i += 11;
 			continue;
 		}
