@@ -4,7 +4,8 @@
 //
 // Topics: "me", "chats" (the list), "chat" (id: header/info of one chat),
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
-// "conn" (realtime state), "active" (the open chat changed).
+// "profile" (id: a name or picture changed), "conn" (realtime state),
+// "active" (the open chat changed).
 
 const subs = new Map();
 

@@ -404,6 +404,7 @@ function onEvent(ev) {
         S.putUser(d.user);
         if (d.user.id === me.id) S.emit("me");
         S.emit("users", d.user.id);
+        S.emit("profile", d.user.id);
         S.emit("chats");
         if (S.state.activeChatId) S.emit("chat", S.state.activeChatId);
       }

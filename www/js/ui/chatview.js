@@ -377,11 +377,9 @@ export function createChatView({ openInfo }) {
     }
   });
   S.on("typing", (id) => id === chatId && renderHeader());
-  S.on("users", () => {
-    if (!chatId) return;
-    renderHeader();
-    if (!opening) renderMessages(); // a sender's new name or picture
-  });
+  S.on("users", () => chatId && renderHeader());
+  // A sender's new name or picture (not presence, which bubbles do not show).
+  S.on("profile", () => chatId && !opening && renderMessages());
   S.on("conn", () => chatId && renderHeader());
   S.on("chats", () => chatId && updateJump());
 
