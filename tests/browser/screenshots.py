@@ -103,7 +103,7 @@ class Scene:
         assert r.status_code in (200, 201), r.text
         return r.json()
 
-    def say(self, user, chat, text=None, files=()):
+    def say(self, user, chat, text=None, files=(), reply_to=None):
         ids = []
         for name, data, mime in files:
             r = self.api.post("/api/files", token=user, files={"file": (name, data, mime)})
@@ -114,6 +114,8 @@ class Scene:
             body["text"] = text
         if ids:
             body["attachment_ids"] = ids
+        if reply_to:
+            body["reply_to_id"] = reply_to["id"]
         r = self.api.post(f"/api/chats/{chat['id']}/messages", token=user, json=body)
         assert r.status_code == 201, r.text
         return r.json()
@@ -135,8 +137,11 @@ class Scene:
         self.react(a, m, "👍")
         self.react(d, m, "👍")
         self.say(d, self.team, "Agreed. Also the empty state could use an illustration.")
-        self.say(c, self.team, "I'll sketch one this afternoon 🎨")
+        sketch = self.say(c, self.team, "I'll sketch one this afternoon 🎨")
         self.read(b, self.team, m)
+        review = self.say(a, self.team, "**Review on Friday**, 14:00 in the _big room_. Notes go in `design/onboarding.md`")
+        r = self.api.put(f"/api/chats/{self.team['id']}/pins/{review['id']}", token=a)
+        assert r.status_code == 204, r.text
 
         self.direct = self.chat(a, type="direct", user_id=uid(b))
         self.say(b, self.direct, "Hey Alice! Are we still on for the hike on Saturday?")
@@ -159,7 +164,11 @@ class Scene:
         lunch = self.say(d, self.dan_chat, "Lunch at 1?")
         self.read(a, self.dan_chat, lunch)
         self.say(a, self.dan_chat, "Sure, the usual place")
-        self.say(b, self.team, "Late to the party, but +1 on the calmer blue")
+        self.say(b, self.team, f"Late to the party, but +1 on the calmer blue. @{c['username']} can I see the sketch?",
+                 reply_to=sketch)
+        r = self.api.post(f"/api/messages/{review['id']}/forward", token=a, json={"chat_ids": [self.direct["id"]]})
+        assert r.status_code == 201, r.text
+        self.say(b, self.direct, "👍🎉")
 
 
 def capture(base_url, api, out_dir, log=print, make=None):
