@@ -169,6 +169,12 @@ export function chatTitle(c) {
   return c.title || "Group";
 }
 
+// Whether a chat matches what was typed in a search (lower case): its
+// title, or the username of a direct chat's peer.
+export function chatMatches(c, needle) {
+  return chatTitle(c).toLowerCase().includes(needle) || (c.type === "direct" && !!(peer(c) || {}).username?.includes(needle));
+}
+
 export function chatActivity(c) {
   return c.last_message ? Date.parse(c.last_message.created_at) : Date.parse(c.created_at) || 0;
 }
