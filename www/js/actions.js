@@ -12,7 +12,9 @@ export const go = (chatId) => {
 
 // ---- messages -------------------------------------------------------------------------
 
-export function send(chatId, text, files = []) {
+// A reply (`replyTo`, a loaded message) goes with reply_to_id, and its
+// bubble shows the quote at once, as the server will (API.md Quote).
+export function send(chatId, text, files = [], replyTo = null) {
   const p = {
     client_id: uuid(),
     chat_id: chatId,
@@ -26,6 +28,8 @@ export function send(chatId, text, files = []) {
     deleted: false,
     pending: true,
     state: "sending",
+    reply_to: replyTo ? quoteOf(replyTo) : null,
+    forwarded_from: null,
   };
   S.addPending(p);
   // Offline, or behind messages that wait for the network: wait in line
@@ -50,6 +54,8 @@ async function attempt(p) {
   const body = { client_id: p.client_id };
   if (p.text) body.text = p.text;
   if (p.attachments.length) body.attachment_ids = p.attachments.map((f) => f.id);
+  // On the pending message itself, so that a queued or retried send keeps it.
+  if (p.reply_to) body.reply_to_id = p.reply_to.id;
   try {
     const m = await api("POST", `/chats/${p.chat_id}/messages`, body);
     const l = S.state.messages.get(p.chat_id);
@@ -128,6 +134,29 @@ onRetryFailed(() => {
   }
   sendQueued();
 });
+
+// A message as the Quote of a reply to it (API.md "Conversations").
+export function quoteOf(m) {
+  return {
+    id: m.id,
+    sender_id: m.sender_id,
+    text: m.deleted ? "" : [...(m.text || "")].slice(0, 200).join(""),
+    deleted: !!m.deleted,
+    attachments_count: m.deleted ? 0 : (m.attachments || []).length,
+  };
+}
+
+// Copies of a message in 1-10 chats; they join the open lists at once
+// (their message.created events merge by id).
+export async function forward(m, chatIds) {
+  const { messages } = await api("POST", `/messages/${m.id}/forward`, { chat_ids: chatIds });
+  for (const c of messages) {
+    const l = S.state.messages.get(c.chat_id);
+    if (l && l.atLatest) S.putMessages(c.chat_id, [c]);
+    S.noteLastMessage(c);
+  }
+  return messages;
+}
 
 export async function edit(m, text) {
   const updated = await api("PATCH", "/messages/" + m.id, { text });
