@@ -5,7 +5,8 @@
 // Topics: "me", "chats" (the list), "chat" (id: header/info of one chat),
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
-// "active" (the open chat changed).
+// "active" (the open chat changed), "show" (state.showing was set for the
+// open chat).
 
 const subs = new Map();
 
@@ -51,6 +52,7 @@ export const state = {
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
   activeChatId: null,
+  showing: null, // {chatId, messageId}: the message the chat view is to show next
   conn: "connecting",
   synced: false,
 };
@@ -69,6 +71,7 @@ export function reset() {
   state.myReactions.clear();
   state.left.clear();
   state.activeChatId = null;
+  state.showing = null;
   state.synced = false;
 }
 
