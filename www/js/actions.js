@@ -4,7 +4,7 @@
 import { api, upload } from "./api.js";
 import * as S from "./store.js";
 import { fetchChat, onRetryFailed } from "./sync.js";
-import { uuid } from "./util.js";
+import { uuid, quoteOf } from "./util.js";
 
 export const go = (chatId) => {
   location.hash = chatId ? "#/c/" + chatId : "#/";
@@ -142,17 +142,6 @@ onRetryFailed(() => {
   }
   sendQueued();
 });
-
-// A message as the Quote of a reply to it (API.md "Conversations").
-export function quoteOf(m) {
-  return {
-    id: m.id,
-    sender_id: m.sender_id,
-    text: m.deleted ? "" : [...(m.text || "")].slice(0, 200).join(""),
-    deleted: !!m.deleted,
-    attachments_count: m.deleted ? 0 : (m.attachments || []).length,
-  };
-}
 
 // Copies of a message in 1-10 chats; they join the open lists at once
 // (their message.created events merge by id).

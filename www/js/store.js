@@ -229,6 +229,22 @@ export function putMessages(chatId, msgs) {
   emit("messages", chatId);
 }
 
+// Replies in the loaded history quote a message as it was when they were
+// loaded (its original may not be loaded): its edit or deletion reaches
+// their quotes here.
+export function requote(chatId, id, quote) {
+  const l = state.messages.get(chatId);
+  if (!l) return;
+  let hit = false;
+  for (const m of l.items) {
+    if (m.reply_to && m.reply_to.id === id) {
+      m.reply_to = { ...m.reply_to, ...quote };
+      hit = true;
+    }
+  }
+  if (hit) emit("messages", chatId);
+}
+
 // The newest message of a chat moved: preview and order in the list.
 export function noteLastMessage(m) {
   const c = state.chats.get(m.chat_id);

@@ -222,7 +222,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
     bubbleKids.push(h("div.msg-text.deleted", null, icon("trash"), "Message deleted"), meta);
   } else {
     const fwd = m.forwarded_from;
-    if (fwd) bubbleKids.push(h("div.fwd-from", null, icon("forward"), "Forwarded from ", h("span.fwd-name", { text: fwd.sender_name })));
+    if (fwd) bubbleKids.push(h("div.fwd-from", null, icon("forward"), h("span.fwd-text", null, "Forwarded from ", h("b.fwd-name", { text: fwd.sender_name }))));
     bubbleKids.push(replyQuote(m));
     const att = attachmentsOf(m, onImageLoad);
     if (att) bubbleKids.push(att);
