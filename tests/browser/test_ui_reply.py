@@ -57,6 +57,13 @@ def press_on_row(b, message_id, key):
     r.send_keys(key)
 
 
+def switch_chat(b, title, phone):
+    """Opens another chat (on a phone, back to the list first)."""
+    if phone:
+        b.click(".chat-head .back-btn")
+    open_chat(b, title)
+
+
 def type_in_composer(b, text):
     box = b.wait_for(".composer-input")
     box.send_keys(text)
@@ -239,12 +246,12 @@ def test_forward_to_chats(browser, api, new_user, out_dir, phone):
         assert copy["text"] == "worth passing on" and copy["forwarded_from"]["sender_name"] == "Bob Source"
 
     # The copy in Cy's chat says where it came from.
-    open_chat(b, "Cy Target")
+    switch_chat(b, "Cy Target", phone)
     fwd = wait_bubble(b, "worth passing on").find_element(By.CSS_SELECTOR, ".fwd-from")
     assert fwd.text == "Forwarded from Bob Source"
 
     # At most 10 chats: the rest cannot be ticked.
-    open_chat(b, "Bob Source")
+    switch_chat(b, "Bob Source", phone)
     open_actions(b, wait_bubble(b, "worth passing on"))
     menu_item(b, "Forward").click()
     b.wait_for(".modal .fwd-row")
@@ -332,7 +339,7 @@ def test_mention_autocomplete(browser, api, new_user, out_dir, phone):
     assert sorted(stored["mentions"]) == sorted([bob["user"]["id"], cy["user"]["id"], bea["user"]["id"]])
 
     # Direct chats have no list.
-    open_chat(b, "Bob Builder")
+    switch_chat(b, "Bob Builder", phone)
     box = b.wait_for(".composer-input")
     box.click()
     box.send_keys("@b")
