@@ -199,6 +199,7 @@ def test_reply_written_offline_keeps_its_quote(browser, api, new_user, phone):
     b.wait(lambda d: d.execute_script(QUOTES) == [[stored["id"], "Max Station", "are you on the train?"]], 10, "the quote")
 
 
+CHIPS = "return [...document.querySelectorAll('.modal .chips .chip > span:not(.avatar)')].map(c => c.textContent)"
 FWD_ROWS = """return [...document.querySelectorAll('.modal .fwd-row')].map(r => [
   r.querySelector('.picker-name').textContent, r.querySelector('input').checked, r.querySelector('input').disabled]);"""
 
@@ -235,6 +236,8 @@ def test_forward_to_chats(browser, api, new_user, out_dir, phone):
     b.wait(lambda d: len(d.execute_script(FWD_ROWS)) == n, 5, "all chats again")
     rows = b.js(FWD_ROWS)
     assert sorted(r[0] for r in rows if r[1]) == ["Cy Target", "Room 03"], rows
+    # The picked ones stay in sight, in the order picked.
+    assert b.js(CHIPS) == ["Cy Target", "Room 03"]
     button = b.find(".modal .modal-actions .btn.primary")
     assert button.text == "Forward to 2 chats"
     b.screenshot(out_dir / f"forward-{'phone' if phone else 'desktop'}.png")
@@ -260,6 +263,12 @@ def test_forward_to_chats(browser, api, new_user, out_dir, phone):
     assert sum(r[1] for r in rows) == 10 and all(r[2] for r in rows if not r[1]), rows
     assert "At most 10 chats" in b.find(".modal .fwd-note").text
     assert b.find(".modal .modal-actions .btn.primary").text == "Forward to 10 chats"
+    # A chip's x unpicks it, and the others can be ticked again.
+    first = b.js(CHIPS)[0]
+    b.find(f'.modal .chip-x[aria-label="Remove {first}"]').click()
+    rows = b.js(FWD_ROWS)
+    assert sum(r[1] for r in rows) == 9 and not any(r[2] for r in rows) and first not in b.js(CHIPS), rows
+    assert b.find(".modal .modal-actions .btn.primary").text == "Forward to 9 chats"
     b.find(".modal .modal-close").click()
     b.wait_gone(".modal")
 

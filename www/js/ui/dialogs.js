@@ -156,6 +156,12 @@ export function openProfile() {
   });
 }
 
+// A picked person or chat, with a button that unpicks it.
+function chip(pic, label, onRemove) {
+  return h("span.chip", null, pic, h("span", { text: label }),
+    h("button.chip-x", { type: "button", "aria-label": "Remove " + label, onclick: onRemove }, icon("x")));
+}
+
 export function openNewGroup() {
   const title = h("input.input", { maxlength: "128", placeholder: "Group name", autofocus: true });
   const fTitle = fieldBox("Group name", title, "title");
@@ -164,16 +170,11 @@ export function openNewGroup() {
   const renderChips = () => {
     clear(chips);
     for (const u of selected.values()) {
-      chips.append(h("span.chip", null, userAvatar(u, "xs"), h("span", { text: u.display_name || u.username }),
-        h("button.chip-x", {
-          type: "button",
-          "aria-label": "Remove " + (u.display_name || u.username),
-          onclick: () => {
-            selected.delete(u.id);
-            renderChips();
-            picker.refresh();
-          },
-        }, icon("x"))));
+      chips.append(chip(userAvatar(u, "xs"), u.display_name || u.username, () => {
+        selected.delete(u.id);
+        renderChips();
+        picker.refresh();
+      }));
     }
     create.textContent = selected.size ? `Create with ${selected.size + 1} members` : "Create group";
   };
@@ -229,6 +230,7 @@ export function openForward(m) {
   const search = h("input.input", { type: "search", placeholder: "Search chats", "aria-label": "Search chats", autocomplete: "off", spellcheck: "false" });
   const list = h("div.picker-results.fwd-list", { role: "group", "aria-label": "Chats" });
   const note = h("div.fwd-note", { "aria-live": "polite" });
+  const chips = h("div.chips", { "aria-label": "Chosen chats" });
   const send = h("button.btn.primary", { type: "button", disabled: true }, "Forward");
   const preview = h("div.fwd-preview", null, icon("forward"),
     h("div.edit-body", null, h("span.edit-title", { text: nameOf(m.sender_id) }), h("span.edit-text", { text: quoteLine(m) })));
@@ -239,6 +241,17 @@ export function openForward(m) {
     send.textContent = selected.size ? "Forward to " + plural(selected.size, "chat", "chats") : "Forward";
     note.textContent = full ? `At most ${FORWARD_MAX} chats at a time` : "";
     for (const box of list.querySelectorAll("input")) box.disabled = !box.checked && full;
+    // What is picked stays in sight while the list is searched or scrolled.
+    clear(chips);
+    for (const id of selected) {
+      const c = S.chat(id);
+      if (!c) continue;
+      const title = S.chatTitle(c);
+      chips.append(chip(chatAvatar(c, title, "xs"), title, () => {
+        selected.delete(id);
+        render();
+      }));
+    }
   }
 
   function render() {
@@ -285,7 +298,7 @@ export function openForward(m) {
   const dlg = modal({
     title: "Forward message",
     cls: "forward",
-    body: h("div.fwd", null, preview, search, list, note),
+    body: h("div.fwd", null, preview, chips, search, list, note),
     actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
   });
   render();
