@@ -137,7 +137,7 @@ def test_reply_menu_key_quote_and_jump(browser, api, new_user, out_dir, phone):
     b.screenshot(out_dir / f"reply-quote-dark-{'phone' if phone else 'desktop'}.png")
 
 
-def swipe(b, el, dx, dy=0, steps=8):
+def swipe(b, el, dx, dy=0, steps=8, shot=None):
     """A one-finger touch drag over an element (Chromium's touch input)."""
     r = b.js("const r = arguments[0].getBoundingClientRect(); return [r.left + r.width * 0.7, r.top + r.height / 2]", el)
     x, y = r
@@ -146,17 +146,27 @@ def swipe(b, el, dx, dy=0, steps=8):
     for i in range(1, steps + 1):
         touch("touchMove", [{"x": x + dx * i / steps, "y": y + dy * i / steps}])
         time.sleep(0.02)
+    if shot:
+        b.screenshot(shot)
     touch("touchEnd", [])
 
 
+def answering(browser, api, new_user, phone, me_name, peer_name, text):
+    """Someone signed in with the direct chat in which `peer_name` wrote
+    `text` open: (browser, that user, the chat, the message)."""
+    me = new_user("me", display_name=me_name)
+    peer = new_user("peer", display_name=peer_name)
+    chat = api.post("/api/chats", token=peer, json={"type": "direct", "user_id": me["user"]["id"]}).json()
+    m = post(api, peer, chat["id"], text)
+    b = device(browser, phone)
+    sign_in(b, me["username"], me["password"])
+    open_chat(b, peer_name)
+    wait_bubble(b, text)
+    return b, me, chat, m
+
+
 def test_swipe_left_replies_on_a_phone(browser, api, new_user, out_dir):
-    ann = new_user("ann", display_name="Ann Thumb")
-    bob = new_user("bob", display_name="Bob Swiped")
-    chat = api.post("/api/chats", token=bob, json={"type": "direct", "user_id": ann["user"]["id"]}).json()
-    m = post(api, bob, chat["id"], "swipe me to answer")
-    b = device(browser, True)
-    sign_in(b, ann["username"], ann["password"])
-    open_chat(b, "Bob Swiped")
+    b, ann, chat, m = answering(browser, api, new_user, True, "Ann Thumb", "Bob Swiped", "swipe me to answer")
     bubble = wait_bubble(b, "swipe me").find_element(By.CSS_SELECTOR, ".bubble")
 
     # A short or a vertical drag is no reply (nor a menu).
@@ -165,7 +175,7 @@ def test_swipe_left_replies_on_a_phone(browser, api, new_user, out_dir):
     time.sleep(0.3)
     assert b.js(REPLY_BAR) is None and not b.finds(".popover")
 
-    swipe(b, bubble, -110)
+    swipe(b, bubble, -110, shot=out_dir / "swipe-phone.png")
     b.wait(lambda d: d.execute_script(REPLY_BAR) == ["Reply to Bob Swiped", "swipe me to answer"], 5, "the reply bar")
     assert not b.finds(".popover")
     assert b.js("return getComputedStyle(arguments[0]).transform", bubble) in ("none", "matrix(1, 0, 0, 1, 0, 0)")
@@ -175,16 +185,9 @@ def test_swipe_left_replies_on_a_phone(browser, api, new_user, out_dir):
 
 @PHONE
 def test_reply_written_offline_keeps_its_quote(browser, api, new_user, phone):
-    eve = new_user("eve", display_name="Eve Train")
-    max_ = new_user("max", display_name="Max Station")
-    chat = api.post("/api/chats", token=max_, json={"type": "direct", "user_id": eve["user"]["id"]}).json()
-    m = post(api, max_, chat["id"], "are you on the train?")
-    b = device(browser, phone)
+    b, eve, chat, m = answering(browser, api, new_user, phone, "Eve Train", "Max Station", "are you on the train?")
     for noise in ("Failed to load resource", "ERR_INTERNET_DISCONNECTED", "WebSocket", "Failed to fetch"):
         b.allow(noise)
-    sign_in(b, eve["username"], eve["password"])
-    open_chat(b, "Max Station")
-    wait_bubble(b, "are you on the train")
 
     set_offline(b, True)
     press_on_row(b, m["id"], "r")
@@ -252,6 +255,9 @@ def test_forward_to_chats(browser, api, new_user, out_dir, phone):
     switch_chat(b, "Cy Target", phone)
     fwd = wait_bubble(b, "worth passing on").find_element(By.CSS_SELECTOR, ".fwd-from")
     assert fwd.text == "Forwarded from Bob Source"
+    b.set_dark(not phone)
+    b.screenshot(out_dir / f"forwarded-{'phone' if phone else 'desktop'}.png")
+    b.set_dark(False)
 
     # At most 10 chats: the rest cannot be ticked.
     switch_chat(b, "Bob Source", phone)
@@ -311,6 +317,7 @@ def test_mention_autocomplete(browser, api, new_user, out_dir, phone):
     # Enter inserts "@username ".
     box.send_keys("thanks @b")
     b.wait(lambda d: d.execute_script(MENTION) == [["@" + bea["username"], True], ["@" + bob["username"], False]], 5, "two")
+    b.set_dark(phone)
     b.screenshot(out_dir / f"mention-{'phone' if phone else 'desktop'}.png")
     box.send_keys(Keys.ARROW_DOWN)
     assert b.js(MENTION) == [["@" + bea["username"], False], ["@" + bob["username"], True]]
