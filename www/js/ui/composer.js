@@ -202,7 +202,7 @@ export function createComposer({ onSent }) {
     const m = textarea.selectionEnd === pos ? textarea.value.slice(0, pos).match(MENTION_RE) : null;
     const start = m ? pos - m[1].length - 1 : -1;
     if (start !== dismissed) dismissed = -1;
-    const users = m && start !== dismissed && !st().editing ? mentionable(m[1]) : [];
+    const users = m && start !== dismissed ? mentionable(m[1]) : [];
     if (!users.length) return closeMention();
     const was = mention && mention.users[mention.index];
     mention = { start, users, index: Math.max(0, users.indexOf(was)) };

@@ -127,6 +127,8 @@ function replyQuote(m) {
   }, h("span.quote-name", { text: who }), h("span.quote-text", { text: what }));
 }
 
+// Replied to and forwarded: a stored message, not deleted, not a service
+// message (the API refuses to forward those: 409 not_forwardable).
 export const canReply = (m) => !m.pending && !m.deleted && m.kind !== "service";
 
 // Can the current user delete this message?
