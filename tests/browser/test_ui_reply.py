@@ -124,6 +124,12 @@ def test_reply_menu_key_quote_and_jump(browser, api, new_user, out_dir, phone):
     press_on_row(b, filler["id"], "r")
     b.wait(lambda d: d.execute_script(REPLY_BAR) == ["Reply to Bob Asker", filler["text"]], 5, "the bar for R")
     b.screenshot(out_dir / f"reply-bar-{'phone' if phone else 'desktop'}.png")
+    # A click on the bar shows that message (scrolled away meanwhile).
+    b.js("document.querySelector('.messages').scrollTop = 0")
+    b.wait(lambda d: not d.execute_script(IN_VIEW, filler["id"]), 5, "the filler out of view")
+    b.click(".composer .reply-bar .reply-show")
+    b.wait(lambda d: d.execute_script(IN_VIEW, filler["id"]), 10, "the filler shown")
+    b.find(".composer-input").click()
     type_in_composer(b, "answering the filler\n")
     mine = sent_reply(api, ann, cid, "answering the filler")
     assert mine["reply_to"]["id"] == filler["id"] and mine["reply_to"]["text"] == filler["text"]

@@ -49,7 +49,11 @@ export function createComposer({ onSent }) {
   const replyLabel = h("span.edit-text");
   const replyBar = h("div.edit-banner.reply-bar", { hidden: true, role: "group", "aria-label": "Reply" },
     icon("reply"),
-    h("div.edit-body", null, replyTitle, replyLabel),
+    h("button.edit-body.reply-show", {
+      type: "button",
+      title: "Show the message",
+      onclick: () => st().replyTo && A.showMessage(chatId, st().replyTo.id),
+    }, replyTitle, replyLabel),
     iconButton("x", "Cancel reply", () => cancelReply()));
   const mentionList = h("div.mention-list", { id: "mention-list", role: "listbox", "aria-label": "Members to mention", hidden: true });
   const el = h("div.composer", null, mentionList, editBanner, replyBar, tray,
