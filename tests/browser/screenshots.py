@@ -103,13 +103,13 @@ class Scene:
         assert r.status_code in (200, 201), r.text
         return r.json()
 
-    def say(self, user, chat, text=None, files=(), **fields):
+    def say(self, user, chat, text=None, files=()):
         ids = []
         for name, data, mime in files:
             r = self.api.post("/api/files", token=user, files={"file": (name, data, mime)})
             assert r.status_code == 201, r.text
             ids += [f["id"] for f in r.json()["files"]]
-        body = {"client_id": str(uuid.uuid4()), **fields}
+        body = {"client_id": str(uuid.uuid4())}
         if text:
             body["text"] = text
         if ids:
@@ -148,7 +148,7 @@ class Scene:
         m3 = self.say(b, self.direct, "I made a packing list, have a look",
                       files=[("packing-list.pdf", b"%PDF-1.4\n% packing list\n" + b"0" * 18000, "application/pdf")])
         self.api.patch(f"/api/messages/{m1['id']}", token=a, json={"text": "Yes! Leaving at 8:15 from the station 🚆"})
-        m4 = self.say(a, self.direct, "Thanks! Snacks are on me 🍫", reply_to_id=m3["id"])
+        m4 = self.say(a, self.direct, "Thanks! Snacks are on me 🍫")
         self.read(b, self.direct, m4)
         self.read(a, self.direct, m3)
 
