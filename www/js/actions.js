@@ -4,7 +4,7 @@
 import { api, upload } from "./api.js";
 import * as S from "./store.js";
 import { fetchChat, onRetryFailed } from "./sync.js";
-import { uuid } from "./util.js";
+import { uuid, quoteOf } from "./util.js";
 
 export const go = (chatId) => {
   location.hash = chatId ? "#/c/" + chatId : "#/";
@@ -20,7 +20,9 @@ export function showMessage(chatId, messageId) {
 
 // ---- messages -------------------------------------------------------------------------
 
-export function send(chatId, text, files = []) {
+// A reply (`replyTo`, a loaded message) goes with reply_to_id, and its
+// bubble shows the quote at once, as the server will (API.md Quote).
+export function send(chatId, text, files = [], replyTo = null) {
   const p = {
     client_id: uuid(),
     chat_id: chatId,
@@ -34,6 +36,8 @@ export function send(chatId, text, files = []) {
     deleted: false,
     pending: true,
     state: "sending",
+    reply_to: replyTo ? quoteOf(replyTo) : null,
+    forwarded_from: null,
   };
   S.addPending(p);
   // Offline, or behind messages that wait for the network: wait in line
@@ -58,6 +62,8 @@ async function attempt(p) {
   const body = { client_id: p.client_id };
   if (p.text) body.text = p.text;
   if (p.attachments.length) body.attachment_ids = p.attachments.map((f) => f.id);
+  // On the pending message itself, so that a queued or retried send keeps it.
+  if (p.reply_to) body.reply_to_id = p.reply_to.id;
   try {
     const m = await api("POST", `/chats/${p.chat_id}/messages`, body);
     const l = S.state.messages.get(p.chat_id);
@@ -136,6 +142,18 @@ onRetryFailed(() => {
   }
   sendQueued();
 });
+
+// Copies of a message in 1-10 chats; they join the open lists at once
+// (their message.created events merge by id).
+export async function forward(m, chatIds) {
+  const { messages } = await api("POST", `/messages/${m.id}/forward`, { chat_ids: chatIds });
+  for (const c of messages) {
+    const l = S.state.messages.get(c.chat_id);
+    if (l && l.atLatest) S.putMessages(c.chat_id, [c]);
+    S.noteLastMessage(c);
+  }
+  return messages;
+}
 
 export async function edit(m, text) {
   const updated = await api("PATCH", "/messages/" + m.id, { text });

@@ -172,6 +172,12 @@ export function chatTitle(c) {
   return c.title || "Group";
 }
 
+// Whether a chat matches what was typed in a search (lower case): its
+// title, or the username of a direct chat's peer.
+export function chatMatches(c, needle) {
+  return chatTitle(c).toLowerCase().includes(needle) || (c.type === "direct" && !!(peer(c) || {}).username?.includes(needle));
+}
+
 export function chatActivity(c) {
   return c.last_message ? Date.parse(c.last_message.created_at) : Date.parse(c.created_at) || 0;
 }
@@ -221,6 +227,22 @@ export function putMessages(chatId, msgs) {
     dropPending(chatId, m.client_id, m.sender_id);
   }
   emit("messages", chatId);
+}
+
+// Replies in the loaded history quote a message as it was when they were
+// loaded (its original may not be loaded): its edit or deletion reaches
+// their quotes here.
+export function requote(chatId, id, quote) {
+  const l = state.messages.get(chatId);
+  if (!l) return;
+  let hit = false;
+  for (const m of l.items) {
+    if (m.reply_to && m.reply_to.id === id) {
+      m.reply_to = { ...m.reply_to, ...quote };
+      hit = true;
+    }
+  }
+  if (hit) emit("messages", chatId);
 }
 
 // The newest message of a chat moved: preview and order in the list.

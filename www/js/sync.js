@@ -11,7 +11,7 @@ import { api } from "./api.js";
 import * as auth from "./auth.js";
 import * as S from "./store.js";
 import { Realtime } from "./ws.js";
-import { debounce } from "./util.js";
+import { debounce, quoteOf } from "./util.js";
 
 export let rt = null;
 let fallback = 0;
@@ -319,6 +319,7 @@ function onEvent(ev) {
       if (!m) return;
       const l = S.state.messages.get(m.chat_id);
       if (l && S.findMessage(m.chat_id, m.id)) S.putMessages(m.chat_id, [m]);
+      S.requote(m.chat_id, m.id, quoteOf(m));
       if (c && c.last_message && c.last_message.id === m.id) {
         c.last_message = m;
         S.emit("chats");
@@ -329,6 +330,7 @@ function onEvent(ev) {
       S.updateMessage(ev.chat_id, d.message_id, (m) => {
         Object.assign(m, { deleted: true, text: "", attachments: [], reactions: [] });
       });
+      S.requote(ev.chat_id, d.message_id, { text: "", deleted: true, attachments_count: 0 });
       if (c && d.message_id > ((S.member(c, me.id) || {}).last_read_message_id || 0)) recomputeUnread(c);
       break;
     case "reaction.updated": {

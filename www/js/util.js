@@ -140,6 +140,17 @@ export function isImage(file) {
   return /^image\/(png|jpeg|gif|webp)$/.test(file && file.mime ? file.mime : "");
 }
 
+// A message as the Quote of a reply to it (API.md "Conversations").
+export function quoteOf(m) {
+  return {
+    id: m.id,
+    sender_id: m.sender_id,
+    text: m.deleted ? "" : [...(m.text || "")].slice(0, 200).join(""),
+    deleted: !!m.deleted,
+    attachments_count: m.deleted ? 0 : (m.attachments || []).length,
+  };
+}
+
 // Plain-text preview of a message for the chat list.
 export function messagePreview(m) {
   if (!m) return "";

@@ -3,6 +3,7 @@
 import { apiHref } from "../api.js";
 import { h } from "../dom.js";
 import { initials, colorClass } from "../util.js";
+import * as S from "../store.js";
 
 // avatar({id, name, url, size: "sm"|"md"|"lg"|"xl", online, group})
 export function avatar({ id, name, url, size = "md", online = false, group = false }) {
@@ -26,4 +27,9 @@ export function avatar({ id, name, url, size = "md", online = false, group = fal
 export function userAvatar(u, size = "md", showOnline = false) {
   if (!u) return avatar({ id: 0, name: "?", size });
   return avatar({ id: u.id, name: u.display_name || u.username, url: u.avatar_url, size, online: showOnline && u.online });
+}
+
+// A chat's picture: the peer's (with the online dot) or the group's initials.
+export function chatAvatar(c, title, size = "md") {
+  return c.type === "direct" ? userAvatar(S.peer(c), size, true) : avatar({ id: c.id, name: title, size, group: true });
 }

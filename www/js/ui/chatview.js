@@ -122,7 +122,7 @@ export function createChatView({ openInfo }) {
       }
       const key = m.pending ? "p" + m.client_id : "m" + m.id;
       msgs.push({ m, key });
-      desired.push({ key, sig: signature(m) + c.type, build: () => renderMessage(m, c, { onImageLoad, startEdit: composer.startEdit }) });
+      desired.push({ key, sig: signature(m) + c.type, build: () => renderMessage(m, c, { onImageLoad, startEdit: composer.startEdit, startReply: composer.startReply }) });
     }
     if (!all.length && l && l.loaded) {
       desired.push({ key: "empty", sig: "e", build: () => h("div.list-empty-chat", null, h("p", { text: "No messages here yet." }), h("p.muted", { text: "Say hello 👋" })) });

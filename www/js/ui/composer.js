@@ -1,7 +1,9 @@
 // composer.js - writing and sending: Enter sends, Shift+Enter breaks the
 // line, typing notifications (throttled), files by button, drag and drop or
-// paste with progress and cancel, and editing an own message. Uploads are
-// kept per chat; drafts per chat too, over reloads (drafts.js).
+// paste with progress and cancel, editing an own message, replying (a bar
+// above the input) and, in groups, an @mention autocomplete of the
+// members. Uploads and the reply are kept per chat; drafts per chat too,
+// over reloads (drafts.js).
 
 import { h, icon, iconButton, clear } from "../dom.js";
 import * as S from "../store.js";
@@ -10,6 +12,8 @@ import { rt } from "../sync.js";
 import { draft, setDraft } from "../drafts.js";
 import { formatSize, uuid } from "../util.js";
 import { toast, errorToast } from "./overlay.js";
+import { userAvatar } from "./avatar.js";
+import { nameOf, quoteLine } from "./message.js";
 
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
@@ -21,7 +25,7 @@ const TYPING_EVERY = 3000;
 export const MAX_FILE_SIZE = 25 * 1024 * 1024;
 
 export function createComposer({ onSent }) {
-  const drafts = new Map(); // chatId -> {uploads: [], editing: Message|null}
+  const drafts = new Map(); // chatId -> {uploads: [], editing: Message|null, replyTo: Message|null}
   let chatId = null;
   let lastTyping = 0;
 
@@ -29,6 +33,7 @@ export function createComposer({ onSent }) {
     rows: "1",
     placeholder: "Write a message…",
     "aria-label": "Message",
+    "aria-autocomplete": "list",
     maxlength: String(MAX_TEXT),
   });
   const fileInput = h("input.sr-only", { type: "file", multiple: true, tabindex: "-1", "aria-hidden": "true" });
@@ -40,11 +45,22 @@ export function createComposer({ onSent }) {
     icon("edit"),
     h("div.edit-body", null, h("span.edit-title", { text: "Editing message" }), editLabel),
     iconButton("x", "Cancel editing", () => cancelEdit()));
-  const el = h("div.composer", null, editBanner, tray,
+  const replyTitle = h("span.edit-title");
+  const replyLabel = h("span.edit-text");
+  const replyBar = h("div.edit-banner.reply-bar", { hidden: true, role: "group", "aria-label": "Reply" },
+    icon("reply"),
+    h("button.edit-body.reply-show", {
+      type: "button",
+      title: "Show the message",
+      onclick: () => st().replyTo && A.showMessage(chatId, st().replyTo.id),
+    }, replyTitle, replyLabel),
+    iconButton("x", "Cancel reply", () => cancelReply()));
+  const mentionList = h("div.mention-list", { id: "mention-list", role: "listbox", "aria-label": "Members to mention", hidden: true });
+  const el = h("div.composer", null, mentionList, editBanner, replyBar, tray,
     h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea), sendBtn));
 
   const st = () => {
-    if (!drafts.has(chatId)) drafts.set(chatId, { uploads: [], editing: null });
+    if (!drafts.has(chatId)) drafts.set(chatId, { uploads: [], editing: null, replyTo: null });
     return drafts.get(chatId);
   };
 
@@ -136,9 +152,129 @@ export function createComposer({ onSent }) {
     updateSend();
   }
 
+  // ---- reply ----
+  function startReply(m) {
+    if (m.chat_id !== chatId) return;
+    const s = st();
+    if (s.editing) cancelEdit();
+    s.replyTo = m;
+    showReply();
+    textarea.focus();
+  }
+
+  function showReply() {
+    const m = st().replyTo;
+    replyBar.hidden = !m;
+    if (!m) return;
+    replyTitle.textContent = "Reply to " + nameOf(m.sender_id);
+    replyLabel.textContent = quoteLine(m);
+  }
+
+  function cancelReply() {
+    st().replyTo = null;
+    showReply();
+  }
+
+  // ---- @mentions (groups) ----
+  // The "@name" being typed just before the caret (usernames are
+  // [a-z0-9_.], API.md), not inside a word or an e-mail address.
+  const MENTION_RE = /(?:^|[^\w@.])@([a-z0-9_.]{0,32})$/i;
+  const MENTION_MAX = 8;
+  let mention = null; // while the list is open: {start, users, index}
+  let dismissed = -1; // where the "@" was whose list Escape closed
+
+  // The members (not me) whose username starts with q, then those with a
+  // word of their name starting with it.
+  function mentionable(q) {
+    const c = S.chat(chatId);
+    if (!c || c.type !== "group") return [];
+    const needle = q.toLowerCase();
+    const found = [];
+    for (const mm of c.members) {
+      const u = S.user(mm.user_id);
+      if (!u || !u.username || u.id === S.state.me.id) continue;
+      const rank = u.username.toLowerCase().startsWith(needle) ? 0
+        : (u.display_name || "").toLowerCase().split(/\s+/).some((w) => w.startsWith(needle)) ? 1 : -1;
+      if (rank >= 0) found.push({ u, rank });
+    }
+    found.sort((a, b) => a.rank - b.rank || nameOf(a.u.id).localeCompare(nameOf(b.u.id)));
+    return found.slice(0, MENTION_MAX).map((x) => x.u);
+  }
+
+  function updateMention() {
+    const pos = textarea.selectionStart;
+    const m = textarea.selectionEnd === pos ? textarea.value.slice(0, pos).match(MENTION_RE) : null;
+    const start = m ? pos - m[1].length - 1 : -1;
+    if (start !== dismissed) dismissed = -1;
+    const users = m && start !== dismissed ? mentionable(m[1]) : [];
+    if (!users.length) return closeMention();
+    const was = mention && mention.users[mention.index];
+    mention = { start, users, index: Math.max(0, users.indexOf(was)) };
+    renderMention();
+  }
+
+  function renderMention() {
+    clear(mentionList);
+    mention.users.forEach((u, i) => {
+      mentionList.append(h("div.mention-item" + (i === mention.index ? ".active" : ""), {
+        id: "mention-opt-" + u.id,
+        role: "option",
+        "aria-selected": i === mention.index ? "true" : "false",
+        // The focus (and so the caret) stays in the textarea.
+        onmousedown: (e) => e.preventDefault(),
+        onclick: () => insertMention(u),
+      }, userAvatar(u, "sm"), h("span.mention-name", { text: nameOf(u.id) }), h("span.mention-user", { text: "@" + u.username })));
+    });
+    mentionList.hidden = false;
+    textarea.setAttribute("aria-controls", mentionList.id);
+    textarea.setAttribute("aria-activedescendant", "mention-opt-" + mention.users[mention.index].id);
+    const active = mentionList.querySelector(".active");
+    if (active) active.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeMention() {
+    mention = null;
+    if (mentionList.hidden) return;
+    mentionList.hidden = true;
+    clear(mentionList);
+    textarea.removeAttribute("aria-controls");
+    textarea.removeAttribute("aria-activedescendant");
+  }
+
+  function insertMention(u) {
+    if (!mention) return;
+    const v = textarea.value;
+    const end = textarea.selectionStart;
+    const ins = "@" + u.username + " ";
+    textarea.value = v.slice(0, mention.start) + ins + v.slice(end).replace(/^ /, "");
+    const caret = mention.start + ins.length;
+    textarea.setSelectionRange(caret, caret);
+    closeMention();
+    textarea.dispatchEvent(new Event("input"));
+  }
+
+  // Arrows, Enter/Tab and Escape while the list is open; true when used.
+  function mentionKey(e) {
+    if (!mention) return false;
+    const n = mention.users.length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      mention.index = (mention.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+      renderMention();
+    } else if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+      insertMention(mention.users[mention.index]);
+    } else if (e.key === "Escape") {
+      e.stopPropagation();
+      dismissed = mention.start;
+      closeMention();
+    } else return false;
+    e.preventDefault();
+    return true;
+  }
+
   // ---- edit ----
   function startEdit(m) {
     const s = st();
+    if (s.replyTo) cancelReply();
     if (!s.editing) setDraft(chatId, textarea.value);
     s.editing = m;
     editLabel.textContent = m.text;
@@ -186,6 +322,10 @@ export function createComposer({ onSent }) {
       toast(`A message is at most ${MAX_TEXT} characters`, "error");
       return;
     }
+    const replyTo = s.replyTo;
+    s.replyTo = null;
+    showReply();
+    closeMention();
     textarea.value = "";
     setDraft(id, "");
     autosize();
@@ -203,7 +343,7 @@ export function createComposer({ onSent }) {
     if (!text && !files.length) return;
     // Ten files a message: more go as further messages.
     const first = files.slice(0, MAX_FILES);
-    A.send(id, text, first);
+    A.send(id, text, first, replyTo);
     for (let i = MAX_FILES; i < files.length; i += MAX_FILES) A.send(id, "", files.slice(i, i + MAX_FILES));
     lastTyping = 0;
     onSent();
@@ -211,6 +351,7 @@ export function createComposer({ onSent }) {
 
   // ---- events ----
   textarea.addEventListener("keydown", (e) => {
+    if (mentionKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.ctrlKey && !e.altKey && !e.metaKey) {
       e.preventDefault();
       submit();
@@ -218,6 +359,10 @@ export function createComposer({ onSent }) {
       e.preventDefault();
       e.stopPropagation();
       cancelEdit();
+    } else if (e.key === "Escape" && st().replyTo) {
+      e.preventDefault();
+      e.stopPropagation();
+      cancelReply();
     } else if (e.key === "ArrowUp" && !textarea.value && !st().editing) {
       const l = S.state.messages.get(chatId);
       const mine = l && [...l.items].reverse().find((m) => m.sender_id === S.state.me.id && !m.deleted && m.kind !== "service" && m.text);
@@ -230,12 +375,19 @@ export function createComposer({ onSent }) {
   textarea.addEventListener("input", () => {
     autosize();
     updateSend();
+    updateMention();
     if (!st().editing) setDraft(chatId, textarea.value);
     const now = Date.now();
     if (textarea.value.trim() && !st().editing && now - lastTyping > TYPING_EVERY && rt) {
       if (rt.send({ type: "typing", chat_id: chatId })) lastTyping = now;
     }
   });
+  // The caret moved without typing: the "@name" under it may differ.
+  textarea.addEventListener("click", updateMention);
+  textarea.addEventListener("keyup", (e) => {
+    if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) updateMention();
+  });
+  textarea.addEventListener("blur", closeMention);
   textarea.addEventListener("paste", (e) => {
     const files = [...(e.clipboardData ? e.clipboardData.files : [])];
     if (!files.length) return;
@@ -251,11 +403,14 @@ export function createComposer({ onSent }) {
     el,
     addFiles,
     startEdit,
+    startReply,
     focus: () => textarea.focus({ preventScroll: true }),
     setChat(id) {
       if (chatId !== null && !st().editing) setDraft(chatId, textarea.value);
       chatId = id;
       const s = st();
+      closeMention();
+      showReply();
       editBanner.hidden = !s.editing;
       if (s.editing) editLabel.textContent = s.editing.text;
       textarea.value = s.editing ? s.editing.text : draft(id);

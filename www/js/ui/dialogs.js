@@ -1,14 +1,16 @@
-// dialogs.js - the profile (name, about, avatar, theme, log out) and the
-// new-group dialog.
+// dialogs.js - the profile (name, about, avatar, theme, log out), the
+// new-group dialog and the forward dialog.
 
 import { h, icon, clear } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import * as theme from "../theme.js";
 import { logout } from "../auth.js";
-import { userAvatar, avatar } from "./avatar.js";
+import { userAvatar, avatar, chatAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
 import { modal, errorToast, toast } from "./overlay.js";
+import { nameOf, quoteLine } from "./message.js";
+import { plural } from "../util.js";
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -154,6 +156,12 @@ export function openProfile() {
   });
 }
 
+// A picked person or chat, with a button that unpicks it.
+function chip(pic, label, onRemove) {
+  return h("span.chip", null, pic, h("span", { text: label }),
+    h("button.chip-x", { type: "button", "aria-label": "Remove " + label, onclick: onRemove }, icon("x")));
+}
+
 export function openNewGroup() {
   const title = h("input.input", { maxlength: "128", placeholder: "Group name", autofocus: true });
   const fTitle = fieldBox("Group name", title, "title");
@@ -162,16 +170,11 @@ export function openNewGroup() {
   const renderChips = () => {
     clear(chips);
     for (const u of selected.values()) {
-      chips.append(h("span.chip", null, userAvatar(u, "xs"), h("span", { text: u.display_name || u.username }),
-        h("button.chip-x", {
-          type: "button",
-          "aria-label": "Remove " + (u.display_name || u.username),
-          onclick: () => {
-            selected.delete(u.id);
-            renderChips();
-            picker.refresh();
-          },
-        }, icon("x"))));
+      chips.append(chip(userAvatar(u, "xs"), u.display_name || u.username, () => {
+        selected.delete(u.id);
+        renderChips();
+        picker.refresh();
+      }));
     }
     create.textContent = selected.size ? `Create with ${selected.size + 1} members` : "Create group";
   };
@@ -215,4 +218,88 @@ export function openNewGroup() {
       picker.input.focus();
     }
   });
+}
+
+// Forward a message to 1-10 of my chats (POST /api/messages/{id}/forward),
+// picked from my chat list with a search; Enter in the search picks the
+// first match.
+const FORWARD_MAX = 10;
+
+export function openForward(m) {
+  const selected = new Set(); // chat ids, in the order picked
+  const search = h("input.input", { type: "search", placeholder: "Search chats", "aria-label": "Search chats", autocomplete: "off", spellcheck: "false" });
+  const list = h("div.picker-results.fwd-list", { role: "group", "aria-label": "Chats" });
+  const note = h("div.fwd-note", { "aria-live": "polite" });
+  const chips = h("div.chips", { "aria-label": "Chosen chats" });
+  const send = h("button.btn.primary", { type: "button", disabled: true }, "Forward");
+  const preview = h("div.fwd-preview", null, icon("forward"),
+    h("div.edit-body", null, h("span.edit-title", { text: nameOf(m.sender_id) }), h("span.edit-text", { text: quoteLine(m) })));
+
+  function update() {
+    const full = selected.size >= FORWARD_MAX;
+    send.disabled = !selected.size;
+    send.textContent = selected.size ? "Forward to " + plural(selected.size, "chat", "chats") : "Forward";
+    note.textContent = full ? `At most ${FORWARD_MAX} chats at a time` : "";
+    for (const box of list.querySelectorAll("input")) box.disabled = !box.checked && full;
+    // What is picked stays in sight while the list is searched or scrolled.
+    clear(chips);
+    for (const id of selected) {
+      const c = S.chat(id);
+      if (!c) continue;
+      const title = S.chatTitle(c);
+      chips.append(chip(chatAvatar(c, title, "xs"), title, () => {
+        selected.delete(id);
+        render();
+      }));
+    }
+  }
+
+  function render() {
+    const needle = search.value.trim().toLowerCase();
+    const chats = S.sortedChats().filter((c) => !needle || S.chatMatches(c, needle));
+    clear(list);
+    if (!chats.length) list.append(h("div.list-hint", { text: "No chats found" }));
+    for (const c of chats) {
+      const title = S.chatTitle(c);
+      const box = h("input.fwd-check", { type: "checkbox", checked: selected.has(c.id), "aria-label": "Forward to " + title });
+      box.addEventListener("change", () => {
+        if (box.checked) selected.add(c.id);
+        else selected.delete(c.id);
+        update();
+      });
+      const sub = c.type === "group" ? plural(c.members.length, "member", "members") : "@" + ((S.peer(c) || {}).username || "");
+      list.append(h("label.picker-row.fwd-row", { dataset: { chatId: c.id } },
+        chatAvatar(c, title, "sm"),
+        h("div.picker-text", null, h("span.picker-name", { text: title }), h("span.picker-sub", { text: sub })),
+        box));
+    }
+    update();
+  }
+
+  search.addEventListener("input", render);
+  search.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const box = list.querySelector("input:not(:checked):not(:disabled)");
+    if (box) box.click();
+  });
+  send.addEventListener("click", async () => {
+    const ids = [...selected];
+    send.disabled = true;
+    try {
+      await A.forward(m, ids);
+      dlg.close();
+      toast(ids.length === 1 ? `Forwarded to ${S.chatTitle(S.chat(ids[0]))}` : `Forwarded to ${ids.length} chats`);
+    } catch (e) {
+      errorToast(e);
+      update();
+    }
+  });
+  const dlg = modal({
+    title: "Forward message",
+    cls: "forward",
+    body: h("div.fwd", null, preview, chips, search, list, note),
+    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
+  });
+  render();
 }

@@ -1,13 +1,16 @@
-// message.js - one message as a bubble: sender, attachments, text with
-// links, reactions, time, "edited", delivery ticks, and its actions menu.
+// message.js - one message as a bubble: sender, "Forwarded from", the
+// quote of a reply, attachments, text with links, reactions, time,
+// "edited", delivery ticks, and its actions menu (also: R replies, and on
+// a phone a swipe to the left).
 
 import { apiHref } from "../api.js";
 import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
-import { formatClock, formatFull, formatSize, isImage, colorClass } from "../util.js";
+import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messagePreview } from "../util.js";
 import { userAvatar } from "./avatar.js";
 import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
+import { openForward } from "./dialogs.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
@@ -83,6 +86,51 @@ function reactionsOf(m) {
     }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }))));
 }
 
+// A sender's name as bubbles, quotes and the reply bar show it.
+export function nameOf(userId) {
+  const u = S.user(userId);
+  return u ? u.display_name || u.username : "Deleted account";
+}
+
+// What a quote says of the message `orig` it quotes: its first line, else
+// its files ("Photo" when the message itself is at hand, else a count); a
+// deleted one says so.
+export function quoteLine(orig) {
+  if (orig.deleted) return "Deleted message";
+  const line = (orig.text || "").trim().split("\n")[0].trim();
+  if (line) return line;
+  if (orig.attachments) return messagePreview(orig);
+  return orig.attachments_count ? plural(orig.attachments_count, "attachment", "attachments") : "Message";
+}
+
+// The quote of a reply as it is now: the server's copy is as it was when
+// the reply was loaded; the original, when loaded, follows its edits and
+// its deletion live.
+function quoteNow(m) {
+  if (!m.reply_to) return null;
+  return S.findMessage(m.chat_id, m.reply_to.id) || m.reply_to;
+}
+
+function replyQuote(m) {
+  const q = quoteNow(m);
+  if (!q) return null;
+  const who = nameOf(q.sender_id);
+  const what = quoteLine(q);
+  return h("button.reply-quote" + (q.deleted ? ".deleted" : ""), {
+    type: "button",
+    title: "Show the message",
+    "aria-label": `In reply to ${who}: ${what}. Show the message`,
+    onclick: (e) => {
+      e.stopPropagation();
+      A.showMessage(m.chat_id, q.id);
+    },
+  }, h("span.quote-name", { text: who }), h("span.quote-text", { text: what }));
+}
+
+// Replied to and forwarded: a stored message, not deleted, not a service
+// message (the API refuses to forward those: 409 not_forwardable).
+export const canReply = (m) => !m.pending && !m.deleted && m.kind !== "service";
+
 // Can the current user delete this message?
 export function canDelete(m, chat) {
   if (m.pending || m.deleted || m.kind === "service") return false;
@@ -96,7 +144,7 @@ export function canEdit(m) {
   return !m.pending && !m.deleted && m.kind !== "service" && m.sender_id === S.state.me.id && !!m.text;
 }
 
-export function openActions(m, chat, anchor, at, { startEdit }) {
+export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
   const mine = S.state.myReactions.get(m.id) || new Set();
   const items = [];
   if (!m.pending && !m.deleted && m.kind !== "service") {
@@ -113,6 +161,7 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
         },
       }))));
   }
+  if (canReply(m)) items.push({ label: "Reply", icon: "reply", onclick: () => startReply(m) });
   if (m.pending && m.state === "failed") {
     items.push({ label: "Retry", icon: "retry", onclick: () => A.retry(m) });
     items.push({ label: "Delete", icon: "trash", danger: true, onclick: () => A.discard(m) });
@@ -124,6 +173,7 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
       onclick: () => navigator.clipboard.writeText(m.text).then(() => toast("Copied"), () => toast("Could not copy", "error")),
     });
   }
+  if (canReply(m)) items.push({ label: "Forward", icon: "forward", onclick: () => openForward(m) });
   if (canEdit(m)) items.push({ label: "Edit", icon: "edit", onclick: () => startEdit(m) });
   if (canDelete(m, chat)) {
     items.push({
@@ -146,11 +196,14 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
 // are applied in place by the chat view, so they are not part of it).
 export function signature(m) {
   const sender = S.user(m.sender_id) || {};
+  const q = quoteNow(m);
   return JSON.stringify([m.id, m.text, m.edited_at, m.deleted, m.state, m.error,
-    (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url]);
+    (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url,
+    q && [quoteLine(q), q.deleted, nameOf(q.sender_id)], m.forwarded_from]);
 }
 
-export function renderMessage(m, chat, { onImageLoad, startEdit }) {
+export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
+  const acts = { startEdit, startReply };
   const me = S.state.me;
   if (m.kind === "service") {
     return h("div.msg-row.service", { dataset: { messageId: m.id } },
@@ -158,7 +211,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   }
   const out = m.sender_id === me.id;
   const sender = S.user(m.sender_id);
-  const senderName = sender ? sender.display_name || sender.username : "Deleted account";
+  const senderName = nameOf(m.sender_id);
   const time = h("time.msg-time", { datetime: m.created_at, title: formatFull(m.created_at), text: formatClock(m.created_at) });
   const meta = h("span.msg-meta", null,
     m.edited_at && !m.deleted ? h("span.edited", { text: "edited", title: "Edited " + formatFull(m.edited_at) }) : null,
@@ -170,6 +223,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   if (m.deleted) {
     bubbleKids.push(h("div.msg-text.deleted", null, icon("trash"), "Message deleted"), meta);
   } else {
+    const fwd = m.forwarded_from;
+    if (fwd) bubbleKids.push(h("div.fwd-from", null, icon("forward"), h("span.fwd-text", null, "Forwarded from ", h("b.fwd-name", { text: fwd.sender_name }))));
+    bubbleKids.push(replyQuote(m));
     const att = attachmentsOf(m, onImageLoad);
     if (att) bubbleKids.push(att);
     const reactions = reactionsOf(m);
@@ -190,7 +246,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
     tabindex: "-1",
     onclick: (e) => {
       e.stopPropagation();
-      openActions(m, chat, more, null, { startEdit });
+      openActions(m, chat, more, null, acts);
     },
   }, icon(m.pending ? "more" : "smile"));
 
@@ -220,21 +276,73 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   row.addEventListener("contextmenu", (e) => {
     if (e.target.closest("a")) return;
     e.preventDefault();
-    openActions(m, chat, row, { x: e.clientX, y: e.clientY }, { startEdit });
+    openActions(m, chat, row, { x: e.clientX, y: e.clientY }, acts);
   });
   bubble.addEventListener("click", (e) => {
     // Touch screens have no hover: a tap on the bubble opens the menu.
     if (e.target.closest("a, button") || !window.matchMedia("(pointer: coarse)").matches) return;
-    openActions(m, chat, bubble, null, { startEdit });
+    openActions(m, chat, bubble, null, acts);
   });
   row.addEventListener("keydown", (e) => {
     if (e.target !== row) return;
     if (e.key === "Enter" || e.key === "ContextMenu" || (e.shiftKey && e.key === "F10")) {
       e.preventDefault();
-      openActions(m, chat, bubble, null, { startEdit });
+      openActions(m, chat, bubble, null, acts);
+    } else if (e.key.toLowerCase() === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && canReply(m)) {
+      e.preventDefault();
+      startReply(m);
     }
   });
+  if (canReply(m)) swipeToReply(row, bubble, () => startReply(m));
   return row;
+}
+
+// A phone's swipe to the left on a bubble answers it, as in Telegram: the
+// bubble follows the finger (at most SWIPE_MAX px) and a reply arrow
+// shows; let go past SWIPE_REPLY and the reply starts. A gesture that
+// starts vertical is the list's scroll and is left alone.
+const SWIPE_REPLY = 56;
+const SWIPE_MAX = 84;
+function swipeToReply(row, bubble, reply) {
+  let x0 = 0;
+  let y0 = 0;
+  let dx = 0;
+  let state = "idle"; // "idle" | "undecided" | "swiping"
+  row.addEventListener("touchstart", (e) => {
+    if (e.touches.length !== 1) return;
+    x0 = e.touches[0].clientX;
+    y0 = e.touches[0].clientY;
+    dx = 0;
+    state = "undecided";
+  }, { passive: true });
+  row.addEventListener("touchmove", (e) => {
+    if (state === "idle") return;
+    const mx = e.touches[0].clientX - x0;
+    const my = e.touches[0].clientY - y0;
+    if (state === "undecided") {
+      if (Math.abs(mx) < 10 && Math.abs(my) < 10) return;
+      if (Math.abs(my) >= Math.abs(mx) || mx > 0) {
+        state = "idle";
+        return;
+      }
+      state = "swiping";
+      if (!row.querySelector(".swipe-reply")) row.append(h("span.swipe-reply", { "aria-hidden": "true" }, icon("reply")));
+      row.classList.add("swiping");
+    }
+    dx = Math.max(-SWIPE_MAX, Math.min(0, mx));
+    bubble.style.transform = `translateX(${dx}px)`;
+    row.classList.toggle("swipe-ready", dx <= -SWIPE_REPLY);
+  }, { passive: true });
+  const end = (cancelled) => {
+    const was = state;
+    state = "idle";
+    if (was !== "swiping") return;
+    bubble.style.transform = "";
+    row.classList.remove("swiping", "swipe-ready");
+    if (!cancelled && dx <= -SWIPE_REPLY) reply();
+  };
+  row.addEventListener("touchend", () => end(false));
+  row.addEventListener("touchcancel", () => end(true));
 }
 
 // Ticks for an own message: sending or queued (clock), failed, sent, delivered, read.

@@ -160,8 +160,7 @@ export function createSidebar() {
 
   function renderResults(q, people) {
     const needle = q.toLowerCase();
-    const chats = S.sortedChats().filter((c) => S.chatTitle(c).toLowerCase().includes(needle) ||
-      (c.type === "direct" && (S.peer(c) || {}).username?.includes(needle)));
+    const chats = S.sortedChats().filter((c) => S.chatMatches(c, needle));
     const sections = [];
     if (chats.length) {
       sections.push(h("h3.section-title", { text: "Chats" }));
