@@ -10,6 +10,7 @@ import { rt } from "../sync.js";
 import { draft, setDraft } from "../drafts.js";
 import { formatSize, uuid } from "../util.js";
 import { toast, errorToast } from "./overlay.js";
+import { emojiButton } from "./emojipicker.js";
 
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
@@ -41,7 +42,7 @@ export function createComposer({ onSent }) {
     h("div.edit-body", null, h("span.edit-title", { text: "Editing message" }), editLabel),
     iconButton("x", "Cancel editing", () => cancelEdit()));
   const el = h("div.composer", null, editBanner, tray,
-    h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea), sendBtn));
+    h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea, emojiButton(textarea)), sendBtn));
 
   const st = () => {
     if (!drafts.has(chatId)) drafts.set(chatId, { uploads: [], editing: null });

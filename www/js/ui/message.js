@@ -1,33 +1,29 @@
-// message.js - one message as a bubble: sender, attachments, text with
-// links, reactions, time, "edited", delivery ticks, and its actions menu.
+// message.js - one message as a bubble: sender, attachments, text
+// (markdown.js: formatting, links, mentions; a few emoji alone large),
+// reactions (who reacted on hover or a long press), time, "edited",
+// delivery ticks, and its actions menu.
 
 import { apiHref } from "../api.js";
-import { h, icon } from "../dom.js";
+import { h, icon, append, clear } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
-import { formatClock, formatFull, formatSize, isImage, colorClass } from "../util.js";
+import { formatClock, formatFull, formatSize, isImage, colorClass, plural } from "../util.js";
 import { userAvatar } from "./avatar.js";
 import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
+import { render as renderMarkdown, emojiCount } from "../markdown.js";
+import { openEmojiPicker } from "./emojipicker.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
-// http(s) URLs, and "www." addresses as people write them (not inside a
-// word, an email address or a path).
-const URL_RE = /(?:\bhttps?:\/\/|(?<![\w@.\/-])www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
-
-// Text with links made clickable (a "www." one goes to https://); the
-// link is an element with a text node, everything else stays text.
-function richText(text) {
-  const out = [];
-  let last = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    if (m.index > last) out.push(text.slice(last, m.index));
-    const href = /^www\./i.test(m[0]) ? "https://" + m[0] : m[0];
-    out.push(h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
-    last = m.index + m[0].length;
+// The usernames of the message's mentions (the server found them), for
+// the highlight: lower case -> whether it names the reader.
+function mentionNames(m) {
+  const names = new Map();
+  for (const id of m.mentions || []) {
+    const u = S.user(id);
+    if (u && u.username) names.set(u.username.toLowerCase(), id === S.state.me.id);
   }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
+  return names;
 }
 
 function attachmentsOf(m, onImageLoad) {
@@ -70,17 +66,96 @@ function attachmentsOf(m, onImageLoad) {
 
 function reactionsOf(m) {
   if (!m.reactions || !m.reactions.length || m.pending) return null;
-  return h("div.reactions", null, m.reactions.map((r) =>
-    h("button.reaction" + (r.me ? ".mine" : ""), {
+  return h("div.reactions", null, m.reactions.map((r) => {
+    const chip = h("button.reaction" + (r.me ? ".mine" : ""), {
       type: "button",
       "aria-pressed": r.me ? "true" : "false",
       "aria-label": `${r.emoji} ${r.count}${r.me ? ", remove your reaction" : ", react"}`,
       dataset: { emoji: r.emoji },
       onclick: (e) => {
         e.stopPropagation();
+        // The click that ends a long press is not a toggle.
+        if (chip.dataset.pressed) return void delete chip.dataset.pressed;
         A.toggleReaction(m, r.emoji).catch(errorToast);
       },
-    }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }))));
+    }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }));
+    whoReacted(chip, m, r.emoji);
+    return chip;
+  }));
+}
+
+// Who reacted with `emoji` (GET /api/messages/{id}/reactions, asked when
+// wanted: the message carries counts only): a tooltip while the pointer
+// rests on the chip or the chip has the keyboard focus, a menu after a long
+// press (touch screens have no hover) or a right click.
+let tip = null;
+function hideTip() {
+  if (tip) tip.remove();
+  tip = null;
+}
+document.addEventListener("scroll", hideTip, true);
+
+function reactorsBody(m, emoji) {
+  const body = h("div.reactors", null, h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span.spinner.small", { "aria-hidden": "true" })));
+  A.reactors(m.id).then((list) => {
+    const r = list.find((x) => x.emoji === emoji);
+    const ids = r ? r.user_ids || [] : [];
+    const count = r ? r.count : 0;
+    const names = ids.map((id) => {
+      const u = S.user(id);
+      return h("div.reactor", null, userAvatar(u, "xs"), h("span.reactor-name", { text: u ? (id === S.state.me.id ? "You" : u.display_name || u.username) : "Deleted account" }));
+    });
+    append(clear(body), [h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span", { text: plural(count, "reaction", "reactions") })),
+      names, count > ids.length ? h("div.reactor.more", { text: `and ${count - ids.length} more` }) : null]);
+  }, (e) => append(clear(body), [h("div.reactor.error", { text: e.message || "Could not load" })]));
+  return body;
+}
+
+function whoReacted(chip, m, emoji) {
+  let wait = 0;
+  const show = () => {
+    hideTip();
+    tip = h("div.reactors-tip", { role: "tooltip" }, reactorsBody(m, emoji));
+    document.getElementById("overlays").append(tip);
+    const r = chip.getBoundingClientRect();
+    tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - 268)) + "px";
+    // Above the chip, growing upwards as the names come; below it near the top.
+    if (r.top > 240) tip.style.bottom = window.innerHeight - r.top + 6 + "px";
+    else tip.style.top = r.bottom + 6 + "px";
+  };
+  const later = () => {
+    clearTimeout(wait);
+    wait = setTimeout(show, 400);
+  };
+  const cancel = () => {
+    clearTimeout(wait);
+    hideTip();
+  };
+  const menu = () => {
+    cancel();
+    popover(chip, [reactorsBody(m, emoji)]);
+  };
+  chip.addEventListener("mouseenter", later);
+  chip.addEventListener("mouseleave", cancel);
+  chip.addEventListener("focus", () => chip.matches(":focus-visible") && later());
+  chip.addEventListener("blur", cancel);
+  chip.addEventListener("click", cancel);
+  chip.addEventListener("contextmenu", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    if (!chip.dataset.pressed) menu();
+  });
+  let press = 0;
+  chip.addEventListener("pointerdown", (e) => {
+    if (e.pointerType === "mouse") return;
+    delete chip.dataset.pressed;
+    clearTimeout(press);
+    press = setTimeout(() => {
+      chip.dataset.pressed = "1";
+      menu();
+    }, 500);
+  });
+  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) chip.addEventListener(ev, () => clearTimeout(press));
 }
 
 // Can the current user delete this message?
@@ -90,6 +165,16 @@ export function canDelete(m, chat) {
   if (m.sender_id === me.id) return true;
   const mine = S.member(chat, me.id);
   return chat.type === "group" && mine && mine.role === "owner";
+}
+
+// Pins: either member of a direct chat, a group's owner (API.md).
+export function mayPin(chat) {
+  const mine = S.member(chat, S.state.me.id);
+  return chat.type === "direct" || !!(mine && mine.role === "owner");
+}
+
+export function canPin(m, chat) {
+  return !m.pending && !m.deleted && m.kind !== "service" && mayPin(chat);
 }
 
 export function canEdit(m) {
@@ -111,7 +196,17 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
           entry.close();
           A.toggleReaction(m, e).catch(errorToast);
         },
-      }))));
+      })),
+    h("button.pick.pick-more", {
+      type: "button",
+      role: "menuitem",
+      "aria-label": "More reactions",
+      title: "More reactions",
+      onclick: () => {
+        entry.close();
+        openEmojiPicker(anchor, (e) => A.toggleReaction(m, e).catch(errorToast), { label: "React with any emoji" });
+      },
+    }, icon("plus"))));
   }
   if (m.pending && m.state === "failed") {
     items.push({ label: "Retry", icon: "retry", onclick: () => A.retry(m) });
@@ -123,6 +218,9 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
       icon: "copy",
       onclick: () => navigator.clipboard.writeText(m.text).then(() => toast("Copied"), () => toast("Could not copy", "error")),
     });
+  }
+  if (canPin(m, chat)) {
+    items.push({ label: m.pinned ? "Unpin" : "Pin", icon: "pin", onclick: () => A.pin(m, !m.pinned).catch(errorToast) });
   }
   if (canEdit(m)) items.push({ label: "Edit", icon: "edit", onclick: () => startEdit(m) });
   if (canDelete(m, chat)) {
@@ -147,7 +245,8 @@ export function openActions(m, chat, anchor, at, { startEdit }) {
 export function signature(m) {
   const sender = S.user(m.sender_id) || {};
   return JSON.stringify([m.id, m.text, m.edited_at, m.deleted, m.state, m.error,
-    (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url]);
+    (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url,
+    m.pinned, [...mentionNames(m)]]);
 }
 
 export function renderMessage(m, chat, { onImageLoad, startEdit }) {
@@ -175,12 +274,14 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
     const reactions = reactionsOf(m);
     // With reactions, the time and ticks close their row instead.
     if (reactions) reactions.append(meta);
-    if (m.text) bubbleKids.push(h("div.msg-text", null, richText(m.text), reactions ? null : meta));
+    if (m.text) bubbleKids.push(h("div.msg-text", null, renderMarkdown(m.text, mentionNames(m)), reactions ? null : meta));
     else if (!reactions) bubbleKids.push(h("div.msg-meta-row", null, meta));
     bubbleKids.push(reactions);
   }
   const onlyImages = !m.deleted && !m.text && (m.attachments || []).length && m.attachments.every(isImage);
-  const bubble = h("div.bubble" + (onlyImages ? ".media-only" : ""), null, bubbleKids);
+  // One to three emoji and nothing else: large, without a bubble (Telegram).
+  const emoji = !m.deleted && !(m.attachments || []).length && !m.reply_to && !m.forwarded_from ? emojiCount(m.text) : 0;
+  const bubble = h("div.bubble" + (onlyImages ? ".media-only" : "") + (emoji ? ".emoji-only.e" + emoji : ""), null, bubbleKids);
   if (!m.deleted && m.reactions && m.reactions.length && !m.pending) bubble.classList.add("has-reactions");
 
   const more = h("button.msg-more.icon-btn", {
