@@ -5,7 +5,8 @@
 // Topics: "me", "chats" (the list), "chat" (id: header/info of one chat),
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
-// "active" (the open chat changed).
+// "active" (the open chat changed), "show" (state.showing was set for the
+// open chat).
 
 const subs = new Map();
 
@@ -52,6 +53,7 @@ export const state = {
   pinned: new Map(), // messageId -> pinned Message known here, loaded in its chat's history or not (the pinned bar)
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
   activeChatId: null,
+  showing: null, // {chatId, messageId}: the message the chat view is to show next
   conn: "connecting",
   synced: false,
 };
@@ -71,6 +73,7 @@ export function reset() {
   state.pinned.clear();
   state.left.clear();
   state.activeChatId = null;
+  state.showing = null;
   state.synced = false;
 }
 
