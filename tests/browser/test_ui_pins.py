@@ -105,6 +105,8 @@ def test_pins(browser, api, new_user, out_dir, phone):
     # In a direct chat either member pins.
     d = api.post("/api/chats", token=ann, json={"type": "direct", "user_id": bob["user"]["id"]}).json()
     post_message(api, ann, d["id"], "direct words")
+    if phone:
+        b.click(".chat-head .back-btn")
     open_chat(b, "Ann Owner")
     row = wait_bubble(b, "direct words")
     open_actions(b, row)
