@@ -4,7 +4,7 @@
 // delivery ticks, and its actions menu.
 
 import { apiHref } from "../api.js";
-import { h, icon, append, clear } from "../dom.js";
+import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import { formatClock, formatFull, formatSize, isImage, colorClass, plural } from "../util.js";
@@ -74,8 +74,7 @@ function reactionsOf(m) {
       dataset: { emoji: r.emoji },
       onclick: (e) => {
         e.stopPropagation();
-        // The click that ends a long press is not a toggle.
-        if (chip.dataset.pressed) return void delete chip.dataset.pressed;
+        if (chip.dataset.pressed) return; // the click that ends a long press is not a toggle
         A.toggleReaction(m, r.emoji).catch(errorToast);
       },
     }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }));
@@ -95,33 +94,38 @@ function hideTip() {
 }
 document.addEventListener("scroll", hideTip, true);
 
-function reactorsBody(m, emoji) {
-  const body = h("div.reactors", null, h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span.spinner.small", { "aria-hidden": "true" })));
-  A.reactors(m.id).then((list) => {
-    const r = list.find((x) => x.emoji === emoji);
+// The list, once loaded (a popover is placed by its size when it opens).
+async function reactorsBody(m, emoji) {
+  const title = (label) => h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span", { text: label }));
+  try {
+    const r = (await A.reactors(m.id)).find((x) => x.emoji === emoji);
     const ids = r ? r.user_ids || [] : [];
     const count = r ? r.count : 0;
-    const names = ids.map((id) => {
-      const u = S.user(id);
-      return h("div.reactor", null, userAvatar(u, "xs"), h("span.reactor-name", { text: u ? (id === S.state.me.id ? "You" : u.display_name || u.username) : "Deleted account" }));
-    });
-    append(clear(body), [h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span", { text: plural(count, "reaction", "reactions") })),
-      names, count > ids.length ? h("div.reactor.more", { text: `and ${count - ids.length} more` }) : null]);
-  }, (e) => append(clear(body), [h("div.reactor.error", { text: e.message || "Could not load" })]));
-  return body;
+    return h("div.reactors", null, title(plural(count, "reaction", "reactions")),
+      ids.map((id) => {
+        const u = S.user(id);
+        return h("div.reactor", null, userAvatar(u, "xs"),
+          h("span.reactor-name", { text: u ? (id === S.state.me.id ? "You" : u.display_name || u.username) : "Deleted account" }));
+      }),
+      count > ids.length ? h("div.reactor.more", { text: `and ${count - ids.length} more` }) : null);
+  } catch (e) {
+    return h("div.reactors", null, title(e.message || "Could not load who reacted"));
+  }
 }
 
 function whoReacted(chip, m, emoji) {
   let wait = 0;
-  const show = () => {
+  let asked = 0; // the latest ask: an answer to an older one is dropped
+  const show = async () => {
+    const n = ++asked;
+    const body = await reactorsBody(m, emoji);
+    if (n !== asked || !chip.isConnected) return;
     hideTip();
-    tip = h("div.reactors-tip", { role: "tooltip" }, reactorsBody(m, emoji));
+    tip = h("div.reactors-tip", { role: "tooltip" }, body);
     document.getElementById("overlays").append(tip);
     const r = chip.getBoundingClientRect();
-    tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - 268)) + "px";
-    // Above the chip, growing upwards as the names come; below it near the top.
-    if (r.top > 240) tip.style.bottom = window.innerHeight - r.top + 6 + "px";
-    else tip.style.top = r.bottom + 6 + "px";
+    tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - tip.offsetWidth - 8)) + "px";
+    tip.style.top = (r.top > tip.offsetHeight + 14 ? r.top - tip.offsetHeight - 6 : r.bottom + 6) + "px";
   };
   const later = () => {
     clearTimeout(wait);
@@ -129,25 +133,38 @@ function whoReacted(chip, m, emoji) {
   };
   const cancel = () => {
     clearTimeout(wait);
+    asked++;
     hideTip();
   };
-  const menu = () => {
+  const menu = async () => {
     cancel();
-    popover(chip, [reactorsBody(m, emoji)]);
+    const n = asked;
+    const body = await reactorsBody(m, emoji);
+    if (n === asked && chip.isConnected) popover(chip, [body]);
   };
   chip.addEventListener("mouseenter", later);
   chip.addEventListener("mouseleave", cancel);
   chip.addEventListener("focus", () => chip.matches(":focus-visible") && later());
   chip.addEventListener("blur", cancel);
-  chip.addEventListener("click", cancel);
+  chip.addEventListener("click", () => {
+    if (chip.dataset.pressed) delete chip.dataset.pressed;
+    else cancel();
+  });
+  // A long press: a timer from a touch, or the contextmenu some phones
+  // fire for it (whichever comes first; a right click too).
+  let press = 0;
+  let touching = false;
   chip.addEventListener("contextmenu", (e) => {
     e.preventDefault();
     e.stopPropagation();
-    if (!chip.dataset.pressed) menu();
+    clearTimeout(press);
+    if (chip.dataset.pressed) return;
+    if (touching) chip.dataset.pressed = "1";
+    menu();
   });
-  let press = 0;
   chip.addEventListener("pointerdown", (e) => {
     if (e.pointerType === "mouse") return;
+    touching = true;
     delete chip.dataset.pressed;
     clearTimeout(press);
     press = setTimeout(() => {
@@ -155,7 +172,12 @@ function whoReacted(chip, m, emoji) {
       menu();
     }, 500);
   });
-  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) chip.addEventListener(ev, () => clearTimeout(press));
+  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) {
+    chip.addEventListener(ev, () => {
+      touching = false;
+      clearTimeout(press);
+    });
+  }
 }
 
 // Can the current user delete this message?
