@@ -9,7 +9,6 @@ import { h, iconButton } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import { loadMessage } from "../sync.js";
-import { plainText } from "../markdown.js";
 import { messagePreview } from "../util.js";
 import { mayPin } from "./message.js";
 import { errorToast } from "./overlay.js";
@@ -52,7 +51,7 @@ export function createPinBar() {
     if (!m) load(id);
     const number = list.length > 1 ? ` #${list.length - index}` : "";
     label.textContent = "Pinned message" + number;
-    const preview = m ? (m.text ? plainText(m.text) : messagePreview(m)) || "Message" : "…";
+    const preview = m ? messagePreview(m) || "Message" : "…";
     text.textContent = preview;
     main.setAttribute("aria-label", `Pinned message${number}: ${preview}. Show it in the chat`);
     lines.replaceChildren(...list.slice(0, MAX_LINES).map((_, i) =>
