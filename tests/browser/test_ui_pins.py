@@ -67,6 +67,7 @@ def test_pins(browser, api, new_user, out_dir, phone):
     # Pinned from the menu: both bars follow at once.
     row = wait_bubble(a, "pin me from the menu")
     open_actions(a, row)
+    a.screenshot(out_dir / f"pin-menu-{'phone' if phone else 'desktop'}.png")
     menu_item(a, "Pin").click()
     wait_bar(a, "Pinned message #3", "pin me from the menu")
     wait_bar(b, "Pinned message #3", "pin me from the menu", "Bob's bar, live")

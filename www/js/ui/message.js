@@ -92,7 +92,10 @@ function hideTip() {
   if (tip) tip.remove();
   tip = null;
 }
+// A redrawn row takes its chip away without a mouseleave: any scroll or
+// press elsewhere ends the tooltip too.
 document.addEventListener("scroll", hideTip, true);
+document.addEventListener("pointerdown", hideTip, true);
 
 // The list, once loaded (a popover is placed by its size when it opens).
 async function reactorsBody(m, emoji) {
