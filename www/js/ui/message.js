@@ -10,7 +10,7 @@ import * as A from "../actions.js";
 import { formatClock, formatFull, formatSize, isImage, colorClass, plural } from "../util.js";
 import { userAvatar } from "./avatar.js";
 import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
-import { render as renderMarkdown, emojiCount } from "../markdown.js";
+import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
 import { openEmojiPicker } from "./emojipicker.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
@@ -323,7 +323,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit }) {
   // One Tab stop for the whole list: the chat view makes one row 0 (roving).
   const row = h("div.msg-row." + (out ? "out" : "in"), {
     tabindex: "-1",
-    "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : m.text || "attachment"}`,
+    "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : plainText(m.text) || "attachment"}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },
   },
   !out && chat.type === "group" ? h("div.msg-avatar", null, userAvatar(sender, "sm")) : null,
