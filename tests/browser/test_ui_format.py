@@ -125,6 +125,8 @@ def test_emoji_picker_in_composer_and_for_reactions(browser, api, new_user, out_
     b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))")
     b.wait_gone(".emoji-picker")
     assert b.js("return document.querySelector('.composer-input').value") == "a🐵👍b"
+    if not phone:  # the writing goes on in the composer
+        assert b.js("return document.activeElement.matches('.composer-input')")
     assert not b.find(".send-btn").get_attribute("disabled")
     b.find(".send-btn").click()
     wait_bubble(b, "a🐵👍b")

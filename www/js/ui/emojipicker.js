@@ -170,13 +170,23 @@ export function openEmojiPicker(anchor, onPick, { label = "Emoji", keepOpen = fa
 }
 
 // The composer's emoji button: a picked emoji goes in at the caret (and
-// the composer hears an "input", as if typed).
+// the composer hears an "input", as if typed); once the picker closes, the
+// writing goes on in the composer (a touch screen keeps its keyboard down).
 export function emojiButton(input) {
-  const btn = iconButton("smile", "Emoji", () => openEmojiPicker(btn, (e) => {
-    const start = input.selectionStart ?? input.value.length;
-    const end = input.selectionEnd ?? start;
-    input.setRangeText(e, start, end, "end");
-    input.dispatchEvent(new Event("input", { bubbles: true }));
-  }, { label: "Emoji", keepOpen: true }), "emoji-btn");
+  const btn = iconButton("smile", "Emoji", () => {
+    let picked = false;
+    const entry = openEmojiPicker(btn, (e) => {
+      picked = true;
+      const start = input.selectionStart ?? input.value.length;
+      const end = input.selectionEnd ?? start;
+      input.setRangeText(e, start, end, "end");
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    }, { label: "Emoji", keepOpen: true });
+    const close = entry.close;
+    entry.close = () => {
+      close();
+      if (picked && !window.matchMedia("(pointer: coarse)").matches) input.focus();
+    };
+  }, "emoji-btn");
   return btn;
 }
