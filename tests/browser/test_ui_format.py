@@ -121,6 +121,15 @@ def test_emoji_picker_in_composer_and_for_reactions(browser, api, new_user, out_
     assert len(cells) > 100 and cells[0].text == "🐵", cells[0].text
     cells[0].click()
     assert b.finds(".emoji-picker"), "the picker closed after one emoji"
+    if not phone:
+        # The keyboard: down from the search into the grid, across it.
+        search = b.find(".emoji-picker .emoji-search")
+        search.click()
+        search.send_keys(Keys.ARROW_DOWN)
+        assert b.js("return document.activeElement.textContent") == "🐵"
+        b.js("return document.activeElement").send_keys(Keys.ARROW_RIGHT, Keys.ARROW_DOWN)
+        assert b.js("return document.activeElement.textContent") == b.js(
+            "return document.querySelectorAll('.emoji-picker .emoji-cell')[9].textContent")
     pick_by_search(b, "thumbs up", "👍")
     b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))")
     b.wait_gone(".emoji-picker")

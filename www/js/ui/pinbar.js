@@ -19,6 +19,7 @@ export function createPinBar() {
   let chatId = null;
   let index = 0; // into pinned_message_ids: the pin shown
   const asked = new Set(); // pinned messages being (or once) loaded
+  const hidden = new Set(); // pinned but not visible to this reader (a history cleared for them)
 
   const lines = h("span.pin-lines", { "aria-hidden": "true" });
   const label = h("span.pin-label");
@@ -37,7 +38,10 @@ export function createPinBar() {
     if (asked.has(id)) return;
     asked.add(id);
     const cid = chatId;
-    loadMessage(cid, id).then(() => cid === chatId && render(), () => asked.delete(id));
+    loadMessage(cid, id).then((m) => {
+      if (!m) hidden.add(id);
+      if (cid === chatId) render();
+    }, () => asked.delete(id));
   }
 
   function render() {
@@ -51,7 +55,7 @@ export function createPinBar() {
     if (!m) load(id);
     const number = list.length > 1 ? ` #${list.length - index}` : "";
     label.textContent = "Pinned message" + number;
-    const preview = m ? messagePreview(m) || "Message" : "…";
+    const preview = m ? messagePreview(m) || "Message" : hidden.has(id) ? "Message" : "…";
     text.textContent = preview;
     main.setAttribute("aria-label", `Pinned message${number}: ${preview}. Show it in the chat`);
     lines.replaceChildren(...list.slice(0, MAX_LINES).map((_, i) =>
