@@ -168,6 +168,7 @@ export async function edit(m, text) {
 export async function remove(m) {
   await api("DELETE", "/messages/" + m.id);
   S.updateMessage(m.chat_id, m.id, (x) => Object.assign(x, { deleted: true, text: "", attachments: [], reactions: [] }));
+  S.notePin({ id: m.id, chat_id: m.chat_id, deleted: true });
 }
 
 export async function toggleReaction(m, emoji) {
@@ -200,6 +201,14 @@ export async function toggleReaction(m, emoji) {
     apply(had);
     throw e;
   }
+}
+
+// Who reacted: [{emoji, count, me, user_ids}] (the first 100 of each).
+export const reactors = (messageId) => api("GET", `/messages/${messageId}/reactions`).then((r) => r.reactions || []);
+
+export async function pin(m, on) {
+  await api(on ? "PUT" : "DELETE", `/chats/${m.chat_id}/pins/${m.id}`);
+  S.notePin({ ...m, pinned: on });
 }
 
 // ---- chats ----------------------------------------------------------------------------

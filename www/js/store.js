@@ -50,6 +50,7 @@ export const state = {
   pending: new Map(), // chatId -> [outgoing message not yet confirmed]
   typing: new Map(), // chatId -> Map(userId -> timer)
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
+  pinned: new Map(), // messageId -> pinned Message known here, loaded in its chat's history or not (the pinned bar)
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
   activeChatId: null,
   showing: null, // {chatId, messageId}: the message the chat view is to show next
@@ -69,6 +70,7 @@ export function reset() {
   for (const m of state.typing.values()) for (const t of m.values()) clearTimeout(t);
   state.typing.clear();
   state.myReactions.clear();
+  state.pinned.clear();
   state.left.clear();
   state.activeChatId = null;
   state.showing = null;
@@ -266,6 +268,24 @@ export function updateMessage(chatId, id, fn) {
     if (c.last_message !== m) fn(c.last_message);
     emit("chats");
   }
+}
+
+// A message's pin state, from the server (a pin or unpin, an edit or a
+// delete of it): no chat event carries pins, so the chat's
+// pinned_message_ids (newest pin first) follow the messages' `pinned`.
+// A message pinned now becomes the newest pin; an edit keeps its place.
+export function notePin(m) {
+  const on = !!m.pinned && !m.deleted;
+  if (on) state.pinned.set(m.id, m);
+  else state.pinned.delete(m.id);
+  updateMessage(m.chat_id, m.id, (x) => {
+    x.pinned = on;
+  });
+  const c = state.chats.get(m.chat_id);
+  const ids = (c && c.pinned_message_ids) || [];
+  if (!c || ids.includes(m.id) === on) return;
+  c.pinned_message_ids = on ? [m.id, ...ids] : ids.filter((id) => id !== m.id);
+  emit("chat", c.id);
 }
 
 // ---- outgoing messages --------------------------------------------------------

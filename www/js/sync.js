@@ -200,6 +200,16 @@ export async function loadOlder(chatId) {
   }
 }
 
+// One message of a chat, by id (the page that ends with it), or null when
+// the caller cannot see it. For the pinned bar, whose pins may be far
+// above the loaded history.
+export async function loadMessage(chatId, id) {
+  const { messages } = await api("GET", `/chats/${chatId}/messages?before=${id + 1}&limit=1`);
+  const m = messages.find((x) => x.id === id) || null;
+  if (m) S.notePin(m);
+  return m;
+}
+
 // ---- delivered and read ---------------------------------------------------------------
 
 export function ack(chatId, messageId) {
@@ -324,6 +334,7 @@ function onEvent(ev) {
         c.last_message = m;
         S.emit("chats");
       }
+      S.notePin(m);
       break;
     }
     case "message.deleted":
@@ -331,6 +342,7 @@ function onEvent(ev) {
         Object.assign(m, { deleted: true, text: "", attachments: [], reactions: [] });
       });
       S.requote(ev.chat_id, d.message_id, { text: "", deleted: true, attachments_count: 0 });
+      S.notePin({ id: d.message_id, chat_id: ev.chat_id, deleted: true }); // deleting unpins
       if (c && d.message_id > ((S.member(c, me.id) || {}).last_read_message_id || 0)) recomputeUnread(c);
       break;
     case "reaction.updated": {

@@ -1,5 +1,7 @@
 // util.js - small pure helpers: formatting, ids, timing.
 
+import { plainText } from "./markdown.js";
+
 const pad = (n) => String(n).padStart(2, "0");
 
 export function initials(name) {
@@ -151,11 +153,12 @@ export function quoteOf(m) {
   };
 }
 
-// Plain-text preview of a message for the chat list.
+// Plain-text preview of a message for the chat list (its formatting
+// signs dropped: "**hi**" reads "hi").
 export function messagePreview(m) {
   if (!m) return "";
   if (m.deleted) return "Message deleted";
-  const text = (m.text || "").replace(/\s+/g, " ").trim();
+  const text = m.kind === "service" ? (m.text || "").replace(/\s+/g, " ").trim() : plainText(m.text || "");
   if (text) return text;
   const files = m.attachments || [];
   if (!files.length) return "";

@@ -9,6 +9,7 @@ import * as sync from "../sync.js";
 import { avatar, userAvatar } from "./avatar.js";
 import { renderMessage, signature, tickState, applyTicks } from "./message.js";
 import { createComposer } from "./composer.js";
+import { createPinBar } from "./pinbar.js";
 import { reconcile } from "./reconcile.js";
 import { errorToast, toast } from "./overlay.js";
 import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
@@ -41,12 +42,13 @@ export function createChatView({ openInfo }) {
   const jumpBadge = h("span.jump-badge", { hidden: true });
   const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
   const composer = createComposer({ onSent: () => scrollToBottom(false) });
+  const pinBar = createPinBar();
   const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: "Drop files to send" })));
   const empty = h("div.chat-empty", null,
     h("div.empty-icon", { "aria-hidden": "true" }, icon("chat")),
     h("h2", { text: "Select a chat" }),
     h("p", { text: "Choose a conversation on the left, or search for people to start a new one." }));
-  const body = h("div.chat-body", { hidden: true }, header, h("div.messages-wrap", null, scroller, jump), composer.el, dropZone);
+  const body = h("div.chat-body", { hidden: true }, header, pinBar.el, h("div.messages-wrap", null, scroller, jump), composer.el, dropZone);
   const el = h("main.chat-pane", { "aria-label": "Conversation" }, empty, body);
 
   // ---- header rendering ----
@@ -334,6 +336,7 @@ export function createChatView({ openInfo }) {
     rovingKey = null;
     atBottom = true;
     composer.setChat(id);
+    pinBar.setChat(id);
     renderHeader();
     const l = S.msgList(id);
     const target = takeShowing();

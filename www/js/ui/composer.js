@@ -14,6 +14,7 @@ import { formatSize, uuid } from "../util.js";
 import { toast, errorToast } from "./overlay.js";
 import { userAvatar } from "./avatar.js";
 import { nameOf, quoteLine } from "./message.js";
+import { emojiButton } from "./emojipicker.js";
 
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
@@ -57,7 +58,7 @@ export function createComposer({ onSent }) {
     iconButton("x", "Cancel reply", () => cancelReply()));
   const mentionList = h("div.mention-list", { id: "mention-list", role: "listbox", "aria-label": "Members to mention", hidden: true });
   const el = h("div.composer", null, mentionList, editBanner, replyBar, tray,
-    h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea), sendBtn));
+    h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea, emojiButton(textarea)), sendBtn));
 
   const st = () => {
     if (!drafts.has(chatId)) drafts.set(chatId, { uploads: [], editing: null, replyTo: null });

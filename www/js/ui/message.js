@@ -1,7 +1,8 @@
 // message.js - one message as a bubble: sender, "Forwarded from", the
-// quote of a reply, attachments, text with links, reactions, time,
-// "edited", delivery ticks, and its actions menu (also: R replies, and on
-// a phone a swipe to the left).
+// quote of a reply, attachments, text (markdown.js: formatting, links,
+// mentions; a few emoji alone large), reactions (who reacted on hover or a
+// long press), time, "edited", delivery ticks, and its actions menu (also:
+// R replies, and on a phone a swipe to the left).
 
 import { apiHref } from "../api.js";
 import { h, icon } from "../dom.js";
@@ -11,26 +12,20 @@ import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messa
 import { userAvatar } from "./avatar.js";
 import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
 import { openForward } from "./dialogs.js";
+import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
+import { openEmojiPicker } from "./emojipicker.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
-// http(s) URLs, and "www." addresses as people write them (not inside a
-// word, an email address or a path).
-const URL_RE = /(?:\bhttps?:\/\/|(?<![\w@.\/-])www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]}]/gi;
-
-// Text with links made clickable (a "www." one goes to https://); the
-// link is an element with a text node, everything else stays text.
-function richText(text) {
-  const out = [];
-  let last = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    if (m.index > last) out.push(text.slice(last, m.index));
-    const href = /^www\./i.test(m[0]) ? "https://" + m[0] : m[0];
-    out.push(h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] }));
-    last = m.index + m[0].length;
+// The usernames of the message's mentions (the server found them), for
+// the highlight: lower case -> whether it names the reader.
+function mentionNames(m) {
+  const names = new Map();
+  for (const id of m.mentions || []) {
+    const u = S.user(id);
+    if (u && u.username) names.set(u.username.toLowerCase(), id === S.state.me.id);
   }
-  if (last < text.length) out.push(text.slice(last));
-  return out;
+  return names;
 }
 
 function attachmentsOf(m, onImageLoad) {
@@ -73,17 +68,121 @@ function attachmentsOf(m, onImageLoad) {
 
 function reactionsOf(m) {
   if (!m.reactions || !m.reactions.length || m.pending) return null;
-  return h("div.reactions", null, m.reactions.map((r) =>
-    h("button.reaction" + (r.me ? ".mine" : ""), {
+  return h("div.reactions", null, m.reactions.map((r) => {
+    const chip = h("button.reaction" + (r.me ? ".mine" : ""), {
       type: "button",
       "aria-pressed": r.me ? "true" : "false",
       "aria-label": `${r.emoji} ${r.count}${r.me ? ", remove your reaction" : ", react"}`,
       dataset: { emoji: r.emoji },
       onclick: (e) => {
         e.stopPropagation();
+        if (chip.dataset.pressed) return; // the click that ends a long press is not a toggle
         A.toggleReaction(m, r.emoji).catch(errorToast);
       },
-    }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }))));
+    }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }));
+    whoReacted(chip, m, r.emoji);
+    return chip;
+  }));
+}
+
+// Who reacted with `emoji` (GET /api/messages/{id}/reactions, asked when
+// wanted: the message carries counts only): a tooltip while the pointer
+// rests on the chip or the chip has the keyboard focus, a menu after a long
+// press (touch screens have no hover) or a right click.
+let tip = null;
+function hideTip() {
+  if (tip) tip.remove();
+  tip = null;
+}
+// A redrawn row takes its chip away without a mouseleave: any scroll or
+// press elsewhere ends the tooltip too.
+document.addEventListener("scroll", hideTip, true);
+document.addEventListener("pointerdown", hideTip, true);
+
+// The list, once loaded (a popover is placed by its size when it opens).
+async function reactorsBody(m, emoji) {
+  const title = (label) => h("div.reactors-title", null, h("span.reactors-emoji", { text: emoji }), h("span", { text: label }));
+  try {
+    const r = (await A.reactors(m.id)).find((x) => x.emoji === emoji);
+    const ids = r ? r.user_ids || [] : [];
+    const count = r ? r.count : 0;
+    return h("div.reactors", null, title(plural(count, "reaction", "reactions")),
+      ids.map((id) => {
+        const u = S.user(id);
+        return h("div.reactor", null, userAvatar(u, "xs"),
+          h("span.reactor-name", { text: u ? (id === S.state.me.id ? "You" : u.display_name || u.username) : "Deleted account" }));
+      }),
+      count > ids.length ? h("div.reactor.more", { text: `and ${count - ids.length} more` }) : null);
+  } catch (e) {
+    return h("div.reactors", null, title(e.message || "Could not load who reacted"));
+  }
+}
+
+function whoReacted(chip, m, emoji) {
+  let wait = 0;
+  let asked = 0; // the latest ask: an answer to an older one is dropped
+  const show = async () => {
+    const n = ++asked;
+    const body = await reactorsBody(m, emoji);
+    if (n !== asked || !chip.isConnected) return;
+    hideTip();
+    tip = h("div.reactors-tip", { role: "tooltip" }, body);
+    document.getElementById("overlays").append(tip);
+    const r = chip.getBoundingClientRect();
+    tip.style.left = Math.max(8, Math.min(r.left, window.innerWidth - tip.offsetWidth - 8)) + "px";
+    tip.style.top = (r.top > tip.offsetHeight + 14 ? r.top - tip.offsetHeight - 6 : r.bottom + 6) + "px";
+  };
+  const later = () => {
+    clearTimeout(wait);
+    wait = setTimeout(show, 400);
+  };
+  const cancel = () => {
+    clearTimeout(wait);
+    asked++;
+    hideTip();
+  };
+  const menu = async () => {
+    cancel();
+    const n = asked;
+    const body = await reactorsBody(m, emoji);
+    if (n === asked && chip.isConnected) popover(chip, [body]);
+  };
+  chip.addEventListener("mouseenter", later);
+  chip.addEventListener("mouseleave", cancel);
+  chip.addEventListener("focus", () => chip.matches(":focus-visible") && later());
+  chip.addEventListener("blur", cancel);
+  chip.addEventListener("click", () => {
+    if (chip.dataset.pressed) delete chip.dataset.pressed;
+    else cancel();
+  });
+  // A long press: a timer from a touch, or the contextmenu some phones
+  // fire for it (whichever comes first; a right click too).
+  let press = 0;
+  let touching = false;
+  chip.addEventListener("contextmenu", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    clearTimeout(press);
+    if (chip.dataset.pressed) return;
+    if (touching) chip.dataset.pressed = "1";
+    menu();
+  });
+  chip.addEventListener("pointerdown", (e) => {
+    if (e.pointerType === "mouse") return;
+    touching = true;
+    delete chip.dataset.pressed;
+    clearTimeout(press);
+    press = setTimeout(() => {
+      chip.dataset.pressed = "1";
+      menu();
+    }, 500);
+  });
+  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) {
+    chip.addEventListener(ev, () => {
+      touching = false;
+      clearTimeout(press);
+    });
+  }
 }
 
 // A sender's name as bubbles, quotes and the reply bar show it.
@@ -97,7 +196,7 @@ export function nameOf(userId) {
 // deleted one says so.
 export function quoteLine(orig) {
   if (orig.deleted) return "Deleted message";
-  const line = (orig.text || "").trim().split("\n")[0].trim();
+  const line = plainText((orig.text || "").trim().split("\n")[0]);
   if (line) return line;
   if (orig.attachments) return messagePreview(orig);
   return orig.attachments_count ? plural(orig.attachments_count, "attachment", "attachments") : "Message";
@@ -140,6 +239,16 @@ export function canDelete(m, chat) {
   return chat.type === "group" && mine && mine.role === "owner";
 }
 
+// Pins: either member of a direct chat, a group's owner (API.md).
+export function mayPin(chat) {
+  const mine = S.member(chat, S.state.me.id);
+  return chat.type === "direct" || !!(mine && mine.role === "owner");
+}
+
+export function canPin(m, chat) {
+  return !m.pending && !m.deleted && m.kind !== "service" && mayPin(chat);
+}
+
 export function canEdit(m) {
   return !m.pending && !m.deleted && m.kind !== "service" && m.sender_id === S.state.me.id && !!m.text;
 }
@@ -159,7 +268,17 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
           entry.close();
           A.toggleReaction(m, e).catch(errorToast);
         },
-      }))));
+      })),
+    h("button.pick.pick-more", {
+      type: "button",
+      role: "menuitem",
+      "aria-label": "More reactions",
+      title: "More reactions",
+      onclick: () => {
+        entry.close();
+        openEmojiPicker(anchor, (e) => A.toggleReaction(m, e).catch(errorToast), { label: "React with any emoji" });
+      },
+    }, icon("plus"))));
   }
   if (canReply(m)) items.push({ label: "Reply", icon: "reply", onclick: () => startReply(m) });
   if (m.pending && m.state === "failed") {
@@ -174,6 +293,9 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
     });
   }
   if (canReply(m)) items.push({ label: "Forward", icon: "forward", onclick: () => openForward(m) });
+  if (canPin(m, chat)) {
+    items.push({ label: m.pinned ? "Unpin" : "Pin", icon: "pin", onclick: () => A.pin(m, !m.pinned).catch(errorToast) });
+  }
   if (canEdit(m)) items.push({ label: "Edit", icon: "edit", onclick: () => startEdit(m) });
   if (canDelete(m, chat)) {
     items.push({
@@ -199,7 +321,7 @@ export function signature(m) {
   const q = quoteNow(m);
   return JSON.stringify([m.id, m.text, m.edited_at, m.deleted, m.state, m.error,
     (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url,
-    q && [quoteLine(q), q.deleted, nameOf(q.sender_id)], m.forwarded_from]);
+    q && [quoteLine(q), q.deleted, nameOf(q.sender_id)], m.forwarded_from, m.pinned, [...mentionNames(m)]]);
 }
 
 export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
@@ -231,12 +353,14 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
     const reactions = reactionsOf(m);
     // With reactions, the time and ticks close their row instead.
     if (reactions) reactions.append(meta);
-    if (m.text) bubbleKids.push(h("div.msg-text", null, richText(m.text), reactions ? null : meta));
+    if (m.text) bubbleKids.push(h("div.msg-text", null, renderMarkdown(m.text, mentionNames(m)), reactions ? null : meta));
     else if (!reactions) bubbleKids.push(h("div.msg-meta-row", null, meta));
     bubbleKids.push(reactions);
   }
   const onlyImages = !m.deleted && !m.text && (m.attachments || []).length && m.attachments.every(isImage);
-  const bubble = h("div.bubble" + (onlyImages ? ".media-only" : ""), null, bubbleKids);
+  // One to three emoji and nothing else: large, without a bubble (Telegram).
+  const emoji = !m.deleted && !(m.attachments || []).length && !m.reply_to && !m.forwarded_from ? emojiCount(m.text) : 0;
+  const bubble = h("div.bubble" + (onlyImages ? ".media-only" : "") + (emoji ? ".emoji-only.e" + emoji : ""), null, bubbleKids);
   if (!m.deleted && m.reactions && m.reactions.length && !m.pending) bubble.classList.add("has-reactions");
 
   const more = h("button.msg-more.icon-btn", {
@@ -253,7 +377,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
   // One Tab stop for the whole list: the chat view makes one row 0 (roving).
   const row = h("div.msg-row." + (out ? "out" : "in"), {
     tabindex: "-1",
-    "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : m.text || "attachment"}`,
+    "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : plainText(m.text) || "attachment"}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },
   },
   !out && chat.type === "group" ? h("div.msg-avatar", null, userAvatar(sender, "sm")) : null,
