@@ -5,7 +5,7 @@
 // Topics: "me", "chats" (the list), "chat" (id: header/info of one chat),
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
-// "active" (the open chat changed).
+// "active" (the open chat changed), "blocked" (who blocked whom changed).
 
 const subs = new Map();
 
@@ -50,6 +50,8 @@ export const state = {
   typing: new Map(), // chatId -> Map(userId -> timer)
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
+  blocked: new Set(), // ids of the users this user blocked (GET /api/users/me/blocks)
+  blockedBy: new Set(), // ids of the users whose direct chat refused our message (403 blocked)
   activeChatId: null,
   conn: "connecting",
   synced: false,
@@ -68,6 +70,8 @@ export function reset() {
   state.typing.clear();
   state.myReactions.clear();
   state.left.clear();
+  state.blocked.clear();
+  state.blockedBy.clear();
   state.activeChatId = null;
   state.synced = false;
 }
@@ -121,7 +125,9 @@ export function putChat(c) {
   }
   state.left.delete(c.id);
   if (c.unread_count === undefined && old) chat.unread_count = old.unread_count;
+  if (c.unread_mentions === undefined && old) chat.unread_mentions = old.unread_mentions;
   chat.unread_count = chat.unread_count || 0;
+  chat.unread_mentions = chat.unread_count ? chat.unread_mentions || 0 : 0;
   if (chat.last_message) noteReactions(chat.last_message);
   // Keep the object's identity: views hold on to it.
   if (old) Object.assign(old, chat);

@@ -9,6 +9,7 @@ import * as sync from "../sync.js";
 import { avatar, userAvatar } from "./avatar.js";
 import { renderMessage, signature, tickState, applyTicks } from "./message.js";
 import { createComposer } from "./composer.js";
+import { createBlockedNotice } from "./blocked.js";
 import { reconcile } from "./reconcile.js";
 import { errorToast } from "./overlay.js";
 import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
@@ -41,6 +42,7 @@ export function createChatView({ openInfo }) {
   const jumpBadge = h("span.jump-badge", { hidden: true });
   const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
   const composer = createComposer({ onSent: () => scrollToBottom(false) });
+  const blocked = createBlockedNotice(composer.el);
   const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: "Drop files to send" })));
   const empty = h("div.chat-empty", null,
     h("div.empty-icon", { "aria-hidden": "true" }, icon("chat")),
@@ -334,6 +336,7 @@ export function createChatView({ openInfo }) {
     rovingKey = null;
     atBottom = true;
     composer.setChat(id);
+    blocked.setChat(id);
     renderHeader();
     const l = S.msgList(id);
     // Opened at the first unread message: around the read marker when the
