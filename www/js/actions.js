@@ -11,6 +11,14 @@ export const go = (chatId) => {
   location.hash = chatId ? "#/c/" + chatId : "#/";
 };
 
+// Opens a chat at one of its messages (a reply's quote, a search result, a
+// pin): the chat view loads the history around it when it is not loaded.
+export function showMessage(chatId, messageId) {
+  S.state.showing = { chatId, messageId };
+  if (S.state.activeChatId === chatId) S.emit("show");
+  else go(chatId);
+}
+
 // ---- messages -------------------------------------------------------------------------
 
 export function send(chatId, text, files = []) {

@@ -5,7 +5,8 @@
 // Topics: "me", "chats" (the list), "chat" (id: header/info of one chat),
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
-// "active" (the open chat changed), "blocked" (who blocked whom changed).
+// "active" (the open chat changed), "show" (state.showing was set for the
+// open chat), "blocked" (who blocked whom changed).
 
 const subs = new Map();
 
@@ -53,6 +54,7 @@ export const state = {
   blocked: new Set(), // ids of the users this user blocked (GET /api/users/me/blocks)
   blockedBy: new Set(), // ids of the users whose direct chat refused our message (403 blocked)
   activeChatId: null,
+  showing: null, // {chatId, messageId}: the message the chat view is to show next
   conn: "connecting",
   synced: false,
 };
@@ -73,6 +75,7 @@ export function reset() {
   state.blocked.clear();
   state.blockedBy.clear();
   state.activeChatId = null;
+  state.showing = null;
   state.synced = false;
 }
 

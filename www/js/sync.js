@@ -143,23 +143,23 @@ export async function loadLatest(chatId) {
   if (last && S.state.me && last.sender_id !== S.state.me.id) ack(chatId, last.id);
 }
 
-// A chat opened at its first unread message, when the newest page would not
-// reach back to it: a little of what was read before the marker, and the
-// page after it. The window is not at the latest message; loadNewer()
-// extends it as the reader scrolls down.
-const READ_CONTEXT = 10;
-export async function loadAroundRead(chatId, readId) {
+// A window of history around one message, for a chat opened at its first
+// unread message (the newest page would not reach back to it) or at a
+// message shown from a reply or a search: `before` messages up to and
+// including `id`, then `after` past it. The window is not at the latest
+// message; loadNewer() extends it as the reader scrolls down.
+export async function loadAround(chatId, id, before, after) {
   const l = S.msgList(chatId);
   const page = (q) => api("GET", `/chats/${chatId}/messages?${q}`);
-  const [before, after] = await Promise.all([
-    readId ? page(`before=${readId + 1}&limit=${READ_CONTEXT}`) : { messages: [], has_more: false },
-    page(`after=${readId}&limit=50`),
+  const [older, newer] = await Promise.all([
+    id ? page(`before=${id + 1}&limit=${before}`) : { messages: [], has_more: false },
+    page(`after=${id}&limit=${after}`),
   ]);
   l.items = [];
-  l.hasMore = before.has_more;
+  l.hasMore = older.has_more;
   l.loaded = true;
-  S.putMessages(chatId, [...before.messages, ...after.messages]);
-  settleLatest(chatId, after.has_more);
+  S.putMessages(chatId, [...older.messages, ...newer.messages]);
+  settleLatest(chatId, newer.has_more);
 }
 
 // Whether the window now reaches the latest message: not when the page said

@@ -11,7 +11,7 @@ import { renderMessage, signature, tickState, applyTicks } from "./message.js";
 import { createComposer } from "./composer.js";
 import { createBlockedNotice } from "./blocked.js";
 import { reconcile } from "./reconcile.js";
-import { errorToast } from "./overlay.js";
+import { errorToast, toast } from "./overlay.js";
 import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
 
 const RUN_GAP = 5 * 60 * 1000; // one sender's messages closer than this form a run
@@ -339,19 +339,23 @@ export function createChatView({ openInfo }) {
     blocked.setChat(id);
     renderHeader();
     const l = S.msgList(id);
+    const target = takeShowing();
     // Opened at the first unread message: around the read marker when the
     // newest page may not reach back to it (it holds 50, some of them ours
     // or service messages), or when what is cached does not.
     const unread = c ? c.unread_count || 0 : 0;
     const cachedReachesMarker = l.loaded && (!l.hasMore || (l.items.length && l.items[0].id <= readSnapshot));
-    const aroundRead = unread > 20 && !cachedReachesMarker;
-    if (!l.loaded || aroundRead) {
+    let load = null;
+    if (target) load = S.findMessage(id, target) ? null : () => sync.loadAround(id, target, SHOW_CONTEXT, SHOW_CONTEXT);
+    // A little of what was read before the marker, and the page after it.
+    else if (unread > 20 && !cachedReachesMarker) load = () => sync.loadAround(id, readSnapshot, 10, 50);
+    else if (!l.loaded) load = () => sync.loadLatest(id);
+    if (load) {
       clear(list);
       list.append(h("div.list-loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading messages" })));
       opening = true;
       try {
-        if (aroundRead) await sync.loadAroundRead(id, readSnapshot);
-        else await sync.loadLatest(id);
+        await load();
       } catch (e) {
         if (id === chatId) errorToast(e);
       } finally {
@@ -360,9 +364,11 @@ export function createChatView({ openInfo }) {
       if (id !== chatId) return;
       clear(list);
     }
+    if (target) atBottom = false;
     renderMessages();
     const sep = list.querySelector(".unread-sep");
-    if (sep) {
+    if (target) showRow(target);
+    else if (sep) {
       atBottom = false;
       scroller.scrollTop = Math.max(0, sep.offsetTop - 12);
       atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
@@ -370,6 +376,58 @@ export function createChatView({ openInfo }) {
     if (!window.matchMedia("(pointer: coarse)").matches) composer.focus();
   }
 
+  // ---- showing one message ----
+  const SHOW_CONTEXT = 25; // messages loaded on each side of a shown one
+
+  // The message asked for with A.showMessage() in this chat, once.
+  function takeShowing() {
+    const s = S.state.showing;
+    if (!s || s.chatId !== chatId) return null;
+    S.state.showing = null;
+    return s.messageId;
+  }
+
+  async function showInOpenChat() {
+    const target = takeShowing();
+    if (!target || opening) return;
+    const id = chatId;
+    if (!S.findMessage(id, target)) {
+      loader.hidden = false;
+      opening = true;
+      try {
+        await sync.loadAround(id, target, SHOW_CONTEXT, SHOW_CONTEXT);
+      } catch (e) {
+        errorToast(e);
+      } finally {
+        opening = false;
+        loader.hidden = true;
+      }
+      if (id !== chatId) return;
+    }
+    atBottom = false;
+    renderMessages();
+    showRow(target);
+  }
+
+  // Centred, made the list's Tab stop, and flashed so the eye finds it.
+  function showRow(messageId) {
+    const row = list.querySelector(`.msg-row[data-message-id="${messageId}"]`);
+    if (!row) {
+      toast("That message is no longer in this chat");
+      scrollToBottom(false);
+      return;
+    }
+    scroller.scrollTop = Math.max(0, row.offsetTop - (scroller.clientHeight - row.offsetHeight) / 2);
+    atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+    rovingKey = row.dataset.key;
+    roving();
+    row.classList.remove("flash");
+    void row.offsetWidth; // restarts the animation when it is shown twice
+    row.classList.add("flash");
+    row.addEventListener("animationend", () => row.classList.remove("flash"), { once: true });
+  }
+
+  S.on("show", () => chatId && showInOpenChat());
   S.on("messages", (id) => {
     if (id === chatId && !opening) renderMessages();
   });
