@@ -5,7 +5,7 @@
 // and files, as tabs.
 
 import { apiHref } from "../api.js";
-import { h, icon, iconButton, clear } from "../dom.js";
+import { h, icon, iconButton, clear, append } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import * as media from "../media.js";
@@ -153,7 +153,7 @@ export function createInfoPanel({ onClose }) {
       strip.querySelector(`[data-tab="${names[i]}"]`).click();
     });
     const panel = h("div.info-tabpanel", { role: "tabpanel", "aria-labelledby": "info-tab-" + tab });
-    panel.append(tab === "members" ? members() : shared(tab === "media" ? "image" : "file"));
+    append(panel, [tab === "members" ? members() : shared(tab === "media" ? "image" : "file")]);
     content.append(h("section.info-section.info-shared", null, strip, panel));
   }
 

@@ -10,7 +10,9 @@ const layer = () => document.getElementById("overlays");
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && stack.length) {
     e.preventDefault();
-    e.stopPropagation();
+    // Immediate: the app's own Escape (closing the info panel) listens on
+    // the document too, and would see the overlay already gone.
+    e.stopImmediatePropagation();
     stack[stack.length - 1].close();
   }
   if (e.key === "Tab" && stack.length) trapFocus(e, stack[stack.length - 1].el);
