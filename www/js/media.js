@@ -87,5 +87,6 @@ export function gallery(chatId) {
   return {
     list: () => items(chatId, "image").map((x) => x.file),
     older: () => scanMore(chatId),
+    done: () => scanState(chatId).done,
   };
 }

@@ -107,13 +107,14 @@ export function confirmDialog(title, text, okLabel = "OK", danger = true) {
 
 // lightbox(file) shows one picture large. With a gallery ({list() -> the
 // chat's pictures [File], oldest first; older() -> Promise<bool>: looks
-// for earlier ones, resolving to whether there may be still more}) it
+// for earlier ones, resolving to whether there may be still more; done()
+// -> whether list() holds them all already}) it
 // steps through them: the arrow keys, the buttons beside the picture, a
 // sideways swipe on a touch screen.
 export function lightbox(file, gallery) {
   let entry;
   let cur = file;
-  let more = !!(gallery && gallery.older);
+  let more = !!gallery && !gallery.done();
   let busy = false;
   const img = h("img.lightbox-img");
   const name = h("span.lightbox-name");
