@@ -215,14 +215,13 @@ export function createSidebar() {
     const u = m.sender_id && S.user(m.sender_id);
     const who = m.sender_id === me.id ? "You" : c.type === "group" && u ? u.display_name || u.username : "";
     const text = m.text ? snippet(m.text, stems) : [messagePreview(m)];
-    return h("button.chat-item.msg-hit" + (m.id === shownHit ? ".active" : ""), {
+    return h("button.chat-item.msg-hit", {
       type: "button",
       dataset: { chatId: m.chat_id, messageId: m.id },
       "aria-label": `${who || (u ? u.display_name || u.username : "")} in ${title}, ${formatFull(m.created_at)}: ${(m.text || "").slice(0, 200)}`,
       onclick: () => {
         shownHit = m.id;
-        for (const x of results.querySelectorAll(".msg-hit.active")) x.classList.remove("active");
-        results.querySelector(`.msg-hit[data-message-id="${m.id}"]`)?.classList.add("active");
+        markShown();
         A.showMessage(m.chat_id, m.id);
       },
     },
@@ -235,35 +234,59 @@ export function createSidebar() {
       h("div.hit-text", null, who ? h("span.hit-sender", { text: who + ": " }) : null, text)));
   }
 
+  // Keyed (reconcile): the answers come one by one, and a result already
+  // shown keeps its element (and the focus) when the next one arrives.
   function renderResults() {
     if (!found) return;
     const { q, people, messages } = found;
     const needle = q.toLowerCase();
     const chats = S.sortedChats().filter((c) => S.chatTitle(c).toLowerCase().includes(needle) ||
       (c.type === "direct" && (S.peer(c) || {}).username?.includes(needle)));
-    const sections = [];
+    const items = [];
+    const heading = (text) => items.push({ key: "h-" + text, sig: text, build: () => h("h3.section-title", { text }) });
     if (chats.length) {
-      sections.push(h("h3.section-title", { text: "Chats" }));
-      for (const c of chats) sections.push(itemFor(c, c.id === S.state.activeChatId).build());
+      heading("Chats");
+      for (const c of chats) items.push(itemFor(c, c.id === S.state.activeChatId));
     }
     if (people && people.length) {
-      sections.push(h("h3.section-title", { text: "People" }));
-      for (const u of people) sections.push(personItem(u));
+      heading("People");
+      for (const u of people) {
+        items.push({ key: "u" + u.id, sig: JSON.stringify([u.display_name, u.username, u.avatar_url, u.online]), build: () => personItem(u) });
+      }
     }
-    const hits = messages ? messages.map((m) => hitItem(m, queryStems(q))).filter(Boolean) : [];
+    const stems = queryStems(q);
+    const hits = (messages || []).filter((m) => S.chat(m.chat_id));
     if (hits.length) {
-      sections.push(h("h3.section-title", { text: "Messages" }), hits);
+      heading("Messages");
+      for (const m of hits) {
+        const c = S.chat(m.chat_id);
+        const u = m.sender_id && S.user(m.sender_id);
+        items.push({
+          key: "m" + m.id,
+          sig: JSON.stringify([q, m.text, S.chatTitle(c), u && [u.display_name, u.avatar_url]]),
+          build: () => hitItem(m, stems),
+        });
+      }
       if (found.more) {
-        sections.push(h("button.btn.small.more-hits", { type: "button", disabled: !!found.paging, onclick: moreHits },
-          found.paging ? "Loading…" : "Show more messages"));
+        items.push({
+          key: "more",
+          sig: String(!!found.paging),
+          build: () => h("button.btn.small.more-hits", { type: "button", disabled: !!found.paging, onclick: moreHits },
+            found.paging ? "Loading…" : "Show more messages"),
+        });
       }
     }
     if (people === null || messages === null) {
-      sections.push(h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching…"));
+      items.push({ key: "hint", sig: "…", build: () => h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching…") });
     } else if (!chats.length && !people.length && !hits.length) {
-      sections.push(h("div.list-hint", { text: "Nothing found for “" + q + "”" }));
+      items.push({ key: "hint", sig: q, build: () => h("div.list-hint", { text: "Nothing found for “" + q + "”" }) });
     }
-    clear(results).append(...sections.flat());
+    reconcile(results, items);
+    markShown();
+  }
+
+  function markShown() {
+    for (const el of results.querySelectorAll(".msg-hit")) el.classList.toggle("active", Number(el.dataset.messageId) === shownHit);
   }
 
   function showSearch(q) {
