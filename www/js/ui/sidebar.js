@@ -28,6 +28,7 @@ export function createSidebar() {
     type: "search",
     placeholder: "Search chats, people, messages",
     "aria-label": "Search chats, people and messages",
+    maxlength: "256", // the message search's limit
     autocomplete: "off",
     spellcheck: "false",
   });
