@@ -5,9 +5,6 @@ hand a group over, the notice when ownership comes to you by itself, delete
 a group; the Media and Files tabs and the lightbox stepping through the
 chat's pictures (keys, buttons, swipe)."""
 
-import time
-import uuid
-
 import pytest
 
 from browser import By, Keys
@@ -38,16 +35,7 @@ def say(api, user, chat_id, text=None, files=()):
         r = api.post("/api/files", token=user, files={"file": (name, data, mime)})
         assert r.status_code == 201, r.text
         ids += [f["id"] for f in r.json()["files"]]
-    body = {"client_id": str(uuid.uuid4()), "attachment_ids": ids}
-    if text:
-        body["text"] = text
-    for _ in range(50):  # the send rate limit, waited out as post_message does
-        r = api.post(f"/api/chats/{chat_id}/messages", token=user, json=body)
-        if r.status_code != 429:
-            break
-        time.sleep(float(r.headers.get("Retry-After") or 1) / 4)
-    assert r.status_code == 201, r.text
-    return r.json()
+    return post_message(api, user, chat_id, text, attachment_ids=ids)
 
 
 @PHONE
