@@ -117,7 +117,7 @@ def test_keyboard_only(browser, api, new_user):
     b = browser()
     sign_in(b, mo["username"], mo["password"])
     b.find("body").send_keys(Keys.CONTROL, "k")  # Ctrl+K: the search
-    b.wait(lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Search chats and people", 5, "the search")
+    b.wait(lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Search chats, people and messages", 5, "the search")
     search = b.driver.switch_to.active_element
     search.send_keys(ned["username"])
     b.wait_for(f'.search-results .chat-item.person[aria-label="Message Ned Stark"]')

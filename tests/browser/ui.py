@@ -185,9 +185,12 @@ def settle(seconds=0.3):
     time.sleep(seconds)
 
 
-def post_message(api, user, chat_id, text, client_id=None):
-    """Sends a message over REST, waiting out the send rate limit (429)."""
-    body = {"text": text}
+def post_message(api, user, chat_id, text, client_id=None, attachment_ids=()):
+    """Sends a message over REST, waiting out the send rate limit (429);
+    text may be None when there are attachments."""
+    body = {"text": text} if text is not None else {}
+    if attachment_ids:
+        body["attachment_ids"] = list(attachment_ids)
     if client_id:
         body["client_id"] = client_id
     for _ in range(50):

@@ -5,6 +5,7 @@ import { api, upload } from "./api.js";
 import * as S from "./store.js";
 import { fetchChat, onRetryFailed } from "./sync.js";
 import { uuid, quoteOf } from "./util.js";
+import * as media from "./media.js";
 
 export const go = (chatId) => {
   location.hash = chatId ? "#/c/" + chatId : "#/";
@@ -79,6 +80,7 @@ async function attempt(p) {
       S.emit("chats");
       return;
     }
+    if (e.code === "blocked") refusedBy(p.chat_id);
     p.state = "failed";
     p.error = e.message;
     p.retryable = e.isNetwork;
@@ -244,6 +246,50 @@ export async function removeMember(chatId, userId) {
     await fetchChat(chatId).catch(() => {});
   }
 }
+
+// Deletes a group for everyone (its owner), or clears a direct chat for
+// this user only and takes it off the list.
+export async function deleteChat(chatId) {
+  const c = S.chat(chatId);
+  await api("DELETE", "/chats/" + chatId);
+  media.forget(chatId);
+  S.removeChat(chatId);
+  // A cleared direct chat is not left: the other's next message brings it
+  // back (with only what came after), so its events must not be ignored.
+  if (c && c.type === "direct") S.state.left.delete(chatId);
+  if (S.state.activeChatId === chatId) go(null);
+}
+
+export async function setOwner(chatId, userId) {
+  S.putChat(await api("PUT", `/chats/${chatId}/owner`, { user_id: userId }));
+}
+
+export async function loadBlocks() {
+  const { users } = await api("GET", "/users/me/blocks");
+  S.state.blocked = new Set(users.map((u) => (S.putUser(u), u.id)));
+  S.emit("blocked");
+}
+
+export async function setBlocked(userId, on) {
+  await api(on ? "PUT" : "DELETE", `/users/${userId}/block`);
+  if (on) S.state.blocked.add(userId);
+  else S.state.blocked.delete(userId);
+  S.emit("blocked");
+}
+
+// The server refused a message because the other member of this direct
+// chat blocked us: the composer says so instead of failing again.
+function refusedBy(chatId) {
+  const p = S.peer(S.chat(chatId));
+  if (!p) return;
+  S.state.blockedBy.add(p.id);
+  S.emit("blocked");
+}
+
+export const SEARCH_PAGE = 20;
+export const searchMessages = (q, before) =>
+  api("GET", `/search/messages?q=${encodeURIComponent(q)}&limit=${SEARCH_PAGE}${before ? "&before=" + before : ""}`)
+    .then((r) => r.messages || []);
 
 export const searchUsers = (q, limit = 20) =>
   api("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`).then((r) => r.users || []);

@@ -6,7 +6,7 @@
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
 // "active" (the open chat changed), "show" (state.showing was set for the
-// open chat).
+// open chat), "blocked" (who blocked whom changed).
 
 const subs = new Map();
 
@@ -52,6 +52,8 @@ export const state = {
   myReactions: new Map(), // messageId -> Set(emoji) (what this user reacted with)
   pinned: new Map(), // messageId -> pinned Message known here, loaded in its chat's history or not (the pinned bar)
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
+  blocked: new Set(), // ids of the users this user blocked (GET /api/users/me/blocks)
+  blockedBy: new Set(), // ids of the users whose direct chat refused our message (403 blocked)
   activeChatId: null,
   showing: null, // {chatId, messageId}: the message the chat view is to show next
   conn: "connecting",
@@ -72,6 +74,8 @@ export function reset() {
   state.myReactions.clear();
   state.pinned.clear();
   state.left.clear();
+  state.blocked.clear();
+  state.blockedBy.clear();
   state.activeChatId = null;
   state.showing = null;
   state.synced = false;
@@ -126,7 +130,9 @@ export function putChat(c) {
   }
   state.left.delete(c.id);
   if (c.unread_count === undefined && old) chat.unread_count = old.unread_count;
+  if (c.unread_mentions === undefined && old) chat.unread_mentions = old.unread_mentions;
   chat.unread_count = chat.unread_count || 0;
+  chat.unread_mentions = chat.unread_count ? chat.unread_mentions || 0 : 0;
   if (chat.last_message) noteReactions(chat.last_message);
   // Keep the object's identity: views hold on to it.
   if (old) Object.assign(old, chat);

@@ -12,6 +12,7 @@ import * as auth from "./auth.js";
 import * as S from "./store.js";
 import { Realtime } from "./ws.js";
 import { debounce, quoteOf } from "./util.js";
+import * as media from "./media.js";
 
 export let rt = null;
 let fallback = 0;
@@ -20,7 +21,7 @@ let again = false;
 let failing = false;
 let offTokens = () => {};
 const acked = new Map(); // chatId -> highest message id acked
-const hooks = { removedFromChat: () => {}, failed: () => {} };
+const hooks = { removedFromChat: () => {}, failed: () => {}, becameOwner: () => {} };
 
 export function setHooks(h) {
   Object.assign(hooks, h);
@@ -245,18 +246,23 @@ function recomputeUnread(c) {
   if (!mine) return;
   const read = mine.last_read_message_id;
   const lm = c.last_message;
-  if (!lm || read >= lm.id) c.unread_count = 0;
-  else {
+  if (!lm || read >= lm.id) {
+    c.unread_count = 0;
+    c.unread_mentions = 0;
+  } else {
     const l = S.state.messages.get(c.id);
     const covered = l && l.atLatest && l.items.length && (!l.hasMore || l.items[0].id <= read);
     const after = covered ? l.items.filter((m) => m.id > read && !m.deleted) : [];
     if (covered && !after.some((m) => m.kind === "service")) {
       c.unread_count = after.filter((m) => m.sender_id !== me.id).length;
+      c.unread_mentions = after.filter((m) => m.sender_id !== me.id && mentionsMe(m)).length;
     } else refetchSoon(c.id);
   }
   S.emit("chats");
   S.emit("chat", c.id);
 }
+
+const mentionsMe = (m) => !!(S.state.me && m.mentions && m.mentions.includes(S.state.me.id));
 
 // Advance the read marker as messages come into view.
 export function markRead(chatId, messageId) {
@@ -317,7 +323,10 @@ function onEvent(ev) {
         refetchSoon(c.id);
         ack(m.chat_id, m.id);
       } else if (m.sender_id !== me.id) {
-        if (!known && newer) c.unread_count = (c.unread_count || 0) + 1;
+        if (!known && newer) {
+          c.unread_count = (c.unread_count || 0) + 1;
+          if (mentionsMe(m)) c.unread_mentions = (c.unread_mentions || 0) + 1;
+        }
         if (m.sender_id) S.setTyping(m.chat_id, m.sender_id, false);
         ack(m.chat_id, m.id);
       }
@@ -344,6 +353,7 @@ function onEvent(ev) {
       S.requote(ev.chat_id, d.message_id, { text: "", deleted: true, attachments_count: 0 });
       S.notePin({ id: d.message_id, chat_id: ev.chat_id, deleted: true }); // deleting unpins
       if (c && d.message_id > ((S.member(c, me.id) || {}).last_read_message_id || 0)) recomputeUnread(c);
+      media.dropMessage(ev.chat_id, d.message_id);
       break;
     case "reaction.updated": {
       const mine = S.state.myReactions.get(d.message_id) || new Set();
@@ -366,8 +376,13 @@ function onEvent(ev) {
       // Someone opened a direct chat with us and has not written yet: it
       // joins the list with its first message (API.md), fetched then.
       if (!c && d.chat.type === "direct" && !d.chat.last_message) return;
-      const { unread_count, ...rest } = d.chat;
-      S.putChat(c ? rest : { ...rest, unread_count: 0 });
+      // Events carry no per-caller counts (0) nor settings (null, "all").
+      const { unread_count, unread_mentions, muted_until, notify, ...rest } = d.chat;
+      const wasOwner = c && (S.member(c, me.id) || {}).role === "owner";
+      const chat = S.putChat(c ? rest : { ...rest, unread_count: 0, unread_mentions: 0 });
+      // Ownership that came to us (handed over, or ours automatically when
+      // the owner left) is told: it brings rights and a duty to moderate.
+      if (c && !wasOwner && (S.member(chat, me.id) || {}).role === "owner") hooks.becameOwner(chat.id, S.chatTitle(chat));
       break;
     }
     case "member.added": {
@@ -424,6 +439,7 @@ function onEvent(ev) {
       }
       break;
     case "chat.deleted":
+      media.forget(ev.chat_id);
       if (c) {
         const title = S.chatTitle(c);
         S.removeChat(ev.chat_id);

@@ -106,8 +106,11 @@ export async function startApp(root) {
     failed: (e) => {
       if (e.status !== 401) toast("Could not load chats: " + e.message, "error");
     },
+    becameOwner: (id, title) => toast(`You are now the owner of “${title}”`),
   });
   sync.start();
+  // Whom we blocked: a direct chat with them shows "Unblock" for a composer.
+  A.loadBlocks().catch(() => {});
   route();
 
   // For tests and debugging: drop the realtime link on purpose.

@@ -10,6 +10,7 @@ import { avatar, userAvatar } from "./avatar.js";
 import { renderMessage, signature, tickState, applyTicks } from "./message.js";
 import { createComposer } from "./composer.js";
 import { createPinBar } from "./pinbar.js";
+import { createBlockedNotice } from "./blocked.js";
 import { reconcile } from "./reconcile.js";
 import { errorToast, toast } from "./overlay.js";
 import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
@@ -43,6 +44,7 @@ export function createChatView({ openInfo }) {
   const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
   const composer = createComposer({ onSent: () => scrollToBottom(false) });
   const pinBar = createPinBar();
+  const blocked = createBlockedNotice(composer.el);
   const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: "Drop files to send" })));
   const empty = h("div.chat-empty", null,
     h("div.empty-icon", { "aria-hidden": "true" }, icon("chat")),
@@ -337,6 +339,7 @@ export function createChatView({ openInfo }) {
     atBottom = true;
     composer.setChat(id);
     pinBar.setChat(id);
+    blocked.setChat(id);
     renderHeader();
     const l = S.msgList(id);
     const target = takeShowing();

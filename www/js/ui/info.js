@@ -1,20 +1,27 @@
-// info.js - the chat info panel: a person's profile for a direct chat; for a
-// group its title (owner renames), members and roles, add and remove
-// (owner), and leave.
+// info.js - the chat info panel: a person's profile for a direct chat,
+// block or unblock them, delete the chat (for me); for a group its title
+// (owner renames), members and roles, add, remove and make owner (owner),
+// leave, delete the group (owner); and for both the chat's shared pictures
+// and files, as tabs.
 
-import { h, icon, iconButton, clear } from "../dom.js";
+import { apiHref } from "../api.js";
+import { h, icon, iconButton, clear, append } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
+import * as media from "../media.js";
 import { avatar, userAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
-import { confirmDialog, errorToast, toast } from "./overlay.js";
-import { lastSeen, plural } from "../util.js";
+import { confirmDialog, errorToast, lightbox, popover, toast } from "./overlay.js";
+import { formatListTime, formatSize, lastSeen, plural } from "../util.js";
+
+const TAB_NAMES = { members: "Members", media: "Media", files: "Files" };
 
 export function createInfoPanel({ onClose }) {
   let chatId = null;
   let renaming = false;
   let adding = false;
   let picker = null;
+  let tab = null; // the shown tab: "members" (groups), "media" or "files"
   const content = h("div.info-content");
   const el = h("aside.info-panel", { "aria-label": "Chat info", hidden: true },
     h("header.info-head", null,
@@ -22,7 +29,14 @@ export function createInfoPanel({ onClose }) {
       h("h2.info-heading", { text: "Info" })),
     content);
 
+  // Drawn anew on every change; the reader's place in it stays.
   function render() {
+    const top = content.scrollTop;
+    draw();
+    content.scrollTop = top;
+  }
+
+  function draw() {
     const c = S.chat(chatId);
     clear(content);
     if (!c) return;
@@ -38,6 +52,8 @@ export function createInfoPanel({ onClose }) {
         h("dl.info-list", null,
           h("dt", { text: "Username" }), h("dd", { text: "@" + p.username }),
           p.about ? [h("dt", { text: "About" }), h("dd.about", { text: p.about })] : null));
+      tabs(["media", "files"]);
+      directActions(c, p);
       return;
     }
     const mine = S.member(c, me.id);
@@ -108,27 +124,122 @@ export function createInfoPanel({ onClose }) {
       }
     }
 
-    const members = [...c.members].sort((a, b) => (a.role === "owner" ? -1 : 0) - (b.role === "owner" ? -1 : 0) ||
-      (S.user(a.user_id)?.display_name || "").localeCompare(S.user(b.user_id)?.display_name || ""));
-    content.append(h("section.info-section", null,
-      h("h4.section-title", { text: "Members" }),
-      h("ul.member-list", null, members.map((m) => {
-        const u = S.user(m.user_id) || { id: m.user_id, username: "?", display_name: "Unknown" };
-        const isMe = m.user_id === me.id;
-        return h("li.member", { dataset: { userId: m.user_id } },
-          userAvatar(u, "sm", true),
-          h("div.member-text", null,
-            h("span.member-name", null, (u.display_name || u.username) + (isMe ? " (you)" : "")),
-            h("span.member-sub" + (u.online && !isMe ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
-          m.role === "owner" ? h("span.role-badge", { text: "owner" }) : null,
-          owner && !isMe
-            ? iconButton("x", "Remove " + (u.display_name || u.username), async () => {
-                const ok = await confirmDialog("Remove member?", `Remove ${u.display_name || u.username} from “${title}”?`, "Remove");
-                if (ok) A.removeMember(c.id, m.user_id).catch(errorToast);
-              }, "small")
-            : null);
-      }))));
+    tabs(["members", "media", "files"], () => membersOf(c, owner, title));
+    groupActions(c, owner, title);
+  }
 
+  // The tab strip and the shown tab's content (members come from the
+  // caller: only groups have them).
+  function tabs(names, members) {
+    if (!names.includes(tab)) tab = names[0];
+    const strip = h("div.info-tabs", { role: "tablist", "aria-label": "Chat content" }, names.map((n) =>
+      h("button.info-tab" + (n === tab ? ".active" : ""), {
+        type: "button",
+        role: "tab",
+        id: "info-tab-" + n,
+        "aria-selected": n === tab ? "true" : "false",
+        tabindex: n === tab ? "0" : "-1",
+        dataset: { tab: n },
+        onclick: () => {
+          tab = n;
+          render();
+          content.querySelector(".info-tab.active").focus();
+        },
+      }, TAB_NAMES[n])));
+    strip.addEventListener("keydown", (e) => {
+      const i = names.indexOf(tab) + (e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0);
+      if (i === names.indexOf(tab) || !names[i]) return;
+      e.preventDefault();
+      strip.querySelector(`[data-tab="${names[i]}"]`).click();
+    });
+    const panel = h("div.info-tabpanel", { role: "tabpanel", "aria-labelledby": "info-tab-" + tab });
+    append(panel, [tab === "members" ? members() : shared(tab === "media" ? "image" : "file")]);
+    content.append(h("section.info-section.info-shared", null, strip, panel));
+  }
+
+  // The chat's pictures (a grid; each opens in the lightbox, which steps
+  // through them) or other files (a list), newest first, found by reading
+  // the history back (media.js); "Look further back" while it is not read.
+  function shared(kind) {
+    const st = media.scanState(chatId);
+    if (!st.started) scan();
+    const found = media.items(chatId, kind).reverse();
+    const out = [];
+    if (kind === "image" && found.length) {
+      out.push(h("div.media-grid", null, found.map(({ file, message }) =>
+        h("button.media-cell", {
+          type: "button",
+          dataset: { messageId: message.id, fileId: file.id },
+          "aria-label": `Open image ${file.name || ""}, ${formatListTime(message.created_at)}`,
+          onclick: () => lightbox(file, media.gallery(chatId)),
+        }, h("img", { src: apiHref(file.url), alt: "", loading: "lazy", decoding: "async" })))));
+    } else if (found.length) {
+      out.push(h("ul.shared-files", null, found.map(({ file, message }) =>
+        h("li", null, h("a.shared-file", {
+          href: apiHref(file.url),
+          download: file.name || "",
+          dataset: { messageId: message.id, fileId: file.id },
+          "aria-label": `Download ${file.name}, ${formatSize(file.size)}`,
+        },
+        h("span.file-icon", null, icon("file")),
+        h("span.file-meta", null,
+          h("span.file-name", { text: file.name || "file" }),
+          h("span.file-size", { text: formatSize(file.size) + " · " + formatListTime(message.created_at) })),
+        icon("download", "file-dl"))))));
+    }
+    if (st.busy || !st.started) {
+      out.push(h("div.list-hint", { role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Looking through the history…"));
+    } else if (!st.done) {
+      out.push(h("div.shared-more", null,
+        h("span.muted", { text: `Looked through the latest ${st.scanned} messages.` }),
+        h("button.btn.small", { type: "button", onclick: () => { scan(); render(); } }, "Look further back")));
+    } else if (!found.length) {
+      out.push(h("div.list-hint", { text: kind === "image" ? "No pictures in this chat yet" : "No files in this chat yet" }));
+    }
+    return out;
+  }
+
+  // Reads on; drawn again when done (the caller draws the spinner).
+  function scan() {
+    const id = chatId;
+    media.scanMore(id).catch(errorToast).finally(() => id === chatId && !el.hidden && render());
+  }
+
+  function directActions(c, p) {
+    const name = p.display_name || p.username;
+    const blocked = S.state.blocked.has(p.id);
+    content.append(
+      h("button.info-action.block-action", {
+        type: "button",
+        onclick: async () => {
+          if (!blocked && !(await confirmDialog(`Block ${name}?`,
+            `${name} will not be able to write to you, nor add you to groups. You can unblock them at any time.`, "Block"))) return;
+          try {
+            await A.setBlocked(p.id, !blocked);
+            toast(blocked ? `${name} is unblocked` : `${name} is blocked`);
+          } catch (e) {
+            errorToast(e);
+          }
+        },
+      }, icon("block"), blocked ? `Unblock ${name}` : `Block ${name}`),
+      h("button.info-action.danger.delete-chat", {
+        type: "button",
+        onclick: async () => {
+          const ok = await confirmDialog("Delete chat?",
+            `The chat with ${name} and its history are removed for you only; ${name} keeps them. A new message brings the chat back.`, "Delete");
+          if (!ok) return;
+          try {
+            await A.deleteChat(c.id);
+            onClose();
+          } catch (e) {
+            errorToast(e);
+          }
+        },
+      }, icon("trash"), "Delete chat"));
+  }
+
+  function groupActions(c, owner, title) {
+    const me = S.state.me;
     content.append(h("button.info-action.danger", {
       type: "button",
       onclick: async () => {
@@ -143,6 +254,70 @@ export function createInfoPanel({ onClose }) {
         }
       },
     }, icon("leave"), "Leave group"));
+    if (!owner) return;
+    content.append(h("button.info-action.danger.delete-chat", {
+      type: "button",
+      onclick: async () => {
+        const ok = await confirmDialog("Delete group?",
+          `“${title}” and all its messages and files are deleted for all ${plural(c.members.length, "member", "members")}. This cannot be undone.`, "Delete group");
+        if (!ok) return;
+        try {
+          await A.deleteChat(c.id);
+          onClose();
+          toast(`“${title}” was deleted`);
+        } catch (e) {
+          errorToast(e);
+        }
+      },
+    }, icon("trash"), "Delete group"));
+  }
+
+  function membersOf(c, owner, title) {
+    const me = S.state.me;
+    const members = [...c.members].sort((a, b) => (a.role === "owner" ? -1 : 0) - (b.role === "owner" ? -1 : 0) ||
+      (S.user(a.user_id)?.display_name || "").localeCompare(S.user(b.user_id)?.display_name || ""));
+    return h("ul.member-list", null, members.map((m) => {
+      const u = S.user(m.user_id) || { id: m.user_id, username: "?", display_name: "Unknown" };
+      const isMe = m.user_id === me.id;
+      return h("li.member", { dataset: { userId: m.user_id } },
+        userAvatar(u, "sm", true),
+        h("div.member-text", null,
+          h("span.member-name", null, (u.display_name || u.username) + (isMe ? " (you)" : "")),
+          h("span.member-sub" + (u.online && !isMe ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
+        m.role === "owner" ? h("span.role-badge", { text: "owner" }) : null,
+        owner && !isMe ? iconButton("more", "Manage " + (u.display_name || u.username), (e) => memberMenu(e.currentTarget, c, u, title), "small") : null);
+    }));
+  }
+
+  // The owner's menu on a member: hand the group over, or remove them.
+  function memberMenu(anchor, c, u, title) {
+    const name = u.display_name || u.username;
+    popover(anchor, [
+      {
+        label: "Make owner",
+        icon: "crown",
+        onclick: async () => {
+          const ok = await confirmDialog(`Make ${name} the owner?`,
+            `${name} will manage “${title}”: rename it, add and remove members, delete it. You will be a member.`, "Make owner", false);
+          if (!ok) return;
+          try {
+            await A.setOwner(c.id, u.id);
+            toast(`${name} is now the owner`);
+          } catch (e) {
+            errorToast(e);
+          }
+        },
+      },
+      {
+        label: "Remove from group",
+        icon: "x",
+        danger: true,
+        onclick: async () => {
+          const ok = await confirmDialog("Remove member?", `Remove ${name} from “${title}”?`, "Remove");
+          if (ok) A.removeMember(c.id, u.id).catch(errorToast);
+        },
+      },
+    ]);
   }
 
   S.on("chat", (id) => id === chatId && !el.hidden && !renaming && render());
@@ -151,6 +326,9 @@ export function createInfoPanel({ onClose }) {
     picker = null;
   };
   S.on("users", () => chatId && !el.hidden && !renaming && !adding && render());
+  S.on("blocked", () => chatId && !el.hidden && !renaming && render());
+  // Pictures and files that arrive while the tab is shown.
+  S.on("messages", (id) => id === chatId && !el.hidden && (tab === "media" || tab === "files") && !renaming && !adding && render());
 
   return {
     el,
@@ -158,7 +336,10 @@ export function createInfoPanel({ onClose }) {
       if (id !== chatId) {
         renaming = false;
         resetAdd();
+        tab = null;
       }
+      // What was found before may miss what came since: read it anew.
+      media.forget(id);
       chatId = id;
       el.hidden = false;
       render();

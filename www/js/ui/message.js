@@ -10,6 +10,7 @@ import * as S from "../store.js";
 import * as A from "../actions.js";
 import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messagePreview } from "../util.js";
 import { userAvatar } from "./avatar.js";
+import { gallery } from "../media.js";
 import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
 import { openForward } from "./dialogs.js";
 import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
@@ -43,7 +44,7 @@ function attachmentsOf(m, onImageLoad) {
             "aria-label": "Open image " + (f.name || ""),
             onclick: (e) => {
               e.stopPropagation();
-              if (f.url) lightbox(f);
+              if (f.url) lightbox(f, gallery(m.chat_id));
             },
           }, img);
         }))

@@ -10,7 +10,9 @@ const layer = () => document.getElementById("overlays");
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && stack.length) {
     e.preventDefault();
-    e.stopPropagation();
+    // Immediate: the app's own Escape (closing the info panel) listens on
+    // the document too, and would see the overlay already gone.
+    e.stopImmediatePropagation();
     stack[stack.length - 1].close();
   }
   if (e.key === "Tab" && stack.length) trapFocus(e, stack[stack.length - 1].el);
@@ -103,22 +105,94 @@ export function confirmDialog(title, text, okLabel = "OK", danger = true) {
   });
 }
 
-export function lightbox(file) {
+// lightbox(file) shows one picture large. With a gallery ({list() -> the
+// chat's pictures [File], oldest first; older() -> Promise<bool>: looks
+// for earlier ones, resolving to whether there may be still more; done()
+// -> whether list() holds them all already}) it
+// steps through them: the arrow keys, the buttons beside the picture, a
+// sideways swipe on a touch screen.
+export function lightbox(file, gallery) {
   let entry;
-  const img = h("img.lightbox-img", { src: apiHref(file.url), alt: file.name || "Image" });
+  let cur = file;
+  let more = !!gallery && !gallery.done();
+  let busy = false;
+  const img = h("img.lightbox-img");
+  const name = h("span.lightbox-name");
+  const count = h("span.lightbox-count", { "aria-live": "polite" });
+  const dl = h("a.icon-btn", { "aria-label": "Download", title: "Download" }, icon("download"));
+  const prev = iconButton("left", "Previous image", () => step(-1), "lightbox-prev");
+  const next = iconButton("right", "Next image", () => step(1), "lightbox-next");
+  const stage = h("div.lightbox-stage", null, img, gallery ? [prev, next] : null);
   const box = h("div.lightbox", {
     role: "dialog",
     "aria-modal": "true",
-    "aria-label": file.name || "Image",
     onclick: (e) => {
-      if (e.target === box || e.target.classList.contains("lightbox-stage")) entry.close();
+      if (e.target === box || e.target === stage) entry.close();
     },
   },
-  h("div.lightbox-bar", null,
-    h("span.lightbox-name", { text: file.name || "" }),
-    h("a.icon-btn", { href: apiHref(file.url), download: file.name || "", "aria-label": "Download", title: "Download" }, icon("download")),
-    iconButton("x", "Close", () => entry.close())),
-  h("div.lightbox-stage", null, img));
+  h("div.lightbox-bar", null, name, count, dl, iconButton("x", "Close", () => entry.close())),
+  stage);
+
+  const list = () => (gallery ? gallery.list() : [file]);
+  const at = (l) => l.findIndex((f) => f.id === cur.id);
+  function show() {
+    img.src = apiHref(cur.url);
+    img.alt = cur.name || "Image";
+    name.textContent = cur.name || "";
+    dl.href = apiHref(cur.url);
+    dl.download = cur.name || "";
+    box.setAttribute("aria-label", cur.name || "Image");
+    const l = list();
+    const i = at(l);
+    prev.hidden = i <= 0 && !more;
+    next.hidden = i < 0 || i >= l.length - 1;
+    // The total only once it is known.
+    count.textContent = gallery && l.length > 1 && !more && i >= 0 ? `${i + 1} of ${l.length}` : "";
+  }
+  async function step(d) {
+    if (busy || !gallery) return;
+    let l = list();
+    let i = at(l);
+    if (d < 0 && i <= 0 && more) {
+      busy = true;
+      prev.disabled = true;
+      try {
+        more = await gallery.older();
+      } catch (e) {
+        more = false;
+        errorToast(e);
+      } finally {
+        busy = false;
+        prev.disabled = false;
+      }
+      if (!box.isConnected) return;
+      l = list();
+      i = at(l);
+    }
+    if (l[i + d]) cur = l[i + d];
+    show();
+    // A hidden button cannot keep the focus: the other one takes it.
+    if (document.activeElement && document.activeElement.hidden) (prev.hidden ? next : prev).focus();
+  }
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+      e.preventDefault();
+      step(e.key === "ArrowLeft" ? -1 : 1);
+    }
+  });
+  let touch = null;
+  stage.addEventListener("touchstart", (e) => {
+    touch = e.touches.length === 1 ? { x: e.touches[0].clientX, y: e.touches[0].clientY } : null;
+  }, { passive: true });
+  stage.addEventListener("touchend", (e) => {
+    const t = e.changedTouches[0];
+    if (!touch || !t) return;
+    const dx = t.clientX - touch.x;
+    const dy = t.clientY - touch.y;
+    touch = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > 1.5 * Math.abs(dy)) step(dx < 0 ? 1 : -1);
+  });
+  show();
   entry = push(box);
   requestAnimationFrame(() => box.querySelector(".lightbox-bar button").focus());
   return entry;

@@ -1,5 +1,5 @@
-// sidebar.js - the left column: who I am, search (chats locally, people over
-// the API), and the chat list, most recent first, updated live.
+// sidebar.js - the left column: who I am, search (chats locally, people and
+// messages over the API), and the chat list, most recent first, updated live.
 
 import { h, icon, iconButton, clear } from "../dom.js";
 import * as S from "../store.js";
@@ -7,7 +7,7 @@ import * as A from "../actions.js";
 import * as theme from "../theme.js";
 import { userAvatar, avatar } from "./avatar.js";
 import { errorToast } from "./overlay.js";
-import { formatListTime, messagePreview, debounce } from "../util.js";
+import { formatListTime, messagePreview, debounce, formatFull } from "../util.js";
 import { openProfile, openNewGroup } from "./dialogs.js";
 import { reconcile } from "./reconcile.js";
 import { tickState } from "./message.js";
@@ -26,8 +26,9 @@ export function createSidebar() {
 
   const search = h("input.search-input", {
     type: "search",
-    placeholder: "Search chats and people",
-    "aria-label": "Search chats and people",
+    placeholder: "Search chats, people, messages",
+    "aria-label": "Search chats, people and messages",
+    maxlength: "256", // the message search's limit
     autocomplete: "off",
     spellcheck: "false",
   });
@@ -104,7 +105,7 @@ export function createSidebar() {
     const last = c.last_message;
     const mine = last && !pv.sending && !pv.failed && last.kind !== "service" && S.state.me && last.sender_id === S.state.me.id;
     const ticks = mine ? tickState(last, c) : null;
-    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, peer && [peer.online, peer.avatar_url], c.type, ticks]);
+    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, c.unread_mentions, peer && [peer.online, peer.avatar_url], c.type, ticks]);
     return {
       key: "c" + c.id,
       sig,
@@ -113,7 +114,7 @@ export function createSidebar() {
           href: "#/c/" + c.id,
           dataset: { chatId: c.id },
           "aria-current": active ? "page" : null,
-          "aria-label": title + (c.unread_count ? `, ${c.unread_count} unread` : ""),
+          "aria-label": title + (c.unread_count ? `, ${c.unread_count} unread` : "") + (c.unread_mentions ? ", you were mentioned" : ""),
         },
         c.type === "direct"
           ? userAvatar(peer, "md", true)
@@ -129,6 +130,7 @@ export function createSidebar() {
           h("div.ci-bottom", null,
             h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), null,
               pv.draft ? h("span.draft-label", { text: "Draft: " }) : null, pv.text),
+            c.unread_mentions ? h("span.badge.mention", { title: "You were mentioned", "aria-hidden": "true" }, "@") : null,
             c.unread_count ? h("span.badge", { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
     };
   }
@@ -146,63 +148,159 @@ export function createSidebar() {
   }
 
   // ---- search ----
+  // Chats by name here, people and messages over the API. Answers to an
+  // older query are dropped (seq); message hits page on with "before".
   let seq = 0;
-  const runSearch = debounce(async (q) => {
-    const mine = ++seq;
-    let people = [];
-    try {
-      people = await A.searchUsers(q);
-    } catch (e) {
-      if (mine === seq) errorToast(e);
-    }
-    if (mine === seq) renderResults(q, people);
+  let found = null; // {q, people, messages (null while asked), more, paging}
+  let shownHit = 0; // the message hit last opened: marked as the open one
+  const runSearch = debounce((q) => {
+    const mine = seq;
+    const settle = (key, value, e) => {
+      if (mine !== seq) return;
+      found[key] = value;
+      if (key === "messages") found.more = value.length === A.SEARCH_PAGE;
+      renderResults();
+      if (e) errorToast(e);
+    };
+    A.searchUsers(q).then((v) => settle("people", v), (e) => settle("people", [], e));
+    A.searchMessages(q).then((v) => settle("messages", v), (e) => settle("messages", [], e));
   }, 250);
 
-  function renderResults(q, people) {
+  async function moreHits() {
+    const mine = seq;
+    const f = found;
+    if (!f || f.paging || !f.messages || !f.messages.length) return;
+    f.paging = true;
+    renderResults();
+    try {
+      const older = await A.searchMessages(f.q, f.messages[f.messages.length - 1].id);
+      if (mine !== seq) return;
+      f.messages = [...f.messages, ...older];
+      f.more = older.length === A.SEARCH_PAGE;
+    } catch (e) {
+      if (mine === seq) errorToast(e);
+    } finally {
+      f.paging = false;
+    }
+    if (mine === seq) renderResults();
+  }
+
+  function personItem(u) {
+    return h("button.chat-item.person", {
+      type: "button",
+      dataset: { userId: u.id },
+      "aria-label": "Message " + (u.display_name || u.username),
+      onclick: async () => {
+        try {
+          await A.openDirect(u.id);
+          search.value = "";
+          showSearch("");
+        } catch (e) {
+          errorToast(e);
+        }
+      },
+    },
+    userAvatar(u, "md", true),
+    h("div.ci-main", null,
+      h("div.ci-top", null, h("span.ci-title", { text: u.display_name || u.username })),
+      h("div.ci-bottom", null, h("span.ci-preview.muted", { text: "@" + u.username }))));
+  }
+
+  // A message found: its chat, date, sender and the text around the first
+  // matching word, the matching words marked.
+  function hitItem(m, stems) {
+    const c = S.chat(m.chat_id);
+    if (!c) return null;
+    const title = S.chatTitle(c);
+    const me = S.state.me;
+    const u = m.sender_id && S.user(m.sender_id);
+    const who = m.sender_id === me.id ? "You" : c.type === "group" && u ? u.display_name || u.username : "";
+    const text = m.text ? snippet(m.text, stems) : [messagePreview(m)];
+    return h("button.chat-item.msg-hit", {
+      type: "button",
+      dataset: { chatId: m.chat_id, messageId: m.id },
+      "aria-label": `${who || (u ? u.display_name || u.username : "")} in ${title}, ${formatFull(m.created_at)}: ${(m.text || "").slice(0, 200)}`,
+      onclick: () => {
+        shownHit = m.id;
+        markShown();
+        A.showMessage(m.chat_id, m.id);
+      },
+    },
+    c.type === "direct" ? userAvatar(S.peer(c), "md") : avatar({ id: c.id, name: title, size: "md", group: true }),
+    h("div.ci-main", null,
+      h("div.ci-top", null,
+        h("span.ci-title", { text: title }),
+        c.type === "group" ? icon("users", "ci-kind") : null,
+        h("span.ci-time", { title: formatFull(m.created_at), text: formatListTime(m.created_at) })),
+      h("div.hit-text", null, who ? h("span.hit-sender", { text: who + ": " }) : null, text)));
+  }
+
+  // Keyed (reconcile): the answers come one by one, and a result already
+  // shown keeps its element (and the focus) when the next one arrives.
+  function renderResults() {
+    if (!found) return;
+    const { q, people, messages } = found;
     const needle = q.toLowerCase();
     const chats = S.sortedChats().filter((c) => S.chatMatches(c, needle));
-    const sections = [];
+    const items = [];
+    const heading = (text) => items.push({ key: "h-" + text, sig: text, build: () => h("h3.section-title", { text }) });
     if (chats.length) {
-      sections.push(h("h3.section-title", { text: "Chats" }));
-      for (const c of chats) sections.push(itemFor(c, c.id === S.state.activeChatId).build());
+      heading("Chats");
+      for (const c of chats) items.push(itemFor(c, c.id === S.state.activeChatId));
     }
-    if (people === null) sections.push(h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching people…"));
-    else if (people.length) {
-      sections.push(h("h3.section-title", { text: "People" }));
+    if (people && people.length) {
+      heading("People");
       for (const u of people) {
-        sections.push(h("button.chat-item.person", {
-          type: "button",
-          dataset: { userId: u.id },
-          "aria-label": "Message " + (u.display_name || u.username),
-          onclick: async () => {
-            try {
-              await A.openDirect(u.id);
-              search.value = "";
-              showSearch("");
-            } catch (e) {
-              errorToast(e);
-            }
-          },
-        },
-        userAvatar(u, "md", true),
-        h("div.ci-main", null,
-          h("div.ci-top", null, h("span.ci-title", { text: u.display_name || u.username })),
-          h("div.ci-bottom", null, h("span.ci-preview.muted", { text: "@" + u.username })))));
+        items.push({ key: "u" + u.id, sig: JSON.stringify([u.display_name, u.username, u.avatar_url, u.online]), build: () => personItem(u) });
       }
     }
-    if (!chats.length && people && !people.length) sections.push(h("div.list-hint", { text: "Nobody found for “" + q + "”" }));
-    clear(results).append(...sections);
+    const stems = queryStems(q);
+    const hits = (messages || []).filter((m) => S.chat(m.chat_id));
+    if (hits.length) {
+      heading("Messages");
+      for (const m of hits) {
+        const c = S.chat(m.chat_id);
+        const u = m.sender_id && S.user(m.sender_id);
+        items.push({
+          key: "m" + m.id,
+          sig: JSON.stringify([q, m.text, S.chatTitle(c), u && [u.display_name, u.avatar_url]]),
+          build: () => hitItem(m, stems),
+        });
+      }
+      if (found.more) {
+        items.push({
+          key: "more",
+          sig: String(!!found.paging),
+          build: () => h("button.btn.small.more-hits", { type: "button", disabled: !!found.paging, onclick: moreHits },
+            found.paging ? "Loading…" : "Show more messages"),
+        });
+      }
+    }
+    if (people === null || messages === null) {
+      items.push({ key: "hint", sig: "…", build: () => h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching…") });
+    } else if (!chats.length && !people.length && !hits.length) {
+      items.push({ key: "hint", sig: q, build: () => h("div.list-hint", { text: "Nothing found for “" + q + "”" }) });
+    }
+    reconcile(results, items);
+    markShown();
+  }
+
+  function markShown() {
+    for (const el of results.querySelectorAll(".msg-hit")) el.classList.toggle("active", Number(el.dataset.messageId) === shownHit);
   }
 
   function showSearch(q) {
     const on = q.trim().length > 0;
     results.hidden = !on;
     list.hidden = on;
+    seq++;
+    shownHit = 0;
     if (on) {
-      renderResults(q.trim(), null);
+      found = { q: q.trim(), people: null, messages: null, more: false, paging: false };
+      renderResults();
       runSearch(q.trim());
     } else {
-      seq++;
+      found = null;
       runSearch.cancel();
     }
   }
@@ -241,6 +339,8 @@ export function createSidebar() {
   }
 
   S.on("me", renderMe);
+  // Hits show chat titles and senders: redrawn when those change.
+  S.on("chats", () => found && found.messages && found.messages.length && renderResults());
   S.on("chats", renderList);
   S.on("active", renderList);
   S.on("conn", renderConn);
@@ -249,4 +349,52 @@ export function createSidebar() {
   renderList();
   renderConn();
   return el;
+}
+
+// Lower case, "ё" as "е", as the server compares; one character for one,
+// so that places found in the folded text are places in the original.
+function fold(s) {
+  return s.replace(/[\s\S]/gu, (ch) => {
+    const l = ch.toLowerCase().replace("ё", "е");
+    return l.length === ch.length ? l : ch;
+  });
+}
+
+// The server matches word forms (its own stemmers): "message" finds
+// "messages", "туман" finds "тумане". To show where a message matched, a
+// word counts when it begins with a query word less its last two letters
+// (at least four kept). An approximation of where, never of whether.
+function queryStems(q) {
+  const words = fold(q).match(/[\p{L}\p{N}]+/gu) || [];
+  return [...new Set(words.map((w) => {
+    const cp = [...w];
+    return cp.length > 4 ? cp.slice(0, Math.max(4, cp.length - 2)).join("") : w;
+  }))];
+}
+
+const CONTEXT = 28; // characters shown before the first matching word
+
+// The text from a little before its first matching word, as text nodes
+// and <mark> elements (the list shows two lines of it).
+function snippet(raw, stems) {
+  const t = raw.replace(/\s+/g, " ").trim();
+  if (!stems.length) return [t];
+  const esc = stems.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const re = new RegExp(`(?<![\\p{L}\\p{N}])(?:${esc.join("|")})[\\p{L}\\p{N}]*`, "gu");
+  const hits = [...fold(t).matchAll(re)];
+  let from = 0;
+  if (hits.length && hits[0].index > CONTEXT) {
+    const space = t.indexOf(" ", hits[0].index - CONTEXT);
+    from = space >= 0 && space < hits[0].index ? space + 1 : hits[0].index - CONTEXT;
+  }
+  const out = from ? ["…"] : [];
+  let pos = from;
+  for (const m of hits) {
+    if (m.index < pos) continue;
+    if (m.index > pos) out.push(t.slice(pos, m.index));
+    out.push(h("mark.hit", { text: t.slice(m.index, m.index + m[0].length) }));
+    pos = m.index + m[0].length;
+  }
+  if (pos < t.length) out.push(t.slice(pos));
+  return out;
 }
