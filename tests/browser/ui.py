@@ -165,11 +165,16 @@ def open_actions(b, row):
     return b.wait_for(".popover")
 
 
-def menu_item(b, label):
-    for item in b.finds(".popover .menu-item"):
-        if item.text == label:
-            return item
-    raise AssertionError(f"no menu item {label!r}")
+def menu_item(b, label, timeout=5):
+    """The item of the open menu labelled `label`, once the menu is drawn
+    (a click that opens it returns before it is)."""
+    def find(d):
+        for item in b.finds(".popover .menu-item"):
+            if item.text == label:
+                return item
+        return None
+
+    return b.wait(find, timeout, f"menu item {label!r}")
 
 
 def attach(b, *paths):
