@@ -164,6 +164,7 @@ class Scene:
         lunch = self.say(d, self.dan_chat, "Lunch at 1?")
         self.read(a, self.dan_chat, lunch)
         self.say(a, self.dan_chat, "Sure, the usual place")
+        self.say(d, self.team, "Thanks Chloé, can't wait to see it")
         self.say(b, self.team, f"Late to the party, but +1 on the calmer blue. @{c['username']} can I see the sketch?",
                  reply_to=sketch)
         r = self.api.post(f"/api/messages/{review['id']}/forward", token=a, json={"chat_ids": [self.direct["id"]]})
@@ -219,8 +220,10 @@ def capture(base_url, api, out_dir, log=print, make=None):
                     br.js("document.activeElement.blur()")
                     shot(br, "profile-light.png")
                     br.driver.find_element(By.CSS_SELECTOR, ".modal-close").click()
-                    br.type(".search-input", "chlo")
+                    # People and messages: Chloé by name, and what was said to her.
+                    br.type(".search-input", "Chloé")
                     br.wait_for(".search-results .person")
+                    br.wait_for(".search-results .msg-hit")
                     time.sleep(0.5)
                     shot(br, "search-light.png")
             finally:

@@ -71,6 +71,9 @@ def test_pins(browser, api, new_user, out_dir, phone):
     menu_item(a, "Pin").click()
     wait_bar(a, "Pinned message #3", "pin me from the menu")
     wait_bar(b, "Pinned message #3", "pin me from the menu", "Bob's bar, live")
+    # The service messages quote what was pinned without its formatting signs.
+    pills = a.js("return [...document.querySelectorAll('.service-pill')].map((p) => p.textContent)")
+    assert any("“first pinned, far up”" in p for p in pills), pills
     a.screenshot(out_dir / f"pins-{'phone' if phone else 'desktop'}.png")
     a.set_dark(True)
     a.screenshot(out_dir / f"pins-{'phone' if phone else 'desktop'}-dark.png")

@@ -329,8 +329,10 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
   const acts = { startEdit, startReply };
   const me = S.state.me;
   if (m.kind === "service") {
+    // The server quotes the pinned message's text as written: its
+    // formatting signs are dropped, as in the chat list.
     return h("div.msg-row.service", { dataset: { messageId: m.id } },
-      h("span.service-pill", { text: m.text }));
+      h("span.service-pill", { text: plainText(m.text) }));
   }
   const out = m.sender_id === me.id;
   const sender = S.user(m.sender_id);
