@@ -138,9 +138,7 @@ $$;
 CREATE OR REPLACE FUNCTION live_session_user(p_user bigint, p_sid bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	IF p_sid IS NOT NULL AND NOT EXISTS (
-		SELECT 1 FROM public.auth_sessions
-		WHERE id = p_sid AND user_id = p_user AND revoked_at IS NULL) THEN
+	IF NOT public.session_live(p_user, p_sid) THEN
 		PERFORM public.api_error(401, 'session_revoked',
 			'this login session has ended (logout, revoked, password changed); sign in again');
 	END IF;
