@@ -20,6 +20,9 @@
  * (wsd_notify_revoked(), bus.c), which closes that session's connections
  * at once. The connection is attached to its user before it asks, so a
  * revocation that commits while the question is on its way is heard too.
+ * A notification sent while this process was not listening (its database
+ * connection lost) is lost: once LISTEN holds again, every connection asks
+ * again (session_recheck_all()).
  *
  * An access token ends: a connection lives as long as its token, then is
  * closed with 4401 (the client renews the token and resumes with since).
@@ -327,6 +330,24 @@ static bool sid_check_start(struct session *s)
 	const char *params[] = {uid, sid};
 	s->sid_check = pg_exec(wsd_conn_for(s->link.user->id), &live_stmt, 2, params, sid_checked, s);
 	return s->sid_check != NULL;
+}
+
+void session_recheck_all(void)
+{
+	unsigned asked = 0;
+	/* Safe: a close moves the session to the list's tail. */
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.others)) {
+		struct session *s = lws_container_of(d, struct session, list_link);
+		/* A check in flight was sent after the connection came back. */
+		if (s->sid && s->link.user && !s->close_code && !s->sid_check) {
+			if (!sid_check_start(s))
+				session_close(s, CLOSE_INTERNAL, "out of memory");
+			asked++;
+		}
+	}
+	lws_end_foreach_dll_safe(d, d1);
+	if (asked)
+		log_info("asked again whether the login sessions of %u connections are live", asked);
 }
 
 void session_revoke(struct session *s, const int64_t *sids, size_t n)

@@ -260,3 +260,22 @@ def test_password_change_closes_the_other_sockets(new_user, api, ws):
     assert theirs.wait_closed(timeout=5)[0] == 4401
     mine.send({"type": "ping"})
     assert mine.wait_for(lambda f: f["type"] == "pong")
+
+
+def test_revocation_while_wsd_was_not_listening(new_user, api, ws, stack):
+    """The NOTIFY of a revocation made while wsd's connections were lost
+    is lost with them: wsd asks again once it listens again."""
+    alice = new_user("alice")
+    other = login(api, alice)
+    doomed, kept = ws(), ws()
+    doomed.auth(other)
+    kept.auth(alice)
+    stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wsd'")
+    r = api.delete(f"/api/auth/sessions/{claims(other['access_token'])['sid']}", token=alice)
+    assert r.status_code == 204
+    assert doomed.wait_closed(timeout=8)[0] == 4401
+    kept.send({"type": "ping"})
+    assert kept.wait_for(lambda f: f["type"] == "pong")
+    if stack.local:
+        log = stack.var / "log" / "wsd.log"
+        assert "asked again whether the login sessions of" in log.read_text()
