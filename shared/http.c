@@ -225,6 +225,11 @@ bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec
 	return answer_field_errors(req, &errs);
 }
 
+const char *http_session_param(const struct http_req *req)
+{
+	return req->session_id > 0 ? req->session_param : NULL;
+}
+
 bool http_require_user(struct http_req *req)
 {
 	const char *auth = http_header(req, "Authorization");
@@ -232,9 +237,15 @@ bool http_require_user(struct http_req *req)
 		const char *token = auth + 7;
 		while (*token == ' ')
 			token++;
-		int64_t uid;
-		if (token_verify_access(token, time(NULL), &uid, NULL) == MSGR_OK) {
+		int64_t uid, sid;
+		if (token_verify_access(token, time(NULL), &uid, NULL, &sid) == MSGR_OK) {
 			req->user_id = uid;
+			req->session_id = sid;
+			if (sid > 0)
+				snprintf(req->session_param, sizeof req->session_param, "%lld",
+					 (long long)sid);
+			else
+				req->session_param[0] = '\0';
 			return true;
 		}
 		http_add_header(req, "WWW-Authenticate",

@@ -34,6 +34,11 @@ struct http_req {
 	 * NULL: it goes into the request's log line and problem documents. */
 	const char *request_id;
 	int64_t user_id;      /* set by http_require_user, 0 before */
+	/* The token's login session (its sid), set with user_id; 0 for a
+	 * token without one. Every statement passes it with the user to
+	 * live_session_user() (http_session_param()). */
+	int64_t session_id;
+	char session_param[24]; /* session_id in decimal, "" when 0 */
 	int status;           /* the status answered, 0 before the answer */
 
 	/* Captured by the router, percent-decoded, arena-owned. */
@@ -105,6 +110,10 @@ bool http_parse_body(struct http_req *req, size_t limit, const struct field_spec
 /* Verifies "Authorization: Bearer <access token>" and sets req->user_id;
  * answers 401 with WWW-Authenticate: Bearer and returns false otherwise. */
 bool http_require_user(struct http_req *req);
+/* The session of the token http_require_user() accepted, as the text
+ * parameter of a statement's live_session_user($user, $sid): NULL (SQL
+ * NULL, "no session to check") for a token without sid. */
+const char *http_session_param(const struct http_req *req);
 
 void http_add_header(struct http_req *req, const char *name, const char *value);
 void http_send(struct http_req *req, int status, const char *content_type, const char *body,

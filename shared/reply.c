@@ -41,6 +41,10 @@ void reply_db_problem(struct http_req *req, PGresult *res)
 		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 		if (status < 400 || status > 599)
 			status = 500;
+		/* live_session_user(): the token is good but its session ended
+		 * (RFC 6750 section 3.1). */
+		if (status == 401)
+			http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		http_problem(req, status, code ? code : "error", "%s", detail ? detail : "");
 	} else if (!strcmp(state, "57014") || !strcmp(state, "40001") || !strcmp(state, "40P01")) {
 		/* statement timeout, serialization failure, deadlock: retryable */

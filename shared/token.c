@@ -27,7 +27,10 @@ static size_t secret_len;
  * (libjwt's HMAC, through OpenSSL 3, took a fifth of a messages worker's
  * time per send). A token's slot comes from a hash of it; the whole token
  * is compared, in constant time, so a token that only resembles a kept one
- * learns nothing of it. The expiry is checked again at every use. Per
+ * learns nothing of it. The expiry is checked again at every use. A
+ * revoked session's token stays here, and that is right: the cache only
+ * answers what the token says (user, sid), and the statement of each
+ * request checks the sid is live, whatever the cache. Per
  * process, not thread-safe (the programs have one thread each). */
 #define VERIFIED_SLOTS 256
 #define VERIFIED_TOKEN_MAX 512
@@ -36,6 +39,7 @@ struct verified_token {
 	size_t len; /* 0: an empty slot */
 	char token[VERIFIED_TOKEN_MAX];
 	int64_t user_id;
+	int64_t session_id;
 	time_t expires_at;
 	time_t not_before;
 };
@@ -75,7 +79,7 @@ long token_access_ttl(void)
 	return config_int("MSGR_ACCESS_TTL", 900, 10, 86400);
 }
 
-char *token_issue_access(int64_t user_id, time_t now)
+char *token_issue_access(int64_t user_id, int64_t session_id, time_t now)
 {
 	if (!secret_len)
 		return NULL;
@@ -88,6 +92,7 @@ char *token_issue_access(int64_t user_id, time_t now)
 	if (jwt_add_grant(jwt, "sub", sub) || jwt_add_grant_int(jwt, "iat", (long)now) ||
 	    jwt_add_grant_int(jwt, "exp", (long)(now + token_access_ttl())) ||
 	    jwt_add_grant(jwt, "typ", "access") ||
+	    (session_id > 0 && jwt_add_grant_int(jwt, "sid", (long)session_id)) ||
 	    jwt_set_alg(jwt, JWT_ALG_HS256, secret, (int)secret_len))
 		goto done;
 	out = jwt_encode_str(jwt);
@@ -97,7 +102,7 @@ done:
 }
 
 enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id,
-				  time_t *expires_at)
+				  time_t *expires_at, int64_t *session_id)
 {
 	size_t len = strnlen(token, ACCESS_TOKEN_MAX + 1);
 	if (!secret_len || len > ACCESS_TOKEN_MAX)
@@ -109,6 +114,8 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 		*user_id = slot->user_id;
 		if (expires_at)
 			*expires_at = slot->expires_at;
+		if (session_id)
+			*session_id = slot->session_id;
 		return MSGR_OK;
 	}
 	jwt_t *jwt = NULL;
@@ -139,12 +146,25 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 	err = MSGR_ERR_MALFORMED;
 	if (!valid_parse_id(sub, strlen(sub), user_id))
 		goto done;
+	/* No sid: a token of before sessions were checked, valid until it
+	 * expires. A sid that is there must be a positive number. */
+	int64_t sid = 0;
+	errno = 0;
+	long sid_claim = jwt_get_grant_int(jwt, "sid"); /* ENOENT: absent */
+	if (errno != ENOENT) {
+		if (errno || sid_claim <= 0)
+			goto done;
+		sid = (int64_t)sid_claim;
+	}
 	if (expires_at)
 		*expires_at = (time_t)exp;
+	if (session_id)
+		*session_id = sid;
 	if (slot) {
 		memcpy(slot->token, token, len);
 		slot->len = len;
 		slot->user_id = *user_id;
+		slot->session_id = sid;
 		slot->expires_at = (time_t)exp;
 		slot->not_before = (time_t)nbf;
 	}

@@ -1,10 +1,13 @@
 /*
  * token.h - access tokens, refresh tokens and signatures.
  *
- * Access tokens are JWT HS256 with sub (user id as a string), iat, exp and
- * typ "access". libjwt 1.10 skips the signature with an empty key, accepts
- * HS384/HS512 made with the same secret and never looks at exp, so
- * token_verify_access() checks the algorithm, exp, nbf and typ itself.
+ * Access tokens are JWT HS256 with sub (user id as a string), sid (the login
+ * session, auth_sessions.id, a number), iat, exp and typ "access". The sid
+ * lets every statement refuse a token whose session was revoked (API.md
+ * "Sessions take effect at once"); tokens issued before it existed have
+ * none and stay valid until they expire (session id 0 here).
+ * libjwt 1.10 skips the signature with an empty key, accepts HS384/HS512
+ * made with the same secret and never looks at exp, so token_verify_access() checks the algorithm, exp, nbf and typ itself.
  * Refresh tokens are 256 random bits, base64url, stored only as SHA-256.
  */
 #ifndef MSGR_TOKEN_H
@@ -25,12 +28,16 @@ enum msgr_err token_init(const unsigned char *secret, size_t len) MSGR_WUR;
 enum msgr_err token_init_from_config(void) MSGR_WUR;
 /* The access token lifetime in seconds (MSGR_ACCESS_TTL, default 900). */
 long token_access_ttl(void);
-/* Returns a new access token the caller frees, or NULL. */
-char *token_issue_access(int64_t user_id, time_t now) MSGR_WUR;
-/* Checks an access token at time now: its user, and when it expires
- * (expires_at may be NULL). */
+/* Returns a new access token the caller frees, or NULL. session_id 0
+ * issues one without sid (only tests want that: the old kind). */
+char *token_issue_access(int64_t user_id, int64_t session_id, time_t now) MSGR_WUR;
+/* Checks an access token at time now: its user, its session (0 when the
+ * token has no sid) and when it expires (session_id and expires_at may be
+ * NULL). Whether the session is still live is the database's question
+ * (live_session_user(), schema/functions/auth.sql), asked by each request's
+ * own statement: this answers only what the token itself says. */
 enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id,
-				  time_t *expires_at) MSGR_WUR;
+				  time_t *expires_at, int64_t *session_id) MSGR_WUR;
 
 /* Fills out with a fresh refresh token and its NUL. */
 enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1]) MSGR_WUR;

@@ -1,5 +1,6 @@
 /*
- * bus.c - typing and presence between wsd processes, on msgr_wsd.
+ * bus.c - typing and presence between wsd processes, on msgr_wsd, and the
+ * login sessions that ended (wsd_notify_revoked(), schema/functions/wsd.sql).
  */
 #include "bus.h"
 
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
+#include "session.h"
 #include "user.h"
 #include "wsd.h"
 
@@ -125,6 +127,30 @@ static void on_typing(struct json_object *root)
 		fanout_typing(user_id, chat_id);
 }
 
+/* {"t":"revoke","u":user,"s":[sid,...]}: those sessions' connections close
+ * with 4401. */
+static void on_revoke(struct json_object *root)
+{
+	int64_t user_id = json_id(root, "u");
+	struct json_object *sids;
+	struct user *u = user_id > 0 ? user_find(user_id) : NULL;
+	if (!u || !json_object_object_get_ex(root, "s", &sids) ||
+	    !json_object_is_type(sids, json_type_array))
+		return;
+	size_t n = json_object_array_length(sids);
+	int64_t *ids = malloc((n + 1) * sizeof *ids);
+	if (!ids) {
+		/* Not knowing which, every connection of the user goes: they
+		 * come back with their tokens, checked. */
+		user_close(u, CLOSE_BAD_TOKEN, "session revoked");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = json_object_get_int64(json_object_array_get_idx(sids, i));
+	user_revoke(u, ids, n);
+	free(ids);
+}
+
 void bus_receive(const char *payload)
 {
 	struct json_object *root = json_read(payload, strlen(payload));
@@ -137,6 +163,8 @@ void bus_receive(const char *payload)
 		on_typing(root);
 	else if (!strcmp(type, "presence"))
 		on_presence(root);
+	else if (!strcmp(type, "revoke"))
+		on_revoke(root);
 done:
 	json_object_put(root);
 }

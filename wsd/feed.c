@@ -294,12 +294,26 @@ static void listen_done(void *arg, const PGresult *res)
 		log_error("feed: %s failed: %s", (const char *)arg, PQresultErrorMessage(res));
 }
 
+/* LISTEN msgr_wsd answered: after a lost connection, what it missed is
+ * asked again. A question sent after this answer sees every commit whose
+ * notification could have been missed. */
+static void listen_wsd_done(void *arg, const PGresult *res)
+{
+	static bool listened;
+	listen_done(arg, res);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return;
+	if (listened && F.ops->relisten)
+		F.ops->relisten(F.arg);
+	listened = true;
+}
+
 static void on_connected(struct pg_conn *c, void *arg)
 {
 	(void)arg;
 	/* LISTEN first, then catch up from the table: nothing committed
 	 * between the two is missed (and the poll would find it anyway). */
-	pg_query_first(c, "LISTEN msgr_wsd", 0, NULL, listen_done, "LISTEN msgr_wsd");
+	pg_query_first(c, "LISTEN msgr_wsd", 0, NULL, listen_wsd_done, "LISTEN msgr_wsd");
 	pg_query_first(c, "LISTEN msgr_events", 0, NULL, listen_done, "LISTEN msgr_events");
 	if (F.phase == FEED_INIT)
 		start_init();

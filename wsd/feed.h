@@ -27,6 +27,9 @@ struct feed_ops {
 	void (*live)(void *arg);
 	/* A notification on msgr_wsd (payload borrowed for the call). */
 	void (*bus)(void *arg, const char *payload);
+	/* LISTEN msgr_wsd holds again after the connection was lost: what
+	 * was notified meanwhile is lost, and must be asked again. */
+	void (*relisten)(void *arg);
 };
 
 /* Starts the LISTEN/poll connection; ops (not copied: static) are called

@@ -21,6 +21,7 @@
 #include "pg.h"
 #include "presence.h"
 #include "context.h"
+#include "session.h"
 #include "settings.h"
 #include "user.h"
 #include "wsd.h"
@@ -72,7 +73,16 @@ static void on_bus(void *arg, const char *payload)
 	bus_receive(payload);
 }
 
-static const struct feed_ops feed_ops = {.event = on_event, .live = on_live, .bus = on_bus};
+/* Revocations notified while msgr_wsd was not listened to are lost: every
+ * connection asks again whether its login session is live. */
+static void on_relisten(void *arg)
+{
+	(void)arg;
+	session_recheck_all();
+}
+
+static const struct feed_ops feed_ops = {
+	.event = on_event, .live = on_live, .bus = on_bus, .relisten = on_relisten};
 
 /* After lws_context_destroy(), whose close callbacks still use it all. */
 static void free_all(void)

@@ -9,6 +9,21 @@
  *           table (replay.c)
  *   LIVE    the feed's events as it dispatches them (fanout.c)
  *
+ * A login session ends (API.md "Sessions take effect at once"): the
+ * connection knows the sid of the token it authenticated with, and is
+ * closed with 4401 when the session is revoked. Two ways, so that neither
+ * a revocation while this process was down nor one while it is up is
+ * missed: each connection asks whether its session is live as it
+ * authenticates (session_live(), before "ready": a revoked token never
+ * sees an event, and a resume is a new connection, so it is asked again),
+ * and the revoking transaction tells every process on msgr_wsd
+ * (wsd_notify_revoked(), bus.c), which closes that session's connections
+ * at once. The connection is attached to its user before it asks, so a
+ * revocation that commits while the question is on its way is heard too.
+ * A notification sent while this process was not listening (its database
+ * connection lost) is lost: once LISTEN holds again, every connection asks
+ * again (session_recheck_all()).
+ *
  * An access token ends: a connection lives as long as its token, then is
  * closed with 4401 (the client renews the token and resumes with since).
  * An "auth" frame on an authenticated connection with a newer token of the
@@ -43,6 +58,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "members.h"
+#include "pg.h"
 #include "replay.h"
 #include "token.h"
 #include "user.h"
@@ -74,6 +90,10 @@ struct session {
 	int64_t since;        /* as the client asked (has_since) */
 	uint64_t deadline_ms; /* SESSION_AUTH: auth frame, SESSION_WAIT: ready */
 	time_t token_exp;     /* the access token's exp: closed with 4401 then */
+	int64_t sid;          /* the token's login session; 0: a token without sid */
+	/* Whether sid is live, while it is asked (sid_pending): "ready"
+	 * waits for the answer. */
+	struct pg_query *sid_check;
 	uint64_t typing_window_ms;
 	uint16_t typing_count;
 	uint32_t last_rx_s;  /* monotonic seconds of the last frame or pong */
@@ -81,6 +101,7 @@ struct session {
 	const char *close_reason;
 	uint8_t state;
 	bool has_since;
+	bool sid_pending;
 	bool ping_due;  /* send a ping at the next writeable */
 	bool ping_sent; /* and wait for any frame or pong */
 	/* The handshake's X-Request-Id (nginx's, API.md "Operations"), for the
@@ -240,7 +261,7 @@ void session_caught_up(struct session *s, int64_t pos)
 
 void session_user_ready(struct session *s)
 {
-	if (s->state != SESSION_WAIT || s->close_code)
+	if (s->state != SESSION_WAIT || s->close_code || s->sid_pending)
 		return;
 	int64_t cursor = feed_cursor();
 	buf_reset(&S.frame);
@@ -274,14 +295,79 @@ static int refuse(struct session *s, uint16_t code, const char *reason)
 	return -1;
 }
 
+/* The answer to whether the session's sid is live: not, and it closes with
+ * 4401; live, and it gets "ready" once its user is. */
+static void sid_checked(void *arg, const PGresult *res)
+{
+	struct session *s = arg;
+	s->sid_check = NULL;
+	s->sid_pending = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("could not check login session %" PRId64 ": %s (request_id=%s)", s->sid,
+			  PQresultErrorMessage(res), s->request_id);
+		session_close(s, CLOSE_INTERNAL, "could not check the session");
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t")) {
+		log_info("auth refused: session %" PRId64 " ended (request_id=%s)", s->sid,
+			 s->request_id);
+		session_close(s, CLOSE_BAD_TOKEN, "session revoked");
+		return;
+	}
+	user_check_ready(s->link.user);
+}
+
+/* Asks whether the session's sid is live (a token without sid has nothing
+ * to ask); false when out of memory. */
+static bool sid_check_start(struct session *s)
+{
+	PG_STMT(live_stmt, "SELECT session_live($1::bigint, $2::bigint)");
+	if (!s->sid)
+		return true;
+	char uid[24], sid[24];
+	snprintf(uid, sizeof uid, "%" PRId64, s->link.user->id);
+	snprintf(sid, sizeof sid, "%" PRId64, s->sid);
+	const char *params[] = {uid, sid};
+	s->sid_check = pg_exec(wsd_conn_for(s->link.user->id), &live_stmt, 2, params, sid_checked, s);
+	return s->sid_check != NULL;
+}
+
+void session_recheck_all(void)
+{
+	unsigned asked = 0;
+	/* Safe: a close moves the session to the list's tail. */
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&S.others)) {
+		struct session *s = lws_container_of(d, struct session, list_link);
+		/* A check in flight was sent after the connection came back. */
+		if (s->sid && s->link.user && !s->close_code && !s->sid_check) {
+			if (!sid_check_start(s))
+				session_close(s, CLOSE_INTERNAL, "out of memory");
+			asked++;
+		}
+	}
+	lws_end_foreach_dll_safe(d, d1);
+	if (asked)
+		log_info("asked again whether the login sessions of %u connections are live", asked);
+}
+
+void session_revoke(struct session *s, const int64_t *sids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s->sid && sids[i] == s->sid) {
+			session_close(s, CLOSE_BAD_TOKEN, "session revoked");
+			return;
+		}
+	}
+}
+
 /* The first frame: a valid auth, or the connection closes. */
 static int on_first_frame(struct session *s, const struct frame *f)
 {
 	int64_t user_id;
 	if (f->type != FRAME_AUTH)
 		return refuse(s, CLOSE_BAD_REQUEST, "expected auth");
-	if (!f->token ||
-	    token_verify_access(f->token, time(NULL), &user_id, &s->token_exp) != MSGR_OK) {
+	if (!f->token || token_verify_access(f->token, time(NULL), &user_id, &s->token_exp,
+					     &s->sid) != MSGR_OK) {
 		log_info("auth refused: bad token (request_id=%s)", s->request_id);
 		return refuse(s, CLOSE_BAD_TOKEN, "invalid token");
 	}
@@ -293,23 +379,33 @@ static int on_first_frame(struct session *s, const struct frame *f)
 	lws_dll2_add_tail(&s->list_link, &S.others);
 	s->state = SESSION_WAIT;
 	s->deadline_ms = wsd_now_ms() + (uint64_t)W.cfg.ready_timeout_ms;
-	if (!user_attach(&s->link, user_id))
+	/* Marked as asking before the attach, which may send "ready" at once;
+	 * attached before asking, so that a revocation heard meanwhile finds
+	 * it (session_revoke()). */
+	s->sid_pending = s->sid != 0;
+	if (!user_attach(&s->link, user_id) || !sid_check_start(s))
 		return refuse(s, CLOSE_INTERNAL, "out of memory");
 	return 0;
 }
 
-/* A renewed token on an authenticated connection: the same user's, and
- * valid, moves the connection's end to its expiry; anything else is an
- * error frame and changes nothing. */
+/* A renewed token on an authenticated connection: the same user's and
+ * login session's, and valid, moves the connection's end to its expiry;
+ * anything else is an error frame and changes nothing. A connection made
+ * with a token without sid takes the sid of its renewed token (which a
+ * refresh of a live session just issued). */
 static void on_reauth(struct session *s, const struct frame *f)
 {
-	int64_t user_id;
+	int64_t user_id, sid;
 	time_t exp;
-	if (!f->token || token_verify_access(f->token, time(NULL), &user_id, &exp) != MSGR_OK ||
-	    !s->link.user || user_id != s->link.user->id) {
-		send_error(s, "invalid_token", "a renewed token must be valid and the same user's");
+	if (!f->token ||
+	    token_verify_access(f->token, time(NULL), &user_id, &exp, &sid) != MSGR_OK ||
+	    !s->link.user || user_id != s->link.user->id || (s->sid && sid != s->sid)) {
+		send_error(s, "invalid_token",
+			   "a renewed token must be valid and the same login session's");
 		return;
 	}
+	if (!s->sid)
+		s->sid = sid;
 	if (exp > s->token_exp)
 		s->token_exp = exp;
 }
@@ -532,6 +628,9 @@ static void on_closed(struct session *s)
 	list_remove(&s->list_link);
 	replay_free(s->replay);
 	s->replay = NULL;
+	if (s->sid_check)
+		pg_query_cancel(s->sid_check);
+	s->sid_check = NULL;
 	user_detach(&s->link);
 	queue_clear(s);
 	free(s->rx);

@@ -44,6 +44,13 @@ void session_user_ready(struct session *s);
  * 0 for ephemeral frames (dropped by a full queue). Adds its own
  * reference to m. */
 void session_deliver(struct session *s, int64_t id, struct msg *m);
+/* Asks again, for every authenticated connection with a sid, whether its
+ * login session is live (after msgr_wsd was not listened to for a while);
+ * those that are not close with 4401. */
+void session_recheck_all(void);
+/* Closes the session with 4401 when its token's login session is one of
+ * the n sids (revoked: bus.c). */
+void session_revoke(struct session *s, const int64_t *sids, size_t n);
 /* Closes with code at the next writeable, dropping what is queued; reason
  * is a static string. */
 void session_close(struct session *s, uint16_t code, const char *reason);

@@ -66,6 +66,14 @@ void user_close(struct user *u, uint16_t code, const char *reason)
 	lws_end_foreach_dll(d);
 }
 
+void user_revoke(struct user *u, const int64_t *sids, size_t n)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&u->sessions)) {
+		session_revoke(session_of(d), sids, n);
+	}
+	lws_end_foreach_dll(d);
+}
+
 static void user_free(struct user *u)
 {
 	members_forget(u);

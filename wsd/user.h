@@ -61,6 +61,8 @@ void user_check_ready(struct user *u);
 void user_deliver(struct user *u, int64_t id, struct msg *m);
 /* Closes every session of u (see session_close()). */
 void user_close(struct user *u, uint16_t code, const char *reason);
+/* Closes u's sessions of the n revoked login sessions (session_revoke()). */
+void user_revoke(struct user *u, const int64_t *sids, size_t n);
 /* Frees every user at exit, without calling anyone back. */
 void user_free_all(void);
 

@@ -11,4 +11,5 @@ SELECT count(*) FROM message_send_batch(
 	ARRAY(SELECT :chat_lo::bigint + ((:off + g) % :n) * :chat_step FROM generate_series(0, :batch - 1) g),
 	ARRAY(SELECT :text::text FROM generate_series(1, :batch)),
 	ARRAY(SELECT 'pgb-' || :r::text || '-' || g FROM generate_series(1, :batch) g),
+	ARRAY(SELECT NULL::bigint FROM generate_series(1, :batch)),
 	:rate::float8, :burst::float8);

@@ -45,6 +45,18 @@ static const char *check_email(const char *s, size_t len)
 	return NULL;
 }
 
+/* The client's User-Agent as the sessions list shows it: "" when none or
+ * not valid UTF-8 (a header is any bytes; a text parameter is not). The
+ * database keeps the first 512 characters. */
+static const char *user_agent(struct http_req *req)
+{
+	const char *ua = http_header(req, "User-Agent");
+	if (!ua)
+		return "";
+	size_t len = strnlen(ua, 8192);
+	return len < 8192 && utf8_valid(ua, len) && !utf8_has_control(ua, len) ? ua : "";
+}
+
 static char *lower_copy(struct arena *a, const char *s, size_t len)
 {
 	char *out = arena_strndup(a, s, len);
@@ -56,9 +68,10 @@ static char *lower_copy(struct arena *a, const char *s, size_t len)
 
 /* Appends the token-pair members (API.md "Token pair") to b, without
  * braces. Returns false when no access token could be made. */
-static bool append_token_pair(struct buf *b, int64_t user_id, const char *refresh)
+static bool append_token_pair(struct buf *b, int64_t user_id, int64_t session_id,
+			      const char *refresh)
 {
-	char *access = token_issue_access(user_id, time(NULL));
+	char *access = token_issue_access(user_id, session_id, time(NULL));
 	if (!access)
 		return false;
 	buf_puts(b, "\"access_token\":");
@@ -70,8 +83,10 @@ static bool append_token_pair(struct buf *b, int64_t user_id, const char *refres
 	return true;
 }
 
+/* The pair for a login session (session_id: auth_sessions.id, the access
+ * token's sid). */
 static void send_token_pair(struct http_req *req, int status, const char *user_json,
-			    int64_t user_id, const char *refresh)
+			    int64_t user_id, int64_t session_id, const char *refresh)
 {
 	struct buf b = {0};
 	buf_putc(&b, '{');
@@ -80,7 +95,7 @@ static void send_token_pair(struct http_req *req, int status, const char *user_j
 		buf_puts(&b, user_json);
 		buf_putc(&b, ',');
 	}
-	bool ok = append_token_pair(&b, user_id, refresh);
+	bool ok = append_token_pair(&b, user_id, session_id, refresh);
 	buf_putc(&b, '}');
 	if (ok && buf_status(&b) == MSGR_OK)
 		http_send_json(req, status, b.data, b.len);
@@ -107,14 +122,16 @@ static const struct field_spec register_fields[REG__MAX] = {
 	[REG_USERNAME] = {"username", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 32,
 			  check_username},
 	[REG_EMAIL] = {"email", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 254, check_email},
-	[REG_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, 8, 128, NULL},
+	[REG_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, PASSWORD_MIN,
+			  PASSWORD_MAX, NULL},
 	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM, 1, 64, NULL},
 };
 
 void handle_register(struct http_req *req)
 {
-	DB_STMT(register_user, 6,
-		"SELECT u->>'id', u FROM register_user($1, $2, $3, $4, $5, $6::int) u");
+	DB_STMT(register_user, 8,
+		"SELECT r.usr->>'id', r.usr, r.sid "
+		"FROM register_user($1, $2, $3, $4, $5, $6::int, $7, $8) r");
 	struct field_value f[REG__MAX];
 	if (!http_parse_body(req, AUTH_BODY_LIMIT, register_fields, REG__MAX, f))
 		return;
@@ -130,14 +147,15 @@ void handle_register(struct http_req *req)
 		return;
 	char ttl[SQLPARAM_INT_LEN];
 	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash,
-				sqlparam_int(ttl, refresh_ttl())};
+				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);
 		return;
 	}
 	int64_t uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	send_token_pair(req, 201, PQgetvalue(res, 0, 1), uid, refresh);
+	int64_t sid = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	send_token_pair(req, 201, PQgetvalue(res, 0, 1), uid, sid, refresh);
 	PQclear(res);
 	db_notify_events("");
 }
@@ -197,26 +215,28 @@ static enum login_result check_login(struct http_req *req, const char *login,
 	return LOGIN_BAD;
 }
 
-/* Opens a login session for the user; fills the new refresh token. Answers
- * the problem itself and returns false on failure. */
-static bool open_session(struct http_req *req, int64_t user_id, const char *login,
-			 char refresh[TOKEN_REFRESH_LEN + 1])
+/* Opens a login session for the user; fills the new refresh token and
+ * returns the session's id. Answers the problem itself and returns 0 on
+ * failure. */
+static int64_t open_session(struct http_req *req, int64_t user_id, const char *login,
+			    char refresh[TOKEN_REFRESH_LEN + 1])
 {
-	DB_STMT(session_open, 4,
+	DB_STMT(session_open, 6,
 		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
-		"SELECT session_open($1::bigint, $2, $3::int)");
+		"SELECT session_open($1::bigint, $2, $3::int, $5, $6)");
 	char hash[2 * TOKEN_HASH_LEN + 1], uid[SQLPARAM_INT_LEN], ttl[SQLPARAM_INT_LEN];
 	if (!new_refresh(req, refresh, hash))
-		return false;
+		return 0;
 	const char *params[] = {sqlparam_int(uid, user_id), hash, sqlparam_int(ttl, refresh_ttl()),
-				login};
+				login, user_agent(req), req->remote_addr};
 	PGresult *res = db_exec(&session_open, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);
-		return false;
+		return 0;
 	}
+	int64_t sid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	return true;
+	return sid;
 }
 
 static void answer_throttled(struct http_req *req, long retry_after)
@@ -251,8 +271,9 @@ static void login_and_answer(struct http_req *req, const char *login, const char
 	case LOGIN_OK:
 		break;
 	}
-	if (open_session(req, uid, login, refresh))
-		send_token_pair(req, 200, NULL, uid, refresh);
+	int64_t sid = open_session(req, uid, login, refresh);
+	if (sid > 0)
+		send_token_pair(req, 200, NULL, uid, sid, refresh);
 }
 
 static void answer_bad_login(struct http_req *req)
@@ -293,12 +314,15 @@ static void oauth_error(struct http_req *req, int status, const char *error,
 	buf_free(&b);
 }
 
-/* Rotates a refresh token; answers nothing, returns the user id or 0 when
- * the token is refused, -1 on a database failure (then *db_error). */
+/* Rotates a refresh token; answers nothing, returns the user id (and sets
+ * *session_id) or 0 when the token is refused, -1 on a database failure
+ * (then *db_error). */
 static int64_t rotate_refresh(const char *old_token, size_t old_len,
-			      char new_token[TOKEN_REFRESH_LEN + 1], PGresult **db_error)
+			      char new_token[TOKEN_REFRESH_LEN + 1], int64_t *session_id,
+			      PGresult **db_error)
 {
-	DB_STMT(session_rotate, 3, "SELECT session_rotate($1, $2, $3::int)");
+	DB_STMT(session_rotate, 3,
+		"SELECT r.user_id, r.session_id FROM session_rotate($1, $2, $3::int) r");
 	char old_hash[2 * TOKEN_HASH_LEN + 1], new_hash[2 * TOKEN_HASH_LEN + 1];
 	char ttl[SQLPARAM_INT_LEN];
 	token_sha256_hex(old_token, old_len, old_hash);
@@ -313,7 +337,11 @@ static int64_t rotate_refresh(const char *old_token, size_t old_len,
 		*db_error = res;
 		return -1;
 	}
-	int64_t uid = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	int64_t uid = 0;
+	if (PQntuples(res) == 1) {
+		uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*session_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
 	PQclear(res);
 	return uid;
 }
@@ -350,13 +378,14 @@ static void token_refresh_grant(struct http_req *req, const struct field_value *
 	}
 	char refresh[TOKEN_REFRESH_LEN + 1];
 	PGresult *err = NULL;
-	int64_t uid = rotate_refresh(f[TOK_REFRESH].str, f[TOK_REFRESH].len, refresh, &err);
+	int64_t sid = 0;
+	int64_t uid = rotate_refresh(f[TOK_REFRESH].str, f[TOK_REFRESH].len, refresh, &sid, &err);
 	if (uid < 0)
 		reply_db_problem(req, err);
 	else if (uid == 0)
 		oauth_error(req, 400, "invalid_grant", "the refresh token is invalid or expired");
 	else
-		send_token_pair(req, 200, NULL, uid, refresh);
+		send_token_pair(req, 200, NULL, uid, sid, refresh);
 }
 
 void handle_token(struct http_req *req)
@@ -402,7 +431,8 @@ void handle_refresh(struct http_req *req)
 		return;
 	char refresh[TOKEN_REFRESH_LEN + 1];
 	PGresult *err = NULL;
-	int64_t uid = rotate_refresh(f[REF_TOKEN].str, f[REF_TOKEN].len, refresh, &err);
+	int64_t sid = 0;
+	int64_t uid = rotate_refresh(f[REF_TOKEN].str, f[REF_TOKEN].len, refresh, &sid, &err);
 	if (uid < 0) {
 		reply_db_problem(req, err);
 	} else if (uid == 0) {
@@ -410,7 +440,7 @@ void handle_refresh(struct http_req *req)
 		http_problem(req, 401, "invalid_refresh_token",
 			     "the refresh token is invalid, expired or was already used");
 	} else {
-		send_token_pair(req, 200, NULL, uid, refresh);
+		send_token_pair(req, 200, NULL, uid, sid, refresh);
 	}
 }
 

@@ -16,6 +16,15 @@ void handle_token(struct http_req *req);
 void handle_refresh(struct http_req *req);
 void handle_logout(struct http_req *req);
 
+/* The length of a password, in bytes as sent: registration and a change. */
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 128
+
+/* sessions.c */
+void handle_list_sessions(struct http_req *req);
+void handle_delete_session(struct http_req *req);
+void handle_change_password(struct http_req *req);
+
 /* health.c */
 void handle_ready(struct http_req *req);
 void handle_metrics(struct http_req *req);

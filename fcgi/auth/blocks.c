@@ -10,11 +10,14 @@
 
 static void block(struct http_req *req, bool on)
 {
-	DB_STMT(block_user, 3, "SELECT status, body, event_id FROM user_block($1, $2, $3::boolean)");
+	DB_STMT(block_user, 4,
+		"SELECT status, body, event_id "
+		"FROM user_block(live_session_user($1, $4), $2, $3::boolean)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], on ? "t" : "f"};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], on ? "t" : "f",
+				http_session_param(req)};
 	reply_send(req, db_exec(&block_user, params));
 }
 
@@ -30,10 +33,12 @@ void handle_unblock(struct http_req *req)
 
 void handle_list_blocks(struct http_req *req)
 {
-	DB_STMT(list_blocks, 1, "SELECT status, body, event_id FROM user_blocks_list($1)");
+	DB_STMT(list_blocks, 2,
+		"SELECT status, body, event_id "
+		"FROM user_blocks_list(live_session_user($1, $2))");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id)};
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
 	reply_send(req, db_exec(&list_blocks, params));
 }

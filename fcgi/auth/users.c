@@ -43,11 +43,12 @@ void handle_health(struct http_req *req)
 
 void handle_me(struct http_req *req)
 {
-	DB_STMT(get_me, 1, "SELECT user_json(u, true) FROM users u WHERE u.id = $1");
+	DB_STMT(get_me, 2,
+		"SELECT user_json(u, true) FROM users u WHERE u.id = live_session_user($1, $2)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id)};
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
 	send_row_or_404(req, db_exec(&get_me, params), "user_not_found",
 			"the account of this token no longer exists");
 }
@@ -61,9 +62,10 @@ static const struct field_spec me_fields[ME__MAX] = {
 
 void handle_update_me(struct http_req *req)
 {
-	DB_STMT(update_me, 3,
+	DB_STMT(update_me, 4,
 		"UPDATE users SET display_name = coalesce($2, display_name), "
-		"about = coalesce($3, about) WHERE id = $1 RETURNING user_json(users, true)");
+		"about = coalesce($3, about) WHERE id = live_session_user($1, $4) "
+		"RETURNING user_json(users, true)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[ME__MAX];
@@ -72,7 +74,7 @@ void handle_update_me(struct http_req *req)
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id),
 				f[ME_DISPLAY_NAME].present ? f[ME_DISPLAY_NAME].str : NULL,
-				f[ME_ABOUT].present ? f[ME_ABOUT].str : NULL};
+				f[ME_ABOUT].present ? f[ME_ABOUT].str : NULL, http_session_param(req)};
 	send_row_or_404(req, db_exec(&update_me, params), "user_not_found",
 			"the account of this token no longer exists");
 }
@@ -87,12 +89,14 @@ void handle_search_users(struct http_req *req)
 {
 	/* Username prefix matches first, then display-name substrings; the
 	 * LIKE metacharacters of the query are escaped. */
-	DB_STMT(search_users, 3,
-		"WITH q AS (SELECT replace(replace(replace(lower($2), '\\', '\\\\'), '%', '\\%'), "
-		"'_', '\\_') AS pat), "
+	/* q is MATERIALIZED so that live_session_user() runs once, not per
+	 * user compared with it. */
+	DB_STMT(search_users, 4,
+		"WITH q AS MATERIALIZED (SELECT replace(replace(replace(lower($2), '\\', '\\\\'), "
+		"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), "
 		"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix "
 		"FROM users u, q "
-		"WHERE u.id <> $1 AND (u.username LIKE q.pat || '%' "
+		"WHERE u.id <> q.me AND (u.username LIKE q.pat || '%' "
 		"OR lower(u.display_name) LIKE '%' || q.pat || '%') "
 		"ORDER BY prefix DESC, u.username LIMIT $3::int) "
 		"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) "
@@ -105,15 +109,22 @@ void handle_search_users(struct http_req *req)
 	char uid[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
 	const char *params[] = {
 		sqlparam_int(uid, req->user_id), f[SEARCH_Q].str,
-		sqlparam_int(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20)};
+		sqlparam_int(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20),
+		http_session_param(req)};
 	send_row_or_404(req, db_exec(&search_users, params), "not_found", "no result");
 }
 
 void handle_get_user(struct http_req *req)
 {
-	DB_STMT(get_user, 1, "SELECT user_json(u) FROM users u WHERE u.id = $1");
+	/* The check has no column: a one-time filter, run once before the
+	 * lookup. */
+	DB_STMT(get_user, 3,
+		"SELECT user_json(u) FROM users u "
+		"WHERE u.id = $1 AND live_session_user($2, $3) IS NOT NULL");
 	if (!http_require_user(req))
 		return;
-	const char *params[] = {req->path_str[0]};
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {req->path_str[0], sqlparam_int(uid, req->user_id),
+				http_session_param(req)};
 	send_row_or_404(req, db_exec(&get_user, params), "user_not_found", "no such user");
 }

@@ -10,11 +10,14 @@
 
 void handle_list_chats(struct http_req *req)
 {
-	DB_STMT(list_chats, 1, "SELECT status, body, event_id FROM chat_list($1)");
+	DB_STMT(list_chats, 2,
+		"SELECT status, body, event_id "
+		"FROM chat_list(live_session_user($1, $2))");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id)};
+	const char *params[] = {sqlparam_int(uid, req->user_id),
+				http_session_param(req)};
 	reply_send(req, db_exec(&list_chats, params));
 }
 
@@ -37,8 +40,9 @@ static const struct field_spec new_chat_fields[NEW__MAX] = {
 
 static void create_direct(struct http_req *req, const struct field_value *f)
 {
-	DB_STMT(create_direct_chat, 2,
-		"SELECT status, body, event_id FROM chat_create_direct($1, $2)");
+	DB_STMT(create_direct_chat, 3,
+		"SELECT status, body, event_id "
+		"FROM chat_create_direct(live_session_user($1, $3), $2)");
 	struct field_errors errs = {0};
 	if (!f[NEW_USER_ID].present)
 		field_errors_add(&errs, "user_id", "is required for a direct chat");
@@ -50,14 +54,16 @@ static void create_direct(struct http_req *req, const struct field_value *f)
 		return;
 	}
 	char uid[SQLPARAM_INT_LEN], other[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), sqlparam_int(other, f[NEW_USER_ID].num)};
+	const char *params[] = {sqlparam_int(uid, req->user_id), sqlparam_int(other, f[NEW_USER_ID].num),
+				http_session_param(req)};
 	reply_send(req, db_exec(&create_direct_chat, params));
 }
 
 static void create_group(struct http_req *req, const struct field_value *f)
 {
-	DB_STMT(create_group_chat, 3,
-		"SELECT status, body, event_id FROM chat_create_group($1, $2, $3::bigint[])");
+	DB_STMT(create_group_chat, 4,
+		"SELECT status, body, event_id "
+		"FROM chat_create_group(live_session_user($1, $4), $2, $3::bigint[])");
 	if (!f[NEW_TITLE].present) {
 		struct field_errors errs = {0};
 		field_errors_add(&errs, "title", "is required for a group");
@@ -67,7 +73,8 @@ static void create_group(struct http_req *req, const struct field_value *f)
 	}
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), f[NEW_TITLE].str,
-				sqlparam_int_array(req->arena, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids)};
+				sqlparam_int_array(req->arena, f[NEW_MEMBER_IDS].ids, f[NEW_MEMBER_IDS].nids),
+				http_session_param(req)};
 	reply_send(req, db_exec(&create_group_chat, params));
 }
 
@@ -86,11 +93,14 @@ void handle_create_chat(struct http_req *req)
 
 void handle_get_chat(struct http_req *req)
 {
-	DB_STMT(get_chat, 2, "SELECT status, body, event_id FROM chat_get($1, $2)");
+	DB_STMT(get_chat, 3,
+		"SELECT status, body, event_id "
+		"FROM chat_get(live_session_user($1, $3), $2)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				http_session_param(req)};
 	reply_send(req, db_exec(&get_chat, params));
 }
 
@@ -101,23 +111,29 @@ static const struct field_spec patch_chat_fields[PATCH__MAX] = {
 
 void handle_update_chat(struct http_req *req)
 {
-	DB_STMT(rename_chat, 3, "SELECT status, body, event_id FROM chat_rename($1, $2, $3)");
+	DB_STMT(rename_chat, 4,
+		"SELECT status, body, event_id "
+		"FROM chat_rename(live_session_user($1, $4), $2, $3)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[PATCH__MAX];
 	if (!http_parse_body(req, CHATS_BODY_LIMIT, patch_chat_fields, PATCH__MAX, f))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[PATCH_TITLE].str,
+				http_session_param(req)};
 	reply_send(req, db_exec(&rename_chat, params));
 }
 
 void handle_delete_chat(struct http_req *req)
 {
-	DB_STMT(delete_chat, 2, "SELECT status, body, event_id FROM chat_delete($1, $2)");
+	DB_STMT(delete_chat, 3,
+		"SELECT status, body, event_id "
+		"FROM chat_delete(live_session_user($1, $3), $2)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				http_session_param(req)};
 	reply_send(req, db_exec(&delete_chat, params));
 }

@@ -12,12 +12,15 @@
 
 static void pin(struct http_req *req, bool on)
 {
-	DB_STMT(pin_message, 4, "SELECT status, body, event_id FROM chat_pin($1, $2, $3, $4::boolean)");
+	DB_STMT(pin_message, 5,
+		"SELECT status, body, event_id "
+		"FROM chat_pin(live_session_user($1, $5), $2, $3, $4::boolean)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], req->path_str[1],
-				on ? "t" : "f"};
+				on ? "t" : "f",
+				http_session_param(req)};
 	reply_send(req, db_exec(&pin_message, params));
 }
 
@@ -81,8 +84,9 @@ static const struct field_spec settings_fields[SET__MAX] = {
 
 void handle_chat_settings(struct http_req *req)
 {
-	DB_STMT(chat_settings, 5,
-		"SELECT status, body, event_id FROM chat_settings($1, $2, $3, $4::boolean, $5)");
+	DB_STMT(chat_settings, 6,
+		"SELECT status, body, event_id "
+		"FROM chat_settings(live_session_user($1, $6), $2, $3, $4::boolean, $5)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[SET__MAX];
@@ -93,6 +97,7 @@ void handle_chat_settings(struct http_req *req)
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
 				mute->present && !mute->is_null ? mute->str : NULL,
 				mute->present && mute->is_null ? "t" : "f",
-				f[SET_NOTIFY].present ? f[SET_NOTIFY].str : NULL};
+				f[SET_NOTIFY].present ? f[SET_NOTIFY].str : NULL,
+				http_session_param(req)};
 	reply_send(req, db_exec(&chat_settings, params));
 }

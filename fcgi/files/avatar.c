@@ -40,8 +40,10 @@ static void send_user_and_purge(struct http_req *req, PGresult *res)
 
 void handle_put_avatar(struct http_req *req)
 {
-	DB_STMT(add_avatar, 5, "SELECT f.id FROM files_add($1, 'avatar', $2, $3, $4, $5) f");
-	DB_STMT(use_avatar, 2, "SELECT a.usr, a.old_file_id FROM avatar_use($1, $2) a");
+	DB_STMT(add_avatar, 6,
+		"SELECT f.id FROM files_add(live_session_user($1, $6), 'avatar', $2, $3, $4, $5) f");
+	DB_STMT(use_avatar, 3,
+		"SELECT a.usr, a.old_file_id FROM avatar_use(live_session_user($1, $3), $2) a");
 	if (!http_require_user(req)) {
 		http_discard_body(req);
 		return;
@@ -78,7 +80,7 @@ void handle_put_avatar(struct http_req *req)
 		return;
 	}
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), file_id};
+	const char *params[] = {sqlparam_int(uid, req->user_id), file_id, http_session_param(req)};
 	res = db_exec(&use_avatar, params);
 	if (!db_ok(res)) {
 		files_drop(req, file_ids);
@@ -90,11 +92,12 @@ void handle_put_avatar(struct http_req *req)
 
 void handle_delete_avatar(struct http_req *req)
 {
-	DB_STMT(clear_avatar, 1, "SELECT a.usr, a.old_file_id FROM clear_avatar($1) a");
+	DB_STMT(clear_avatar, 2,
+		"SELECT a.usr, a.old_file_id FROM clear_avatar(live_session_user($1, $2)) a");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id)};
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
 	PGresult *res = db_exec(&clear_avatar, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);

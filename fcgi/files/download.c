@@ -112,8 +112,11 @@ void handle_download(struct http_req *req)
 			     "the server cannot send files: its nginx configuration is out of date");
 		return;
 	}
-	DB_STMT(find_file, 3,
-		"SELECT storage_key, mime, name FROM file_for_download($1, $2, $3::boolean)");
+	/* A signed URL is a credential of its own: without a bearer token,
+	 * user 0 and no session to check. */
+	DB_STMT(find_file, 4,
+		"SELECT storage_key, mime, name "
+		"FROM file_for_download($1, live_session_user($2, $4), $3::boolean)");
 	int64_t id = req->path_id[0];
 	long long now = (long long)time(NULL);
 	bool has_sig = strstr(req->query, "sig=") != NULL;
@@ -128,7 +131,7 @@ void handle_download(struct http_req *req)
 	}
 	char fid[SQLPARAM_INT_LEN], uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(fid, id), sqlparam_int(uid, req->user_id),
-				sig == MSGR_OK ? "true" : "false"};
+				sig == MSGR_OK ? "true" : "false", http_session_param(req)};
 	PGresult *res = db_exec(&find_file, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);

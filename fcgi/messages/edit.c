@@ -20,8 +20,9 @@ static const struct field_spec edit_fields[EDIT__MAX] = {
 
 void handle_edit(struct http_req *req)
 {
-	DB_STMT(edit_message, 4,
-		"SELECT status, body, event_id FROM message_edit($1, $2, $3, $4::boolean)");
+	DB_STMT(edit_message, 5,
+		"SELECT status, body, event_id "
+		"FROM message_edit(live_session_user($1, $5), $2, $3, $4::boolean)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[EDIT__MAX];
@@ -29,17 +30,21 @@ void handle_edit(struct http_req *req)
 		return;
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[EDIT_TEXT].str,
-				message_text_blank(f[EDIT_TEXT].str, f[EDIT_TEXT].len) ? "t" : "f"};
+				message_text_blank(f[EDIT_TEXT].str, f[EDIT_TEXT].len) ? "t" : "f",
+				http_session_param(req)};
 	reply_send(req, db_exec(&edit_message, params));
 }
 
 void handle_delete(struct http_req *req)
 {
-	DB_STMT(delete_message, 2, "SELECT status, body, event_id FROM message_delete($1, $2)");
+	DB_STMT(delete_message, 3,
+		"SELECT status, body, event_id "
+		"FROM message_delete(live_session_user($1, $3), $2)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				http_session_param(req)};
 	if (reply_send(req, db_exec(&delete_message, params)) == 204)
 		/* The deletion marked the message's files; their bytes go now. */
 		(void)storage_purge(req->path_id[0], 0, DELETE_PURGE_LIMIT);

@@ -16,8 +16,9 @@ static const struct field_spec forward_fields[FORWARD__MAX] = {
 
 void handle_forward(struct http_req *req)
 {
-	DB_STMT(forward_message, 5,
-		"SELECT status, body, event_id FROM message_forward($1, $2, $3::bigint[], "
+	DB_STMT(forward_message, 6,
+		"SELECT status, body, event_id "
+		"FROM message_forward(live_session_user($1, $6), $2, $3::bigint[], "
 		"$4::float8, $5::float8)");
 	if (!http_require_user(req))
 		return;
@@ -29,6 +30,7 @@ void handle_forward(struct http_req *req)
 	const char *params[] = {
 		sqlparam_int(uid, req->user_id), req->path_str[0],
 		sqlparam_int_array(req->arena, f[FORWARD_CHAT_IDS].ids, f[FORWARD_CHAT_IDS].nids),
-		rate, burst};
+		rate, burst,
+				http_session_param(req)};
 	reply_send(req, db_exec(&forward_message, params));
 }

@@ -54,6 +54,7 @@ bool history_read(struct http_req *req, struct history_query *q)
 	q->has_before = f[HIST_BEFORE].present;
 	q->has_after = f[HIST_AFTER].present;
 	sqlparam_int(q->uid, req->user_id);
+	q->sid = http_session_param(req);
 	sqlparam_int(q->chat, req->path_id[0]);
 	sqlparam_int(q->before, before);
 	sqlparam_int(q->after, after);
@@ -71,6 +72,7 @@ void history_params(const struct history_query *q, const char *params[HISTORY_NP
 	params[2] = q->has_before ? q->before : NULL;
 	params[3] = q->has_after ? q->after : NULL;
 	params[4] = q->limit;
+	params[5] = q->sid;
 }
 
 bool history_kept(const struct history_query *q, struct cached_page *page)
@@ -123,17 +125,18 @@ void history_answer_render(struct http_req *req, const struct history_query *q, 
  * not current. */
 void handle_history(struct http_req *req)
 {
-	DB_STMT(page_stamp, 2, HISTORY_STAMP_SQL);
+	DB_STMT(page_stamp, 3, HISTORY_STAMP_SQL);
 	DB_STMT(history, HISTORY_NPARAMS, HISTORY_RENDER_SQL);
 	struct history_query q;
 	if (!history_read(req, &q))
 		return;
 	struct cached_page page;
 	if (history_kept(&q, &page)) {
-		const char *params[] = {q.uid, q.chat};
+		const char *params[] = {q.uid, q.chat, q.sid};
 		PGresult *res = db_exec(&page_stamp, params);
 		struct page_stamp now;
-		/* Not a member, or no answer: the render says why. */
+		/* Not a member, a session ended, or no answer: the render
+		 * says why. */
 		bool answered = db_ok(res) && PQntuples(res) == 1 &&
 				history_stamp_of(res, 0, 0, &now) && history_answer_kept(req, &q, now);
 		PQclear(res);

@@ -42,14 +42,17 @@
 #define RENDER_STATEMENT "read_render"
 
 static const struct pglink_statement read_statements[] = {
-	/* HISTORY_STAMP_SQL for many reads: a row for each member's, in
-	 * order. */
+	/* HISTORY_STAMP_SQL for many reads: a row for each member's whose
+	 * session is live, in order. A read without a row is rendered, and
+	 * the render answers it (401 for an ended session): one revoked
+	 * session fails no other read. */
 	{STAMPS_STATEMENT,
 	 "SELECT q.ord, CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() "
-	 "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q(user_id, chat_id, ord) "
+	 "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY "
+	 "AS q(user_id, chat_id, sid, ord) "
 	 "JOIN chat_members m ON m.chat_id = q.chat_id AND m.user_id = q.user_id "
-	 "JOIN chats c ON c.id = q.chat_id ORDER BY q.ord",
-	 2},
+	 "JOIN chats c ON c.id = q.chat_id WHERE session_live(q.user_id, q.sid) ORDER BY q.ord",
+	 3},
 	{RENDER_STATEMENT, HISTORY_RENDER_SQL, HISTORY_NPARAMS},
 };
 
@@ -151,21 +154,27 @@ static void reads_lost(struct read_queue *q)
 
 /* ---- the links ---------------------------------------------------------------- */
 
-/* The statement's array parameters for q's reads: users, chats. */
-static void stamps_params(const struct read_queue *q, struct buf *users, struct buf *chats)
+/* The statement's array parameters for q's reads: users, chats, sessions
+ * (NULL for a token without sid). */
+static void stamps_params(const struct read_queue *q, struct buf *users, struct buf *chats,
+			  struct buf *sids)
 {
 	buf_putc(users, '{');
 	buf_putc(chats, '{');
+	buf_putc(sids, '{');
 	for (const struct pending_read *c = q->head; c; c = c->next) {
 		if (c != q->head) {
 			buf_putc(users, ',');
 			buf_putc(chats, ',');
+			buf_putc(sids, ',');
 		}
 		buf_puts(users, c->q.uid);
 		buf_puts(chats, c->q.chat);
+		buf_puts(sids, c->q.sid ? c->q.sid : "NULL");
 	}
 	buf_putc(users, '}');
 	buf_putc(chats, '}');
+	buf_putc(sids, '}');
 }
 
 /* Sends l's job, whose reads are in l->reads (a render's: the one it
@@ -174,14 +183,17 @@ static void read_link_send(struct read_link *l, enum read_job job)
 {
 	enum msgr_err err;
 	if (job == READ_STAMPS) {
-		struct buf users = {0}, chats = {0};
-		stamps_params(&l->reads, &users, &chats);
-		const char *params[] = {buf_cstr(&users), buf_cstr(&chats)};
-		err = buf_status(&users) != MSGR_OK ? buf_status(&users) : buf_status(&chats);
+		struct buf users = {0}, chats = {0}, sids = {0};
+		stamps_params(&l->reads, &users, &chats, &sids);
+		const char *params[] = {buf_cstr(&users), buf_cstr(&chats), buf_cstr(&sids)};
+		err = buf_status(&users) != MSGR_OK   ? buf_status(&users)
+		      : buf_status(&chats) != MSGR_OK ? buf_status(&chats)
+						      : buf_status(&sids);
 		if (err == MSGR_OK)
-			err = pglink_send(l->link, STAMPS_STATEMENT, 2, params);
+			err = pglink_send(l->link, STAMPS_STATEMENT, 3, params);
 		buf_free(&users);
 		buf_free(&chats);
+		buf_free(&sids);
 	} else {
 		const char *params[HISTORY_NPARAMS];
 		history_params(&l->reads.head->q, params);

@@ -52,6 +52,7 @@ void handle_history(struct http_req *req);
  * viewer's own. */
 struct history_query {
 	char uid[SQLPARAM_INT_LEN], chat[SQLPARAM_INT_LEN];
+	const char *sid; /* http_session_param(): NULL for a token without sid */
 	char before[SQLPARAM_INT_LEN], after[SQLPARAM_INT_LEN], limit[SQLPARAM_INT_LEN];
 	bool has_before, has_after;
 	char shared_key[4 * SQLPARAM_INT_LEN];
@@ -60,19 +61,21 @@ struct history_query {
 
 /* The current stamp of a chat's pages, for a member only: version, period.
  * A member who cleared the chat's history (chat_delete()) sees pages of
- * their own: no stamp (NULL), so none is kept or answered for them. */
+ * their own: no stamp (NULL), so none is kept or answered for them. The
+ * member's session must be live ($3, the sid: session_live()): when it is
+ * not, no row, and the render answers 401. */
 #define HISTORY_STAMP_SQL                                                          \
 	"SELECT CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() " \
 	"FROM chat_members m "                                                       \
 	"JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = $2::bigint "            \
-	"AND m.user_id = $1::bigint"
+	"AND m.user_id = $1::bigint AND session_live($1::bigint, $3::bigint)"
 /* The page, an api_reply with the stamp read in the render's own snapshot:
  * status, body, event_id, version, period. */
-#define HISTORY_NPARAMS 5
+#define HISTORY_NPARAMS 6
 #define HISTORY_RENDER_SQL                                                         \
 	"SELECT r.status, r.body, r.event_id, "                                      \
 	"CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() "        \
-	"FROM chat_messages($1, $2, $3, $4, $5::int) r "                            \
+	"FROM chat_messages(live_session_user($1, $6), $2, $3, $4, $5::int) r "     \
 	"LEFT JOIN chats c ON c.id = $2::bigint "                                    \
 	"LEFT JOIN chat_members m ON m.chat_id = $2::bigint AND m.user_id = $1::bigint"
 
@@ -113,12 +116,12 @@ bool send_batchable(const struct send_input *in);
  * and the NOTIFY of its event in its transaction (sent at its commit, as a
  * batch's is), so the row's event id is NULL and reply_send() sends none
  * after it. */
-#define SEND_JSON_NPARAMS 10
+#define SEND_JSON_NPARAMS 11
 #define SEND_JSON_SQL                                                              \
 	"SELECT r.status, r.body, NULL::bigint, CASE WHEN r.event_id IS NOT NULL "  \
 	"THEN pg_notify('msgr_events', r.event_id::text) END "                      \
-	"FROM message_send($1, $2, $3, $4::boolean, $5, $6::bigint[], $7::int, "    \
-	"$8::float8, $9::float8, $10::bigint) r"
+	"FROM message_send(live_session_user($1, $11), $2, $3, $4::boolean, $5, "   \
+	"$6::bigint[], $7::int, $8::float8, $9::float8, $10::bigint) r"
 /* SEND_JSON_SQL's parameters for in, sent by req's user. */
 struct send_json_params {
 	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];

@@ -35,8 +35,9 @@ static const char *emoji_check(const char *s, size_t len)
 
 static void react(struct http_req *req, bool add)
 {
-	DB_STMT(react_message, 4,
-		"SELECT status, body, event_id FROM message_react($1, $2, $3, $4::boolean)");
+	DB_STMT(react_message, 5,
+		"SELECT status, body, event_id "
+		"FROM message_react(live_session_user($1, $5), $2, $3, $4::boolean)");
 	if (!http_require_user(req))
 		return;
 	const char *msg = emoji_check(req->path_str[1], req->path_len[1]);
@@ -49,7 +50,8 @@ static void react(struct http_req *req, bool add)
 	}
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], req->path_str[1],
-				add ? "t" : "f"};
+				add ? "t" : "f",
+				http_session_param(req)};
 	reply_send(req, db_exec(&react_message, params));
 }
 
@@ -65,10 +67,13 @@ void handle_unreact(struct http_req *req)
 
 void handle_reactors(struct http_req *req)
 {
-	DB_STMT(list_reactors, 2, "SELECT status, body, event_id FROM message_reactors($1, $2)");
+	DB_STMT(list_reactors, 3,
+		"SELECT status, body, event_id "
+		"FROM message_reactors(live_session_user($1, $3), $2)");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0]};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
+				http_session_param(req)};
 	reply_send(req, db_exec(&list_reactors, params));
 }

@@ -16,7 +16,9 @@ static const struct field_spec read_fields[READ__MAX] = {
 
 void handle_read(struct http_req *req)
 {
-	DB_STMT(mark_read, 3, "SELECT status, body, event_id FROM chat_read($1, $2, $3)");
+	DB_STMT(mark_read, 4,
+		"SELECT status, body, event_id "
+		"FROM chat_read(live_session_user($1, $4), $2, $3)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[READ__MAX];
@@ -24,6 +26,7 @@ void handle_read(struct http_req *req)
 		return;
 	char uid[SQLPARAM_INT_LEN], mid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0],
-				sqlparam_int(mid, f[READ_MESSAGE_ID].num)};
+				sqlparam_int(mid, f[READ_MESSAGE_ID].num),
+				http_session_param(req)};
 	reply_send(req, db_exec(&mark_read, params));
 }

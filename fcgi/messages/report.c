@@ -18,13 +18,16 @@ static const struct field_spec report_fields[REPORT__MAX] = {
 
 void handle_report(struct http_req *req)
 {
-	DB_STMT(report_message, 3, "SELECT status, body, event_id FROM message_report($1, $2, $3)");
+	DB_STMT(report_message, 4,
+		"SELECT status, body, event_id "
+		"FROM message_report(live_session_user($1, $4), $2, $3)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[REPORT__MAX];
 	if (!http_parse_body(req, MESSAGES_BODY_LIMIT, report_fields, REPORT__MAX, f))
 		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[REPORT_REASON].str};
+	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[REPORT_REASON].str,
+				http_session_param(req)};
 	reply_send(req, db_exec(&report_message, params));
 }

@@ -20,8 +20,9 @@ static const struct field_spec search_fields[SEARCH__MAX] = {
 
 void handle_search(struct http_req *req)
 {
-	DB_STMT(search, 5,
-		"SELECT status, body, event_id FROM search_messages($1, $2, $3, $4, $5::int)");
+	DB_STMT(search, 6,
+		"SELECT status, body, event_id "
+		"FROM search_messages(live_session_user($1, $6), $2, $3, $4, $5::int)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[SEARCH__MAX];
@@ -35,6 +36,7 @@ void handle_search(struct http_req *req)
 		f[SEARCH_BEFORE].present ? sqlparam_int(before, f[SEARCH_BEFORE].num) : NULL,
 		sqlparam_int(limit,
 			 f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : SEARCH_LIMIT_DEFAULT),
+		http_session_param(req),
 	};
 	reply_send(req, db_exec(&search, params));
 }

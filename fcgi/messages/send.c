@@ -82,7 +82,7 @@ void send_json_params(const struct http_req *req, const struct send_input *in,
 	const char *values[SEND_JSON_NPARAMS] = {
 		sqlparam_int(p->uid, req->user_id), req->path_str[0], in->text, blank_param(in),
 		in->client_id, in->file_ids, sqlparam_int(p->max, MESSAGE_FILES_MAX), p->rate,
-		p->burst, in->reply_to};
+		p->burst, in->reply_to, http_session_param(req)};
 	memcpy(p->values, values, sizeof values);
 }
 
@@ -140,11 +140,12 @@ static bool publish(struct http_req *req, struct upload *up, PGresult *res)
 
 static void send_multipart(struct http_req *req)
 {
-	DB_STMT(send_upload, 13,
+	DB_STMT(send_upload, 14,
 		"SELECT r.status, r.body, r.event_id, (SELECT array_agg((a->>'id')::bigint) "
 		"FROM jsonb_array_elements(r.body->'attachments') a)::text "
-		"FROM message_send_upload($1, $2, $3, $4::boolean, $5, $6::text[], $7::bigint[], "
-		"$8::text[], $9::text[], $10::int, $11::float8, $12::float8, $13::bigint) r");
+		"FROM message_send_upload(live_session_user($1, $14), $2, $3, $4::boolean, $5, "
+		"$6::text[], $7::bigint[], $8::text[], $9::text[], $10::int, $11::float8, "
+		"$12::float8, $13::bigint) r");
 	struct upload_field fields[PART__MAX] = {
 		[PART_TEXT] = {.name = "text", .max_bytes = 4 * MESSAGE_TEXT_MAX},
 		[PART_CLIENT_ID] = {.name = "client_id", .max_bytes = 4 * MESSAGE_CLIENT_ID_MAX},
@@ -191,7 +192,8 @@ static void send_multipart(struct http_req *req)
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, arrays[0], arrays[1], arrays[2],
 				arrays[3], sqlparam_int(max, MESSAGE_FILES_MAX), rate, burst,
-				reply_to ? sqlparam_int(reply, reply_to) : NULL};
+				reply_to ? sqlparam_int(reply, reply_to) : NULL,
+				http_session_param(req)};
 	PGresult *res = db_exec(&send_upload, params);
 	bool created = db_ok(res) && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "201");
 	if (!created || up.nfiles == 0) {

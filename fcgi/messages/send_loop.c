@@ -54,8 +54,8 @@ struct batch {
 static const struct pglink_statement batch_statements[] = {
 	{BATCH_STATEMENT,
 	 "SELECT ord, status, body FROM message_send_batch($1::bigint[], $2::bigint[], "
-	 "$3::text[], $4::text[], $5::float8, $6::float8)",
-	 6},
+	 "$3::text[], $4::text[], $5::bigint[], $6::float8, $7::float8)",
+	 7},
 };
 
 static const struct pglink_statement alone_statements[] = {
@@ -191,17 +191,20 @@ static void batch_answer(struct batch *b, PGresult *res, bool outcome_unknown)
 	b->n = 0;
 }
 
-/* The statement's array parameters for the batch's sends, in 4 buffers:
- * users, chats, texts, client_ids. */
-static void batch_params(const struct batch *b, struct buf p[4])
+/* The statement's array parameters for the batch's sends, in 5 buffers:
+ * users, chats, texts, client_ids, sessions (NULL for a token without sid).
+ * A send whose session ended is left out by the batch (no row), so it goes
+ * alone, where live_session_user() answers it 401; the others are written. */
+#define BATCH_ARRAYS 5
+static void batch_params(const struct batch *b, struct buf p[BATCH_ARRAYS])
 {
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < BATCH_ARRAYS; k++)
 		buf_putc(&p[k], '{');
 	for (size_t i = 0; i < b->n; i++) {
 		const struct http_req *req = b->sends[i]->req;
 		const struct send_input *in = &b->sends[i]->in;
 		if (i)
-			for (int k = 0; k < 4; k++)
+			for (int k = 0; k < BATCH_ARRAYS; k++)
 				buf_putc(&p[k], ',');
 		buf_printf(&p[0], "%lld", (long long)req->user_id);
 		buf_printf(&p[1], "%lld", (long long)req->path_id[0]);
@@ -210,8 +213,10 @@ static void batch_params(const struct batch *b, struct buf p[4])
 			buf_pg_array_str(&p[3], in->client_id, in->client_id_len);
 		else
 			buf_puts(&p[3], "NULL");
+		const char *sid = http_session_param(req);
+		buf_puts(&p[4], sid ? sid : "NULL");
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < BATCH_ARRAYS; k++)
 		buf_putc(&p[k], '}');
 }
 
@@ -219,19 +224,19 @@ static void batch_params(const struct batch *b, struct buf p[4])
  * (nothing was written then). */
 static bool batch_send(void)
 {
-	struct buf p[4] = {{0}};
+	struct buf p[BATCH_ARRAYS] = {{0}};
 	batch_params(&in_flight, p);
 	char rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {buf_cstr(&p[0]), buf_cstr(&p[1]), buf_cstr(&p[2]),
-				buf_cstr(&p[3]), rate, burst};
+				buf_cstr(&p[3]), buf_cstr(&p[4]), rate, burst};
 	bool built = true;
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < BATCH_ARRAYS; k++)
 		built = built && buf_status(&p[k]) == MSGR_OK;
 	if (!built)
 		log_error("could not send a batch of %zu sends: out of memory", in_flight.n);
-	bool sent = built && pglink_send(batch_link, BATCH_STATEMENT, 6, params) == MSGR_OK;
-	for (int k = 0; k < 4; k++)
+	bool sent = built && pglink_send(batch_link, BATCH_STATEMENT, 7, params) == MSGR_OK;
+	for (int k = 0; k < BATCH_ARRAYS; k++)
 		buf_free(&p[k]);
 	return sent;
 }

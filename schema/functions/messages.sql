@@ -385,20 +385,22 @@ END
 $$;
 
 -- Sends text messages, item i being p_users[i] sending p_texts[i] with
--- p_client_ids[i] (NULL: none) into p_chats[i], each as message_send()
--- would with no files. Returns a row (ord = i, status, the Message) for
+-- p_client_ids[i] (NULL: none) into p_chats[i], with the access token of
+-- login session p_sids[i] (NULL: a token without sid), each as
+-- message_send() would with no files. Returns a row (ord = i, status, the Message) for
 -- each item it answers, in item order: 201 for a message it wrote (one
 -- message.created event each, and one NOTIFY of msgr_events for all), 200
 -- for a repeat. Any other item is left to message_send() by the caller,
 -- alone, which answers it exactly: the sender is not a member (404), its
 -- rate limit refuses it (429), an earlier item of the batch has the
--- same client_id, or a member of the chat blocked the sender. Items must not be blank (422 is message_send()'s).
+-- same client_id, a member of the chat blocked the sender, or the
+-- sender's login session ended (401 from live_session_user()). Items must not be blank (422 is message_send()'s).
 --
 -- Two statements: the chat locks, then everything else, which therefore
 -- sees every message committed before the locks were held. Locks are taken
 -- as everywhere: the chats in id order, then the send buckets in user order.
 CREATE OR REPLACE FUNCTION message_send_batch(p_users bigint[], p_chats bigint[], p_texts text[],
-				   p_client_ids text[], p_rate double precision,
+				   p_client_ids text[], p_sids bigint[], p_rate double precision,
 				   p_burst double precision)
 RETURNS TABLE (ord int, status int, body jsonb)
 LANGUAGE plpgsql
@@ -414,8 +416,12 @@ BEGIN
 	RETURN QUERY
 	WITH item AS (
 		SELECT i.n::int AS n, i.u, i.c, i.k
-		FROM unnest(p_users, p_chats, p_client_ids) WITH ORDINALITY AS i(u, c, k, n)
-		WHERE EXISTS (SELECT 1 FROM public.chat_members cm
+		FROM unnest(p_users, p_chats, p_client_ids, p_sids) WITH ORDINALITY AS i(u, c, k, s, n)
+		-- A send whose login session ended (p_sids, NULL for a token
+		-- without one) goes alone, where live_session_user() answers it
+		-- 401: the others are not failed with it.
+		WHERE public.session_live(i.u, i.s)
+		  AND EXISTS (SELECT 1 FROM public.chat_members cm
 			      WHERE cm.chat_id = i.c AND cm.user_id = i.u)
 		  -- A sender a member of the chat blocked goes alone: message_send()
 		  -- answers it (403 in a direct chat). The lookup starts at the

@@ -52,6 +52,23 @@ BEGIN
 END
 $$;
 
+-- Tells every wsd process that these sessions of p_user ended: they close
+-- their sockets with 4401 (wsd/bus.c). In the revoking transaction, so it
+-- goes at the commit; in slices that fit a notification.
+CREATE OR REPLACE FUNCTION wsd_notify_revoked(p_user bigint, p_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	i int := 1;
+	n int := coalesce(array_length(p_ids, 1), 0);
+BEGIN
+	WHILE i <= n LOOP
+		PERFORM pg_notify('msgr_wsd', jsonb_build_object('t', 'revoke', 'u', p_user,
+			's', to_jsonb(p_ids[i:i + 299]))::text);
+		i := i + 300;
+	END LOOP;
+END
+$$;
+
 -- p_wsd has a connection of p_user now.
 CREATE OR REPLACE FUNCTION wsd_presence_up(p_wsd text, p_user bigint) RETURNS void
 LANGUAGE plpgsql AS $$

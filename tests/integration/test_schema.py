@@ -221,9 +221,17 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
             assert status in (200, 201, 204), (sql, status, body)
             return body
 
-        alice = one("SELECT public.register_user('sp_alice', 'a@sp.test', 'h', 'Alice', 'ta', 60)")[0]["id"]
-        bob = one("SELECT public.register_user('sp_bob', 'b@sp.test', 'h', 'Bob', 'tb', 60)")[0]["id"]
-        assert one("SELECT public.session_rotate('ta', 'ta2', 60)")[0] == alice
+        alice, alice_sid = one("SELECT r.usr->'id', r.sid FROM public.register_user('sp_alice', 'a@sp.test', "
+                               "'h', 'Alice', 'ta', 60, 'ua', '127.0.0.1') r")
+        bob = one("SELECT r.usr FROM public.register_user('sp_bob', 'b@sp.test', 'h', 'Bob', 'tb', 60, "
+                  "'ua', '127.0.0.1') r")[0]["id"]
+        assert one("SELECT user_id, session_id FROM public.session_rotate('ta', 'ta2', 60)") == (alice, alice_sid)
+        assert one("SELECT public.live_session_user(%s, %s)", alice, alice_sid)[0] == alice
+        assert one("SELECT public.session_live(%s, NULL)", bob)[0] is True
+        assert reply("public.sessions_list(%s, %s)", alice, alice_sid)["sessions"][0]["current"] is True
+        bob_sid = one("SELECT public.session_open(%s, 'tb2', 60, 'ua', '127.0.0.2')", bob)[0]
+        reply("public.session_delete(%s, %s)", bob, bob_sid)
+        reply("public.password_change(%s, %s, 'h', 'h2')", bob, None)
         one("SELECT public.login_failed('sp_alice', '127.0.0.9', 60)")
         one("SELECT public.login_throttle('sp_alice', '127.0.0.9', 5, 30, 60)")
         direct = reply("public.chat_create_direct(%s, %s)", alice, bob)["id"]
@@ -232,8 +240,9 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
         sent = reply("public.message_send(%s, %s, 'hello 🎉 world', false, 'c1', NULL, 10, 0, 10)",
                      alice, direct)
         batch = one("SELECT count(*) FROM public.message_send_batch(ARRAY[%s, %s]::bigint[], "
-                    "ARRAY[%s, %s]::bigint[], ARRAY['one', 'two'], ARRAY['b1', NULL], 0, 10)",
-                    bob, alice, direct, group)[0]
+                    "ARRAY[%s, %s]::bigint[], ARRAY['one', 'two'], ARRAY['b1', NULL], "
+                    "ARRAY[NULL, %s]::bigint[], 0, 10)",
+                    bob, alice, direct, group, alice_sid)[0]
         assert batch == 2
         file_id = one("SELECT id FROM public.files_add(%s, 'upload', ARRAY['a.txt'], ARRAY[3]::bigint[], "
                       "ARRAY['text/plain'], ARRAY[%s])", alice, "0" * 32)[0]
@@ -258,7 +267,8 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
         one("SELECT * FROM public.clear_avatar(%s)", alice)
         reply("public.message_delete(%s, %s)", alice, with_file["id"])
         reply("public.chat_add_member(%s, %s, %s)", alice, group,
-              one("SELECT public.register_user('sp_carol', 'c@sp.test', 'h', 'Carol', 'tc', 60)")[0]["id"])
+              one("SELECT r.usr FROM public.register_user('sp_carol', 'c@sp.test', 'h', 'Carol', 'tc', 60, "
+                  "'ua', '127.0.0.1') r")[0]["id"])
         reply("public.chat_remove_member(%s, %s, %s)", alice, group, alice)
         one("SELECT public.wsd_start('sp', 1, 30)")
         one("SELECT public.wsd_presence_batch('sp', ARRAY[%s, %s]::bigint[], ARRAY[true, false])", bob, bob)
@@ -266,6 +276,7 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
         one("SELECT public.wsd_stop('sp')")
         one("SELECT public.prune_events('0 seconds')")
         one("SELECT public.session_close('ta2')")
+        one("SELECT public.user_sessions_end_all(%s)", bob)
         cur.execute("DELETE FROM public.chats WHERE id = %s", (group,))
     finally:
         conn.rollback()

@@ -32,12 +32,16 @@ TEST(stamps_params_are_array_literals_in_queue_order)
 	queue_push(&q, read_of("42", "7", "7/-1/-1/50"));
 	queue_push(&q, read_of("1", "9223372036854775807", "x"));
 	queue_push(&q, read_of("3", "7", "7/-1/-1/50"));
-	struct buf users = {0}, chats = {0};
-	stamps_params(&q, &users, &chats);
+	q.head->next->q.sid = "55";
+	struct buf users = {0}, chats = {0}, sids = {0};
+	stamps_params(&q, &users, &chats, &sids);
 	CHECK_STR_EQ(buf_cstr(&users), "{42,1,3}");
 	CHECK_STR_EQ(buf_cstr(&chats), "{7,9223372036854775807,7}");
+	/* A token without sid: NULL, which session_live() takes as live. */
+	CHECK_STR_EQ(buf_cstr(&sids), "{NULL,55,NULL}");
 	buf_free(&users);
 	buf_free(&chats);
+	buf_free(&sids);
 	CHECK_UINT_EQ(q.n, 3);
 	queue_free_all(&q);
 	CHECK(q.head == NULL && q.tail == NULL && q.n == 0);

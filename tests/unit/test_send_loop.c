@@ -47,7 +47,9 @@ TEST(batch_params_are_array_literals)
 	batch_push(&b, send_of(42, 7, "hello \"there\"", "c-1"));
 	batch_push(&b, send_of(-1, 9223372036854775807LL, "a\\b,{}", NULL));
 	batch_push(&b, send_of(3, 4, "NULL", "NULL"));
-	struct buf p[4] = {{0}};
+	b.sends[1]->req->session_id = 77;
+	snprintf(b.sends[1]->req->session_param, sizeof b.sends[1]->req->session_param, "77");
+	struct buf p[BATCH_ARRAYS] = {{0}};
 	batch_params(&b, p);
 	CHECK_STR_EQ(buf_cstr(&p[0]), "{42,-1,3}");
 	CHECK_STR_EQ(buf_cstr(&p[1]), "{7,9223372036854775807,4}");
@@ -55,7 +57,9 @@ TEST(batch_params_are_array_literals)
 	CHECK_STR_EQ(buf_cstr(&p[2]), "{\"hello \\\"there\\\"\",\"a\\\\b,{}\",\"NULL\"}");
 	/* A missing client_id is SQL NULL: unquoted. */
 	CHECK_STR_EQ(buf_cstr(&p[3]), "{\"c-1\",NULL,\"NULL\"}");
-	for (int k = 0; k < 4; k++)
+	/* Each send's login session; NULL for a token without sid. */
+	CHECK_STR_EQ(buf_cstr(&p[4]), "{NULL,77,NULL}");
+	for (int k = 0; k < BATCH_ARRAYS; k++)
 		buf_free(&p[k]);
 	batch_free_all(&b);
 }
@@ -96,6 +100,12 @@ TEST(the_send_alone_statement_answers_and_notifies_in_one)
 	CHECK_STR_EQ(p.values[6], "10");
 	CHECK_STR_EQ(p.values[7], "20");
 	CHECK_STR_EQ(p.values[8], "30");
+	CHECK(p.values[10] == NULL); /* no sid: no session to check */
+	s->req->session_id = 9;
+	snprintf(s->req->session_param, sizeof s->req->session_param, "9");
+	send_json_params(s->req, &s->in, &p);
+	CHECK_STR_EQ(p.values[10], "9");
+	CHECK(strstr(SEND_JSON_SQL, "live_session_user($1, $11)"));
 	/* No event id comes back: reply_send() sends no NOTIFY after it (a
 	 * second round trip, which would block the loop). */
 	CHECK(strstr(SEND_JSON_SQL, "NULL::bigint") && strstr(SEND_JSON_SQL, "pg_notify("));

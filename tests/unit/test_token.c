@@ -38,27 +38,27 @@ TEST(short_secret_refused)
 TEST(issue_and_verify)
 {
 	init_key();
-	char *t = token_issue_access(42, 1000000);
+	char *t = token_issue_access(42, 0, 1000000);
 	REQUIRE(t != NULL);
 	int64_t uid = 0;
 	time_t exp = 0;
-	CHECK(token_verify_access(t, 1000000, &uid, &exp) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000000, &uid, &exp, NULL) == MSGR_OK);
 	CHECK_INT_EQ(uid, 42);
 	CHECK_INT_EQ(exp, 1000000 + 900);
-	CHECK(token_verify_access(t, 1000000 + 899, &uid, NULL) == MSGR_OK);
-	CHECK(token_verify_access(t, 1000000 + 900, &uid, NULL) == MSGR_ERR_EXPIRED);
+	CHECK(token_verify_access(t, 1000000 + 899, &uid, NULL, NULL) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000000 + 900, &uid, NULL, NULL) == MSGR_ERR_EXPIRED);
 	free(t);
 }
 
 TEST(tampered_signature)
 {
 	init_key();
-	char *t = token_issue_access(7, 1000);
+	char *t = token_issue_access(7, 0, 1000);
 	REQUIRE(t != NULL);
 	size_t n = strlen(t);
 	t[n - 2] = t[n - 2] == 'A' ? 'B' : 'A';
 	int64_t uid;
-	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL, NULL) != MSGR_OK);
 	free(t);
 }
 
@@ -67,52 +67,52 @@ TEST(tampered_signature)
 TEST(verified_tokens_answer_as_the_check)
 {
 	init_key();
-	char *t = token_issue_access(9, 5000);
+	char *t = token_issue_access(9, 0, 5000);
 	REQUIRE(t != NULL);
 	int64_t uid = 0;
 	time_t exp = 0;
-	CHECK(token_verify_access(t, 5000, &uid, &exp) == MSGR_OK);
+	CHECK(token_verify_access(t, 5000, &uid, &exp, NULL) == MSGR_OK);
 	uid = 0;
 	exp = 0;
-	CHECK(token_verify_access(t, 5001, &uid, &exp) == MSGR_OK);
+	CHECK(token_verify_access(t, 5001, &uid, &exp, NULL) == MSGR_OK);
 	CHECK_INT_EQ(uid, 9);
 	CHECK_INT_EQ(exp, 5000 + 900);
-	CHECK(token_verify_access(t, 5000 + 900, &uid, NULL) == MSGR_ERR_EXPIRED);
+	CHECK(token_verify_access(t, 5000 + 900, &uid, NULL, NULL) == MSGR_ERR_EXPIRED);
 
 	/* One character off, after the good one was kept. */
 	size_t n = strlen(t);
 	for (size_t i = n - 3; i < n - 1; i++) { /* the last one holds padding bits */
 		char was = t[i];
 		t[i] = was == 'A' ? 'B' : 'A';
-		CHECK(token_verify_access(t, 5001, &uid, NULL) != MSGR_OK);
+		CHECK(token_verify_access(t, 5001, &uid, NULL, NULL) != MSGR_OK);
 		t[i] = was;
 	}
-	CHECK(token_verify_access(t, 5001, &uid, NULL) == MSGR_OK);
+	CHECK(token_verify_access(t, 5001, &uid, NULL, NULL) == MSGR_OK);
 
 	/* A prefix or an extension of a kept token is another token. */
 	char *longer = malloc(n + 2);
 	REQUIRE(longer != NULL);
 	memcpy(longer, t, n);
 	memcpy(longer + n, "A", 2);
-	CHECK(token_verify_access(longer, 5001, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(longer, 5001, &uid, NULL, NULL) != MSGR_OK);
 	longer[n - 1] = '\0';
-	CHECK(token_verify_access(longer, 5001, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(longer, 5001, &uid, NULL, NULL) != MSGR_OK);
 	free(longer);
 
 	/* Not before its nbf, even once kept. */
 	char *later = sign(JWT_ALG_HS256,
 			   "{\"sub\":\"3\",\"typ\":\"access\",\"exp\":9000,\"nbf\":6000}");
 	REQUIRE(later != NULL);
-	CHECK(token_verify_access(later, 6000, &uid, NULL) == MSGR_OK);
-	CHECK(token_verify_access(later, 5999, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(later, 6000, &uid, NULL, NULL) == MSGR_OK);
+	CHECK(token_verify_access(later, 5999, &uid, NULL, NULL) != MSGR_OK);
 	free(later);
 
 	/* A new key forgets what the old one verified. */
 	static const unsigned char other[] = "another key, just as long as the first one";
 	CHECK(token_init(other, sizeof other - 1) == MSGR_OK);
-	CHECK(token_verify_access(t, 5001, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(t, 5001, &uid, NULL, NULL) != MSGR_OK);
 	init_key();
-	CHECK(token_verify_access(t, 5001, &uid, NULL) == MSGR_OK);
+	CHECK(token_verify_access(t, 5001, &uid, NULL, NULL) == MSGR_OK);
 	free(t);
 }
 
@@ -122,17 +122,17 @@ TEST(other_algorithms_refused)
 	const char *claims = "{\"sub\":\"1\",\"exp\":99999999999,\"typ\":\"access\"}";
 	int64_t uid;
 	char *t = sign(JWT_ALG_HS256, claims);
-	CHECK(token_verify_access(t, 1000, &uid, NULL) == MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL, NULL) == MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_HS384, claims);
-	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL, NULL) != MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_HS512, claims);
-	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL, NULL) != MSGR_OK);
 	free(t);
 	t = sign(JWT_ALG_NONE, claims);
 	REQUIRE(t != NULL);
-	CHECK(token_verify_access(t, 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access(t, 1000, &uid, NULL, NULL) != MSGR_OK);
 	free(t);
 }
 
@@ -158,7 +158,7 @@ TEST(claims_checked)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *t = sign(JWT_ALG_HS256, cases[i].claims);
 		REQUIRE(t != NULL);
-		enum msgr_err got = token_verify_access(t, 1000, &uid, NULL);
+		enum msgr_err got = token_verify_access(t, 1000, &uid, NULL, NULL);
 		if (got != cases[i].want)
 			unit_fail(__FILE__, __LINE__, "%s: got %s, expected %s", cases[i].claims,
 				  msgr_strerror(got), msgr_strerror(cases[i].want));
@@ -170,13 +170,13 @@ TEST(garbage_refused)
 {
 	init_key();
 	int64_t uid;
-	CHECK(token_verify_access("", 1000, &uid, NULL) != MSGR_OK);
-	CHECK(token_verify_access("a.b.c", 1000, &uid, NULL) != MSGR_OK);
-	CHECK(token_verify_access("....", 1000, &uid, NULL) != MSGR_OK);
+	CHECK(token_verify_access("", 1000, &uid, NULL, NULL) != MSGR_OK);
+	CHECK(token_verify_access("a.b.c", 1000, &uid, NULL, NULL) != MSGR_OK);
+	CHECK(token_verify_access("....", 1000, &uid, NULL, NULL) != MSGR_OK);
 	char big[4096];
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	CHECK(token_verify_access(big, 1000, &uid, NULL) == MSGR_ERR_MALFORMED);
+	CHECK(token_verify_access(big, 1000, &uid, NULL, NULL) == MSGR_ERR_MALFORMED);
 }
 
 TEST(refresh_tokens_are_random_base64url)
@@ -234,4 +234,51 @@ TEST(sha256_and_hmac_known_answers)
 	CHECK_STR_EQ(out, "9ad8b8a4f72267f1b839e057b2f352cb74161dceafd0e6016c90733128d42957");
 	CHECK(token_equal("abc", "abc", 3));
 	CHECK(!token_equal("abc", "abd", 3));
+}
+
+TEST(session_id_carried)
+{
+	init_key();
+	char *t = token_issue_access(42, 77, 1000);
+	REQUIRE(t != NULL);
+	int64_t uid = 0, sid = 0;
+	CHECK(token_verify_access(t, 1000, &uid, NULL, &sid) == MSGR_OK);
+	CHECK_INT_EQ(uid, 42);
+	CHECK_INT_EQ(sid, 77);
+	/* Again, from the kept tokens: the same sid. */
+	sid = 0;
+	CHECK(token_verify_access(t, 1001, &uid, NULL, &sid) == MSGR_OK);
+	CHECK_INT_EQ(sid, 77);
+	free(t);
+}
+
+TEST(token_without_sid_still_valid)
+{
+	init_key();
+	char *t = token_issue_access(5, 0, 1000);
+	REQUIRE(t != NULL);
+	int64_t uid = 0, sid = -1;
+	CHECK(token_verify_access(t, 1000, &uid, NULL, &sid) == MSGR_OK);
+	CHECK_INT_EQ(uid, 5);
+	CHECK_INT_EQ(sid, 0);
+	free(t);
+}
+
+TEST(bad_sid_refused)
+{
+	init_key();
+	static const char *const bad[] = {
+		"{\"sub\":\"1\",\"exp\":99999,\"typ\":\"access\",\"sid\":\"12\"}",
+		"{\"sub\":\"1\",\"exp\":99999,\"typ\":\"access\",\"sid\":0}",
+		"{\"sub\":\"1\",\"exp\":99999,\"typ\":\"access\",\"sid\":-3}",
+		"{\"sub\":\"1\",\"exp\":99999,\"typ\":\"access\",\"sid\":1.5}",
+		"{\"sub\":\"1\",\"exp\":99999,\"typ\":\"access\",\"sid\":null}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *t = sign(JWT_ALG_HS256, bad[i]);
+		REQUIRE(t != NULL);
+		int64_t uid, sid;
+		CHECK(token_verify_access(t, 1000, &uid, NULL, &sid) == MSGR_ERR_MALFORMED);
+		free(t);
+	}
 }
