@@ -6,9 +6,9 @@
 -- would cost every read a row update; a refresh comes every access-token
 -- lifetime, 15 minutes, so the time is that exact).
 ALTER TABLE auth_sessions
-	ADD COLUMN user_agent text NOT NULL DEFAULT '',
-	ADD COLUMN ip text NOT NULL DEFAULT '',
-	ADD COLUMN last_used_at timestamptz NOT NULL DEFAULT now();
+	ADD COLUMN IF NOT EXISTS user_agent text NOT NULL DEFAULT '',
+	ADD COLUMN IF NOT EXISTS ip text NOT NULL DEFAULT '',
+	ADD COLUMN IF NOT EXISTS last_used_at timestamptz NOT NULL DEFAULT now();
 
 -- They now return the session's id, and session_open() and register_user()
 -- take where the client is.

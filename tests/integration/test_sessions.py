@@ -11,7 +11,6 @@ import time
 import pytest
 
 from chatkit import assert_problem, direct, history, send, uid
-from ws_client import WsClient
 
 
 def claims(token):
@@ -34,20 +33,6 @@ def logout(api, user):
 def assert_revoked(r):
     assert_problem(r, 401, "session_revoked")
     assert r.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
-
-
-@pytest.fixture
-def ws(stack):
-    clients = []
-
-    def open_():
-        c = WsClient.open(stack.ws_url, origin=stack.origin)
-        clients.append(c)
-        return c
-
-    yield open_
-    for c in clients:
-        c.close()
 
 
 def test_tokens_carry_sid(new_user, api):

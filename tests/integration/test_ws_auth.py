@@ -15,20 +15,6 @@ def b64(obj):
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
 
-@pytest.fixture
-def ws(stack):
-    clients = []
-
-    def open_(origin=True, **kw):
-        c = WsClient.open(stack.ws_url, origin=stack.origin if origin is True else origin, **kw)
-        clients.append(c)
-        return c
-
-    yield open_
-    for c in clients:
-        c.close()
-
-
 def test_auth_answers_ready(ws, new_user):
     alice = new_user("alice")
     c = ws()
