@@ -1,4 +1,4 @@
--- The mail outbox (migrations/020_mail_outbox.sql) and its mailer
+-- The mail outbox (migrations/020_mail.sql) and its mailer
 -- (mailer/main.c).
 
 -- Queues one mail; the mailer hears of it at the commit (NOTIFY msgr_mail)
@@ -59,4 +59,11 @@ RETURNS void LANGUAGE sql AS $$
 				   ELSE now() + least(interval '1 hour',
 						      interval '1 minute' * power(2, attempts)) END
 	WHERE id = p_id
+$$;
+
+-- Text as HTML text or attribute value, for the HTML part of a mail.
+CREATE OR REPLACE FUNCTION html_escape(s text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+		       '"', '&quot;'), '''', '&#39;')
 $$;

@@ -20,3 +20,21 @@ CREATE TABLE mail_outbox (
 
 -- What the mailer looks for: the unsent rows that are due.
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at, id) WHERE sent_at IS NULL;
+
+-- Password resets (API.md "Password reset"): one row per request, the
+-- unknown addresses' too, so that the limit of 3 an hour per address
+-- (password_reset_request()) is the same whether or not an account has it
+-- and tells nothing. The token is stored only as its SHA-256 (a leaked
+-- table resets nothing); it is valid an hour and used once.
+CREATE TABLE password_resets (
+	id bigserial PRIMARY KEY,
+	email text NOT NULL,
+	user_id bigint REFERENCES users (id) ON DELETE CASCADE,
+	token_hash text UNIQUE,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	expires_at timestamptz NOT NULL DEFAULT now() + interval '1 hour',
+	used_at timestamptz,
+	CHECK ((user_id IS NULL) = (token_hash IS NULL))
+);
+CREATE INDEX password_resets_email ON password_resets (lower(email), created_at);
+CREATE INDEX password_resets_user ON password_resets (user_id) WHERE user_id IS NOT NULL;
