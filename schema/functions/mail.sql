@@ -41,9 +41,14 @@ RETURNS double precision LANGUAGE sql STABLE AS $$
 	FROM public.mail_outbox WHERE sent_at IS NULL
 $$;
 
+-- Sent: the bodies go. They may hold a secret (a password reset link,
+-- whose token the database otherwise keeps only hashed), and once the mail
+-- is the receiver's, keeping them would only make a copy to leak; who was
+-- sent what, and when, stays.
 CREATE OR REPLACE FUNCTION mail_sent(p_id bigint)
 RETURNS void LANGUAGE sql AS $$
-	UPDATE public.mail_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL
+	UPDATE public.mail_outbox
+	SET sent_at = now(), attempts = attempts + 1, last_error = NULL, body_text = '', body_html = ''
 	WHERE id = p_id
 $$;
 

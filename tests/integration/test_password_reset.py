@@ -44,6 +44,11 @@ def test_reset_by_the_mailed_link(stack, api, new_user):
     assert stack.psql("SELECT count(*) FROM password_resets WHERE token_hash = %s", token)[0][0] == 0
     assert stack.psql("SELECT count(*) FROM password_resets WHERE token_hash = %s",
                       hashlib.sha256(token.encode()).hexdigest())[0][0] == 1
+    # Nor does the sent mail keep the link.
+    wait_until(lambda: stack.psql("SELECT sent_at IS NOT NULL FROM mail_outbox WHERE to_addr = %s",
+                                  u["email"])[0][0], message="the mail marked sent")
+    assert stack.psql("SELECT count(*) FROM mail_outbox WHERE body_text LIKE %s OR body_html LIKE %s",
+                      f"%{token}%", f"%{token}%")[0][0] == 0
 
     r = api.post("/api/auth/password-reset/confirm", json={"token": token, "password": "a new password"})
     assert r.status_code == 204, r.text
