@@ -183,15 +183,9 @@ static bool smtp_send(const struct settings *s, const char *to, const struct buf
 
 static PGconn *connect_db(void)
 {
-	struct db_conn_params p;
-	db_conn_params(&p);
-	PGconn *c = PQconnectdbParams(p.keys, p.values, 1);
-	if (PQstatus(c) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(c);
-		log_error("could not connect to the database: %.*s", (int)strcspn(msg, "\n"), msg);
-		PQfinish(c);
+	PGconn *c = db_connect_plain();
+	if (!c)
 		return NULL;
-	}
 	PGresult *res = PQexec(c, IDLE_TX_SQL "; LISTEN msgr_mail");
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
