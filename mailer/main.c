@@ -139,6 +139,15 @@ static size_t read_cb(char *out, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* A stop (SIGTERM) ends a transaction on the wire at once: before the
+ * server's acceptance nothing was sent, and the claim rolls back. */
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return stopping ? 1 : 0;
+}
+
 /* Sends one message; "" when the server accepted it, else why not (in
  * err, for last_error). */
 static bool smtp_send(const struct settings *s, const char *to, const struct buf *msg, char *err,
@@ -168,6 +177,8 @@ static bool smtp_send(const struct settings *s, const char *to, const struct buf
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)SMTP_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
 	CURLcode rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
@@ -247,6 +258,12 @@ static enum step send_one(PGconn *c, const struct settings *s)
 	else
 		sent = smtp_send(s, m.to, &msg, err, sizeof err);
 	buf_free(&msg);
+	if (!sent && stopping) {
+		/* Cut short by a stop: not an attempt that failed. */
+		log_info("mail %s not sent: stopping; it stays queued", id);
+		PQclear(res);
+		return exec_ok(c, "ROLLBACK", 0, NULL) ? NOTHING_DUE : DB_FAILED;
+	}
 	const char *params[] = {id, err};
 	bool ok = sent ? exec_ok(c, "SELECT mail_sent($1::bigint)", 1, params)
 		       : exec_ok(c, "SELECT mail_failed($1::bigint, $2)", 2, params);

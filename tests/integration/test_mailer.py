@@ -106,10 +106,27 @@ def test_mailer_killed_between_claim_and_send_leaves_it_for_the_next(stack, norm
                 "SELECT id FROM mail_outbox WHERE id = %s FOR UPDATE SKIP LOCKED", mail_id),
                 message="the lock released")
             assert row(stack, mail_id)[:3] == (False, 0, None)
-    stack.restart("mailer")
+            conn.close()
+        # Supervised like the other programs: started again (it claims the
+        # row again and waits on the mute server again).
+        pidfile = stack.var / "run" / "mailer.pid"
+
+        def restarted():
+            try:
+                new = int(pidfile.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+            return new if new != pid and os.path.exists(f"/proc/{new}") else None
+
+        wait_until(restarted, timeout=20, message="the supervisor starting the mailer again")
+        # A stop while it waits on the server: it gives the claim back at
+        # once (no failed attempt counted), and starts with the real server.
+        stack.restart("mailer")
     (got,) = stack.wait_mails(to)
     assert got["Message-ID"].startswith(f"<outbox.{mail_id}.")
     wait_until(lambda: row(stack, mail_id)[0], message="the row marked sent")
+    # One attempt: neither the kill nor the stop counted as a failed one.
+    assert row(stack, mail_id)[:3] == (True, 1, None)
     assert len(stack.mails(to)) == 1
 
 
