@@ -19,6 +19,9 @@
  *    is the one case SMTP cannot close (no two-phase commit with a relay).
  * A refused or failed send is tried again later (mail_failed(): backoff up
  * to an hour, given up after a day).
+ * A stop (SIGTERM) cuts the SMTP transaction on the wire short, before the
+ * server's acceptance, and rolls the claim back: no attempt counted, and
+ * a stop never waits for a slow relay.
  *
  * Environment: MSGR_SMTP_URL (smtp://[user:password@]host[:port] -
  * STARTTLS when the server offers it, required with MSGR_SMTP_TLS=require -
