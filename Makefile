@@ -1,6 +1,6 @@
 # Makefile - build, run and test the messenger (GNU make).
 #
-#   make            build/bin/{auth,chats,messages,files,wsd} and build/lib/libmsgr.a
+#   make            build/bin/{auth,chats,messages,files,wsd,mailer} and build/lib/libmsgr.a
 #   make asan       the same with AddressSanitizer and UBSan, into build-asan/
 #   make unit       tests/unit/test_*.c against the sanitizer build
 #   make fuzz       tests/fuzz/fuzz_*.c with libFuzzer (FUZZ_SECONDS each)
@@ -39,6 +39,7 @@ BASE_CFLAGS = -std=gnu11 $(WARN) -g -MMD -MP -I shared -I$(PG_INCDIR) $(PKG_CFLA
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto
 WSD_LIBS := -lwebsockets
+MAILER_LIBS := -lcurl
 
 # The three build trees and how each compiles and links.
 build_CC = $(CC)
@@ -59,14 +60,15 @@ TEST_CFLAGS := -Wno-unused-function -I tests/unit
 SHARED_SRC := $(sort $(wildcard shared/*.c))
 FCGI_PROGS := $(sort $(foreach d,$(wildcard fcgi/*/),$(if $(wildcard $(d)*.c),$(notdir $(patsubst %/,%,$(d))))))
 WSD_SRC := $(sort $(wildcard wsd/*.c))
-PROGS := $(FCGI_PROGS) $(if $(WSD_SRC),wsd)
+MAILER_SRC := $(sort $(wildcard mailer/*.c))
+PROGS := $(FCGI_PROGS) $(if $(WSD_SRC),wsd) $(if $(MAILER_SRC),mailer)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 
-prog_src = $(if $(filter wsd,$(1)),$(WSD_SRC),$(sort $(wildcard fcgi/$(1)/*.c)))
-prog_libs = $(LIBS)$(if $(filter wsd,$(1)), $(WSD_LIBS))
+prog_src = $(if $(filter wsd,$(1)),$(WSD_SRC),$(if $(filter mailer,$(1)),$(MAILER_SRC),$(sort $(wildcard fcgi/$(1)/*.c))))
+prog_libs = $(LIBS)$(if $(filter wsd,$(1)), $(WSD_LIBS))$(if $(filter mailer,$(1)), $(MAILER_LIBS))
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 # A file holding the list of a link's inputs, rewritten only when the list

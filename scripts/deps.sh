@@ -13,15 +13,16 @@
 set -euo pipefail
 
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
-	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev)
+	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev libcurl4-openssl-dev)
 # libfcgi-bin: cgi-fcgi, the healthcheck of the FastCGI programs
 # (scripts/container.sh health app).
 run=(postgresql-15 nginx-light curl libfcgi-bin)
+# python3-aiosmtpd: the SMTP server the test stack's mail goes to (tests/smtpsink.py).
 # systemd: its systemd-analyze verifies the units (tests/integration/test_install.py);
 # every Debian 12 machine has it, a container image may not.
 test=(python3-pytest python3-requests python3-websockets python3-psycopg2
 	python3-selenium python3-yaml chromium chromium-driver fonts-noto-color-emoji wrk systemd
-	logrotate)
+	logrotate python3-aiosmtpd)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(build run test)

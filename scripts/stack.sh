@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# stack.sh - the local messenger stack: PostgreSQL, the FastCGI programs, wsd
-# and nginx, everything under one state directory.
+# stack.sh - the local messenger stack: PostgreSQL, the FastCGI programs, wsd,
+# the mailer (when MSGR_SMTP_URL is set) and nginx, everything under one
+# state directory.
 #
 #   scripts/stack.sh init | start | stop | run | status | restart-db | restart NAME
 #
@@ -26,6 +27,8 @@
 #                 (without root: only a group the caller is a member of)
 #   PG_FAST=1     no fsync (tests only: a crash loses the database)
 #   MSGR_*        passed on to every program (limits, lifetimes, ...)
+#   MSGR_SMTP_URL where the mailer sends the mail outbox (README "Mail");
+#                 unset: no mailer runs, and mail waits in the outbox
 #
 # As root, everything runs as the system user "messenger" (created once);
 # otherwise as the calling user. Processes are found again through the pid
@@ -51,6 +54,9 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 FCGI_PROGRAMS=(auth chats messages files)
 PROGRAMS=("${FCGI_PROGRAMS[@]}" wsd)
+# The mailer only with somewhere to send to: without it mail stays queued in
+# the database (mail_outbox) until one runs.
+[[ -z ${MSGR_SMTP_URL:-} ]] || PROGRAMS+=(mailer)
 START_TIMEOUT=${START_TIMEOUT:-30}
 # The supervisors' delays before starting a program again (milliseconds),
 # and how long a run must last for the delay to start over (seconds).
@@ -395,7 +401,7 @@ launch_program() {
 	local name=$1 exe=$BIN/$1 pidf=$VAR/run/$1.pid sock=$VAR/run/$1.sock i
 	rm -f "$pidf" "$pidf.start" "$sock"
 	local args=(--socket "$sock")
-	[[ $name == wsd ]] || args+=(--workers "$MSGR_WORKERS")
+	[[ $name == wsd || $name == mailer ]] || args+=(--workers "$MSGR_WORKERS")
 	program_env
 	# shellcheck disable=SC2016
 	setsid /bin/bash -c 'echo $$ >"$0" && exec "$@"' "$pidf" \
@@ -614,6 +620,7 @@ cmd_start() {
 	pg_start
 	migrate
 	local name
+	[[ -n ${MSGR_SMTP_URL:-} ]] || say 'MSGR_SMTP_URL is not set: no mailer, mail waits in the outbox (README "Mail")'
 	for name in "${PROGRAMS[@]}"; do
 		start_program "$name"
 	done
@@ -643,7 +650,9 @@ cmd_start() {
 cmd_stop() {
 	nginx_stop
 	local name
-	for name in wsd "${FCGI_PROGRAMS[@]}"; do
+	# The mailer whether or not this invocation has MSGR_SMTP_URL: the
+	# start may have had it.
+	for name in mailer wsd "${FCGI_PROGRAMS[@]}"; do
 		stop_program "$name"
 	done
 	if pg_running; then

@@ -36,9 +36,7 @@ void db_conn_params(struct db_conn_params *p)
 	log_process_name(p->name, sizeof p->name);
 }
 
-/* The worker's connection, set up; NULL when none could be made
- * (logged). */
-static PGconn *db_open(void)
+PGconn *db_connect_plain(void)
 {
 	struct db_conn_params p;
 	db_conn_params(&p);
@@ -50,6 +48,16 @@ static PGconn *db_open(void)
 		PQfinish(c);
 		return NULL;
 	}
+	return c;
+}
+
+/* The worker's connection, set up; NULL when none could be made
+ * (logged). */
+static PGconn *db_open(void)
+{
+	PGconn *c = db_connect_plain();
+	if (!c)
+		return NULL;
 	char hex[DB_SECRET_HEX_MAX];
 	const char *params[] = {hex};
 	PGresult *res = NULL;

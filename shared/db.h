@@ -28,6 +28,11 @@ struct db_stmt {
 
 #define DB_STMT(var, nparams_, sql_) static struct db_stmt var = {#var, sql_, nparams_, 0, ""}
 
+/* A blocking connection of its own with db_conn_params(), without the
+ * secret, for a program that runs its own transactions (the mailer); NULL
+ * when none could be made (logged). The caller PQfinish()es it. */
+PGconn *db_connect_plain(void);
+
 /* Connects with MSGR_DATABASE_URL (libpq conninfo or URI). */
 enum msgr_err db_connect(void) MSGR_WUR;
 void db_disconnect(void);

@@ -168,6 +168,7 @@ class Stack:
         stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()
         try:
+            stack._start_smtp()
             stack.stack_sh("start")
         except subprocess.CalledProcessError as e:
             output = e.output or ""
@@ -191,6 +192,73 @@ class Stack:
             stderr=subprocess.DEVNULL,
             cwd="/",
         )
+
+    def _start_smtp(self):
+        """The SMTP server the stack's mail goes to (tests/smtpsink.py),
+        started before the stack as PostgreSQL is, unless the caller set
+        MSGR_SMTP_URL: what arrives is in var/mail, a Maildir (mails())."""
+        self._smtp = None
+        if "MSGR_SMTP_URL" in self.env:
+            return
+        port = free_port()
+        self.maildir = self.var / "mail"
+        self._smtp = subprocess.Popen(
+            ["/usr/bin/python3", str(REPO / "tests" / "smtpsink.py"), str(port), str(self.maildir),
+             str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=open(self.var / "smtpsink.log", "w"),
+            cwd="/",
+        )
+        if self._smtp.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"tests/smtpsink.py did not start:\n{tail(self.var / 'smtpsink.log')}")
+        self.smtp_port = port
+        self.env["MSGR_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+
+    def _stop_smtp(self):
+        smtp = getattr(self, "_smtp", None)
+        if smtp is not None and smtp.poll() is None:
+            smtp.terminate()
+            try:
+                smtp.wait(10)
+            except subprocess.TimeoutExpired:
+                smtp.kill()
+                smtp.wait()
+        self._smtp = None
+
+    # ---- the mail that arrived ----------------------------------------------
+
+    def mails(self, to=None):
+        """The messages the test SMTP server took, oldest first, as
+        email.message.EmailMessage (policy.default: headers decoded, RFC 2047
+        included), each with .raw (the bytes that arrived); to= keeps those
+        whose envelope went to that address."""
+        import email
+        import email.policy
+        self._need_local()
+        if getattr(self, "_smtp", None) is None:
+            import pytest
+
+            pytest.skip("needs the test SMTP server (MSGR_SMTP_URL is set)")
+        found = []
+        # Maildir: a message is renamed into new/ whole; a reader that moved
+        # it would have put it in cur/ (none does here, both are read).
+        for path in sorted(self.maildir.glob("new/*")) + sorted(self.maildir.glob("cur/*")):
+            raw = path.read_bytes()
+            # As it went over the wire, CRLF; parsed with the local line ends,
+            # so that a body reads as the text that was sent.
+            msg = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
+            msg.raw = raw
+            msg.mtime = path.stat().st_mtime_ns
+            if to is None or f"<{to}>" in (msg.get_all("X-Envelope-To") or []):
+                found.append(msg)
+        found.sort(key=lambda m: m.mtime)
+        return found
+
+    def wait_mails(self, to, count=1, timeout=20.0):
+        """Waits for count messages to to; returns them."""
+        return wait_until(lambda: (lambda m: m if len(m) >= count else None)(self.mails(to)),
+                          timeout=timeout, message=f"{count} mail(s) to {to}")
 
     def _stop_guardian(self):
         guardian = getattr(self, "_guardian", None)
@@ -234,6 +302,7 @@ class Stack:
             self.stack_sh("stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
             problems.append(f"scripts/stack.sh stop failed:\n{getattr(e, 'output', '')}")
+        self._stop_smtp()
         left = processes_using(self.var)
         if left:
             problems.append(

@@ -34,7 +34,7 @@ static const char *check_username(const char *s, size_t len)
 	return NULL;
 }
 
-static const char *check_email(const char *s, size_t len)
+const char *check_email(const char *s, size_t len)
 {
 	const char *at = memchr(s, '@', len);
 	if (!at || at == s || at == s + len - 1 || memchr(at + 1, '@', len - (size_t)(at - s) - 1))

@@ -16,7 +16,15 @@ void handle_token(struct http_req *req);
 void handle_refresh(struct http_req *req);
 void handle_logout(struct http_req *req);
 
-/* The length of a password, in bytes as sent: registration and a change. */
+/* An e-mail address as registration takes it: NULL, or what is wrong. */
+const char *check_email(const char *s, size_t len);
+
+/* reset.c */
+void handle_password_reset(struct http_req *req);
+void handle_password_reset_confirm(struct http_req *req);
+
+/* The length of a password, in bytes as sent: registration, a change and a
+ * reset. */
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 128
 

@@ -14,6 +14,8 @@ static const struct http_route routes[] = {
 	{"POST", "/api/auth/token", handle_token, NULL},
 	{"POST", "/api/auth/refresh", handle_refresh, NULL},
 	{"POST", "/api/auth/logout", handle_logout, NULL},
+	{"POST", "/api/auth/password-reset", handle_password_reset, NULL},
+	{"POST", "/api/auth/password-reset/confirm", handle_password_reset_confirm, NULL},
 	{"GET", "/api/auth/sessions", handle_list_sessions, NULL},
 	{"DELETE", "/api/auth/sessions/{session_id}", handle_delete_session, NULL},
 	{"POST", "/api/users/me/password", handle_change_password, NULL},

@@ -346,3 +346,60 @@ LANGUAGE sql STABLE AS $$
 	FROM public.user_blocks b JOIN public.users u ON u.id = b.blocked_id
 	WHERE b.blocker_id = p_user
 $$;
+
+-- POST /api/auth/password-reset: 202 whatever happens, so that the answer
+-- tells nobody whether an account has the address. At most 3 requests an
+-- hour per address (counted for every address, known or not); within that,
+-- an account's gets a mail, through the outbox, with p_link (the app's
+-- page with the token, built by the C side: only p_token_hash is stored).
+CREATE OR REPLACE FUNCTION password_reset_request(p_email text, p_token_hash text, p_link text)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	u public.users;
+BEGIN
+	-- One request of an address at a time: the count below is then exact.
+	PERFORM pg_advisory_xact_lock(hashtext('password_reset ' || lower(p_email)));
+	IF (SELECT count(*) FROM public.password_resets
+	    WHERE lower(email) = lower(p_email) AND created_at > now() - interval '1 hour') >= 3 THEN
+		RETURN (202, NULL, NULL)::public.api_reply;
+	END IF;
+	SELECT * INTO u FROM public.users WHERE lower(email) = lower(p_email);
+	INSERT INTO public.password_resets (email, user_id, token_hash)
+	VALUES (p_email, u.id, CASE WHEN u.id IS NOT NULL THEN p_token_hash END);
+	IF u.id IS NOT NULL THEN
+		PERFORM public.mail_enqueue(u.email, 'Reset your Messenger password',
+			'Hello ' || u.display_name || E',\n\n'
+			|| E'Someone (we hope you) asked to reset the password of your Messenger account '
+			|| u.username || E'.\nTo choose a new one, open this link within an hour:\n\n'
+			|| p_link || E'\n\nIf it was not you, ignore this mail: your password stays as it is.\n',
+			'<p>Hello ' || public.html_escape(u.display_name) || ',</p>'
+			|| '<p>Someone (we hope you) asked to reset the password of your Messenger account <b>'
+			|| public.html_escape(u.username) || '</b>. To choose a new one, open this link within an hour:</p>'
+			|| '<p><a href="' || public.html_escape(p_link) || '">' || public.html_escape(p_link) || '</a></p>'
+			|| '<p>If it was not you, ignore this mail: your password stays as it is.</p>');
+	END IF;
+	RETURN (202, NULL, NULL)::public.api_reply;
+END
+$$;
+
+-- POST /api/auth/password-reset/confirm: the token's account gets the new
+-- hash, every token of that account is used up, and every session of it
+-- ends (whoever asked for the reset may not be the only one signed in).
+-- An unknown, used or expired token: 400 invalid_token, one answer for all.
+CREATE OR REPLACE FUNCTION password_reset_confirm(p_token_hash text, p_new_hash text)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	v_user bigint;
+BEGIN
+	UPDATE public.password_resets SET used_at = now()
+	WHERE token_hash = p_token_hash AND used_at IS NULL AND expires_at > now()
+	RETURNING user_id INTO v_user;
+	IF v_user IS NULL THEN
+		PERFORM public.api_error(400, 'invalid_token', 'this reset link has expired or was used');
+	END IF;
+	UPDATE public.password_resets SET used_at = now() WHERE user_id = v_user AND used_at IS NULL;
+	UPDATE public.users SET password_hash = p_new_hash WHERE id = v_user;
+	PERFORM public.user_sessions_end_all(v_user);
+	RETURN (204, NULL, NULL)::public.api_reply;
+END
+$$;
