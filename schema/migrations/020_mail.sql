@@ -4,7 +4,7 @@
 -- row is claimed FOR UPDATE SKIP LOCKED, so several mailers, on several
 -- hosts, never send one row at once; the lock is held across the SMTP
 -- transaction and the row is marked sent in the same database transaction.
-CREATE TABLE mail_outbox (
+CREATE TABLE IF NOT EXISTS mail_outbox (
 	id bigserial PRIMARY KEY,
 	to_addr text NOT NULL CHECK (to_addr <> '' AND to_addr !~ '[\s<>,]'),
 	-- One line: a header value must not carry a line break.
@@ -19,14 +19,14 @@ CREATE TABLE mail_outbox (
 );
 
 -- What the mailer looks for: the unsent rows that are due.
-CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at, id) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at, id) WHERE sent_at IS NULL;
 
 -- Password resets (API.md "Password reset"): one row per request, the
 -- unknown addresses' too, so that the limit of 3 an hour per address
 -- (password_reset_request()) is the same whether or not an account has it
 -- and tells nothing. The token is stored only as its SHA-256 (a leaked
 -- table resets nothing); it is valid an hour and used once.
-CREATE TABLE password_resets (
+CREATE TABLE IF NOT EXISTS password_resets (
 	id bigserial PRIMARY KEY,
 	email text NOT NULL,
 	user_id bigint REFERENCES users (id) ON DELETE CASCADE,
@@ -36,5 +36,5 @@ CREATE TABLE password_resets (
 	used_at timestamptz,
 	CHECK ((user_id IS NULL) = (token_hash IS NULL))
 );
-CREATE INDEX password_resets_email ON password_resets (lower(email), created_at);
-CREATE INDEX password_resets_user ON password_resets (user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS password_resets_email ON password_resets (lower(email), created_at);
+CREATE INDEX IF NOT EXISTS password_resets_user ON password_resets (user_id) WHERE user_id IS NOT NULL;
