@@ -13,6 +13,7 @@ import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
 import { plural } from "../util.js";
 import { devicesSection, passwordSection } from "./security.js";
+import { soundOn, setSound, beep } from "../notify.js";
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -111,7 +112,14 @@ export function openProfile() {
         avatarErr)),
     fName.el,
     fAbout.el,
-    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
+    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup),
+    // kept in this browser (localStorage), off until chosen
+    h("label.check-row", null,
+      h("input", { type: "checkbox", id: "p-sound", checked: soundOn(), onchange: (e) => {
+        setSound(e.target.checked);
+        if (e.target.checked) beep(); // what it will sound like
+      } }),
+      h("span", { text: "Play a sound for new messages while Messenger is in the background" })));
 
   const save = h("button.btn.primary", { type: "submit" }, "Save");
   save.setAttribute("form", "profile-form");
