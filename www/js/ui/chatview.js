@@ -35,9 +35,9 @@ export function createChatView({ openInfo }) {
     iconButton("back", "Back to chats", () => A.go(null), "back-btn"),
     h("button.head-main", { type: "button", onclick: () => openInfo(), "aria-label": "Chat info" },
       headAvatar, h("div.head-text", null, headTitle, headSub)),
-    h("span.mute-slot"),
+    iconButton("bell", "Notifications", (e) => muteMenu(e.currentTarget, chatId), "mute-btn"),
     iconButton("info", "Chat info", () => openInfo(), "info-btn"));
-  const muteSlot = header.querySelector(".mute-slot");
+  const muteBtn = header.querySelector(".mute-btn");
 
   // ---- messages ----
   const loader = h("div.history-loader", { hidden: true, role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Loading history…");
@@ -102,9 +102,14 @@ export function createChatView({ openInfo }) {
       sub = plural(c.members.length, "member", "members") + (online ? `, ${online} online` : "");
     }
     headSub.textContent = sub;
+    // changed in place: a header drawn again (typing…) keeps the focus on it
     const muted = chatMuted(c);
-    clear(muteSlot).append(iconButton(muted ? "bell-off" : "bell", muted ? "Notifications: muted" : "Notifications",
-      (e) => muteMenu(e.currentTarget, c.id), "mute-btn"));
+    const label = muted ? "Notifications: muted" : "Notifications";
+    if (muteBtn.getAttribute("aria-label") !== label) {
+      muteBtn.setAttribute("aria-label", label);
+      muteBtn.title = label;
+      muteBtn.replaceChildren(icon(muted ? "bell-off" : "bell"));
+    }
     headSub.classList.toggle("live", live);
     headSub.classList.toggle("typing", typing.length > 0);
   }
