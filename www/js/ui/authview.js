@@ -84,9 +84,10 @@ const MODES = {
 // renderAuth(root, mode, notice): `notice` is said above the form (why
 // the person is here: "You were signed out on this device").
 export function renderAuth(root, mode = "login", notice = "") {
+  if (!(mode in MODES)) mode = "login";
   clear(root);
   const general = h("div.form-error", { role: "alert", hidden: true });
-  const M = MODES[mode] || MODES.login;
+  const M = MODES[mode];
   const go = (m, n = "") => {
     // Leaving the reset page forgets its link: a reload must not open it
     // again. Still signed in here (the link was opened in the app's tab):
@@ -117,7 +118,7 @@ export function renderAuth(root, mode = "login", notice = "") {
       field({ name: "password", label: "New password", type: "password", autocomplete: "new-password", hint: "At least 8 characters" }),
       field({ name: "password2", label: "New password again", type: "password", autocomplete: "new-password" }),
     ],
-  }[mode in MODES ? mode : "login"]();
+  }[mode]();
   const submit = h("button.btn.primary.wide", { type: "submit" }, M.submit);
   const form = h("form.auth-form", { novalidate: true, "aria-label": M.submit }, fields, general, submit);
   const noticeEl = h("p.auth-notice", { role: "status", text: notice, hidden: !notice });
@@ -167,7 +168,7 @@ export function renderAuth(root, mode = "login", notice = "") {
     submit.disabled = true;
     submit.classList.add("busy");
     try {
-      await actions[mode in MODES ? mode : "login"](data);
+      await actions[mode](data);
       // A login: auth.js announces it; main.js takes over.
     } catch (e) {
       // a malformed token is a 422 on "token", a field this form has not
