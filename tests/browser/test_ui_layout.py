@@ -87,7 +87,8 @@ def test_profile_avatar_and_theme(browser, api, new_user, tmp_path):
         "const i = document.querySelector('.modal .profile-pic img'); return i && i.complete && i.naturalWidth === 96"), 15,
         "the avatar preview")
     b.wait(lambda d: api.get("/api/users/me", token=lu).json().get("avatar_url"), 15, "the stored avatar")
-    b.click('.modal button[type="submit"]')
+    # Save, in the dialog's footer (the Change password form has a submit too)
+    b.click('.modal-actions button[type="submit"]')
     b.wait_gone(".modal")
     b.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".sidebar .me-name").text == "Lu Xun (writer)", 10, "the new name")
     b.wait(lambda d: d.execute_script(

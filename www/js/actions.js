@@ -294,6 +294,14 @@ export const searchMessages = (q, before) =>
 export const searchUsers = (q, limit = 20) =>
   api("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`).then((r) => r.users || []);
 
+// The caller's own settings for a chat: {muted_until?, notify?}.
+export async function chatSettings(chatId, fields) {
+  const c = await api("PATCH", `/chats/${chatId}/settings`, fields);
+  S.putChat({ id: chatId, muted_until: c.muted_until, notify: c.notify });
+  S.emit("chats");
+  S.emit("chat", chatId);
+}
+
 // ---- profile ----------------------------------------------------------------------------
 
 function putMe(u) {

@@ -125,7 +125,10 @@ export function refresh(stale) {
       set(fromPair(pair));
       return session.access;
     } catch (e) {
-      if (e.status === 401 || e.status === 400) set(null, "expired");
+      // The server refused the refresh token: this login session was ended
+      // there (revoked from another device, a password change or reset, a
+      // ban) or ran out. Either way this device is signed out.
+      if (e.status === 401 || e.status === 400) set(null, "revoked");
       throw e;
     }
   }).finally(() => {
@@ -167,6 +170,16 @@ export async function register(fields) {
   const res = await api("POST", "/auth/register", fields, { auth: false });
   set(fromPair(res));
   return res.user;
+}
+
+// The server has already ended every session (a password reset): forget
+// this device's pair without asking it to. Other tabs hear of it as a
+// log-out; this one draws the sign-in card itself (authview.js).
+export function forget() {
+  session = null;
+  write(null);
+  schedule();
+  if (channel) channel.postMessage({ type: "logout" });
 }
 
 // Revokes the session on the server first (a few seconds at most), so that

@@ -2,7 +2,7 @@
 // them when the session starts or ends (in this tab or another).
 
 import * as auth from "./auth.js";
-import { renderAuth } from "./ui/authview.js";
+import { renderAuth, resetToken } from "./ui/authview.js";
 import { startApp, stopApp } from "./ui/app.js";
 import { toast } from "./ui/overlay.js";
 import { clearDrafts } from "./drafts.js";
@@ -11,7 +11,13 @@ const root = document.getElementById("app");
 let running = false;
 
 function boot() {
-  if (auth.loggedIn()) {
+  if (resetToken() !== null) {
+    // A reset link (#/reset?token=) opens its page even in a signed-in
+    // tab: whoever follows it wants a new password.
+    if (running) stopApp();
+    running = false;
+    renderAuth(root, "reset");
+  } else if (auth.loggedIn()) {
     running = true;
     startApp(root);
   } else {
@@ -27,11 +33,22 @@ auth.onAuthChange((kind, why) => {
   } else if (kind === "logout") {
     stopApp();
     running = false;
-    if (why !== "expired") clearDrafts();
+    // Only a chosen log-out takes the drafts along (drafts.js); a session
+    // ended by the server keeps them for the same person signing in again.
+    if (why !== "expired" && why !== "revoked") clearDrafts();
     history.replaceState(null, "", location.pathname);
-    renderAuth(root);
+    // Said on the card itself, not only in a toast: the person may look
+    // at the screen long after it happened.
+    const notice = why === "revoked" ? "You were signed out on this device. Please sign in again." : "";
+    renderAuth(root, "login", notice);
     if (why === "expired") toast("Your session has ended. Please sign in again.", "error", 6000);
   }
+});
+
+// A reset link pasted into the tab changes only the hash; leaving the
+// reset page while still signed in comes back here too (authview.js).
+window.addEventListener("hashchange", () => {
+  if (resetToken() !== null || (!running && auth.loggedIn())) boot();
 });
 
 boot();

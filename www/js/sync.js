@@ -21,7 +21,7 @@ let again = false;
 let failing = false;
 let offTokens = () => {};
 const acked = new Map(); // chatId -> highest message id acked
-const hooks = { removedFromChat: () => {}, failed: () => {}, becameOwner: () => {} };
+const hooks = { removedFromChat: () => {}, failed: () => {}, becameOwner: () => {}, newMessage: () => {} };
 
 export function setHooks(h) {
   Object.assign(hooks, h);
@@ -326,6 +326,7 @@ function onEvent(ev) {
         if (!known && newer) {
           c.unread_count = (c.unread_count || 0) + 1;
           if (mentionsMe(m)) c.unread_mentions = (c.unread_mentions || 0) + 1;
+          hooks.newMessage(c, m); // new to us: not a replayed or fetched one
         }
         if (m.sender_id) S.setTyping(m.chat_id, m.sender_id, false);
         ack(m.chat_id, m.id);

@@ -1,5 +1,6 @@
 // app.js - the signed-in screen: sidebar, chat pane and info panel, the
-// #/c/ID route, and the document title with the count of unread messages.
+// #/c/ID route, and the document title and favicon with the count of unread
+// messages (notify.js).
 
 import { h, clear } from "../dom.js";
 import * as S from "../store.js";
@@ -9,6 +10,7 @@ import { createSidebar } from "./sidebar.js";
 import { createChatView } from "./chatview.js";
 import { createInfoPanel } from "./info.js";
 import { closeAll, toast } from "./overlay.js";
+import * as notify from "../notify.js";
 
 let teardown = null;
 
@@ -70,9 +72,9 @@ export async function startApp(root) {
     updateTitle();
   });
   function updateTitle() {
-    let n = 0;
-    for (const c of S.state.chats.values()) n += c.unread_count || 0;
+    const n = notify.unreadTotal(); // muted chats are not counted
     document.title = (n ? `(${n}) ` : "") + "Messenger";
+    notify.drawFavicon(n);
   }
   const onKey = (e) => {
     if (e.key === "Escape" && info.open && !document.querySelector("#overlays > *")) closeInfo();
@@ -107,6 +109,7 @@ export async function startApp(root) {
       if (e.status !== 401) toast("Could not load chats: " + e.message, "error");
     },
     becameOwner: (id, title) => toast(`You are now the owner of “${title}”`),
+    newMessage: (c, m) => notify.newMessage(c, m, (id) => A.go(id)),
   });
   sync.start();
   // Whom we blocked: a direct chat with them shows "Unblock" for a composer.
@@ -134,6 +137,7 @@ export async function startApp(root) {
     closeAll();
     delete window.messenger;
     document.title = "Messenger";
+    notify.drawFavicon(0);
     document.body.classList.remove("presence-stale", "is-reconnecting");
   };
 }

@@ -1,4 +1,5 @@
-// dialogs.js - the profile (name, about, avatar, theme, log out), the
+// dialogs.js - the profile (name, about, avatar, theme, password and
+// devices (security.js), log out), the
 // new-group dialog and the forward dialog.
 
 import { h, icon, clear } from "../dom.js";
@@ -11,6 +12,8 @@ import { userPicker } from "./picker.js";
 import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
 import { plural } from "../util.js";
+import { devicesSection, passwordSection } from "./security.js";
+import { soundOn, setSound, beep } from "../notify.js";
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -109,16 +112,25 @@ export function openProfile() {
         avatarErr)),
     fName.el,
     fAbout.el,
-    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
+    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup),
+    // kept in this browser (localStorage), off until chosen
+    h("label.check-row", null,
+      h("input", { type: "checkbox", id: "p-sound", checked: soundOn(), onchange: (e) => {
+        setSound(e.target.checked);
+        if (e.target.checked) beep(); // what it will sound like
+      } }),
+      h("span", { text: "Play a sound for new messages while Messenger is in the background" })));
 
   const save = h("button.btn.primary", { type: "submit" }, "Save");
   save.setAttribute("form", "profile-form");
   form.id = "profile-form";
+  const devices = devicesSection();
   let unsub = () => {};
   const m = modal({
     title: "Profile",
     onClose: () => unsub(),
-    body: form,
+    // the sections are forms of their own, beside the profile's
+    body: [form, passwordSection(() => devices.reload()), devices.el],
     cls: "profile",
     actions: [
       h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), "Log out"),

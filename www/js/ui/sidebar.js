@@ -9,6 +9,7 @@ import { userAvatar, avatar } from "./avatar.js";
 import { errorToast } from "./overlay.js";
 import { formatListTime, messagePreview, debounce, formatFull } from "../util.js";
 import { openProfile, openNewGroup } from "./dialogs.js";
+import { chatMuted, wantsBanner, askPermission, dismissBanner } from "../notify.js";
 import { reconcile } from "./reconcile.js";
 import { tickState } from "./message.js";
 import { logout } from "../auth.js";
@@ -34,11 +35,13 @@ export function createSidebar() {
   });
   const conn = h("div.conn-state", { role: "status", "aria-live": "polite", hidden: true });
   const list = h("nav.chat-list", { "aria-label": "Chats" });
+  const banner = notifyBanner();
   const results = h("div.search-results", { hidden: true, "aria-label": "Search results" });
   const el = h("aside.sidebar", null,
     head,
     h("div.search-box", null, icon("search", "search-icon"), search),
     conn,
+    banner,
     list,
     results);
 
@@ -105,12 +108,13 @@ export function createSidebar() {
     const last = c.last_message;
     const mine = last && !pv.sending && !pv.failed && last.kind !== "service" && S.state.me && last.sender_id === S.state.me.id;
     const ticks = mine ? tickState(last, c) : null;
-    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, c.unread_mentions, peer && [peer.online, peer.avatar_url], c.type, ticks]);
+    const muted = chatMuted(c);
+    const sig = JSON.stringify([title, active, pv, last && last.created_at, c.unread_count, c.unread_mentions, peer && [peer.online, peer.avatar_url], c.type, ticks, muted]);
     return {
       key: "c" + c.id,
       sig,
       build: () =>
-        h("a.chat-item" + (active ? ".active" : ""), {
+        h("a.chat-item" + (active ? ".active" : "") + (muted ? ".muted-chat" : ""), {
           href: "#/c/" + c.id,
           dataset: { chatId: c.id },
           "aria-current": active ? "page" : null,
@@ -123,6 +127,7 @@ export function createSidebar() {
           h("div.ci-top", null,
             h("span.ci-title", { text: title }),
             c.type === "group" ? icon("users", "ci-kind") : null,
+            muted ? h("span.ci-muted", { title: "Muted", "aria-label": "muted" }, icon("bell-off")) : null,
             h("span.ci-time", null,
               pv.failed ? icon("alert", "failed") : pv.sending ? icon("clock") : null,
               ticks ? h("span.ticks." + ticks, { "aria-label": ticks, title: ticks }, icon(ticks === "sent" ? "check" : "checks")) : null,
@@ -131,7 +136,8 @@ export function createSidebar() {
             h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), null,
               pv.draft ? h("span.draft-label", { text: "Draft: " }) : null, pv.text),
             c.unread_mentions ? h("span.badge.mention", { title: "You were mentioned", "aria-hidden": "true" }, "@") : null,
-            c.unread_count ? h("span.badge", { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
+            // a muted chat's count is grey (and left out of the title)
+            c.unread_count ? h("span.badge" + (muted ? ".muted" : ""), { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
     };
   }
 
@@ -397,4 +403,21 @@ function snippet(raw, stems) {
   }
   if (pos < t.length) out.push(t.slice(pos));
   return out;
+}
+
+// The one-time "Turn on notifications" banner above the chat list: the
+// browser's question is asked only from its button (notify.js).
+function notifyBanner() {
+  const el = h("div.notify-banner", { role: "region", "aria-label": "Notifications", hidden: !wantsBanner() });
+  el.append(
+    h("span.notify-banner-text", { text: "Get notified of new messages while Messenger is in the background." }),
+    h("button.btn.small.primary", { type: "button", onclick: async () => {
+      el.hidden = true;
+      await askPermission();
+    } }, "Turn on notifications"),
+    h("button.icon-btn.small", { type: "button", "aria-label": "Not now", title: "Not now", onclick: () => {
+      dismissBanner();
+      el.hidden = true;
+    } }, icon("x")));
+  return el;
 }

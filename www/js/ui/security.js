@@ -1,0 +1,157 @@
+// security.js - the profile's "Devices" (the caller's live login sessions:
+// GET /api/auth/sessions, end one, end all others) and "Change password"
+// (POST /api/users/me/password, which ends every other session).
+
+import { h, clear } from "../dom.js";
+import { api } from "../api.js";
+import { formatFull } from "../util.js";
+import { withReveal } from "./password.js";
+import { confirmDialog, errorToast, toast } from "./overlay.js";
+
+// "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ... Chrome/120.0 Safari/537.36"
+// -> "Chrome on Windows". Order matters: Edge and Opera also say Chrome,
+// Chrome also says Safari, Android also says Linux.
+export function readableAgent(ua) {
+  if (!ua) return "Unknown device";
+  const browsers = [
+    [/Edg(e|A|iOS)?\//, "Edge"],
+    [/OPR\/|Opera/, "Opera"],
+    [/Firefox\/|FxiOS\//, "Firefox"],
+    [/Chrome\/|CriOS\//, "Chrome"],
+    [/Safari\//, "Safari"],
+    [/curl\//, "curl"],
+  ];
+  const systems = [
+    [/iPhone/, "iPhone"],
+    [/iPad/, "iPad"],
+    [/Android/, "Android"],
+    [/CrOS/, "ChromeOS"],
+    [/Windows/, "Windows"],
+    [/Mac OS X|Macintosh/, "macOS"],
+    [/Linux/, "Linux"],
+  ];
+  const pick = (list) => (list.find(([re]) => re.test(ua)) || [])[1];
+  const b = pick(browsers);
+  const s = pick(systems);
+  if (b && s) return `${b} on ${s}`;
+  return b || s || ua.slice(0, 60);
+}
+
+export function devicesSection() {
+  const list = h("ul.device-list", { "aria-label": "Devices" });
+  const endOthers = h("button.btn.small.danger-text", { type: "button", hidden: true }, "End all other sessions");
+  const status = h("div.field-error", { "aria-live": "polite" });
+  let sessions = [];
+
+  async function load() {
+    try {
+      sessions = (await api("GET", "/auth/sessions")).sessions || [];
+      status.textContent = "";
+    } catch (e) {
+      status.textContent = e.message;
+      return;
+    }
+    clear(list).append(...sessions.map(row));
+    endOthers.hidden = !sessions.some((s) => !s.current);
+  }
+
+  function row(s) {
+    const end = s.current ? h("span.device-here", { text: "This device" }) : h("button.btn.small", {
+      type: "button",
+      onclick: async () => {
+        end.disabled = true;
+        try {
+          await api("DELETE", "/auth/sessions/" + encodeURIComponent(s.id));
+          toast("Session ended");
+        } catch (e) {
+          if (e.status !== 404) errorToast(e); // already ended: the list catches up
+        }
+        load();
+      },
+    }, "End session");
+    const where = [s.ip, s.last_used_at ? "last used " + formatFull(s.last_used_at) : ""].filter(Boolean).join(" · ");
+    return h("li.device", { dataset: { sid: String(s.id) }, class: s.current ? "current" : null },
+      h("div.device-text", null,
+        h("div.device-name", { text: readableAgent(s.user_agent) }),
+        h("div.device-meta", { text: where })),
+      end);
+  }
+
+  // The API ends one session at a time; the others go one by one (a
+  // person has a handful of devices).
+  endOthers.addEventListener("click", async () => {
+    const others = sessions.filter((s) => !s.current);
+    if (!(await confirmDialog("End all other sessions?", "Every other device will be signed out.", "End sessions"))) return;
+    endOthers.disabled = true;
+    try {
+      for (const s of others) {
+        try {
+          await api("DELETE", "/auth/sessions/" + encodeURIComponent(s.id));
+        } catch (e) {
+          if (e.status !== 404) throw e;
+        }
+      }
+      toast("Other devices were signed out");
+    } catch (e) {
+      errorToast(e);
+    } finally {
+      endOthers.disabled = false;
+      load();
+    }
+  });
+
+  load();
+  const el = h("section.profile-section.devices", { "aria-label": "Devices" },
+    h("div.profile-section-head", null, h("h3.profile-section-title", { text: "Devices" }), endOthers),
+    list,
+    status);
+  return { el, reload: load };
+}
+
+// onChanged() after a change (the other sessions have ended).
+export function passwordSection(onChanged) {
+  const mk = (name, label, autocomplete) => {
+    const input = h("input.input", { id: "pw-" + name, name, type: "password", autocomplete, required: true });
+    const err = h("div.field-error", { "aria-live": "polite" });
+    input.addEventListener("input", () => (err.textContent = ""));
+    return { input, err, el: h("div.field", { dataset: { field: name } }, h("label.field-label", { for: input.id, text: label }), withReveal(input), err) };
+  };
+  const cur = mk("current_password", "Current password", "current-password");
+  const next = mk("new_password", "New password", "new-password");
+  const again = mk("new_password2", "New password again", "new-password");
+  const save = h("button.btn.primary.small", { type: "submit" }, "Change password");
+  const form = h("form.password-form", { novalidate: true, "aria-label": "Change password" }, cur.el, next.el, again.el, save);
+  const details = h("details.profile-section.password", null, h("summary.profile-section-title", { text: "Change password" }), form);
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let bad = false;
+    for (const f of [cur, next, again]) {
+      if (!f.input.value) {
+        f.err.textContent = "Required";
+        bad = true;
+      }
+    }
+    if (!bad && next.input.value !== again.input.value) {
+      again.err.textContent = "The two passwords differ";
+      bad = true;
+    }
+    if (bad) return;
+    save.disabled = true;
+    try {
+      await api("POST", "/users/me/password", { current_password: cur.input.value, new_password: next.input.value });
+      for (const f of [cur, next, again]) f.input.value = "";
+      details.open = false;
+      toast("Password changed. Your other devices were signed out.");
+      onChanged();
+    } catch (e) {
+      if (e.status === 403) cur.err.textContent = "Wrong password";
+      else if (e.errors.new_password) next.err.textContent = String(e.errors.new_password);
+      else if (e.errors.current_password) cur.err.textContent = String(e.errors.current_password);
+      else errorToast(e);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return details;
+}
