@@ -14,6 +14,7 @@ const tokenListeners = new Set(); // told of every new access token
 let session = read();
 let timer = 0;
 let inflight = null;
+let leaving = false; // logout() is ending the session: no refresh
 const channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("msgr-auth") : null;
 
 function read() {
@@ -108,6 +109,7 @@ async function withLock(fn) {
 // A fresh access token. `stale` is the token that was rejected or is about
 // to expire; if the stored one differs and is still good, that one is used.
 export function refresh(stale) {
+  if (leaving) return Promise.reject(new ApiError(401, { detail: "Logging out", code: "logged_out" }));
   if (inflight) return inflight;
   inflight = withLock(async () => {
     const stored = read();
@@ -183,9 +185,15 @@ export function forget() {
 }
 
 // Revokes the session on the server first (a few seconds at most), so that
-// once the sign-in screen shows, the refresh token is dead.
+// once this tab's sign-in screen shows, the refresh token is dead. The
+// other tabs sign out before that: the server closes their sockets (4401)
+// as it ends the session, and they would answer that with a refresh it
+// refuses.
 export async function logout() {
   const s = session || read();
+  leaving = true;
+  write(null);
+  if (channel) channel.postMessage({ type: "logout" });
   if (s) {
     try {
       await api("POST", "/auth/logout", { refresh_token: s.refresh }, { auth: false, timeout: 5000 });
@@ -193,5 +201,6 @@ export async function logout() {
       /* offline: the session is forgotten here all the same */
     }
   }
+  leaving = false;
   set(null, "logout");
 }
