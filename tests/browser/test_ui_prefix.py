@@ -5,7 +5,6 @@ a picture and a user's avatar whose URLs the API gives from its own root
 
 import uuid
 
-from browser import By
 from nginx2 import PREFIX, second_nginx
 from ui import png, register, send_text, start_direct, wait_app, wait_bubble
 
@@ -38,19 +37,24 @@ def test_chat_under_a_prefix(browser, stack):
         r = n.api.post(f"/api/chats/{chat_id}/messages", token=bob,
                        json={"text": "the view from here", "attachment_ids": [fid]})
         assert r.status_code == 201, r.text
-        row = wait_bubble(a, "the view from here")
-        img = a.wait(lambda d: row.find_element(By.CSS_SELECTOR, ".media img"), 10, "the image")
-        a.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
-                                          img) == 80, 15, "the image to load")
-        assert img.get_attribute("src").startswith(n.app + "api/files/")
+        wait_bubble(a, "the view from here")
+        # Looked up in one script each time: the bubble is drawn again on
+        # events (Bob's user.updated among them), leaving an element found
+        # by an earlier call stale.
+        loaded = a.wait(lambda d: d.execute_script(
+            "const row = [...document.querySelectorAll('.msg-row')]"
+            "  .find((r) => r.textContent.includes('the view from here'));"
+            "const i = row && row.querySelector('.media img');"
+            "return i && i.complete && i.naturalWidth === 80 && i.src"), 15, "the image to load")
+        assert loaded.startswith(n.app + "api/files/")
 
         # Bob's avatar in the chat's header, from the same kind of URL.
         # Looked up each time: the header is drawn again when Bob's
         # user.updated (his new picture) arrives.
-        a.wait(lambda d: d.execute_script(
+        avatar = a.wait(lambda d: d.execute_script(
             "const i = document.querySelector('.chat-head .avatar img');"
-            "return i && i.complete && i.naturalWidth") == 40, 15, "the avatar to load")
-        assert a.find(".chat-head .avatar img").get_attribute("src").startswith(n.app + "api/files/")
+            "return i && i.complete && i.naturalWidth === 40 && i.src"), 15, "the avatar to load")
+        assert avatar.startswith(n.app + "api/files/")
 
         # Leaving closes the WebSocket before wsd is restarted with its
         # usual origins (second_nginx's end), which the app would retry.
