@@ -49,6 +49,9 @@ void handle_block(struct http_req *req);
 void handle_unblock(struct http_req *req);
 void handle_list_blocks(struct http_req *req);
 
+/* admin.c */
+void handle_admin_update_user(struct http_req *req);
+
 /* password.c */
 int password_init(void);
 /* Returns a new scrypt MCF hash in the arena, or NULL. */

@@ -1,6 +1,7 @@
 /*
  * auth - accounts, tokens and profiles (API.md "Auth and users"), the
- * health checks and the metrics of every program (health.c).
+ * administrators' API (admin.c), the health checks and the metrics of
+ * every program (health.c).
  */
 #include "auth.h"
 #include "server.h"
@@ -26,6 +27,7 @@ static const struct http_route routes[] = {
 	{"PUT", "/api/users/{user_id}/block", handle_block, NULL},
 	{"DELETE", "/api/users/{user_id}/block", handle_unblock, NULL},
 	{"GET", "/api/users/me/blocks", handle_list_blocks, NULL},
+	{"PATCH", "/api/admin/users/{user_id}", handle_admin_update_user, NULL},
 };
 
 static const struct srv_app app = {
