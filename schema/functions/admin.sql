@@ -46,6 +46,29 @@ LANGUAGE sql STABLE AS $$
 				  WHERE f.uploader_id = u.id AND f.deleted_at IS NULL))
 $$;
 
+-- GET /api/admin/users?q=&status=&limit=&before=: newest first, keyset by
+-- id; q is a substring of the username, display name or e-mail (LIKE's
+-- metacharacters taken literally).
+CREATE OR REPLACE FUNCTION admin_users_list(p_q text, p_status text, p_limit int, p_before bigint)
+RETURNS api_reply LANGUAGE sql STABLE AS $$
+	WITH q AS (SELECT '%' || replace(replace(replace(lower(p_q), '\', '\\'), '%', '\%'), '_', '\_')
+			  || '%' AS pat),
+	page AS (
+		SELECT u AS usr, u.id
+		FROM public.users u, q
+		WHERE (p_before IS NULL OR u.id < p_before)
+		  AND (p_status IS NULL OR u.status = p_status)
+		  AND (p_q IS NULL OR u.username LIKE q.pat OR lower(u.display_name) LIKE q.pat
+		       OR lower(u.email) LIKE q.pat)
+		ORDER BY u.id DESC LIMIT p_limit + 1),
+	numbered AS (SELECT usr, id, row_number() OVER (ORDER BY id DESC) AS n FROM page)
+	SELECT (200, jsonb_build_object(
+		'users', coalesce(jsonb_agg(public.admin_user_json(usr) ORDER BY id DESC)
+				  FILTER (WHERE n <= p_limit), '[]'::jsonb),
+		'has_more', count(*) > p_limit), NULL)::public.api_reply
+	FROM numbered
+$$;
+
 -- PATCH /api/admin/users/{id} {status?, role?} and msgrctl's admin and
 -- user commands (p_target NULL: no such user, 404). A ban ends every
 -- session of the user at once (their sockets close with 4401) and keeps
@@ -87,4 +110,139 @@ BEGIN
 	SELECT * INTO u FROM public.users WHERE id = u.id;
 	RETURN (200, public.admin_user_json(u), NULL)::public.api_reply;
 END
+$$;
+
+-- DELETE /api/admin/users/{id}/messages?since=: soft-deletes the user's
+-- messages created at or after p_since (all when NULL; text: an RFC 3339
+-- time, 422 otherwise) with their files, each as DELETE /api/messages/{id}
+-- does (message_soft_delete(): the same message.deleted events, so that
+-- clients update live). Returns {"deleted": N} and the last event.
+CREATE OR REPLACE FUNCTION admin_user_messages_delete(p_admin bigint, p_actor text, p_target bigint,
+						      p_since text) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	u public.users;
+	since timestamptz;
+	m public.messages;
+	n int := 0;
+	ev bigint;
+BEGIN
+	SELECT * INTO u FROM public.users WHERE id = p_target;
+	IF NOT FOUND THEN
+		PERFORM public.api_error(404, 'user_not_found', 'no such user');
+	END IF;
+	IF p_since IS NOT NULL THEN
+		-- PostgreSQL's own input also takes 'now', 'epoch' and more: the
+		-- API's form only.
+		IF p_since !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$' THEN
+			PERFORM public.api_field_error('since',
+				'must be an RFC 3339 time like 2026-01-31T12:00:00Z');
+		END IF;
+		BEGIN
+			since := p_since::timestamptz;
+		EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+			PERFORM public.api_field_error('since', 'is not a valid time');
+		END;
+	END IF;
+	-- In id order, the order every path locks messages and chats in.
+	FOR m IN SELECT * FROM public.messages
+		 WHERE sender_id = u.id AND kind <> 'service' AND deleted_at IS NULL
+		   AND (since IS NULL OR created_at >= since)
+		 ORDER BY id FOR NO KEY UPDATE
+	LOOP
+		ev := public.message_soft_delete(m);
+		n := n + 1;
+	END LOOP;
+	IF n > 0 THEN
+		PERFORM public.admin_audit_add(p_admin, p_actor, 'user.messages_delete',
+			jsonb_build_object('user_id', u.id, 'username', u.username,
+					   'since', public.api_ts(since), 'deleted', n));
+	END IF;
+	RETURN (200, jsonb_build_object('deleted', n), ev)::public.api_reply;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION admin_report_json(r message_reports) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object(
+		'id', r.id,
+		'message', (SELECT public.message_json(m) FROM public.messages m WHERE m.id = r.message_id),
+		'reporter_id', r.reporter_id,
+		'reason', r.reason,
+		'created_at', public.api_ts(r.created_at),
+		'status', r.status)
+$$;
+
+-- GET /api/admin/reports?status=: a queue, oldest first, at most 100 (the
+-- next ones show as these are resolved or dismissed); every status when
+-- p_status is NULL.
+CREATE OR REPLACE FUNCTION admin_reports_list(p_status text) RETURNS api_reply
+LANGUAGE sql STABLE AS $$
+	SELECT (200, jsonb_build_object('reports', coalesce(jsonb_agg(public.admin_report_json(r)
+			ORDER BY r.id), '[]'::jsonb)), NULL)::public.api_reply
+	FROM (SELECT * FROM public.message_reports
+	      WHERE p_status IS NULL OR status = p_status ORDER BY id LIMIT 100) r
+$$;
+
+-- PATCH /api/admin/reports/{id} {status}.
+CREATE OR REPLACE FUNCTION admin_report_update(p_admin bigint, p_actor text, p_id bigint, p_status text)
+RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	r public.message_reports;
+	old text;
+BEGIN
+	SELECT status INTO old FROM public.message_reports WHERE id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM public.api_error(404, 'report_not_found', 'no such report');
+	END IF;
+	UPDATE public.message_reports SET status = p_status WHERE id = p_id RETURNING * INTO r;
+	IF old <> p_status THEN
+		PERFORM public.admin_audit_add(p_admin, p_actor, 'report.' || p_status,
+			jsonb_build_object('report_id', r.id, 'message_id', r.message_id));
+	END IF;
+	RETURN (200, public.admin_report_json(r), NULL)::public.api_reply;
+END
+$$;
+
+-- GET /api/admin/stats and `msgrctl stats`. users_active_24h: seen online,
+-- signed in or refreshed a session in the last 24 hours, or online now;
+-- messages_24h: users' messages (not service messages) sent then;
+-- websockets: what wsd's presence rows record. Today a row is a user
+-- connected to one wsd process, however many sockets they have open
+-- there (user_presence.connections stays 1): a lower bound, exact when
+-- wsd counts a row's sockets in connections.
+CREATE OR REPLACE FUNCTION admin_stats() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object(
+		'users', (SELECT count(*) FROM public.users),
+		'users_active_24h', (SELECT count(*) FROM public.users u
+			WHERE u.last_seen_at > now() - interval '24 hours'
+			   OR EXISTS (SELECT 1 FROM public.user_presence p WHERE p.user_id = u.id)
+			   OR EXISTS (SELECT 1 FROM public.auth_sessions s
+				      WHERE s.user_id = u.id AND s.last_used_at > now() - interval '24 hours')),
+		'messages_24h', (SELECT count(*) FROM public.messages
+				 WHERE kind <> 'service' AND created_at > now() - interval '24 hours'),
+		'storage_bytes', (SELECT coalesce(sum(size), 0) FROM public.files WHERE deleted_at IS NULL),
+		'websockets', (SELECT coalesce(sum(connections), 0) FROM public.user_presence))
+$$;
+
+-- GET /api/admin/audit?limit=&before=: newest first, keyset by id.
+CREATE OR REPLACE FUNCTION admin_audit_list(p_limit int, p_before bigint) RETURNS api_reply
+LANGUAGE sql STABLE AS $$
+	WITH page AS (
+		SELECT a.*, row_number() OVER (ORDER BY a.id DESC) AS n FROM (
+			SELECT * FROM public.admin_audit
+			WHERE p_before IS NULL OR id < p_before
+			ORDER BY id DESC LIMIT p_limit + 1) a)
+	SELECT (200, jsonb_build_object(
+		'entries', coalesce(jsonb_agg(jsonb_build_object(
+				'id', id,
+				'admin_id', admin_id,
+				'actor', actor,
+				'action', action,
+				'target', target,
+				'created_at', public.api_ts(created_at)) ORDER BY id DESC)
+			FILTER (WHERE n <= p_limit), '[]'::jsonb),
+		'has_more', count(*) > p_limit), NULL)::public.api_reply
+	FROM page
 $$;
