@@ -246,3 +246,25 @@ LANGUAGE sql STABLE AS $$
 		'has_more', count(*) > p_limit), NULL)::public.api_reply
 	FROM page
 $$;
+
+-- msgrctl user reset-password: a reset token for the user (p_token_hash:
+-- its SHA-256, as POST /api/auth/password-reset stores it; the link is
+-- msgrctl's to print), used by POST /api/auth/password-reset/confirm like
+-- one sent by mail (and counted with those in the 3 an hour of the address).
+CREATE OR REPLACE FUNCTION admin_password_reset(p_admin bigint, p_actor text, p_target bigint,
+						p_token_hash text) RETURNS api_reply
+LANGUAGE plpgsql AS $$
+DECLARE
+	u public.users;
+BEGIN
+	SELECT * INTO u FROM public.users WHERE id = p_target;
+	IF NOT FOUND THEN
+		PERFORM public.api_error(404, 'user_not_found', 'no such user');
+	END IF;
+	INSERT INTO public.password_resets (email, user_id, token_hash)
+	VALUES (u.email, u.id, p_token_hash);
+	PERFORM public.admin_audit_add(p_admin, p_actor, 'user.password_reset',
+		jsonb_build_object('user_id', u.id, 'username', u.username));
+	RETURN (200, jsonb_build_object('user_id', u.id), NULL)::public.api_reply;
+END
+$$;
