@@ -53,6 +53,15 @@ void handle_block(struct http_req *req);
 void handle_unblock(struct http_req *req);
 void handle_list_blocks(struct http_req *req);
 
+/* admin.c */
+void handle_admin_users(struct http_req *req);
+void handle_admin_update_user(struct http_req *req);
+void handle_admin_delete_messages(struct http_req *req);
+void handle_admin_reports(struct http_req *req);
+void handle_admin_update_report(struct http_req *req);
+void handle_admin_stats(struct http_req *req);
+void handle_admin_audit(struct http_req *req);
+
 /* password.c */
 int password_init(void);
 /* Returns a new scrypt MCF hash in the arena, or NULL. */
