@@ -30,7 +30,10 @@
  * one of MSGR_PUBLIC_URL), MSGR_PUBLIC_URL, MSGR_DATABASE_URL,
  * MSGR_MAIL_POLL_SECONDS (how often it looks without a NOTIFY, default 30),
  * MSGR_MAIL_DIGEST_SECONDS (how often the digest job runs, default 60),
- * MSGR_SECRET_FILE (the key of the unsubscribe links it signs).
+ * MSGR_SECRET_FILE (the key of the unsubscribe links it signs),
+ * MSGR_MAIL_KEEP_DAYS and MSGR_MAIL_KEEP_FAILED_DAYS (how long the outbox
+ * keeps a sent and a given-up mail, default 30 and 90: it prunes them, and
+ * expired password resets, at its start and every hour, mail_prune()).
  *
  * The digest job: every MSGR_MAIL_DIGEST_SECONDS the mailer also queues
  * the notification digests that are due (schema/functions/mail.sql, "the
@@ -77,6 +80,9 @@
 /* Users looked at per digest run: each is a transaction of its own and
  * makes progress, so the rest wait only for the next run. */
 #define DIGEST_BATCH "200"
+/* Rows of each kind mail_prune() deletes per transaction. */
+#define PRUNE_BATCH "5000"
+#define PRUNE_EVERY_S 3600.0
 
 static volatile sig_atomic_t stopping;
 
@@ -94,6 +100,8 @@ struct settings {
 	char domain[256];
 	long poll_s;
 	long digest_s;
+	long keep_days;
+	long keep_failed_days;
 	char public_url[1024]; /* MSGR_PUBLIC_URL without a final '/' */
 	const char *socket;
 };
@@ -146,6 +154,8 @@ static int read_settings(int argc, char **argv, struct settings *s)
 	}
 	s->poll_s = config_int("MSGR_MAIL_POLL_SECONDS", 30, 1, 3600);
 	s->digest_s = config_int("MSGR_MAIL_DIGEST_SECONDS", 60, 1, 3600);
+	s->keep_days = config_int("MSGR_MAIL_KEEP_DAYS", 30, 1, 3650);
+	s->keep_failed_days = config_int("MSGR_MAIL_KEEP_FAILED_DAYS", 90, 1, 3650);
 	const char *url = config_str("MSGR_PUBLIC_URL", "http://localhost");
 	size_t n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
@@ -359,6 +369,34 @@ static bool run_digests(PGconn *c, const struct settings *s)
 	return ok;
 }
 
+/* Prunes the outbox and the password resets (mail_prune()), a batch a
+ * transaction; false when the connection failed. */
+static bool prune(PGconn *c, const struct settings *s)
+{
+	char sent[24], failed[24];
+	snprintf(sent, sizeof sent, "%ld", s->keep_days);
+	snprintf(failed, sizeof failed, "%ld", s->keep_failed_days);
+	const char *params[] = {sent, failed};
+	long total = 0;
+	while (!stopping) {
+		PGresult *res = PQexecParams(c, "SELECT mail_prune($1::int, $2::int, " PRUNE_BATCH ")",
+					     2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			log_error("mail_prune: %s", PQerrorMessage(c));
+			PQclear(res);
+			return PQstatus(c) == CONNECTION_OK;
+		}
+		long n = atol(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		total += n;
+		if (n < atol(PRUNE_BATCH))
+			break;
+	}
+	if (total > 0)
+		log_info("pruned the outbox and the password resets (%ld rows at most of a kind)", total);
+	return true;
+}
+
 static double monotonic_s(void)
 {
 	struct timespec ts;
@@ -434,6 +472,7 @@ int main(int argc, char **argv)
 	int sock = -1;
 	unsigned backoff = 1;
 	double next_digest = 0; /* monotonic_s() of the next digest run */
+	double next_prune = 0;
 	while (!stopping) {
 		if (!c && !(c = connect_db())) {
 			sleep(backoff);
@@ -448,7 +487,12 @@ int main(int argc, char **argv)
 				 s.socket);
 		}
 		enum step st = SENT_ONE;
-		if (monotonic_s() >= next_digest) {
+		if (monotonic_s() >= next_prune) {
+			if (!prune(c, &s))
+				st = DB_FAILED;
+			next_prune = monotonic_s() + PRUNE_EVERY_S;
+		}
+		if (st != DB_FAILED && monotonic_s() >= next_digest) {
 			if (!run_digests(c, &s))
 				st = DB_FAILED;
 			next_digest = monotonic_s() + (double)s.digest_s;

@@ -294,3 +294,34 @@ BEGIN
 	RETURN public.user_settings_update(p_user, 'none', NULL);
 END
 $$;
+
+-- ---- pruning ------------------------------------------------------------------
+--
+-- The mailer's hourly clean-up (mailer/main.c): sent mails p_sent_days
+-- after they went (the row says who was sent what subject, and when: worth
+-- a while for questions, not for ever); given-up ones (sent_at NULL,
+-- next_attempt_at infinity) p_failed_days after they were queued, longer
+-- so that someone can look at last_error; password resets once expired
+-- (past their hour, they neither work nor count towards the limit of 3 an
+-- hour). At most p_batch rows of each a call, so that no transaction is
+-- long: the caller calls again while it returns p_batch. Returns the most
+-- rows one kind lost.
+CREATE OR REPLACE FUNCTION mail_prune(p_sent_days int, p_failed_days int, p_batch int)
+RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	v_mail int;
+	v_resets int;
+BEGIN
+	DELETE FROM public.mail_outbox WHERE id IN (
+		SELECT o.id FROM public.mail_outbox o
+		WHERE (o.sent_at IS NOT NULL AND o.sent_at < now() - make_interval(days => p_sent_days))
+		   OR (o.sent_at IS NULL AND o.next_attempt_at = 'infinity'
+		       AND o.created_at < now() - make_interval(days => p_failed_days))
+		LIMIT p_batch);
+	GET DIAGNOSTICS v_mail = ROW_COUNT;
+	DELETE FROM public.password_resets WHERE id IN (
+		SELECT r.id FROM public.password_resets r WHERE r.expires_at < now() LIMIT p_batch);
+	GET DIAGNOSTICS v_resets = ROW_COUNT;
+	RETURN greatest(v_mail, v_resets);
+END
+$$;
