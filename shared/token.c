@@ -207,27 +207,6 @@ enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1])
 	return n == TOKEN_REFRESH_LEN ? MSGR_OK : MSGR_ERR_CRYPTO;
 }
 
-void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
-{
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)s, len, digest);
-	hex_encode(out, digest, sizeof digest);
-}
-
-void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg, len, digest,
-	     &dlen);
-	hex_encode(out, digest, dlen);
-}
-
-int token_equal(const char *a, const char *b, size_t len)
-{
-	return CRYPTO_memcmp(a, b, len) == 0;
-}
-
 /* The signed text: "PURPOSE:UID" (token.h). */
 static void link_sig(const char *purpose, int64_t user_id, char out[2 * TOKEN_HASH_LEN + 1])
 {
@@ -262,4 +241,25 @@ enum msgr_err token_link_verify(const char *purpose, const char *tok, size_t len
 		return MSGR_ERR_CRYPTO;
 	*user_id = uid;
 	return MSGR_OK;
+}
+
+void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)s, len, digest);
+	hex_encode(out, digest, sizeof digest);
+}
+
+void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg, len, digest,
+	     &dlen);
+	hex_encode(out, digest, dlen);
+}
+
+int token_equal(const char *a, const char *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }
