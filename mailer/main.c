@@ -28,7 +28,24 @@
  * or smtps://host[:465]: TLS from the start; AUTH with the URL's user and
  * password), MSGR_MAIL_FROM (default "Messenger <noreply@HOST>", HOST the
  * one of MSGR_PUBLIC_URL), MSGR_PUBLIC_URL, MSGR_DATABASE_URL,
- * MSGR_MAIL_POLL_SECONDS (how often it looks without a NOTIFY, default 30).
+ * MSGR_MAIL_POLL_SECONDS (how often it looks without a NOTIFY, default 30),
+ * MSGR_MAIL_DIGEST_SECONDS (how often the digest job runs, default 60),
+ * MSGR_SECRET_FILE (the key of the unsubscribe links it signs),
+ * MSGR_MAIL_KEEP_DAYS and MSGR_MAIL_KEEP_FAILED_DAYS (how long the outbox
+ * keeps a sent and a given-up mail, default 30 and 90: it prunes them, and
+ * expired password resets, at its start and every hour, mail_prune()).
+ *
+ * The digest job: every MSGR_MAIL_DIGEST_SECONDS the mailer also queues
+ * the notification digests that are due (schema/functions/mail.sql, "the
+ * notification digest", argues why each message is mailed once and none
+ * skipped). Each user's digest is one transaction of its own
+ * (mail_digest_user() between BEGIN and COMMIT): a mailer killed in the
+ * middle of a run leaves the users before done (their mail queued, their
+ * watermarks moved) and the one in flight untouched, for the next run of
+ * any mailer. Several mailers run it at once safely: a user's digest row is
+ * locked FOR UPDATE SKIP LOCKED, so one builds it and the others pass.
+ * It runs here because the mailer is already the one supervised, optional
+ * program that exists for mail: no mail sender, no digests to queue.
  *
  * The socket (--socket, given by scripts/stack.sh like every program's) is
  * made once the database answered: it tells the supervisor that the
@@ -45,6 +62,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -52,12 +70,19 @@
 #include "db.h"
 #include "log.h"
 #include "message.h"
+#include "token.h"
 
 /* Longer than any SMTP transaction (CURLOPT_TIMEOUT): the claim's
  * transaction is idle while the mail is on the wire, and the application
  * role's default (10 s, scripts/migrate.sh) would end it. */
 #define SMTP_TIMEOUT_S 60
 #define IDLE_TX_SQL "SET idle_in_transaction_session_timeout = '90s'"
+/* Users looked at per digest run: each is a transaction of its own and
+ * makes progress, so the rest wait only for the next run. */
+#define DIGEST_BATCH "200"
+/* Rows of each kind mail_prune() deletes per transaction. */
+#define PRUNE_BATCH "5000"
+#define PRUNE_EVERY_S 3600.0
 
 static volatile sig_atomic_t stopping;
 
@@ -74,6 +99,10 @@ struct settings {
 	char envelope_from[320];
 	char domain[256];
 	long poll_s;
+	long digest_s;
+	long keep_days;
+	long keep_failed_days;
+	char public_url[1024]; /* MSGR_PUBLIC_URL without a final '/' */
 	const char *socket;
 };
 
@@ -124,6 +153,21 @@ static int read_settings(int argc, char **argv, struct settings *s)
 		return 78;
 	}
 	s->poll_s = config_int("MSGR_MAIL_POLL_SECONDS", 30, 1, 3600);
+	s->digest_s = config_int("MSGR_MAIL_DIGEST_SECONDS", 60, 1, 3600);
+	s->keep_days = config_int("MSGR_MAIL_KEEP_DAYS", 30, 1, 3650);
+	s->keep_failed_days = config_int("MSGR_MAIL_KEEP_FAILED_DAYS", 90, 1, 3650);
+	const char *url = config_str("MSGR_PUBLIC_URL", "http://localhost");
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof s->public_url || strpbrk(url, "\r\n\"<> ")) {
+		log_error("MSGR_PUBLIC_URL is not a URL for links in mail: %s", url);
+		return 78;
+	}
+	memcpy(s->public_url, url, n);
+	s->public_url[n] = '\0';
+	if (token_init_from_config() != MSGR_OK)
+		return 78; /* said why */
 	return -1;
 }
 
@@ -230,8 +274,8 @@ static enum step send_one(PGconn *c, const struct settings *s)
 	if (!exec_ok(c, "BEGIN", 0, NULL))
 		return DB_FAILED;
 	PGresult *res = PQexecParams(c,
-				     "SELECT id, to_addr, subject, body_text, body_html, created, attempts "
-				     "FROM mail_claim()",
+				     "SELECT c.id, c.to_addr, c.subject, c.body_text, c.body_html, c.created, "
+				     "c.attempts, o.headers FROM mail_claim() c JOIN mail_outbox o USING (id)",
 				     0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("mail_claim: %s", PQerrorMessage(c));
@@ -251,12 +295,16 @@ static enum step send_one(PGconn *c, const struct settings *s)
 		.created = strtoll(PQgetvalue(res, 0, 5), NULL, 10),
 		.from = s->from,
 		.domain = s->domain,
+		.headers = PQgetvalue(res, 0, 7),
 	};
 	const char *id = PQgetvalue(res, 0, 0);
 	struct buf msg = {0};
 	char err[512] = "";
 	bool sent = false;
-	if (mail_render(&msg, &m, time(NULL)) != MSGR_OK)
+	enum msgr_err rendered = mail_render(&msg, &m, time(NULL));
+	if (rendered == MSGR_ERR_MALFORMED)
+		snprintf(err, sizeof err, "the row's headers are not header fields this mailer writes");
+	else if (rendered != MSGR_OK)
 		snprintf(err, sizeof err, "out of memory rendering the message");
 	else
 		sent = smtp_send(s, m.to, &msg, err, sizeof err);
@@ -280,11 +328,87 @@ static enum step send_one(PGconn *c, const struct settings *s)
 	return ok && exec_ok(c, "COMMIT", 0, NULL) ? SENT_ONE : DB_FAILED;
 }
 
-/* Waits for a NOTIFY, the next due time or stopping; false when the
- * connection failed. */
-static bool wait_for_mail(PGconn *c, const struct settings *s)
+/* One run of the digest job (the comment at the top); false when the
+ * connection failed (a statement that failed waits for the next run). */
+static bool run_digests(PGconn *c, const struct settings *s)
 {
-	double due = s->poll_s;
+	PGresult *due = PQexec(c, "SELECT * FROM mail_digest_due(" DIGEST_BATCH ")");
+	if (PQresultStatus(due) != PGRES_TUPLES_OK) {
+		log_error("mail_digest_due: %s", PQerrorMessage(c));
+		PQclear(due);
+		return PQstatus(c) == CONNECTION_OK;
+	}
+	bool ok = true;
+	for (int i = 0; ok && !stopping && i < PQntuples(due); i++) {
+		const char *uid = PQgetvalue(due, i, 0);
+		char tok[TOKEN_LINK_MAX];
+		char url[sizeof s->public_url + sizeof "/api/auth/unsubscribe?token=" + TOKEN_LINK_MAX];
+		token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, strtoll(uid, NULL, 10), tok);
+		snprintf(url, sizeof url, "%s/api/auth/unsubscribe?token=%s", s->public_url, tok);
+		const char *params[] = {uid, s->public_url, url};
+		if (!exec_ok(c, "BEGIN", 0, NULL)) {
+			ok = false;
+			break;
+		}
+		PGresult *res = PQexecParams(c, "SELECT mail_digest_user($1::bigint, $2, $3)", 3, NULL,
+					     params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			/* This user's digest is left for the next run; the
+			 * others go on. */
+			log_error("digest of user %s: %s", uid, PQerrorMessage(c));
+			ok = exec_ok(c, "ROLLBACK", 0, NULL);
+		} else {
+			bool queued = !PQgetisnull(res, 0, 0);
+			ok = exec_ok(c, "COMMIT", 0, NULL);
+			if (ok && queued)
+				log_info("digest of user %s queued as mail %s", uid, PQgetvalue(res, 0, 0));
+		}
+		PQclear(res);
+	}
+	PQclear(due);
+	return ok;
+}
+
+/* Prunes the outbox and the password resets (mail_prune()), a batch a
+ * transaction; false when the connection failed. */
+static bool prune(PGconn *c, const struct settings *s)
+{
+	char sent[24], failed[24];
+	snprintf(sent, sizeof sent, "%ld", s->keep_days);
+	snprintf(failed, sizeof failed, "%ld", s->keep_failed_days);
+	const char *params[] = {sent, failed};
+	long total = 0;
+	while (!stopping) {
+		PGresult *res = PQexecParams(c, "SELECT mail_prune($1::int, $2::int, " PRUNE_BATCH ")",
+					     2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			log_error("mail_prune: %s", PQerrorMessage(c));
+			PQclear(res);
+			return PQstatus(c) == CONNECTION_OK;
+		}
+		long n = atol(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		total += n;
+		if (n < atol(PRUNE_BATCH))
+			break;
+	}
+	if (total > 0)
+		log_info("pruned the outbox and the password resets (%ld rows at most of a kind)", total);
+	return true;
+}
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Waits for a NOTIFY, the next due time, at most max_s seconds, or
+ * stopping; false when the connection failed. */
+static bool wait_for_mail(PGconn *c, const struct settings *s, double max_s)
+{
+	double due = s->poll_s < max_s ? (double)s->poll_s : max_s;
 	PGresult *res = PQexec(c, "SELECT mail_next_due()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
@@ -293,7 +417,8 @@ static bool wait_for_mail(PGconn *c, const struct settings *s)
 	if (!PQgetisnull(res, 0, 0) && atof(PQgetvalue(res, 0, 0)) < due)
 		due = atof(PQgetvalue(res, 0, 0));
 	/* Due now and yet nothing was claimed: another mailer holds it. A
-	 * second, not a busy loop, until that one is done. */
+	 * second, not a busy loop, until that one is done. (The digest job
+	 * waits for no less either.) */
 	if (due < 1)
 		due = 1;
 	PQclear(res);
@@ -346,6 +471,8 @@ int main(int argc, char **argv)
 	PGconn *c = NULL;
 	int sock = -1;
 	unsigned backoff = 1;
+	double next_digest = 0; /* monotonic_s() of the next digest run */
+	double next_prune = 0;
 	while (!stopping) {
 		if (!c && !(c = connect_db())) {
 			sleep(backoff);
@@ -359,8 +486,20 @@ int main(int argc, char **argv)
 			log_info("sending mail to %s (socket %s)", strchr(s.smtp_url, '@') ? "the relay" : s.smtp_url,
 				 s.socket);
 		}
-		enum step st = send_one(c, &s);
-		if (st == NOTHING_DUE && !wait_for_mail(c, &s))
+		enum step st = SENT_ONE;
+		if (monotonic_s() >= next_prune) {
+			if (!prune(c, &s))
+				st = DB_FAILED;
+			next_prune = monotonic_s() + PRUNE_EVERY_S;
+		}
+		if (st != DB_FAILED && monotonic_s() >= next_digest) {
+			if (!run_digests(c, &s))
+				st = DB_FAILED;
+			next_digest = monotonic_s() + (double)s.digest_s;
+		}
+		if (st != DB_FAILED)
+			st = send_one(c, &s);
+		if (st == NOTHING_DUE && !wait_for_mail(c, &s, next_digest - monotonic_s()))
 			st = DB_FAILED;
 		if (st == DB_FAILED) {
 			PQfinish(c);

@@ -1,9 +1,11 @@
 #include "message.h"
 
+#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* RFC 2047: an encoded word is at most 75 characters; "=?UTF-8?B?" and
  * "?=" leave 63 for base64, which is 45 bytes of text (60 characters). */
@@ -72,6 +74,80 @@ enum msgr_err mail_encode_subject(struct buf *out, const char *subject)
 	return buf_status(out);
 }
 
+enum msgr_err mail_encode_from(struct buf *out, const char *from)
+{
+	const char *lt = strrchr(from, '<');
+	if (plain_ascii(from) || !lt) {
+		buf_puts(out, from);
+		return buf_status(out);
+	}
+	const char *start = from, *end = lt;
+	while (start < end && *start == ' ')
+		start++;
+	while (end > start && end[-1] == ' ')
+		end--;
+	if (end - start >= 2 && *start == '"' && end[-1] == '"')
+		start++, end--;
+	if (start == end) {
+		buf_puts(out, lt);
+		return buf_status(out);
+	}
+	char name[512];
+	size_t n = (size_t)(end - start) < sizeof name - 1 ? (size_t)(end - start) : sizeof name - 1;
+	memcpy(name, start, n);
+	name[n] = '\0';
+	/* A name of plain ASCII beside an address that is not: as it is. */
+	if (mail_encode_subject(out, name) != MSGR_OK)
+		return MSGR_ERR_NOMEM;
+	buf_puts(out, " ");
+	buf_puts(out, lt);
+	return buf_status(out);
+}
+
+/* The fields mail_render() writes itself: a row may not write them again. */
+static const char *const own_fields[] = {"Date", "From", "To", "Cc", "Bcc", "Subject",
+					 "Message-ID", "MIME-Version", "Content-Type",
+					 "Content-Transfer-Encoding", "Sender", "Reply-To"};
+
+static bool field_name_ok(const char *name)
+{
+	if (!*name)
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 33 || (unsigned char)*p > 126 || *p == ':')
+			return false;
+	for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0]; i++)
+		if (!strcasecmp(name, own_fields[i]))
+			return false;
+	return true;
+}
+
+enum msgr_err mail_put_headers(struct buf *out, const char *json)
+{
+	json_object *obj = json_tokener_parse(json);
+	enum msgr_err err = MSGR_OK;
+	if (!obj || !json_object_is_type(obj, json_type_object)) {
+		err = MSGR_ERR_MALFORMED;
+		goto done;
+	}
+	json_object_object_foreach(obj, key, val)
+	{
+		if (!field_name_ok(key) || !json_object_is_type(val, json_type_string) ||
+		    !plain_ascii(json_object_get_string(val))) {
+			err = MSGR_ERR_MALFORMED;
+			goto done;
+		}
+	}
+	json_object_object_foreach(obj, name, value)
+	{
+		buf_printf(out, "%s: %s\r\n", name, json_object_get_string(value));
+	}
+	err = buf_status(out);
+done:
+	json_object_put(obj);
+	return err;
+}
+
 bool mail_address(const char *from, char *out, size_t cap)
 {
 	const char *lt = strrchr(from, '<'), *gt = lt ? strchr(lt, '>') : NULL;
@@ -94,13 +170,21 @@ enum msgr_err mail_render(struct buf *out, const struct mail *m, time_t now)
 	char date[64];
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	buf_printf(out, "Date: %s\r\nFrom: %s\r\nTo: <%s>\r\nSubject: ", date, m->from, m->to);
+	buf_printf(out, "Date: %s\r\nFrom: ", date);
+	if (mail_encode_from(out, m->from) != MSGR_OK)
+		return MSGR_ERR_NOMEM;
+	buf_printf(out, "\r\nTo: <%s>\r\nSubject: ", m->to);
 	if (mail_encode_subject(out, m->subject) != MSGR_OK)
 		return MSGR_ERR_NOMEM;
 	/* The row's id and creation time: unique per database, and the same
 	 * when the row is sent again, which lets a receiver drop a duplicate. */
 	buf_printf(out, "\r\nMessage-ID: <outbox.%lld.%lld@%s>\r\n", (long long)m->id,
 		   (long long)m->created, m->domain);
+	if (m->headers) {
+		enum msgr_err err = mail_put_headers(out, m->headers);
+		if (err != MSGR_OK)
+			return err;
+	}
 	buf_printf(out,
 		   "MIME-Version: 1.0\r\n"
 		   "Content-Type: multipart/alternative; boundary=\"=_msgr_%lld\"\r\n"

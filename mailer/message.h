@@ -23,10 +23,28 @@ struct mail {
 	const char *subject;
 	const char *text;
 	const char *html;
+	/* More header fields, a JSON object of name to string value (the
+	 * outbox row's headers; List-Unsubscribe...), or NULL. */
+	const char *headers;
 };
 
-/* Appends the message, CRLF line ends, to out. */
+/* Appends the message, CRLF line ends, to out. MSGR_ERR_MALFORMED when
+ * m->headers is not an object of header fields it may write
+ * (mail_put_headers()). */
 enum msgr_err mail_render(struct buf *out, const struct mail *m, time_t now) MSGR_WUR;
+
+/* Appends "Name: value\r\n" for each member of the JSON object json.
+ * Refused (MSGR_ERR_MALFORMED, out unchanged then): anything but an object
+ * of strings; a name that is not an RFC 5322 field name (printable ASCII
+ * but ':') or is one that mail_render() writes itself (From, To, Subject,
+ * Content-Type...); a value that is not printable ASCII and spaces (a line
+ * break would start a header of its own). */
+enum msgr_err mail_put_headers(struct buf *out, const char *json) MSGR_WUR;
+
+/* Appends a From value: as it is when it is printable ASCII, else the
+ * display name of "Name <addr>" as RFC 2047 encoded words (quotes around
+ * the name dropped) and the address as it is. */
+enum msgr_err mail_encode_from(struct buf *out, const char *from) MSGR_WUR;
 
 /* Appends the subject as an unstructured header value: as it is when it is
  * printable ASCII, else as encoded words of at most 75 characters, folded,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # container.sh - the entry point of every service in docker-compose.yml.
 #
-#   scripts/container.sh postgres|init|app|wsd|nginx
-#   scripts/container.sh health postgres|app|wsd|nginx
+#   scripts/container.sh postgres|init|app|wsd|nginx|mailer
+#   scripts/container.sh health postgres|app|wsd|nginx|mailer
 #
 # One image (docker/Dockerfile) runs every service as the user messenger;
 # they share the unix sockets in $MSGR_RUN_DIR (a volume), the way the local
@@ -91,8 +91,17 @@ health() {
 		code=$(http_status "http://$host:$PORT/")
 		[[ $code == 200 ]] || { say "health: nginx answered $code"; return 1; }
 		;;
+	mailer)
+		# The mailer serves nothing on its socket: it listens once the
+		# database answered (mailer/main.c). A listening socket of that path
+		# (flags 00010000, __SO_ACCEPTCON, in /proc/net/unix) means a live
+		# mailer; the file alone outlives a killed one.
+		sock=$RUN_DIR/mailer.sock
+		awk -v p="$sock" '$NF == p && $4 == "00010000" { up = 1 } END { exit !up }' /proc/net/unix ||
+			{ say "health: nothing listens on $sock"; return 1; }
+		;;
 	*)
-		echo "usage: $0 health postgres|app|wsd|nginx" >&2
+		echo "usage: $0 health postgres|app|wsd|nginx|mailer" >&2
 		return 2
 		;;
 	esac
@@ -144,6 +153,16 @@ app)
 	;;
 wsd)
 	exec "$BIN/wsd" --socket "$RUN_DIR/wsd.sock"
+	;;
+mailer)
+	# Only in the compose profile "mail" (docker-compose.yml), and there it
+	# needs a relay: without one it would only wait (README "Mail").
+	if [[ -z ${MSGR_SMTP_URL:-} ]]; then
+		say "mailer: MSGR_SMTP_URL is not set (the \"mail\" profile needs a relay: README \"Mail\")"
+		exit 78
+	fi
+	wait_for_db
+	exec "$BIN/mailer" --socket "$RUN_DIR/mailer.sock"
 	;;
 nginx)
 	conf=${TMPDIR:-/tmp}/nginx

@@ -54,4 +54,22 @@ void token_hmac_hex(const char *msg, size_t len, char out[2 * TOKEN_HASH_LEN + 1
 /* Constant-time comparison of two strings of length len. */
 int token_equal(const char *a, const char *b, size_t len);
 
+/* Signed link tokens: "UID.SIG", SIG the hex HMAC-SHA256 of "PURPOSE:UID"
+ * with the server secret, for a link mailed to one user for one purpose
+ * (TOKEN_PURPOSE_UNSUBSCRIBE: the one-click unsubscribe of RFC 8058). The
+ * purpose is signed, not written, so a token is good for its user and
+ * purpose only; there is no expiry (what it does can be undone). UID is
+ * decimal without sign or leading zeros, so one user has one token a
+ * purpose. The purpose is a word of letters: no ':' (file links sign
+ * "ID:EXP", digits only, so no signature of one kind is one of another). */
+#define TOKEN_PURPOSE_UNSUBSCRIBE "unsubscribe"
+#define TOKEN_LINK_MAX (20 + 1 + 2 * TOKEN_HASH_LEN + 1)
+/* Writes the token of user_id (positive) for purpose into out. */
+void token_link_make(const char *purpose, int64_t user_id, char out[TOKEN_LINK_MAX]);
+/* The user of a token of purpose; MSGR_ERR_MALFORMED when it is not of
+ * the form, MSGR_ERR_CRYPTO when the signature is not right. Reads only
+ * len bytes of tok. */
+enum msgr_err token_link_verify(const char *purpose, const char *tok, size_t len,
+				int64_t *user_id) MSGR_WUR;
+
 #endif

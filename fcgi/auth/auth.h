@@ -47,6 +47,8 @@ void handle_get_user(struct http_req *req);
 /* settings.c */
 void handle_get_settings(struct http_req *req);
 void handle_update_settings(struct http_req *req);
+void handle_unsubscribe_page(struct http_req *req);
+void handle_unsubscribe(struct http_req *req);
 
 /* blocks.c */
 void handle_block(struct http_req *req);

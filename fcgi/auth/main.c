@@ -17,6 +17,8 @@ static const struct http_route routes[] = {
 	{"POST", "/api/auth/logout", handle_logout, NULL},
 	{"POST", "/api/auth/password-reset", handle_password_reset, NULL},
 	{"POST", "/api/auth/password-reset/confirm", handle_password_reset_confirm, NULL},
+	{"GET", "/api/auth/unsubscribe", handle_unsubscribe_page, NULL},
+	{"POST", "/api/auth/unsubscribe", handle_unsubscribe, NULL},
 	{"GET", "/api/auth/sessions", handle_list_sessions, NULL},
 	{"DELETE", "/api/auth/sessions/{session_id}", handle_delete_session, NULL},
 	{"POST", "/api/users/me/password", handle_change_password, NULL},

@@ -62,11 +62,16 @@ def interpolated(node, env):
     return node
 
 
-def load_compose(env):
+def load_compose(env, profiles=()):
     """The compose file with its variables taken from env (a dict: the
-    shell's environment as compose would see it; {} for the defaults)."""
+    shell's environment as compose would see it; {} for the defaults), and
+    the services `docker compose --profile P up` starts for the given
+    profiles: those without profiles, and those in one of them."""
     with open(COMPOSE) as f:
-        return interpolated(yaml.safe_load(f), env)
+        compose = interpolated(yaml.safe_load(f), env)
+    compose["services"] = {name: s for name, s in compose["services"].items()
+                           if not s.get("profiles") or set(s["profiles"]) & set(profiles)}
+    return compose
 
 
 def duration(text, default):

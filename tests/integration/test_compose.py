@@ -19,7 +19,8 @@ WORKDIR = "/app"  # docker/Dockerfile: WORKDIR /app, COPY . .
 
 @pytest.fixture(scope="module")
 def compose():
-    return load_compose({})
+    # Every service, the mail profile's too: each is checked below.
+    return load_compose({}, profiles=("mail",))
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +53,9 @@ def mounts(service):
 
 def built_programs():
     """What `make all` puts in build/bin: one program per fcgi/ directory
-    with C sources, and wsd."""
+    with C sources, wsd and the mailer."""
     progs = {d.name for d in (REPO / "fcgi").iterdir() if d.is_dir()}
-    progs.add("wsd")
+    progs |= {"wsd", "mailer"}
     return progs
 
 
@@ -174,6 +175,7 @@ def test_state_paths_are_mounted(services):
         "app": ["MSGR_SECRET_FILE", "MSGR_STORAGE_DIR"],
         "wsd": ["MSGR_SECRET_FILE"],
         "nginx": ["MSGR_STORAGE_DIR"],
+        "mailer": ["MSGR_SECRET_FILE"],
     }
     writable = {"app": ["MSGR_STORAGE_DIR"]}
     for name, keys in need.items():
@@ -229,7 +231,7 @@ def test_depends_on(services):
             if cond == "service_healthy":
                 assert services[dep].get("healthcheck"), f"{dep} has no healthcheck"
     assert "postgres" in services["init"]["depends_on"]
-    for prog in ("app", "wsd"):
+    for prog in ("app", "wsd", "mailer"):
         assert services[prog]["depends_on"]["init"]["condition"] == "service_completed_successfully"
 
 
@@ -263,3 +265,20 @@ def test_variables_are_substituted_as_compose_does():
     assert interpolate("${UNSET:-${EMPTY:-${SET}}}/x", env) == "v/x"
     with pytest.raises(ValueError):
         interpolate("${SET", env)
+
+
+def test_the_mailer_runs_only_in_the_mail_profile_with_a_relay():
+    # `docker compose up` alone starts no mailer (README "Mail").
+    assert "mailer" not in load_compose({})["services"]
+    c = load_compose({"MSGR_SMTP_URL": "smtps://u:p@mail.example:465",
+                      "MSGR_MAIL_FROM": "Chat <chat@example.com>"}, profiles=("mail",))
+    mailer = c["services"]["mailer"]
+    assert mailer["profiles"] == ["mail"]
+    assert mailer["environment"]["MSGR_SMTP_URL"] == "smtps://u:p@mail.example:465"
+    assert mailer["environment"]["MSGR_MAIL_FROM"] == "Chat <chat@example.com>"
+    assert mailer["command"] == ["scripts/container.sh", "mailer"]
+    # Without a relay the role refuses to start, saying why.
+    script = (REPO / "scripts" / "container.sh").read_text()
+    role = re.search(r"^mailer\)\n(.*?)^\t;;", script, re.M | re.S).group(1)
+    assert "MSGR_SMTP_URL" in role and "exit 78" in role
+    assert re.search(r'^\texec "\$BIN/mailer"', role, re.M), "the stop signal must reach the mailer"

@@ -10,7 +10,9 @@ address nginx listens on. Then a user registers, sends, receives over the
 WebSocket through that nginx, uploads and downloads; each healthcheck fails
 once its service is killed; PostgreSQL stops within seconds on the
 stop_signal the file names; and every service stops on its stop signal
-within its grace period, leaving no process behind."""
+within its grace period, leaving no process behind. The profile "mail" is
+on, with MSGR_SMTP_URL naming a test SMTP server (tests/smtpsink.py): the
+mailer service sends what the outbox holds."""
 
 import contextlib
 import os
@@ -53,8 +55,12 @@ class Containers:
         self.root = Path(tempfile.mkdtemp(prefix="msgr-compose-"))
         os.chmod(self.root, 0o755)
         self.port = free_port()
-        self.env = {"MSGR_PORT": str(self.port)}  # the shell's, for interpolation
-        self.compose = load_compose(self.env)
+        self.smtp_port = free_port()
+        self.maildir = self.root / "mail"
+        # The shell's, for interpolation: `MSGR_SMTP_URL=... docker compose
+        # --profile mail up`.
+        self.env = {"MSGR_PORT": str(self.port), "MSGR_SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}"}
+        self.compose = load_compose(self.env, profiles=("mail",))
         self.services = self.compose["services"]
         self.procs = {}
         self.uid = pwd.getpwnam(USER).pw_uid
@@ -66,6 +72,26 @@ class Containers:
         for name in self.compose["volumes"]:
             self._own_dir(self.root / "volumes" / name, 0o700)
         self._start_guardian()
+        self.smtp = subprocess.Popen(
+            ["/usr/bin/python3", str(REPO / "tests" / "smtpsink.py"), str(self.smtp_port),
+             str(self.maildir), str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=open(self.root / "log" / "smtpsink.err", "w"), cwd="/",
+        )
+        assert self.smtp.stdout.readline().strip() == b"ready", tail(self.root / "log" / "smtpsink.err")
+
+    def mails(self, to):
+        """The messages the test SMTP server took for to."""
+        import email
+        import email.policy
+
+        found = []
+        for path in sorted(self.maildir.glob("new/*")) + sorted(self.maildir.glob("cur/*")):
+            msg = email.message_from_bytes(path.read_bytes().replace(b"\r\n", b"\n"),
+                                           policy=email.policy.default)
+            if f"<{to}>" in (msg.get_all("X-Envelope-To") or []):
+                found.append(msg)
+        return found
 
     def _start_guardian(self):
         """A watcher in its own session that kills the services' sessions
@@ -261,6 +287,8 @@ class Containers:
                 problems.append(f"{name}'s first process ended but left {leftover}")
         self.guardian.kill()
         self.guardian.wait()
+        self.smtp.terminate()
+        self.smtp.wait(10)
         left = processes_using(self.root)
         for pid, cmd in left:
             problems.append(f"process left behind: {pid} {cmd}")
@@ -334,6 +362,18 @@ def test_register_send_receive_upload_download(up):
     assert any(p.stat().st_size == len(data) for p in stored), stored
 
 
+def test_the_mail_profile_sends_mail(up):
+    # A password reset's mail goes through the outbox and the mailer service.
+    api = Api(f"http://127.0.0.1:{up.port}")
+    user = api.new_user("mail")
+    r = api.post("/api/auth/password-reset", json={"email": user["email"]})
+    assert r.status_code == 202, r.text
+    (got,) = wait_until(lambda: up.mails(user["email"]), timeout=30, message="the reset mail")
+    link = up.environment("mailer")["MSGR_PUBLIC_URL"] + "/#/reset?token="
+    assert link in got.get_body(("plain",)).get_content()
+    assert "mailer.sock" in up.log("mailer")
+
+
 def test_logs_reach_the_containers_output(up):
     # nginx: the access log on stdout (one line per request), errors on stderr.
     api = Api(f"http://127.0.0.1:{up.port}")
@@ -348,7 +388,7 @@ def test_logs_reach_the_containers_output(up):
     assert "database system is ready to accept connections" in up.log("postgres")
 
 
-@pytest.mark.parametrize("name", ["app", "wsd", "nginx"])
+@pytest.mark.parametrize("name", ["app", "wsd", "nginx", "mailer"])
 def test_a_healthcheck_fails_once_its_service_is_killed(up, name):
     assert up.healthcheck(name), up.last_health_error
     up.kill(name)
@@ -375,5 +415,5 @@ def test_postgres_stops_within_seconds_on_its_stop_signal(up):
     assert not up.healthcheck("postgres")
     # A database away makes no other service unhealthy: they are up, and
     # reconnect when it is back.
-    for name in ("app", "wsd", "nginx"):
+    for name in ("app", "wsd", "nginx", "mailer"):
         assert up.healthcheck(name), up.last_health_error

@@ -22,9 +22,10 @@ import pytest
 from helpers import REPO
 
 PREFIX = "/usr/local"
-PROGRAMS = ["auth", "chats", "messages", "files", "wsd"]
+PROGRAMS = ["auth", "chats", "messages", "files", "wsd", "mailer"]
 UNITS = ["messenger@.service", "messenger-migrate.service", "messenger.target"]
-# What `systemctl enable --now messenger.target` starts: every unit to verify.
+# What `systemctl enable --now messenger.target` starts, and the mailer that
+# a sysadmin with a relay adds to it (README "Mail"): every unit to verify.
 INSTANCES = ["messenger.target", "messenger-migrate.service"] + [f"messenger@{p}.service" for p in PROGRAMS]
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 

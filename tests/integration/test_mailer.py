@@ -152,3 +152,41 @@ def test_two_mailers_send_each_mail_once(stack):
     finally:
         other.terminate()
         assert other.wait(15) == 0
+
+
+def test_mailer_prunes_old_mail_and_expired_resets(stack, normal_mailer):
+    def queued(**fields):
+        to = address()
+        mail_id = enqueue(stack, to)
+        sets = ", ".join(f"{k} = {v}" for k, v in fields.items())
+        stack.psql(f"UPDATE mail_outbox SET {sets} WHERE id = %s", mail_id)
+        return mail_id
+
+    # Not due, so that the running mailer leaves them as they are.
+    later = "now() + interval '1 day'"
+    rows = {
+        "sent 3 days ago": queued(sent_at="now() - interval '3 days'", next_attempt_at=later),
+        "sent a day ago": queued(sent_at="now() - interval '1 day'", next_attempt_at=later),
+        "given up 5 days ago": queued(next_attempt_at="'infinity'", attempts=24,
+                                      created_at="now() - interval '5 days'"),
+        "given up 3 days ago": queued(next_attempt_at="'infinity'", attempts=24,
+                                      created_at="now() - interval '3 days'"),
+        "still tried, 9 days old": queued(next_attempt_at=later, attempts=3,
+                                          created_at="now() - interval '9 days'"),
+    }
+    reset_mail = address()
+    stack.psql("INSERT INTO password_resets (email, created_at, expires_at) VALUES "
+               "(%s, now() - interval '2 hours', now() - interval '1 hour'), "
+               "(%s, now() - interval '10 minutes', now() + interval '50 minutes')",
+               reset_mail, reset_mail)
+    # Pruning runs at the mailer's start (then hourly).
+    stack.restart("mailer", MSGR_MAIL_KEEP_DAYS=2, MSGR_MAIL_KEEP_FAILED_DAYS=4)
+
+    def left():
+        return {name for name, i in rows.items()
+                if stack.psql("SELECT 1 FROM mail_outbox WHERE id = %s", i)}
+
+    wait_until(lambda: "sent 3 days ago" not in left(), timeout=20, message="the pruning")
+    assert left() == {"sent a day ago", "given up 3 days ago", "still tried, 9 days old"}
+    assert stack.psql("SELECT expires_at > now() FROM password_resets WHERE email = %s",
+                      reset_mail) == [(True,)]

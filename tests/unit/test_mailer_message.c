@@ -1,6 +1,7 @@
 /*
  * test_mailer_message.c - an outbox row as a message (mailer/message.c):
- * subjects as RFC 2047 words that never split a character, addresses.
+ * subjects and From display names as RFC 2047 words that never split a
+ * character, addresses, the row's extra header fields.
  */
 #include "../../mailer/message.c"
 
@@ -49,4 +50,86 @@ TEST(address_of_a_from_line)
 	CHECK_STR_EQ(out, "a@b.c");
 	CHECK(!mail_address("Nobody <>", out, sizeof out));
 	CHECK(!mail_address("", out, sizeof out));
+}
+
+TEST(extra_headers_written)
+{
+	struct buf b = {0};
+	REQUIRE(mail_put_headers(&b, "{\"List-Unsubscribe\":\"<https://x.example/u?token=1.ab>\","
+				     "\"List-Unsubscribe-Post\":\"List-Unsubscribe=One-Click\"}") ==
+		MSGR_OK);
+	CHECK_STR_EQ(buf_cstr(&b), "List-Unsubscribe: <https://x.example/u?token=1.ab>\r\n"
+				   "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+	buf_reset(&b);
+	REQUIRE(mail_put_headers(&b, "{}") == MSGR_OK);
+	CHECK_STR_EQ(buf_cstr(&b), "");
+	buf_free(&b);
+}
+
+/* Nothing is written for a refused object, not even its good members. */
+TEST(extra_headers_refused)
+{
+	static const char *const bad[] = {
+		"[]", "\"x\"", "{", "",
+		"{\"X-Ok\":\"fine\",\"X-Bad\":\"a\\r\\nBcc: evil@example.org\"}",
+		"{\"X-Bad\":\"a\\nb\"}",
+		"{\"X-Bad\":\"caf\\u00e9\"}",
+		"{\"X-Bad\":1}",
+		"{\"X-Bad\":null}",
+		"{\"Bad Name\":\"x\"}",
+		"{\"Bad:Name\":\"x\"}",
+		"{\"\":\"x\"}",
+		"{\"bcc\":\"evil@example.org\"}",
+		"{\"Subject\":\"again\"}",
+		"{\"content-type\":\"text/html\"}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct buf b = {0};
+		buf_puts(&b, "kept");
+		CHECK(mail_put_headers(&b, bad[i]) == MSGR_ERR_MALFORMED);
+		CHECK_STR_EQ(buf_cstr(&b), "kept");
+		buf_free(&b);
+	}
+}
+
+TEST(render_with_headers_and_refused_row)
+{
+	struct mail m = {.id = 5, .created = 1, .from = "Messenger <noreply@example.org>",
+			 .domain = "example.org", .to = "a@example.org", .subject = "Hi",
+			 .text = "t", .html = "<p>h</p>",
+			 .headers = "{\"List-Unsubscribe\":\"<https://example.org/u>\"}"};
+	struct buf b = {0};
+	REQUIRE(mail_render(&b, &m, 0) == MSGR_OK);
+	CHECK(strstr(buf_cstr(&b), "\r\nList-Unsubscribe: <https://example.org/u>\r\nMIME-Version: 1.0\r\n") != NULL);
+	buf_reset(&b);
+	m.headers = "{\"To\":\"other@example.org\"}";
+	CHECK(mail_render(&b, &m, 0) == MSGR_ERR_MALFORMED);
+	buf_free(&b);
+}
+
+TEST(from_display_name_encoded)
+{
+	struct buf b = {0};
+	REQUIRE(mail_encode_from(&b, "Messenger <noreply@example.org>") == MSGR_OK);
+	CHECK_STR_EQ(buf_cstr(&b), "Messenger <noreply@example.org>");
+	buf_reset(&b);
+	/* "Мессенджер" in UTF-8 is 20 bytes: one word. */
+	REQUIRE(mail_encode_from(&b, "Мессенджер <noreply@example.org>") == MSGR_OK);
+	CHECK_STR_EQ(buf_cstr(&b), "=?UTF-8?B?0JzQtdGB0YHQtdC90LTQttC10YA=?= <noreply@example.org>");
+	buf_reset(&b);
+	/* Quotes and spaces around the name go; the address stays. */
+	REQUIRE(mail_encode_from(&b, " \"Мессенджер\"  <noreply@example.org>") == MSGR_OK);
+	CHECK_STR_EQ(buf_cstr(&b), "=?UTF-8?B?0JzQtdGB0YHQtdC90LTQttC10YA=?= <noreply@example.org>");
+	buf_free(&b);
+}
+
+TEST(render_encodes_the_from_name)
+{
+	struct mail m = {.id = 5, .created = 1, .from = "Чат <noreply@example.org>",
+			 .domain = "example.org", .to = "a@example.org", .subject = "Hi",
+			 .text = "t", .html = "<p>h</p>"};
+	struct buf b = {0};
+	REQUIRE(mail_render(&b, &m, 0) == MSGR_OK);
+	CHECK(strstr(buf_cstr(&b), "\r\nFrom: =?UTF-8?B?0KfQsNGC?= <noreply@example.org>\r\n") != NULL);
+	buf_free(&b);
 }

@@ -305,3 +305,78 @@ TEST(bad_sid_refused)
 		free(t);
 	}
 }
+
+TEST(link_token_round_trip)
+{
+	init_key();
+	char t[TOKEN_LINK_MAX];
+	token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, 42, t);
+	CHECK(strncmp(t, "42.", 3) == 0);
+	CHECK_INT_EQ((long long)strlen(t), 3 + 2 * TOKEN_HASH_LEN);
+	int64_t uid = 0;
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, t, strlen(t), &uid) == MSGR_OK);
+	CHECK_INT_EQ(uid, 42);
+	/* The largest id fits the buffer. */
+	char big[TOKEN_LINK_MAX];
+	token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, INT64_MAX, big);
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, big, strlen(big), &uid) == MSGR_OK);
+	CHECK(uid == INT64_MAX);
+}
+
+TEST(link_token_is_for_its_user_and_purpose)
+{
+	init_key();
+	char t[TOKEN_LINK_MAX], other[TOKEN_LINK_MAX];
+	token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, 42, t);
+	token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, 43, other);
+	int64_t uid = 0;
+	/* Another purpose's check of the same token. */
+	CHECK(token_link_verify("export", t, strlen(t), &uid) == MSGR_ERR_CRYPTO);
+	/* User 42's signature on user 43's id, and the other way round. */
+	char forged[TOKEN_LINK_MAX];
+	snprintf(forged, sizeof forged, "43%s", t + 2);
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, forged, strlen(forged), &uid) ==
+	      MSGR_ERR_CRYPTO);
+	/* One changed hex digit; upper-case hex. */
+	snprintf(forged, sizeof forged, "%s", t);
+	forged[5] = forged[5] == '0' ? '1' : '0';
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, forged, strlen(forged), &uid) ==
+	      MSGR_ERR_CRYPTO);
+	snprintf(forged, sizeof forged, "%s", t);
+	for (char *p = forged + 3; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, forged, strlen(forged), &uid) ==
+	      MSGR_ERR_CRYPTO);
+	/* Another key signs another token. */
+	static const unsigned char key2[] = "another secret of thirty-two bytes or more";
+	CHECK(token_init(key2, sizeof key2 - 1) == MSGR_OK);
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, t, strlen(t), &uid) == MSGR_ERR_CRYPTO);
+	init_key();
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, other, strlen(other), &uid) == MSGR_OK);
+	CHECK_INT_EQ(uid, 43);
+}
+
+TEST(link_token_malformed)
+{
+	init_key();
+	char t[TOKEN_LINK_MAX];
+	token_link_make(TOKEN_PURPOSE_UNSUBSCRIBE, 7, t);
+	char buf[3 * TOKEN_LINK_MAX];
+	const char *sig = t + 2;
+	static const char *const ids[] = {"", "0", "07", "-7", "+7", "7a", "99999999999999999999"};
+	int64_t uid = -1;
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		snprintf(buf, sizeof buf, "%s.%s", ids[i], sig);
+		CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, buf, strlen(buf), &uid) ==
+		      MSGR_ERR_MALFORMED);
+	}
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, "7", 1, &uid) == MSGR_ERR_MALFORMED);
+	/* A signature one short or one long; len bounds the read. */
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, t, strlen(t) - 1, &uid) ==
+	      MSGR_ERR_MALFORMED);
+	snprintf(buf, sizeof buf, "%s0", t);
+	CHECK(token_link_verify(TOKEN_PURPOSE_UNSUBSCRIBE, buf, strlen(buf), &uid) ==
+	      MSGR_ERR_MALFORMED);
+	CHECK_INT_EQ(uid, -1);
+}
