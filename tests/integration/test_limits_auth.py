@@ -1,0 +1,93 @@
+"""Issue 18's limits on the auth side (API.md "Administration", Limits):
+nosniff on every answer, and the ones that follow in this file."""
+
+import http.client
+import json
+import os
+import socket
+
+import pytest
+
+# Each test that must be alone on its client address takes one of its own
+# on the loopback network (127/8 is all loopback on Linux); a block apart
+# from test_auth.py's 127.0.0.x.
+_PID = os.getpid() % 200
+
+
+def own_address(block):
+    return "127.0.%d.%d" % (block, 10 + _PID)
+
+
+def request_from(stack, source_ip, method, path, body=None, headers=None):
+    """One request from a source address of the test's choosing (nginx
+    takes the client address from the connection, which is what the limits
+    count); returns (status, headers with lower-case names, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30,
+                                      source_address=(source_ip, 0))
+    hdrs = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        hdrs.setdefault("Content-Type", "application/json")
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def raw_exchange(stack, data):
+    """Sends raw bytes to nginx and returns what it answers (a request it
+    refuses before choosing any location)."""
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=30) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- X-Content-Type-Options: nosniff on every answer ------------------------
+
+def test_nosniff_on_every_kind_of_answer(stack, api, new_user):
+    alice = new_user("sniff")
+    up = api.post("/api/files", token=alice,
+                  files=[("file", ("notes.txt", b"plain words\n", "text/plain"))])
+    assert up.status_code == 201, up.text
+    answers = {
+        "program 200": api.get("/api/health"),
+        "program 200 with a token": api.get("/api/users/me", token=alice),
+        "program 401": api.get("/api/users/me"),
+        "program 404": api.get("/api/chats/999999999", token=alice),
+        "program 422": api.post("/api/auth/login", json={"login": "x"}),
+        "OAuth2 error": api.post("/api/auth/token", data={"grant_type": "nonsense"}),
+        "nginx's JSON 404": api.get("/api/nothing/here"),
+        "nginx's 413": api.post("/api/auth/login", data=b"x" * (2 << 20),
+                                headers={"Content-Type": "application/json"}),
+        "/ws without upgrade": api.get("/ws"),
+        "the app's page": api.get("/"),
+        "a file of the app": api.get("/js/dom.js"),
+        "the app's redirect": api.get("/chats/12", allow_redirects=False),
+        "a download": api.get(up.json()["files"][0]["url"]),
+        "a file that is gone": api.get("/api/files/999999999", token=alice),
+    }
+    for name, r in answers.items():
+        assert r.headers.get("X-Content-Type-Options") == "nosniff", (name, r.status_code, r.headers)
+    assert answers["nginx's 413"].status_code == 413
+    assert answers["/ws without upgrade"].status_code == 400
+    # (requests joins a repeated header with ", ": the equality above also
+    # says the locations that add their own do not send it twice.)
+
+    # /metrics refused to another address: nginx's own 403 document.
+    status, headers, _ = request_from(stack, own_address(3), "GET", "/metrics")
+    assert status == 403
+    assert headers.get("x-content-type-options") == "nosniff", headers
+
+    # A request line nginx cannot read: the server's own error page.
+    answer = raw_exchange(stack, b"GARBAGE\r\n\r\n")
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 400"), head
+    assert "x-content-type-options: nosniff" in head, head
