@@ -286,3 +286,35 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 			field_errors_add(errs, specs[i].name, "is required");
 	return errs->count - before;
 }
+
+const char *valid_form_repeat(struct arena *a, const char *body, size_t len)
+{
+	/* The names seen so far, decoded. A body is a few kilobytes at most
+	 * (the handlers' limits), so a list compared name by name will do. */
+	struct seen {
+		const char *name;
+		size_t len;
+	} *seen = arena_alloc(a, (len / 2 + 1) * sizeof *seen);
+	size_t nseen = 0, pos = 0;
+	while (pos < len) {
+		const char *pair = body + pos;
+		const char *amp = memchr(pair, '&', len - pos);
+		size_t pair_len = amp ? (size_t)(amp - pair) : len - pos;
+		pos += pair_len + 1;
+		if (!pair_len)
+			continue;
+		const char *eq = memchr(pair, '=', pair_len);
+		size_t raw_len = eq ? (size_t)(eq - pair) : pair_len;
+		size_t name_len;
+		const char *name = valid_percent_decode(a, pair, raw_len, true, &name_len);
+		if (!name) {
+			name = arena_strndup(a, pair, raw_len);
+			name_len = raw_len;
+		}
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i].len == name_len && !memcmp(seen[i].name, name, name_len))
+				return name;
+		seen[nseen++] = (struct seen){name, name_len};
+	}
+	return NULL;
+}

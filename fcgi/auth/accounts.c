@@ -400,6 +400,20 @@ void handle_token(struct http_req *req)
 			    "send the form as application/x-www-form-urlencoded");
 		return;
 	}
+	/* RFC 6749 section 3.2: no parameter more than once. valid_form()
+	 * would keep the first grant_type or username and ignore the rest,
+	 * so a proxy or a log that reads the last would see another request
+	 * than the one answered. */
+	const char *repeated = valid_form_repeat(req->arena, req->body, req->body_len);
+	if (repeated) {
+		size_t n = strlen(repeated);
+		bool printable = n <= 64 && utf8_valid(repeated, n) && !utf8_has_control(repeated, n);
+		const char *detail = printable ? arena_printf(req->arena, "%s is given more than once",
+							      repeated)
+					       : "a parameter is given more than once";
+		oauth_error(req, 400, "invalid_request", detail);
+		return;
+	}
 	valid_form(req->arena, req->body, req->body_len, token_fields, TOK__MAX, f, &errs);
 	int nerrs = errs.count;
 	field_errors_free(&errs);

@@ -91,3 +91,43 @@ def test_nosniff_on_every_kind_of_answer(stack, api, new_user):
     head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
     assert head.startswith("http/1.1 400"), head
     assert "x-content-type-options: nosniff" in head, head
+
+
+# --- /api/auth/token: no parameter more than once (RFC 6749 section 3.2) ----
+
+@pytest.mark.parametrize("repeat", [
+    "grant_type=password",
+    "grant_type=refresh_token",
+    "username={username}",
+    "password={password}",
+    "password=wrong",
+    "scope=a",
+    "client_id=x",
+    "grant%5Ftype=password",
+])
+def test_token_refuses_a_repeated_parameter(api, new_user, repeat):
+    user = new_user("oauth")
+    good = "grant_type=password&username={username}&password={password}&scope=a&client_id=x"
+    form = f"{good}&{repeat}".format(**user)
+    r = api.post("/api/auth/token", data=form,
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["error"] == "invalid_request", body
+    assert "more than once" in body["error_description"]
+    # The same form without the repeat is a good login.
+    r = api.post("/api/auth/token", data=good.format(**user),
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+
+
+def test_token_refuses_a_repeated_refresh_token(api, new_user):
+    user = new_user("oauth")
+    form = "grant_type=refresh_token&refresh_token={0}&refresh_token={0}".format(user["refresh_token"])
+    r = api.post("/api/auth/token", data=form,
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+    # Refused before anything was done: the token still rotates once.
+    r = api.post("/api/auth/token", data={"grant_type": "refresh_token",
+                                          "refresh_token": user["refresh_token"]})
+    assert r.status_code == 200, r.text

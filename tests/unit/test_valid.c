@@ -162,6 +162,34 @@ TEST(form_invalid_utf8)
 	arena_free(a);
 }
 
+TEST(form_repeat)
+{
+	struct arena *a = arena_new();
+	const char *r;
+#define REPEAT(body) valid_form_repeat(a, body, sizeof body - 1)
+	CHECK(REPEAT("") == NULL);
+	CHECK(REPEAT("a=1&b=2&&c&grant=x") == NULL);
+	CHECK(REPEAT("ab=1&a=1&b") == NULL);
+	r = REPEAT("grant_type=password&username=u&grant_type=password");
+	CHECK(r && !strcmp(r, "grant_type"));
+	/* Names compare decoded; with no value or an empty one alike. */
+	r = REPEAT("scope=a&sc%6Fpe=b");
+	CHECK(r && !strcmp(r, "scope"));
+	r = REPEAT("a+b=1&a%20b");
+	CHECK(r && !strcmp(r, "a b"));
+	r = REPEAT("x=&y&x");
+	CHECK(r && !strcmp(r, "x"));
+	/* A malformed escape is compared as sent. */
+	r = REPEAT("%zz=1&%zz=2");
+	CHECK(r && !strcmp(r, "%zz"));
+	CHECK(REPEAT("%zz=1&%zZ=2") == NULL);
+	CHECK(REPEAT("&&&") == NULL);
+	r = REPEAT("=1&=2");
+	CHECK(r && !strcmp(r, ""));
+#undef REPEAT
+	arena_free(a);
+}
+
 TEST(percent_decode)
 {
 	struct arena *a = arena_new();
