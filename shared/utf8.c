@@ -119,6 +119,24 @@ bool utf8_has_control(const char *s, size_t len)
 	return false;
 }
 
+bool utf8_is_bidi_control(uint32_t cp)
+{
+	return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+	       cp == 0x200F || cp == 0x061C;
+}
+
+bool utf8_has_bidi_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
+		if (n && utf8_is_bidi_control(cp))
+			return true;
+		i += n ? n : 1;
+	}
+	return false;
+}
+
 bool utf8_is_space(uint32_t cp)
 {
 	return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 ||

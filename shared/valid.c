@@ -94,6 +94,8 @@ static const char *check_string(struct arena *a, const struct field_spec *spec, 
 		utf8_trim(&s, &len);
 	if (!(spec->flags & FIELD_RAW) && utf8_has_control(s, len))
 		return "must not contain control characters";
+	if ((spec->flags & FIELD_NAME) && utf8_has_bidi_control(s, len))
+		return "must not contain bidirectional control characters";
 	size_t count = utf8_count(s, len);
 	if ((int64_t)count < spec->min)
 		return spec->min <= 1 ? "must not be empty" : "is too short";

@@ -30,6 +30,11 @@ enum {
 	FIELD_TRIM = 1 << 1,     /* strip leading and trailing white space first */
 	FIELD_NULLABLE = 1 << 2, /* JSON null is accepted (is_null is set) */
 	FIELD_RAW = 1 << 3,      /* keep control characters (message text) */
+	/* A name others see beside other names (display name, chat title):
+	 * no bidirectional controls either (utf8_is_bidi_control()), which
+	 * would let it pass for another. Text (messages, about) may keep
+	 * them: right-to-left writing needs the marks there. */
+	FIELD_NAME = 1 << 4,
 };
 
 struct field_spec {

@@ -124,7 +124,8 @@ static const struct field_spec register_fields[REG__MAX] = {
 	[REG_EMAIL] = {"email", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 254, check_email},
 	[REG_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, PASSWORD_MIN,
 			  PASSWORD_MAX, NULL},
-	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM, 1, 64, NULL},
+	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM | FIELD_NAME, 1, 64,
+				  NULL},
 };
 
 void handle_register(struct http_req *req)

@@ -10,7 +10,8 @@
  *  - a field without an error that is present holds a valid value: a
  *    string is valid UTF-8 without NUL, NUL-terminated at its length,
  *    within its bounds in code points, without control characters unless
- *    FIELD_RAW, trimmed if FIELD_TRIM, and passing its own check; a number
+ *    FIELD_RAW, without bidirectional controls if FIELD_NAME, trimmed if
+ *    FIELD_TRIM, and passing its own check; a number
  *    is within its type's range; a required field is present;
  *  - a field with an error holds no string a handler could take by
  *    mistake;
@@ -40,7 +41,7 @@ static const char *no_x(const char *s, size_t len)
 
 enum { F_NAME, F_TEXT, F_BIG, F_SPACED, F_ID, F_N, F_FLAG, F_IDS, F__MAX };
 static const struct field_spec specs[F__MAX] = {
-	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 8, no_x},
+	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM | FIELD_NAME, 1, 8, no_x},
 	[F_TEXT] = {"text", FIELD_STRING, FIELD_RAW, 0, 16, NULL},
 	[F_BIG] = {"big", FIELD_STRING, FIELD_TRIM | FIELD_RAW, 2, 0, NULL},
 	[F_SPACED] = {"a b", FIELD_STRING, 0, 0, 4, NULL},
@@ -90,6 +91,8 @@ static void check_string(const struct field_spec *spec, const struct field_value
 	if ((int64_t)count < spec->min || (spec->max && (int64_t)count > spec->max))
 		abort();
 	if (!(spec->flags & FIELD_RAW) && utf8_has_control(s, len))
+		abort();
+	if ((spec->flags & FIELD_NAME) && utf8_has_bidi_control(s, len))
 		abort();
 	if (spec->flags & FIELD_TRIM) {
 		const char *t = s;

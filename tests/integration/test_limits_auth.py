@@ -131,3 +131,53 @@ def test_token_refuses_a_repeated_refresh_token(api, new_user):
     r = api.post("/api/auth/token", data={"grant_type": "refresh_token",
                                           "refresh_token": user["refresh_token"]})
     assert r.status_code == 200, r.text
+
+
+# --- bidirectional controls in display names and chat titles ---------------
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+        "\u2069", "\u200e", "\u200f", "\u061c"]
+
+
+def assert_field_error(r, field):
+    assert r.status_code == 422, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    errors = r.json()["errors"]
+    assert "bidirectional" in errors.get(field, ""), errors
+
+
+@pytest.mark.parametrize("mark", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
+def test_bidi_controls_refused_in_names_and_titles(api, new_user, mark):
+    alice = new_user("bidi")
+    spoof = "bob" + mark + "gnp.exe"
+    # Registration, JSON and form alike: nothing is made.
+    before = api.get("/api/users?q=bidispoof", token=alice).json()["users"]
+    name = "bidispoof" + os.urandom(4).hex()
+    body = {"username": name, "email": name + "@example.test", "password": "correct horse",
+            "display_name": spoof}
+    assert_field_error(api.post("/api/auth/register", json=body), "display_name")
+    assert_field_error(api.post("/api/auth/register", data=body), "display_name")
+    assert api.get("/api/users?q=bidispoof", token=alice).json()["users"] == before
+    # The profile.
+    assert_field_error(api.patch("/api/users/me", token=alice, json={"display_name": spoof}),
+                       "display_name")
+    assert api.get("/api/users/me", token=alice).json()["display_name"] == alice["user"]["display_name"]
+    # A group's title, new or changed.
+    assert_field_error(api.post("/api/chats", token=alice,
+                                json={"type": "group", "title": spoof, "member_ids": []}), "title")
+    chat = api.post("/api/chats", token=alice,
+                    json={"type": "group", "title": "plain", "member_ids": []})
+    assert chat.status_code == 201, chat.text
+    assert_field_error(api.patch(f"/api/chats/{chat.json()['id']}", token=alice,
+                                 json={"title": spoof}), "title")
+    assert api.get(f"/api/chats/{chat.json()['id']}", token=alice).json()["title"] == "plain"
+
+
+def test_right_to_left_names_and_marks_in_text_stay_allowed(api, new_user):
+    alice = new_user("rtl")
+    r = api.patch("/api/users/me", token=alice, json={"display_name": "שלום مرحبا"})
+    assert r.status_code == 200 and r.json()["display_name"] == "שלום مرحبا", r.text
+    r = api.patch("/api/users/me", token=alice, json={"about": "\u202bשלום\u202c"})
+    assert r.status_code == 200, r.text
+    r = api.post("/api/chats", token=alice, json={"type": "group", "title": "קבוצה", "member_ids": []})
+    assert r.status_code == 201, r.text
