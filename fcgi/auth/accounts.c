@@ -23,6 +23,15 @@ static long refresh_ttl(void)
 	return config_int("MSGR_REFRESH_TTL", 30L * 86400, 60, 365L * 86400);
 }
 
+/* Registrations per client address in an hour (issue 18: one address made
+ * 1,200 accounts at ~11 a second). */
+#define REGISTER_WINDOW_SECS 3600
+
+static long register_max_per_addr(void)
+{
+	return config_int("MSGR_REGISTER_MAX_PER_ADDR", 10, 1, 1000000000);
+}
+
 static const char *check_username(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -128,13 +137,43 @@ static const struct field_spec register_fields[REG__MAX] = {
 				  NULL},
 };
 
+/* Answers 429 and returns false when the client's address has made its
+ * accounts for the hour. Asked before the password is hashed, which is
+ * what an abuser makes the server pay for; the count itself is taken in
+ * the registration's statement (register_counted()). */
+static bool register_allowed(struct http_req *req, const char *max, const char *window)
+{
+	DB_STMT(register_wait, 3, "SELECT register_wait($1, $2::int, $3::int)");
+	const char *params[] = {req->remote_addr, max, window};
+	PGresult *res = db_exec(&register_wait, params);
+	if (!db_ok(res)) {
+		reply_db_problem(req, res);
+		return false;
+	}
+	long wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (wait <= 0)
+		return true;
+	char secs[24];
+	snprintf(secs, sizeof secs, "%ld", wait);
+	http_add_header(req, "Retry-After", secs);
+	http_problem(req, 429, "too_many_registrations",
+		     "too many accounts were made from this address; try again in %ld seconds", wait);
+	return false;
+}
+
 void handle_register(struct http_req *req)
 {
-	DB_STMT(register_user, 8,
-		"SELECT r.usr->>'id', r.usr, r.sid "
+	DB_STMT(register_user, 10,
+		"SELECT r.usr->>'id', r.usr, r.sid, register_counted($8, $9::int, $10::int) "
 		"FROM register_user($1, $2, $3, $4, $5, $6::int, $7, $8) r");
 	struct field_value f[REG__MAX];
 	if (!http_parse_body(req, AUTH_BODY_LIMIT, register_fields, REG__MAX, f))
+		return;
+	char max[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
+	sqlparam_int(max, register_max_per_addr());
+	sqlparam_int(window, REGISTER_WINDOW_SECS);
+	if (!register_allowed(req, max, window))
 		return;
 	const char *username = lower_copy(req->arena, f[REG_USERNAME].str, f[REG_USERNAME].len);
 	const char *display = f[REG_DISPLAY_NAME].present ? f[REG_DISPLAY_NAME].str : username;
@@ -148,7 +187,8 @@ void handle_register(struct http_req *req)
 		return;
 	char ttl[SQLPARAM_INT_LEN];
 	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash,
-				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr};
+				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr,
+				max, window};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);

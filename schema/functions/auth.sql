@@ -51,6 +51,46 @@ LANGUAGE sql AS $$
 			THEN 1 ELSE f.failures + 1 END
 $$;
 
+-- Seconds until addr may register again, or 0: asked before the password
+-- is hashed, so that a refused registration costs no scrypt. Only a hint:
+-- register_counted() is what holds the limit.
+CREATE OR REPLACE FUNCTION register_wait(p_addr text, p_max int, p_window_secs int) RETURNS int
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(max(greatest(1, ceil(extract(epoch FROM
+			r.window_start + make_interval(secs => p_window_secs) - now()))))::int, 0)
+	FROM public.registrations_per_addr r
+	WHERE r.addr = p_addr AND r.registrations >= p_max
+	  AND r.window_start + make_interval(secs => p_window_secs) > now()
+$$;
+
+-- Counts a registration from addr in the registration's own statement,
+-- after the account was made; one too many raises 429 (Retry-After in the
+-- HINT), which rolls the account back. The upsert locks the address's row
+-- until the commit, so registrations racing from one address (a worker
+-- each) are counted one after another and no more than p_max get through;
+-- a registration refused for another reason (409) is not counted.
+CREATE OR REPLACE FUNCTION register_counted(p_addr text, p_max int, p_window_secs int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	r public.registrations_per_addr;
+BEGIN
+	INSERT INTO public.registrations_per_addr AS c (addr, window_start, registrations)
+	VALUES (p_addr, now(), 1)
+	ON CONFLICT (addr) DO UPDATE SET
+		window_start = CASE WHEN c.window_start + make_interval(secs => p_window_secs) <= now()
+			THEN now() ELSE c.window_start END,
+		registrations = CASE WHEN c.window_start + make_interval(secs => p_window_secs) <= now()
+			THEN 1 ELSE c.registrations + 1 END
+	RETURNING * INTO r;
+	IF r.registrations > p_max THEN
+		RAISE EXCEPTION USING ERRCODE = 'M0429', MESSAGE = 'too_many_registrations',
+			DETAIL = 'too many accounts were made from this address; try again later',
+			HINT = greatest(1, ceil(extract(epoch FROM
+				r.window_start + make_interval(secs => p_window_secs) - now())))::int::text;
+	END IF;
+END
+$$;
+
 -- Creates a login session with its first refresh token; returns the
 -- session's id (the access tokens' sid). p_user_agent and p_ip are shown in
 -- the sessions list only.

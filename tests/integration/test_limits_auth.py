@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -181,3 +182,53 @@ def test_right_to_left_names_and_marks_in_text_stay_allowed(api, new_user):
     assert r.status_code == 200, r.text
     r = api.post("/api/chats", token=alice, json={"type": "group", "title": "קבוצה", "member_ids": []})
     assert r.status_code == 201, r.text
+
+
+# --- registrations per client address --------------------------------------
+
+def register_from(stack, source, prefix="reg"):
+    name = f"{prefix}{os.urandom(5).hex()}"
+    return request_from(stack, source, "POST", "/api/auth/register",
+                        {"username": name, "email": name + "@example.test",
+                         "password": "correct horse"}) + (name,)
+
+
+def test_registrations_limited_per_address(stack):
+    source, other = own_address(4), own_address(5)
+    limit = 3
+    with stack.restarted("auth", MSGR_REGISTER_MAX_PER_ADDR=limit):
+        # Earlier runs of this test (a kept stack) may have used the address.
+        stack.psql("DELETE FROM registrations_per_addr WHERE addr IN (%s, %s)", source, other)
+        # A refused registration (a name taken) does not count.
+        status, _, _, taken = register_from(stack, source)
+        assert status == 201
+        dup = request_from(stack, source, "POST", "/api/auth/register",
+                           {"username": taken, "email": taken + "x@example.test",
+                            "password": "correct horse"})
+        assert dup[0] == 409, dup
+        for _ in range(limit - 1):
+            status, _, body, _ = register_from(stack, source)
+            assert status == 201, body
+        status, headers, body, name = register_from(stack, source)
+        assert status == 429, body
+        problem = json.loads(body)
+        assert problem["code"] == "too_many_registrations", problem
+        assert headers["content-type"].startswith("application/problem+json")
+        assert 3500 <= int(headers["retry-after"]) <= 3600, headers
+        # Nothing was made.
+        assert stack.psql("SELECT count(*) FROM users WHERE username = %s", name)[0][0] == 0
+        # Another address is not affected.
+        status, _, body, _ = register_from(stack, other)
+        assert status == 201, body
+        # The window passed: the address may register again.
+        stack.psql("UPDATE registrations_per_addr SET window_start = now() - interval '61 minutes' "
+                   "WHERE addr = %s", source)
+        status, _, body, _ = register_from(stack, source)
+        assert status == 201, body
+        # Racing registrations from one address: no more than the limit.
+        racer = own_address(6)
+        stack.psql("DELETE FROM registrations_per_addr WHERE addr = %s", racer)
+        with ThreadPoolExecutor(6) as pool:
+            statuses = sorted(r[0] for r in pool.map(lambda _: register_from(stack, racer), range(6)))
+        assert statuses == [201] * limit + [429] * (6 - limit), statuses
+
