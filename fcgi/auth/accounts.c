@@ -205,7 +205,8 @@ void handle_register(struct http_req *req)
 enum login_result { LOGIN_OK, LOGIN_BAD, LOGIN_THROTTLED, LOGIN_DB_ERROR };
 
 /*
- * Checks credentials with the per-name and per-address failure limits.
+ * Checks credentials with the failure limits per (login, address) pair and
+ * per address (login_key(), schema/functions/auth.sql).
  * Unknown users are hashed against a dummy so that both failures take the
  * same time. On LOGIN_OK sets *user_id; on LOGIN_THROTTLED *retry_after.
  */
@@ -213,11 +214,13 @@ static enum login_result check_login(struct http_req *req, const char *login,
 				     const char *password, int64_t *user_id, long *retry_after,
 				     PGresult **db_error)
 {
+	/* A username has no '@' and an e-mail must: one account at most. */
 	DB_STMT(find_login, 5,
-		"SELECT login_throttle($1, $2, $3::int, $4::int, $5::int), u.id, u.password_hash "
+		"SELECT login_throttle(login_key(u.id, $1, $2), $2, $3::int, $4::int, $5::int), "
+		"u.id, u.password_hash "
 		"FROM (SELECT 1) one LEFT JOIN users u "
 		"ON u.username = lower($1) OR lower(u.email) = lower($1)");
-	DB_STMT(record_failure, 3, "SELECT login_failed($1, $2, $3::int)");
+	DB_STMT(record_failure, 4, "SELECT login_failed(login_key($1::bigint, $2, $3), $3, $4::int)");
 	char max_user[SQLPARAM_INT_LEN], max_addr[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
 	long window_secs = config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
 	const char *params[] = {
@@ -246,7 +249,9 @@ static enum login_result check_login(struct http_req *req, const char *login,
 		*user_id = uid;
 		return LOGIN_OK;
 	}
-	const char *fail_params[] = {login, req->remote_addr, window};
+	char uid_text[SQLPARAM_INT_LEN];
+	const char *fail_params[] = {known ? sqlparam_int(uid_text, uid) : NULL, login,
+				     req->remote_addr, window};
 	res = db_exec(&record_failure, fail_params);
 	if (!db_ok(res)) {
 		*db_error = res;
@@ -263,7 +268,8 @@ static int64_t open_session(struct http_req *req, int64_t user_id, const char *l
 			    char refresh[TOKEN_REFRESH_LEN + 1])
 {
 	DB_STMT(session_open, 6,
-		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
+		"WITH forget AS (DELETE FROM login_failures "
+		"WHERE scope = 'pair' AND key = login_key($1::bigint, $4, $6)) "
 		"SELECT session_open($1::bigint, $2, $3::int, $5, $6)");
 	char hash[2 * TOKEN_HASH_LEN + 1], uid[SQLPARAM_INT_LEN], ttl[SQLPARAM_INT_LEN];
 	if (!new_refresh(req, refresh, hash))

@@ -28,22 +28,40 @@ $$;
 CREATE OR REPLACE FUNCTION user_name(p_user bigint) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT display_name FROM public.users WHERE id = p_user $$;
 
--- Seconds the caller must wait before another login attempt, or 0.
-CREATE OR REPLACE FUNCTION login_throttle(login text, addr text, max_user int, max_addr int,
-			       window_secs int) RETURNS int
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(max(ceil(extract(epoch FROM
-			f.window_start + make_interval(secs => window_secs) - now())))::int, 0)
-	FROM public.login_failures f
-	WHERE ((f.scope = 'user' AND f.key = lower(login) AND f.failures >= max_user)
-	    OR (f.scope = 'addr' AND f.key = addr AND f.failures >= max_addr))
-	  AND f.window_start + make_interval(secs => window_secs) > now()
+-- Failed logins are counted per (login, client address) pair (scope
+-- 'pair', the key from login_key()) and per client address (scope
+-- 'addr'). Not per login alone: then anyone, from anywhere, could lock an
+-- account out with a few wrong passwords, the owner's right one answered
+-- 429 (issue 18); now a stranger's guesses lock out only the stranger's
+-- address, and guessing one password from many addresses is what the
+-- password hash's cost is for. The login is the account when the name
+-- given names one, so that its username and its e-mail are one login
+-- (else each would have its own count); a name that names no account
+-- counts as typed, lower-cased. 'user:' and 'name:' keep an unknown name
+-- "12" apart from the account 12.
+CREATE OR REPLACE FUNCTION login_key(p_user bigint, p_login text, p_addr text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN p_user IS NOT NULL THEN 'user:' || p_user::text
+		    ELSE 'name:' || lower(p_login) END || ' ' || p_addr
 $$;
 
-CREATE OR REPLACE FUNCTION login_failed(login text, addr text, window_secs int) RETURNS void
+-- Seconds the caller must wait before another login attempt, or 0. p_key
+-- is login_key() of the attempt.
+CREATE OR REPLACE FUNCTION login_throttle(p_key text, p_addr text, p_max_pair int, p_max_addr int,
+					  p_window_secs int) RETURNS int
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(max(ceil(extract(epoch FROM
+			f.window_start + make_interval(secs => p_window_secs) - now())))::int, 0)
+	FROM public.login_failures f
+	WHERE ((f.scope = 'pair' AND f.key = p_key AND f.failures >= p_max_pair)
+	    OR (f.scope = 'addr' AND f.key = p_addr AND f.failures >= p_max_addr))
+	  AND f.window_start + make_interval(secs => p_window_secs) > now()
+$$;
+
+CREATE OR REPLACE FUNCTION login_failed(p_key text, p_addr text, window_secs int) RETURNS void
 LANGUAGE sql AS $$
 	INSERT INTO public.login_failures AS f (scope, key, window_start, failures)
-	VALUES ('user', lower(login), now(), 1), ('addr', addr, now(), 1)
+	VALUES ('pair', p_key, now(), 1), ('addr', p_addr, now(), 1)
 	ON CONFLICT (scope, key) DO UPDATE SET
 		window_start = CASE WHEN f.window_start + make_interval(secs => window_secs) <= now()
 			THEN now() ELSE f.window_start END,

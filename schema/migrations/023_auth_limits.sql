@@ -10,3 +10,11 @@ CREATE TABLE IF NOT EXISTS registrations_per_addr (
 	window_start timestamptz NOT NULL,
 	registrations int NOT NULL
 );
+
+-- Failed logins are counted per (login, client address) pair and per
+-- address, no longer per login name alone (login_key() in
+-- functions/auth.sql): the per-name counts go, and the two functions whose
+-- arguments were renamed are made again by functions/auth.sql.
+DELETE FROM login_failures WHERE scope = 'user';
+DROP FUNCTION IF EXISTS login_throttle(text, text, int, int, int);
+DROP FUNCTION IF EXISTS login_failed(text, text, int);

@@ -232,3 +232,61 @@ def test_registrations_limited_per_address(stack):
             statuses = sorted(r[0] for r in pool.map(lambda _: register_from(stack, racer), range(6)))
         assert statuses == [201] * limit + [429] * (6 - limit), statuses
 
+
+# --- failed logins per (login, client address) ------------------------------
+
+def forget_failures(stack, *addresses):
+    """Earlier runs of a test (a kept stack) may have failed from these."""
+    for addr in addresses:
+        stack.psql("DELETE FROM login_failures WHERE key = %s OR key LIKE %s", addr, "% " + addr)
+
+
+def login_from(stack, source, login, password):
+    return request_from(stack, source, "POST", "/api/auth/login",
+                        {"login": login, "password": password})
+
+
+def test_failed_logins_limited_per_login_and_address(stack, new_user):
+    limit = int(stack.env["MSGR_LOGIN_MAX_PER_USER"])
+    stranger, owner = own_address(7), own_address(8)
+    forget_failures(stack, stranger, owner)
+    alice = new_user("pair")
+    # The stranger guesses with the username and with the e-mail: one
+    # login, one count.
+    for i in range(limit):
+        login = alice["username"] if i % 2 else alice["email"].upper()
+        status, _, body = login_from(stack, stranger, login, "wrong horse")
+        assert status == 401, body
+    # That pair is locked, the right password too, by either name.
+    for login in (alice["username"], alice["email"]):
+        status, headers, body = login_from(stack, stranger, login, alice["password"])
+        assert status == 429, body
+        assert json.loads(body)["code"] == "too_many_attempts"
+        assert int(headers["retry-after"]) > 0
+    # The owner, from elsewhere, is not locked out, by either name.
+    for login in (alice["username"], alice["email"]):
+        status, _, body = login_from(stack, owner, login, alice["password"])
+        assert status == 200, body
+    # A name that names nobody counts as typed, apart from the accounts.
+    nobody = "nobody" + os.urandom(4).hex()
+    for _ in range(limit):
+        assert login_from(stack, owner, nobody, "wrong horse")[0] == 401
+    assert login_from(stack, owner, nobody, "wrong horse")[0] == 429
+    assert login_from(stack, owner, alice["username"], alice["password"])[0] == 200
+
+
+def test_a_good_login_clears_only_its_own_pair(stack, new_user):
+    limit = int(stack.env["MSGR_LOGIN_MAX_PER_USER"])
+    here, there = own_address(9), own_address(10)
+    forget_failures(stack, here, there)
+    bob = new_user("pair")
+    for _ in range(limit - 1):
+        assert login_from(stack, here, bob["username"], "wrong horse")[0] == 401
+        assert login_from(stack, there, bob["email"], "wrong horse")[0] == 401
+    # A good login from here forgets here's failures, not there's.
+    assert login_from(stack, here, bob["email"], bob["password"])[0] == 200
+    assert login_from(stack, there, bob["username"], "wrong horse")[0] == 401
+    assert login_from(stack, there, bob["username"], bob["password"])[0] == 429
+    for _ in range(limit - 1):
+        assert login_from(stack, here, bob["username"], "wrong horse")[0] == 401
+    assert login_from(stack, here, bob["username"], bob["password"])[0] == 200
