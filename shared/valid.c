@@ -244,6 +244,33 @@ static const char *check_text_value(struct arena *a, const struct field_spec *sp
 	return "is not supported";
 }
 
+/* One name=value pair of a form body, still encoded. */
+struct form_pair {
+	const char *name, *value;
+	size_t name_len, value_len;
+};
+
+/* Steps *pos to the next non-empty pair of the len bytes at body; false at
+ * the end. A pair without '=' has an empty value. */
+static bool next_pair(const char *body, size_t len, size_t *pos, struct form_pair *p)
+{
+	while (*pos < len) {
+		const char *pair = body + *pos;
+		const char *amp = memchr(pair, '&', len - *pos);
+		size_t pair_len = amp ? (size_t)(amp - pair) : len - *pos;
+		*pos += pair_len + 1;
+		if (!pair_len)
+			continue;
+		const char *eq = memchr(pair, '=', pair_len);
+		p->name = pair;
+		p->name_len = eq ? (size_t)(eq - pair) : pair_len;
+		p->value = eq ? eq + 1 : pair + pair_len;
+		p->value_len = eq ? pair_len - p->name_len - 1 : 0;
+		return true;
+	}
+	return false;
+}
+
 int valid_form(struct arena *a, const char *body, size_t len, const struct field_spec *specs,
 	       size_t n, struct field_value *out, struct field_errors *errs)
 {
@@ -251,19 +278,10 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct field_value){0};
 	size_t pos = 0;
-	while (pos < len) {
-		const char *pair = body + pos;
-		const char *amp = memchr(pair, '&', len - pos);
-		size_t pair_len = amp ? (size_t)(amp - pair) : len - pos;
-		pos += pair_len + 1;
-		if (!pair_len)
-			continue;
-		const char *eq = memchr(pair, '=', pair_len);
-		size_t name_len = eq ? (size_t)(eq - pair) : pair_len;
-		const char *raw_value = eq ? eq + 1 : pair + pair_len;
-		size_t raw_value_len = eq ? pair_len - name_len - 1 : 0;
+	struct form_pair pair;
+	while (next_pair(body, len, &pos, &pair)) {
 		size_t dname_len, value_len;
-		char *name = valid_percent_decode(a, pair, name_len, true, &dname_len);
+		char *name = valid_percent_decode(a, pair.name, pair.name_len, true, &dname_len);
 		if (!name)
 			continue;
 		for (size_t i = 0; i < n; i++) {
@@ -271,7 +289,7 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 				continue;
 			if (out[i].present)
 				break;
-			char *value = valid_percent_decode(a, raw_value, raw_value_len, true, &value_len);
+			char *value = valid_percent_decode(a, pair.value, pair.value_len, true, &value_len);
 			out[i].present = true;
 			const char *msg = value ? check_text_value(a, &specs[i], value, value_len, &out[i])
 						: "has a malformed percent-encoding";
@@ -298,20 +316,13 @@ const char *valid_form_repeat(struct arena *a, const char *body, size_t len)
 		size_t len;
 	} *seen = arena_alloc(a, (len / 2 + 1) * sizeof *seen);
 	size_t nseen = 0, pos = 0;
-	while (pos < len) {
-		const char *pair = body + pos;
-		const char *amp = memchr(pair, '&', len - pos);
-		size_t pair_len = amp ? (size_t)(amp - pair) : len - pos;
-		pos += pair_len + 1;
-		if (!pair_len)
-			continue;
-		const char *eq = memchr(pair, '=', pair_len);
-		size_t raw_len = eq ? (size_t)(eq - pair) : pair_len;
+	struct form_pair pair;
+	while (next_pair(body, len, &pos, &pair)) {
 		size_t name_len;
-		const char *name = valid_percent_decode(a, pair, raw_len, true, &name_len);
+		const char *name = valid_percent_decode(a, pair.name, pair.name_len, true, &name_len);
 		if (!name) {
-			name = arena_strndup(a, pair, raw_len);
-			name_len = raw_len;
+			name = arena_strndup(a, pair.name, pair.name_len);
+			name_len = pair.name_len;
 		}
 		for (size_t i = 0; i < nseen; i++)
 			if (seen[i].len == name_len && !memcmp(seen[i].name, name, name_len))
