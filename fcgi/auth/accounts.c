@@ -32,6 +32,27 @@ static long register_max_per_addr(void)
 	return config_int("MSGR_REGISTER_MAX_PER_ADDR", 10, 1, 1000000000);
 }
 
+static long login_window(void)
+{
+	return config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
+}
+
+void prune_auth_counters(void)
+{
+	DB_STMT(prune, 2, "SELECT prune_auth_counters($1::int, $2::int)");
+	char login[SQLPARAM_INT_LEN], reg[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(login, login_window()),
+				sqlparam_int(reg, REGISTER_WINDOW_SECS)};
+	PGresult *res = db_exec(&prune, params);
+	if (db_ok(res) && PQgetvalue(res, 0, 0)[0] != '0')
+		log_info("forgot %s failed-login and registration counts past their window",
+			 PQgetvalue(res, 0, 0));
+	else if (!db_ok(res))
+		log_error("could not prune the failed-login and registration counts: %s",
+			  res ? PQresultErrorMessage(res) : "no database connection");
+	PQclear(res);
+}
+
 static const char *check_username(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -222,7 +243,7 @@ static enum login_result check_login(struct http_req *req, const char *login,
 		"ON u.username = lower($1) OR lower(u.email) = lower($1)");
 	DB_STMT(record_failure, 4, "SELECT login_failed(login_key($1::bigint, $2, $3), $3, $4::int)");
 	char max_user[SQLPARAM_INT_LEN], max_addr[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
-	long window_secs = config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
+	long window_secs = login_window();
 	const char *params[] = {
 		login, req->remote_addr,
 		sqlparam_int(max_user, config_int("MSGR_LOGIN_MAX_PER_USER", 10, 1, 1000000)),

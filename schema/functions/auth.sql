@@ -109,6 +109,23 @@ BEGIN
 END
 $$;
 
+-- Forgets the failed-login and registration counts whose window has
+-- passed (the auth master's periodic job, MSGR_PRUNE_INTERVAL): such a
+-- row counts for nothing (the next failure or registration would start a
+-- new window in it), but each (login, address) pair leaves one, and most
+-- are never used again. Returns how many went.
+CREATE OR REPLACE FUNCTION prune_auth_counters(p_login_window_secs int,
+					       p_register_window_secs int) RETURNS bigint
+LANGUAGE sql AS $$
+	WITH l AS (DELETE FROM public.login_failures
+		   WHERE window_start + make_interval(secs => p_login_window_secs) <= now()
+		   RETURNING 1),
+	r AS (DELETE FROM public.registrations_per_addr
+	      WHERE window_start + make_interval(secs => p_register_window_secs) <= now()
+	      RETURNING 1)
+	SELECT (SELECT count(*) FROM l) + (SELECT count(*) FROM r)
+$$;
+
 -- Creates a login session with its first refresh token; returns the
 -- session's id (the access tokens' sid). p_user_agent and p_ip are shown in
 -- the sessions list only.

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -290,3 +291,29 @@ def test_a_good_login_clears_only_its_own_pair(stack, new_user):
     for _ in range(limit - 1):
         assert login_from(stack, here, bob["username"], "wrong horse")[0] == 401
     assert login_from(stack, here, bob["username"], bob["password"])[0] == 200
+
+
+def test_master_forgets_counts_past_their_window(stack):
+    addr = own_address(11)
+    forget_failures(stack, addr)
+    stack.psql("DELETE FROM registrations_per_addr WHERE addr = %s", addr)
+    stack.psql("INSERT INTO login_failures (scope, key, window_start, failures) VALUES "
+               "('addr', %s, now() - interval '2 hours', 3), "
+               "('pair', 'name:old ' || %s, now() - interval '2 hours', 3), "
+               "('pair', 'name:new ' || %s, now(), 3)", addr, addr, addr)
+    stack.psql("INSERT INTO registrations_per_addr VALUES (%s, now() - interval '61 minutes', 9)", addr)
+
+    def left():
+        return (stack.psql("SELECT count(*) FROM login_failures WHERE key = %s OR key LIKE %s",
+                           addr, "% " + addr)[0][0]
+                + stack.psql("SELECT count(*) FROM registrations_per_addr WHERE addr = %s", addr)[0][0])
+
+    assert left() == 4
+    with stack.restarted("auth", MSGR_PRUNE_INTERVAL=1):
+        deadline = time.time() + 30
+        while left() > 1 and time.time() < deadline:
+            time.sleep(0.5)
+    # Only the count still in its window stays.
+    assert left() == 1
+    assert stack.psql("SELECT key FROM login_failures WHERE key LIKE %s", "% " + addr) == [("name:new " + addr,)]
+    assert "failed-login and registration counts past their window" in stack.log("auth")
