@@ -101,6 +101,37 @@ done:
 	return out;
 }
 
+/* What a numeric claim holds. libjwt 1.10's jwt_get_grant_int() answers 0
+ * with no error for a claim that is not a JSON integer ("nbf":"9999999999",
+ * 1.5, true, null), so a claim of the wrong type would pass as 0: an nbf
+ * in a string would be ignored rather than refused (issue 18). RFC 7519
+ * section 4.1 makes exp, nbf and iat NumericDates; ours are always
+ * integers, so anything else is a token we did not make. The claim's own
+ * JSON text (jansson writes an integer as digits alone, a real always with
+ * '.' or 'e') is read instead. */
+enum claim_kind { CLAIM_ABSENT, CLAIM_INT, CLAIM_WRONG_TYPE };
+
+static enum claim_kind claim_int(jwt_t *jwt, const char *name, long *out)
+{
+	*out = 0;
+	char *json = jwt_get_grants_json(jwt, name); /* NULL only when absent */
+	if (!json)
+		return CLAIM_ABSENT;
+	enum claim_kind kind = CLAIM_WRONG_TYPE;
+	const char *digits = json[0] == '-' ? json + 1 : json;
+	if (*digits >= '0' && *digits <= '9') {
+		char *end;
+		errno = 0;
+		long v = strtol(json, &end, 10);
+		if (!errno && !*end) {
+			*out = v;
+			kind = CLAIM_INT;
+		}
+	}
+	free(json);
+	return kind;
+}
+
 enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_id,
 				  time_t *expires_at, int64_t *session_id)
 {
@@ -130,17 +161,15 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 	const char *sub = jwt_get_grant(jwt, "sub");
 	if (!typ || strcmp(typ, "access") || !sub)
 		goto done;
-	errno = 0;
-	long exp = jwt_get_grant_int(jwt, "exp");
-	if (errno || exp <= 0)
+	long exp, nbf, iat, sid_claim;
+	enum claim_kind sid_kind = claim_int(jwt, "sid", &sid_claim);
+	if (claim_int(jwt, "exp", &exp) != CLAIM_INT || exp <= 0 ||
+	    claim_int(jwt, "nbf", &nbf) == CLAIM_WRONG_TYPE ||
+	    claim_int(jwt, "iat", &iat) == CLAIM_WRONG_TYPE || sid_kind == CLAIM_WRONG_TYPE)
 		goto done;
 	err = MSGR_ERR_EXPIRED;
 	if ((time_t)exp <= now)
 		goto done;
-	errno = 0;
-	long nbf = jwt_get_grant_int(jwt, "nbf");
-	if (errno)
-		nbf = 0;
 	if ((time_t)nbf > now)
 		goto done;
 	err = MSGR_ERR_MALFORMED;
@@ -149,10 +178,8 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 	/* No sid: a token of before sessions were checked, valid until it
 	 * expires. A sid that is there must be a positive number. */
 	int64_t sid = 0;
-	errno = 0;
-	long sid_claim = jwt_get_grant_int(jwt, "sid"); /* ENOENT: absent */
-	if (errno != ENOENT) {
-		if (errno || sid_claim <= 0)
+	if (sid_kind == CLAIM_INT) {
+		if (sid_claim <= 0)
 			goto done;
 		sid = (int64_t)sid_claim;
 	}

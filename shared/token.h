@@ -7,7 +7,10 @@
  * "Sessions take effect at once"); tokens issued before it existed have
  * none and stay valid until they expire (session id 0 here).
  * libjwt 1.10 skips the signature with an empty key, accepts HS384/HS512
- * made with the same secret and never looks at exp, so token_verify_access() checks the algorithm, exp, nbf and typ itself.
+ * made with the same secret, never looks at exp and reads a claim of the
+ * wrong type ("nbf":"9999999999") as an absent one, so
+ * token_verify_access() checks the algorithm, exp, nbf and typ itself, and
+ * refuses an exp, nbf, iat or sid that is there but not an integer.
  * Refresh tokens are 256 random bits, base64url, stored only as SHA-256.
  */
 #ifndef MSGR_TOKEN_H

@@ -107,16 +107,34 @@ bool utf8_is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
 }
 
-bool utf8_has_control(const char *s, size_t len)
+/* True when a well-formed code point of s is one that is_one() takes; an
+ * ill-formed byte is stepped over. */
+static bool has_cp(const char *s, size_t len, bool (*is_one)(uint32_t cp))
 {
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t n = utf8_decode(s + i, len - i, &cp);
-		if (n && utf8_is_control(cp))
+		if (n && is_one(cp))
 			return true;
 		i += n ? n : 1;
 	}
 	return false;
+}
+
+bool utf8_has_control(const char *s, size_t len)
+{
+	return has_cp(s, len, utf8_is_control);
+}
+
+bool utf8_is_bidi_control(uint32_t cp)
+{
+	return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+	       cp == 0x200F || cp == 0x061C;
+}
+
+bool utf8_has_bidi_control(const char *s, size_t len)
+{
+	return has_cp(s, len, utf8_is_bidi_control);
 }
 
 bool utf8_is_space(uint32_t cp)

@@ -41,6 +41,16 @@ bool utf8_is_control(uint32_t cp);
 /* True when valid UTF-8 s contains a control character (utf8_is_control()). */
 bool utf8_has_control(const char *s, size_t len);
 
+/* True for a bidirectional formatting character (Unicode's Bidi_Control
+ * but for nothing else): the embeddings and overrides U+202A to U+202E,
+ * the isolates U+2066 to U+2069, and the marks U+200E, U+200F and U+061C.
+ * In a name they reorder what follows them, up to the end of the
+ * paragraph: "alice" + U+202E + "gnp.exe" shows as "aliceexe.png", and a
+ * name can be made to look like another's (issue 18). */
+bool utf8_is_bidi_control(uint32_t cp);
+/* True when valid UTF-8 s contains one (utf8_is_bidi_control()). */
+bool utf8_has_bidi_control(const char *s, size_t len);
+
 /* True for Unicode White_Space (PropList.txt): tab to carriage return,
  * space, U+0085, U+00A0, U+1680, U+2000 to U+200A, U+2028, U+2029, U+202F,
  * U+205F, U+3000. The one list: trimming, blank messages and reactions all

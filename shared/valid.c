@@ -94,6 +94,8 @@ static const char *check_string(struct arena *a, const struct field_spec *spec, 
 		utf8_trim(&s, &len);
 	if (!(spec->flags & FIELD_RAW) && utf8_has_control(s, len))
 		return "must not contain control characters";
+	if ((spec->flags & FIELD_NAME) && utf8_has_bidi_control(s, len))
+		return "must not contain bidirectional control characters";
 	size_t count = utf8_count(s, len);
 	if ((int64_t)count < spec->min)
 		return spec->min <= 1 ? "must not be empty" : "is too short";
@@ -242,6 +244,33 @@ static const char *check_text_value(struct arena *a, const struct field_spec *sp
 	return "is not supported";
 }
 
+/* One name=value pair of a form body, still encoded. */
+struct form_pair {
+	const char *name, *value;
+	size_t name_len, value_len;
+};
+
+/* Steps *pos to the next non-empty pair of the len bytes at body; false at
+ * the end. A pair without '=' has an empty value. */
+static bool next_pair(const char *body, size_t len, size_t *pos, struct form_pair *p)
+{
+	while (*pos < len) {
+		const char *pair = body + *pos;
+		const char *amp = memchr(pair, '&', len - *pos);
+		size_t pair_len = amp ? (size_t)(amp - pair) : len - *pos;
+		*pos += pair_len + 1;
+		if (!pair_len)
+			continue;
+		const char *eq = memchr(pair, '=', pair_len);
+		p->name = pair;
+		p->name_len = eq ? (size_t)(eq - pair) : pair_len;
+		p->value = eq ? eq + 1 : pair + pair_len;
+		p->value_len = eq ? pair_len - p->name_len - 1 : 0;
+		return true;
+	}
+	return false;
+}
+
 int valid_form(struct arena *a, const char *body, size_t len, const struct field_spec *specs,
 	       size_t n, struct field_value *out, struct field_errors *errs)
 {
@@ -249,19 +278,10 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct field_value){0};
 	size_t pos = 0;
-	while (pos < len) {
-		const char *pair = body + pos;
-		const char *amp = memchr(pair, '&', len - pos);
-		size_t pair_len = amp ? (size_t)(amp - pair) : len - pos;
-		pos += pair_len + 1;
-		if (!pair_len)
-			continue;
-		const char *eq = memchr(pair, '=', pair_len);
-		size_t name_len = eq ? (size_t)(eq - pair) : pair_len;
-		const char *raw_value = eq ? eq + 1 : pair + pair_len;
-		size_t raw_value_len = eq ? pair_len - name_len - 1 : 0;
+	struct form_pair pair;
+	while (next_pair(body, len, &pos, &pair)) {
 		size_t dname_len, value_len;
-		char *name = valid_percent_decode(a, pair, name_len, true, &dname_len);
+		char *name = valid_percent_decode(a, pair.name, pair.name_len, true, &dname_len);
 		if (!name)
 			continue;
 		for (size_t i = 0; i < n; i++) {
@@ -269,7 +289,7 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 				continue;
 			if (out[i].present)
 				break;
-			char *value = valid_percent_decode(a, raw_value, raw_value_len, true, &value_len);
+			char *value = valid_percent_decode(a, pair.value, pair.value_len, true, &value_len);
 			out[i].present = true;
 			const char *msg = value ? check_text_value(a, &specs[i], value, value_len, &out[i])
 						: "has a malformed percent-encoding";
@@ -293,4 +313,29 @@ const char *valid_notify_level(const char *s, size_t len)
 	    (len == 4 && !memcmp(s, "none", 4)))
 		return NULL;
 	return "must be \"all\", \"mentions\" or \"none\"";
+}
+
+const char *valid_form_repeat(struct arena *a, const char *body, size_t len)
+{
+	/* The names seen so far, decoded. A body is a few kilobytes at most
+	 * (the handlers' limits), so a list compared name by name will do. */
+	struct seen {
+		const char *name;
+		size_t len;
+	} *seen = arena_alloc(a, (len / 2 + 1) * sizeof *seen);
+	size_t nseen = 0, pos = 0;
+	struct form_pair pair;
+	while (next_pair(body, len, &pos, &pair)) {
+		size_t name_len;
+		const char *name = valid_percent_decode(a, pair.name, pair.name_len, true, &name_len);
+		if (!name) {
+			name = arena_strndup(a, pair.name, pair.name_len);
+			name_len = pair.name_len;
+		}
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i].len == name_len && !memcmp(seen[i].name, name, name_len))
+				return name;
+		seen[nseen++] = (struct seen){name, name_len};
+	}
+	return NULL;
 }

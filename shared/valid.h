@@ -30,6 +30,11 @@ enum {
 	FIELD_TRIM = 1 << 1,     /* strip leading and trailing white space first */
 	FIELD_NULLABLE = 1 << 2, /* JSON null is accepted (is_null is set) */
 	FIELD_RAW = 1 << 3,      /* keep control characters (message text) */
+	/* A name others see beside other names (display name, chat title):
+	 * no bidirectional controls either (utf8_is_bidi_control()), which
+	 * would let it pass for another. Text (messages, about) may keep
+	 * them: right-to-left writing needs the marks there. */
+	FIELD_NAME = 1 << 4,
 };
 
 struct field_spec {
@@ -71,6 +76,15 @@ int valid_json_object(struct arena *a, json_object *obj, const struct field_spec
  * percent-decoded ('+' is a space); a repeated name keeps the first. */
 int valid_form(struct arena *a, const char *body, size_t len, const struct field_spec *specs,
 	       size_t n, struct field_value *out, struct field_errors *errs);
+
+/* The first name, percent-decoded, that is given more than once in an
+ * application/x-www-form-urlencoded body (declared or not, with a value or
+ * without), as a new arena string; NULL when every name is given once. For
+ * the endpoints whose protocol forbids repeats (OAuth2, RFC 6749 section
+ * 3.2: "parameters MUST NOT be included more than once"), which valid_form()
+ * alone cannot tell: it keeps the first. A name with a malformed escape is
+ * compared as it was sent. */
+const char *valid_form_repeat(struct arena *a, const char *body, size_t len);
 
 /* Percent-decodes len bytes into a new arena string; plus_is_space for form
  * and query encoding. Returns NULL on a malformed escape. *out_len gets the

@@ -23,6 +23,36 @@ static long refresh_ttl(void)
 	return config_int("MSGR_REFRESH_TTL", 30L * 86400, 60, 365L * 86400);
 }
 
+/* Registrations per client address in an hour (issue 18: one address made
+ * 1,200 accounts at ~11 a second). */
+#define REGISTER_WINDOW_SECS 3600
+
+static long register_max_per_addr(void)
+{
+	return config_int("MSGR_REGISTER_MAX_PER_ADDR", 10, 1, 1000000000);
+}
+
+static long login_window(void)
+{
+	return config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
+}
+
+void prune_auth_counters(void)
+{
+	DB_STMT(prune, 2, "SELECT prune_auth_counters($1::int, $2::int)");
+	char login[SQLPARAM_INT_LEN], reg[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(login, login_window()),
+				sqlparam_int(reg, REGISTER_WINDOW_SECS)};
+	PGresult *res = db_exec(&prune, params);
+	if (db_ok(res) && PQgetvalue(res, 0, 0)[0] != '0')
+		log_info("forgot %s failed-login and registration counts past their window",
+			 PQgetvalue(res, 0, 0));
+	else if (!db_ok(res))
+		log_error("could not prune the failed-login and registration counts: %s",
+			  res ? PQresultErrorMessage(res) : "no database connection");
+	PQclear(res);
+}
+
 static const char *check_username(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -124,16 +154,47 @@ static const struct field_spec register_fields[REG__MAX] = {
 	[REG_EMAIL] = {"email", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 3, 254, check_email},
 	[REG_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, PASSWORD_MIN,
 			  PASSWORD_MAX, NULL},
-	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM, 1, 64, NULL},
+	[REG_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM | FIELD_NAME, 1, 64,
+				  NULL},
 };
+
+/* Answers 429 and returns false when the client's address has made its
+ * accounts for the hour. Asked before the password is hashed, which is
+ * what an abuser makes the server pay for; the count itself is taken in
+ * the registration's statement (register_counted()). */
+static bool register_allowed(struct http_req *req, const char *max, const char *window)
+{
+	DB_STMT(register_wait, 3, "SELECT register_wait($1, $2::int, $3::int)");
+	const char *params[] = {req->remote_addr, max, window};
+	PGresult *res = db_exec(&register_wait, params);
+	if (!db_ok(res)) {
+		reply_db_problem(req, res);
+		return false;
+	}
+	long wait = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (wait <= 0)
+		return true;
+	char secs[24];
+	snprintf(secs, sizeof secs, "%ld", wait);
+	http_add_header(req, "Retry-After", secs);
+	http_problem(req, 429, "too_many_registrations",
+		     "too many accounts were made from this address; try again in %ld seconds", wait);
+	return false;
+}
 
 void handle_register(struct http_req *req)
 {
-	DB_STMT(register_user, 8,
-		"SELECT r.usr->>'id', r.usr, r.sid "
+	DB_STMT(register_user, 10,
+		"SELECT r.usr->>'id', r.usr, r.sid, register_counted($8, $9::int, $10::int) "
 		"FROM register_user($1, $2, $3, $4, $5, $6::int, $7, $8) r");
 	struct field_value f[REG__MAX];
 	if (!http_parse_body(req, AUTH_BODY_LIMIT, register_fields, REG__MAX, f))
+		return;
+	char max[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
+	sqlparam_int(max, register_max_per_addr());
+	sqlparam_int(window, REGISTER_WINDOW_SECS);
+	if (!register_allowed(req, max, window))
 		return;
 	const char *username = lower_copy(req->arena, f[REG_USERNAME].str, f[REG_USERNAME].len);
 	const char *display = f[REG_DISPLAY_NAME].present ? f[REG_DISPLAY_NAME].str : username;
@@ -147,7 +208,8 @@ void handle_register(struct http_req *req)
 		return;
 	char ttl[SQLPARAM_INT_LEN];
 	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash,
-				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr};
+				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr,
+				max, window};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);
@@ -164,7 +226,8 @@ void handle_register(struct http_req *req)
 enum login_result { LOGIN_OK, LOGIN_BAD, LOGIN_THROTTLED, LOGIN_DB_ERROR };
 
 /*
- * Checks credentials with the per-name and per-address failure limits.
+ * Checks credentials with the failure limits per (login, address) pair and
+ * per address (login_key(), schema/functions/auth.sql).
  * Unknown users are hashed against a dummy so that both failures take the
  * same time. On LOGIN_OK sets *user_id; on LOGIN_THROTTLED *retry_after.
  */
@@ -172,13 +235,15 @@ static enum login_result check_login(struct http_req *req, const char *login,
 				     const char *password, int64_t *user_id, long *retry_after,
 				     PGresult **db_error)
 {
+	/* A username has no '@' and an e-mail must: one account at most. */
 	DB_STMT(find_login, 5,
-		"SELECT login_throttle($1, $2, $3::int, $4::int, $5::int), u.id, u.password_hash "
+		"SELECT login_throttle(login_key(u.id, $1, $2), $2, $3::int, $4::int, $5::int), "
+		"u.id, u.password_hash "
 		"FROM (SELECT 1) one LEFT JOIN users u "
 		"ON u.username = lower($1) OR lower(u.email) = lower($1)");
-	DB_STMT(record_failure, 3, "SELECT login_failed($1, $2, $3::int)");
+	DB_STMT(record_failure, 4, "SELECT login_failed(login_key($1::bigint, $2, $3), $3, $4::int)");
 	char max_user[SQLPARAM_INT_LEN], max_addr[SQLPARAM_INT_LEN], window[SQLPARAM_INT_LEN];
-	long window_secs = config_int("MSGR_LOGIN_WINDOW", 900, 1, 86400);
+	long window_secs = login_window();
 	const char *params[] = {
 		login, req->remote_addr,
 		sqlparam_int(max_user, config_int("MSGR_LOGIN_MAX_PER_USER", 10, 1, 1000000)),
@@ -205,7 +270,9 @@ static enum login_result check_login(struct http_req *req, const char *login,
 		*user_id = uid;
 		return LOGIN_OK;
 	}
-	const char *fail_params[] = {login, req->remote_addr, window};
+	char uid_text[SQLPARAM_INT_LEN];
+	const char *fail_params[] = {known ? sqlparam_int(uid_text, uid) : NULL, login,
+				     req->remote_addr, window};
 	res = db_exec(&record_failure, fail_params);
 	if (!db_ok(res)) {
 		*db_error = res;
@@ -222,7 +289,8 @@ static int64_t open_session(struct http_req *req, int64_t user_id, const char *l
 			    char refresh[TOKEN_REFRESH_LEN + 1])
 {
 	DB_STMT(session_open, 6,
-		"WITH forget AS (DELETE FROM login_failures WHERE scope = 'user' AND key = lower($4)) "
+		"WITH forget AS (DELETE FROM login_failures "
+		"WHERE scope = 'pair' AND key = login_key($1::bigint, $4, $6)) "
 		"SELECT session_open($1::bigint, $2, $3::int, $5, $6)");
 	char hash[2 * TOKEN_HASH_LEN + 1], uid[SQLPARAM_INT_LEN], ttl[SQLPARAM_INT_LEN];
 	if (!new_refresh(req, refresh, hash))
@@ -398,6 +466,20 @@ void handle_token(struct http_req *req)
 	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
 		oauth_error(req, 400, "invalid_request",
 			    "send the form as application/x-www-form-urlencoded");
+		return;
+	}
+	/* RFC 6749 section 3.2: no parameter more than once. valid_form()
+	 * would keep the first grant_type or username and ignore the rest,
+	 * so a proxy or a log that reads the last would see another request
+	 * than the one answered. */
+	const char *repeated = valid_form_repeat(req->arena, req->body, req->body_len);
+	if (repeated) {
+		size_t n = strlen(repeated);
+		bool printable = n <= 64 && utf8_valid(repeated, n) && !utf8_has_control(repeated, n);
+		const char *detail = printable ? arena_printf(req->arena, "%s is given more than once",
+							      repeated)
+					       : "a parameter is given more than once";
+		oauth_error(req, 400, "invalid_request", detail);
 		return;
 	}
 	valid_form(req->arena, req->body, req->body_len, token_fields, TOK__MAX, f, &errs);

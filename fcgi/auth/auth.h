@@ -11,6 +11,10 @@
 
 /* accounts.c */
 void handle_register(struct http_req *req);
+/* The master's periodic job: forgets the failed-login and registration
+ * counts whose window has passed (they would only be reset on their next
+ * use, and most keys are never used again). */
+void prune_auth_counters(void);
 void handle_login(struct http_req *req);
 void handle_token(struct http_req *req);
 void handle_refresh(struct http_req *req);

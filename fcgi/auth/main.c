@@ -4,6 +4,7 @@
  * every program (health.c).
  */
 #include "auth.h"
+#include "config.h"
 #include "server.h"
 
 static const struct http_route routes[] = {
@@ -40,14 +41,15 @@ static const struct http_route routes[] = {
 	{"GET", "/api/admin/audit", handle_admin_audit, NULL},
 };
 
-static const struct srv_app app = {
-	.name = "auth",
-	.routes = routes,
-	.nroutes = sizeof routes / sizeof routes[0],
-	.init_worker = password_init,
-};
-
 int main(int argc, char **argv)
 {
+	struct srv_app app = {
+		.name = "auth",
+		.routes = routes,
+		.nroutes = sizeof routes / sizeof routes[0],
+		.init_worker = password_init,
+		.periodic = prune_auth_counters,
+		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
+	};
 	return srv_main(argc, argv, &app);
 }

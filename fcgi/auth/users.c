@@ -55,7 +55,7 @@ void handle_me(struct http_req *req)
 
 enum { ME_DISPLAY_NAME, ME_ABOUT, ME__MAX };
 static const struct field_spec me_fields[ME__MAX] = {
-	[ME_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM, 1, 64, NULL},
+	[ME_DISPLAY_NAME] = {"display_name", FIELD_STRING, FIELD_TRIM | FIELD_NAME, 1, 64, NULL},
 	/* About may span lines, so control characters (newlines) stay. */
 	[ME_ABOUT] = {"about", FIELD_STRING, FIELD_TRIM | FIELD_RAW, 0, 500, NULL},
 };

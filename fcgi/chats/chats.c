@@ -32,7 +32,7 @@ enum { NEW_TYPE, NEW_USER_ID, NEW_TITLE, NEW_MEMBER_IDS, NEW__MAX };
 static const struct field_spec new_chat_fields[NEW__MAX] = {
 	[NEW_TYPE] = {"type", FIELD_STRING, FIELD_REQUIRED, 1, 16, check_chat_type},
 	[NEW_USER_ID] = {"user_id", FIELD_ID, 0, 0, 0, NULL},
-	[NEW_TITLE] = {"title", FIELD_STRING, FIELD_TRIM, 1, 128, NULL},
+	[NEW_TITLE] = {"title", FIELD_STRING, FIELD_TRIM | FIELD_NAME, 1, 128, NULL},
 	/* The creator may be in the list or not: up to 1000 ids either way
 	 * (the database checks the count without the creator). */
 	[NEW_MEMBER_IDS] = {"member_ids", FIELD_ID_ARRAY, 0, 0, 1000, NULL},
@@ -106,7 +106,8 @@ void handle_get_chat(struct http_req *req)
 
 enum { PATCH_TITLE, PATCH__MAX };
 static const struct field_spec patch_chat_fields[PATCH__MAX] = {
-	[PATCH_TITLE] = {"title", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 128, NULL},
+	[PATCH_TITLE] = {"title", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM | FIELD_NAME, 1, 128,
+			NULL},
 };
 
 void handle_update_chat(struct http_req *req)

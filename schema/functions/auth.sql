@@ -31,22 +31,40 @@ $$;
 CREATE OR REPLACE FUNCTION user_name(p_user bigint) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT display_name FROM public.users WHERE id = p_user $$;
 
--- Seconds the caller must wait before another login attempt, or 0.
-CREATE OR REPLACE FUNCTION login_throttle(login text, addr text, max_user int, max_addr int,
-			       window_secs int) RETURNS int
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(max(ceil(extract(epoch FROM
-			f.window_start + make_interval(secs => window_secs) - now())))::int, 0)
-	FROM public.login_failures f
-	WHERE ((f.scope = 'user' AND f.key = lower(login) AND f.failures >= max_user)
-	    OR (f.scope = 'addr' AND f.key = addr AND f.failures >= max_addr))
-	  AND f.window_start + make_interval(secs => window_secs) > now()
+-- Failed logins are counted per (login, client address) pair (scope
+-- 'pair', the key from login_key()) and per client address (scope
+-- 'addr'). Not per login alone: then anyone, from anywhere, could lock an
+-- account out with a few wrong passwords, the owner's right one answered
+-- 429 (issue 18); now a stranger's guesses lock out only the stranger's
+-- address, and guessing one password from many addresses is what the
+-- password hash's cost is for. The login is the account when the name
+-- given names one, so that its username and its e-mail are one login
+-- (else each would have its own count); a name that names no account
+-- counts as typed, lower-cased. 'user:' and 'name:' keep an unknown name
+-- "12" apart from the account 12.
+CREATE OR REPLACE FUNCTION login_key(p_user bigint, p_login text, p_addr text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN p_user IS NOT NULL THEN 'user:' || p_user::text
+		    ELSE 'name:' || lower(p_login) END || ' ' || p_addr
 $$;
 
-CREATE OR REPLACE FUNCTION login_failed(login text, addr text, window_secs int) RETURNS void
+-- Seconds the caller must wait before another login attempt, or 0. p_key
+-- is login_key() of the attempt.
+CREATE OR REPLACE FUNCTION login_throttle(p_key text, p_addr text, p_max_pair int, p_max_addr int,
+					  p_window_secs int) RETURNS int
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(max(ceil(extract(epoch FROM
+			f.window_start + make_interval(secs => p_window_secs) - now())))::int, 0)
+	FROM public.login_failures f
+	WHERE ((f.scope = 'pair' AND f.key = p_key AND f.failures >= p_max_pair)
+	    OR (f.scope = 'addr' AND f.key = p_addr AND f.failures >= p_max_addr))
+	  AND f.window_start + make_interval(secs => p_window_secs) > now()
+$$;
+
+CREATE OR REPLACE FUNCTION login_failed(p_key text, p_addr text, window_secs int) RETURNS void
 LANGUAGE sql AS $$
 	INSERT INTO public.login_failures AS f (scope, key, window_start, failures)
-	VALUES ('user', lower(login), now(), 1), ('addr', addr, now(), 1)
+	VALUES ('pair', p_key, now(), 1), ('addr', p_addr, now(), 1)
 	ON CONFLICT (scope, key) DO UPDATE SET
 		window_start = CASE WHEN f.window_start + make_interval(secs => window_secs) <= now()
 			THEN now() ELSE f.window_start END,
@@ -71,6 +89,63 @@ BEGIN
 			'this account has been suspended by an administrator');
 	END IF;
 END
+$$;
+
+-- Seconds until addr may register again, or 0: asked before the password
+-- is hashed, so that a refused registration costs no scrypt. Only a hint:
+-- register_counted() is what holds the limit.
+CREATE OR REPLACE FUNCTION register_wait(p_addr text, p_max int, p_window_secs int) RETURNS int
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(max(greatest(1, ceil(extract(epoch FROM
+			r.window_start + make_interval(secs => p_window_secs) - now()))))::int, 0)
+	FROM public.registrations_per_addr r
+	WHERE r.addr = p_addr AND r.registrations >= p_max
+	  AND r.window_start + make_interval(secs => p_window_secs) > now()
+$$;
+
+-- Counts a registration from addr in the registration's own statement,
+-- after the account was made; one too many raises 429 (Retry-After in the
+-- HINT), which rolls the account back. The upsert locks the address's row
+-- until the commit, so registrations racing from one address (a worker
+-- each) are counted one after another and no more than p_max get through;
+-- a registration refused for another reason (409) is not counted.
+CREATE OR REPLACE FUNCTION register_counted(p_addr text, p_max int, p_window_secs int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	r public.registrations_per_addr;
+BEGIN
+	INSERT INTO public.registrations_per_addr AS c (addr, window_start, registrations)
+	VALUES (p_addr, now(), 1)
+	ON CONFLICT (addr) DO UPDATE SET
+		window_start = CASE WHEN c.window_start + make_interval(secs => p_window_secs) <= now()
+			THEN now() ELSE c.window_start END,
+		registrations = CASE WHEN c.window_start + make_interval(secs => p_window_secs) <= now()
+			THEN 1 ELSE c.registrations + 1 END
+	RETURNING * INTO r;
+	IF r.registrations > p_max THEN
+		RAISE EXCEPTION USING ERRCODE = 'M0429', MESSAGE = 'too_many_registrations',
+			DETAIL = 'too many accounts were made from this address; try again later',
+			HINT = greatest(1, ceil(extract(epoch FROM
+				r.window_start + make_interval(secs => p_window_secs) - now())))::int::text;
+	END IF;
+END
+$$;
+
+-- Forgets the failed-login and registration counts whose window has
+-- passed (the auth master's periodic job, MSGR_PRUNE_INTERVAL): such a
+-- row counts for nothing (the next failure or registration would start a
+-- new window in it), but each (login, address) pair leaves one, and most
+-- are never used again. Returns how many went.
+CREATE OR REPLACE FUNCTION prune_auth_counters(p_login_window_secs int,
+					       p_register_window_secs int) RETURNS bigint
+LANGUAGE sql AS $$
+	WITH l AS (DELETE FROM public.login_failures
+		   WHERE window_start + make_interval(secs => p_login_window_secs) <= now()
+		   RETURNING 1),
+	r AS (DELETE FROM public.registrations_per_addr
+	      WHERE window_start + make_interval(secs => p_register_window_secs) <= now()
+	      RETURNING 1)
+	SELECT (SELECT count(*) FROM l) + (SELECT count(*) FROM r)
 $$;
 
 -- Creates a login session with its first refresh token; returns the

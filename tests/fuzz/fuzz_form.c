@@ -10,12 +10,16 @@
  *  - a field without an error that is present holds a valid value: a
  *    string is valid UTF-8 without NUL, NUL-terminated at its length,
  *    within its bounds in code points, without control characters unless
- *    FIELD_RAW, trimmed if FIELD_TRIM, and passing its own check; a number
+ *    FIELD_RAW, without bidirectional controls if FIELD_NAME, trimmed if
+ *    FIELD_TRIM, and passing its own check; a number
  *    is within its type's range; a required field is present;
  *  - a field with an error holds no string a handler could take by
  *    mistake;
  *  - what was accepted, sent again percent-encoded (a browser's form),
- *    is accepted again as the same values.
+ *    is accepted again as the same values;
+ *  - valid_form_repeat() names a repeat only when there is one: never in
+ *    that body of distinct names, always in it sent twice, and what it
+ *    names in the input is given there at least twice.
  *
  * Build: make fuzz (or build-fuzz/fuzz_form tests/fuzz/corpus/fuzz_form)
  */
@@ -37,7 +41,7 @@ static const char *no_x(const char *s, size_t len)
 
 enum { F_NAME, F_TEXT, F_BIG, F_SPACED, F_ID, F_N, F_FLAG, F_IDS, F__MAX };
 static const struct field_spec specs[F__MAX] = {
-	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 8, no_x},
+	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM | FIELD_NAME, 1, 8, no_x},
 	[F_TEXT] = {"text", FIELD_STRING, FIELD_RAW, 0, 16, NULL},
 	[F_BIG] = {"big", FIELD_STRING, FIELD_TRIM | FIELD_RAW, 2, 0, NULL},
 	[F_SPACED] = {"a b", FIELD_STRING, 0, 0, 4, NULL},
@@ -87,6 +91,8 @@ static void check_string(const struct field_spec *spec, const struct field_value
 	if ((int64_t)count < spec->min || (spec->max && (int64_t)count > spec->max))
 		abort();
 	if (!(spec->flags & FIELD_RAW) && utf8_has_control(s, len))
+		abort();
+	if ((spec->flags & FIELD_NAME) && utf8_has_bidi_control(s, len))
 		abort();
 	if (spec->flags & FIELD_TRIM) {
 		const char *t = s;
@@ -163,6 +169,32 @@ static void accepted_body(struct arena *a, const struct field_value *f, unsigned
 	}
 }
 
+/* How many pairs of the body have this name (decoded; as sent when its
+ * escape is malformed), counted apart from valid_form_repeat(). */
+static size_t count_name(struct arena *a, const char *body, size_t len, const char *name)
+{
+	size_t count = 0, name_len = strlen(name);
+	const char *end = body + len;
+	for (const char *p = body; p < end;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		size_t raw = (size_t)((eq ? eq : stop) - p);
+		size_t n;
+		const char *d = valid_percent_decode(a, p, raw, true, &n);
+		if (!d) {
+			d = p;
+			n = raw;
+		}
+		/* strlen(name) stops at a decoded NUL: compare that far, and
+		 * the rest must be there too (a prefix match is enough here). */
+		if (stop > p && n >= name_len && !memcmp(d, name, name_len))
+			count++;
+		p = stop + 1;
+	}
+	return count;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct arena *a = arena_new();
@@ -200,6 +232,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	field_errors_free(&errs);
+
+	const char *repeat = valid_form_repeat(a, (const char *)data, size);
+	if (repeat && count_name(a, (const char *)data, size, repeat) < 2)
+		abort();
+	if (valid_form_repeat(a, body.data ? body.data : "", body.len))
+		abort();
+	if (body.len) {
+		struct buf twice = {0};
+		buf_append(&twice, body.data, body.len);
+		buf_putc(&twice, '&');
+		buf_append(&twice, body.data, body.len);
+		if (buf_status(&twice) != MSGR_OK || !valid_form_repeat(a, twice.data, twice.len))
+			abort();
+		buf_free(&twice);
+	}
 	buf_free(&body);
 	arena_free(a);
 	return 0;

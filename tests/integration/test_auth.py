@@ -455,6 +455,12 @@ def bad_tokens(secret, user_id):
     yield "expired", make_jwt(hs256, dict(good_claims, exp=now - 1), secret)
     yield "no exp", make_jwt(hs256, {k: v for k, v in good_claims.items() if k != "exp"}, secret)
     yield "not yet valid", make_jwt(hs256, dict(good_claims, nbf=now + 300), secret)
+    # Numeric claims of another type are refused, not taken as absent.
+    yield "nbf a string", make_jwt(hs256, dict(good_claims, nbf=str(now + 300)), secret)
+    yield "nbf a fraction", make_jwt(hs256, dict(good_claims, nbf=now - 0.5), secret)
+    yield "iat a string", make_jwt(hs256, dict(good_claims, iat=str(now)), secret)
+    yield "exp a string", make_jwt(hs256, dict(good_claims, exp=str(now + 600)), secret)
+    yield "sid a string", make_jwt(hs256, dict(good_claims, sid="1"), secret)
     yield "wrong typ", make_jwt(hs256, dict(good_claims, typ="refresh"), secret)
     yield "no typ", make_jwt(hs256, {k: v for k, v in good_claims.items() if k != "typ"}, secret)
     yield "HS512 same secret", make_jwt({"alg": "HS512", "typ": "JWT"}, good_claims, secret, hashlib.sha512)

@@ -154,6 +154,25 @@ TEST(claims_checked)
 		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":5000,\"typ\":\"access\"}",
 		 MSGR_ERR_EXPIRED}, /* not yet valid */
 		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":500,\"typ\":\"access\"}", MSGR_OK},
+		/* A numeric claim that is there must be an integer: of another
+		 * type it is refused, not taken as absent (libjwt answers both
+		 * alike). */
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":\"5000\",\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":500.5,\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"nbf\":null,\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"iat\":\"500\",\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"iat\":true,\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"iat\":500,\"typ\":\"access\"}", MSGR_OK},
+		{"{\"sub\":\"1\",\"exp\":\"99999999999\",\"typ\":\"access\"}", MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999.0,\"typ\":\"access\"}", MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"sid\":\"5\",\"typ\":\"access\"}",
+		 MSGR_ERR_MALFORMED},
+		{"{\"sub\":\"1\",\"exp\":99999999999,\"sid\":5,\"typ\":\"access\"}", MSGR_OK},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *t = sign(JWT_ALG_HS256, cases[i].claims);

@@ -168,6 +168,28 @@ TEST(count_code_points)
 	CHECK_UINT_EQ(utf8_count(S("a€b")), 3);
 }
 
+TEST(bidi_controls)
+{
+	static const uint32_t bidi[] = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066,
+					0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C};
+	for (size_t i = 0; i < sizeof bidi / sizeof bidi[0]; i++) {
+		char b[8] = "a";
+		size_t n = 1 + utf8_encode(bidi[i], b + 1);
+		b[n++] = 'z';
+		CHECK(utf8_is_bidi_control(bidi[i]));
+		CHECK(utf8_has_bidi_control(b, n));
+	}
+	/* Their neighbours are letters, spaces or other formats: not these. */
+	static const uint32_t not_bidi[] = {0x2029, 0x202F, 0x2065, 0x206A, 0x200D,
+					    0x2010, 0x061B, 0x061D, 0x05D0, 0x0627};
+	for (size_t i = 0; i < sizeof not_bidi / sizeof not_bidi[0]; i++)
+		CHECK(!utf8_is_bidi_control(not_bidi[i]));
+	CHECK(!utf8_has_bidi_control(S("שלום עולם مرحبا привет")));
+	CHECK(utf8_has_bidi_control(S("alice\xe2\x80\xaegnp.exe")));
+	CHECK(utf8_has_bidi_control(S("\xe2\xe2\x80\xaegnp"))); /* after an ill-formed byte */
+	CHECK(!utf8_has_bidi_control(S("\xe2\x80")));
+}
+
 TEST(nul_and_control)
 {
 	CHECK(utf8_has_nul(S("a\0b")));

@@ -12,7 +12,7 @@ static const char *no_x(const char *s, size_t len)
 	return memchr(s, 'x', len) ? "must not contain x" : NULL;
 }
 static const struct field_spec specs[F__MAX] = {
-	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM, 1, 5, no_x},
+	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM | FIELD_NAME, 1, 5, no_x},
 	[F_ID] = {"id", FIELD_ID, 0, 0, 0, NULL},
 	[F_COUNT] = {"count", FIELD_INT, 0, 1, 100, NULL},
 	[F_FLAG] = {"flag", FIELD_BOOL, 0, 0, 0, NULL},
@@ -150,6 +150,29 @@ TEST(form_errors)
 	arena_free(a);
 }
 
+TEST(names_refuse_bidi_controls)
+{
+	struct arena *a = arena_new();
+	struct field_value f[F__MAX];
+	char errs[512];
+	/* U+202E in a name: refused, by JSON and by form alike. */
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"ab\u202ec\"}", f, errs, sizeof errs), 1);
+	CHECK(strstr(errs, "\"name\":\"must not contain bidirectional control characters\"") != NULL);
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"\u2066ab\"}", f, errs, sizeof errs), 1);
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"a\u200fb\"}", f, errs, sizeof errs), 1);
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"a\u061cb\"}", f, errs, sizeof errs), 1);
+	struct field_errors fe = {0};
+	const char body[] = "name=ab%E2%80%AEc";
+	CHECK_INT_EQ(valid_form(a, body, sizeof body - 1, specs, F__MAX, f, &fe), 1);
+	field_errors_free(&fe);
+	/* Right-to-left letters are fine; text (not a name) keeps the marks. */
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"\u05e9\u05dc\u05d5\u05dd\"}", f, errs, sizeof errs), 0);
+	CHECK_INT_EQ(run_json(a, "{\"name\":\"a\",\"text\":\"\u202eab\u202c\"}", f, errs,
+			      sizeof errs),
+		     0);
+	arena_free(a);
+}
+
 TEST(form_invalid_utf8)
 {
 	struct arena *a = arena_new();
@@ -159,6 +182,34 @@ TEST(form_invalid_utf8)
 	CHECK_INT_EQ(valid_form(a, body, sizeof body - 1, specs, F__MAX, f, &errs), 1);
 	CHECK(strstr(buf_cstr(&errs.json), "UTF-8") != NULL);
 	field_errors_free(&errs);
+	arena_free(a);
+}
+
+TEST(form_repeat)
+{
+	struct arena *a = arena_new();
+	const char *r;
+#define REPEAT(body) valid_form_repeat(a, body, sizeof body - 1)
+	CHECK(REPEAT("") == NULL);
+	CHECK(REPEAT("a=1&b=2&&c&grant=x") == NULL);
+	CHECK(REPEAT("ab=1&a=1&b") == NULL);
+	r = REPEAT("grant_type=password&username=u&grant_type=password");
+	CHECK(r && !strcmp(r, "grant_type"));
+	/* Names compare decoded; with no value or an empty one alike. */
+	r = REPEAT("scope=a&sc%6Fpe=b");
+	CHECK(r && !strcmp(r, "scope"));
+	r = REPEAT("a+b=1&a%20b");
+	CHECK(r && !strcmp(r, "a b"));
+	r = REPEAT("x=&y&x");
+	CHECK(r && !strcmp(r, "x"));
+	/* A malformed escape is compared as sent. */
+	r = REPEAT("%zz=1&%zz=2");
+	CHECK(r && !strcmp(r, "%zz"));
+	CHECK(REPEAT("%zz=1&%zZ=2") == NULL);
+	CHECK(REPEAT("&&&") == NULL);
+	r = REPEAT("=1&=2");
+	CHECK(r && !strcmp(r, ""));
+#undef REPEAT
 	arena_free(a);
 }
 
