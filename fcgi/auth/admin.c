@@ -101,8 +101,7 @@ void handle_admin_update_user(struct http_req *req)
 
 enum { DEL_SINCE, DEL__MAX };
 static const struct field_spec delete_fields[DEL__MAX] = {
-	/* Its form is checked where it is read as a time (admin.sql). */
-	[DEL_SINCE] = {"since", FIELD_STRING, 0, 1, 64, NULL},
+	[DEL_SINCE] = {"since", FIELD_STRING, 0, 20, 40, valid_rfc3339},
 };
 
 void handle_admin_delete_messages(struct http_req *req)
