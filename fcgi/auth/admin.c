@@ -17,11 +17,8 @@
 #include "storage.h"
 
 #define ADMIN_BODY_LIMIT 8192
-/* Messages soft-deleted in one transaction by DELETE
- * /api/admin/users/{id}/messages: well within the statement timeout. */
-#define ADMIN_DELETE_BATCH 500
-/* Files purged after each batch; the files program's sweep takes any more
- * (they are marked deleted already). */
+/* Files purged after each call of a deletion of messages; the files
+ * program's sweep takes any more (they are marked deleted already). */
 #define ADMIN_PURGE_LIMIT 1000
 
 static const char *check_status(const char *s, size_t len)
@@ -110,26 +107,27 @@ static const struct field_spec delete_fields[DEL__MAX] = {
 };
 
 /*
- * Soft-deletes in batches of ADMIN_DELETE_BATCH, a transaction each, until
- * a batch is not full (admin_user_messages_delete() says why). Each batch
- * wakes wsd for its events and has its files purged after its commit. A
- * batch that fails is answered as its error: those before it stay
- * deleted, and the same request again deletes the rest.
+ * Soft-deletes in calls of admin_user_messages_delete(), a transaction and
+ * at most 500 messages each (admin.sql says why), until one deletes none.
+ * Each call wakes wsd for its events and has its files purged after its
+ * commit. A call that fails is answered as its error: those before it stay
+ * deleted, and the same request again deletes the rest. A request that
+ * outlasts nginx's wait (fastcgi_read_timeout, a minute: some 40,000
+ * messages) is answered 504 by nginx while this goes on to the end.
  */
 void handle_admin_delete_messages(struct http_req *req)
 {
-	DB_STMT(admin_delete_messages, 6,
-		"SELECT status, body, event_id, n_deleted, audit_id FROM admin_user_messages_delete("
-		"admin_require(live_session_user($1, $2)), NULL, $3, $4, $5::int, $6)");
+	DB_STMT(admin_delete_messages, 4,
+		"SELECT r.status, r.body, r.event_id, (r.body->>'deleted')::int "
+		"FROM admin_user_messages_delete(admin_require(live_session_user($1, $2)), NULL, $3, $4) r");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[DEL__MAX];
 	if (!http_parse_query(req, delete_fields, DEL__MAX, f))
 		return;
-	char uid[SQLPARAM_INT_LEN], batch[SQLPARAM_INT_LEN], audit[SQLPARAM_INT_LEN];
+	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
-				req->path_str[0], f[DEL_SINCE].present ? f[DEL_SINCE].str : NULL,
-				sqlparam_int(batch, ADMIN_DELETE_BATCH), NULL};
+				req->path_str[0], f[DEL_SINCE].present ? f[DEL_SINCE].str : NULL};
 	long total = 0, n;
 	do {
 		PGresult *res = db_exec(&admin_delete_messages, params);
@@ -138,17 +136,15 @@ void handle_admin_delete_messages(struct http_req *req)
 			return;
 		}
 		n = strtol(PQgetvalue(res, 0, 3), NULL, 10);
-		if (!PQgetisnull(res, 0, 4))
-			params[5] = sqlparam_int(audit, strtoll(PQgetvalue(res, 0, 4), NULL, 10));
 		if (!PQgetisnull(res, 0, 2))
 			db_notify_events(PQgetvalue(res, 0, 2));
 		PQclear(res);
 		total += n;
-		/* The batch marked its messages' files; their bytes go now (the
+		/* The call marked its messages' files; their bytes go now (the
 		 * files program's sweep takes what this leaves). */
 		if (n > 0)
 			(void)storage_purge(0, 0, ADMIN_PURGE_LIMIT);
-	} while (n == ADMIN_DELETE_BATCH);
+	} while (n > 0);
 	char body[64];
 	int len = snprintf(body, sizeof body, "{\"deleted\":%ld}", total);
 	http_send_json(req, 200, body, (size_t)len);

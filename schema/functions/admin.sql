@@ -23,18 +23,11 @@ BEGIN
 END
 $$;
 
--- A new entry of the audit log; returns its id.
-CREATE OR REPLACE FUNCTION admin_audit_new(p_admin bigint, p_actor text, p_action text, p_target jsonb)
-RETURNS bigint LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION admin_audit_add(p_admin bigint, p_actor text, p_action text, p_target jsonb)
+RETURNS void LANGUAGE sql AS $$
 	INSERT INTO public.admin_audit (admin_id, actor, action, target)
 	VALUES (p_admin, coalesce(p_actor, (SELECT username FROM public.users WHERE id = p_admin), '?'),
 		p_action, p_target)
-	RETURNING id
-$$;
-
-CREATE OR REPLACE FUNCTION admin_audit_add(p_admin bigint, p_actor text, p_action text, p_target jsonb)
-RETURNS void LANGUAGE sql AS $$
-	SELECT public.admin_audit_new(p_admin, p_actor, p_action, p_target)
 $$;
 
 -- The admin's User: the user's own view (email, role) and what only an
@@ -123,26 +116,24 @@ $$;
 -- messages created at or after p_since (all when NULL; text of the form
 -- of an RFC 3339 time, which the program checked) with their files, each
 -- as DELETE /api/messages/{id} does (message_soft_delete(): the same
--- message.deleted events, so that clients update live).
+-- message.deleted events, so that clients update live). Returns
+-- {"deleted": N} and the last event.
 --
--- At most p_limit a call, each call its own transaction: the program
--- calls again while a call deletes p_limit (fcgi/auth/admin.c). A
--- spammer's tens of thousands of messages do not fit in one statement's
--- time (the application role's statement_timeout), and a call that fails
--- leaves those before it deleted, so that the request again takes up the
--- rest. The audit log has one entry for the request: the first call that
--- deletes writes it (p_audit_id NULL), the next ones add their count to
--- its "deleted". Returns the reply of the call, how many it deleted, and
--- the entry.
+-- At most 500 a call, each call its own transaction, with its own entry
+-- in the audit log: the program calls again until a call deletes none
+-- (fcgi/auth/admin.c). A spammer's tens of thousands of messages do not
+-- fit in one statement's time (the application role's statement_timeout:
+-- 20,000 took 29 s), and a call that fails leaves those before it
+-- deleted and recorded, so that the request again takes up the rest.
 CREATE OR REPLACE FUNCTION admin_user_messages_delete(p_admin bigint, p_actor text, p_target bigint,
-						      p_since text, p_limit int, p_audit_id bigint,
-						      OUT status int, OUT body jsonb, OUT event_id bigint,
-						      OUT n_deleted int, OUT audit_id bigint)
+						      p_since text) RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
 	u public.users;
 	since timestamptz;
 	m public.messages;
+	n int := 0;
+	ev bigint;
 BEGIN
 	SELECT * INTO u FROM public.users WHERE id = p_target;
 	IF NOT FOUND THEN
@@ -155,28 +146,21 @@ BEGIN
 	EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
 		PERFORM public.api_field_error('since', 'must be an RFC 3339 timestamp');
 	END;
-	n_deleted := 0;
 	-- In id order, the order every path locks messages and chats in.
 	FOR m IN SELECT * FROM public.messages
 		 WHERE sender_id = u.id AND kind <> 'service' AND deleted_at IS NULL
 		   AND (since IS NULL OR created_at >= since)
-		 ORDER BY id LIMIT p_limit FOR NO KEY UPDATE
+		 ORDER BY id LIMIT 500 FOR NO KEY UPDATE
 	LOOP
-		event_id := public.message_soft_delete(m);
-		n_deleted := n_deleted + 1;
+		ev := public.message_soft_delete(m);
+		n := n + 1;
 	END LOOP;
-	audit_id := p_audit_id;
-	IF n_deleted > 0 AND audit_id IS NULL THEN
-		audit_id := public.admin_audit_new(p_admin, p_actor, 'user.messages_delete',
+	IF n > 0 THEN
+		PERFORM public.admin_audit_add(p_admin, p_actor, 'user.messages_delete',
 			jsonb_build_object('user_id', u.id, 'username', u.username,
-					   'since', public.api_ts(since), 'deleted', n_deleted));
-	ELSIF n_deleted > 0 THEN
-		UPDATE public.admin_audit a
-		SET target = jsonb_set(a.target, '{deleted}', to_jsonb((a.target->>'deleted')::int + n_deleted))
-		WHERE a.id = audit_id;
+					   'since', public.api_ts(since), 'deleted', n));
 	END IF;
-	status := 200;
-	body := jsonb_build_object('deleted', n_deleted);
+	RETURN (200, jsonb_build_object('deleted', n), ev)::public.api_reply;
 END
 $$;
 

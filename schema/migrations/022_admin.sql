@@ -30,7 +30,3 @@ CREATE TABLE IF NOT EXISTS admin_audit (
 -- A user's messages: the admin list's messages_count and DELETE
 -- /api/admin/users/{id}/messages?since= (messages_chat starts with the chat).
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender_id, created_at);
-
--- admin_user_messages_delete() of c07849c (one statement for all of a
--- user's messages) now works in batches and takes two more arguments.
-DROP FUNCTION IF EXISTS admin_user_messages_delete(bigint, text, bigint, text);
