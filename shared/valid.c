@@ -40,6 +40,37 @@ bool valid_parse_id(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
+static bool digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+const char *valid_rfc3339(const char *s, size_t len)
+{
+	static const char *const bad = "must be an RFC 3339 timestamp";
+	if (len < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
+	    s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+		return bad;
+	size_t i = 19;
+	if (s[i] == '.') {
+		size_t start = ++i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start || i - start > 9)
+			return bad;
+	}
+	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
+		return NULL;
+	if (i + 6 == len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
+	    s[i + 3] == ':' && digits(s + i + 4, 2))
+		return NULL;
+	return bad;
+}
+
 /* Parses an optionally negative decimal integer. */
 static bool parse_int(const char *s, size_t len, int64_t *out)
 {

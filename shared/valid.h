@@ -67,6 +67,12 @@ struct field_errors {
 void field_errors_add(struct field_errors *errs, const char *field, const char *message);
 void field_errors_free(struct field_errors *errs);
 
+/* A field check (field_spec.check): NULL when s has the form of an RFC
+ * 3339 date-time (section 5.6): YYYY-MM-DDTHH:MM:SS, an optional fraction
+ * of up to 9 digits, then Z or an offset. Whether the date exists (a 30
+ * February) is the database's check, where it reads the value. */
+const char *valid_rfc3339(const char *s, size_t len);
+
 /* Validates obj against n specs into out[n]; returns the number of errors
  * added to errs. Unknown members are ignored (the contract can grow). */
 int valid_json_object(struct arena *a, json_object *obj, const struct field_spec *specs,

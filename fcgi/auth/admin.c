@@ -6,6 +6,8 @@
  * passes its caller through admin_require(), so a plain user gets 403
  * admin_only on every route before any id is looked at.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -15,8 +17,8 @@
 #include "storage.h"
 
 #define ADMIN_BODY_LIMIT 8192
-/* Files purged right after a deletion of messages; the files program's
- * sweep finishes any more (they are marked deleted already). */
+/* Files purged after each call of a deletion of messages; the files
+ * program's sweep takes any more (they are marked deleted already). */
 #define ADMIN_PURGE_LIMIT 1000
 
 static const char *check_status(const char *s, size_t len)
@@ -101,15 +103,23 @@ void handle_admin_update_user(struct http_req *req)
 
 enum { DEL_SINCE, DEL__MAX };
 static const struct field_spec delete_fields[DEL__MAX] = {
-	/* Its form is checked where it is read as a time (admin.sql). */
-	[DEL_SINCE] = {"since", FIELD_STRING, 0, 1, 64, NULL},
+	[DEL_SINCE] = {"since", FIELD_STRING, 0, 20, 40, valid_rfc3339},
 };
 
+/*
+ * Soft-deletes in calls of admin_user_messages_delete(), a transaction and
+ * at most 500 messages each (admin.sql says why), until one deletes none.
+ * Each call wakes wsd for its events and has its files purged after its
+ * commit. A call that fails is answered as its error: those before it stay
+ * deleted, and the same request again deletes the rest. A request that
+ * outlasts nginx's wait (fastcgi_read_timeout, a minute: some 40,000
+ * messages) is answered 504 by nginx while this goes on to the end.
+ */
 void handle_admin_delete_messages(struct http_req *req)
 {
 	DB_STMT(admin_delete_messages, 4,
-		"SELECT status, body, event_id FROM admin_user_messages_delete("
-		"admin_require(live_session_user($1, $2)), NULL, $3, $4)");
+		"SELECT r.status, r.body, r.event_id, (r.body->>'deleted')::int "
+		"FROM admin_user_messages_delete(admin_require(live_session_user($1, $2)), NULL, $3, $4) r");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[DEL__MAX];
@@ -118,9 +128,26 @@ void handle_admin_delete_messages(struct http_req *req)
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
 				req->path_str[0], f[DEL_SINCE].present ? f[DEL_SINCE].str : NULL};
-	if (reply_send(req, db_exec(&admin_delete_messages, params)) == 200)
-		/* The deletion marked the messages' files; their bytes go now. */
-		(void)storage_purge(0, 0, ADMIN_PURGE_LIMIT);
+	long total = 0, n;
+	do {
+		PGresult *res = db_exec(&admin_delete_messages, params);
+		if (!db_ok(res)) {
+			reply_db_problem(req, res);
+			return;
+		}
+		n = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+		if (!PQgetisnull(res, 0, 2))
+			db_notify_events(PQgetvalue(res, 0, 2));
+		PQclear(res);
+		total += n;
+		/* The call marked its messages' files; their bytes go now (the
+		 * files program's sweep takes what this leaves). */
+		if (n > 0)
+			(void)storage_purge(0, 0, ADMIN_PURGE_LIMIT);
+	} while (n > 0);
+	char body[64];
+	int len = snprintf(body, sizeof body, "{\"deleted\":%ld}", total);
+	http_send_json(req, 200, body, (size_t)len);
 }
 
 enum { REPORTS_STATUS, REPORTS__MAX };

@@ -34,43 +34,9 @@ void handle_unpin(struct http_req *req)
 	pin(req, false);
 }
 
-static bool digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-/* NULL when s has the form of an RFC 3339 date-time (section 5.6):
- * YYYY-MM-DDTHH:MM:SS, optional fraction, then Z or an offset. Whether the
- * date exists is the database's check. */
-static const char *check_timestamp(const char *s, size_t len)
-{
-	static const char *const bad = "must be an RFC 3339 timestamp";
-	if (len < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-	    !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
-	    s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
-		return bad;
-	size_t i = 19;
-	if (s[i] == '.') {
-		size_t start = ++i;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == start || i - start > 9)
-			return bad;
-	}
-	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
-		return NULL;
-	if (i + 6 == len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
-	    s[i + 3] == ':' && digits(s + i + 4, 2))
-		return NULL;
-	return bad;
-}
-
 enum { SET_MUTED_UNTIL, SET_NOTIFY, SET__MAX };
 static const struct field_spec settings_fields[SET__MAX] = {
-	[SET_MUTED_UNTIL] = {"muted_until", FIELD_STRING, FIELD_NULLABLE, 20, 40, check_timestamp},
+	[SET_MUTED_UNTIL] = {"muted_until", FIELD_STRING, FIELD_NULLABLE, 20, 40, valid_rfc3339},
 	[SET_NOTIFY] = {"notify", FIELD_STRING, 0, 3, 8, valid_notify_level},
 };
 

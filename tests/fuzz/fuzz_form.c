@@ -39,7 +39,7 @@ static const char *no_x(const char *s, size_t len)
 	return memchr(s, 'x', len) ? "must not contain x" : NULL;
 }
 
-enum { F_NAME, F_TEXT, F_BIG, F_SPACED, F_ID, F_N, F_FLAG, F_IDS, F__MAX };
+enum { F_NAME, F_TEXT, F_BIG, F_SPACED, F_ID, F_N, F_FLAG, F_IDS, F_TIME, F__MAX };
 static const struct field_spec specs[F__MAX] = {
 	[F_NAME] = {"name", FIELD_STRING, FIELD_REQUIRED | FIELD_TRIM | FIELD_NAME, 1, 8, no_x},
 	[F_TEXT] = {"text", FIELD_STRING, FIELD_RAW, 0, 16, NULL},
@@ -49,6 +49,7 @@ static const struct field_spec specs[F__MAX] = {
 	[F_N] = {"n", FIELD_INT, 0, -5, 5, NULL},
 	[F_FLAG] = {"flag", FIELD_BOOL, 0, 0, 0, NULL},
 	[F_IDS] = {"ids", FIELD_ID_ARRAY, 0, 0, 3, NULL},
+	[F_TIME] = {"time", FIELD_STRING, 0, 0, 40, valid_rfc3339},
 };
 
 /* The fields named in errs (a bit each); aborts unless errs is a JSON

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from chatkit import TIMESTAMP, assert_message, assert_problem, direct, history, send, uid
+from chatkit import (TIMESTAMP, assert_message, assert_problem, direct, events, history, kinds, last_event_id,
+                     send, uid)
 
 ADMIN_USER_KEYS = {"id", "username", "display_name", "about", "avatar_url", "created_at", "online",
                    "last_seen_at", "email", "role", "status", "messages_count", "storage_bytes"}
@@ -227,6 +228,25 @@ def test_delete_messages(api, stack, new_user, admin, ws):
                                          token=admin), 422)
         assert set(body["errors"]) == {"since"}, bad
     assert_problem(api.delete("/api/admin/users/99999999/messages", token=admin), 404, "user_not_found")
+
+
+def test_delete_many_messages_in_batches(api, stack, new_user, admin, ws):
+    """More than a call deletes (admin.sql, 500 a transaction): all go in
+    one request, each with its event; each call is in the audit log."""
+    alice, bob = new_user("alice"), new_user("bob")
+    chat = direct(api, alice, bob)
+    stack.psql("SELECT message_append(%s, %s, 'text', 'spam ' || g) FROM generate_series(1, 1100) g",
+               chat["id"], uid(bob))
+    since = last_event_id(stack)
+    r = api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin)
+    assert r.status_code == 200 and r.json() == {"deleted": 1100}, r.text
+    assert kinds(events(stack, chat["id"], since)) == ["message.deleted"] * 1100
+    entries = api.get("/api/admin/audit?limit=4", token=admin).json()["entries"]
+    assert [(e["action"], e["target"].get("user_id"), e["target"].get("deleted")) for e in entries[:3]] == [
+        ("user.messages_delete", uid(bob), n) for n in (100, 500, 500)]
+    assert entries[3]["target"].get("user_id") != uid(bob)
+    assert stack.psql("SELECT count(*) FROM messages WHERE sender_id = %s AND deleted_at IS NULL",
+                      uid(bob)) == [(0,)]
 
 
 def test_reports(api, stack, new_user, admin):

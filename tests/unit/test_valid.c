@@ -246,3 +246,22 @@ TEST(parse_id)
 	CHECK(!valid_parse_id("", 0, &v));
 	CHECK(!valid_parse_id("12345678901234567890", 20, &v));
 }
+
+TEST(rfc3339_form)
+{
+	static const char *const good[] = {
+		"2026-01-31T12:00:00Z", "2026-01-31t12:00:00z", "2026-01-31T12:00:00.5Z",
+		"2026-01-31T12:00:00.123456789+02:00", "2026-02-30T99:99:99-00:00",
+	};
+	static const char *const bad[] = {
+		"2026-01-31", "2026-01-31T12:00:00", "2026-01-31 12:00:00Z", "2026-01-31T12:00:00.Z",
+		"2026-01-31T12:00:00.1234567890Z", "2026-01-31T12:00:00+0200", "2026-1-31T12:00:00Z",
+		"now", "yesterday", "2026-01-31T12:00:00Zx", "+2026-01-31T12:00:00Z",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		CHECK(valid_rfc3339(good[i], strlen(good[i])) == NULL);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(valid_rfc3339(bad[i], strlen(bad[i])) != NULL);
+	/* The length is the bound, not a NUL. */
+	CHECK(valid_rfc3339("2026-01-31T12:00:00Z", 19) != NULL);
+}
