@@ -548,7 +548,11 @@ END
 $$;
 
 -- PATCH /api/messages/{id} {text}: the sender only; 409 once deleted.
-CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean)
+-- An edit takes a token of the sender's send bucket (send_throttle): each
+-- one is broadcast to every member like a new message, so a burst of them
+-- costs the same.
+CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean,
+			 p_rate double precision, p_burst double precision)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages := public.message_visible(p_message_id, p_user, 'update');
@@ -563,6 +567,7 @@ BEGIN
 	IF p_blank AND public.message_attachments(m.id) = '[]'::jsonb THEN
 		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
 	END IF;
+	PERFORM public.send_throttle(p_user, p_rate, p_burst);
 	UPDATE public.messages SET text = p_text, edited_at = now(),
 		mentions = public.message_mentions(m.chat_id, p_text)
 	WHERE id = m.id RETURNING * INTO m;
@@ -603,12 +608,17 @@ $$;
 -- only a change emits reaction.updated, whose data extends the contract's
 -- {message_id, reactions} with the user_id, emoji and added of the change,
 -- so that clients can keep their own "me" flags.
-CREATE OR REPLACE FUNCTION message_react(p_user bigint, p_message_id bigint, p_emoji text, p_add boolean)
+CREATE OR REPLACE FUNCTION message_react(p_user bigint, p_message_id bigint, p_emoji text, p_add boolean,
+			  p_rate double precision, p_burst double precision)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages := public.message_visible(p_message_id, p_user, 'share');
 	ev bigint;
 BEGIN
+	-- Adding and taking back alike, even when it changes nothing: each
+	-- answer a client can get in a loop costs a token of its send bucket
+	-- (send_throttle), as a reaction event goes to every member.
+	PERFORM public.send_throttle(p_user, p_rate, p_burst);
 	IF p_add THEN
 		IF m.deleted_at IS NOT NULL THEN
 			PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');
