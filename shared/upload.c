@@ -5,13 +5,17 @@
 #include <magic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "multipart.h"
+#include "reply.h"
+#include "sqlparam.h"
 #include "utf8.h"
 #include "valid.h"
 
@@ -23,6 +27,7 @@
 #define UPLOAD_HEADER_LINE 4096
 #define UPLOAD_DEFAULT_FILE_SIZE (25L * 1024 * 1024)
 #define UPLOAD_DEFAULT_FILES 10
+#define UPLOAD_DEFAULT_QUOTA_MB 2048
 
 static magic_t magic_cookie;
 
@@ -58,6 +63,19 @@ uint64_t upload_max_file_size(void)
 size_t upload_max_files(void)
 {
 	return (size_t)config_int("MSGR_MAX_FILES", UPLOAD_DEFAULT_FILES, 1, 100);
+}
+
+uint64_t upload_user_quota(void)
+{
+	/* At most 1 PiB: the bytes then still fit a bigint with room to add. */
+	return (uint64_t)config_int("MSGR_USER_QUOTA_MB", UPLOAD_DEFAULT_QUOTA_MB, 0,
+				    1L << 30) * 1024 * 1024;
+}
+
+const char *upload_quota_param(char buf[SQLPARAM_INT_LEN])
+{
+	uint64_t q = upload_user_quota();
+	return q ? sqlparam_int(buf, (int64_t)q) : NULL;
 }
 
 /* ---- names ----------------------------------------------------------------- */
@@ -149,6 +167,9 @@ struct receive {
 	char *field_data;
 	size_t field_len;
 	size_t head_len; /* bytes of the current file in head[] */
+	bool quota;      /* the caller has a storage quota: */
+	uint64_t room;   /* what it leaves for this request's files */
+	uint64_t stored; /* the bytes of this request's files so far */
 	/* The problem a callback chose when it stopped the parser. */
 	int status;
 	const char *code;
@@ -181,6 +202,47 @@ static enum msgr_err storage_failed(struct receive *rc, int errnum)
 		return stop(rc, 507, "insufficient_storage", MSGR_ERR_IO,
 			    "the server has no room for this upload");
 	return stop(rc, 500, "storage_failed", MSGR_ERR_IO, "the upload could not be stored");
+}
+
+static enum msgr_err quota_exceeded(struct receive *rc)
+{
+	return stop(rc, 413, "quota_exceeded", MSGR_ERR_LIMIT,
+		    "your files may take at most %" PRIu64 " bytes of storage; %" PRIu64
+		    " are left",
+		    upload_user_quota(), rc->room);
+}
+
+/*
+ * Reads what the caller's quota leaves (rc->room) and refuses a body that
+ * says it is longer, before reading it. Returns false when it answered.
+ */
+static bool check_quota(struct receive *rc)
+{
+	DB_STMT(storage_used, 2, "SELECT user_storage_bytes(live_session_user($1, $2))");
+	struct http_req *req = rc->req;
+	uint64_t quota = upload_user_quota();
+	if (!quota || req->user_id <= 0)
+		return true;
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
+	PGresult *res = db_exec(&storage_used, params);
+	if (!db_ok(res)) {
+		http_discard_body(req);
+		reply_db_problem(req, res);
+		return false;
+	}
+	uint64_t used = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	rc->quota = true;
+	rc->room = used < quota ? quota - used : 0;
+	const char *cl = http_param(req, "CONTENT_LENGTH");
+	if (cl && *cl && strtoull(cl, NULL, 10) > rc->room) {
+		http_discard_body(req);
+		(void)quota_exceeded(rc);
+		http_problem(req, 413, rc->code, "%s", rc->detail);
+		return false;
+	}
+	return true;
 }
 
 static bool is_file_part(const struct mp_part *part)
@@ -253,6 +315,9 @@ static enum msgr_err on_data(void *ctx, const struct mp_part *part, const char *
 			return stop(rc, 413, "file_too_large", MSGR_ERR_TOO_LARGE,
 				    "a file may have at most %" PRIu64 " bytes",
 				    rc->opts->max_file_size);
+		if (rc->quota && len > rc->room - rc->stored)
+			return quota_exceeded(rc);
+		rc->stored += len;
 		f->size += len;
 		if (rc->head_len < sizeof head) {
 			size_t take = sizeof head - rc->head_len;
@@ -390,6 +455,8 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 	up->files = arena_alloc(req->arena, (opts->max_files ? opts->max_files : 1) *
 						    sizeof *up->files);
 	struct receive rc = {.req = req, .opts = opts, .up = up, .fd = -1};
+	if (!check_quota(&rc))
+		return false;
 	static const struct mp_callbacks cb = {on_begin, on_data, on_end};
 	struct mp_limits lim = {
 		.max_header_line = UPLOAD_HEADER_LINE,

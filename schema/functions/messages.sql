@@ -356,13 +356,15 @@ $$;
 -- POST /api/chats/{id}/messages as multipart/form-data: the files the
 -- program received (the arrays of upload_sql_arrays(), shared/upload.h)
 -- become uploads of the sender (files_add() of files.sql) and the new
--- message's attachments, in the same transaction. A repeated client_id
+-- message's attachments, in the same transaction (within p_quota, as
+-- files_add() checks it). A repeated client_id
 -- returns the first message and stores no file.
 CREATE OR REPLACE FUNCTION message_send_upload(p_user bigint, p_chat_id bigint, p_text text,
 				    p_blank boolean, p_client_id text, p_names text[],
 				    p_sizes bigint[], p_mimes text[], p_keys text[],
 				    p_max_files int, p_rate double precision,
-				    p_burst double precision, p_reply_to bigint DEFAULT NULL)
+				    p_burst double precision, p_reply_to bigint DEFAULT NULL,
+				    p_quota bigint DEFAULT NULL)
 RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -377,7 +379,7 @@ BEGIN
 			SELECT 1 FROM public.messages WHERE chat_id = p_chat_id
 			AND sender_id = p_user AND client_id = p_client_id)) THEN
 		SELECT array_agg(f.id ORDER BY f.id) INTO ids
-		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys) f;
+		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys, p_quota) f;
 	END IF;
 	RETURN public.message_send(p_user, p_chat_id, p_text, p_blank, p_client_id, ids, p_max_files,
 			    p_rate, p_burst, p_reply_to);
