@@ -161,7 +161,7 @@ struct receive {
 	struct http_req *req;
 	const struct upload_opts *opts;
 	struct upload *up;
-	int fd;                     /* the file being written, or -1 */
+	struct upload_file *file;   /* the file being written, or NULL */
 	bool empty_filename;        /* its part said filename="" */
 	struct upload_field *field; /* the plain field being read, or NULL */
 	char *field_data;
@@ -260,12 +260,13 @@ static enum msgr_err on_begin(void *ctx, const struct mp_part *part)
 				    "a request may carry at most %zu file%s", rc->opts->max_files,
 				    rc->opts->max_files == 1 ? "" : "s");
 		struct upload_file *f = &up->files[up->nfiles];
-		*f = (struct upload_file){0};
+		*f = (struct upload_file){.fd = -1};
 		if (storage_new_key(f->key) != MSGR_OK)
 			return storage_failed(rc, 0);
-		if (storage_create_temp(f->key, &rc->fd) != MSGR_OK)
+		if (storage_create_temp(f->key, &f->fd) != MSGR_OK)
 			return storage_failed(rc, errno);
 		up->nfiles++; /* from now on upload_discard() removes it */
+		rc->file = f;
 		rc->empty_filename = part->filename && part->filename_len == 0;
 		f->name = upload_clean_name(rc->req->arena, part->filename ? part->filename : "",
 					    part->filename ? part->filename_len : 0, &f->name_len);
@@ -309,8 +310,8 @@ static enum msgr_err on_data(void *ctx, const struct mp_part *part, const char *
 			     size_t len)
 {
 	struct receive *rc = ctx;
-	if (rc->fd >= 0) {
-		struct upload_file *f = &rc->up->files[rc->up->nfiles - 1];
+	if (rc->file) {
+		struct upload_file *f = rc->file;
 		if (len > rc->opts->max_file_size - f->size)
 			return stop(rc, 413, "file_too_large", MSGR_ERR_TOO_LARGE,
 				    "a file may have at most %" PRIu64 " bytes",
@@ -325,7 +326,7 @@ static enum msgr_err on_data(void *ctx, const struct mp_part *part, const char *
 			memcpy(head + rc->head_len, data, take);
 			rc->head_len += take;
 		}
-		if (write_all(rc->fd, data, len) != MSGR_OK) {
+		if (write_all(f->fd, data, len) != MSGR_OK) {
 			int e = errno;
 			log_error("could not write upload %s: %s", f->key, strerror(e));
 			return storage_failed(rc, e);
@@ -370,16 +371,16 @@ static enum msgr_err on_end(void *ctx, const struct mp_part *part)
 {
 	struct receive *rc = ctx;
 	(void)part;
-	if (rc->fd >= 0) {
+	if (rc->file) {
 		struct upload *up = rc->up;
-		struct upload_file *f = &up->files[up->nfiles - 1];
-		int fd = rc->fd;
-		rc->fd = -1;
-		if (storage_sync_close(fd) != MSGR_OK)
+		struct upload_file *f = rc->file;
+		rc->file = NULL;
+		if (storage_sync(f->fd) != MSGR_OK)
 			return storage_failed(rc, errno);
 		if (rc->empty_filename && f->size == 0) {
 			/* A file input left empty: no file. */
-			storage_remove_temp(f->key);
+			storage_remove_temp(f->key, f->fd);
+			f->fd = -1;
 			up->nfiles--;
 			return MSGR_OK;
 		}
@@ -454,7 +455,7 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 	}
 	up->files = arena_alloc(req->arena, (opts->max_files ? opts->max_files : 1) *
 						    sizeof *up->files);
-	struct receive rc = {.req = req, .opts = opts, .up = up, .fd = -1};
+	struct receive rc = {.req = req, .opts = opts, .up = up};
 	if (!check_quota(&rc))
 		return false;
 	static const struct mp_callbacks cb = {on_begin, on_data, on_end};
@@ -481,8 +482,6 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 		mp_parser_free(p);
 		return true;
 	}
-	if (rc.fd >= 0)
-		close(rc.fd);
 	upload_discard(up);
 	http_discard_body(req);
 	if (read_failed && err == MSGR_OK)
@@ -496,9 +495,13 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 enum msgr_err upload_publish(struct upload *up)
 {
 	const char *keys[up->nfiles ? up->nfiles : 1];
-	for (size_t i = 0; i < up->nfiles; i++)
+	int fds[up->nfiles ? up->nfiles : 1];
+	for (size_t i = 0; i < up->nfiles; i++) {
 		keys[i] = up->files[i].key;
-	enum msgr_err err = storage_publish(keys, up->nfiles);
+		fds[i] = up->files[i].fd;
+		up->files[i].fd = -1; /* storage_publish() closes them */
+	}
+	enum msgr_err err = storage_publish(keys, fds, up->nfiles);
 	/* Even a partly failed publish leaves some files under their keys. */
 	up->published = true;
 	return err;
@@ -507,7 +510,8 @@ enum msgr_err upload_publish(struct upload *up)
 void upload_discard(struct upload *up)
 {
 	for (size_t i = 0; i < up->nfiles; i++) {
-		storage_remove_temp(up->files[i].key);
+		storage_remove_temp(up->files[i].key, up->files[i].fd);
+		up->files[i].fd = -1;
 		if (up->published)
 			storage_remove(up->files[i].key);
 	}

@@ -14,8 +14,11 @@
  * On any failure the caller calls upload_discard(), which removes what is
  * on disk, temporary or published: a failed request stores nothing.
  *
- * Everything is allocated in the request's arena; the files' descriptors
- * are closed before upload_receive() returns.
+ * Everything is allocated in the request's arena. The files' descriptors
+ * stay open until upload_publish() or upload_discard(), one of which the
+ * caller must call after a successful upload_receive(): a file is unnamed
+ * until published (storage.h), so a worker that dies meanwhile leaves
+ * nothing on disk.
  */
 #ifndef MSGR_UPLOAD_H
 #define MSGR_UPLOAD_H
@@ -36,6 +39,7 @@
 
 struct upload_file {
 	char key[STORAGE_KEY_LEN + 1];
+	int fd; /* open from its part until upload_publish() or upload_discard() */
 	const char *name; /* cleaned, NUL-terminated */
 	size_t name_len;
 	uint64_t size;

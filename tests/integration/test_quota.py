@@ -7,12 +7,11 @@ The files and messages programs run here with a quota of 1 MiB."""
 
 import concurrent.futures
 import os
-import socket
-import struct
 import threading
 
 import pytest
 
+from fcgikit import fcgi_request
 from test_files import assert_problem, direct_chat, multipart, png, stored_names, upload
 
 QUOTA = 1024 * 1024
@@ -96,46 +95,6 @@ def test_refused_from_the_content_length_before_the_body_is_read(api, stack, new
 # ---- a request without a length, straight to the program's FastCGI socket -------------
 # nginx always passes one (it reads the whole body first), so only a
 # FastCGI client of our own can leave it out.
-
-
-def fcgi_record(kind, content, request_id=1):
-    return struct.pack(">BBHHBx", 1, kind, request_id, len(content), 0) + content
-
-
-def fcgi_params(params):
-    out = b""
-    for k, v in params.items():
-        k, v = k.encode(), v.encode()
-        for n in (len(k), len(v)):
-            out += struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
-        out += k + v
-    return out
-
-
-def fcgi_request(path, params, body):
-    """One request to the unix socket path; returns the raw CGI answer."""
-    out = fcgi_record(1, struct.pack(">HB5x", 1, 0))  # BEGIN_REQUEST, RESPONDER
-    out += fcgi_record(4, fcgi_params(params)) + fcgi_record(4, b"")
-    for i in range(0, len(body), 65535):
-        out += fcgi_record(5, body[i:i + 65535])
-    out += fcgi_record(5, b"")
-    answer = b""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(30)
-        s.connect(str(path))
-        s.sendall(out)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    while len(data) >= 8:
-        _, kind, _, n, pad = struct.unpack(">BBHHB", data[:7])
-        if kind == 6:  # STDOUT
-            answer += data[8:8 + n]
-        data = data[8 + n + pad:]
-    return answer
 
 
 def test_without_a_length_it_stops_at_the_quota_and_stores_nothing(api, stack, new_user):
