@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* O_TMPFILE */
 #include "storage.h"
 
 #include <dirent.h>
@@ -80,10 +81,29 @@ static void temp_name(const char *key, char out[STORAGE_NAME_MAX])
 	snprintf(out, STORAGE_NAME_MAX, "%s%s", STORAGE_TMP_PREFIX, key);
 }
 
+/* Whether the directory takes unnamed files; cleared at the first refusal
+ * (logged once). */
+static bool tmpfile_works = true;
+
 enum msgr_err storage_create_temp(const char *key, int *fd)
 {
 	if (storage_init() != MSGR_OK)
 		return MSGR_ERR_IO;
+	if (tmpfile_works) {
+		*fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, STORAGE_FILE_MODE);
+		if (*fd >= 0)
+			return MSGR_OK;
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+			log_error("could not create an upload in \"%s\": %s", dir_path,
+				  strerror(errno));
+			return MSGR_ERR_IO;
+		}
+		log_info("the storage directory \"%s\" takes no unnamed files (O_TMPFILE: %s): "
+			 "uploads are written under temporary names, which a worker that dies "
+			 "leaves for the hourly sweep",
+			 dir_path, strerror(errno));
+		tmpfile_works = false;
+	}
 	char name[STORAGE_NAME_MAX];
 	temp_name(key, name);
 	*fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -96,39 +116,59 @@ enum msgr_err storage_create_temp(const char *key, int *fd)
 	return MSGR_OK;
 }
 
-enum msgr_err storage_sync_close(int fd)
+enum msgr_err storage_sync(int fd)
 {
-	enum msgr_err err = MSGR_OK;
 	if (fsync(fd) != 0) {
 		log_error("could not sync an upload in \"%s\": %s", dir_path, strerror(errno));
-		err = MSGR_ERR_IO;
+		return MSGR_ERR_IO;
 	}
-	if (close(fd) != 0 && err == MSGR_OK) {
-		log_error("could not close an upload in \"%s\": %s", dir_path, strerror(errno));
-		err = MSGR_ERR_IO;
-	}
-	return err;
+	return MSGR_OK;
 }
 
-enum msgr_err storage_publish(const char *const *keys, size_t n)
+/* Names the temporary file fd as key: an unnamed one (no links) is linked
+ * through /proc (linkat with AT_EMPTY_PATH needs a capability the workers
+ * do not have), a named one renamed. */
+static enum msgr_err name_temp(const char *key, int fd)
 {
-	if (storage_init() != MSGR_OK)
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		log_error("could not stat upload %s: %s", key, strerror(errno));
 		return MSGR_ERR_IO;
-	for (size_t i = 0; i < n; i++) {
-		char name[STORAGE_NAME_MAX];
-		temp_name(keys[i], name);
-		if (renameat(dir_fd, name, dir_fd, keys[i]) != 0) {
-			log_error("could not rename upload \"%s/%s\": %s", dir_path, name,
+	}
+	if (st.st_nlink == 0) {
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, dir_fd, key, AT_SYMLINK_FOLLOW) != 0) {
+			log_error("could not link upload \"%s/%s\": %s", dir_path, key,
 				  strerror(errno));
 			return MSGR_ERR_IO;
 		}
+		return MSGR_OK;
 	}
-	if (n && fsync(dir_fd) != 0) {
-		log_error("could not sync storage directory \"%s\": %s", dir_path,
+	char name[STORAGE_NAME_MAX];
+	temp_name(key, name);
+	if (renameat(dir_fd, name, dir_fd, key) != 0) {
+		log_error("could not rename upload \"%s/%s\": %s", dir_path, name,
 			  strerror(errno));
 		return MSGR_ERR_IO;
 	}
 	return MSGR_OK;
+}
+
+enum msgr_err storage_publish(const char *const *keys, const int *fds, size_t n)
+{
+	enum msgr_err err = storage_init();
+	for (size_t i = 0; i < n; i++) {
+		if (err == MSGR_OK)
+			err = name_temp(keys[i], fds[i]);
+		close(fds[i]);
+	}
+	if (err == MSGR_OK && n && fsync(dir_fd) != 0) {
+		log_error("could not sync storage directory \"%s\": %s", dir_path,
+			  strerror(errno));
+		return MSGR_ERR_IO;
+	}
+	return err;
 }
 
 static void remove_name(const char *name)
@@ -139,8 +179,12 @@ static void remove_name(const char *name)
 		log_error("could not remove \"%s/%s\": %s", dir_path, name, strerror(errno));
 }
 
-void storage_remove_temp(const char *key)
+void storage_remove_temp(const char *key, int fd)
 {
+	if (fd >= 0)
+		close(fd);
+	if (tmpfile_works)
+		return;
 	char name[STORAGE_NAME_MAX];
 	temp_name(key, name);
 	remove_name(name);

@@ -7,8 +7,13 @@
  * (X-Accel-Redirect to its internal location and the key, download.c); the
  * files table maps ids to keys.
  *
- * A file is written under a temporary name (".upload-" and random hex) and
- * renamed to its key only once complete and synced. Removing one goes the
+ * A file is written as an unnamed file of the directory (O_TMPFILE) and
+ * linked under its key only once complete and synced: the kernel frees an
+ * unnamed file when its descriptor closes, so a failed upload and a worker
+ * that dies mid-upload (even by SIGKILL) leave nothing behind. Where the
+ * file system cannot (O_TMPFILE refused) it is written under a temporary
+ * name (".upload-" and the key) and renamed instead; the sweep removes such
+ * names after an hour. Removing one goes the
  * other way round: its row is marked deleted (files.deleted_at) in the
  * transaction that drops it, and after the commit storage_purge() unlinks
  * the bytes and then deletes the row. A crash between the two leaves a
@@ -37,15 +42,19 @@ enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1]) MSGR_WUR;
 /* True when s (len bytes) has the form of a storage key. */
 bool storage_key_valid(const char *s, size_t len);
 
-/* Creates the temporary file for key, opened for writing; *fd gets it. */
+/* Creates the temporary file for key, opened for writing; *fd gets it. It
+ * stays open until storage_publish() or storage_remove_temp(): an unnamed
+ * one is nothing without it. */
 enum msgr_err storage_create_temp(const char *key, int *fd) MSGR_WUR;
-/* Flushes fd to disk (fsync) and closes it; closes it also on failure. */
-enum msgr_err storage_sync_close(int fd) MSGR_WUR;
-/* Renames the temporary file of each key to the key itself, then syncs the
- * directory so that the renames survive a crash. */
-enum msgr_err storage_publish(const char *const *keys, size_t n) MSGR_WUR;
-/* Unlinks the temporary file of key; a missing one is fine. */
-void storage_remove_temp(const char *key);
+/* Flushes fd to disk (fsync), keeping it open. */
+enum msgr_err storage_sync(int fd) MSGR_WUR;
+/* Gives the temporary file of each key (fds[i], from storage_create_temp)
+ * its key as name, closes the descriptors, then syncs the directory so that
+ * the names survive a crash. */
+enum msgr_err storage_publish(const char *const *keys, const int *fds, size_t n) MSGR_WUR;
+/* Closes fd (if >= 0) and unlinks the temporary name of key, if it has
+ * one: the temporary file is gone. */
+void storage_remove_temp(const char *key, int fd);
 /* Unlinks the stored file of key; a missing one is fine. */
 void storage_remove(const char *key);
 

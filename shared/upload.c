@@ -5,13 +5,17 @@
 #include <magic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "multipart.h"
+#include "reply.h"
+#include "sqlparam.h"
 #include "utf8.h"
 #include "valid.h"
 
@@ -23,6 +27,7 @@
 #define UPLOAD_HEADER_LINE 4096
 #define UPLOAD_DEFAULT_FILE_SIZE (25L * 1024 * 1024)
 #define UPLOAD_DEFAULT_FILES 10
+#define UPLOAD_DEFAULT_QUOTA_MB 2048
 
 static magic_t magic_cookie;
 
@@ -58,6 +63,19 @@ uint64_t upload_max_file_size(void)
 size_t upload_max_files(void)
 {
 	return (size_t)config_int("MSGR_MAX_FILES", UPLOAD_DEFAULT_FILES, 1, 100);
+}
+
+uint64_t upload_user_quota(void)
+{
+	/* At most 1 PiB: the bytes then still fit a bigint with room to add. */
+	return (uint64_t)config_int("MSGR_USER_QUOTA_MB", UPLOAD_DEFAULT_QUOTA_MB, 0,
+				    1L << 30) * 1024 * 1024;
+}
+
+const char *upload_quota_param(char buf[SQLPARAM_INT_LEN])
+{
+	uint64_t q = upload_user_quota();
+	return q ? sqlparam_int(buf, (int64_t)q) : NULL;
 }
 
 /* ---- names ----------------------------------------------------------------- */
@@ -143,12 +161,15 @@ struct receive {
 	struct http_req *req;
 	const struct upload_opts *opts;
 	struct upload *up;
-	int fd;                     /* the file being written, or -1 */
+	struct upload_file *file;   /* the file being written, or NULL */
 	bool empty_filename;        /* its part said filename="" */
 	struct upload_field *field; /* the plain field being read, or NULL */
 	char *field_data;
 	size_t field_len;
 	size_t head_len; /* bytes of the current file in head[] */
+	bool quota;      /* the caller has a storage quota: */
+	uint64_t room;   /* what it leaves for this request's files */
+	uint64_t stored; /* the bytes of this request's files so far */
 	/* The problem a callback chose when it stopped the parser. */
 	int status;
 	const char *code;
@@ -183,6 +204,47 @@ static enum msgr_err storage_failed(struct receive *rc, int errnum)
 	return stop(rc, 500, "storage_failed", MSGR_ERR_IO, "the upload could not be stored");
 }
 
+static enum msgr_err quota_exceeded(struct receive *rc)
+{
+	return stop(rc, 413, "quota_exceeded", MSGR_ERR_LIMIT,
+		    "your files may take at most %" PRIu64 " bytes of storage; %" PRIu64
+		    " are left",
+		    upload_user_quota(), rc->room);
+}
+
+/*
+ * Reads what the caller's quota leaves (rc->room) and refuses a body that
+ * says it is longer, before reading it. Returns false when it answered.
+ */
+static bool check_quota(struct receive *rc)
+{
+	DB_STMT(storage_used, 2, "SELECT user_storage_bytes(live_session_user($1, $2))");
+	struct http_req *req = rc->req;
+	uint64_t quota = upload_user_quota();
+	if (!quota || req->user_id <= 0)
+		return true;
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
+	PGresult *res = db_exec(&storage_used, params);
+	if (!db_ok(res)) {
+		http_discard_body(req);
+		reply_db_problem(req, res);
+		return false;
+	}
+	uint64_t used = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	rc->quota = true;
+	rc->room = used < quota ? quota - used : 0;
+	const char *cl = http_param(req, "CONTENT_LENGTH");
+	if (cl && *cl && strtoull(cl, NULL, 10) > rc->room) {
+		http_discard_body(req);
+		(void)quota_exceeded(rc);
+		http_problem(req, 413, rc->code, "%s", rc->detail);
+		return false;
+	}
+	return true;
+}
+
 static bool is_file_part(const struct mp_part *part)
 {
 	return part->name_len == 4 && !memcmp(part->name, "file", 4);
@@ -198,12 +260,13 @@ static enum msgr_err on_begin(void *ctx, const struct mp_part *part)
 				    "a request may carry at most %zu file%s", rc->opts->max_files,
 				    rc->opts->max_files == 1 ? "" : "s");
 		struct upload_file *f = &up->files[up->nfiles];
-		*f = (struct upload_file){0};
+		*f = (struct upload_file){.fd = -1};
 		if (storage_new_key(f->key) != MSGR_OK)
 			return storage_failed(rc, 0);
-		if (storage_create_temp(f->key, &rc->fd) != MSGR_OK)
+		if (storage_create_temp(f->key, &f->fd) != MSGR_OK)
 			return storage_failed(rc, errno);
 		up->nfiles++; /* from now on upload_discard() removes it */
+		rc->file = f;
 		rc->empty_filename = part->filename && part->filename_len == 0;
 		f->name = upload_clean_name(rc->req->arena, part->filename ? part->filename : "",
 					    part->filename ? part->filename_len : 0, &f->name_len);
@@ -247,12 +310,15 @@ static enum msgr_err on_data(void *ctx, const struct mp_part *part, const char *
 			     size_t len)
 {
 	struct receive *rc = ctx;
-	if (rc->fd >= 0) {
-		struct upload_file *f = &rc->up->files[rc->up->nfiles - 1];
+	if (rc->file) {
+		struct upload_file *f = rc->file;
 		if (len > rc->opts->max_file_size - f->size)
 			return stop(rc, 413, "file_too_large", MSGR_ERR_TOO_LARGE,
 				    "a file may have at most %" PRIu64 " bytes",
 				    rc->opts->max_file_size);
+		if (rc->quota && len > rc->room - rc->stored)
+			return quota_exceeded(rc);
+		rc->stored += len;
 		f->size += len;
 		if (rc->head_len < sizeof head) {
 			size_t take = sizeof head - rc->head_len;
@@ -260,7 +326,7 @@ static enum msgr_err on_data(void *ctx, const struct mp_part *part, const char *
 			memcpy(head + rc->head_len, data, take);
 			rc->head_len += take;
 		}
-		if (write_all(rc->fd, data, len) != MSGR_OK) {
+		if (write_all(f->fd, data, len) != MSGR_OK) {
 			int e = errno;
 			log_error("could not write upload %s: %s", f->key, strerror(e));
 			return storage_failed(rc, e);
@@ -305,16 +371,16 @@ static enum msgr_err on_end(void *ctx, const struct mp_part *part)
 {
 	struct receive *rc = ctx;
 	(void)part;
-	if (rc->fd >= 0) {
+	if (rc->file) {
 		struct upload *up = rc->up;
-		struct upload_file *f = &up->files[up->nfiles - 1];
-		int fd = rc->fd;
-		rc->fd = -1;
-		if (storage_sync_close(fd) != MSGR_OK)
+		struct upload_file *f = rc->file;
+		rc->file = NULL;
+		if (storage_sync(f->fd) != MSGR_OK)
 			return storage_failed(rc, errno);
 		if (rc->empty_filename && f->size == 0) {
 			/* A file input left empty: no file. */
-			storage_remove_temp(f->key);
+			storage_remove_temp(f->key, f->fd);
+			f->fd = -1;
 			up->nfiles--;
 			return MSGR_OK;
 		}
@@ -389,7 +455,9 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 	}
 	up->files = arena_alloc(req->arena, (opts->max_files ? opts->max_files : 1) *
 						    sizeof *up->files);
-	struct receive rc = {.req = req, .opts = opts, .up = up, .fd = -1};
+	struct receive rc = {.req = req, .opts = opts, .up = up};
+	if (!check_quota(&rc))
+		return false;
 	static const struct mp_callbacks cb = {on_begin, on_data, on_end};
 	struct mp_limits lim = {
 		.max_header_line = UPLOAD_HEADER_LINE,
@@ -414,8 +482,6 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 		mp_parser_free(p);
 		return true;
 	}
-	if (rc.fd >= 0)
-		close(rc.fd);
 	upload_discard(up);
 	http_discard_body(req);
 	if (read_failed && err == MSGR_OK)
@@ -429,9 +495,13 @@ bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct
 enum msgr_err upload_publish(struct upload *up)
 {
 	const char *keys[up->nfiles ? up->nfiles : 1];
-	for (size_t i = 0; i < up->nfiles; i++)
+	int fds[up->nfiles ? up->nfiles : 1];
+	for (size_t i = 0; i < up->nfiles; i++) {
 		keys[i] = up->files[i].key;
-	enum msgr_err err = storage_publish(keys, up->nfiles);
+		fds[i] = up->files[i].fd;
+		up->files[i].fd = -1; /* storage_publish() closes them */
+	}
+	enum msgr_err err = storage_publish(keys, fds, up->nfiles);
 	/* Even a partly failed publish leaves some files under their keys. */
 	up->published = true;
 	return err;
@@ -440,7 +510,8 @@ enum msgr_err upload_publish(struct upload *up)
 void upload_discard(struct upload *up)
 {
 	for (size_t i = 0; i < up->nfiles; i++) {
-		storage_remove_temp(up->files[i].key);
+		storage_remove_temp(up->files[i].key, up->files[i].fd);
+		up->files[i].fd = -1;
 		if (up->published)
 			storage_remove(up->files[i].key);
 	}

@@ -14,8 +14,11 @@
  * On any failure the caller calls upload_discard(), which removes what is
  * on disk, temporary or published: a failed request stores nothing.
  *
- * Everything is allocated in the request's arena; the files' descriptors
- * are closed before upload_receive() returns.
+ * Everything is allocated in the request's arena. The files' descriptors
+ * stay open until upload_publish() or upload_discard(), one of which the
+ * caller must call after a successful upload_receive(): a file is unnamed
+ * until published (storage.h), so a worker that dies meanwhile leaves
+ * nothing on disk.
  */
 #ifndef MSGR_UPLOAD_H
 #define MSGR_UPLOAD_H
@@ -26,6 +29,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "sqlparam.h"
 #include "storage.h"
 
 /* The most bytes of a stored name (UTF-8). */
@@ -35,6 +39,7 @@
 
 struct upload_file {
 	char key[STORAGE_KEY_LEN + 1];
+	int fd; /* open from its part until upload_publish() or upload_discard() */
 	const char *name; /* cleaned, NUL-terminated */
 	size_t name_len;
 	uint64_t size;
@@ -71,6 +76,11 @@ int upload_init(void);
  * 25 MiB) and MSGR_MAX_FILES (default 10). */
 uint64_t upload_max_file_size(void);
 size_t upload_max_files(void);
+/* The storage quota of each user, MSGR_USER_QUOTA_MB (default 2048 MiB), in
+ * bytes; 0 when it is off (MSGR_USER_QUOTA_MB=0). */
+uint64_t upload_user_quota(void);
+/* The quota as files_add()'s p_quota parameter: buf, or NULL when off. */
+const char *upload_quota_param(char buf[SQLPARAM_INT_LEN]);
 
 /*
  * Receives the request body into *up as described above. An empty file
@@ -79,6 +89,14 @@ size_t upload_max_files(void);
  * (malformed), 413 (a limit), 422 (a field too long, a file part under
  * another name), 500 or 507 (storage) - with nothing left on disk, and
  * returns false. Zero files is not a failure here.
+ *
+ * For a signed-in caller (req->user_id) under a quota, the caller's storage
+ * (user_storage_bytes() in SQL) is read first: a body whose Content-Length
+ * alone would take it over the quota is answered 413 quota_exceeded before
+ * any of it is stored, and one without a length is stopped there as soon
+ * as its files' bytes do. The multipart framing counts in the first check
+ * (a few hundred bytes), not in the second. files_add() checks again at
+ * the commit, where concurrent uploads of one user are serialised.
  */
 bool upload_receive(struct http_req *req, const struct upload_opts *opts, struct upload *up);
 

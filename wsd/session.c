@@ -373,6 +373,15 @@ static int on_first_frame(struct session *s, const struct frame *f)
 	}
 	if (f->since_state == SINCE_BAD)
 		return refuse(s, CLOSE_BAD_REQUEST, "since must be an event id");
+	/* Counted in this process only (README "Realtime"): the presence
+	 * rows say which processes a user is on, not how many connections,
+	 * and a count there would cost a database write per connection. */
+	struct user *u = user_find(user_id);
+	if (W.cfg.max_per_user && u && u->sessions.count >= (uint32_t)W.cfg.max_per_user) {
+		log_info("auth refused: user %" PRId64 " has %u connections already (request_id=%s)",
+			 user_id, u->sessions.count, s->request_id);
+		return refuse(s, CLOSE_TOO_MANY, "too many connections");
+	}
 	s->has_since = f->since_state == SINCE_SET;
 	s->since = f->since;
 	list_remove(&s->list_link);

@@ -32,6 +32,7 @@ static void read_config(void)
 	c->ping_secs = config_int("MSGR_WSD_PING_SECS", 30, 1, 3600);
 	c->hangup_secs = config_int("MSGR_WSD_HANGUP_SECS", 75, 2, 7200);
 	c->work_conns = config_int("MSGR_WSD_DB_CONNECTIONS", 2, 1, 64);
+	c->max_per_user = config_int("MSGR_WS_MAX_PER_USER", 20, 0, 1000000);
 	c->max_frame = 4096; /* API.md: incoming frames over 4 KiB close with 1009 */
 	if (c->hangup_secs <= c->ping_secs)
 		c->hangup_secs = c->ping_secs + 1;

@@ -51,6 +51,7 @@ struct wsd_config {
 	long hangup_secs;       /* and dropped when silent this long */
 	long work_conns;        /* database connections for per-user queries */
 	long max_frame;         /* incoming frames over this close with 1009 */
+	long max_per_user;      /* authenticated connections of one user here (0: any) */
 };
 
 /* The process. Lifetime: main(). */

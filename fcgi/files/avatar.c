@@ -40,8 +40,9 @@ static void send_user_and_purge(struct http_req *req, PGresult *res)
 
 void handle_put_avatar(struct http_req *req)
 {
-	DB_STMT(add_avatar, 6,
-		"SELECT f.id FROM files_add(live_session_user($1, $6), 'avatar', $2, $3, $4, $5) f");
+	DB_STMT(add_avatar, 7,
+		"SELECT f.id FROM files_add(live_session_user($1, $6), 'avatar', $2, $3, $4, $5, "
+		"$7::bigint) f");
 	DB_STMT(use_avatar, 3,
 		"SELECT a.usr, a.old_file_id FROM avatar_use(live_session_user($1, $3), $2) a");
 	if (!http_require_user(req)) {

@@ -19,8 +19,9 @@ struct upload;
 /* upload.c */
 void handle_upload(struct http_req *req);
 /* Puts the rows of up's files in the database with stmt (files_add() or a
- * function built on it), whose parameters are the caller's id and the four
- * arrays of upload_sql_arrays(). Returns the result (the caller PQclear()s
+ * function built on it), whose parameters are the caller's id, the four
+ * arrays of upload_sql_arrays(), the caller's session and the storage quota
+ * (upload_quota_param()). Returns the result (the caller PQclear()s
  * it); on failure answers the problem, removes the files from disk and
  * returns NULL. */
 PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct upload *up);

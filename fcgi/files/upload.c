@@ -10,11 +10,11 @@
 
 PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct upload *up)
 {
-	char uid[SQLPARAM_INT_LEN];
+	char uid[SQLPARAM_INT_LEN], quota[SQLPARAM_INT_LEN];
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, up, arrays);
 	const char *params[] = {sqlparam_int(uid, req->user_id), arrays[0], arrays[1], arrays[2],
-				arrays[3], http_session_param(req)};
+				arrays[3], http_session_param(req), upload_quota_param(quota)};
 	PGresult *res = db_exec(stmt, params);
 	if (!db_ok(res)) {
 		/* Without their rows the files would be orphans on disk. */
@@ -27,10 +27,10 @@ PGresult *files_store_rows(struct http_req *req, struct db_stmt *stmt, struct up
 
 void handle_upload(struct http_req *req)
 {
-	DB_STMT(add_files, 6,
+	DB_STMT(add_files, 7,
 		"SELECT jsonb_build_object('files', jsonb_agg(file_json(f) ORDER BY f.id)), "
 		"array_agg(f.id)::text "
-		"FROM files_add(live_session_user($1, $6), 'upload', $2, $3, $4, $5) f");
+		"FROM files_add(live_session_user($1, $6), 'upload', $2, $3, $4, $5, $7::bigint) f");
 	if (!http_require_user(req)) {
 		http_discard_body(req);
 		return;

@@ -20,18 +20,20 @@ static const struct field_spec edit_fields[EDIT__MAX] = {
 
 void handle_edit(struct http_req *req)
 {
-	DB_STMT(edit_message, 5,
+	DB_STMT(edit_message, 7,
 		"SELECT status, body, event_id "
-		"FROM message_edit(live_session_user($1, $5), $2, $3, $4::boolean)");
+		"FROM message_edit(live_session_user($1, $5), $2, $3, $4::boolean, $6::float8, "
+		"$7::float8)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[EDIT__MAX];
 	if (!http_parse_body(req, MESSAGES_BODY_LIMIT, edit_fields, EDIT__MAX, f))
 		return;
-	char uid[SQLPARAM_INT_LEN];
+	char uid[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
+	send_limit_params(rate, burst);
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], f[EDIT_TEXT].str,
 				message_text_blank(f[EDIT_TEXT].str, f[EDIT_TEXT].len) ? "t" : "f",
-				http_session_param(req)};
+				http_session_param(req), rate, burst};
 	reply_send(req, db_exec(&edit_message, params));
 }
 

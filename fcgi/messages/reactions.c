@@ -35,9 +35,10 @@ static const char *emoji_check(const char *s, size_t len)
 
 static void react(struct http_req *req, bool add)
 {
-	DB_STMT(react_message, 5,
+	DB_STMT(react_message, 7,
 		"SELECT status, body, event_id "
-		"FROM message_react(live_session_user($1, $5), $2, $3, $4::boolean)");
+		"FROM message_react(live_session_user($1, $5), $2, $3, $4::boolean, $6::float8, "
+		"$7::float8)");
 	if (!http_require_user(req))
 		return;
 	const char *msg = emoji_check(req->path_str[1], req->path_len[1]);
@@ -48,10 +49,10 @@ static void react(struct http_req *req, bool add)
 		field_errors_free(&errs);
 		return;
 	}
-	char uid[SQLPARAM_INT_LEN];
+	char uid[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
+	send_limit_params(rate, burst);
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], req->path_str[1],
-				add ? "t" : "f",
-				http_session_param(req)};
+				add ? "t" : "f", http_session_param(req), rate, burst};
 	reply_send(req, db_exec(&react_message, params));
 }
 

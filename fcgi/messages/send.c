@@ -140,12 +140,12 @@ static bool publish(struct http_req *req, struct upload *up, PGresult *res)
 
 static void send_multipart(struct http_req *req)
 {
-	DB_STMT(send_upload, 14,
+	DB_STMT(send_upload, 15,
 		"SELECT r.status, r.body, r.event_id, (SELECT array_agg((a->>'id')::bigint) "
 		"FROM jsonb_array_elements(r.body->'attachments') a)::text "
 		"FROM message_send_upload(live_session_user($1, $14), $2, $3, $4::boolean, $5, "
 		"$6::text[], $7::bigint[], $8::text[], $9::text[], $10::int, $11::float8, "
-		"$12::float8, $13::bigint) r");
+		"$12::float8, $13::bigint, $15::bigint) r");
 	struct upload_field fields[PART__MAX] = {
 		[PART_TEXT] = {.name = "text", .max_bytes = 4 * MESSAGE_TEXT_MAX},
 		[PART_CLIENT_ID] = {.name = "client_id", .max_bytes = 4 * MESSAGE_CLIENT_ID_MAX},
@@ -187,13 +187,13 @@ static void send_multipart(struct http_req *req)
 	const char *arrays[4];
 	upload_sql_arrays(req->arena, &up, arrays);
 	char uid[SQLPARAM_INT_LEN], max[SQLPARAM_INT_LEN], rate[SQLPARAM_INT_LEN], burst[SQLPARAM_INT_LEN];
-	char reply[SQLPARAM_INT_LEN];
+	char reply[SQLPARAM_INT_LEN], quota[SQLPARAM_INT_LEN];
 	send_limit_params(rate, burst);
 	const char *params[] = {sqlparam_int(uid, req->user_id), req->path_str[0], in.text,
 				blank_param(&in), in.client_id, arrays[0], arrays[1], arrays[2],
 				arrays[3], sqlparam_int(max, MESSAGE_FILES_MAX), rate, burst,
 				reply_to ? sqlparam_int(reply, reply_to) : NULL,
-				http_session_param(req)};
+				http_session_param(req), upload_quota_param(quota)};
 	PGresult *res = db_exec(&send_upload, params);
 	bool created = db_ok(res) && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "201");
 	if (!created || up.nfiles == 0) {

@@ -54,17 +54,48 @@ BEGIN
 END
 $$;
 
+-- The bytes a user keeps in storage: every live file they uploaded,
+-- attached or not, avatars included. A forwarded copy has its original's
+-- uploader and bytes (storage_key), so the bytes count once.
+CREATE OR REPLACE FUNCTION user_storage_bytes(p_user bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(sum(k.size), 0)::bigint
+	FROM (SELECT DISTINCT ON (f.storage_key) f.size
+	      FROM public.files f WHERE f.uploader_id = p_user AND f.deleted_at IS NULL
+	      ORDER BY f.storage_key) k
+$$;
+
 -- Adds the rows of freshly received files (the arrays of upload_sql_arrays,
 -- in order), owned by p_uploader and attached to nothing. Returns the rows,
--- their ids in the order of the arrays.
+-- their ids in the order of the arrays. With p_quota (bytes; NULL: none)
+-- the uploader's storage with these files must stay within it, else 413
+-- quota_exceeded. The uploader's row is locked first, until the commit:
+-- two uploads of one user then count one after the other (each sum is read
+-- after the lock, in a snapshot that sees the other's committed rows), so
+-- both cannot squeeze past the quota.
 CREATE OR REPLACE FUNCTION files_add(p_uploader bigint, p_kind text, p_names text[], p_sizes bigint[],
-			  p_mimes text[], p_keys text[]) RETURNS SETOF files
-LANGUAGE sql AS $$
+			  p_mimes text[], p_keys text[], p_quota bigint DEFAULT NULL) RETURNS SETOF files
+LANGUAGE plpgsql AS $$
+DECLARE
+	adding bigint := (SELECT coalesce(sum(s), 0) FROM unnest(p_sizes) s);
+	used bigint;
+BEGIN
+	IF p_quota IS NOT NULL THEN
+		PERFORM 1 FROM public.users WHERE id = p_uploader FOR NO KEY UPDATE;
+		used := public.user_storage_bytes(p_uploader);
+		IF used + adding > p_quota THEN
+			PERFORM public.api_error(413, 'quota_exceeded', format(
+				'this would store %s bytes of your files; the limit is %s bytes (%s in use)',
+				used + adding, p_quota, used));
+		END IF;
+	END IF;
+	RETURN QUERY
 	INSERT INTO public.files (uploader_id, kind, name, size, mime, storage_key)
 	SELECT p_uploader, p_kind, t.name, t.size, t.mime, t.key
 	FROM unnest(p_names, p_sizes, p_mimes, p_keys) WITH ORDINALITY AS t(name, size, mime, key, ord)
 	ORDER BY t.ord
-	RETURNING *
+	RETURNING *;
+END
 $$;
 
 -- Marks files deleted (their bytes could not be published, or they are to

@@ -356,13 +356,15 @@ $$;
 -- POST /api/chats/{id}/messages as multipart/form-data: the files the
 -- program received (the arrays of upload_sql_arrays(), shared/upload.h)
 -- become uploads of the sender (files_add() of files.sql) and the new
--- message's attachments, in the same transaction. A repeated client_id
+-- message's attachments, in the same transaction (within p_quota, as
+-- files_add() checks it). A repeated client_id
 -- returns the first message and stores no file.
 CREATE OR REPLACE FUNCTION message_send_upload(p_user bigint, p_chat_id bigint, p_text text,
 				    p_blank boolean, p_client_id text, p_names text[],
 				    p_sizes bigint[], p_mimes text[], p_keys text[],
 				    p_max_files int, p_rate double precision,
-				    p_burst double precision, p_reply_to bigint DEFAULT NULL)
+				    p_burst double precision, p_reply_to bigint DEFAULT NULL,
+				    p_quota bigint DEFAULT NULL)
 RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -377,7 +379,7 @@ BEGIN
 			SELECT 1 FROM public.messages WHERE chat_id = p_chat_id
 			AND sender_id = p_user AND client_id = p_client_id)) THEN
 		SELECT array_agg(f.id ORDER BY f.id) INTO ids
-		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys) f;
+		FROM public.files_add(p_user, 'upload', p_names, p_sizes, p_mimes, p_keys, p_quota) f;
 	END IF;
 	RETURN public.message_send(p_user, p_chat_id, p_text, p_blank, p_client_id, ids, p_max_files,
 			    p_rate, p_burst, p_reply_to);
@@ -548,7 +550,11 @@ END
 $$;
 
 -- PATCH /api/messages/{id} {text}: the sender only; 409 once deleted.
-CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean)
+-- An edit takes a token of the sender's send bucket (send_throttle): each
+-- one is broadcast to every member like a new message, so a burst of them
+-- costs the same.
+CREATE OR REPLACE FUNCTION message_edit(p_user bigint, p_message_id bigint, p_text text, p_blank boolean,
+			 p_rate double precision, p_burst double precision)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages := public.message_visible(p_message_id, p_user, 'update');
@@ -563,6 +569,7 @@ BEGIN
 	IF p_blank AND public.message_attachments(m.id) = '[]'::jsonb THEN
 		PERFORM public.api_field_error('text', 'a message needs text or an attachment');
 	END IF;
+	PERFORM public.send_throttle(p_user, p_rate, p_burst);
 	UPDATE public.messages SET text = p_text, edited_at = now(),
 		mentions = public.message_mentions(m.chat_id, p_text)
 	WHERE id = m.id RETURNING * INTO m;
@@ -613,12 +620,17 @@ $$;
 -- only a change emits reaction.updated, whose data extends the contract's
 -- {message_id, reactions} with the user_id, emoji and added of the change,
 -- so that clients can keep their own "me" flags.
-CREATE OR REPLACE FUNCTION message_react(p_user bigint, p_message_id bigint, p_emoji text, p_add boolean)
+CREATE OR REPLACE FUNCTION message_react(p_user bigint, p_message_id bigint, p_emoji text, p_add boolean,
+			  p_rate double precision, p_burst double precision)
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages := public.message_visible(p_message_id, p_user, 'share');
 	ev bigint;
 BEGIN
+	-- Adding and taking back alike, even when it changes nothing: each
+	-- answer a client can get in a loop costs a token of its send bucket
+	-- (send_throttle), as a reaction event goes to every member.
+	PERFORM public.send_throttle(p_user, p_rate, p_burst);
 	IF p_add THEN
 		IF m.deleted_at IS NOT NULL THEN
 			PERFORM public.api_error(409, 'message_deleted', 'this message was deleted');

@@ -46,7 +46,9 @@ def set_offline(b, offline):
     b.wait(lambda d: d.execute_script("return navigator.onLine") == (not offline), 5, "navigator.onLine")
 
 
-def sign_in(b, login, password):
+def sign_in(b, login, password, online=True):
+    """Signs in; waits for the app and, unless online is False, its
+    realtime connection."""
     b.open("/")
     b.wait_for(".auth-card")
     if b.finds("#f-username"):
@@ -54,7 +56,10 @@ def sign_in(b, login, password):
     b.type("#f-login", login)
     b.type("#f-password", password)
     b.click(".auth-form button[type=submit]")
-    wait_app(b)
+    if online:
+        wait_app(b)
+    else:
+        b.wait_for(".sidebar .me-name")
 
 
 def register(b, username, password, display_name=None, email=None):

@@ -85,9 +85,9 @@ CALLS = [
     ("send", "SELECT status FROM message_send(%(owner)s, %(chat)s, 'new', false, 'plan-cid', '{}', 10, 100, 100)"),
     ("send again", "SELECT status FROM message_send(%(owner)s, %(chat)s, 'new', false, 'plan-cid', '{}', 10, 100, 100)"),
     ("edit", "SELECT status FROM message_edit(%(owner)s, (SELECT max(id) FROM messages "
-             "WHERE chat_id = %(chat)s AND sender_id = %(owner)s), 'edited', false)"),
-    ("react", "SELECT status FROM message_react(%(member)s, %(last)s, '👍', true)"),
-    ("unreact", "SELECT status FROM message_react(%(member)s, %(last)s, '👍', false)"),
+             "WHERE chat_id = %(chat)s AND sender_id = %(owner)s), 'edited', false, 100, 100)"),
+    ("react", "SELECT status FROM message_react(%(member)s, %(last)s, '👍', true, 100, 100)"),
+    ("unreact", "SELECT status FROM message_react(%(member)s, %(last)s, '👍', false, 100, 100)"),
     ("read", "SELECT status FROM chat_read(%(member)s, %(chat)s, %(last)s)"),
     ("delivered", "SELECT mark_delivered(%(member)s, %(chat)s, %(last)s)"),
     ("rename", "SELECT status FROM chat_rename(%(owner)s, %(chat)s, 'renamed')"),

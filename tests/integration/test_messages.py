@@ -176,6 +176,36 @@ def test_send_rate_limit(api, stack, pair):
                       c["id"], uid(alice))[0][0] == 4
 
 
+def test_edits_and_reactions_take_from_the_send_bucket(api, stack, pair):
+    """Issue 18: 100 edits in 0.2 s were all accepted and broadcast. Each
+    edit and each reaction (added or taken back) costs a send token."""
+    alice, bob, c = pair
+    m = send(api, alice, c["id"], "edit me")
+    since = last_event_id(stack)
+
+    def burst(request):
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            return list(pool.map(request, range(100)))
+
+    edits = burst(lambda i: api.patch(f"/api/messages/{m['id']}", token=alice, json={"text": f"v{i}"}))
+    codes = [r.status_code for r in edits]
+    assert set(codes) == {200, 429} and codes.count(200) < 100
+    refused = next(r for r in edits if r.status_code == 429)
+    assert_problem(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) >= 1
+    # a refused edit is not broadcast
+    assert kinds(events(stack, c["id"], since)).count("message.updated") == codes.count(200)
+
+    path = f"/api/messages/{m['id']}/reactions/{emoji_path('👍')}"
+    reactions = burst(lambda i: (api.put if i % 2 == 0 else api.delete)(path, token=bob))
+    codes = [r.status_code for r in reactions]
+    assert set(codes) == {204, 429} and codes.count(204) < 100
+    assert_problem(next(r for r in reactions if r.status_code == 429), 429, "rate_limited")
+    # the bucket is the sender's one of sends (send_buckets, one row a user)
+    assert stack.psql("SELECT count(*) FROM send_buckets WHERE user_id IN (%s, %s)",
+                      uid(alice), uid(bob))[0][0] == 2
+
+
 # ---- history ----------------------------------------------------------------------------
 
 

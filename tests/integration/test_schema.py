@@ -249,8 +249,8 @@ def test_functions_work_with_an_empty_search_path(stack, databases):
         with_file = reply("public.message_send(%s, %s, '', true, NULL, ARRAY[%s]::bigint[], 10, 0, 10)",
                           alice, group, file_id)
         assert with_file["attachments"][0]["url"].startswith("/api/files/")
-        reply("public.message_react(%s, %s, '👍', true)", bob, sent["id"])
-        reply("public.message_edit(%s, %s, 'hello again 🎉', false)", alice, sent["id"])
+        reply("public.message_react(%s, %s, '👍', true, 0, 10)", bob, sent["id"])
+        reply("public.message_edit(%s, %s, 'hello again 🎉', false, 0, 10)", alice, sent["id"])
         reply("public.chat_read(%s, %s, %s)", bob, direct, sent["id"])
         one("SELECT public.wsd_mark_delivered(ARRAY[%s]::bigint[], ARRAY[%s]::bigint[], ARRAY[%s]::bigint[])",
             alice, group, with_file["id"])

@@ -7,6 +7,9 @@
 
 #include "unit.h"
 
+/* reactions.c passes the send limit (main.c's settings) to the database. */
+struct messages_config messages_config;
+
 #define S(lit) (lit), sizeof(lit) - 1
 
 TEST(emoji_accepted)

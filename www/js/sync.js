@@ -57,6 +57,12 @@ export function stop() {
   acked.clear();
 }
 
+// The realtime link again now, even while it waits out a refusal for too
+// many connections (the notice's Retry).
+export function reconnect() {
+  if (rt) rt.reconnectNow(true);
+}
+
 function onReady(frame, first) {
   if (first) fullSync();
   else {

@@ -6,6 +6,11 @@
 const PING_EVERY = 25000;
 const PONG_WITHIN = 10000;
 const READY_WITHIN = 12000;
+// wsd refuses a user's connection over its limit (MSGR_WS_MAX_PER_USER)
+// with 4429: other tabs or devices hold them, and that does not change in a
+// second, so the next try waits this long (doubling, at most 5 minutes).
+const TOO_MANY_WAIT = 30000;
+const TOO_MANY_MAX = 300000;
 
 export class Realtime {
   // handlers: {token(), refresh(stale), event(ev), ready(frame, first), reset(), state(s)}
@@ -14,6 +19,7 @@ export class Realtime {
     this.ws = null;
     this.lastEventId = null;
     this.attempt = 0;
+    this.refused = 0; // 4429s in a row
     this.stopped = true;
     this.state = "offline";
     this.timers = {};
@@ -79,9 +85,12 @@ export class Realtime {
     if (this.ws) this.ws.close(4000, "client drop");
   }
 
-  reconnectNow() {
+  reconnectNow(force = false) {
     if (this.stopped) return;
     if (this.ws) return; // connecting or connected: its own timers watch it
+    // Refused for too many connections: a network change frees none (the
+    // notice's Retry may, once the user closed other tabs).
+    if (this.state === "limited" && !force) return;
     this.attempt = 0;
     clearTimeout(this.timers.retry);
     this.connect();
@@ -134,15 +143,21 @@ export class Realtime {
         Promise.resolve(this.h.refresh(token)).catch(() => {}).finally(() => this.retry());
         return;
       }
+      if (e.code === 4429) {
+        this.refused++;
+        this.retry(Math.min(TOO_MANY_MAX, TOO_MANY_WAIT * 2 ** (this.refused - 1)), "limited");
+        return;
+      }
       this.retry();
     };
     this.timers.ready = setTimeout(() => ws.close(4000, "no ready"), READY_WITHIN);
   }
 
-  retry() {
+  // The next connect after a backoff with jitter: base (ms) or the usual
+  // exponential one; state says why the link is down meanwhile.
+  retry(base = Math.min(15000, 500 * 2 ** this.attempt), state = "reconnecting") {
     if (this.stopped) return;
-    this.setState("reconnecting");
-    const base = Math.min(15000, 500 * 2 ** this.attempt);
+    this.setState(state);
     this.attempt++;
     clearTimeout(this.timers.retry);
     this.timers.retry = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));
@@ -173,6 +188,7 @@ export class Realtime {
       if (first) this.lastEventId = Number(f.last_event_id) || 0;
       this.readyLastId = Number(f.last_event_id) || 0;
       this.attempt = 0;
+      this.refused = 0;
       this.setState("online");
       this.h.ready(f, first);
       return;

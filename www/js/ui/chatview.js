@@ -89,6 +89,7 @@ export function createChatView({ openInfo }) {
     let sub;
     let live = false;
     if (S.state.conn === "reconnecting") sub = "reconnecting…";
+    else if (S.state.conn === "limited") sub = "live updates paused";
     else if (typing.length) {
       live = true;
       if (c.type === "direct") sub = "typing…";

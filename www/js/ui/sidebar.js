@@ -11,6 +11,7 @@ import { formatListTime, messagePreview, debounce, formatFull } from "../util.js
 import { openProfile, openNewGroup } from "./dialogs.js";
 import { chatMuted, wantsBanner, askPermission, dismissBanner } from "../notify.js";
 import { reconcile } from "./reconcile.js";
+import { reconnect } from "../sync.js";
 import { tickState } from "./message.js";
 import { logout } from "../auth.js";
 import { draft } from "../drafts.js";
@@ -67,6 +68,15 @@ export function createSidebar() {
     if (s === "online" || s === "offline") {
       conn.hidden = true;
       document.body.classList.remove("is-reconnecting");
+      return;
+    }
+    if (s === "limited") {
+      // Refused for too many connections (4429): no spinner, it waits.
+      document.body.classList.remove("is-reconnecting");
+      conn.replaceChildren(
+        h("span.conn-text", null, "Too many open tabs or devices: live updates are paused"),
+        h("button.link.conn-retry", { type: "button", onclick: reconnect }, "Retry"));
+      conn.hidden = false;
       return;
     }
     // Give the first connect a moment before saying anything.
