@@ -2,10 +2,17 @@
 stubbed `Notification` (installed before the app loads, recording calls),
 asked for from the chat list's banner, honouring a chat's mute and notify
 choice (a mention notifies unless "none"), a click opening the chat, and
-the unread count on the title and favicon without muted chats."""
+the unread count on the title and favicon without muted chats; the same
+menu from the chat list (right click, long press) with "Mark as read"."""
+
+import os
+
+import pytest
 
 from browser import By
-from ui import chat_item, menu_item, open_chat, post_message, sign_in
+from ui import chat_item, device, menu_item, open_chat, post_message, sign_in
+
+PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 
 STUB = """
 window.__notes = [];
@@ -112,3 +119,72 @@ def test_notifications_mute_and_counts(browser, api, new_user):
     b.click(".chat-head .mute-btn")
     menu_item(b, "Unmute").click()
     b.wait_for(".chat-head .mute-btn[aria-label='Notifications']")
+
+
+def chat_of(api, user, chat_id):
+    return [c for c in api.get("/api/chats", token=user).json()["chats"] if c["id"] == chat_id][0]
+
+
+def list_menu(b, title, phone):
+    """Opens the chat list item's menu: a right click, or on a phone a
+    touch held half a second (the tap that ends it does not open the chat)."""
+    item = chat_item(b, title)
+    if phone:
+        b.js("arguments[0].dispatchEvent(new PointerEvent('pointerdown', {pointerType: 'touch', bubbles: true}))", item)
+        b.wait_for(".popover .menu-item")
+        b.js("""const c = arguments[0]; c.dispatchEvent(new PointerEvent('pointerup', {pointerType: 'touch', bubbles: true}));
+                c.click();""", item)
+    else:
+        from selenium.webdriver import ActionChains
+        ActionChains(b.driver).context_click(item).perform()
+        b.wait_for(".popover .menu-item")
+    return [e.text for e in b.finds(".popover .menu-item")]
+
+
+@PHONE
+def test_chat_list_menu_mutes_and_marks_read(browser, api, new_user, phone):
+    ann = new_user("lm", display_name="Ann List")
+    bob = new_user("lmb", display_name="Bob Lister")
+    direct = api.post("/api/chats", token=bob, json={"type": "direct", "user_id": ann["user"]["id"]}).json()
+    for text in ("one", "two"):
+        post_message(api, bob, direct["id"], text)
+
+    b = device(browser, phone)
+    sign_in(b, ann["username"], ann["password"])
+    b.wait(lambda d: chat_item(b, "Bob Lister").find_element(By.CSS_SELECTOR, ".badge").text == "2", 10, "two unread")
+
+    # "Mark as read" moves the read marker to the newest message; the chat
+    # stays closed (the press's tap did not open it).
+    items = list_menu(b, "Bob Lister", phone)
+    assert items[0] == "Mark as read" and "Mute for 8 hours" in items and "Unmute" not in items, items
+    shots = os.environ.get("MSGR_SHOTS_DIR")
+    if shots:
+        b.screenshot(os.path.join(shots, f"list-menu-{'phone' if phone else 'desktop'}.png"))
+    menu_item(b, "Mark as read").click()
+    b.wait(lambda d: not chat_item(b, "Bob Lister").find_elements(By.CSS_SELECTOR, ".badge"), 10, "the badge gone")
+    b.wait(lambda d: chat_of(api, ann, direct["id"])["unread_count"] == 0, 10, "read on the server")
+    assert "#/c/" not in b.driver.current_url
+
+    # Mute for 8 hours: the crossed bell in the list, the time on the server.
+    items = list_menu(b, "Bob Lister", phone)
+    assert "Mark as read" not in items, items
+    menu_item(b, "Mute for 8 hours").click()
+    b.wait(lambda d: chat_item(b, "Bob Lister").find_elements(By.CSS_SELECTOR, ".ci-muted"), 10, "the crossed bell")
+    until = chat_of(api, ann, direct["id"])["muted_until"]
+    assert until
+    # Unread while muted: the grey badge.
+    post_message(api, bob, direct["id"], "three")
+    b.wait(lambda d: chat_item(b, "Bob Lister").find_elements(By.CSS_SELECTOR, ".badge.muted"), 10, "the grey badge")
+
+    # Only mentions, then Unmute (which keeps "mentions").
+    items = list_menu(b, "Bob Lister", phone)
+    assert items[0] == "Mark as read" and "Unmute" in items and "✓ Notify: all messages" in items, items
+    menu_item(b, "Notify: only mentions").click()
+    b.wait(lambda d: chat_of(api, ann, direct["id"])["notify"] == "mentions", 10, "notify mentions")
+    list_menu(b, "Bob Lister", phone)
+    assert "✓ Notify: only mentions" in [e.text for e in b.finds(".popover .menu-item")]
+    menu_item(b, "Unmute").click()
+    b.wait(lambda d: not chat_item(b, "Bob Lister").find_elements(By.CSS_SELECTOR, ".ci-muted"), 10, "the bell back")
+    c = chat_of(api, ann, direct["id"])
+    assert c["muted_until"] is None and c["notify"] == "mentions", c
+    assert "#/c/" not in b.driver.current_url
