@@ -44,6 +44,10 @@ void handle_update_me(struct http_req *req);
 void handle_search_users(struct http_req *req);
 void handle_get_user(struct http_req *req);
 
+/* settings.c */
+void handle_get_settings(struct http_req *req);
+void handle_update_settings(struct http_req *req);
+
 /* blocks.c */
 void handle_block(struct http_req *req);
 void handle_unblock(struct http_req *req);

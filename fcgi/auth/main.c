@@ -20,6 +20,8 @@ static const struct http_route routes[] = {
 	{"DELETE", "/api/auth/sessions/{session_id}", handle_delete_session, NULL},
 	{"POST", "/api/users/me/password", handle_change_password, NULL},
 	{"GET", "/api/users/me", handle_me, NULL},
+	{"GET", "/api/users/me/settings", handle_get_settings, NULL},
+	{"PATCH", "/api/users/me/settings", handle_update_settings, NULL},
 	{"PATCH", "/api/users/me", handle_update_me, NULL},
 	{"GET", "/api/users", handle_search_users, NULL},
 	{"GET", "/api/users/{user_id}", handle_get_user, NULL},
