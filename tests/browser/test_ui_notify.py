@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from browser import By
+from browser import By, Keys
 from ui import chat_item, device, menu_item, open_chat, post_message, sign_in, wait_app
 
 PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
@@ -190,6 +190,16 @@ def test_chat_list_menu_mutes_and_marks_read(browser, api, new_user, phone):
     c = chat_of(api, ann, direct["id"])
     assert c["muted_until"] is None and c["notify"] == "mentions", c
     assert "#/c/" not in b.driver.current_url
+
+    # From the keyboard: Shift+F10 on the focused item, one menu.
+    if not phone:
+        b.js("arguments[0].focus()", chat_item(b, "Bob Lister"))
+        b.driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.F10)
+        b.wait_for(".popover .menu-item")
+        assert len(b.finds(".popover")) == 1
+        assert b.js("return !!document.activeElement.closest('.popover')")
+        b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        b.wait_gone(".popover")
 
 
 def open_profile(b):

@@ -253,7 +253,8 @@ export function popover(anchor, items, at) {
 // A menu asked for by a right click or, on a touch screen, by a long
 // press: a touch held LONG_PRESS ms, or the contextmenu some phones fire
 // for it (whichever comes first). open(at) gets the point of a right click
-// (null for a press or the keyboard's menu key: place it by the element).
+// (null for a press or the keyboard's menu key, ContextMenu or Shift+F10,
+// which fire contextmenu too: place it by the element).
 // The click that ends a long press is swallowed before the element's own
 // listeners see it: a link does not open, a chip does not toggle.
 const LONG_PRESS = 500;
