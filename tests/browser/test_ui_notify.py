@@ -134,8 +134,13 @@ def list_menu(b, title, phone):
     if phone:
         b.js("arguments[0].dispatchEvent(new PointerEvent('pointerdown', {pointerType: 'touch', bubbles: true}))", item)
         b.wait_for(".popover .menu-item")
-        b.js("""const c = arguments[0]; c.dispatchEvent(new PointerEvent('pointerup', {pointerType: 'touch', bubbles: true}));
+        # the phone's own long-press contextmenu comes later, on what is on
+        # top then (the menu's backdrop): it leaves the menu open
+        b.js("""document.querySelector('.popover-catcher').dispatchEvent(
+                    new MouseEvent('contextmenu', {bubbles: true, cancelable: true}));
+                const c = arguments[0]; c.dispatchEvent(new PointerEvent('pointerup', {pointerType: 'touch', bubbles: true}));
                 c.click();""", item)
+        assert b.finds(".popover .menu-item")
     else:
         from selenium.webdriver import ActionChains
         ActionChains(b.driver).context_click(item).perform()

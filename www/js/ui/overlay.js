@@ -198,6 +198,8 @@ export function lightbox(file, gallery) {
   return entry;
 }
 
+const LONG_PRESS_GRACE = 1000; // ms
+
 // A popover menu next to `anchor` (or at a point): items are
 // {label, icon, onclick, danger} or a ready Node (e.g. a reaction row).
 export function popover(anchor, items, at) {
@@ -218,9 +220,13 @@ export function popover(anchor, items, at) {
     },
     oncontextmenu: (e) => {
       e.preventDefault();
-      entry.close();
+      // A phone's own long press ends after the one that opened this menu
+      // (onMenuGesture's timer) and fires its contextmenu on this catcher,
+      // now on top: that one must not close it.
+      if (performance.now() - opened > LONG_PRESS_GRACE) entry.close();
     },
   }, menu);
+  const opened = performance.now();
   entry = push(catcher);
   // Place it inside the viewport.
   const r = at ? { left: at.x, right: at.x, top: at.y, bottom: at.y } : anchor.getBoundingClientRect();
