@@ -1,6 +1,9 @@
 """The account in the browser (issue 17): "Show password", "Forgot
-password?" and the reset link's page, the profile's Devices and Change
-password, and a session ended elsewhere signing this device out."""
+password?" and the reset link's page, the whole reset by the link the
+server mailed (read from the stack's SMTP sink), the profile's Devices and
+Change password, and a session ended elsewhere signing this device out."""
+
+import re
 
 import pytest
 
@@ -16,6 +19,9 @@ def viewer(browser, phone):
 def open_profile(b):
     b.click(".sidebar .me")
     b.wait_for(".modal.profile")
+
+
+LINK = re.compile(r"(\S+/#/reset\?token=[A-Za-z0-9_-]+)")
 
 
 def sessions(api, user):
@@ -58,6 +64,52 @@ def test_show_password_forgot_and_reset_pages(browser, phone):
     b.click(".auth-switch .link")
     b.wait_for("#f-login")
     assert "reset" not in b.driver.current_url
+
+
+def submit_reset(b, password):
+    b.wait_for('.auth-screen[data-mode="reset"]')
+    b.type("#f-password", password)
+    b.type("#f-password2", password)
+    b.click(".auth-form button[type=submit]")
+
+
+@PHONE
+def test_reset_by_the_mailed_link(browser, stack, api, new_user, phone):
+    u = new_user("rsb")
+    b = viewer(browser, phone)
+    b.open("/")
+    b.click(".auth-forgot .link")
+    b.type("#f-email", u["email"])
+    b.click(".auth-form button[type=submit]")
+    assert "a link is on its way" in b.text(".auth-form .auth-notice")
+
+    # The link as mailed, followed in the browser.
+    mail = stack.wait_mails(u["email"])[0]
+    link = LINK.search(mail.get_body(("plain",)).get_content()).group(1)
+    assert link.startswith(stack.base_url + "/#/reset?token=")
+    b.driver.get(link)
+    submit_reset(b, "the mailed new password")
+    b.wait_for('.auth-screen[data-mode="login"]')
+    assert "Your password was changed" in b.text(".auth-notice")
+    assert "reset" not in b.driver.current_url
+
+    # The old password is refused, the new one signs in.
+    b.allow("status of 401")
+    b.type("#f-login", u["username"])
+    b.type("#f-password", u["password"])
+    b.click(".auth-form button[type=submit]")
+    b.wait(lambda d: "Wrong username, email or password" in b.text(".auth-form .form-error"), 10, "the old password refused")
+    b.type("#f-password", "the mailed new password")
+    b.click(".auth-form button[type=submit]")
+    wait_app(b)
+    assert api.post("/api/auth/login", json={"login": u["username"], "password": u["password"]}).status_code == 401
+
+    # The used link, followed again (the page opens in a signed-in tab too).
+    b.allow("status of 400")
+    b.driver.get(link)
+    submit_reset(b, "yet another password")
+    b.wait(lambda d: "This link has expired or was used" in b.text(".auth-form .form-error"), 10, "the used link refused")
+    assert api.post("/api/auth/login", json={"login": u["username"], "password": "the mailed new password"}).status_code == 200
 
 
 @PHONE

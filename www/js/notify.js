@@ -48,12 +48,14 @@ export function wantsBanner() {
 export function dismissBanner() {
   localStorage.setItem(BANNER_KEY, "1");
 }
-// Asked only from a click on the banner (browsers ignore or punish a
+// Asked only from a click on the banner or the profile's "Turn on" (browsers ignore or punish a
 // request made without one, and a prompt on load is rude).
 export async function askPermission() {
   if (!supported()) return "denied";
   const p = await Notification.requestPermission();
   dismissBanner();
+  // asked from the profile: the chat list's banner has had its answer too
+  for (const el of document.querySelectorAll(".notify-banner")) el.hidden = true;
   return p;
 }
 

@@ -12,7 +12,8 @@ import { createComposer } from "./composer.js";
 import { createPinBar } from "./pinbar.js";
 import { createBlockedNotice } from "./blocked.js";
 import { reconcile } from "./reconcile.js";
-import { errorToast, toast, popover } from "./overlay.js";
+import { errorToast, toast } from "./overlay.js";
+import { chatMenu } from "./chatmenu.js";
 import { chatMuted } from "../notify.js";
 import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
 
@@ -35,7 +36,7 @@ export function createChatView({ openInfo }) {
     iconButton("back", "Back to chats", () => A.go(null), "back-btn"),
     h("button.head-main", { type: "button", onclick: () => openInfo(), "aria-label": "Chat info" },
       headAvatar, h("div.head-text", null, headTitle, headSub)),
-    iconButton("bell", "Notifications", (e) => muteMenu(e.currentTarget, chatId), "mute-btn"),
+    iconButton("bell", "Notifications", (e) => chatMenu(e.currentTarget, chatId), "mute-btn"),
     iconButton("info", "Chat info", () => openInfo(), "info-btn"));
   const muteBtn = header.querySelector(".mute-btn");
 
@@ -55,27 +56,6 @@ export function createChatView({ openInfo }) {
     h("p", { text: "Choose a conversation on the left, or search for people to start a new one." }));
   const body = h("div.chat-body", { hidden: true }, header, pinBar.el, h("div.messages-wrap", null, scroller, jump), composer.el, dropZone);
   const el = h("main.chat-pane", { "aria-label": "Conversation" }, empty, body);
-
-  // ---- mute: PATCH /api/chats/{id}/settings ----
-  function muteMenu(anchor, id) {
-    const c = S.chat(id);
-    if (!c) return;
-    const set = (fields, said) => A.chatSettings(id, fields).then(() => said && toast(said)).catch(errorToast);
-    const until = (ms) => new Date(Date.now() + ms).toISOString();
-    const H = 3600 * 1000;
-    const notify = c.notify || "all";
-    const muted = chatMuted(c);
-    popover(anchor, [
-      muted ? { label: "Unmute", icon: "bell", onclick: () => set({ muted_until: null, notify: notify === "none" ? "all" : notify }, "Unmuted") } : null,
-      { label: "Mute for 1 hour", icon: "bell-off", onclick: () => set({ muted_until: until(H) }, "Muted for 1 hour") },
-      { label: "Mute for 8 hours", icon: "bell-off", onclick: () => set({ muted_until: until(8 * H) }, "Muted for 8 hours") },
-      { label: "Mute for 1 day", icon: "bell-off", onclick: () => set({ muted_until: until(24 * H) }, "Muted for 1 day") },
-      // "Forever" is notify "none": a date would run out one day.
-      { label: "Mute forever", icon: "bell-off", onclick: () => set({ notify: "none" }, "Muted") },
-      { label: (notify === "all" ? "✓ " : "") + "Notify: all messages", onclick: () => set({ notify: "all" }) },
-      { label: (notify === "mentions" ? "✓ " : "") + "Notify: only mentions", onclick: () => set({ notify: "mentions" }) },
-    ]);
-  }
 
   // ---- header rendering ----
   function renderHeader() {

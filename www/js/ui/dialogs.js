@@ -1,5 +1,5 @@
-// dialogs.js - the profile (name, about, avatar, theme, password and
-// devices (security.js), log out), the
+// dialogs.js - the profile (name, about, avatar, theme, notifications
+// (notifysettings.js), password and devices (security.js), log out), the
 // new-group dialog and the forward dialog.
 
 import { h, icon, clear } from "../dom.js";
@@ -13,7 +13,7 @@ import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
 import { plural } from "../util.js";
 import { devicesSection, passwordSection } from "./security.js";
-import { soundOn, setSound, beep } from "../notify.js";
+import { notificationsSection } from "./notifysettings.js";
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -112,14 +112,7 @@ export function openProfile() {
         avatarErr)),
     fName.el,
     fAbout.el,
-    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup),
-    // kept in this browser (localStorage), off until chosen
-    h("label.check-row", null,
-      h("input", { type: "checkbox", id: "p-sound", checked: soundOn(), onchange: (e) => {
-        setSound(e.target.checked);
-        if (e.target.checked) beep(); // what it will sound like
-      } }),
-      h("span", { text: "Play a sound for new messages while Messenger is in the background" })));
+    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
 
   const save = h("button.btn.primary", { type: "submit" }, "Save");
   save.setAttribute("form", "profile-form");
@@ -130,7 +123,7 @@ export function openProfile() {
     title: "Profile",
     onClose: () => unsub(),
     // the sections are forms of their own, beside the profile's
-    body: [form, passwordSection(() => devices.reload()), devices.el],
+    body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el],
     cls: "profile",
     actions: [
       h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), "Log out"),

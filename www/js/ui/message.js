@@ -11,7 +11,7 @@ import * as A from "../actions.js";
 import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messagePreview } from "../util.js";
 import { userAvatar } from "./avatar.js";
 import { gallery } from "../media.js";
-import { lightbox, popover, confirmDialog, errorToast, toast } from "./overlay.js";
+import { lightbox, popover, confirmDialog, errorToast, toast, onMenuGesture } from "./overlay.js";
 import { openForward } from "./dialogs.js";
 import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
 import { openEmojiPicker } from "./emojipicker.js";
@@ -77,7 +77,6 @@ function reactionsOf(m) {
       dataset: { emoji: r.emoji },
       onclick: (e) => {
         e.stopPropagation();
-        if (chip.dataset.pressed) return; // the click that ends a long press is not a toggle
         A.toggleReaction(m, r.emoji).catch(errorToast);
       },
     }, h("span.reaction-emoji", { text: r.emoji }), h("span.reaction-count", { text: String(r.count) }));
@@ -152,38 +151,9 @@ function whoReacted(chip, m, emoji) {
   chip.addEventListener("mouseleave", cancel);
   chip.addEventListener("focus", () => chip.matches(":focus-visible") && later());
   chip.addEventListener("blur", cancel);
-  chip.addEventListener("click", () => {
-    if (chip.dataset.pressed) delete chip.dataset.pressed;
-    else cancel();
-  });
-  // A long press: a timer from a touch, or the contextmenu some phones
-  // fire for it (whichever comes first; a right click too).
-  let press = 0;
-  let touching = false;
-  chip.addEventListener("contextmenu", (e) => {
-    e.preventDefault();
-    e.stopPropagation();
-    clearTimeout(press);
-    if (chip.dataset.pressed) return;
-    if (touching) chip.dataset.pressed = "1";
-    menu();
-  });
-  chip.addEventListener("pointerdown", (e) => {
-    if (e.pointerType === "mouse") return;
-    touching = true;
-    delete chip.dataset.pressed;
-    clearTimeout(press);
-    press = setTimeout(() => {
-      chip.dataset.pressed = "1";
-      menu();
-    }, 500);
-  });
-  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) {
-    chip.addEventListener(ev, () => {
-      touching = false;
-      clearTimeout(press);
-    });
-  }
+  // the click that ends a long press never comes here (onMenuGesture)
+  chip.addEventListener("click", cancel);
+  onMenuGesture(chip, menu);
 }
 
 // A sender's name as bubbles, quotes and the reply bar show it.

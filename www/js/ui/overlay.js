@@ -198,6 +198,8 @@ export function lightbox(file, gallery) {
   return entry;
 }
 
+const LONG_PRESS_GRACE = 1000; // ms
+
 // A popover menu next to `anchor` (or at a point): items are
 // {label, icon, onclick, danger} or a ready Node (e.g. a reaction row).
 export function popover(anchor, items, at) {
@@ -218,9 +220,13 @@ export function popover(anchor, items, at) {
     },
     oncontextmenu: (e) => {
       e.preventDefault();
-      entry.close();
+      // A phone's own long press ends after the one that opened this menu
+      // (onMenuGesture's timer) and fires its contextmenu on this catcher,
+      // now on top: that one must not close it.
+      if (performance.now() - opened > LONG_PRESS_GRACE) entry.close();
     },
   }, menu);
+  const opened = performance.now();
   entry = push(catcher);
   // Place it inside the viewport.
   const r = at ? { left: at.x, right: at.x, top: at.y, bottom: at.y } : anchor.getBoundingClientRect();
@@ -248,6 +254,51 @@ export function popover(anchor, items, at) {
     if (first) first.focus();
   });
   return entry;
+}
+
+// A menu asked for by a right click or, on a touch screen, by a long
+// press: a touch held LONG_PRESS ms, or the contextmenu some phones fire
+// for it (whichever comes first). open(at) gets the point of a right click
+// (null for a press or the keyboard's menu key, ContextMenu or Shift+F10,
+// which fire contextmenu too: place it by the element).
+// The click that ends a long press is swallowed before the element's own
+// listeners see it: a link does not open, a chip does not toggle.
+const LONG_PRESS = 500;
+export function onMenuGesture(el, open) {
+  let timer = 0;
+  let touching = false;
+  let pressed = false; // a press opened the menu: its click is not a click
+  el.addEventListener("contextmenu", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    clearTimeout(timer);
+    if (pressed) return; // the timer opened it already
+    if (touching) pressed = true;
+    open(e.clientX || e.clientY ? { x: e.clientX, y: e.clientY } : null);
+  });
+  el.addEventListener("pointerdown", (e) => {
+    if (e.pointerType === "mouse") return;
+    touching = true;
+    pressed = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      pressed = true;
+      open(null);
+    }, LONG_PRESS);
+  });
+  // a finger that moves on is a scroll (the browser cancels the pointer)
+  for (const ev of ["pointerup", "pointercancel", "pointerleave"]) {
+    el.addEventListener(ev, () => {
+      touching = false;
+      clearTimeout(timer);
+    });
+  }
+  el.addEventListener("click", (e) => {
+    if (!pressed) return;
+    pressed = false;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
 }
 
 export function toast(text, kind = "info", ms = 4000) {

@@ -6,7 +6,8 @@ import * as S from "../store.js";
 import * as A from "../actions.js";
 import * as theme from "../theme.js";
 import { userAvatar, avatar } from "./avatar.js";
-import { errorToast } from "./overlay.js";
+import { errorToast, onMenuGesture } from "./overlay.js";
+import { chatMenu } from "./chatmenu.js";
 import { formatListTime, messagePreview, debounce, formatFull } from "../util.js";
 import { openProfile, openNewGroup } from "./dialogs.js";
 import { chatMuted, wantsBanner, askPermission, dismissBanner } from "../notify.js";
@@ -123,7 +124,7 @@ export function createSidebar() {
     return {
       key: "c" + c.id,
       sig,
-      build: () =>
+      build: () => withMenu(c.id,
         h("a.chat-item" + (active ? ".active" : "") + (muted ? ".muted-chat" : ""), {
           href: "#/c/" + c.id,
           dataset: { chatId: c.id },
@@ -147,8 +148,15 @@ export function createSidebar() {
               pv.draft ? h("span.draft-label", { text: "Draft: " }) : null, pv.text),
             c.unread_mentions ? h("span.badge.mention", { title: "You were mentioned", "aria-hidden": "true" }, "@") : null,
             // a muted chat's count is grey (and left out of the title)
-            c.unread_count ? h("span.badge" + (muted ? ".muted" : ""), { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null))),
+            c.unread_count ? h("span.badge" + (muted ? ".muted" : ""), { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null)))),
     };
+  }
+
+  // The chat's menu (chatmenu.js, the header bell's) by a right click, a
+  // long press on a phone, or the keyboard's menu key.
+  function withMenu(id, item) {
+    onMenuGesture(item, (at) => chatMenu(item, id, at, { markRead: true }));
+    return item;
   }
 
   function renderList() {
