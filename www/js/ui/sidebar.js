@@ -14,13 +14,18 @@ import { reconcile } from "./reconcile.js";
 import { tickState } from "./message.js";
 import { logout } from "../auth.js";
 import { draft } from "../drafts.js";
+import { isAdmin } from "./admin.js";
 
 export function createSidebar() {
   const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
   const themeBtn = iconButton("moon", "Toggle dark theme", () => theme.toggle(), "theme-toggle");
+  // Only for administrators (GET /api/users/me "role").
+  const adminBtn = iconButton("shield", "Administration", () => (location.hash = "#/admin"), "admin-btn");
+  adminBtn.hidden = true;
   const head = h("header.side-head", null,
     meBox,
     h("div.side-actions", null,
+      adminBtn,
       iconButton("pencilSquare", "New group", () => openNewGroup()),
       themeBtn,
       iconButton("logout", "Log out", () => logout())));
@@ -50,6 +55,7 @@ export function createSidebar() {
     const me = S.state.me;
     if (!me) return;
     clear(meBox).append(userAvatar(me, "sm"), h("span.me-name", { text: me.display_name || me.username }));
+    adminBtn.hidden = !isAdmin();
   }
   function renderTheme() {
     clear(themeBtn).append(icon(theme.current() === "dark" ? "sun" : "moon"));
