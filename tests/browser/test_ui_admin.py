@@ -49,7 +49,7 @@ def make_admin(stack, user):
 # ---- Report ----------------------------------------------------------------------------
 
 @PHONE
-def test_report_from_the_message_menu(browser, api, stack, new_user, phone):
+def test_report_from_the_message_menu(browser, api, stack, new_user, out_dir, phone):
     rep = new_user("rep", display_name="Rita Reporter")
     spam = new_user("spam", display_name="Sam Spammer")
     chat = direct(api, spam, rep)
@@ -84,6 +84,7 @@ def test_report_from_the_message_menu(browser, api, stack, new_user, phone):
     assert stack.psql("SELECT count(*) FROM message_reports WHERE message_id = %s", theirs["id"])[0][0] == 0
 
     b.type(".modal.report textarea", "sells fake watches to everyone")
+    shots(b, out_dir, "report", phone)
     b.click(".modal.report .modal-actions .btn.danger")
     b.wait_gone(".modal.report")
     wait_toast(b, "Reported. Thank you")
@@ -206,6 +207,11 @@ def test_admin_manages_users(browser, api, stack, admin_api, new_user, out_dir, 
     v.wait_for(".auth-notice", 15)
     r = api.post("/api/auth/login", json={"login": vic["username"], "password": vic["password"]})
     assert r.status_code == 403 and r.json().get("code") == "account_banned", r.text
+    # Signing in again is refused, saying why.
+    v.type("#f-login", vic["username"])
+    v.type("#f-password", vic["password"])
+    v.click(".auth-form button[type=submit]")
+    v.wait(lambda d: "banned" in v.text(".auth-form .form-error"), 10, "the banned notice")
 
     # The Banned filter lists him.
     b.type(".adm-search", "")
