@@ -294,18 +294,19 @@ function reportsTab(onForbidden) {
     const chat = m.chat_id ? S.chat(m.chat_id) : null;
     const chatName = r.chat_title || (chat ? S.chatTitle(chat) : m.chat_id ? "Chat #" + m.chat_id : "");
     const text = m.deleted ? "Deleted message" : m.text || messagePreview(m) || "";
-    return h("article.adm-report.status-" + r.status, { role: "listitem", dataset: { reportId: r.id, messageId: m.id } },
+    const st = r.status || "open";
+    return h("article.adm-report.status-" + st, { role: "listitem", dataset: { reportId: r.id, messageId: m.id } },
       h("div.adm-report-head", null,
         icon("flag"),
         h("span", null, "Reported by ", personName(r.reporter_id)),
         h("time.adm-time", { datetime: r.created_at, text: r.created_at ? formatFull(r.created_at) : "" }),
-        h("span.adm-badge.report-" + r.status, { text: r.status[0].toUpperCase() + r.status.slice(1) })),
+        h("span.adm-badge.report-" + st, { text: st[0].toUpperCase() + st.slice(1) })),
       h("blockquote.adm-quote" + (m.deleted ? ".deleted" : ""), null,
         h("div.adm-quote-head", null, m.sender_id ? personName(m.sender_id, "adm-quote-sender") : null,
           chatName ? h("span.adm-quote-chat", { text: " in " + chatName }) : null),
         h("div.adm-quote-text", { text })),
       h("div.adm-reason", null, h("span.adm-cell-label", { text: "Reason" }), h("span.adm-reason-text", { text: r.reason })),
-      r.status === "open"
+      st === "open"
         ? h("div.adm-report-actions", null,
           h("button.btn.small.primary", { type: "button", onclick: () => decide(r, "resolved") }, icon("check"), "Resolve"),
           h("button.btn.small", { type: "button", onclick: () => decide(r, "dismissed") }, "Dismiss"))

@@ -56,6 +56,12 @@ export function createSidebar() {
     if (!me) return;
     clear(meBox).append(userAvatar(me, "sm"), h("span.me-name", { text: me.display_name || me.username }));
     adminBtn.hidden = !isAdmin();
+    markAdmin();
+  }
+  // Lit while the page is open (app.js emits "active" on every route).
+  function markAdmin() {
+    if (location.hash === "#/admin") adminBtn.setAttribute("aria-current", "page");
+    else adminBtn.removeAttribute("aria-current");
   }
   function renderTheme() {
     clear(themeBtn).append(icon(theme.current() === "dark" ? "sun" : "moon"));
@@ -355,6 +361,7 @@ export function createSidebar() {
   S.on("chats", () => found && found.messages && found.messages.length && renderResults());
   S.on("chats", renderList);
   S.on("active", renderList);
+  S.on("active", markAdmin);
   S.on("conn", renderConn);
   renderMe();
   renderTheme();
