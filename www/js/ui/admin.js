@@ -54,6 +54,70 @@ function spinnerRow(text = "Loading…") {
   return h("div.adm-loading", { role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), text);
 }
 
+// A segmented choice (radio buttons): options [[value, label]], each
+// button's data-status the value ("all" for ""), onPick(value).
+function choice(label, options, value, onPick) {
+  const key = (v) => v || "all";
+  const box = h("div.segmented", { role: "radiogroup", "aria-label": label },
+    options.map(([v, text]) => h("button.seg", {
+      type: "button",
+      role: "radio",
+      "aria-checked": v === value ? "true" : "false",
+      dataset: { status: key(v) },
+      onclick: () => {
+        for (const x of box.children) x.setAttribute("aria-checked", x.dataset.status === key(v) ? "true" : "false");
+        onPick(v);
+      },
+    }, text)));
+  return box;
+}
+
+// A list paged by keyset (newest first, `before` the last id shown) with
+// "Show more": pager({path, field, limit, params() -> URLSearchParams
+// extras, item(x) -> Node, empty() -> text, onForbidden}) -> {list, foot,
+// more, load(reset), items()}. An answer to an older load is dropped.
+function pager({ path, field, limit, params = () => new URLSearchParams(), item, empty, onForbidden, listSpec }) {
+  const list = h(listSpec.tag, listSpec.props);
+  const foot = h("div.adm-foot");
+  const more = h("button.btn.adm-more", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
+  let items = [];
+  let seq = 0;
+  async function load(reset) {
+    const mine = ++seq;
+    if (reset) {
+      items = [];
+      clear(list);
+    }
+    more.hidden = true;
+    foot.replaceChildren(spinnerRow());
+    const p = params();
+    p.set("limit", String(limit));
+    if (!reset && items.length) p.set("before", String(items[items.length - 1].id));
+    try {
+      const r = await api("GET", path + "?" + p);
+      if (mine !== seq) return;
+      const got = r[field] || [];
+      items = items.concat(got);
+      list.append(...got.map(item));
+      foot.replaceChildren(items.length ? "" : h("div.list-hint", { text: empty() }));
+      // The audit log says nothing of more: a full page may have more.
+      more.hidden = r.has_more === undefined ? got.length < limit : !r.has_more;
+    } catch (e) {
+      if (mine !== seq) return;
+      if (!onForbidden(e)) foot.replaceChildren(problemBox(e, () => load(reset)));
+    }
+  }
+  // One item changed (an action's answer): drawn again in its place.
+  function replace(x) {
+    const i = items.findIndex((y) => y.id === x.id);
+    if (i < 0) return;
+    items[i] = { ...items[i], ...x };
+    const old = list.children[i];
+    if (old) old.replaceWith(item(items[i]));
+  }
+  return { list, foot, more, load, replace };
+}
+
 // ---- Users --------------------------------------------------------------------------
 
 function usersTab(onForbidden) {
@@ -66,67 +130,31 @@ function usersTab(onForbidden) {
     maxlength: "256",
   });
   let status = ""; // "" all, "banned"
-  const filter = h("div.segmented", { role: "radiogroup", "aria-label": "Show" },
-    [["", "All"], ["banned", "Banned"]].map(([v, label]) => h("button.seg", {
-      type: "button",
-      role: "radio",
-      "aria-checked": v === status ? "true" : "false",
-      dataset: { status: v || "all" },
-      onclick: () => {
-        status = v;
-        for (const x of filter.children) x.setAttribute("aria-checked", x.dataset.status === (v || "all") ? "true" : "false");
-        load(true);
-      },
-    }, label)));
+  const filter = choice("Show", [["", "All"], ["banned", "Banned"]], status, (v) => {
+    status = v;
+    pages.load(true);
+  });
   const head = h("div.adm-users-head", { "aria-hidden": "true" },
     ["User", "Role", "Status", "Joined", "Last seen", "Messages", "Storage", ""].map((t) => h("span", { text: t })));
-  const list = h("div.adm-users", { role: "list", "aria-label": "Users" });
-  const more = h("button.btn.adm-more", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
-  const foot = h("div.adm-foot");
+  const pages = pager({
+    path: "/admin/users",
+    field: "users",
+    limit: USERS_PAGE,
+    listSpec: { tag: "div.adm-users", props: { role: "list", "aria-label": "Users" } },
+    params: () => {
+      const p = new URLSearchParams();
+      if (search.value.trim()) p.set("q", search.value.trim());
+      if (status) p.set("status", status);
+      return p;
+    },
+    item: (u) => row(u),
+    empty: () => (search.value.trim() || status ? "Nobody matches" : "No users yet"),
+    onForbidden,
+  });
   const el = h("section.adm-tab.adm-users-tab", null,
     h("div.adm-toolbar", null, h("div.search-box.adm-search-box", null, icon("search", "search-icon"), search), filter),
-    head, list, foot, more);
-
-  let users = [];
-  let hasMore = false;
-  let seq = 0;
-
-  async function load(reset) {
-    const mine = ++seq;
-    if (reset) {
-      users = [];
-      clear(list);
-    }
-    more.hidden = true;
-    foot.replaceChildren(spinnerRow());
-    const p = new URLSearchParams({ limit: String(USERS_PAGE) });
-    if (search.value.trim()) p.set("q", search.value.trim());
-    if (status) p.set("status", status);
-    if (!reset && users.length) p.set("before", String(users[users.length - 1].id));
-    try {
-      const r = await api("GET", "/admin/users?" + p);
-      if (mine !== seq) return;
-      users = users.concat(r.users || []);
-      hasMore = !!r.has_more;
-      render();
-      foot.replaceChildren(users.length ? "" : h("div.list-hint", { text: search.value.trim() || status ? "Nobody matches" : "No users yet" }));
-      more.hidden = !hasMore;
-    } catch (e) {
-      if (mine !== seq) return;
-      if (onForbidden(e)) return;
-      foot.replaceChildren(problemBox(e, () => load(reset)));
-    }
-  }
-
-  function put(u) {
-    const i = users.findIndex((x) => x.id === u.id);
-    if (i >= 0) users[i] = { ...users[i], ...u };
-    render();
-  }
-
-  function render() {
-    clear(list).append(...users.map(row));
-  }
+    head, pages.list, pages.foot, pages.more);
+  const put = pages.replace;
 
   function row(u) {
     const me = S.state.me && S.state.me.id === u.id;
@@ -224,29 +252,21 @@ function usersTab(onForbidden) {
     });
   }
 
-  search.addEventListener("input", debounce(() => load(true), 300));
+  search.addEventListener("input", debounce(() => pages.load(true), 300));
   search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") load(true);
+    if (e.key === "Enter") pages.load(true);
   });
-  return { el, show: () => load(true) };
+  return { el, show: () => pages.load(true) };
 }
 
 // ---- Reports ------------------------------------------------------------------------
 
 function reportsTab(onForbidden) {
   let status = "open"; // "open" or "" (all)
-  const filter = h("div.segmented", { role: "radiogroup", "aria-label": "Show" },
-    [["open", "Open"], ["", "All"]].map(([v, label]) => h("button.seg", {
-      type: "button",
-      role: "radio",
-      "aria-checked": v === status ? "true" : "false",
-      dataset: { status: v || "all" },
-      onclick: () => {
-        status = v;
-        for (const x of filter.children) x.setAttribute("aria-checked", x.dataset.status === (v || "all") ? "true" : "false");
-        load();
-      },
-    }, label)));
+  const filter = choice("Show", [["open", "Open"], ["", "All"]], status, (v) => {
+    status = v;
+    load();
+  });
   const list = h("div.adm-reports", { role: "list", "aria-label": "Reports" });
   const foot = h("div.adm-foot");
   const el = h("section.adm-tab", null,
@@ -363,38 +383,19 @@ function targetText(t) {
 }
 
 function auditTab(onForbidden) {
-  const list = h("ol.adm-audit", { "aria-label": "Audit log" });
-  const foot = h("div.adm-foot");
-  const more = h("button.btn.adm-more", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
+  const pages = pager({
+    path: "/admin/audit",
+    field: "entries",
+    limit: AUDIT_PAGE,
+    listSpec: { tag: "ol.adm-audit", props: { "aria-label": "Audit log" } },
+    item: (x) => entry(x),
+    empty: () => "Nothing yet",
+    onForbidden,
+  });
   const el = h("section.adm-tab", null,
     h("div.adm-toolbar", null, h("span.adm-updated", { text: "Every administrator's action, newest first" }), h("span.spacer"),
-      h("button.btn.small", { type: "button", onclick: () => load(true) }, icon("retry"), "Refresh")),
-    list, foot, more);
-  let entries = [];
-  let seq = 0;
-  async function load(reset) {
-    const mine = ++seq;
-    if (reset) {
-      entries = [];
-      clear(list);
-    }
-    more.hidden = true;
-    foot.replaceChildren(spinnerRow());
-    const p = new URLSearchParams({ limit: String(AUDIT_PAGE) });
-    if (!reset && entries.length) p.set("before", String(entries[entries.length - 1].id));
-    try {
-      const r = await api("GET", "/admin/audit?" + p);
-      if (mine !== seq) return;
-      const got = r.entries || [];
-      entries = entries.concat(got);
-      list.append(...got.map(entry));
-      foot.replaceChildren(entries.length ? "" : h("div.list-hint", { text: "Nothing yet" }));
-      more.hidden = r.has_more === undefined ? got.length < AUDIT_PAGE : !r.has_more;
-    } catch (e) {
-      if (mine !== seq) return;
-      if (!onForbidden(e)) foot.replaceChildren(problemBox(e, () => load(reset)));
-    }
-  }
+      h("button.btn.small", { type: "button", onclick: () => pages.load(true) }, icon("retry"), "Refresh")),
+    pages.list, pages.foot, pages.more);
   function entry(x) {
     // msgrctl acts with no administrator: the OS user it names, if any.
     const who = x.admin_id !== null && x.admin_id !== undefined
@@ -405,7 +406,7 @@ function auditTab(onForbidden) {
       h("span.adm-entry-text", null, who, " · ", h("strong.adm-action", { text: actionText(x.action) })),
       h("span.adm-target", { text: targetText(x.target) }));
   }
-  return { el, show: () => load(true) };
+  return { el, show: () => pages.load(true) };
 }
 
 // ---- the page -----------------------------------------------------------------------
@@ -427,7 +428,7 @@ export function createAdminView() {
   };
   const tabs = new Map(TABS.map(([key, , make]) => [key, make(onForbidden)]));
   const bar = h("div.adm-tabs", { role: "tablist", "aria-label": "Administration" },
-    TABS.map(([key, label]) => h("button.adm-tab-btn", {
+    TABS.map(([key, label]) => h("button.info-tab.adm-tab-btn" + (key === current ? ".active" : ""), {
       type: "button",
       role: "tab",
       id: "adm-tab-" + key,
@@ -465,6 +466,7 @@ export function createAdminView() {
     for (const b of bar.children) {
       const on = b.dataset.tab === key;
       b.setAttribute("aria-selected", on ? "true" : "false");
+      b.classList.toggle("active", on);
       b.tabIndex = on ? 0 : -1;
       if (on && focus) b.focus();
     }
