@@ -1,11 +1,12 @@
 # Makefile - build, run and test the messenger (GNU make).
 #
-#   make            build/bin/{auth,chats,messages,files,wsd,mailer} and build/lib/libmsgr.a
+#   make            build/bin/{auth,chats,messages,files,wsd,mailer,msgrctl} and build/lib/libmsgr.a
 #   make asan       the same with AddressSanitizer and UBSan, into build-asan/
 #   make unit       tests/unit/test_*.c against the sanitizer build
 #   make fuzz       tests/fuzz/fuzz_*.c with libFuzzer (FUZZ_SECONDS each)
 #   make run        the whole stack in the foreground (PORT=8080 VAR=./var)
 #   make start|stop the stack in the background
+#   make admin      USERNAME=name: makes name an administrator of the local stack (VAR=)
 #   make backup     a consistent backup of VAR (BACKUP_DIR, default VAR/backups/<time>)
 #   make restore    FROM=<backup dir or .tar> into VAR (FORCE=1 over an existing one)
 #   make test       everything a change must pass (what .ci/run calls)
@@ -61,13 +62,14 @@ SHARED_SRC := $(sort $(wildcard shared/*.c))
 FCGI_PROGS := $(sort $(foreach d,$(wildcard fcgi/*/),$(if $(wildcard $(d)*.c),$(notdir $(patsubst %/,%,$(d))))))
 WSD_SRC := $(sort $(wildcard wsd/*.c))
 MAILER_SRC := $(sort $(wildcard mailer/*.c))
-PROGS := $(FCGI_PROGS) $(if $(WSD_SRC),wsd) $(if $(MAILER_SRC),mailer)
+MSGRCTL_SRC := $(sort $(wildcard msgrctl/*.c))
+PROGS := $(FCGI_PROGS) $(if $(WSD_SRC),wsd) $(if $(MAILER_SRC),mailer) $(if $(MSGRCTL_SRC),msgrctl)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 
-prog_src = $(if $(filter wsd,$(1)),$(WSD_SRC),$(if $(filter mailer,$(1)),$(MAILER_SRC),$(sort $(wildcard fcgi/$(1)/*.c))))
+prog_src = $(if $(filter wsd,$(1)),$(WSD_SRC),$(if $(filter mailer,$(1)),$(MAILER_SRC),$(if $(filter msgrctl,$(1)),$(MSGRCTL_SRC),$(sort $(wildcard fcgi/$(1)/*.c)))))
 prog_libs = $(LIBS)$(if $(filter wsd,$(1)), $(WSD_LIBS))$(if $(filter mailer,$(1)), $(MAILER_LIBS))
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
@@ -106,7 +108,7 @@ endef
 
 $(foreach t,build build-asan build-fuzz,$(eval $(call tree,$(t))))
 
-.PHONY: all asan unit unit-build fuzz fuzz-build fuzz-smoke deps run start stop status \
+.PHONY: all asan unit unit-build fuzz fuzz-build fuzz-smoke deps run start stop status admin \
 	test bench clean nginx-snippets backup restore FORCE
 FORCE:
 
@@ -180,6 +182,13 @@ stop:
 status:
 	@$(STACK) status
 
+# The first administrator of the local stack (API.md "Administration"):
+# msgrctl as the stack's programs run, against its database (README
+# "Administration").
+admin:
+	@$(if $(USERNAME),,echo 'make admin USERNAME=<name> [VAR=...]' >&2; exit 2;) \
+		$(STACK) msgrctl admin grant "$$USERNAME"
+
 # Backups (scripts/backup.sh, scripts/restore.sh; README "Backups").
 backup:
 	@VAR='$(VAR)' $(if $(BACKUP_DIR),BACKUP_DIR='$(BACKUP_DIR)') scripts/backup.sh
@@ -206,6 +215,7 @@ nginx-snippets:
 # make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc] [NGINX_GROUP=www-data]
 # lays out (README "Installing as a service"):
 #   LIBEXECDIR   the programs (build/bin: the plain -O2 build)
+#   BINDIR       msgrctl, a link to LIBEXECDIR's, for the sysadmin's PATH
 #   DATADIR      www/, schema/, scripts/migrate.sh and render-nginx.sh, the
 #                nginx templates (nginx/), README.md
 #   UNITDIR      the systemd units of deploy/systemd, their paths written in
@@ -219,13 +229,14 @@ SYSCONFDIR ?= /etc
 LIBEXECDIR ?= $(PREFIX)/lib/messenger
 DATADIR ?= $(PREFIX)/share/messenger
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+BINDIR ?= $(PREFIX)/bin
 NGINX_GROUP ?= www-data
 
 .PHONY: install
 install: all
 	@set -euo pipefail; \
 	for v in 'PREFIX=$(PREFIX)' 'SYSCONFDIR=$(SYSCONFDIR)' 'LIBEXECDIR=$(LIBEXECDIR)' \
-		'DATADIR=$(DATADIR)' 'UNITDIR=$(UNITDIR)'; do \
+		'DATADIR=$(DATADIR)' 'UNITDIR=$(UNITDIR)' 'BINDIR=$(BINDIR)'; do \
 		[[ $${v#*=} =~ ^/[A-Za-z0-9/._+-]*[A-Za-z0-9._+-]$$ ]] || \
 			{ echo "install: $${v%%=*} '$${v#*=}' must be an absolute path of plain characters" >&2; exit 2; }; \
 	done; \
@@ -233,8 +244,9 @@ install: all
 		{ echo "install: NGINX_GROUP '$(NGINX_GROUP)' is not a group name" >&2; exit 2; }; \
 	d='$(DESTDIR)'; d=$${d%/}; \
 	install -d -m 0755 "$$d$(LIBEXECDIR)" "$$d$(DATADIR)/scripts" "$$d$(DATADIR)/nginx" \
-		"$$d$(UNITDIR)" "$$d$(SYSCONFDIR)/messenger"; \
+		"$$d$(UNITDIR)" "$$d$(SYSCONFDIR)/messenger" "$$d$(BINDIR)"; \
 	install -m 0755 $(addprefix build/bin/,$(PROGS)) "$$d$(LIBEXECDIR)/"; \
+	ln -sfn '$(LIBEXECDIR)/msgrctl' "$$d$(BINDIR)/msgrctl"; \
 	install -m 0755 scripts/migrate.sh scripts/render-nginx.sh "$$d$(DATADIR)/scripts/"; \
 	install -m 0644 nginx/*.conf "$$d$(DATADIR)/nginx/"; \
 	install -m 0644 README.md "$$d$(DATADIR)/"; \

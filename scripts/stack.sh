@@ -4,6 +4,7 @@
 # state directory.
 #
 #   scripts/stack.sh init | start | stop | run | status | restart-db | restart NAME
+#   scripts/stack.sh msgrctl ARGS...   (msgrctl/main.c, against this stack's database)
 #
 # Each program (the FastCGI masters and wsd) runs under a supervisor, this
 # script in its own session (`stack.sh supervise NAME VAR`, pid file
@@ -741,6 +742,19 @@ cmd_status() {
 	return $all
 }
 
+# msgrctl as the programs run (the run user: the database's socket is
+# theirs alone), with their environment, so that it reaches this stack's
+# database and prints links under its URL. The audit log names the caller
+# (SUDO_USER, which msgrctl prefers to the account it runs as).
+cmd_msgrctl() {
+	[[ -x $BIN/msgrctl ]] || die "$BIN/msgrctl is missing: run make first"
+	pg_running || die "the database of $VAR is not running: make start first"
+	program_env
+	local caller=${SUDO_USER:-$(id -un 2>/dev/null || echo "uid $(id -u)")}
+	cd /
+	exec "${RUNAS[@]}" /usr/bin/env -i "${PROGRAM_ENV[@]}" SUDO_USER="$caller" "$BIN/msgrctl" "$@"
+}
+
 case ${1:-} in
 init) cmd_init ;;
 start) cmd_start ;;
@@ -753,8 +767,12 @@ run) cmd_run ;;
 status) cmd_status ;;
 restart-db) cmd_restart_db ;;
 restart) cmd_restart "${2:-}" ;;
+msgrctl)
+	shift
+	cmd_msgrctl "$@"
+	;;
 *)
-	echo "usage: $0 init|start|stop|run|status|restart-db|restart NAME" >&2
+	echo "usage: $0 init|start|stop|run|status|restart-db|restart NAME|msgrctl ARGS..." >&2
 	exit 2
 	;;
 esac

@@ -227,3 +227,19 @@ int token_equal(const char *a, const char *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
+
+char *token_reset_link(const char *token)
+{
+	static const char page[] = "/#/reset?token=";
+	const char *base = config_str("MSGR_PUBLIC_URL", "http://localhost:8080");
+	size_t len = strlen(base), tlen = strlen(token);
+	while (len && base[len - 1] == '/')
+		len--;
+	char *link = malloc(len + sizeof page - 1 + tlen + 1);
+	if (!link)
+		return NULL;
+	memcpy(link, base, len);
+	memcpy(link + len, page, sizeof page - 1);
+	memcpy(link + len + sizeof page - 1, token, tlen + 1);
+	return link;
+}

@@ -41,6 +41,12 @@ enum msgr_err token_verify_access(const char *token, time_t now, int64_t *user_i
 
 /* Fills out with a fresh refresh token and its NUL. */
 enum msgr_err token_new_refresh(char out[TOKEN_REFRESH_LEN + 1]) MSGR_WUR;
+/* The app's page that takes a password reset token (API.md "Password
+ * reset"): MSGR_PUBLIC_URL without its final slashes (a prefix stays), then
+ * "/#/reset?token=" and the token. The link's contract with www/: the mail
+ * of fcgi/auth/reset.c and the line msgrctl prints. Returns a new string
+ * the caller frees, or NULL when out of memory. */
+char *token_reset_link(const char *token) MSGR_WUR;
 /* Lower-case hex SHA-256 of the len bytes at s, for storage. */
 void token_sha256_hex(const char *s, size_t len, char out[2 * TOKEN_HASH_LEN + 1]);
 /* Lower-case hex HMAC-SHA256 of msg with the server secret. */

@@ -286,3 +286,11 @@ int valid_form(struct arena *a, const char *body, size_t len, const struct field
 			field_errors_add(errs, specs[i].name, "is required");
 	return errs->count - before;
 }
+
+const char *valid_notify_level(const char *s, size_t len)
+{
+	if ((len == 3 && !memcmp(s, "all", 3)) || (len == 8 && !memcmp(s, "mentions", 8)) ||
+	    (len == 4 && !memcmp(s, "none", 4)))
+		return NULL;
+	return "must be \"all\", \"mentions\" or \"none\"";
+}

@@ -81,4 +81,8 @@ char *valid_percent_decode(struct arena *a, const char *s, size_t len, bool plus
 /* Parses a positive 64-bit decimal id without sign or leading zeros. */
 bool valid_parse_id(const char *s, size_t len, int64_t *out);
 
+/* A field_spec check: "all", "mentions" or "none", the levels of a chat's
+ * notify and of the e-mail notifications setting. */
+const char *valid_notify_level(const char *s, size_t len);
+
 #endif

@@ -44,10 +44,23 @@ void handle_update_me(struct http_req *req);
 void handle_search_users(struct http_req *req);
 void handle_get_user(struct http_req *req);
 
+/* settings.c */
+void handle_get_settings(struct http_req *req);
+void handle_update_settings(struct http_req *req);
+
 /* blocks.c */
 void handle_block(struct http_req *req);
 void handle_unblock(struct http_req *req);
 void handle_list_blocks(struct http_req *req);
+
+/* admin.c */
+void handle_admin_users(struct http_req *req);
+void handle_admin_update_user(struct http_req *req);
+void handle_admin_delete_messages(struct http_req *req);
+void handle_admin_reports(struct http_req *req);
+void handle_admin_update_report(struct http_req *req);
+void handle_admin_stats(struct http_req *req);
+void handle_admin_audit(struct http_req *req);
 
 /* password.c */
 int password_init(void);

@@ -1,6 +1,7 @@
 /*
  * auth - accounts, tokens and profiles (API.md "Auth and users"), the
- * health checks and the metrics of every program (health.c).
+ * administrators' API (admin.c), the health checks and the metrics of
+ * every program (health.c).
  */
 #include "auth.h"
 #include "server.h"
@@ -20,12 +21,21 @@ static const struct http_route routes[] = {
 	{"DELETE", "/api/auth/sessions/{session_id}", handle_delete_session, NULL},
 	{"POST", "/api/users/me/password", handle_change_password, NULL},
 	{"GET", "/api/users/me", handle_me, NULL},
+	{"GET", "/api/users/me/settings", handle_get_settings, NULL},
+	{"PATCH", "/api/users/me/settings", handle_update_settings, NULL},
 	{"PATCH", "/api/users/me", handle_update_me, NULL},
 	{"GET", "/api/users", handle_search_users, NULL},
 	{"GET", "/api/users/{user_id}", handle_get_user, NULL},
 	{"PUT", "/api/users/{user_id}/block", handle_block, NULL},
 	{"DELETE", "/api/users/{user_id}/block", handle_unblock, NULL},
 	{"GET", "/api/users/me/blocks", handle_list_blocks, NULL},
+	{"GET", "/api/admin/users", handle_admin_users, NULL},
+	{"PATCH", "/api/admin/users/{user_id}", handle_admin_update_user, NULL},
+	{"DELETE", "/api/admin/users/{user_id}/messages", handle_admin_delete_messages, NULL},
+	{"GET", "/api/admin/reports", handle_admin_reports, NULL},
+	{"PATCH", "/api/admin/reports/{report_id}", handle_admin_update_report, NULL},
+	{"GET", "/api/admin/stats", handle_admin_stats, NULL},
+	{"GET", "/api/admin/audit", handle_admin_audit, NULL},
 };
 
 static const struct srv_app app = {

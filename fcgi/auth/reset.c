@@ -8,10 +8,9 @@
  * validity, single use) are password_reset_request() and
  * password_reset_confirm() in schema/functions/auth.sql.
  */
-#include <string.h>
+#include <stdlib.h>
 
 #include "auth.h"
-#include "config.h"
 #include "db.h"
 #include "reply.h"
 #include "token.h"
@@ -39,22 +38,14 @@ void handle_password_reset(struct http_req *req)
 		return;
 	}
 	token_sha256_hex(token, TOKEN_REFRESH_LEN, hash);
-	/* The link's contract with the app (www/): its public URL, prefix
-	 * included and no trailing slash, then the page's hash route. */
-	const char *base = config_str("MSGR_PUBLIC_URL", "http://localhost:8080");
-	size_t len = strlen(base);
-	while (len && base[len - 1] == '/')
-		len--;
-	char *link = arena_alloc(req->arena, len + sizeof "/#/reset?token=" + TOKEN_REFRESH_LEN);
+	char *link = token_reset_link(token);
 	if (!link) {
 		http_problem(req, 500, "internal_error", "out of memory");
 		return;
 	}
-	memcpy(link, base, len);
-	strcpy(link + len, "/#/reset?token=");
-	strcat(link, token);
 	const char *params[] = {f[RQ_EMAIL].str, hash, link};
 	reply_send(req, db_exec(&reset_request, params));
+	free(link);
 }
 
 enum { CF_TOKEN, CF_PASSWORD, CF__MAX };

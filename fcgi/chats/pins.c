@@ -68,18 +68,10 @@ static const char *check_timestamp(const char *s, size_t len)
 	return bad;
 }
 
-static const char *check_notify(const char *s, size_t len)
-{
-	if ((len == 3 && !memcmp(s, "all", 3)) || (len == 8 && !memcmp(s, "mentions", 8)) ||
-	    (len == 4 && !memcmp(s, "none", 4)))
-		return NULL;
-	return "must be \"all\", \"mentions\" or \"none\"";
-}
-
 enum { SET_MUTED_UNTIL, SET_NOTIFY, SET__MAX };
 static const struct field_spec settings_fields[SET__MAX] = {
 	[SET_MUTED_UNTIL] = {"muted_until", FIELD_STRING, FIELD_NULLABLE, 20, 40, check_timestamp},
-	[SET_NOTIFY] = {"notify", FIELD_STRING, 0, 3, 8, check_notify},
+	[SET_NOTIFY] = {"notify", FIELD_STRING, 0, 3, 8, valid_notify_level},
 };
 
 void handle_chat_settings(struct http_req *req)

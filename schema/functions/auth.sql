@@ -1,7 +1,9 @@
 -- Accounts, login sessions and login throttling (fcgi/auth), and the User
 -- object.
 
--- The User object from a row and whether the user is online.
+-- The User object from a row and whether the user is online; with_email
+-- is the user's own view (GET /api/users/me...), which adds the e-mail and
+-- the role.
 CREATE OR REPLACE FUNCTION user_object(u users, p_online boolean, with_email boolean DEFAULT false)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
@@ -13,7 +15,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'created_at', public.api_ts(u.created_at),
 		'online', p_online,
 		'last_seen_at', public.api_ts(u.last_seen_at))
-	|| CASE WHEN with_email THEN jsonb_build_object('email', u.email) ELSE '{}'::jsonb END
+	|| CASE WHEN with_email THEN jsonb_build_object('email', u.email, 'role', u.role)
+		ELSE '{}'::jsonb END
 $$;
 
 CREATE OR REPLACE FUNCTION user_json(u users, with_email boolean DEFAULT false) RETURNS jsonb
@@ -51,18 +54,42 @@ LANGUAGE sql AS $$
 			THEN 1 ELSE f.failures + 1 END
 $$;
 
+-- 403 account_banned when p_user is banned (migrations/022): called where
+-- a session is opened or refreshed, after the password or refresh token
+-- was found good, so that a guesser learns nothing of a ban. The row is
+-- read FOR SHARE, which a ban's UPDATE of it waits for (and the other way
+-- round): a session opened concurrently with a ban is either refused here
+-- or already committed when the ban ends every session.
+CREATE OR REPLACE FUNCTION user_login_check(p_user bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_status text;
+BEGIN
+	SELECT status INTO v_status FROM public.users WHERE id = p_user FOR SHARE;
+	IF v_status = 'banned' THEN
+		PERFORM public.api_error(403, 'account_banned',
+			'this account has been suspended by an administrator');
+	END IF;
+END
+$$;
+
 -- Creates a login session with its first refresh token; returns the
 -- session's id (the access tokens' sid). p_user_agent and p_ip are shown in
--- the sessions list only.
+-- the sessions list only. A banned user gets none (user_login_check()).
 CREATE OR REPLACE FUNCTION session_open(p_user_id bigint, p_token_hash text, p_ttl_secs int,
 				 p_user_agent text, p_ip text)
-RETURNS bigint LANGUAGE sql AS $$
-	WITH s AS (INSERT INTO public.auth_sessions (user_id, user_agent, ip)
-		   VALUES (p_user_id, left(coalesce(p_user_agent, ''), 512), coalesce(p_ip, ''))
-		   RETURNING id),
-	t AS (INSERT INTO public.refresh_tokens (token_hash, session_id, expires_at)
-	      SELECT p_token_hash, s.id, now() + make_interval(secs => p_ttl_secs) FROM s)
-	SELECT id FROM s
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	sid bigint;
+BEGIN
+	PERFORM public.user_login_check(p_user_id);
+	INSERT INTO public.auth_sessions (user_id, user_agent, ip)
+	VALUES (p_user_id, left(coalesce(p_user_agent, ''), 512), coalesce(p_ip, ''))
+	RETURNING id INTO sid;
+	INSERT INTO public.refresh_tokens (token_hash, session_id, expires_at)
+	VALUES (p_token_hash, sid, now() + make_interval(secs => p_ttl_secs));
+	RETURN sid;
+END
 $$;
 
 -- Rotates a refresh token: the old one stops working and the new one joins
@@ -88,6 +115,11 @@ BEGIN
 		WHERE s.id = (SELECT r.session_id FROM public.refresh_tokens r WHERE r.token_hash = p_old_hash);
 		RETURN;
 	END IF;
+	-- A banned user's token (its session ended with the ban) is answered
+	-- 403 account_banned rather than as a dead token: the client can say
+	-- why. The error undoes the rotation above.
+	PERFORM public.user_login_check(s.user_id)
+	FROM public.auth_sessions s WHERE s.id = t.session_id;
 	UPDATE public.auth_sessions s SET last_used_at = now()
 	WHERE s.id = t.session_id AND s.revoked_at IS NULL
 	RETURNING s.user_id INTO uid;

@@ -590,12 +590,22 @@ BEGIN
 	IF m.deleted_at IS NOT NULL THEN
 		RETURN (204, NULL, NULL)::public.api_reply;
 	END IF;
-	UPDATE public.messages SET deleted_at = now(), text = '', pinned_at = NULL WHERE id = m.id;
-	-- (files.sql marks its files deleted by a trigger; the program
-	-- unlinks them after the commit.)
-	DELETE FROM public.message_reactions WHERE message_id = m.id;
-	ev := public.emit(m.chat_id, 'message.deleted', jsonb_build_object('message_id', m.id));
+	ev := public.message_soft_delete(m);
 	RETURN (204, NULL, ev)::public.api_reply;
+END
+$$;
+
+-- The soft delete of a message the caller locked and may delete: the one
+-- place for DELETE /api/messages/{id} and an administrator's DELETE
+-- /api/admin/users/{id}/messages (admin.sql). Returns the message.deleted
+-- event. (files.sql marks its files deleted by a trigger; the program
+-- unlinks them after the commit.)
+CREATE OR REPLACE FUNCTION message_soft_delete(m messages) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE public.messages SET deleted_at = now(), text = '', pinned_at = NULL WHERE id = m.id;
+	DELETE FROM public.message_reactions WHERE message_id = m.id;
+	RETURN public.emit(m.chat_id, 'message.deleted', jsonb_build_object('message_id', m.id));
 END
 $$;
 

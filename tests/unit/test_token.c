@@ -236,6 +236,29 @@ TEST(sha256_and_hmac_known_answers)
 	CHECK(!token_equal("abc", "abd", 3));
 }
 
+TEST(reset_link_under_the_public_url)
+{
+	static const struct {
+		const char *base, *want;
+	} cases[] = {
+		{"https://chat.example.org", "https://chat.example.org/#/reset?token=tok"},
+		{"https://chat.example.org//", "https://chat.example.org/#/reset?token=tok"},
+		{"https://example.org/chat/", "https://example.org/chat/#/reset?token=tok"},
+		{NULL, "http://localhost:8080/#/reset?token=tok"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (cases[i].base)
+			setenv("MSGR_PUBLIC_URL", cases[i].base, 1);
+		else
+			unsetenv("MSGR_PUBLIC_URL");
+		char *link = token_reset_link("tok");
+		REQUIRE(link != NULL);
+		CHECK_STR_EQ(link, cases[i].want);
+		free(link);
+	}
+	unsetenv("MSGR_PUBLIC_URL");
+}
+
 TEST(session_id_carried)
 {
 	init_key();
