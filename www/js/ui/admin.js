@@ -73,9 +73,10 @@ function choice(label, options, value, onPick) {
 }
 
 // A list paged by keyset (newest first, `before` the last id shown) with
-// "Show more": pager({path, field, limit, params() -> URLSearchParams
-// extras, item(x) -> Node, empty() -> text, onForbidden}) -> {list, foot,
-// more, load(reset), items()}. An answer to an older load is dropped.
+// "Show more": pager({path, field (the answer's array), limit, listSpec
+// ({tag, props} of the list element), params() -> URLSearchParams of the
+// filters, item(x) -> Node, empty() -> text, onForbidden}) -> {list, foot,
+// more, load(reset), replace(x)}. An answer to an older load is dropped.
 function pager({ path, field, limit, params = () => new URLSearchParams(), item, empty, onForbidden, listSpec }) {
   const list = h(listSpec.tag, listSpec.props);
   const foot = h("div.adm-foot");
