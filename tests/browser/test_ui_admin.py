@@ -280,6 +280,9 @@ def test_admin_reports_stats_audit(browser, api, stack, admin_api, new_user, out
     r.click(".modal.report .modal-actions .btn.danger")
     wait_toast(r, "Reported. Thank you")
     report_id = stack.psql("SELECT id FROM message_reports WHERE message_id = %s", bad["id"])[0][0]
+    other = post_message(api, spam, chat, "Nothing wrong with this one")
+    assert api.post(f"/api/messages/{other['id']}/report", token=rep, json={"reason": "Other: by mistake"}).status_code == 202
+    other_id = stack.psql("SELECT id FROM message_reports WHERE message_id = %s", other["id"])[0][0]
 
     b = device(browser, phone)
     sign_in(b, boss["username"], boss["password"])
@@ -293,9 +296,17 @@ def test_admin_reports_stats_audit(browser, api, stack, admin_api, new_user, out
     wait_toast(b, "Report resolved")
     b.wait_gone(f'.adm-report[data-report-id="{report_id}"]')
     assert stack.psql("SELECT status FROM message_reports WHERE id = %s", report_id) == [("resolved",)]
+    # Dismissed: it leaves the open queue as well.
+    card = b.wait_for(f'.adm-report[data-report-id="{other_id}"]')
+    assert "by mistake" in card.text
+    card.find_element(By.CSS_SELECTOR, ".adm-report-actions .btn:not(.primary)").click()
+    wait_toast(b, "Report dismissed")
+    b.wait_gone(f'.adm-report[data-report-id="{other_id}"]')
+    assert stack.psql("SELECT status FROM message_reports WHERE id = %s", other_id) == [("dismissed",)]
     b.click('#adm-panel-reports [data-status="all"]')
     card = b.wait_for(f'.adm-report[data-report-id="{report_id}"]')
     assert "Resolved" in card.text and not card.find_elements(By.CSS_SELECTOR, ".adm-report-actions")
+    assert "Dismissed" in b.find(f'.adm-report[data-report-id="{other_id}"]').text
 
     # Stats: the server's numbers, again on Refresh.
     tab(b, "stats")
