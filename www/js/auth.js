@@ -129,8 +129,10 @@ export function refresh(stale) {
     } catch (e) {
       // The server refused the refresh token: this login session was ended
       // there (revoked from another device, a password change or reset, a
-      // ban) or ran out. Either way this device is signed out.
-      if (e.status === 401 || e.status === 400) set(null, "revoked");
+      // ban) or ran out. Either way this device is signed out. A banned
+      // account's refresh may be told so (403 account_banned): said on the card.
+      if (e.code === "account_banned") set(null, "banned");
+      else if (e.status === 401 || e.status === 400) set(null, "revoked");
       throw e;
     }
   }).finally(() => {

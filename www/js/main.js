@@ -35,11 +35,12 @@ auth.onAuthChange((kind, why) => {
     running = false;
     // Only a chosen log-out takes the drafts along (drafts.js); a session
     // ended by the server keeps them for the same person signing in again.
-    if (why !== "expired" && why !== "revoked") clearDrafts();
+    if (why !== "expired" && why !== "revoked" && why !== "banned") clearDrafts();
     history.replaceState(null, "", location.pathname);
     // Said on the card itself, not only in a toast: the person may look
     // at the screen long after it happened.
-    const notice = why === "revoked" ? "You were signed out on this device. Please sign in again." : "";
+    const notice = why === "revoked" ? "You were signed out on this device. Please sign in again."
+      : why === "banned" ? "This account has been banned by an administrator." : "";
     renderAuth(root, "login", notice);
     if (why === "expired") toast("Your session has ended. Please sign in again.", "error", 6000);
   }

@@ -9,6 +9,7 @@ import * as sync from "../sync.js";
 import { createSidebar } from "./sidebar.js";
 import { createChatView } from "./chatview.js";
 import { createInfoPanel } from "./info.js";
+import { createAdminView, isAdmin } from "./admin.js";
 import { closeAll, toast } from "./overlay.js";
 import * as notify from "../notify.js";
 
@@ -31,7 +32,9 @@ export async function startApp(root) {
   const shell = h("div.app");
   const info = createInfoPanel({ onClose: () => closeInfo() });
   const chat = createChatView({ openInfo: () => (info.open ? closeInfo() : openInfo()) });
-  shell.append(createSidebar(), chat.el, info.el);
+  const admin = createAdminView();
+  admin.el.hidden = true;
+  shell.append(createSidebar(), chat.el, admin.el, info.el);
   clear(root).append(shell);
 
   function openInfo() {
@@ -44,7 +47,32 @@ export async function startApp(root) {
     shell.classList.remove("info-open");
   }
 
+  // #/admin: the administration page in the chat pane's place, for
+  // administrators only; anyone else is sent home (the server would
+  // answer 403 admin_only to everything on it anyway).
+  function routeAdmin() {
+    if (!isAdmin()) {
+      toast("Only administrators can open the administration page", "error");
+      A.go(null);
+      return;
+    }
+    closeInfo();
+    S.state.activeChatId = null;
+    shell.classList.remove("chat-open");
+    shell.classList.add("admin-open");
+    admin.el.hidden = false;
+    S.emit("active");
+    S.flush();
+    chat.setChat(null);
+    admin.show();
+  }
+
   async function route() {
+    if (location.hash === "#/admin") return routeAdmin();
+    if (!admin.el.hidden) {
+      admin.el.hidden = true;
+      shell.classList.remove("admin-open");
+    }
     const m = location.hash.match(/^#\/c\/(\d+)$/);
     let id = m ? Number(m[1]) : null;
     if (id && !S.chat(id)) {

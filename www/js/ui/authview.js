@@ -62,6 +62,7 @@ function showErrors(form, e, general) {
     let msg = e.message;
     if (e.status === 429) msg = "Too many attempts. Try again" + (e.retryAfter ? ` in ${formatWait(e.retryAfter)}.` : " later.");
     else if (e.code === "invalid_credentials") msg = "Wrong username, email or password.";
+    else if (e.code === "account_banned") msg = "This account has been banned by an administrator.";
     else if (e.code === "invalid_token") msg = "This link has expired or was used. Ask for a new one.";
     general.textContent = msg;
     general.hidden = false;

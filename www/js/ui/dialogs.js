@@ -14,6 +14,7 @@ import { nameOf, quoteLine } from "./message.js";
 import { plural } from "../util.js";
 import { devicesSection, passwordSection } from "./security.js";
 import { notificationsSection } from "./notifysettings.js";
+import { isAdmin } from "./admin.js";
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -110,6 +111,15 @@ export function openProfile() {
         h("div.profile-pic-actions", null, changeBtn, removeBtn, file),
         progress,
         avatarErr)),
+    isAdmin()
+      ? h("button.btn.profile-admin", {
+        type: "button",
+        onclick: () => {
+          m.close();
+          location.hash = "#/admin";
+        },
+      }, icon("shield"), "Administration")
+      : null,
     fName.el,
     fAbout.el,
     h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
@@ -307,4 +317,74 @@ export function openForward(m) {
     actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
   });
   render();
+}
+
+// Report a message to the administrators (POST /api/messages/{id}/report):
+// a quick reason, and words of one's own (needed for "Other"). The reason
+// the server stores is the choice and the words together, 1-500 code
+// points, so the counter counts both.
+const REPORT_REASONS = ["Spam", "Abuse", "Other"];
+const REPORT_MAX = 500;
+
+export function openReport(m) {
+  let kind = "Spam";
+  const kinds = h("div.segmented.report-kinds", { role: "radiogroup", "aria-label": "Reason" },
+    REPORT_REASONS.map((k) => h("button.seg", {
+      type: "button",
+      role: "radio",
+      "aria-checked": k === kind ? "true" : "false",
+      dataset: { reason: k },
+      onclick: () => {
+        kind = k;
+        for (const x of kinds.children) x.setAttribute("aria-checked", x.dataset.reason === k ? "true" : "false");
+        update();
+        if (k === "Other") details.focus();
+      },
+    }, k)));
+  const details = h("textarea.input", { rows: "3", placeholder: "What is wrong with this message?" });
+  const fDetails = fieldBox("Details", details, "reason");
+  const counter = h("span.counter");
+  fDetails.el.querySelector(".field-label-row").append(counter);
+  const send = h("button.btn.primary.danger", { type: "button" }, "Report");
+  const reason = () => {
+    const t = details.value.trim();
+    return kind === "Other" ? t : t ? `${kind}: ${t}` : kind;
+  };
+  function update() {
+    const n = [...reason()].length;
+    counter.textContent = n + " / " + REPORT_MAX;
+    counter.classList.toggle("over", n > REPORT_MAX);
+    fDetails.el.classList.remove("invalid");
+  }
+  details.addEventListener("input", update);
+  const preview = h("div.fwd-preview.report-preview", null, icon("flag"),
+    h("div.edit-body", null, h("span.edit-title", { text: nameOf(m.sender_id) }), h("span.edit-text", { text: quoteLine(m) })));
+  const fail = (text) => {
+    fDetails.err.textContent = text;
+    fDetails.el.classList.add("invalid");
+    details.focus();
+  };
+  send.addEventListener("click", async () => {
+    const r = reason();
+    if (!r) return fail("Say what is wrong with it");
+    if ([...r].length > REPORT_MAX) return fail(`At most ${REPORT_MAX} characters`);
+    send.disabled = true;
+    try {
+      await A.report(m, r);
+      dlg.close();
+      toast("Reported. Thank you");
+    } catch (e) {
+      if (e.errors && e.errors.reason) fail(e.errors.reason);
+      else errorToast(e);
+    } finally {
+      send.disabled = false;
+    }
+  });
+  const dlg = modal({
+    title: "Report message",
+    cls: "report",
+    body: h("div.fwd", null, preview, h("div.field", null, h("span.field-label", { text: "Reason" }), kinds), fDetails.el),
+    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
+  });
+  update();
 }

@@ -12,7 +12,7 @@ import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messa
 import { userAvatar } from "./avatar.js";
 import { gallery } from "../media.js";
 import { lightbox, popover, confirmDialog, errorToast, toast, onMenuGesture } from "./overlay.js";
-import { openForward } from "./dialogs.js";
+import { openForward, openReport } from "./dialogs.js";
 import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
 import { openEmojiPicker } from "./emojipicker.js";
 
@@ -220,6 +220,11 @@ export function canPin(m, chat) {
   return !m.pending && !m.deleted && m.kind !== "service" && mayPin(chat);
 }
 
+// Reported: someone else's stored message (one's own has nobody to report).
+export function canReport(m) {
+  return !m.pending && !m.deleted && m.kind !== "service" && m.sender_id !== S.state.me.id;
+}
+
 export function canEdit(m) {
   return !m.pending && !m.deleted && m.kind !== "service" && m.sender_id === S.state.me.id && !!m.text;
 }
@@ -281,6 +286,7 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
       },
     });
   }
+  if (canReport(m)) items.push({ label: "Report", icon: "flag", danger: true, onclick: () => openReport(m) });
   if (!items.length) return;
   const entry = popover(anchor, items, at);
 }

@@ -16,13 +16,18 @@ import { reconnect } from "../sync.js";
 import { tickState } from "./message.js";
 import { logout } from "../auth.js";
 import { draft } from "../drafts.js";
+import { isAdmin } from "./admin.js";
 
 export function createSidebar() {
   const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
   const themeBtn = iconButton("moon", "Toggle dark theme", () => theme.toggle(), "theme-toggle");
+  // Only for administrators (GET /api/users/me "role").
+  const adminBtn = iconButton("shield", "Administration", () => (location.hash = "#/admin"), "admin-btn");
+  adminBtn.hidden = true;
   const head = h("header.side-head", null,
     meBox,
     h("div.side-actions", null,
+      adminBtn,
       iconButton("pencilSquare", "New group", () => openNewGroup()),
       themeBtn,
       iconButton("logout", "Log out", () => logout())));
@@ -52,6 +57,13 @@ export function createSidebar() {
     const me = S.state.me;
     if (!me) return;
     clear(meBox).append(userAvatar(me, "sm"), h("span.me-name", { text: me.display_name || me.username }));
+    adminBtn.hidden = !isAdmin();
+    markAdmin();
+  }
+  // Lit while the page is open (app.js emits "active" on every route).
+  function markAdmin() {
+    if (location.hash === "#/admin") adminBtn.setAttribute("aria-current", "page");
+    else adminBtn.removeAttribute("aria-current");
   }
   function renderTheme() {
     clear(themeBtn).append(icon(theme.current() === "dark" ? "sun" : "moon"));
@@ -367,6 +379,7 @@ export function createSidebar() {
   S.on("chats", () => found && found.messages && found.messages.length && renderResults());
   S.on("chats", renderList);
   S.on("active", renderList);
+  S.on("active", markAdmin);
   S.on("conn", renderConn);
   renderMe();
   renderTheme();
