@@ -32,8 +32,8 @@ $$;
 
 -- The admin's User: the user's own view (email, role) and what only an
 -- administrator sees. messages_count: the user's messages not deleted
--- (service messages are the server's); storage_bytes: every stored file
--- of theirs not deleted, attached or not, avatars too.
+-- (service messages are the server's); storage_bytes: what their quota
+-- counts (user_storage_bytes()).
 CREATE OR REPLACE FUNCTION admin_user_json(u users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT public.user_json(u, true) || jsonb_build_object(
@@ -42,8 +42,7 @@ LANGUAGE sql STABLE AS $$
 		'last_seen_at', public.api_ts(u.last_seen_at),
 		'messages_count', (SELECT count(*) FROM public.messages m
 				   WHERE m.sender_id = u.id AND m.kind <> 'service' AND m.deleted_at IS NULL),
-		'storage_bytes', (SELECT coalesce(sum(f.size), 0) FROM public.files f
-				  WHERE f.uploader_id = u.id AND f.deleted_at IS NULL))
+		'storage_bytes', public.user_storage_bytes(u.id))
 $$;
 
 -- GET /api/admin/users?q=&status=&limit=&before=: newest first, keyset by
@@ -224,7 +223,10 @@ LANGUAGE sql STABLE AS $$
 				      WHERE s.user_id = u.id AND s.last_used_at > now() - interval '24 hours')),
 		'messages_24h', (SELECT count(*) FROM public.messages
 				 WHERE kind <> 'service' AND created_at > now() - interval '24 hours'),
-		'storage_bytes', (SELECT coalesce(sum(size), 0) FROM public.files WHERE deleted_at IS NULL),
+		-- a forwarded copy shares its original's stored bytes: counted once
+		'storage_bytes', (SELECT coalesce(sum(k.size), 0) FROM
+				  (SELECT DISTINCT ON (storage_key) size FROM public.files
+				   WHERE deleted_at IS NULL ORDER BY storage_key) k),
 		'websockets', (SELECT coalesce(sum(connections), 0) FROM public.user_presence))
 $$;
 
