@@ -139,6 +139,51 @@ def test_file_uploaded_through_a_downloads_through_b(hosts):
     assert got.status_code == 200 and got.content == data
 
 
+def test_connections_stay_bounded_under_load(hosts):
+    """The database connections of a host are set by its configuration
+    (docs/SCALING.md): per FastCGI worker one, the messages companion 6,
+    wsd 3, the mailer 1, a periodic job's child 1 while it runs. Load
+    through both hosts queues in nginx and the workers; it opens none."""
+    db, a, b = hosts
+    workers = int(HOST_ENV["MSGR_WORKERS"])
+    per_host = 4 * workers + 6 + 3 + 1 + 2
+    apis = [Api(a.base_url), Api(b.base_url)]
+    users = [apis[0].new_user("load"), apis[1].new_user("load")]
+    cid = group(apis[0], users[0], "Load", users[1])
+
+    def app_connections():
+        return db.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'msgr_app'")[0][0]
+
+    peak, stop, errors = [0], threading.Event(), []
+
+    def watch():
+        while not stop.is_set():
+            peak[0] = max(peak[0], app_connections())
+            time.sleep(0.02)
+
+    def load(i):
+        api, user = apis[i % 2], users[i % 2]
+        for j in range(15):
+            for r in (api.post(f"/api/chats/{cid}/messages", token=user, json={"text": f"{i}.{j}"}),
+                      api.get(f"/api/chats/{cid}/messages", token=user),
+                      api.get("/api/chats", token=user)):
+                # (429: the per-user send limit answered, which is load too)
+                if r.status_code not in (200, 201, 429):
+                    errors.append((r.status_code, r.text))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watcher.join()
+    assert not errors, errors[:3]
+    assert 0 < peak[0] <= 2 * per_host, (peak[0], per_host)
+
+
 # ---- the periodic jobs: once, however many hosts ------------------------------------
 
 
