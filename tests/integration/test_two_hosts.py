@@ -20,6 +20,8 @@ import time
 import pytest
 
 from helpers import REPO, Api, Stack, wait_until
+from test_files import upload_one
+from test_ws_multi import group, presence_of
 from ws_client import WsClient, events
 
 # The periodic jobs' advisory lock class (shared/server.c,
@@ -67,18 +69,6 @@ def connect(host, user, since=None, origin=None):
     return c
 
 
-def group(api, owner, title, *members):
-    r = api.post("/api/chats", token=owner,
-                 json={"type": "group", "title": title, "member_ids": [m["user"]["id"] for m in members]})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def presence_of(c, user, online, timeout=15):
-    return c.wait_for(lambda f: f["type"] == "presence" and f["data"]["user_id"] == user["user"]["id"]
-                      and f["data"]["online"] is online, timeout)
-
-
 def test_hosts_share_the_database_not_their_sockets(hosts):
     db, a, b = hosts
     assert a.base_url.startswith("http://127.0.0.2:") and b.base_url.startswith("http://127.0.0.3:")
@@ -116,10 +106,10 @@ def test_message_typing_and_presence_cross_hosts(hosts):
 
     # carol comes online on A: bob on B sees it, and B's API says so.
     z = connect(a, carol)
-    presence_of(y, carol, True)
+    presence_of(y, carol, True, timeout=15)
     assert api_b.get(f"/api/users/{carol['user']['id']}", token=bob).json()["online"] is True
     z.close()
-    presence_of(y, carol, False)
+    presence_of(y, carol, False, timeout=15)
     for c in (x, y):
         c.close()
 
@@ -129,9 +119,7 @@ def test_file_uploaded_through_a_downloads_through_b(hosts):
     api_a, api_b = Api(a.base_url), Api(b.base_url)
     alice = api_a.new_user("alice")
     data = os.urandom(200_000)
-    r = api_a.post("/api/files", token=alice, files=[("file", ("blob.bin", data, "application/octet-stream"))])
-    assert r.status_code == 201, r.text
-    f = r.json()["files"][0]
+    f = upload_one(api_a, alice, "blob.bin", data)
     got = api_b.get(f["url"])
     assert got.status_code == 200 and got.content == data
     # And by id with the uploader's token, through B.
@@ -197,9 +185,7 @@ def test_file_sweep_runs_under_one_lock(hosts):
     db, a, b = hosts
     api_a = Api(a.base_url)
     alice = api_a.new_user("alice")
-    r = api_a.post("/api/files", token=alice, files=[("file", ("gone.txt", b"bye", "text/plain"))])
-    assert r.status_code == 201, r.text
-    fid = r.json()["files"][0]["id"]
+    fid = upload_one(api_a, alice, "gone.txt", b"bye", "text/plain")["id"]
     key = db.psql("SELECT storage_key FROM files WHERE id = %s", fid)[0][0]
     stored = db.var / "files" / key
     assert stored.exists()
@@ -284,7 +270,7 @@ def test_host_killed_clients_resume_on_the_other(hosts):
     y = connect(b, bob, since=start)
     x = connect(a, alice, since=start)      # resumes on B
     d = connect(a, dave, since=start)       # does not come back
-    presence_of(y, dave, True)
+    presence_of(y, dave, True, timeout=15)
     a_wsd = [r[0] for r in db.psql("SELECT wsd_id FROM wsd_instances WHERE wsd_id LIKE %s",
                                    f"%{a.var}/run/wsd.sock")]
     assert len(a_wsd) == 1
