@@ -756,7 +756,14 @@ cmd_restart() {
 
 cmd_status() {
 	local all=0 name pid
-	if pg_running; then
+	if [[ -n $SHARED_VAR ]]; then
+		if as_user "$PGBIN/pg_ctl" -D "$SHARED_VAR/pg" status >/dev/null 2>&1; then
+			printf '%-9s running  (shared, %s)\n' postgres "$SHARED_VAR"
+		else
+			printf '%-9s stopped  (shared, %s)\n' postgres "$SHARED_VAR"
+			all=3
+		fi
+	elif pg_running; then
 		printf '%-9s running  %s\n' postgres "$(head -n1 "$VAR/pg/postmaster.pid")"
 	else
 		printf '%-9s stopped\n' postgres

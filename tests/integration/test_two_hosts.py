@@ -75,6 +75,8 @@ def test_hosts_share_the_database_not_their_sockets(hosts):
     for h in (a, b):
         assert Api(h.base_url).get("/api/health").status_code == 200
         assert (h.var / "run" / "wsd.sock").exists() and not (h.var / "pg").exists()
+        status = h.stack_sh("status")
+        assert "postgres  running  (shared," in status and "wsd       running" in status, status
     # Each host's wsd is an instance of its own in the database.
     ids = {r[0] for r in db.psql("SELECT wsd_id FROM wsd_instances")}
     assert any(i.endswith(f"{a.var}/run/wsd.sock") for i in ids), ids
