@@ -3,7 +3,7 @@
 # the mailer (when MSGR_SMTP_URL is set) and nginx, everything under one
 # state directory.
 #
-#   scripts/stack.sh init | start | stop | run | status | restart-db | restart NAME
+#   scripts/stack.sh init | start | start-db | stop | run | status | restart-db | restart NAME
 #   scripts/stack.sh msgrctl ARGS...   (msgrctl/main.c, against this stack's database)
 #
 # Each program (the FastCGI masters and wsd) runs under a supervisor, this
@@ -30,6 +30,14 @@
 #   MSGR_*        passed on to every program (limits, lifetimes, ...)
 #   MSGR_SMTP_URL where the mailer sends the mail outbox (README "Mail");
 #                 unset: no mailer runs, and mail waits in the outbox
+#   SHARED_VAR    the state directory of another stack whose database, server
+#                 secret and files this one uses: an app host beside it
+#                 (docs/SCALING.md). Such a stack runs no PostgreSQL and no
+#                 migrations of its own (the other one's start or start-db
+#                 does both) and keeps only run/ log/ nginx/ tmp/ in VAR.
+#
+# start-db starts only what app hosts share: PostgreSQL (migrated), the
+# secret and the files directory; start with SHARED_VAR set adds hosts.
 #
 # As root, everything runs as the system user "messenger" (created once);
 # otherwise as the calling user. Processes are found again through the pid
@@ -45,6 +53,13 @@ ME=stack
 . "$top/scripts/lib.sh"
 
 VAR=$(abs "${VAR:-$top/var}")
+SHARED_VAR=${SHARED_VAR:+$(abs "$SHARED_VAR")}
+# What every app host of one deployment shares (the database's socket
+# directory, the secret, the files) lives in the state directory of the
+# stack that owns the database.
+DB_VAR=${SHARED_VAR:-$VAR}
+FILES_DIR=$DB_VAR/files
+SECRET_FILE=$DB_VAR/secret
 BIN=$(abs "${BIN:-$top/build/bin}")
 WWW=$(abs "${WWW:-$top/www}")
 PORT=${PORT:-8080}
@@ -79,12 +94,17 @@ URL="http://$health_host:$PORT"
 
 check_paths() {
 	local p
-	for p in "$VAR" "$BIN" "$WWW"; do
+	for p in "$VAR" "$DB_VAR" "$BIN" "$WWW"; do
 		[[ $p =~ ^[A-Za-z0-9/._+-]+$ ]] ||
 			die "'$p' has characters the configuration files cannot take; use a plain path"
 	done
 	# sockaddr_un holds 108 bytes: the longest socket is PostgreSQL's.
 	((${#VAR} + 22 < 107)) || die "VAR '$VAR' is too long for unix socket paths (at most 84 characters)"
+	if [[ -n $SHARED_VAR ]]; then
+		[[ $SHARED_VAR != "$VAR" ]] || die "SHARED_VAR is this stack's own VAR: leave it unset"
+		[[ -s $SHARED_VAR/secret && -d $SHARED_VAR/files ]] ||
+			die "SHARED_VAR '$SHARED_VAR' is no started stack (no secret or files/): start it first (start-db)"
+	fi
 	[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "PORT '$PORT' is not a port number"
 	[[ $MSGR_WORKERS =~ ^[0-9]+$ ]] && ((MSGR_WORKERS > 0)) || die "MSGR_WORKERS '$MSGR_WORKERS' is not a positive number"
 }
@@ -237,6 +257,9 @@ init_fs() {
 		ensure_traversable "$VAR"
 	fi
 	share_with_nginx
+	# An app host beside another stack: the database, the secret and the
+	# files are that stack's.
+	[[ -z $SHARED_VAR ]] || return 0
 	write_secret
 	if [[ ! -s $VAR/pg/PG_VERSION ]]; then
 		say "creating the database cluster in $VAR/pg"
@@ -264,6 +287,11 @@ pg_ctl() { as_user "$PGBIN/pg_ctl" -D "$VAR/pg" "$@"; }
 pg_running() { [[ -s $VAR/pg/PG_VERSION ]] && pg_ctl status >/dev/null 2>&1; }
 
 pg_start() {
+	if [[ -n $SHARED_VAR ]]; then
+		as_user "$PGBIN/pg_ctl" -D "$SHARED_VAR/pg" status >/dev/null 2>&1 ||
+			die "the database of SHARED_VAR '$SHARED_VAR' is not running: start it first (start-db)"
+		return 0
+	fi
 	pg_running && return 0
 	pg_ctl -l "$VAR/log/postgres.log" -w -t 60 start >"$VAR/log/pg_ctl.log" 2>&1 </dev/null || {
 		tail -n 30 "$VAR/log/pg_ctl.log" "$VAR/log/postgres.log" >&2 || true
@@ -280,6 +308,9 @@ pg_stop() {
 }
 
 migrate() {
+	# The database's own stack migrates (an app host may be older or newer
+	# code during a rolling upgrade; the schema moves once).
+	[[ -z $SHARED_VAR ]] || return 0
 	# shellcheck disable=SC2097,SC2098 # VAR is passed on as it is
 	VAR=$VAR PGHOST=$VAR/run PGUSER=$PG_SUPERUSER PGDATABASE=messenger \
 		"$top/scripts/migrate.sh" </dev/null || die "migrations failed"
@@ -366,22 +397,24 @@ stop_pidfile() {
 # The environment of every program: the stack's settings, then the caller's
 # MSGR_* (so tests can change limits), then what must match this stack.
 program_env() {
-	local name
+	local name origins="http://localhost:$PORT http://127.0.0.1:$PORT"
+	# Served on another address (an app host on 127.0.0.2): its own origin too.
+	[[ $health_host == 127.0.0.1 ]] || origins+=" $URL"
 	PROGRAM_ENV=(
 		PATH=/usr/local/bin:/usr/bin:/bin
 		HOME="$VAR"
 		LANG=C.UTF-8
 		MSGR_WORKERS="$MSGR_WORKERS"
 		MSGR_PUBLIC_URL="$URL"
-		MSGR_ALLOWED_ORIGINS="http://localhost:$PORT http://127.0.0.1:$PORT"
+		MSGR_ALLOWED_ORIGINS="$origins"
 	)
 	while read -r name; do
 		[[ $name == MSGR_* ]] && PROGRAM_ENV+=("$name=${!name}")
 	done < <(compgen -e)
 	PROGRAM_ENV+=(
-		MSGR_DATABASE_URL="host=$VAR/run dbname=messenger user=msgr_app"
-		MSGR_SECRET_FILE="$VAR/secret"
-		MSGR_STORAGE_DIR="$VAR/files"
+		MSGR_DATABASE_URL="host=$DB_VAR/run dbname=messenger user=msgr_app"
+		MSGR_SECRET_FILE="$SECRET_FILE"
+		MSGR_STORAGE_DIR="$FILES_DIR"
 		MSGR_RUN_DIR="$VAR/run"
 		ASAN_OPTIONS="log_path=$VAR/log/asan:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$VAR/log/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
@@ -542,7 +575,7 @@ check_exited() {
 nginx_running() { is_ours "$VAR/run/nginx.pid" "$VAR/nginx/nginx.conf"; }
 
 nginx_start() {
-	RUN_DIR=$VAR/run STORAGE_DIR=$VAR/files WWW_DIR=$WWW CONF_DIR=$VAR/nginx VAR_DIR=$VAR \
+	RUN_DIR=$VAR/run STORAGE_DIR=$FILES_DIR WWW_DIR=$WWW CONF_DIR=$VAR/nginx VAR_DIR=$VAR \
 		PORT=$PORT LISTEN_ADDR=$LISTEN_ADDR URL_PREFIX= "$top/scripts/render-nginx.sh" "$VAR/nginx" 2>/dev/null
 	# nginx opens its logs by name, as the run user.
 	touch "$VAR/log/nginx-error.log" "$VAR/log/nginx-access.log"
@@ -575,6 +608,18 @@ print_log_tails() {
 
 health_ok() {
 	curl -gfsS -o /dev/null --max-time 2 "$URL/api/health" 2>/dev/null
+}
+
+# Only what app hosts share (SHARED_VAR): the database, migrated, the
+# secret and the files directory.
+cmd_start_db() {
+	[[ -z $SHARED_VAR ]] || die "start-db starts a database of its own: leave SHARED_VAR unset"
+	trap on_start_exit EXIT
+	init_fs
+	pg_start
+	migrate
+	trap - EXIT
+	say "the database is up (state in $VAR); app hosts start with SHARED_VAR=$VAR"
 }
 
 cmd_init() {
@@ -711,7 +756,14 @@ cmd_restart() {
 
 cmd_status() {
 	local all=0 name pid
-	if pg_running; then
+	if [[ -n $SHARED_VAR ]]; then
+		if as_user "$PGBIN/pg_ctl" -D "$SHARED_VAR/pg" status >/dev/null 2>&1; then
+			printf '%-9s running  (shared, %s)\n' postgres "$SHARED_VAR"
+		else
+			printf '%-9s stopped  (shared, %s)\n' postgres "$SHARED_VAR"
+			all=3
+		fi
+	elif pg_running; then
 		printf '%-9s running  %s\n' postgres "$(head -n1 "$VAR/pg/postmaster.pid")"
 	else
 		printf '%-9s stopped\n' postgres
@@ -758,6 +810,7 @@ cmd_msgrctl() {
 case ${1:-} in
 init) cmd_init ;;
 start) cmd_start ;;
+start-db) cmd_start_db ;;
 supervise)
 	[[ ${3:-} == "$VAR" && " ${PROGRAMS[*]} " == *" ${2:-} "* ]] || die "supervise NAME VAR is for stack.sh itself"
 	cmd_supervise "$2"
@@ -772,7 +825,7 @@ msgrctl)
 	cmd_msgrctl "$@"
 	;;
 *)
-	echo "usage: $0 init|start|stop|run|status|restart-db|restart NAME|msgrctl ARGS..." >&2
+	echo "usage: $0 init|start|start-db|stop|run|status|restart-db|restart NAME|msgrctl ARGS..." >&2
 	exit 2
 	;;
 esac

@@ -28,6 +28,9 @@
 /* The first periodic run comes this soon after start: a restart should not
  * postpone a cleanup by a whole period. */
 #define SRV_PERIODIC_FIRST_SECS 5
+/* The first key of the periodic jobs' advisory locks (the second is the
+ * program's name hashed), apart from every other advisory lock. */
+#define SRV_PERIODIC_LOCK_CLASS "1919"
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t in_request;
@@ -215,6 +218,29 @@ static pid_t fork_helper(const char *what, int keep_fd)
 	return pid;
 }
 
+/* Every app host runs the same periodic jobs on its own clock: a run takes
+ * the job's advisory lock for its session (released when the child's
+ * connection ends, however it ends), and a host that finds it taken skips
+ * this run, so the job's work is done once however many hosts there are.
+ * Skipping, not waiting: the run that holds the lock does what this one
+ * would have. (SRV_PERIODIC_LOCK_CLASS and the name are the key: the
+ * tests take the same lock, tests/integration/test_two_hosts.py.) */
+bool srv_periodic_lock(const char *name)
+{
+	DB_STMT(periodic_try_lock, 1,
+		"SELECT pg_try_advisory_lock(" SRV_PERIODIC_LOCK_CLASS ", hashtext($1))");
+	const char *params[] = {name};
+	PGresult *res = db_exec(&periodic_try_lock, params);
+	bool got = db_ok(res) && PQgetvalue(res, 0, 0)[0] == 't';
+	if (!db_ok(res))
+		log_error("periodic job skipped: could not take its lock: %s",
+			  res ? PQresultErrorMessage(res) : "no database connection");
+	else if (!got)
+		log_info("periodic job skipped: another process, here or on another host, is running it");
+	PQclear(res);
+	return got;
+}
+
 /* Forks the child that runs app->periodic once; returns its pid, or 0. */
 static pid_t start_periodic(const struct srv_app *app)
 {
@@ -231,6 +257,10 @@ static pid_t start_periodic(const struct srv_app *app)
 	if (db_connect() != MSGR_OK) {
 		log_error("periodic job skipped: no database connection");
 		_exit(1);
+	}
+	if (!srv_periodic_lock(app->name)) {
+		db_disconnect();
+		_exit(0);
 	}
 	app->periodic();
 	db_disconnect();

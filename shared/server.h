@@ -34,8 +34,9 @@ struct srv_app {
 	/* A periodic job (a cleanup sweep), or NULL. The master runs it in a
 	 * child process of its own, with a database connection, a few seconds
 	 * after start and then every periodic_secs seconds; a run still going
-	 * when the next is due makes that one skipped. SIGTERM to the master
-	 * stops a run. */
+	 * when the next is due makes that one skipped, and so does one that
+	 * finds the job's lock taken (srv_periodic_lock: another host's run).
+	 * SIGTERM to the master stops a run. */
 	void (*periodic)(void);
 	unsigned periodic_secs;
 	/* The companion, or NULL. The master listens on the FastCGI socket's
@@ -56,6 +57,13 @@ struct srv_app {
 		long workers;
 	} wait_pool;
 };
+
+/* Takes the advisory lock of the periodic job of program name for this
+ * process's database session (until it disconnects); false when another
+ * process, on any host, holds it (that one is doing the job now) or the
+ * database could not be asked. Taken by the master's periodic child before
+ * app->periodic, and by one-off runs of the same job (files --sweep). */
+bool srv_periodic_lock(const char *name);
 
 /* In the companion: true once SIGTERM or SIGINT asked it to stop. */
 bool srv_stopping(void);

@@ -150,8 +150,12 @@ class Stack:
     # ---- starting and stopping -------------------------------------------
 
     @classmethod
-    def start_local(cls, bin_dir, extra_env=None, var=None):
-        """Starts a stack in var (default: a new temporary directory)."""
+    def start_local(cls, bin_dir, extra_env=None, var=None, command="start", listen_addr="127.0.0.1"):
+        """Starts a stack in var (default: a new temporary directory).
+        command "start-db" starts only what app hosts share (the database,
+        secret and files); a stack started with SHARED_VAR (that one's var)
+        in extra_env is an app host beside it, served on listen_addr
+        (tests/integration/test_two_hosts.py)."""
         tmp = Path(var) if var else Path(tempfile.mkdtemp(prefix="msgr-test-"))
         port = free_port()
         env = dict(os.environ)
@@ -160,6 +164,7 @@ class Stack:
         env.update(
             VAR=str(tmp),
             PORT=str(port),
+            LISTEN_ADDR=listen_addr,
             BIN=str(bin_dir),
             PG_FAST="1",
             MSGR_WORKERS=env.get("MSGR_WORKERS", "2"),
@@ -171,11 +176,11 @@ class Stack:
         if os.getuid() == 0 and _group_exists("www-data"):
             env.setdefault("NGINX_GROUP", "www-data")
         env.update(extra_env or {})
-        stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
+        stack = cls(f"http://{listen_addr}:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()
         try:
             stack._start_smtp()
-            stack.stack_sh("start")
+            stack.stack_sh(command)
         except subprocess.CalledProcessError as e:
             output = e.output or ""
             stack.shutdown()
@@ -265,6 +270,24 @@ class Stack:
         """Waits for count messages to to; returns them."""
         return wait_until(lambda: (lambda m: m if len(m) >= count else None)(self.mails(to)),
                           timeout=timeout, message=f"{count} mail(s) to {to}")
+
+    def kill_host(self):
+        """Ends every process of this stack at once with SIGKILL, as a lost
+        host would end (no clean stop, nothing told): all are stopped first
+        so that no supervisor starts a program again in between."""
+        self._need_local()
+        self.close()
+        self._stop_guardian()
+        for _ in range(20):
+            left = processes_using(self.var)
+            if not left:
+                return
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid, _cmd in left:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, sig)
+            time.sleep(0.2)
+        raise AssertionError(f"processes of {self.var} outlived SIGKILL: {processes_using(self.var)}")
 
     def _stop_guardian(self):
         guardian = getattr(self, "_guardian", None)

@@ -28,7 +28,9 @@ static int sweep_once(void)
 	log_init("files");
 	if (db_connect() != MSGR_OK)
 		return 1;
-	storage_sweep();
+	/* Not beside a sweep running now, here or on another host. */
+	if (srv_periodic_lock("files"))
+		storage_sweep();
 	db_disconnect();
 	return 0;
 }

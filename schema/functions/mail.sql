@@ -305,13 +305,19 @@ $$;
 -- (past their hour, they neither work nor count towards the limit of 3 an
 -- hour). At most p_batch rows of each a call, so that no transaction is
 -- long: the caller calls again while it returns p_batch. Returns the most
--- rows one kind lost.
+-- rows one kind lost. Every host's mailer prunes: while one does (the
+-- advisory lock, 1919 like the programs' periodic jobs, shared/server.c),
+-- another's call returns 0 at once instead of deleting the same rows after
+-- it.
 CREATE OR REPLACE FUNCTION mail_prune(p_sent_days int, p_failed_days int, p_batch int)
 RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
 	v_mail int;
 	v_resets int;
 BEGIN
+	IF NOT pg_try_advisory_xact_lock(1919, hashtext('mail_prune')) THEN
+		RETURN 0;
+	END IF;
 	DELETE FROM public.mail_outbox WHERE id IN (
 		SELECT o.id FROM public.mail_outbox o
 		WHERE (o.sent_at IS NOT NULL AND o.sent_at < now() - make_interval(days => p_sent_days))

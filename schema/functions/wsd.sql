@@ -151,12 +151,18 @@ END
 $$;
 
 -- Forgets the processes silent for longer than they declared, and presence
--- rows of processes that are not registered at all.
+-- rows of processes that are not registered at all. Every wsd on every host
+-- calls it with each heartbeat: one at a time does the work (the advisory
+-- lock, 1919 like the programs' periodic jobs, shared/server.c), the others
+-- pass this turn rather than queue behind it on the same users' rows.
 CREATE OR REPLACE FUNCTION wsd_reap() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	w text;
 BEGIN
+	IF NOT pg_try_advisory_xact_lock(1919, hashtext('wsd_reap')) THEN
+		RETURN;
+	END IF;
 	FOR w IN
 		SELECT wsd_id FROM public.wsd_instances
 		WHERE heartbeat_at < now() - make_interval(secs => dead_secs)
