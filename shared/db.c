@@ -59,6 +59,15 @@ bool db_replica_conn_params(struct db_conn_params *p)
 {
 	const char *url = config_str("MSGR_DATABASE_REPLICA_URL", "");
 	conn_params(p, url);
+	/* A worker connects to the replica blocking, on a read: a replica
+	 * whose host stopped answering must not hold it longer than this. A
+	 * connect_timeout in the URL wins (expanded after this key). */
+	p->keys[2] = p->keys[1];
+	p->values[2] = p->values[1];
+	p->keys[1] = p->keys[0];
+	p->values[1] = p->values[0];
+	p->keys[0] = "connect_timeout";
+	p->values[0] = DB_REPLICA_CONNECT_TIMEOUT;
 	return url[0] != '\0';
 }
 

@@ -45,8 +45,8 @@ void db_disconnect(void);
  * in SQL, from the session-local setting msgr.secret).
  */
 struct db_conn_params {
-	const char *keys[3];
-	const char *values[3];
+	const char *keys[4];
+	const char *values[4];
 	char name[64]; /* the application name values points to */
 };
 void db_conn_params(struct db_conn_params *p);
@@ -70,8 +70,10 @@ bool db_replica_configured(void);
  * none is configured. */
 bool db_replica_conn_params(struct db_conn_params *p);
 /* After a replica could not be reached, how long its reads go to the
- * primary before the next connect. */
+ * primary before the next connect; the connect's own limit, in seconds,
+ * unless the URL sets connect_timeout. */
 #define DB_REPLICA_RETRY_MS 1000
+#define DB_REPLICA_CONNECT_TIMEOUT "2"
 /* db_exec() on the replica, with statements of its own (a statement is
  * prepared per connection: never pass one that db_exec() runs); NULL when
  * there is none, it cannot be reached (no retry: the caller reads the

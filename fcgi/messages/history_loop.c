@@ -27,9 +27,9 @@
  * is the version its page must show (history.c). A read whose kept page is
  * not current is rendered on a replica link, one render per statement, and
  * answered when the render shows that version or a later one; otherwise
- * (the replica behind, a render that is not a page, the link lost, every
- * replica link down) it is rendered on the primary as it would be without
- * a replica, at once.
+ * (the replica behind, a render that is not a page, the link lost, no
+ * replica link connected) it is rendered on the primary as it would be
+ * without a replica, at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -295,8 +295,10 @@ static void replica_fallback(struct pending_read *c)
 	queue_push(&renders_waiting, c);
 }
 
-/* Starts renders on the replica's free links; with none ready or coming
- * (every one down), what waits for them goes to the primary. */
+/* Starts renders on the replica's free links; with none ready or busy,
+ * what waits for them goes to the primary. Not for a link that connects:
+ * a replica whose host stopped answering takes seconds to fail a connect
+ * (pglink.h), and the primary can answer now. */
 static void replica_next(void)
 {
 	bool coming = false;
@@ -306,9 +308,7 @@ static void replica_next(void)
 			coming = true;
 			continue;
 		}
-		enum pglink_state state = pglink_state(r->link);
-		coming = coming || state == PGLINK_CONNECTING;
-		if (state != PGLINK_READY)
+		if (pglink_state(r->link) != PGLINK_READY)
 			continue;
 		struct pending_read *c = queue_pop(&replica_waiting);
 		const char *params[HISTORY_NPARAMS];
