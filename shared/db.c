@@ -39,12 +39,20 @@ enum msgr_err db_secret_param(char hex[DB_SECRET_HEX_MAX])
 	return MSGR_OK;
 }
 
-static void conn_params(struct db_conn_params *p, const char *url)
+/* connect_timeout: NULL for libpq's default (none); one in the URL wins, as
+ * the URL is expanded after it. */
+static void conn_params(struct db_conn_params *p, const char *url, const char *connect_timeout)
 {
-	*p = (struct db_conn_params){
-		.keys = {"dbname", "fallback_application_name", NULL},
-		.values = {url, p->name, NULL},
-	};
+	*p = (struct db_conn_params){0};
+	int i = 0;
+	if (connect_timeout) {
+		p->keys[i] = "connect_timeout";
+		p->values[i++] = connect_timeout;
+	}
+	p->keys[i] = "dbname";
+	p->values[i++] = url;
+	p->keys[i] = "fallback_application_name";
+	p->values[i] = p->name;
 	/* Named as the log names the process, so that pg_stat_activity tells
 	 * whose each session is; a name in the URL wins. */
 	log_process_name(p->name, sizeof p->name);
@@ -52,22 +60,15 @@ static void conn_params(struct db_conn_params *p, const char *url)
 
 void db_conn_params(struct db_conn_params *p)
 {
-	conn_params(p, config_str("MSGR_DATABASE_URL", "dbname=messenger"));
+	conn_params(p, config_str("MSGR_DATABASE_URL", "dbname=messenger"), NULL);
 }
 
 bool db_replica_conn_params(struct db_conn_params *p)
 {
 	const char *url = config_str("MSGR_DATABASE_REPLICA_URL", "");
-	conn_params(p, url);
 	/* A worker connects to the replica blocking, on a read: a replica
-	 * whose host stopped answering must not hold it longer than this. A
-	 * connect_timeout in the URL wins (expanded after this key). */
-	p->keys[2] = p->keys[1];
-	p->values[2] = p->values[1];
-	p->keys[1] = p->keys[0];
-	p->values[1] = p->values[0];
-	p->keys[0] = "connect_timeout";
-	p->values[0] = DB_REPLICA_CONNECT_TIMEOUT;
+	 * whose host stopped answering must not hold it for long. */
+	conn_params(p, url, DB_REPLICA_CONNECT_TIMEOUT);
 	return url[0] != '\0';
 }
 

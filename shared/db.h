@@ -45,7 +45,7 @@ void db_disconnect(void);
  * in SQL, from the session-local setting msgr.secret).
  */
 struct db_conn_params {
-	const char *keys[4];
+	const char *keys[4]; /* NULL-terminated */
 	const char *values[4];
 	char name[64]; /* the application name values points to */
 };

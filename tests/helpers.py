@@ -430,6 +430,14 @@ class Stack:
             shutil.rmtree(self.var, ignore_errors=True)
         return problems
 
+    def shutdown_or_fail(self):
+        """shutdown(), failing the test with the problems it found."""
+        problems = self.shutdown()
+        if problems:
+            import pytest
+
+            pytest.fail("\n\n".join(problems), pytrace=False)
+
     # ---- changing the running stack ----------------------------------------
 
     def restart(self, name, **env):

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from chatkit import group, history, send
-from helpers import REPO, Stack, wait_until
+from helpers import REPO, Api, Stack, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +30,11 @@ def rstack():
     try:
         yield s
     finally:
-        problems = s.shutdown()
-        if problems:
-            pytest.fail("\n\n".join(problems), pytrace=False)
+        s.shutdown_or_fail()
 
 
 @pytest.fixture(scope="module")
 def rapi(rstack):
-    from helpers import Api
-
     return Api(rstack.base_url)
 
 
