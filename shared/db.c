@@ -269,10 +269,13 @@ PGresult *db_exec_read(struct db_stmt *stmt, struct db_stmt *on_replica,
 	}
 	if (need && need <= replica_replayed) {
 		PGresult *res = db_exec_replica(on_replica, params);
-		if (db_ok(res))
+		if (db_ok(res)) {
+			metrics_replica_read(true);
 			return res;
+		}
 		PQclear(res);
 	}
+	metrics_replica_read(false);
 	return db_exec(stmt, params);
 }
 

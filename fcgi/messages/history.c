@@ -29,6 +29,7 @@
 
 #include "db.h"
 #include "messages.h"
+#include "metrics.h"
 #include "reply.h"
 #include "sqlparam.h"
 
@@ -168,7 +169,9 @@ void handle_history(struct http_req *req)
 	history_params(&q, params);
 	if (stamped && db_replica_configured()) {
 		PGresult *res = db_exec_replica(&replica_history, params);
-		if (history_replica_current(res, now)) {
+		bool current = history_replica_current(res, now);
+		metrics_replica_read(current);
+		if (current) {
 			history_answer_render(req, &q, res);
 			return;
 		}

@@ -291,6 +291,7 @@ static void read_link_start(struct read_link *l)
 /* The replica does not answer c: the primary renders it. */
 static void replica_fallback(struct pending_read *c)
 {
+	metrics_replica_read(false);
 	c->replica_tried = true;
 	queue_push(&renders_waiting, c);
 }
@@ -413,6 +414,7 @@ static void replica_link_done(void *arg, PGresult *res)
 	struct pending_read *c = r->read;
 	r->read = NULL;
 	if (history_replica_current(res, c->need)) {
+		metrics_replica_read(true);
 		history_answer_render(c->req, &c->q, res);
 		front_answered(c->fr);
 		return;

@@ -6,7 +6,8 @@ paused (pg_wal_replay_pause()) the primary answers; with the replica gone,
 the primary answers, without an error.
 
 Which server answered is told by the replica's own counts of the functions
-each read calls (track_functions on the replica: pg_stat_user_functions).
+each read calls (track_functions on the replica: pg_stat_user_functions),
+and by the programs' msgr_replica_reads_total.
 Both ways a history read is served are covered: the messages program's
 event loop (the default) and its workers (MSGR_SEND_BATCH=0)."""
 
@@ -18,6 +19,7 @@ import pytest
 
 from chatkit import group, history, send
 from helpers import REPO, Api, Stack, wait_until
+from test_operations import metrics, value
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,10 @@ def find_users(api, user, q):
     return [u["username"] for u in r.json()["users"]]
 
 
+def replica_reads(api, program, server):
+    return value(metrics(api), "msgr_replica_reads_total", program=program, server=server)
+
+
 def word():
     return "w" + uuid.uuid4().hex[:10]
 
@@ -105,6 +111,7 @@ def paused(rstack):
 
 def test_reads_are_served_by_the_replica(rstack, rapi, pair, mode):
     ann, ben, c = pair
+    counted = {p: replica_reads(rapi, p, "replica") for p in ("messages", "auth")}
     w = word()
     send(rapi, ann, c["id"], f"hello {w}")
     rstack.replica_caught_up()
@@ -123,12 +130,15 @@ def test_reads_are_served_by_the_replica(rstack, rapi, pair, mode):
     before = replica_calls(rstack, "user_json")
     assert served_by_replica(rstack, "user_json", before,
                              lambda: find_users(rapi, ann, ben["username"])) == [ben["username"]]
+    for program, before in counted.items():
+        assert replica_reads(rapi, program, "replica") > before, program
 
 
 def test_own_writes_are_seen_with_the_replica_paused(rstack, rapi, pair, mode, paused):
     ann, ben, c = pair
     # A page the replica rendered and a worker or the loop keeps.
     first = history(rapi, ann, c["id"])
+    counted = {p: replica_reads(rapi, p, "primary") for p in ("messages", "auth")}
     w = word()
     m = send(rapi, ann, c["id"], f"after the pause {w}")
     # The replica really is behind: it has not the message.
@@ -147,6 +157,9 @@ def test_own_writes_are_seen_with_the_replica_paused(rstack, rapi, pair, mode, p
     cat = rapi.new_user("repcat")
     for _ in range(5):
         assert find_users(rapi, ann, cat["username"]) == [cat["username"]]
+    # Answered by the primary, and counted so.
+    for program, before in counted.items():
+        assert replica_reads(rapi, program, "primary") >= before + 5, program
 
 
 def test_a_replica_that_goes_away_falls_back_to_the_primary(rstack, rapi, pair, mode):
