@@ -45,8 +45,8 @@ void db_disconnect(void);
  * in SQL, from the session-local setting msgr.secret).
  */
 struct db_conn_params {
-	const char *keys[3];
-	const char *values[3];
+	const char *keys[4]; /* NULL-terminated */
+	const char *values[4];
 	char name[64]; /* the application name values points to */
 };
 void db_conn_params(struct db_conn_params *p);
@@ -55,6 +55,39 @@ void db_conn_params(struct db_conn_params *p);
 /* The secret, hex-encoded, in hex; an error when it cannot be read (logged)
  * or is longer than 512 bytes. */
 enum msgr_err db_secret_param(char hex[DB_SECRET_HEX_MAX]) MSGR_WUR;
+
+/*
+ * The read replica (MSGR_DATABASE_REPLICA_URL, libpq conninfo or URI; unset
+ * or empty: none): a streaming replica (a hot standby) that the reads which
+ * may lag (history renders, search, user search) can be sent to. Its
+ * connection is the worker's second, set up as the first is. Whoever reads
+ * there must know what the client must see and check the answer shows it
+ * (docs/ARCHITECTURE.md "Reads on a replica"), and read the primary when it
+ * does not: nothing here waits for the replica to catch up.
+ */
+bool db_replica_configured(void);
+/* The replica's connection parameters, as db_conn_params()'s; false when
+ * none is configured. */
+bool db_replica_conn_params(struct db_conn_params *p);
+/* After a replica could not be reached, how long its reads go to the
+ * primary before the next connect; the connect's own limit, in seconds,
+ * unless the URL sets connect_timeout. */
+#define DB_REPLICA_RETRY_MS 1000
+#define DB_REPLICA_CONNECT_TIMEOUT "2"
+/* db_exec() on the replica, with statements of its own (a statement is
+ * prepared per connection: never pass one that db_exec() runs); NULL when
+ * there is none, it cannot be reached (no retry: the caller reads the
+ * primary), or it was lost (reconnected on a later call). */
+PGresult *db_exec_replica(struct db_stmt *stmt, const char *const *params) MSGR_WUR;
+
+/* A read that may lag by no write committed before it began (search, user
+ * search): on the replica when it has replayed the primary's WAL as far as
+ * the primary had written it when asked (one cheap statement on each), else
+ * on the primary; stmt on the primary, on_replica (the same SQL, a
+ * statement of its own) on the replica. A failure on the replica is
+ * answered by the primary. Without a replica, db_exec(stmt) alone. */
+PGresult *db_exec_read(struct db_stmt *stmt, struct db_stmt *on_replica,
+		       const char *const *params) MSGR_WUR;
 
 /* Executes a prepared statement with text parameters (NULL = SQL NULL).
  * Returns the result (the caller PQclear()s it; it may be an error result)

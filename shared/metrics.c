@@ -63,6 +63,7 @@ struct metrics_file {
 	uint64_t events_sent;
 	struct metrics_hist delivery_lag; /* microseconds */
 	struct metrics_hist batch[METRICS_BATCH__MAX];
+	uint64_t replica_reads[2]; /* by the primary [0], by the replica [1] */
 };
 
 /* Seconds, in microseconds: request durations and delivery lags. */
@@ -119,6 +120,12 @@ void metrics_db_error(void)
 {
 	if (M.map)
 		add(&M.map->db_errors, 1);
+}
+
+void metrics_replica_read(bool on_replica)
+{
+	if (M.map)
+		add(&M.map->replica_reads[on_replica], 1);
 }
 
 void metrics_batch(enum metrics_batch kind, unsigned n)
@@ -348,6 +355,20 @@ static void render_others(struct buf *out, const struct metrics_file *fs, size_t
 		buf_puts(out, "msgr_database_errors_total{");
 		put_label(out, "program", fs[k].program);
 		buf_printf(out, "} %llu\n", (unsigned long long)fs[k].db_errors);
+	}
+	put_head(out, "msgr_replica_reads_total", "counter",
+		 "Reads that could go to the read replica, by who answered them.");
+	for (size_t k = 0; k < n; k++) {
+		for (int on_replica = 0; on_replica < 2; on_replica++) {
+			if (!fs[k].replica_reads[on_replica])
+				continue;
+			buf_puts(out, "msgr_replica_reads_total{");
+			put_label(out, "program", fs[k].program);
+			buf_putc(out, ',');
+			put_label(out, "server", on_replica ? "replica" : "primary");
+			buf_printf(out, "} %llu\n",
+				   (unsigned long long)fs[k].replica_reads[on_replica]);
+		}
 	}
 	/* The WebSocket series are a program's without a route table: wsd. */
 	put_head(out, "msgr_websocket_connections", "gauge", "Open WebSocket connections.");

@@ -27,6 +27,7 @@
 #ifndef MSGR_METRICS_H
 #define MSGR_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ void metrics_remove(void);
 void metrics_request(size_t route, int status, double seconds);
 /* A statement that failed, or could not be sent (the database away). */
 void metrics_db_error(void);
+/* A read that could go to the read replica (db.h) was answered there, or
+ * (false) by the primary: the replica behind, or away. */
+void metrics_replica_read(bool on_replica);
 /* The companion wrote a batch of n requests. */
 void metrics_batch(enum metrics_batch kind, unsigned n);
 /* wsd: a WebSocket connection opened (+1) or closed (-1). */

@@ -63,6 +63,7 @@ struct pglink {
 	bool writing;     /* libpq has output the socket could not take */
 	bool busy;        /* a statement is in flight */
 	PGresult *result; /* its first result, while the rest come */
+	bool replica;     /* connects to MSGR_DATABASE_REPLICA_URL */
 };
 
 static void link_event(struct front_watch *w);
@@ -189,7 +190,10 @@ static void connect_failed(struct pglink *l, const char *why)
 static void connect_start(struct pglink *l)
 {
 	struct db_conn_params p;
-	db_conn_params(&p);
+	if (l->replica)
+		db_replica_conn_params(&p);
+	else
+		db_conn_params(&p);
 	l->pg = PQconnectStartParams(p.keys, p.values, 1);
 	l->phase = LINK_POLLING;
 	/* Before the first PQconnectPoll(), as if it had asked for writable. */
@@ -287,6 +291,11 @@ static void timer_event(struct front_watch *w)
 		connect_start(l);
 	else if (l->phase == LINK_POLLING || l->phase == LINK_SETUP)
 		connect_failed(l, "no answer in time");
+}
+
+void pglink_use_replica(struct pglink *l)
+{
+	l->replica = true;
 }
 
 enum pglink_state pglink_state(struct pglink *l)

@@ -73,6 +73,10 @@ struct pglink *pglink_new(struct front *f, const struct pglink_statement *stmts,
  * flight (pglink_wait() first). Accepts NULL. */
 void pglink_free(struct pglink *l);
 
+/* Makes l connect to the read replica (db.h: MSGR_DATABASE_REPLICA_URL)
+ * instead of the primary; before l's first pglink_state(). */
+void pglink_use_replica(struct pglink *l);
+
 enum pglink_state {
 	PGLINK_READY,      /* connected: a statement may be sent */
 	PGLINK_CONNECTING, /* work waits; the state changes on a loop event */

@@ -63,9 +63,7 @@ def stack():
     try:
         yield s
     finally:
-        problems = s.shutdown()
-        if problems:
-            pytest.fail("\n\n".join(problems), pytrace=False)
+        s.shutdown_or_fail()
 
 
 @pytest.fixture(scope="session")

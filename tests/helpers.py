@@ -150,12 +150,15 @@ class Stack:
     # ---- starting and stopping -------------------------------------------
 
     @classmethod
-    def start_local(cls, bin_dir, extra_env=None, var=None, command="start", listen_addr="127.0.0.1"):
+    def start_local(cls, bin_dir, extra_env=None, var=None, command="start", listen_addr="127.0.0.1",
+                    replica=False):
         """Starts a stack in var (default: a new temporary directory).
         command "start-db" starts only what app hosts share (the database,
         secret and files); a stack started with SHARED_VAR (that one's var)
         in extra_env is an app host beside it, served on listen_addr
-        (tests/integration/test_two_hosts.py)."""
+        (tests/integration/test_two_hosts.py). With replica (only for the
+        stack that owns the database), a streaming replica of its PostgreSQL
+        too (start_replica)."""
         tmp = Path(var) if var else Path(tempfile.mkdtemp(prefix="msgr-test-"))
         port = free_port()
         env = dict(os.environ)
@@ -185,14 +188,112 @@ class Stack:
             output = e.output or ""
             stack.shutdown()
             raise RuntimeError(f"scripts/stack.sh start failed:\n{output}") from None
+        if replica:
+            try:
+                stack.start_replica()
+            except (subprocess.CalledProcessError, RuntimeError) as e:
+                output = getattr(e, "output", None) or str(e)
+                stack.shutdown()
+                raise RuntimeError(f"the replica did not start:\n{output}") from None
         return stack
+
+    # ---- the read replica ----------------------------------------------------
+
+    # The replica's PostgreSQL listens in the stack's socket directory, on
+    # another port (a unix socket's name carries it).
+    REPLICA_PORT = 5433
+
+    @property
+    def replica_dir(self):
+        return self.var / "pg-replica"
+
+    def _as_db_user(self, *cmd, timeout=120):
+        """Runs a PostgreSQL program as the user that owns the cluster."""
+        full = list(cmd)
+        if os.getuid() == 0:
+            full = ["runuser", "-u", self.db_superuser, "--", *full]
+        return subprocess.run(full, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout, check=True)
+
+    def _pg_bin(self, name):
+        return os.path.join(self.env.get("PGBIN", "/usr/lib/postgresql/15/bin"), name)
+
+    def start_replica(self):
+        """Makes a streaming replica of the stack's database with
+        `pg_basebackup -R` (a hot standby replaying the primary's WAL as it
+        streams), starts it, and restarts the programs that read there with
+        MSGR_DATABASE_REPLICA_URL. Its function calls are counted
+        (track_functions), so a test can tell which reads it served."""
+        self._need_local()
+        run = self.var / "run"
+        self._as_db_user(self._pg_bin("pg_basebackup"), "-h", str(run), "-U", self.db_superuser,
+                         "-D", str(self.replica_dir), "-R", "-X", "stream", "-c", "fast")
+        # postgresql.auto.conf is read last: it wins over the primary's
+        # settings that came with the copy (messenger.conf included).
+        with open(self.replica_dir / "postgresql.auto.conf", "a") as f:
+            f.write(f"port = {self.REPLICA_PORT}\n"
+                    "shared_buffers = '32MB'\n"
+                    "track_functions = 'all'\n")
+        self.start_replica_db()
+        self.env["MSGR_DATABASE_REPLICA_URL"] = (
+            f"host={run} port={self.REPLICA_PORT} dbname=messenger user=msgr_app")
+        for name in ("auth", "messages"):
+            self.restart(name)
+
+    def start_replica_db(self):
+        self._as_db_user(self._pg_bin("pg_ctl"), "-D", str(self.replica_dir), "-l",
+                         str(self.var / "log" / "postgres-replica.log"), "-w", "-t", "60", "start")
+
+    def stop_replica_db(self, mode="fast"):
+        """Stops the replica's PostgreSQL (mode: fast cuts its sessions,
+        immediate is a crash)."""
+        self.close_replica()
+        self._as_db_user(self._pg_bin("pg_ctl"), "-D", str(self.replica_dir), "-m", mode, "-w",
+                         "-t", "60", "stop")
+
+    def replica_db(self):
+        """A psycopg2 connection (autocommit) to the replica, as the
+        superuser."""
+        import psycopg2
+
+        if getattr(self, "_replica", None) is None or self._replica.closed:
+            self._replica = psycopg2.connect(host=str(self.var / "run"), port=self.REPLICA_PORT,
+                                             dbname="messenger", user=self.db_superuser)
+            self._replica.autocommit = True
+        return self._replica
+
+    def replica_psql(self, sql, *params):
+        """Runs one statement on the replica; returns its rows."""
+        with self.replica_db().cursor() as cur:
+            cur.execute(sql, params or None)
+            return cur.fetchall()
+
+    def close_replica(self):
+        conn = getattr(self, "_replica", None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._replica = None
+
+    def replica_caught_up(self):
+        """Waits until the replica has replayed everything the primary
+        wrote so far."""
+        lsn = self.psql("SELECT pg_current_wal_insert_lsn()::text")[0][0]
+        wait_until(lambda: self.replica_psql(
+            "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", lsn)[0][0],
+            timeout=30, message="the replica to catch up")
 
     def _start_guardian(self):
         """A watcher in its own session that stops the stack and removes its
         state if this process dies without its teardown (SIGKILL, a CI
         timeout): no stack outlives its test run."""
+        # The replica (start_replica), if any, is stopped as the stack is.
         script = (
             'while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+            'if [ -f "$3/pg-replica/postmaster.pid" ]; then as=; '
+            '[ "$(id -u)" != 0 ] || as="runuser -u $(stat -c %U "$3/pg-replica") --"; '
+            '$as "${PGBIN:-/usr/lib/postgresql/15/bin}/pg_ctl" -D "$3/pg-replica" -m immediate '
+            '-w stop >/dev/null 2>&1; fi; '
             '"$2" stop >/dev/null 2>&1; rm -rf "$3"'
         )
         self._guardian = subprocess.Popen(
@@ -327,6 +428,11 @@ class Stack:
             return problems
         self.close()
         self._stop_guardian()
+        if (self.replica_dir / "postmaster.pid").exists():
+            try:
+                self.stop_replica_db("immediate")
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+                problems.append(f"the replica did not stop:\n{getattr(e, 'output', '')}")
         try:
             self.stack_sh("stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
@@ -351,6 +457,14 @@ class Stack:
         else:
             shutil.rmtree(self.var, ignore_errors=True)
         return problems
+
+    def shutdown_or_fail(self):
+        """shutdown(), failing the test with the problems it found."""
+        problems = self.shutdown()
+        if problems:
+            import pytest
+
+            pytest.fail("\n\n".join(problems), pytrace=False)
 
     # ---- changing the running stack ----------------------------------------
 

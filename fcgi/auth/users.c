@@ -85,22 +85,25 @@ static const struct field_spec search_fields[SEARCH__MAX] = {
 	[SEARCH_LIMIT] = {"limit", FIELD_INT, 0, 1, 50, NULL},
 };
 
+/* Username prefix matches first, then display-name substrings; the LIKE
+ * metacharacters of the query are escaped. q is MATERIALIZED so that
+ * live_session_user() runs once, not per user compared with it. Prepared on
+ * the primary and on the replica: two statements (db.h). */
+#define SEARCH_USERS_SQL \
+	"WITH q AS MATERIALIZED (SELECT replace(replace(replace(lower($2), '\\', '\\\\'), " \
+	"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), " \
+	"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix " \
+	"FROM users u, q " \
+	"WHERE u.id <> q.me AND (u.username LIKE q.pat || '%' " \
+	"OR lower(u.display_name) LIKE '%' || q.pat || '%') " \
+	"ORDER BY prefix DESC, u.username LIMIT $3::int) " \
+	"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) " \
+	"ORDER BY prefix DESC, username), '[]'::jsonb)) FROM found"
+
 void handle_search_users(struct http_req *req)
 {
-	/* Username prefix matches first, then display-name substrings; the
-	 * LIKE metacharacters of the query are escaped. */
-	/* q is MATERIALIZED so that live_session_user() runs once, not per
-	 * user compared with it. */
-	DB_STMT(search_users, 4,
-		"WITH q AS MATERIALIZED (SELECT replace(replace(replace(lower($2), '\\', '\\\\'), "
-		"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), "
-		"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix "
-		"FROM users u, q "
-		"WHERE u.id <> q.me AND (u.username LIKE q.pat || '%' "
-		"OR lower(u.display_name) LIKE '%' || q.pat || '%') "
-		"ORDER BY prefix DESC, u.username LIMIT $3::int) "
-		"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) "
-		"ORDER BY prefix DESC, username), '[]'::jsonb)) FROM found");
+	DB_STMT(search_users, 4, SEARCH_USERS_SQL);
+	DB_STMT(replica_search_users, 4, SEARCH_USERS_SQL);
 	if (!http_require_user(req))
 		return;
 	struct field_value f[SEARCH__MAX];
@@ -111,7 +114,8 @@ void handle_search_users(struct http_req *req)
 		sqlparam_int(uid, req->user_id), f[SEARCH_Q].str,
 		sqlparam_int(limit, f[SEARCH_LIMIT].present ? f[SEARCH_LIMIT].num : 20),
 		http_session_param(req)};
-	send_row_or_404(req, db_exec(&search_users, params), "not_found", "no result");
+	send_row_or_404(req, db_exec_read(&search_users, &replica_search_users, params), "not_found",
+			"no result");
 }
 
 void handle_get_user(struct http_req *req)

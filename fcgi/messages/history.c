@@ -10,6 +10,14 @@
  * viewer (their "me"), so those are kept per viewer; the others are shared
  * by all members.
  *
+ * With a read replica (db.h), renders go there when they can: the stamp,
+ * read on the primary, is the version the client must see (a snapshot that
+ * sees version N sees every change up to N, the client's own last write
+ * among them, as it committed before this read began). A render on the
+ * replica showing an older version, or anything but a page, is not
+ * answered: the primary renders instead, at once (no waiting for the
+ * replica: a stale read costs what it costs without one).
+ *
  * The event loop (history_loop.c) serves reads with these steps, checking the
  * stamps of many reads in one statement; a worker serves them one by one
  * (handle_history).
@@ -21,6 +29,7 @@
 
 #include "db.h"
 #include "messages.h"
+#include "metrics.h"
 #include "reply.h"
 #include "sqlparam.h"
 
@@ -121,29 +130,52 @@ void history_answer_render(struct http_req *req, const struct history_query *q, 
 	reply_send(req, res);
 }
 
+bool history_replica_current(const PGresult *res, struct page_stamp need)
+{
+	struct page_stamp seen;
+	/* Anything but a page (a member the replica does not know yet, a
+	 * session it still thinks live...) is the primary's to answer. */
+	return db_ok(res) && PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "200") &&
+	       !PQgetisnull(res, 0, 1) && history_stamp_of(res, 0, 3, &seen) &&
+	       seen.version >= need.version;
+}
+
 /* The worker's read: the stamp of a kept page, then the render when it is
- * not current. */
+ * not current. With a replica, the stamp is read on the primary for every
+ * read: it is the version the replica's render must show. */
 void handle_history(struct http_req *req)
 {
 	DB_STMT(page_stamp, 3, HISTORY_STAMP_SQL);
 	DB_STMT(history, HISTORY_NPARAMS, HISTORY_RENDER_SQL);
+	DB_STMT(replica_history, HISTORY_NPARAMS, HISTORY_RENDER_SQL);
 	struct history_query q;
 	if (!history_read(req, &q))
 		return;
 	struct cached_page page;
-	if (history_kept(&q, &page)) {
+	struct page_stamp now;
+	bool stamped = false;
+	if (history_kept(&q, &page) || db_replica_configured()) {
 		const char *params[] = {q.uid, q.chat, q.sid};
 		PGresult *res = db_exec(&page_stamp, params);
-		struct page_stamp now;
 		/* Not a member, a session ended, or no answer: the render
 		 * says why. */
-		bool answered = db_ok(res) && PQntuples(res) == 1 &&
-				history_stamp_of(res, 0, 0, &now) && history_answer_kept(req, &q, now);
+		stamped = db_ok(res) && PQntuples(res) == 1 && history_stamp_of(res, 0, 0, &now);
+		bool answered = stamped && history_answer_kept(req, &q, now);
 		PQclear(res);
 		if (answered)
 			return;
 	}
 	const char *params[HISTORY_NPARAMS];
 	history_params(&q, params);
+	if (stamped && db_replica_configured()) {
+		PGresult *res = db_exec_replica(&replica_history, params);
+		bool current = history_replica_current(res, now);
+		metrics_replica_read(current);
+		if (current) {
+			history_answer_render(req, &q, res);
+			return;
+		}
+		PQclear(res);
+	}
 	history_answer_render(req, &q, db_exec(&history, params));
 }

@@ -21,6 +21,15 @@
  * A read whose link was lost goes again once; a second loss, or no link to
  * be had (every link down: pglink.h), is a 503. While links connect, reads
  * wait for them.
+ *
+ * With a read replica (db.h), as many links again go to it, and every read
+ * has its stamp checked on the primary first, kept page or not: the stamp
+ * is the version its page must show (history.c). A read whose kept page is
+ * not current is rendered on a replica link, one render per statement, and
+ * answered when the render shows that version or a later one; otherwise
+ * (the replica behind, a render that is not a page, the link lost, no
+ * replica link connected) it is rendered on the primary as it would be
+ * without a replica, at once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +72,9 @@ struct pending_read {
 	struct history_query q;
 	int tries;                   /* its statements lost with their link */
 	bool followed;               /* it followed another read's render */
+	bool stamped;                /* need holds the primary's stamp */
+	bool replica_tried;          /* the replica did not answer it */
+	struct page_stamp need;
 	struct pending_read *next;   /* in a queue */
 };
 
@@ -84,6 +96,15 @@ static struct read_link *links;
 static int nlinks;
 static int renders_running;
 static struct read_queue stamps_waiting, renders_waiting;
+/* The replica's links, each rendering one read at a time, and the reads
+ * stamped on the primary that wait for them. */
+struct replica_link {
+	struct pglink *link;
+	struct pending_read *read; /* while the link is busy */
+};
+static struct replica_link *replicas;
+static int nreplicas;
+static struct read_queue replica_waiting;
 
 static void queue_push(struct read_queue *q, struct pending_read *c)
 {
@@ -125,6 +146,10 @@ static struct pending_read *queue_pop(struct read_queue *q)
 static void reads_queue(struct pending_read *c)
 {
 	struct cached_page page;
+	if (nreplicas && !c->replica_tried) {
+		queue_push(c->stamped ? &replica_waiting : &stamps_waiting, c);
+		return;
+	}
 	queue_push(history_kept(&c->q, &page) ? &stamps_waiting : &renders_waiting, c);
 }
 
@@ -263,8 +288,50 @@ static void read_link_start(struct read_link *l)
 	}
 }
 
+/* The replica does not answer c: the primary renders it. */
+static void replica_fallback(struct pending_read *c)
+{
+	metrics_replica_read(false);
+	c->replica_tried = true;
+	queue_push(&renders_waiting, c);
+}
+
+/* Starts renders on the replica's free links; with none ready or busy,
+ * what waits for them goes to the primary. Not for a link that connects:
+ * a replica whose host stopped answering takes seconds to fail a connect
+ * (pglink.h), and the primary can answer now. */
+static void replica_next(void)
+{
+	bool coming = false;
+	for (int i = 0; i < nreplicas && replica_waiting.n; i++) {
+		struct replica_link *r = &replicas[i];
+		if (pglink_busy(r->link)) {
+			coming = true;
+			continue;
+		}
+		if (pglink_state(r->link) != PGLINK_READY)
+			continue;
+		struct pending_read *c = queue_pop(&replica_waiting);
+		const char *params[HISTORY_NPARAMS];
+		history_params(&c->q, params);
+		if (pglink_send(r->link, RENDER_STATEMENT, HISTORY_NPARAMS, params) == MSGR_OK) {
+			r->read = c;
+			coming = true;
+		} else {
+			replica_fallback(c);
+		}
+	}
+	if (!coming) {
+		struct pending_read *c;
+		while ((c = queue_pop(&replica_waiting)))
+			replica_fallback(c);
+	}
+}
+
 void history_loop_next(void)
 {
+	if (nreplicas)
+		replica_next();
 	/* Whether anything will come to answer what waits: a statement in
 	 * flight, or a connect, which ends on an event of the loop. */
 	bool coming = false;
@@ -300,16 +367,21 @@ static void stamps_answer(struct read_queue *q, PGresult *res)
 	struct pending_read *c;
 	for (long long ord = 1; (c = queue_pop(q)); ord++) {
 		struct page_stamp now;
-		bool answered = false;
+		bool answered = false, row_stamped = false;
 		if (row < rows && atoll(PQgetvalue(res, row, 0)) == ord) {
-			answered = history_stamp_of(res, row, 1, &now) &&
-				   history_answer_kept(c->req, &c->q, now);
+			row_stamped = history_stamp_of(res, row, 1, &now);
+			answered = row_stamped && history_answer_kept(c->req, &c->q, now);
 			row++;
 		}
-		if (answered)
+		if (answered) {
 			front_answered(c->fr);
-		else
+		} else if (nreplicas && row_stamped && !c->replica_tried) {
+			c->stamped = true;
+			c->need = now;
+			queue_push(&replica_waiting, c);
+		} else {
 			queue_push(&renders_waiting, c);
+		}
 	}
 	PQclear(res);
 }
@@ -335,6 +407,22 @@ static void read_link_done(void *arg, PGresult *res)
 	}
 }
 
+/* r's render has its result, res; NULL: the connection was lost. */
+static void replica_link_done(void *arg, PGresult *res)
+{
+	struct replica_link *r = arg;
+	struct pending_read *c = r->read;
+	r->read = NULL;
+	if (history_replica_current(res, c->need)) {
+		metrics_replica_read(true);
+		history_answer_render(c->req, &c->q, res);
+		front_answered(c->fr);
+		return;
+	}
+	PQclear(res);
+	replica_fallback(c);
+}
+
 /* ---- the loop's interface ----------------------------------------------------- */
 
 void history_loop(struct http_req *req, struct front_req *fr)
@@ -346,6 +434,8 @@ void history_loop(struct http_req *req, struct front_req *fr)
 	c->req = req;
 	c->tries = 0;
 	c->followed = false;
+	c->stamped = false;
+	c->replica_tried = false;
 	front_hold(fr);
 	reads_queue(c);
 }
@@ -366,6 +456,22 @@ bool history_loop_start(struct front *f, int n)
 			return false;
 		pglink_state(links[i].link); /* connecting now, not on the first read */
 	}
+	if (!db_replica_configured())
+		return true;
+	replicas = calloc((size_t)n, sizeof *replicas);
+	if (!replicas) {
+		log_error("out of memory for the replica's links");
+		return false;
+	}
+	nreplicas = n;
+	for (int i = 0; i < n; i++) {
+		replicas[i].link = pglink_new(f, read_statements + 1, 1, replica_link_done,
+					      &replicas[i]);
+		if (!replicas[i].link)
+			return false;
+		pglink_use_replica(replicas[i].link);
+		pglink_state(replicas[i].link);
+	}
 	return true;
 }
 
@@ -375,10 +481,17 @@ void history_loop_finish(void)
 		history_loop_next();
 		for (int i = 0; i < nlinks; i++)
 			pglink_wait(links[i].link);
-	} while (stamps_waiting.n || renders_waiting.n);
+		for (int i = 0; i < nreplicas; i++)
+			pglink_wait(replicas[i].link);
+	} while (stamps_waiting.n || renders_waiting.n || replica_waiting.n);
 	for (int i = 0; i < nlinks; i++)
 		pglink_free(links[i].link);
 	free(links);
 	links = NULL;
 	nlinks = 0;
+	for (int i = 0; i < nreplicas; i++)
+		pglink_free(replicas[i].link);
+	free(replicas);
+	replicas = NULL;
+	nreplicas = 0;
 }

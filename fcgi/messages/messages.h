@@ -90,6 +90,9 @@ bool history_stamp_of(const PGresult *res, int row, int col, struct page_stamp *
 /* Answers the kept page when its stamp is now's; false when it did not. */
 bool history_answer_kept(struct http_req *req, const struct history_query *q,
 			 struct page_stamp now);
+/* True when res, a render on the replica, is a page that shows version
+ * need.version or a later one: it may be answered (and kept). */
+bool history_replica_current(const PGresult *res, struct page_stamp need);
 /* Answers the render's result (or its problem), and keeps the page. Takes
  * res. */
 void history_answer_render(struct http_req *req, const struct history_query *q, PGresult *res);
