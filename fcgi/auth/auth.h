@@ -13,7 +13,8 @@
 void handle_register(struct http_req *req);
 /* The master's periodic job: forgets the failed-login and registration
  * counts whose window has passed (they would only be reset on their next
- * use, and most keys are never used again). */
+ * use, and most keys are never used again), and frees the names of
+ * deleted accounts whose grace has passed. */
 void prune_auth_counters(void);
 void handle_login(struct http_req *req);
 void handle_token(struct http_req *req);
@@ -67,6 +68,10 @@ void handle_admin_reports(struct http_req *req);
 void handle_admin_update_report(struct http_req *req);
 void handle_admin_stats(struct http_req *req);
 void handle_admin_audit(struct http_req *req);
+
+/* account.c */
+void handle_delete_me(struct http_req *req);
+void handle_admin_delete_user(struct http_req *req);
 
 /* password.c */
 int password_init(void);

@@ -96,7 +96,7 @@ void handle_search_users(struct http_req *req)
 		"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), "
 		"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix "
 		"FROM users u, q "
-		"WHERE u.id <> q.me AND (u.username LIKE q.pat || '%' "
+		"WHERE u.id <> q.me AND u.status <> 'deleted' AND (u.username LIKE q.pat || '%' "
 		"OR lower(u.display_name) LIKE '%' || q.pat || '%') "
 		"ORDER BY prefix DESC, u.username LIMIT $3::int) "
 		"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) "
