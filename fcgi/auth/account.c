@@ -28,12 +28,11 @@ static const struct field_spec delete_fields[DEL__MAX] = {
 	[DEL_PASSWORD] = {"password", FIELD_STRING, FIELD_REQUIRED | FIELD_RAW, 1, PASSWORD_MAX, NULL},
 };
 
-/* Two statements, as for a password change: the hash to check, then the
- * deletion, made only if the hash is still the one checked. */
+/* Two statements, as for a password change: the hash to check
+ * (caller_password_check()), then the deletion, made only if the hash is
+ * still the one checked. */
 void handle_delete_me(struct http_req *req)
 {
-	DB_STMT(password_of_me, 2,
-		"SELECT password_hash FROM users WHERE id = live_session_user($1, $2)");
 	DB_STMT(delete_me, 3,
 		"SELECT status, body, event_id FROM account_delete_self(live_session_user($1, $2), $3)");
 	if (!http_require_user(req))
@@ -41,25 +40,12 @@ void handle_delete_me(struct http_req *req)
 	struct field_value f[DEL__MAX];
 	if (!http_parse_body(req, ACCOUNT_BODY_LIMIT, delete_fields, DEL__MAX, f))
 		return;
+	const char *hash = caller_password_check(req, f[DEL_PASSWORD].str);
+	if (!hash)
+		return;
 	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
-	PGresult *res = db_exec(&password_of_me, params);
-	if (!db_ok(res)) {
-		reply_db_problem(req, res);
-		return;
-	}
-	const char *hash = PQntuples(res) == 1 ? arena_strndup(req->arena, PQgetvalue(res, 0, 0),
-							       (size_t)PQgetlength(res, 0, 0))
-					       : NULL;
-	PQclear(res);
-	/* No row: the account is gone; password_check(NULL) spends the same
-	 * time and says no. */
-	if (!password_check(hash, f[DEL_PASSWORD].str) || !hash) {
-		http_problem(req, 403, "invalid_credentials", "the password is wrong");
-		return;
-	}
-	const char *delete_params[] = {uid, http_session_param(req), hash};
-	answer_and_purge(req, db_exec(&delete_me, delete_params));
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req), hash};
+	answer_and_purge(req, db_exec(&delete_me, params));
 }
 
 void handle_admin_delete_user(struct http_req *req)

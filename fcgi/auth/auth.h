@@ -37,6 +37,11 @@ void handle_password_reset_confirm(struct http_req *req);
 void handle_list_sessions(struct http_req *req);
 void handle_delete_session(struct http_req *req);
 void handle_change_password(struct http_req *req);
+/* The caller's password hash, in the request's arena, when password is
+ * their current password; otherwise NULL, the request answered (403
+ * invalid_credentials, or the database's problem). For a change that the
+ * statement then makes only if the hash is still this one. */
+const char *caller_password_check(struct http_req *req, const char *password);
 
 /* health.c */
 void handle_ready(struct http_req *req);
