@@ -172,6 +172,9 @@ def test_admin_and_msgrctl_delete(api, stack, new_user, ws):
                    404, "user_not_found")
     listed = api.get(f"/api/admin/users?q=deleted-{uid(bob)}", token=admin).json()["users"]
     assert [(u["id"], u["status"], u["email"]) for u in listed] == [(uid(bob), "deleted", None)]
+    listed = api.get("/api/admin/users?status=deleted&limit=100", token=admin).json()["users"]
+    assert uid(bob) in [u["id"] for u in listed] and {u["status"] for u in listed} == {"deleted"}
+    assert_problem(api.patch(f"/api/admin/users/{uid(carol)}", token=admin, json={"status": "deleted"}), 422)
 
     # msgrctl: by username, with wsd told of the events.
     r = msgrctl(stack, "user", "delete", dave["username"], SUDO_USER="carol")
