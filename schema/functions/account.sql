@@ -34,7 +34,8 @@ $$;
 --    the service message, member.removed, an owner's handover); a group
 --    of which it is the only member is deleted (chat_delete());
 --  - its blocks, settings, digest state and unused reset tokens go.
--- Direct chats keep it as a member: the other one keeps the conversation.
+-- Direct chats keep it as a member: the other one keeps the conversation,
+-- and can no longer write into it (403 user_deleted).
 -- Chats and messages are locked in id order, as every path does.
 CREATE OR REPLACE FUNCTION account_delete(p_user bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -72,6 +73,15 @@ BEGIN
 		ev := coalesce(r.event_id, ev);
 	END LOOP;
 	DELETE FROM public.user_blocks WHERE blocker_id = u.id OR blocked_id = u.id;
+	-- Nobody writes to it any more: it blocks the other member of each of
+	-- its direct chats, which send_blocked_check() answers 403
+	-- user_deleted.
+	INSERT INTO public.user_blocks (blocked_id, blocker_id)
+	SELECT o.user_id, u.id FROM public.chat_members me
+	JOIN public.chats c ON c.id = me.chat_id AND c.type = 'direct'
+	JOIN public.chat_members o ON o.chat_id = me.chat_id AND o.user_id <> u.id
+	WHERE me.user_id = u.id
+	ON CONFLICT DO NOTHING;
 	DELETE FROM public.user_settings WHERE user_id = u.id;
 	DELETE FROM public.mail_digests WHERE user_id = u.id;
 	UPDATE public.password_resets SET used_at = now() WHERE user_id = u.id AND used_at IS NULL;

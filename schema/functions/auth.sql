@@ -416,14 +416,23 @@ END
 $$;
 
 -- 403 blocked when p_user may not send into p_chat_id: a direct chat whose
--- other member blocked them.
+-- other member blocked them; 403 user_deleted when that member is a
+-- deleted account, which blocks the other of each of its direct chats
+-- (account_delete()), so that the send paths refuse it where they refuse
+-- a block, at no cost to the others' sends.
 CREATE OR REPLACE FUNCTION send_blocked_check(p_user bigint, p_chat_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v_status text;
 BEGIN
-	IF EXISTS (SELECT 1 FROM public.user_blocks b
-		   JOIN public.chat_members cm ON cm.user_id = b.blocker_id AND cm.chat_id = p_chat_id
-		   JOIN public.chats c ON c.id = p_chat_id AND c.type = 'direct'
-		   WHERE b.blocked_id = p_user) THEN
+	SELECT u.status INTO v_status FROM public.user_blocks b
+	JOIN public.chat_members cm ON cm.user_id = b.blocker_id AND cm.chat_id = p_chat_id
+	JOIN public.chats c ON c.id = p_chat_id AND c.type = 'direct'
+	JOIN public.users u ON u.id = b.blocker_id
+	WHERE b.blocked_id = p_user;
+	IF v_status = 'deleted' THEN
+		PERFORM public.api_error(403, 'user_deleted', 'this account was deleted');
+	ELSIF v_status IS NOT NULL THEN
 		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
 	END IF;
 END

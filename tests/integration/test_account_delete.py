@@ -106,7 +106,12 @@ def test_deletion_seen_by_everyone(api, stack, new_user, ws):
     assert {(x["user"]["id"], x["role"]) for x in g["members"]} == {(uid(bob), "owner"), (uid(carol), "member")}
     texts = [m["text"] for m in history(api, carol, owned["id"])["messages"]]
     assert texts[-2:] == ["Deleted account left", f"{bob['user']['display_name']} is now the owner"]
-    # Nobody finds it or starts anything with it.
+    # Nobody writes to it, finds it or starts anything with it.
+    assert_problem(api.post(f"/api/chats/{chat['id']}/messages", token=bob, json={"text": "are you there?"}),
+                   403, "user_deleted")
+    assert_problem(api.post(f"/api/messages/{m['id']}/forward", token=bob, json={"chat_ids": [chat["id"]]}),
+                   403, "user_deleted")
+    assert api.get(f"/api/users/me/blocks", token=bob).json() == {"users": []}
     found = api.get(f"/api/users?q={alice['username'][:8]}", token=bob).json()["users"]
     assert uid(alice) not in [u["id"] for u in found]
     assert not [u for u in api.get("/api/users?q=deleted", token=bob).json()["users"] if u["id"] == uid(alice)]
