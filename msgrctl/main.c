@@ -1,7 +1,7 @@
 /*
  * msgrctl - the sysadmin's command line (README "Administration"): makes
- * the first administrator, bans, prints a password reset link, shows the
- * stats. It talks to the database only (MSGR_DATABASE_URL), through the
+ * the first administrator, bans, deletes an account, prints a password
+ * reset link, shows the stats. It talks to the database only (MSGR_DATABASE_URL), through the
  * functions the admin API uses (schema/functions/admin.sql), with admin
  * NULL: whoever can reach the database with its credentials on the server
  * is the sysadmin. Every change goes to the audit log as
@@ -33,6 +33,8 @@ static const char usage_text[] =
 	"  user ban USERNAME             ban USERNAME: every session ends now, their\n"
 	"                                sockets close, logins get 403 account_banned\n"
 	"  user unban USERNAME           let USERNAME sign in again\n"
+	"  user delete USERNAME          delete USERNAME's account, as DELETE\n"
+	"                                /api/admin/users/{id} does\n"
 	"  user reset-password USERNAME  print a one-time link (valid an hour) where\n"
 	"                                USERNAME sets a new password\n"
 	"  stats                         the service's figures (GET /api/admin/stats)\n"
@@ -105,6 +107,25 @@ static int set_user(PGconn *db, const char *actor, const char *username, const c
 	return EXIT_DONE;
 }
 
+/* user delete: admin_user_delete(). Its events are announced to wsd at
+ * the commit (pg_notify in the statement); the bytes of the files it
+ * marked deleted are the files program's periodic sweep's to unlink. */
+static int delete_user(PGconn *db, const char *actor, const char *username)
+{
+	const char *params[] = {actor, username};
+	PGresult *res = PQexecParams(
+		db,
+		"SELECT r.status, CASE WHEN r.event_id IS NOT NULL "
+		"THEN pg_notify('msgr_events', r.event_id::text) END "
+		"FROM admin_user_delete(NULL, $1, (SELECT id FROM users WHERE username = lower($2))) r",
+		2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return report_failure(res, username);
+	PQclear(res);
+	printf("%s is deleted; every session of theirs has ended\n", username);
+	return EXIT_DONE;
+}
+
 static int reset_password(PGconn *db, const char *actor, const char *username)
 {
 	char token[TOKEN_REFRESH_LEN + 1], hash[2 * TOKEN_HASH_LEN + 1];
@@ -168,7 +189,7 @@ int main(int argc, char **argv)
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(stdout, EXIT_DONE);
 	/* What to do, checked before connecting: a typo costs no connection. */
-	enum { CMD_GRANT, CMD_REVOKE, CMD_BAN, CMD_UNBAN, CMD_RESET, CMD_STATS } cmd;
+	enum { CMD_GRANT, CMD_REVOKE, CMD_BAN, CMD_UNBAN, CMD_DELETE, CMD_RESET, CMD_STATS } cmd;
 	if (argc == 2 && !strcmp(argv[1], "stats"))
 		cmd = CMD_STATS;
 	else if (argc == 4 && !strcmp(argv[1], "admin") && !strcmp(argv[2], "grant"))
@@ -179,6 +200,8 @@ int main(int argc, char **argv)
 		cmd = CMD_BAN;
 	else if (argc == 4 && !strcmp(argv[1], "user") && !strcmp(argv[2], "unban"))
 		cmd = CMD_UNBAN;
+	else if (argc == 4 && !strcmp(argv[1], "user") && !strcmp(argv[2], "delete"))
+		cmd = CMD_DELETE;
 	else if (argc == 4 && !strcmp(argv[1], "user") && !strcmp(argv[2], "reset-password"))
 		cmd = CMD_RESET;
 	else
@@ -206,6 +229,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_UNBAN:
 		status = set_user(db, actor, name, "active", NULL, "may sign in again");
+		break;
+	case CMD_DELETE:
+		status = delete_user(db, actor, name);
 		break;
 	case CMD_RESET:
 		status = reset_password(db, actor, name);

@@ -51,6 +51,16 @@ void prune_auth_counters(void)
 		log_error("could not prune the failed-login and registration counts: %s",
 			  res ? PQresultErrorMessage(res) : "no database connection");
 	PQclear(res);
+	/* The names of deleted accounts past their grace (account.sql). */
+	DB_STMT(release, 0, "SELECT account_reservations_release()");
+	res = db_exec(&release, NULL);
+	if (db_ok(res) && PQgetvalue(res, 0, 0)[0] != '0')
+		log_info("released the names of %s deleted accounts past their grace",
+			 PQgetvalue(res, 0, 0));
+	else if (!db_ok(res))
+		log_error("could not release the names of deleted accounts: %s",
+			  res ? PQresultErrorMessage(res) : "no database connection");
+	PQclear(res);
 }
 
 static const char *check_username(const char *s, size_t len)

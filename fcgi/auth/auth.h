@@ -13,7 +13,8 @@
 void handle_register(struct http_req *req);
 /* The master's periodic job: forgets the failed-login and registration
  * counts whose window has passed (they would only be reset on their next
- * use, and most keys are never used again). */
+ * use, and most keys are never used again), and frees the names of
+ * deleted accounts whose grace has passed. */
 void prune_auth_counters(void);
 void handle_login(struct http_req *req);
 void handle_token(struct http_req *req);
@@ -36,6 +37,11 @@ void handle_password_reset_confirm(struct http_req *req);
 void handle_list_sessions(struct http_req *req);
 void handle_delete_session(struct http_req *req);
 void handle_change_password(struct http_req *req);
+/* The caller's password hash, in the request's arena, when password is
+ * their current password; otherwise NULL, the request answered (403
+ * invalid_credentials, or the database's problem). For a change that the
+ * statement then makes only if the hash is still this one. */
+const char *caller_password_check(struct http_req *req, const char *password);
 
 /* health.c */
 void handle_ready(struct http_req *req);
@@ -67,6 +73,10 @@ void handle_admin_reports(struct http_req *req);
 void handle_admin_update_report(struct http_req *req);
 void handle_admin_stats(struct http_req *req);
 void handle_admin_audit(struct http_req *req);
+
+/* account.c */
+void handle_delete_me(struct http_req *req);
+void handle_admin_delete_user(struct http_req *req);
 
 /* password.c */
 int password_init(void);

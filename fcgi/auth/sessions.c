@@ -46,13 +46,35 @@ static const struct field_spec password_fields[PW__MAX] = {
 		    PASSWORD_MAX, NULL},
 };
 
+const char *caller_password_check(struct http_req *req, const char *password)
+{
+	DB_STMT(password_of, 2,
+		"SELECT password_hash FROM users WHERE id = live_session_user($1, $2)");
+	char uid[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
+	PGresult *res = db_exec(&password_of, params);
+	if (!db_ok(res)) {
+		reply_db_problem(req, res);
+		return NULL;
+	}
+	const char *hash = PQntuples(res) == 1 ? arena_strndup(req->arena, PQgetvalue(res, 0, 0),
+							       (size_t)PQgetlength(res, 0, 0))
+					       : NULL;
+	PQclear(res);
+	/* No row: the account is gone; password_check(NULL) spends the same
+	 * time and says no. */
+	if (!password_check(hash, password) || !hash) {
+		http_problem(req, 403, "invalid_credentials", "the current password is wrong");
+		return NULL;
+	}
+	return hash;
+}
+
 /* Two statements, as the current password is checked here (scrypt is the
  * C side's): the hash to check, then the change, which is made only if the
  * hash is still the one checked (password_change()). */
 void handle_change_password(struct http_req *req)
 {
-	DB_STMT(password_of, 2,
-		"SELECT password_hash FROM users WHERE id = live_session_user($1, $2)");
 	DB_STMT(change_password, 4,
 		"SELECT status, body, event_id "
 		"FROM password_change(live_session_user($1, $2), $2, $3, $4)");
@@ -61,28 +83,16 @@ void handle_change_password(struct http_req *req)
 	struct field_value f[PW__MAX];
 	if (!http_parse_body(req, SESSIONS_BODY_LIMIT, password_fields, PW__MAX, f))
 		return;
-	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
-	PGresult *res = db_exec(&password_of, params);
-	if (!db_ok(res)) {
-		reply_db_problem(req, res);
+	const char *old_hash = caller_password_check(req, f[PW_CURRENT].str);
+	if (!old_hash)
 		return;
-	}
-	const char *old_hash = PQntuples(res) == 1 ? arena_strndup(req->arena, PQgetvalue(res, 0, 0),
-								   (size_t)PQgetlength(res, 0, 0))
-						   : NULL;
-	PQclear(res);
-	/* No row: the account is gone; password_check(NULL) spends the same
-	 * time and says no. */
-	if (!password_check(old_hash, f[PW_CURRENT].str) || !old_hash) {
-		http_problem(req, 403, "invalid_credentials", "the current password is wrong");
-		return;
-	}
 	const char *new_hash = password_hash(req->arena, f[PW_NEW].str);
 	if (!new_hash) {
 		http_problem(req, 500, "internal_error", "could not hash the password");
 		return;
 	}
-	const char *change_params[] = {uid, http_session_param(req), old_hash, new_hash};
+	char uid[SQLPARAM_INT_LEN];
+	const char *change_params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
+				       old_hash, new_hash};
 	reply_send(req, db_exec(&change_password, change_params));
 }

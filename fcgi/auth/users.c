@@ -94,7 +94,7 @@ static const struct field_spec search_fields[SEARCH__MAX] = {
 	"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), " \
 	"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix " \
 	"FROM users u, q " \
-	"WHERE u.id <> q.me AND (u.username LIKE q.pat || '%' " \
+	"WHERE u.id <> q.me AND u.status <> 'deleted' AND (u.username LIKE q.pat || '%' " \
 	"OR lower(u.display_name) LIKE '%' || q.pat || '%') " \
 	"ORDER BY prefix DESC, u.username LIMIT $3::int) " \
 	"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) " \

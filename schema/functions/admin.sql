@@ -82,7 +82,8 @@ DECLARE
 	u public.users;
 BEGIN
 	SELECT * INTO u FROM public.users WHERE id = p_target FOR UPDATE;
-	IF NOT FOUND THEN
+	-- A deleted account stays deleted: no status or role brings it back.
+	IF NOT FOUND OR u.status = 'deleted' THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;
 	IF u.id = p_admin AND p_status IS DISTINCT FROM NULL AND p_status <> u.status THEN

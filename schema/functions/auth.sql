@@ -3,7 +3,8 @@
 
 -- The User object from a row and whether the user is online; with_email
 -- is the user's own view (GET /api/users/me...), which adds the e-mail and
--- the role.
+-- the role. A deleted account (account.sql) is never online: its last
+-- socket may close after the event that announces the deletion.
 CREATE OR REPLACE FUNCTION user_object(u users, p_online boolean, with_email boolean DEFAULT false)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
@@ -13,7 +14,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'about', u.about,
 		'avatar_url', public.avatar_url(u.avatar_file_id),
 		'created_at', public.api_ts(u.created_at),
-		'online', p_online,
+		'online', p_online AND u.status <> 'deleted',
 		'last_seen_at', public.api_ts(u.last_seen_at))
 	|| CASE WHEN with_email THEN jsonb_build_object('email', u.email, 'role', u.role)
 		ELSE '{}'::jsonb END
@@ -357,10 +358,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	u public.users;
 BEGIN
-	IF EXISTS (SELECT 1 FROM public.users WHERE username = p_username) THEN
+	-- A deleted account's names stay taken for its grace (account.sql).
+	IF EXISTS (SELECT 1 FROM public.users WHERE username = p_username)
+	   OR public.account_name_reserved(p_username, NULL) THEN
 		PERFORM public.api_error(409, 'username_taken', 'this username is already taken');
 	END IF;
-	IF EXISTS (SELECT 1 FROM public.users WHERE lower(email) = lower(p_email)) THEN
+	IF EXISTS (SELECT 1 FROM public.users WHERE lower(email) = lower(p_email))
+	   OR public.account_name_reserved(NULL, p_email) THEN
 		PERFORM public.api_error(409, 'email_taken', 'an account with this email already exists');
 	END IF;
 	BEGIN
@@ -412,14 +416,23 @@ END
 $$;
 
 -- 403 blocked when p_user may not send into p_chat_id: a direct chat whose
--- other member blocked them.
+-- other member blocked them; 403 user_deleted when that member is a
+-- deleted account, which blocks the other of each of its direct chats
+-- (account_delete()), so that the send paths refuse it where they refuse
+-- a block, at no cost to the others' sends.
 CREATE OR REPLACE FUNCTION send_blocked_check(p_user bigint, p_chat_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v_status text;
 BEGIN
-	IF EXISTS (SELECT 1 FROM public.user_blocks b
-		   JOIN public.chat_members cm ON cm.user_id = b.blocker_id AND cm.chat_id = p_chat_id
-		   JOIN public.chats c ON c.id = p_chat_id AND c.type = 'direct'
-		   WHERE b.blocked_id = p_user) THEN
+	SELECT u.status INTO v_status FROM public.user_blocks b
+	JOIN public.chat_members cm ON cm.user_id = b.blocker_id AND cm.chat_id = p_chat_id
+	JOIN public.chats c ON c.id = p_chat_id AND c.type = 'direct'
+	JOIN public.users u ON u.id = b.blocker_id
+	WHERE b.blocked_id = p_user;
+	IF v_status = 'deleted' THEN
+		PERFORM public.api_error(403, 'user_deleted', 'this account was deleted');
+	ELSIF v_status IS NOT NULL THEN
 		PERFORM public.api_error(403, 'blocked', 'this user has blocked you');
 	END IF;
 END

@@ -213,7 +213,7 @@ BEGIN
 	IF p_other = p_user THEN
 		PERFORM public.api_field_error('user_id', 'must be another user than yourself');
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_other) THEN
+	IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_other AND status <> 'deleted') THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;
 	IF public.is_blocked(p_other, p_user) THEN
@@ -259,7 +259,7 @@ BEGIN
 			format('a group has at most %s members, you included', public.max_members()));
 	END IF;
 	SELECT x INTO missing FROM unnest(ids) x
-	WHERE NOT EXISTS (SELECT 1 FROM public.users u WHERE u.id = x) LIMIT 1;
+	WHERE NOT EXISTS (SELECT 1 FROM public.users u WHERE u.id = x AND u.status <> 'deleted') LIMIT 1;
 	IF missing IS NOT NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', format('no user with id %s', missing));
 	END IF;
@@ -310,7 +310,7 @@ DECLARE
 	u public.users;
 	ev bigint;
 BEGIN
-	SELECT * INTO u FROM public.users WHERE id = p_member;
+	SELECT * INTO u FROM public.users WHERE id = p_member AND status <> 'deleted';
 	IF u.id IS NULL THEN
 		PERFORM public.api_error(404, 'user_not_found', 'no such user');
 	END IF;

@@ -32,7 +32,7 @@ def test_help_and_usage(stack):
     r = run(stack, "--help")
     assert r.returncode == 0 and r.stderr == ""
     for words in ("admin grant USERNAME", "admin revoke USERNAME", "user ban USERNAME",
-                  "user unban USERNAME", "user reset-password USERNAME", "stats", "MSGR_DATABASE_URL"):
+                  "user unban USERNAME", "user delete USERNAME", "user reset-password USERNAME", "stats", "MSGR_DATABASE_URL"):
         assert words in r.stdout, words
     for args in ((), ("admin",), ("admin", "grant"), ("admin", "frob", "x"), ("user", "ban", "a", "b"),
                  ("stats", "x"), ("--bogus",)):
