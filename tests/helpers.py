@@ -100,6 +100,18 @@ def processes_using(path):
     return found
 
 
+def stop_process(proc):
+    """Ends a helper process this run started (a Popen, or None): SIGTERM,
+    then SIGKILL after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class S3Server:
     """The S3-compatible server a test stack keeps its files in when it runs
     on object storage: tools/s3/serve.js (s3rver, pinned; scripts/deps.sh
@@ -166,14 +178,7 @@ class S3Server:
         return sorted(re.findall(r"<Key>([^<]*)</Key>", body.decode()))
 
     def stop(self):
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(getattr(self, "_proc", None))
         self._proc = None
 
 
@@ -250,8 +255,10 @@ class Stack:
         env.update(extra_env or {})
         stack = cls(f"http://127.0.0.1:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()
+        stack.s3 = None
         try:
             stack._start_smtp()
+            stack._start_s3()
             stack.stack_sh("start")
         except subprocess.CalledProcessError as e:
             output = e.output or ""
@@ -298,15 +305,20 @@ class Stack:
         self.smtp_port = port
         self.env["MSGR_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
 
+    def _start_s3(self):
+        """With MSGR_TEST_STORAGE=s3 the stack keeps its files in an object
+        store: an S3Server in var/s3, named by MSGR_STORAGE_URL (`make test`
+        runs the files suites both ways)."""
+        self.s3 = None
+        if self.env.get("MSGR_TEST_STORAGE", "disk") != "s3":
+            return
+        self.s3 = S3Server(self.var / "s3")
+        self.env["MSGR_STORAGE_URL"] = self.s3.storage_url
+        self.env["MSGR_S3_ACCESS_KEY"] = S3Server.ACCESS_KEY
+        self.env["MSGR_S3_SECRET_KEY"] = S3Server.SECRET_KEY
+
     def _stop_smtp(self):
-        smtp = getattr(self, "_smtp", None)
-        if smtp is not None and smtp.poll() is None:
-            smtp.terminate()
-            try:
-                smtp.wait(10)
-            except subprocess.TimeoutExpired:
-                smtp.kill()
-                smtp.wait()
+        stop_process(getattr(self, "_smtp", None))
         self._smtp = None
 
     # ---- the mail that arrived ----------------------------------------------
@@ -386,6 +398,8 @@ class Stack:
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
             problems.append(f"scripts/stack.sh stop failed:\n{getattr(e, 'output', '')}")
         self._stop_smtp()
+        if getattr(self, "s3", None) is not None:
+            self.s3.stop()
         left = processes_using(self.var)
         if left:
             problems.append(

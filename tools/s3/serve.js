@@ -132,7 +132,20 @@ const server = http.createServer((req, res) => {
 			'<Message>The request signature we calculated does not match the signature you provided.</Message></Error>');
 		return;
 	}
-	handler(req, res);
+	const suffix = /^bytes=-(\d+)$/.exec(req.headers.range || '');
+	if (!suffix) return handler(req, res);
+	// s3rver reads "bytes=-N" (the last N bytes, RFC 9110 14.1.1) as
+	// "bytes=0-N"; S3 and MinIO do not. It is made an explicit range here.
+	const [bucketName, ...rest] = decode(req.url.split('?')[0]).slice(1).split('/');
+	s3.store.getMetadata(bucketName, rest.join('/')).then(
+		(meta) => {
+			const size = Number(meta['content-length']);
+			const n = Math.min(Number(suffix[1]), size);
+			if (n > 0) req.headers.range = `bytes=${size - n}-${size - 1}`;
+			handler(req, res);
+		},
+		() => handler(req, res),
+	);
 });
 
 // s3rver makes its configured buckets in run(), which would also listen
