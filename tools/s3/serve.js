@@ -31,7 +31,10 @@ AWSAccount.DUMMY_ACCOUNT.createKeyPair(accessKey, secretKey);
 
 const s3 = new S3rver({
 	directory,
-	silent: false,
+	// Its logger writes to stdout, which the caller stops reading after
+	// "ready": a full pipe would stall the server. Requests are logged to
+	// stderr below instead (the caller's s3server.log).
+	silent: true,
 	// Path-style only (http://HOST:PORT/BUCKET/KEY): the stack's
 	// MSGR_STORAGE_URL says path_style=1, and 127.0.0.1 has no subdomains.
 	vhostBuckets: false,
@@ -124,6 +127,7 @@ function checkSigV4(req) {
 
 const handler = s3.callback();
 const server = http.createServer((req, res) => {
+	console.error(`${req.method} ${req.url}`);
 	const why = checkSigV4(req);
 	if (why) {
 		console.error(`refused ${req.method} ${req.url}: ${why}`);
