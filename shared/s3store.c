@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,6 +163,7 @@ static int state = -1; /* -1 unread, 0 disk, 1 object store */
 static struct s3store_conf conf;
 static char *access_key, *secret_key;
 static long request_timeout;
+static curl_off_t part_size;
 static CURL *curl;
 
 static char *read_credentials_line(FILE *f)
@@ -222,6 +224,9 @@ bool s3store_enabled(void)
 	}
 	load_credentials();
 	request_timeout = config_int("MSGR_S3_TIMEOUT", 300, 5, 24 * 3600);
+	/* S3's parts are 5 MiB at least (but the last); a file up to one part
+	 * goes in one PUT. */
+	part_size = (curl_off_t)config_int("MSGR_S3_PART_MB", 16, 5, 5120) * 1024 * 1024;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("could not initialise libcurl");
 		exit(1);
@@ -241,46 +246,87 @@ static CURL *handle(void)
 	return curl;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
+/* What an answer's body is kept for: the log of an error, or the XML of
+ * a multipart upload's start and end. */
+#define S3_REPLY_MAX 65536
+
+static size_t keep_reply(char *p, size_t size, size_t n, void *arg)
 {
-	(void)p;
-	/* Keep the start of an error document for the log. */
 	struct buf *b = arg;
-	if (b->len < 512)
-		buf_append(b, p, size * n < 512 ? size * n : 512);
-	return size * n;
+	size_t len = size * n;
+	if (b->len < S3_REPLY_MAX)
+		buf_append(b, p, len < S3_REPLY_MAX - b->len ? len : S3_REPLY_MAX - b->len);
+	return len;
 }
 
-struct fd_reader {
+/* The ETag header of a part's answer, quotes included, as the completion
+ * names it. */
+static size_t keep_etag(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *etag = arg;
+	size_t len = size * n;
+	if (len > 5 && !strncasecmp(p, "etag:", 5)) {
+		const char *v = p + 5;
+		const char *end = p + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		buf_reset(etag);
+		buf_append(etag, v, (size_t)(end - v));
+	}
+	return len;
+}
+
+/* A request body: left bytes of fd from where it stands, or of mem. */
+struct body {
 	int fd;
-	int errnum;
+	const char *mem;
+	curl_off_t left;
 };
 
-static size_t read_fd(char *p, size_t size, size_t n, void *arg)
+static size_t read_body(char *p, size_t size, size_t n, void *arg)
 {
-	struct fd_reader *r = arg;
+	struct body *b = arg;
+	size_t want = size * n;
+	if ((curl_off_t)want > b->left)
+		want = (size_t)b->left;
+	if (want == 0)
+		return 0;
+	if (b->mem) {
+		memcpy(p, b->mem, want);
+		b->mem += want;
+		b->left -= (curl_off_t)want;
+		return want;
+	}
 	ssize_t got;
 	do
-		got = read(r->fd, p, size * n);
+		got = read(b->fd, p, want);
 	while (got < 0 && errno == EINTR);
-	if (got < 0) {
-		r->errnum = errno;
+	if (got <= 0) /* the temporary file shorter than it was: never send less */
 		return CURL_READFUNC_ABORT;
-	}
+	b->left -= got;
 	return (size_t)got;
 }
 
-/* Sends one request for key; returns the HTTP status, or -1 when it could
- * not be sent (logged). */
-static long request(const char *method, const char *key, struct fd_reader *body, curl_off_t size)
+/* Sends one request for key (query: "" or "name=value&...", already in
+ * SigV4's canonical order and encoding, which libcurl 7.88 signs as it is
+ * given); returns the HTTP status, or -1 when it could not be sent
+ * (logged). reply and etag, when not NULL, receive the answer's body and
+ * ETag. */
+static long request(const char *method, const char *key, const char *query, struct body *body,
+		    struct buf *reply, struct buf *etag)
 {
 	CURL *c = handle();
 	if (!c) {
 		log_error("s3: could not create a libcurl handle");
 		return -1;
 	}
-	struct buf url = {0}, userpwd = {0}, provider = {0}, reply = {0};
-	buf_printf(&url, "%s%s/%s", conf.endpoint, conf.base_path, key);
+	struct buf url = {0}, userpwd = {0}, provider = {0}, own_reply = {0};
+	if (!reply)
+		reply = &own_reply;
+	buf_printf(&url, "%s%s/%s%s%s", conf.endpoint, conf.base_path, key, *query ? "?" : "",
+		   query);
 	buf_printf(&userpwd, "%s:%s", access_key, secret_key);
 	buf_printf(&provider, "aws:amz:%s:s3", conf.region);
 	struct curl_slist *h = NULL;
@@ -288,8 +334,9 @@ static long request(const char *method, const char *key, struct fd_reader *body,
 	 * streamed, not hashed first (the store checks it by Content-Length
 	 * and TCP; TLS covers it in transit where the endpoint is https). */
 	h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	if (body)
-		h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	if (h)
+		h = curl_slist_append(h, body && body->mem ? "Content-Type: application/xml"
+							   : "Content-Type: application/octet-stream");
 	long status = -1;
 	if (buf_status(&url) != MSGR_OK || buf_status(&userpwd) != MSGR_OK ||
 	    buf_status(&provider) != MSGR_OK || !h)
@@ -302,16 +349,25 @@ static long request(const char *method, const char *key, struct fd_reader *body,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, request_timeout);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_fd);
-		curl_easy_setopt(c, CURLOPT_READDATA, body);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, size);
-	} else {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_reply);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	if (etag) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, keep_etag);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, etag);
 	}
+	if (body) {
+		/* PUT by CURLOPT_UPLOAD, POST with the same streamed body. */
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+		curl_easy_setopt(c, CURLOPT_READDATA, body);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, body->left);
+	} else if (!strcmp(method, "POST")) {
+		/* A multipart upload's start: a POST with an empty body. */
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (strcmp(method, body ? "PUT" : "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		log_error("s3: %s %s: %s", method, key, curl_easy_strerror(rc));
@@ -319,8 +375,8 @@ static long request(const char *method, const char *key, struct fd_reader *body,
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 300 && status != 404)
-		log_error("s3: %s %s: HTTP %ld %.*s", method, key, status, (int)reply.len,
-			  reply.data ? reply.data : "");
+		log_error("s3: %s %s: HTTP %ld %.*s", method, key, status,
+			  (int)(reply->len < 512 ? reply->len : 512), reply->data ? reply->data : "");
 out:
 	curl_slist_free_all(h);
 	buf_free(&url);
@@ -328,8 +384,78 @@ out:
 		memset(userpwd.data, 0, userpwd.len);
 	buf_free(&userpwd);
 	buf_free(&provider);
-	buf_free(&reply);
+	buf_free(&own_reply);
 	return status;
+}
+
+/* The text of the first <name>...</name> of xml, or false. */
+static bool xml_text(const char *xml, const char *name, struct buf *out)
+{
+	char open[64], close[64];
+	snprintf(open, sizeof open, "<%s>", name);
+	snprintf(close, sizeof close, "</%s>", name);
+	const char *a = xml ? strstr(xml, open) : NULL;
+	const char *b = a ? strstr(a, close) : NULL;
+	if (!b)
+		return false;
+	a += strlen(open);
+	buf_append(out, a, (size_t)(b - a));
+	return buf_status(out) == MSGR_OK && b > a;
+}
+
+/* A file larger than one part: a multipart upload of its parts, completed
+ * only when every part is in, so that the object appears whole or not at
+ * all; aborted on any failure, so that no parts are left to pay for. */
+static enum msgr_err put_multipart(const char *key, int fd, curl_off_t size, curl_off_t part)
+{
+	struct buf reply = {0}, id = {0}, enc_id = {0}, query = {0}, etag = {0}, done = {0};
+	enum msgr_err err = MSGR_ERR_IO;
+	long status = request("POST", key, "uploads=", NULL, &reply, NULL);
+	if (status != 200 || !xml_text(buf_cstr(&reply), "UploadId", &id)) {
+		log_error("s3: POST %s?uploads: no UploadId (HTTP %ld)", key, status);
+		goto out;
+	}
+	s3sign_uri_encode(&enc_id, id.data, id.len, false);
+	buf_puts(&done, "<CompleteMultipartUpload>");
+	int number = 0;
+	for (curl_off_t off = 0; off < size; off += part) {
+		struct body b = {.fd = fd, .left = size - off < part ? size - off : part};
+		buf_reset(&query);
+		buf_reset(&etag);
+		buf_printf(&query, "partNumber=%d&uploadId=%s", ++number, buf_cstr(&enc_id));
+		if (buf_status(&query) != MSGR_OK ||
+		    request("PUT", key, buf_cstr(&query), &b, NULL, &etag) != 200 || etag.len == 0)
+			goto abort;
+		buf_printf(&done, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", number,
+			   buf_cstr(&etag));
+	}
+	buf_puts(&done, "</CompleteMultipartUpload>");
+	if (buf_status(&done) != MSGR_OK)
+		goto abort;
+	buf_reset(&query);
+	buf_printf(&query, "uploadId=%s", buf_cstr(&enc_id));
+	buf_reset(&reply);
+	struct body xml = {.fd = -1, .mem = done.data, .left = (curl_off_t)done.len};
+	/* S3 may answer 200 and still report an error in the body. */
+	if (buf_status(&query) == MSGR_OK &&
+	    request("POST", key, buf_cstr(&query), &xml, &reply, NULL) == 200 &&
+	    !strstr(buf_cstr(&reply) ? buf_cstr(&reply) : "", "<Error>")) {
+		err = MSGR_OK;
+		goto out;
+	}
+abort:
+	buf_reset(&query);
+	buf_printf(&query, "uploadId=%s", buf_cstr(&enc_id));
+	if (buf_status(&query) == MSGR_OK)
+		(void)request("DELETE", key, buf_cstr(&query), NULL, NULL, NULL);
+out:
+	buf_free(&reply);
+	buf_free(&id);
+	buf_free(&enc_id);
+	buf_free(&query);
+	buf_free(&etag);
+	buf_free(&done);
+	return err;
 }
 
 enum msgr_err s3store_put_fd(const char *key, int fd)
@@ -339,14 +465,15 @@ enum msgr_err s3store_put_fd(const char *key, int fd)
 		log_error("s3: could not read upload %s: %s", key, strerror(errno));
 		return MSGR_ERR_IO;
 	}
-	struct fd_reader r = {.fd = fd};
-	long status = request("PUT", key, &r, (curl_off_t)st.st_size);
-	return status == 200 ? MSGR_OK : MSGR_ERR_IO;
+	if ((curl_off_t)st.st_size > part_size)
+		return put_multipart(key, fd, (curl_off_t)st.st_size, part_size);
+	struct body b = {.fd = fd, .left = (curl_off_t)st.st_size};
+	return request("PUT", key, "", &b, NULL, NULL) == 200 ? MSGR_OK : MSGR_ERR_IO;
 }
 
 enum msgr_err s3store_delete(const char *key)
 {
-	long status = request("DELETE", key, NULL, 0);
+	long status = request("DELETE", key, "", NULL, NULL, NULL);
 	return status == 204 || status == 200 || status == 404 ? MSGR_OK : MSGR_ERR_IO;
 }
 

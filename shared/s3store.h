@@ -12,10 +12,11 @@
  * presigned GET that nginx fetches for a download (s3sign.h).
  *
  * An upload is still received into a temporary file of MSGR_STORAGE_DIR
- * (memory stays flat whatever the size) and is sent to the store with one
- * streaming PUT after its row commits (storage_publish): an S3 PUT is
- * atomic, so no reader ever sees part of an object, and a PUT that fails
- * leaves no object.
+ * (memory stays flat whatever the size) and is streamed to the store after
+ * its row commits (storage_publish): one PUT up to MSGR_S3_PART_MB, else a
+ * multipart upload completed once every part is in and aborted on a
+ * failure. Both are atomic: no reader ever sees part of an object, and a
+ * failed one leaves no object.
  */
 #ifndef MSGR_S3STORE_H
 #define MSGR_S3STORE_H
@@ -48,7 +49,7 @@ enum msgr_err s3store_parse_url(const char *url, struct s3store_conf *conf, cons
  * (and exits on a bad one, as config_int does) on the first call. */
 bool s3store_enabled(void);
 
-/* Sends the size bytes of fd (read from its start) to the object key. */
+/* Sends the bytes of fd (read from its start) to the object key. */
 enum msgr_err s3store_put_fd(const char *key, int fd) MSGR_WUR;
 /* Deletes the object key; a missing one is fine. */
 enum msgr_err s3store_delete(const char *key) MSGR_WUR;
