@@ -38,9 +38,9 @@ PG_INCDIR = $(eval PG_INCDIR := $$(shell pg_config --includedir 2>/dev/null || e
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS = -std=gnu11 $(WARN) -g -MMD -MP -I shared -I$(PG_INCDIR) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto
+LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto -lcurl
 WSD_LIBS := -lwebsockets
-MAILER_LIBS := -lcurl
+MAILER_LIBS :=
 
 # The three build trees and how each compiles and links.
 build_CC = $(CC)
@@ -282,10 +282,18 @@ test: deps
 	@$(if $(FUZZ_SRC),$(MAKE) fuzz-smoke,true)
 	@# A directory of its own: pytest prunes the older pytest-of-USER/pytest-N
 	@# directories, those of a run still going beside this one included.
+	@# Then the files suites (uploads, downloads, avatars, quota) once more
+	@# with the files in an object store (S3_SUITES, tests/helpers.py S3Server).
 	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/msgr-test.XXXXXX"); \
 	echo "$(PYTHON) -m pytest -q --basetemp=$$d tests/"; \
 	$(PYTHON) -m pytest -q --basetemp="$$d" tests/; rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+		echo "MSGR_TEST_STORAGE=s3 $(PYTHON) -m pytest -q --basetemp=$$d/s3 $(S3_SUITES)"; \
+		MSGR_TEST_STORAGE=s3 $(PYTHON) -m pytest -q --basetemp="$$d/s3" $(S3_SUITES); rc=$$?; \
+	fi; \
 	if [ $$rc -eq 0 ]; then rm -rf "$$d"; else echo "test files kept in $$d"; fi; exit $$rc
+
+S3_SUITES := tests/integration/test_files.py tests/integration/test_quota.py
 
 # ---- benchmarks (not tests: nothing here is asserted) -----------------------
 # bench/run.py starts its own stack from build/bin with durability on, runs

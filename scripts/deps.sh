@@ -8,8 +8,9 @@
 # sudo. The stack never uses the system's PostgreSQL or nginx services: their
 # packages are only needed for the binaries, so they are kept from starting
 # while installing (policy-rc.d), and one that runs anyway does not matter.
-# The test group also installs the OpenAPI linter from npm, pinned by
-# tools/openapi/package-lock.json, into tools/openapi/node_modules.
+# The test group also installs from npm the OpenAPI linter, pinned by
+# tools/openapi/package-lock.json, into tools/openapi/node_modules, and the
+# test stack's S3 server (s3rver), pinned by tools/s3/package-lock.json.
 set -euo pipefail
 
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
@@ -61,15 +62,17 @@ fi
 
 # npm ci when node_modules is missing or older than the lock file (npm writes
 # node_modules/.package-lock.json last); as the calling user, never as root
-# through sudo, so the tree stays the user's. No install scripts: the linter
-# needs none.
+# through sudo, so the tree stays the user's. No install scripts: neither the
+# linter nor s3rver needs one.
 lint_tools() {
 	((want_lint)) || return 0
-	local dir
-	dir=$(cd "$(dirname "$0")/../tools/openapi" && pwd)
-	[[ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]] && return 0
-	echo "deps: installing the OpenAPI linter (npm ci in tools/openapi)" >&2
-	npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+	local dir tool
+	for tool in openapi s3; do
+		dir=$(cd "$(dirname "$0")/../tools/$tool" && pwd)
+		[[ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]] && continue
+		echo "deps: installing tools/$tool from npm (npm ci)" >&2
+		npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+	done
 }
 
 if ((${#missing[@]} == 0)); then

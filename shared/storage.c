@@ -17,6 +17,7 @@
 #include "db.h"
 #include "hex.h"
 #include "log.h"
+#include "s3store.h"
 #include "sqlparam.h"
 
 /* Owner and group: nginx reads the files as the same user or group. */
@@ -33,6 +34,9 @@ enum msgr_err storage_init(void)
 {
 	if (dir_fd >= 0)
 		return MSGR_OK;
+	/* With an object store too: uploads are received into temporary
+	 * files here before they are sent (s3store.h). */
+	(void)s3store_enabled();
 	dir_path = config_str("MSGR_STORAGE_DIR", "var/files");
 	if (mkdir(dir_path, STORAGE_DIR_MODE) != 0 && errno != EEXIST) {
 		log_error("could not create storage directory \"%s\": %s", dir_path,
@@ -90,7 +94,7 @@ enum msgr_err storage_create_temp(const char *key, int *fd)
 	if (storage_init() != MSGR_OK)
 		return MSGR_ERR_IO;
 	if (tmpfile_works) {
-		*fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, STORAGE_FILE_MODE);
+		*fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, STORAGE_FILE_MODE);
 		if (*fd >= 0)
 			return MSGR_OK;
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
@@ -106,7 +110,7 @@ enum msgr_err storage_create_temp(const char *key, int *fd)
 	}
 	char name[STORAGE_NAME_MAX];
 	temp_name(key, name);
-	*fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	*fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		     STORAGE_FILE_MODE);
 	if (*fd < 0) {
 		log_error("could not create upload \"%s/%s\": %s", dir_path, name,
@@ -155,15 +159,32 @@ static enum msgr_err name_temp(const char *key, int fd)
 	return MSGR_OK;
 }
 
+/* Sends the temporary file fd of key to the object store, then drops its
+ * temporary name if it has one (an unnamed one goes with its descriptor). */
+static enum msgr_err send_temp(const char *key, int fd)
+{
+	enum msgr_err err = s3store_put_fd(key, fd);
+	if (!tmpfile_works) {
+		char name[STORAGE_NAME_MAX];
+		temp_name(key, name);
+		if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+			log_error("could not remove \"%s/%s\": %s", dir_path, name, strerror(errno));
+	}
+	return err;
+}
+
 enum msgr_err storage_publish(const char *const *keys, const int *fds, size_t n)
 {
 	enum msgr_err err = storage_init();
+	bool s3 = s3store_enabled();
 	for (size_t i = 0; i < n; i++) {
 		if (err == MSGR_OK)
-			err = name_temp(keys[i], fds[i]);
+			err = s3 ? send_temp(keys[i], fds[i]) : name_temp(keys[i], fds[i]);
+		else if (s3 && !tmpfile_works)
+			storage_remove_temp(keys[i], -1);
 		close(fds[i]);
 	}
-	if (err == MSGR_OK && n && fsync(dir_fd) != 0) {
+	if (err == MSGR_OK && n && !s3 && fsync(dir_fd) != 0) {
 		log_error("could not sync storage directory \"%s\": %s", dir_path,
 			  strerror(errno));
 		return MSGR_ERR_IO;
@@ -171,12 +192,15 @@ enum msgr_err storage_publish(const char *const *keys, const int *fds, size_t n)
 	return err;
 }
 
-static void remove_name(const char *name)
+static bool remove_name(const char *name)
 {
 	if (storage_init() != MSGR_OK)
-		return;
-	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+		return false;
+	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT) {
 		log_error("could not remove \"%s/%s\": %s", dir_path, name, strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 void storage_remove_temp(const char *key, int fd)
@@ -190,10 +214,19 @@ void storage_remove_temp(const char *key, int fd)
 	remove_name(name);
 }
 
+/* Removes the stored bytes of key; true when they are gone (or were). */
+static bool remove_stored(const char *key)
+{
+	if (!storage_key_valid(key, strlen(key)))
+		return true;
+	if (storage_init() != MSGR_OK)
+		return false;
+	return s3store_enabled() ? s3store_delete(key) == MSGR_OK : remove_name(key);
+}
+
 void storage_remove(const char *key)
 {
-	if (storage_key_valid(key, strlen(key)))
-		remove_name(key);
+	(void)remove_stored(key);
 }
 
 long storage_purge(int64_t message_id, int64_t file_id, long limit)
@@ -225,15 +258,24 @@ long storage_purge(int64_t message_id, int64_t file_id, long limit)
 	 * next purge finishes (unlinking a missing file is fine). Bytes that
 	 * a live row still names (a forwarded copy's) stay: only a copy of a
 	 * live row can name them anew, so once none is live none will be. */
+	/* A row whose bytes could not be removed (the object store did not
+	 * answer) stays marked for the next sweep: never a row gone and its
+	 * object left. */
 	struct buf ids = {0};
 	buf_putc(&ids, '{');
+	long kept = 0;
 	for (long i = 0; i < n; i++) {
-		if (strcmp(PQgetvalue(res, (int)i, 2), "t"))
-			storage_remove(PQgetvalue(res, (int)i, 1));
-		buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, (int)i, 0));
+		if (strcmp(PQgetvalue(res, (int)i, 2), "t") &&
+		    !remove_stored(PQgetvalue(res, (int)i, 1)))
+			continue;
+		buf_printf(&ids, "%s%s", kept++ ? "," : "", PQgetvalue(res, (int)i, 0));
 	}
 	buf_putc(&ids, '}');
 	PQclear(res);
+	if (kept == 0) {
+		buf_free(&ids);
+		return -1;
+	}
 	if (buf_status(&ids) != MSGR_OK) {
 		buf_free(&ids);
 		return -1;
@@ -248,7 +290,7 @@ long storage_purge(int64_t message_id, int64_t file_id, long limit)
 		return -1;
 	}
 	PQclear(res);
-	return n;
+	return kept;
 }
 
 /* Unlinks temporary files older than STORAGE_TEMP_MAX_AGE; returns how

@@ -1,6 +1,11 @@
 /*
  * storage.h - the directory of uploaded files and the life of a stored file.
  *
+ * Where the files live is decided here: MSGR_STORAGE_DIR (the default), or
+ * the object store that MSGR_STORAGE_URL names (s3store.h), which then
+ * holds the bytes while the directory keeps only the temporary files of
+ * uploads being received; the rest of this comment is the directory's case.
+ *
  * Every stored file is one regular file in MSGR_STORAGE_DIR named by its
  * storage key: 32 lower-case hex digits drawn at random by the server, never
  * anything the client sent. nginx serves the bytes from there
@@ -42,7 +47,8 @@ enum msgr_err storage_new_key(char key[STORAGE_KEY_LEN + 1]) MSGR_WUR;
 /* True when s (len bytes) has the form of a storage key. */
 bool storage_key_valid(const char *s, size_t len);
 
-/* Creates the temporary file for key, opened for writing; *fd gets it. It
+/* Creates the temporary file for key, opened for writing and reading (an
+ * object store reads it back to send it); *fd gets it. It
  * stays open until storage_publish() or storage_remove_temp(): an unnamed
  * one is nothing without it. */
 enum msgr_err storage_create_temp(const char *key, int *fd) MSGR_WUR;
@@ -63,8 +69,9 @@ void storage_remove(const char *key);
  * those of one message (message_id > 0), of one file (file_id > 0), or any
  * (both 0), at most limit of them. Bytes that a row not marked still names
  * (a forwarded copy shares its original's) are kept. Returns how many were
- * purged, or -1 when the database failed (logged). Call it after the commit
- * that marked them.
+ * purged, or -1 when the database failed or none of the bytes could be
+ * removed (logged; their rows stay marked for the next sweep). Call it
+ * after the commit that marked them.
  */
 long storage_purge(int64_t message_id, int64_t file_id, long limit);
 

@@ -100,6 +100,88 @@ def processes_using(path):
     return found
 
 
+def stop_process(proc):
+    """Ends a helper process this run started (a Popen, or None): SIGTERM,
+    then SIGKILL after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class S3Server:
+    """The S3-compatible server a test stack keeps its files in when it runs
+    on object storage: tools/s3/serve.js (s3rver, pinned; scripts/deps.sh
+    test installs it) on a free port of 127.0.0.1, its objects under
+    directory, one private bucket, SigV4 checked with the key pair below.
+    Like tests/smtpsink.py it exits with this process, so a run killed with
+    SIGKILL leaves no server behind."""
+
+    BUCKET = "msgr-files"
+    REGION = "us-east-1"
+    ACCESS_KEY = "MSGRTESTACCESSKEY"
+    SECRET_KEY = "msgr-test-secret-key"
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        serve = REPO / "tools" / "s3" / "serve.js"
+        if not (REPO / "tools" / "s3" / "node_modules" / "s3rver").is_dir():
+            raise RuntimeError("tools/s3/node_modules/s3rver is missing: run scripts/deps.sh test")
+        self.log_path = self.directory.parent / "s3server.log"
+        self._proc = subprocess.Popen(
+            ["node", str(serve), str(self.port), str(self.directory), self.BUCKET, self.ACCESS_KEY,
+             self.SECRET_KEY, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=open(self.log_path, "w"),
+            cwd=str(REPO / "tools" / "s3"),
+        )
+        if self._proc.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise RuntimeError(f"tools/s3/serve.js did not start:\n{tail(self.log_path)}")
+
+    @property
+    def storage_url(self):
+        """MSGR_STORAGE_URL for this server."""
+        return f"s3://{self.BUCKET}?endpoint={self.endpoint}&region={self.REGION}&path_style=1"
+
+    def request(self, method, path, data=None, secret=None, signed=True, query=""):
+        """(status, body) of one request to /BUCKET/path, signed with SigV4
+        by curl (the libcurl the programs use), unless signed=False. A query
+        goes as given: percent-encode its values ("/" too), as S3 signs them."""
+        url = f"{self.endpoint}/{self.BUCKET}/{path}" + (f"?{query}" if query else "")
+        cmd = ["curl", "-s", "-X", method, "-o", "-", "-w", "\n%{http_code}", url]
+        if signed:
+            cmd += ["--aws-sigv4", f"aws:amz:{self.REGION}:s3", "-u",
+                    f"{self.ACCESS_KEY}:{secret or self.SECRET_KEY}",
+                    "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        if data is not None:
+            cmd += ["--data-binary", "@-"]
+        out = subprocess.run(cmd, input=data, capture_output=True, timeout=HTTP_TIMEOUT, check=True).stdout
+        body, _, status = out.rpartition(b"\n")
+        return int(status), body
+
+    def keys(self, prefix=""):
+        """The keys in the bucket (from a ListObjectsV2 of up to 1000)."""
+        import re
+        from urllib.parse import quote
+
+        status, body = self.request("GET", "", query=f"list-type=2&prefix={quote(prefix, safe='')}")
+        if status != 200:
+            raise RuntimeError(f"listing the bucket: {status} {body[:300]!r}")
+        return sorted(re.findall(r"<Key>([^<]*)</Key>", body.decode()))
+
+    def stop(self):
+        stop_process(getattr(self, "_proc", None))
+        self._proc = None
+
+
 class Stack:
     """The messenger under test.
 
@@ -181,8 +263,10 @@ class Stack:
         env.update(extra_env or {})
         stack = cls(f"http://{listen_addr}:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()
+        stack.s3 = None
         try:
             stack._start_smtp()
+            stack._start_s3()
             stack.stack_sh(command)
         except subprocess.CalledProcessError as e:
             output = e.output or ""
@@ -327,15 +411,20 @@ class Stack:
         self.smtp_port = port
         self.env["MSGR_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
 
+    def _start_s3(self):
+        """With MSGR_TEST_STORAGE=s3 the stack keeps its files in an object
+        store: an S3Server in var/s3, named by MSGR_STORAGE_URL (`make test`
+        runs the files suites both ways)."""
+        self.s3 = None
+        if self.env.get("MSGR_TEST_STORAGE", "disk") != "s3":
+            return
+        self.s3 = S3Server(self.var / "s3")
+        self.env["MSGR_STORAGE_URL"] = self.s3.storage_url
+        self.env["MSGR_S3_ACCESS_KEY"] = S3Server.ACCESS_KEY
+        self.env["MSGR_S3_SECRET_KEY"] = S3Server.SECRET_KEY
+
     def _stop_smtp(self):
-        smtp = getattr(self, "_smtp", None)
-        if smtp is not None and smtp.poll() is None:
-            smtp.terminate()
-            try:
-                smtp.wait(10)
-            except subprocess.TimeoutExpired:
-                smtp.kill()
-                smtp.wait()
+        stop_process(getattr(self, "_smtp", None))
         self._smtp = None
 
     # ---- the mail that arrived ----------------------------------------------
@@ -438,6 +527,8 @@ class Stack:
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
             problems.append(f"scripts/stack.sh stop failed:\n{getattr(e, 'output', '')}")
         self._stop_smtp()
+        if getattr(self, "s3", None) is not None:
+            self.s3.stop()
         left = processes_using(self.var)
         if left:
             problems.append(

@@ -16,6 +16,7 @@
 #include "hex.h"
 #include "log.h"
 #include "reply.h"
+#include "s3store.h"
 #include "sqlparam.h"
 #include "storage.h"
 #include "token.h"
@@ -147,27 +148,55 @@ void handle_download(struct http_req *req)
 	const char *mime = PQgetvalue(res, 0, 1);
 	const char *name = PQgetvalue(res, 0, 2);
 	bool show = files_inline_type(mime);
-	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "%s%s", files_uri, key));
-	http_add_header(req, "Content-Type", mime);
-	/* Not as Content-Disposition and Cache-Control: nginx would keep those
-	 * on its own error answer for the file (a problem document saved under
-	 * the file's name, kept as long as the file). Its location sets them
-	 * from these on the bytes only (messenger-locations.conf). */
-	http_add_header(req, "X-Messenger-Disposition",
-			files_disposition(req->arena, show, name, (size_t)PQgetlength(res, 0, 2)));
+	const char *disposition =
+		files_disposition(req->arena, show, name, (size_t)PQgetlength(res, 0, 2));
 	/* A signed URL names one file until it expires: a browser may keep it
 	 * that long, shared caches never (the URL is a credential). */
+	const char *cache_control = "private, no-cache";
 	if (sig == MSGR_OK) {
 		long long exp = 0;
 		const char *e;
 		size_t elen;
 		if (http_query(req, "exp", &e, &elen))
 			exp = strtoll(e, NULL, 10);
-		http_add_header(req, "X-Messenger-Cache-Control",
-				arena_printf(req->arena, "private, max-age=%lld", exp - now));
-	} else {
-		http_add_header(req, "X-Messenger-Cache-Control", "private, no-cache");
+		cache_control = arena_printf(req->arena, "private, max-age=%lld", exp - now);
 	}
+	if (s3store_enabled()) {
+		/* nginx proxies a presigned GET of the object from its internal
+		 * location (messenger-locations.conf, MESSENGER_S3_URI): same
+		 * origin, the bucket stays private, and the store answers with
+		 * the type, disposition and caching signed into the URL. */
+		const char *s3_uri = http_param(req, "MESSENGER_S3_URI");
+		struct buf target = {0};
+		if (!s3_uri || s3_uri[0] != '/' ||
+		    s3store_download_target(&target, strcmp(req->method, "HEAD") ? "GET" : "HEAD",
+					    key, mime, disposition, cache_control) != MSGR_OK) {
+			buf_free(&target);
+			PQclear(res);
+			log_error("download: no MESSENGER_S3_URI from nginx, or no presigned URL");
+			http_problem(req, 500, "server_misconfigured",
+				     "the server cannot send files: its nginx configuration is out of date");
+			return;
+		}
+		http_add_header(req, "X-Accel-Redirect",
+				arena_printf(req->arena, "%s%s", s3_uri, buf_cstr(&target)));
+		/* Unused by that location, but http_send() then adds no
+		 * "Cache-Control: no-store" of its own, which would survive the
+		 * redirect beside the store's. */
+		http_add_header(req, "X-Messenger-Cache-Control", cache_control);
+		buf_free(&target);
+		PQclear(res);
+		http_send(req, 200, NULL, NULL, 0);
+		return;
+	}
+	http_add_header(req, "X-Accel-Redirect", arena_printf(req->arena, "%s%s", files_uri, key));
+	http_add_header(req, "Content-Type", mime);
+	/* Not as Content-Disposition and Cache-Control: nginx would keep those
+	 * on its own error answer for the file (a problem document saved under
+	 * the file's name, kept as long as the file). Its location sets them
+	 * from these on the bytes only (messenger-locations.conf). */
+	http_add_header(req, "X-Messenger-Disposition", disposition);
+	http_add_header(req, "X-Messenger-Cache-Control", cache_control);
 	PQclear(res);
 	http_send(req, 200, NULL, NULL, 0);
 }

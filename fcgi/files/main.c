@@ -10,6 +10,7 @@
 #include "db.h"
 #include "files.h"
 #include "log.h"
+#include "s3store.h"
 #include "server.h"
 #include "storage.h"
 #include "upload.h"
@@ -39,6 +40,9 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--sweep"))
 		return sweep_once();
+	/* A bad MSGR_STORAGE_URL or missing keys stop the program here, once,
+	 * rather than every worker as it starts. */
+	(void)s3store_enabled();
 	struct srv_app app = {
 		.name = "files",
 		.routes = routes,
