@@ -11,7 +11,8 @@ import * as S from "../store.js";
 import * as A from "../actions.js";
 import { userAvatar } from "./avatar.js";
 import { modal, popover, confirmDialog, errorToast, toast } from "./overlay.js";
-import { formatFull, formatSize, lastSeen, debounce, plural, messagePreview } from "../util.js";
+import { formatFull, formatSize, lastSeen, debounce, messagePreview } from "../util.js";
+import { t } from "../i18n.js";
 
 export const isAdmin = () => !!(S.state.me && S.state.me.role === "admin");
 
@@ -244,7 +245,7 @@ function usersTab(onForbidden) {
         const r = await api("DELETE", `/admin/users/${u.id}/messages${q}`);
         const n = (r && r.deleted) || 0;
         dlg.close();
-        toast(n ? `Deleted ${plural(n, "message", "messages")} of ${name}` : `${name} had no messages to delete`);
+        toast(n ? t("admin.deletedMessages", { n, name }) : `${name} had no messages to delete`);
         put({ ...u, messages_count: Math.max(0, (u.messages_count || 0) - n) });
       } catch (e) {
         go.disabled = false;

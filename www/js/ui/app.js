@@ -12,13 +12,15 @@ import { createInfoPanel } from "./info.js";
 import { createAdminView, isAdmin } from "./admin.js";
 import { closeAll, toast } from "./overlay.js";
 import * as notify from "../notify.js";
+import { api } from "../api.js";
+import { t, setLanguage } from "../i18n.js";
 
 let teardown = null;
 
 export async function startApp(root) {
   stopApp();
   S.reset();
-  clear(root).append(h("div.boot", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading…" })));
+  clear(root).append(h("div.boot", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: t("app.loading") })));
   for (;;) {
     try {
       await A.loadMe();
@@ -27,6 +29,13 @@ export async function startApp(root) {
       if (e.status === 401) return; // auth.js has logged out; the sign-in screen follows
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+  // The account's language (settings' "language") over this browser's
+  // guess, before anything is drawn; unreachable, the guess stays.
+  try {
+    await setLanguage((await api("GET", "/users/me/settings", undefined, { timeout: 5000 })).language);
+  } catch {
+    /* the language this start began with */
   }
 
   const shell = h("div.app");

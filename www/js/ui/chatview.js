@@ -15,7 +15,8 @@ import { reconcile } from "./reconcile.js";
 import { errorToast, toast } from "./overlay.js";
 import { chatMenu } from "./chatmenu.js";
 import { chatMuted } from "../notify.js";
-import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
+import { dayKey, dayLabel, lastSeen, debounce } from "../util.js";
+import { t } from "../i18n.js";
 
 const RUN_GAP = 5 * 60 * 1000; // one sender's messages closer than this form a run
 
@@ -80,7 +81,7 @@ export function createChatView({ openInfo }) {
       live = !!(peer && peer.online);
     } else {
       const online = c.members.filter((m) => m.user_id !== S.state.me.id && (S.user(m.user_id) || {}).online).length;
-      sub = plural(c.members.length, "member", "members") + (online ? `, ${online} online` : "");
+      sub = online ? t("membersOnline", { members: t("members", { n: c.members.length }), online }) : t("members", { n: c.members.length });
     }
     headSub.textContent = sub;
     // changed in place: a header drawn again (typing…) keeps the focus on it

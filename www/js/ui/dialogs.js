@@ -11,7 +11,8 @@ import { userAvatar, avatar, chatAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
 import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
-import { plural } from "../util.js";
+import { t, LANGUAGES, LANGUAGE_NAMES, language, setLanguage } from "../i18n.js";
+import { api } from "../api.js";
 import { devicesSection, passwordSection } from "./security.js";
 import { notificationsSection } from "./notifysettings.js";
 import { isAdmin } from "./admin.js";
@@ -89,19 +90,42 @@ export function openProfile() {
   const fAbout = fieldBox("About", about, "about", 500);
 
   const themeGroup = h("div.segmented", { role: "radiogroup", "aria-label": "Theme" },
-    ["system", "light", "dark"].map((t) => {
+    ["system", "light", "dark"].map((th) => {
       const b = h("button.seg", {
         type: "button",
         role: "radio",
-        "aria-checked": theme.choice() === t ? "true" : "false",
-        dataset: { theme: t },
+        "aria-checked": theme.choice() === th ? "true" : "false",
+        dataset: { theme: th },
         onclick: () => {
-          theme.set(t);
-          for (const x of themeGroup.children) x.setAttribute("aria-checked", x.dataset.theme === t ? "true" : "false");
+          theme.set(th);
+          for (const x of themeGroup.children) x.setAttribute("aria-checked", x.dataset.theme === th ? "true" : "false");
         },
-      }, t[0].toUpperCase() + t.slice(1));
+      }, th[0].toUpperCase() + th.slice(1));
       return b;
     }));
+
+  // The account's language (settings' "language"): saved, then the app
+  // starts again in it, every screen drawn anew.
+  const langGroup = h("div.segmented", { role: "radiogroup", "aria-label": t("profile.language"), id: "p-language" },
+    LANGUAGES.map((l) => h("button.seg", {
+      type: "button",
+      role: "radio",
+      lang: l,
+      "aria-checked": language() === l ? "true" : "false",
+      dataset: { value: l },
+      onclick: async () => {
+        if (l === language()) return;
+        for (const x of langGroup.children) x.disabled = true;
+        try {
+          await api("PATCH", "/users/me/settings", { language: l });
+          await setLanguage(l);
+          location.reload();
+        } catch (e) {
+          errorToast(e);
+          for (const x of langGroup.children) x.disabled = false;
+        }
+      },
+    }, LANGUAGE_NAMES[l])));
 
   const form = h("form.profile-form", { novalidate: true },
     h("div.profile-top", null, pic,
@@ -122,7 +146,8 @@ export function openProfile() {
       : null,
     fName.el,
     fAbout.el,
-    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
+    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup),
+    h("div.field", null, h("span.field-label", { text: t("profile.language") }), langGroup));
 
   const save = h("button.btn.primary", { type: "submit" }, "Save");
   save.setAttribute("form", "profile-form");
@@ -253,7 +278,7 @@ export function openForward(m) {
   function update() {
     const full = selected.size >= FORWARD_MAX;
     send.disabled = !selected.size;
-    send.textContent = selected.size ? "Forward to " + plural(selected.size, "chat", "chats") : "Forward";
+    send.textContent = selected.size ? t("forward.toChats", { n: selected.size }) : t("forward.button");
     note.textContent = full ? `At most ${FORWARD_MAX} chats at a time` : "";
     for (const box of list.querySelectorAll("input")) box.disabled = !box.checked && full;
     // What is picked stays in sight while the list is searched or scrolled.
@@ -282,7 +307,7 @@ export function openForward(m) {
         else selected.delete(c.id);
         update();
       });
-      const sub = c.type === "group" ? plural(c.members.length, "member", "members") : "@" + ((S.peer(c) || {}).username || "");
+      const sub = c.type === "group" ? t("members", { n: c.members.length }) : "@" + ((S.peer(c) || {}).username || "");
       list.append(h("label.picker-row.fwd-row", { dataset: { chatId: c.id } },
         chatAvatar(c, title, "sm"),
         h("div.picker-text", null, h("span.picker-name", { text: title }), h("span.picker-sub", { text: sub })),

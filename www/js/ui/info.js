@@ -12,7 +12,8 @@ import * as media from "../media.js";
 import { avatar, userAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
 import { confirmDialog, errorToast, lightbox, popover, toast } from "./overlay.js";
-import { formatListTime, formatSize, lastSeen, plural } from "../util.js";
+import { formatListTime, formatSize, lastSeen } from "../util.js";
+import { t } from "../i18n.js";
 
 const TAB_NAMES = { members: "Members", media: "Media", files: "Files" };
 
@@ -95,7 +96,7 @@ export function createInfoPanel({ onClose }) {
         h("h3.info-title", { text: title }),
         owner ? iconButton("edit", "Rename group", () => { renaming = true; render(); }, "small") : null));
     }
-    hero.append(h("div.info-sub", { text: plural(c.members.length, "member", "members") }));
+    hero.append(h("div.info-sub", { text: t("members", { n: c.members.length }) }));
     content.append(hero);
 
     if (owner) {
@@ -259,7 +260,7 @@ export function createInfoPanel({ onClose }) {
       type: "button",
       onclick: async () => {
         const ok = await confirmDialog("Delete group?",
-          `“${title}” and all its messages and files are deleted for all ${plural(c.members.length, "member", "members")}. This cannot be undone.`, "Delete group");
+          t("group.deleteText", { title, members: t("members", { n: c.members.length }) }), "Delete group");
         if (!ok) return;
         try {
           await A.deleteChat(c.id);

@@ -8,7 +8,8 @@ import { apiHref } from "../api.js";
 import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
-import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messagePreview } from "../util.js";
+import { formatClock, formatFull, formatSize, isImage, colorClass, messagePreview } from "../util.js";
+import { t } from "../i18n.js";
 import { userAvatar } from "./avatar.js";
 import { gallery } from "../media.js";
 import { lightbox, popover, confirmDialog, errorToast, toast, onMenuGesture } from "./overlay.js";
@@ -106,7 +107,7 @@ async function reactorsBody(m, emoji) {
     const r = (await A.reactors(m.id)).find((x) => x.emoji === emoji);
     const ids = r ? r.user_ids || [] : [];
     const count = r ? r.count : 0;
-    return h("div.reactors", null, title(plural(count, "reaction", "reactions")),
+    return h("div.reactors", null, title(t("reactions.count", { n: count })),
       ids.map((id) => {
         const u = S.user(id);
         return h("div.reactor", null, userAvatar(u, "xs"),
@@ -170,7 +171,7 @@ export function quoteLine(orig) {
   const line = plainText((orig.text || "").trim().split("\n")[0]);
   if (line) return line;
   if (orig.attachments) return messagePreview(orig);
-  return orig.attachments_count ? plural(orig.attachments_count, "attachment", "attachments") : "Message";
+  return orig.attachments_count ? t("quote.attachments", { n: orig.attachments_count }) : t("quote.message");
 }
 
 // The quote of a reply as it is now: the server's copy is as it was when

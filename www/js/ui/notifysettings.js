@@ -6,7 +6,7 @@
 import { h, icon } from "../dom.js";
 import { api } from "../api.js";
 import { supported, permission, askPermission, soundOn, setSound, beep } from "../notify.js";
-import { plural } from "../util.js";
+import { t } from "../i18n.js";
 
 const EMAIL = [
   ["all", "All messages"],
@@ -16,9 +16,9 @@ const EMAIL = [
 const DELAYS = [1, 5, 10, 30, 60, 180, 1440]; // minutes; the API takes 1-1440
 
 export function delayLabel(min) {
-  if (min % 1440 === 0) return plural(min / 1440, "day", "days");
-  if (min % 60 === 0) return plural(min / 60, "hour", "hours");
-  return min + " min";
+  if (min % 1440 === 0) return t("delay.days", { n: min / 1440 });
+  if (min % 60 === 0) return t("delay.hours", { n: min / 60 });
+  return t("delay.minutes", { n: min });
 }
 
 export function notificationsSection() {

@@ -3,6 +3,7 @@
 
 import { apiHref } from "../api.js";
 import { h, icon, iconButton, clear } from "../dom.js";
+import { t, has } from "../i18n.js";
 
 const stack = [];
 const layer = () => document.getElementById("overlays");
@@ -311,8 +312,16 @@ export function toast(text, kind = "info", ms = 4000) {
   }, ms);
 }
 
+// A failure as a toast: the app's own words for a problem's code where the
+// catalogue has them ("error.CODE"; problem documents keep their English
+// detail), else the detail.
 export function errorToast(e) {
-  toast(e && e.message ? e.message : String(e), "error");
+  toast(errorText(e), "error");
+}
+
+export function errorText(e) {
+  if (e && e.code && e.status !== 429 && has("error." + e.code)) return t("error." + e.code);
+  return e && e.message ? e.message : String(e);
 }
 
 export { clear };
