@@ -61,7 +61,7 @@ export async function startApp(root) {
   // answer 403 admin_only to everything on it anyway).
   function routeAdmin() {
     if (!isAdmin()) {
-      toast("Only administrators can open the administration page", "error");
+      toast(t("app.adminOnly"), "error");
       A.go(null);
       return;
     }
@@ -89,7 +89,7 @@ export async function startApp(root) {
       try {
         if (!(await sync.fetchChat(id))) throw new Error("left");
       } catch {
-        toast("That chat is not available", "error");
+        toast(t("app.chatUnavailable"), "error");
         A.go(null);
         return;
       }
@@ -140,12 +140,12 @@ export async function startApp(root) {
   sync.setHooks({
     removedFromChat: (id, title, deleted) => {
       if (S.state.activeChatId === id) A.go(null);
-      if (title) toast(deleted ? `“${title}” was deleted` : `You are no longer a member of “${title}”`);
+      if (title) toast(deleted ? t("info.groupDeleted", { title }) : t("app.noLongerMember", { title }));
     },
     failed: (e) => {
-      if (e.status !== 401) toast("Could not load chats: " + e.message, "error");
+      if (e.status !== 401) toast(t("app.chatsFailed", { detail: e.message }), "error");
     },
-    becameOwner: (id, title) => toast(`You are now the owner of “${title}”`),
+    becameOwner: (id, title) => toast(t("app.nowOwner", { title })),
     newMessage: (c, m) => notify.newMessage(c, m, (id) => A.go(id)),
   });
   sync.start();
