@@ -52,7 +52,7 @@ function fmt() {
       longDayYear: d({ day: "numeric", month: "long", year: "numeric" }),
       fullStamp: d({ dateStyle: "medium", timeStyle: "short" }),
       relative: new Intl.RelativeTimeFormat(l, { numeric: "auto" }),
-      number: new Intl.NumberFormat(l, { maximumFractionDigits: 1 }),
+      number: new Intl.NumberFormat(l, { maximumFractionDigits: 1, useGrouping: false }),
     };
     formatters.set(l, f);
   }

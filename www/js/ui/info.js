@@ -285,7 +285,7 @@ export function createInfoPanel({ onClose }) {
         h("div.member-text", null,
           h("span.member-name", null, (u.display_name || u.username) + (isMe ? " (you)" : "")),
           h("span.member-sub" + (u.online && !isMe ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
-        m.role === "owner" ? h("span.role-badge", { text: "owner" }) : null,
+        m.role === "owner" ? h("span.role-badge", { text: t("info.owner") }) : null,
         owner && !isMe ? iconButton("more", t("info.manage", { name: u.display_name || u.username }), (e) => memberMenu(e.currentTarget, c, u, title), "small") : null);
     }));
   }

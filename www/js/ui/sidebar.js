@@ -22,7 +22,7 @@ import { t } from "../i18n.js";
 // i18n-keys: ticks.sent ticks.delivered ticks.read
 
 export function createSidebar() {
-  const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
+  const meBox = h("button.me", { type: "button", "aria-label": t("profile.mine"), title: t("profile.mine"), onclick: () => openProfile() });
   const themeBtn = iconButton("moon", t("auth.toggleTheme"), () => theme.toggle(), "theme-toggle");
   // Only for administrators (GET /api/users/me "role").
   const adminBtn = iconButton("shield", t("admin.title"), () => (location.hash = "#/admin"), "admin-btn");
@@ -46,7 +46,7 @@ export function createSidebar() {
   const conn = h("div.conn-state", { role: "status", "aria-live": "polite", hidden: true });
   const list = h("nav.chat-list", { "aria-label": t("sidebar.chats") });
   const banner = notifyBanner();
-  const results = h("div.search-results", { hidden: true, "aria-label": "Search results" });
+  const results = h("div.search-results", { hidden: true, "aria-label": t("emoji.results") });
   const el = h("aside.sidebar", null,
     head,
     h("div.search-box", null, icon("search", "search-icon"), search),
