@@ -346,6 +346,13 @@ const char *valid_notify_level(const char *s, size_t len)
 	return "must be \"all\", \"mentions\" or \"none\"";
 }
 
+const char *valid_language(const char *s, size_t len)
+{
+	if (len == 2 && (!memcmp(s, "en", 2) || !memcmp(s, "ru", 2) || !memcmp(s, "uk", 2)))
+		return NULL;
+	return "must be \"en\", \"ru\" or \"uk\"";
+}
+
 const char *valid_form_repeat(struct arena *a, const char *body, size_t len)
 {
 	/* The names seen so far, decoded. A body is a few kilobytes at most

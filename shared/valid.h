@@ -105,4 +105,8 @@ bool valid_parse_id(const char *s, size_t len, int64_t *out);
  * notify and of the e-mail notifications setting. */
 const char *valid_notify_level(const char *s, size_t len);
 
+/* A field_spec check: "en", "ru" or "uk", the languages of the app (the
+ * settings' "language"). */
+const char *valid_language(const char *s, size_t len);
+
 #endif

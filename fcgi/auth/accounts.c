@@ -85,16 +85,22 @@ const char *check_email(const char *s, size_t len)
 	return NULL;
 }
 
-/* The client's User-Agent as the sessions list shows it: "" when none or
- * not valid UTF-8 (a header is any bytes; a text parameter is not). The
- * database keeps the first 512 characters. */
+/* A request header as a text parameter: "" when none, longer than 8 KB
+ * or not valid UTF-8 (a header is any bytes; a text parameter is not). */
+static const char *header_text(struct http_req *req, const char *name)
+{
+	const char *v = http_header(req, name);
+	if (!v)
+		return "";
+	size_t len = strnlen(v, 8192);
+	return len < 8192 && utf8_valid(v, len) && !utf8_has_control(v, len) ? v : "";
+}
+
+/* The client's User-Agent as the sessions list shows it. The database
+ * keeps the first 512 characters. */
 static const char *user_agent(struct http_req *req)
 {
-	const char *ua = http_header(req, "User-Agent");
-	if (!ua)
-		return "";
-	size_t len = strnlen(ua, 8192);
-	return len < 8192 && utf8_valid(ua, len) && !utf8_has_control(ua, len) ? ua : "";
+	return header_text(req, "User-Agent");
 }
 
 static char *lower_copy(struct arena *a, const char *s, size_t len)
@@ -195,8 +201,11 @@ static bool register_allowed(struct http_req *req, const char *max, const char *
 
 void handle_register(struct http_req *req)
 {
-	DB_STMT(register_user, 10,
-		"SELECT r.usr->>'id', r.usr, r.sid, register_counted($8, $9::int, $10::int) "
+	/* The app's language starts as the browser's (Accept-Language; the
+	 * settings' "language"), stored in the same transaction. */
+	DB_STMT(register_user, 11,
+		"SELECT r.usr->>'id', r.usr, r.sid, register_counted($8, $9::int, $10::int), "
+		"user_settings_register((r.usr->>'id')::bigint, $11) "
 		"FROM register_user($1, $2, $3, $4, $5, $6::int, $7, $8) r");
 	struct field_value f[REG__MAX];
 	if (!http_parse_body(req, AUTH_BODY_LIMIT, register_fields, REG__MAX, f))
@@ -219,7 +228,7 @@ void handle_register(struct http_req *req)
 	char ttl[SQLPARAM_INT_LEN];
 	const char *params[] = {username, f[REG_EMAIL].str, hash, display, refresh_hash,
 				sqlparam_int(ttl, refresh_ttl()), user_agent(req), req->remote_addr,
-				max, window};
+				max, window, header_text(req, "Accept-Language")};
 	PGresult *res = db_exec(&register_user, params);
 	if (!db_ok(res)) {
 		reply_db_problem(req, res);

@@ -36,18 +36,19 @@ void handle_get_settings(struct http_req *req)
 	reply_send(req, db_exec(&get_settings, params));
 }
 
-enum { SET_EMAIL_NOTIFICATIONS, SET_EMAIL_DELAY, SET__MAX };
+enum { SET_EMAIL_NOTIFICATIONS, SET_EMAIL_DELAY, SET_LANGUAGE, SET__MAX };
 static const struct field_spec settings_fields[SET__MAX] = {
 	[SET_EMAIL_NOTIFICATIONS] = {"email_notifications", FIELD_STRING, 0, 3, 8,
 				     valid_notify_level},
 	[SET_EMAIL_DELAY] = {"email_delay_minutes", FIELD_INT, 0, 1, 1440, NULL},
+	[SET_LANGUAGE] = {"language", FIELD_STRING, 0, 1, 8, valid_language},
 };
 
 void handle_update_settings(struct http_req *req)
 {
-	DB_STMT(update_settings, 4,
+	DB_STMT(update_settings, 5,
 		"SELECT status, body, event_id "
-		"FROM user_settings_update(live_session_user($1, $4), $2, $3::int)");
+		"FROM user_settings_update(live_session_user($1, $4), $2, $3::int, $5)");
 	if (!http_require_user(req))
 		return;
 	struct field_value f[SET__MAX];
@@ -58,7 +59,8 @@ void handle_update_settings(struct http_req *req)
 		sqlparam_int(uid, req->user_id),
 		f[SET_EMAIL_NOTIFICATIONS].present ? f[SET_EMAIL_NOTIFICATIONS].str : NULL,
 		f[SET_EMAIL_DELAY].present ? sqlparam_int(delay, f[SET_EMAIL_DELAY].num) : NULL,
-		http_session_param(req)};
+		http_session_param(req),
+		f[SET_LANGUAGE].present ? f[SET_LANGUAGE].str : NULL};
 	reply_send(req, db_exec(&update_settings, params));
 }
 

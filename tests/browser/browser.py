@@ -34,7 +34,6 @@ FLAGS = [
     "--no-first-run",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
     "--hide-scrollbars",
-    "--lang=en-US",
     "--force-device-scale-factor=1",
 ]
 
@@ -44,7 +43,7 @@ __all__ = ["Browser", "By", "Keys", "TimeoutException"]
 class Browser:
     """One Chromium with its own profile, sized width x height."""
 
-    def __init__(self, base_url, width=1280, height=800, dark=False, mobile=False):
+    def __init__(self, base_url, width=1280, height=800, dark=False, mobile=False, lang="en-US"):
         self.base_url = base_url.rstrip("/")
         self.profile = tempfile.mkdtemp(prefix="msgr-chrome-")
         opts = webdriver.ChromeOptions()
@@ -52,6 +51,9 @@ class Browser:
         for f in FLAGS:
             opts.add_argument(f)
         opts.add_argument(f"--user-data-dir={self.profile}")
+        # The browser's languages: navigator.languages and Accept-Language.
+        opts.add_argument(f"--lang={lang}")
+        opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
         opts.add_argument(f"--window-size={width},{height}")
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service(CHROMEDRIVER)

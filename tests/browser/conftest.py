@@ -27,8 +27,8 @@ def browser(stack):
         pytest.skip("chromium and chromedriver are not installed (scripts/deps.sh test)")
     made = []
 
-    def make(width=1280, height=800, dark=False, mobile=False):
-        b = Browser(stack.base_url, width=width, height=height, dark=dark, mobile=mobile)
+    def make(width=1280, height=800, dark=False, mobile=False, lang="en-US"):
+        b = Browser(stack.base_url, width=width, height=height, dark=dark, mobile=mobile, lang=lang)
         b.allowed = []
         b.allow = b.allowed.append
         made.append(b)

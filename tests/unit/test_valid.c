@@ -265,3 +265,17 @@ TEST(rfc3339_form)
 	/* The length is the bound, not a NUL. */
 	CHECK(valid_rfc3339("2026-01-31T12:00:00Z", 19) != NULL);
 }
+
+TEST(language)
+{
+	CHECK(valid_language("en", 2) == NULL);
+	CHECK(valid_language("ru", 2) == NULL);
+	CHECK(valid_language("uk", 2) == NULL);
+	CHECK(valid_language("EN", 2) != NULL);
+	CHECK(valid_language("ua", 2) != NULL);
+	CHECK(valid_language("ru-RU", 5) != NULL);
+	CHECK(valid_language("", 0) != NULL);
+	/* The length is the bound, not a NUL. */
+	CHECK(valid_language("ukr", 2) == NULL);
+	CHECK(valid_language("e", 1) != NULL);
+}

@@ -3,14 +3,15 @@
 // freshly refreshed token, and uploads with progress (XMLHttpRequest).
 
 import { formatWait } from "./util.js";
+import { t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, problem = {}, retryAfter = 0) {
     // A 429 is worded from Retry-After: the server's own words count
     // seconds ("try again in 893 seconds").
-    const msg = (status === 429 && retryAfter ? `Too many requests. Try again in ${formatWait(retryAfter)}.` : "") ||
+    const msg = (status === 429 && retryAfter ? t("error.tooManyRequests", { wait: formatWait(retryAfter) }) : "") ||
       problem.detail || problem.title || problem.error_description || problem.error ||
-      (status ? "Request failed (" + status + ")" : "Network error, check your connection");
+      (status ? t("error.requestFailed", { status }) : t("error.network"));
     super(msg);
     this.status = status;
     this.code = problem.code || problem.error || (status ? "http_" + status : "network");

@@ -6,6 +6,7 @@ import { renderAuth, resetToken } from "./ui/authview.js";
 import { startApp, stopApp } from "./ui/app.js";
 import { toast } from "./ui/overlay.js";
 import { clearDrafts } from "./drafts.js";
+import { t, setLanguage, startLanguage } from "./i18n.js";
 
 const root = document.getElementById("app");
 let running = false;
@@ -39,10 +40,9 @@ auth.onAuthChange((kind, why) => {
     history.replaceState(null, "", location.pathname);
     // Said on the card itself, not only in a toast: the person may look
     // at the screen long after it happened.
-    const notice = why === "revoked" ? "You were signed out on this device. Please sign in again."
-      : why === "banned" ? "This account has been banned by an administrator." : "";
+    const notice = why === "revoked" ? t("session.revoked") : why === "banned" ? t("session.banned") : "";
     renderAuth(root, "login", notice);
-    if (why === "expired") toast("Your session has ended. Please sign in again.", "error", 6000);
+    if (why === "expired") toast(t("session.expired"), "error", 6000);
   }
 });
 
@@ -52,4 +52,7 @@ window.addEventListener("hashchange", () => {
   if (resetToken() !== null || (!running && auth.loggedIn())) boot();
 });
 
+// The catalogue first (i18n.js): every screen is drawn in its language.
+// The account's own setting, when it differs, comes with the app (app.js).
+await setLanguage(startLanguage());
 boot();

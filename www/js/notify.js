@@ -7,6 +7,7 @@
 
 import * as S from "./store.js";
 import { messagePreview } from "./util.js";
+import { t } from "./i18n.js";
 
 const SOUND_KEY = "msgr.sound";
 const BANNER_KEY = "msgr.notify-banner-dismissed";
@@ -97,7 +98,7 @@ export function newMessage(c, m, open) {
   if (soundOn()) beep();
   if (permission() !== "granted") return;
   const sender = S.state.users.get(m.sender_id);
-  const who = sender ? sender.display_name || sender.username : "Someone";
+  const who = sender ? sender.display_name || sender.username : t("notify.someone");
   const title = c.type === "group" ? `${who} in ${S.chatTitle(c)}` : who;
   try {
     // One per chat (tag): a burst replaces rather than piles up.

@@ -8,6 +8,8 @@
 // "active" (the open chat changed), "show" (state.showing was set for the
 // open chat), "blocked" (who blocked whom changed).
 
+import { t } from "./i18n.js";
+
 const subs = new Map();
 
 export function on(topic, fn) {
@@ -175,9 +177,9 @@ export function chatTitle(c) {
   if (!c) return "";
   if (c.type === "direct") {
     const p = peer(c);
-    return p ? p.display_name || p.username : "Direct chat";
+    return p ? p.display_name || p.username : t("store.direct");
   }
-  return c.title || "Group";
+  return c.title || t("store.group");
 }
 
 // Whether a chat matches what was typed in a search (lower case): its

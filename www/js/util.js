@@ -1,6 +1,7 @@
 // util.js - small pure helpers: formatting, ids, timing.
 
 import { plainText } from "./markdown.js";
+import { t, language } from "./i18n.js";
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -36,24 +37,44 @@ export function formatClock(iso) {
   return pad(d.getHours()) + ":" + pad(d.getMinutes());
 }
 
-const shortDate = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-const shortDateYear = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
-const weekday = new Intl.DateTimeFormat(undefined, { weekday: "short" });
-const longDay = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
-const longDayYear = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });
-const fullStamp = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// The formatters of the app's language (i18n.js), made once per language.
+const formatters = new Map();
+function fmt() {
+  const l = language();
+  let f = formatters.get(l);
+  if (!f) {
+    const d = (o) => new Intl.DateTimeFormat(l, o);
+    f = {
+      shortDate: d({ day: "numeric", month: "short" }),
+      shortDateYear: d({ day: "numeric", month: "short", year: "numeric" }),
+      weekday: d({ weekday: "short" }),
+      longDay: d({ weekday: "long", day: "numeric", month: "long" }),
+      longDayYear: d({ day: "numeric", month: "long", year: "numeric" }),
+      fullStamp: d({ dateStyle: "medium", timeStyle: "short" }),
+      relative: new Intl.RelativeTimeFormat(l, { numeric: "auto" }),
+      number: new Intl.NumberFormat(l, { maximumFractionDigits: 1, useGrouping: false }),
+    };
+    formatters.set(l, f);
+  }
+  return f;
+}
 
 // Chat list time: today "14:05", this week "Mon", else "21 Nov".
 export function formatListTime(iso) {
   const d = parseTime(iso);
   const ago = daysAgo(d);
   if (ago <= 0) return formatClock(iso);
-  if (ago < 7) return weekday.format(d);
-  return d.getFullYear() === new Date().getFullYear() ? shortDate.format(d) : shortDateYear.format(d);
+  if (ago < 7) return fmt().weekday.format(d);
+  return d.getFullYear() === new Date().getFullYear() ? fmt().shortDate.format(d) : fmt().shortDateYear.format(d);
 }
 
 export function formatFull(iso) {
-  return fullStamp.format(parseTime(iso));
+  return fmt().fullStamp.format(parseTime(iso));
+}
+
+// A date without the time ("21 Nov 2026"), in the app's language.
+export function formatDate(iso) {
+  return fmt().shortDateYear.format(parseTime(iso));
 }
 
 export function dayKey(iso) {
@@ -61,31 +82,35 @@ export function dayKey(iso) {
   return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
 }
 
+// "Today", "Yesterday" (Intl's relative days), else the date.
 export function dayLabel(iso) {
   const d = parseTime(iso);
   const ago = daysAgo(d);
-  if (ago === 0) return "Today";
-  if (ago === 1) return "Yesterday";
-  return d.getFullYear() === new Date().getFullYear() ? longDay.format(d) : longDayYear.format(d);
+  if (ago === 0 || ago === 1) return capitalize(fmt().relative.format(-ago, "day"));
+  return d.getFullYear() === new Date().getFullYear() ? fmt().longDay.format(d) : fmt().longDayYear.format(d);
+}
+
+function capitalize(s) {
+  return s ? s[0].toLocaleUpperCase(language()) + s.slice(1) : s;
 }
 
 export function lastSeen(user) {
   if (!user) return "";
-  if (user.online) return "online";
-  if (!user.last_seen_at) return "last seen a long time ago";
+  if (user.online) return t("lastSeen.online");
+  if (!user.last_seen_at) return t("lastSeen.longAgo");
   const d = parseTime(user.last_seen_at);
   const mins = Math.floor((Date.now() - d.getTime()) / 60000);
-  if (mins < 1) return "last seen just now";
-  if (mins < 60) return `last seen ${mins} minute${mins === 1 ? "" : "s"} ago`;
+  if (mins < 1) return t("lastSeen.justNow");
+  if (mins < 60) return t("lastSeen.ago", { ago: fmt().relative.format(-mins, "minute") });
   const ago = daysAgo(d);
-  if (ago === 0) return "last seen today at " + formatClock(user.last_seen_at);
-  if (ago === 1) return "last seen yesterday at " + formatClock(user.last_seen_at);
-  return "last seen " + shortDateYear.format(d);
+  if (ago === 0) return t("lastSeen.today", { time: formatClock(user.last_seen_at) });
+  if (ago === 1) return t("lastSeen.yesterday", { time: formatClock(user.last_seen_at) });
+  return t("lastSeen.date", { date: fmt().shortDateYear.format(d) });
 }
 
 export function formatSize(bytes) {
   const n = Number(bytes) || 0;
-  if (n < 1024) return n + " B";
+  if (n < 1024) return t("size.B", { n });
   const units = ["KB", "MB", "GB", "TB"];
   let v = n / 1024;
   let i = 0;
@@ -93,21 +118,19 @@ export function formatSize(bytes) {
     v /= 1024;
     i++;
   }
-  return (v >= 100 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, "")) + " " + units[i];
+  // i18n-keys: size.KB size.MB size.GB size.TB
+  return t("size." + units[i], { n: fmt().number.format(v >= 100 ? Math.round(v) : v) });
 }
 
 // A wait as people say it: "40 seconds", "15 min", "2 h 5 min" (rounded up:
 // trying earlier than told is refused again).
 export function formatWait(seconds) {
   const s = Math.max(1, Math.ceil(Number(seconds) || 0));
-  if (s < 60) return plural(s, "second", "seconds");
+  if (s < 60) return t("wait.seconds", { n: s });
   const min = Math.ceil(s / 60);
-  if (min < 60) return min + " min";
-  return Math.floor(min / 60) + " h" + (min % 60 ? " " + (min % 60) + " min" : "");
-}
-
-export function plural(n, one, many) {
-  return n + " " + (n === 1 ? one : many);
+  if (min < 60) return t("wait.minutes", { n: min });
+  const hours = t("wait.hours", { n: Math.floor(min / 60) });
+  return min % 60 ? hours + " " + t("wait.minutes", { n: min % 60 }) : hours;
 }
 
 // crypto.randomUUID needs a secure context; getRandomValues does not.
@@ -157,11 +180,11 @@ export function quoteOf(m) {
 // signs dropped: "**hi**" reads "hi").
 export function messagePreview(m) {
   if (!m) return "";
-  if (m.deleted) return "Message deleted";
+  if (m.deleted) return t("message.deletedPreview");
   const text = m.kind === "service" ? (m.text || "").replace(/\s+/g, " ").trim() : plainText(m.text || "");
   if (text) return text;
   const files = m.attachments || [];
   if (!files.length) return "";
-  if (files.every(isImage)) return files.length === 1 ? "Photo" : files.length + " photos";
-  return files.length === 1 ? files[0].name : files.length + " files";
+  if (files.every(isImage)) return files.length === 1 ? t("message.photo") : t("message.photos", { n: files.length });
+  return files.length === 1 ? files[0].name : t("message.files", { n: files.length });
 }

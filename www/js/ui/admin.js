@@ -11,7 +11,8 @@ import * as S from "../store.js";
 import * as A from "../actions.js";
 import { userAvatar } from "./avatar.js";
 import { modal, popover, confirmDialog, errorToast, toast } from "./overlay.js";
-import { formatFull, formatSize, lastSeen, debounce, plural, messagePreview } from "../util.js";
+import { formatFull, formatSize, lastSeen, debounce, messagePreview } from "../util.js";
+import { t } from "../i18n.js";
 
 export const isAdmin = () => !!(S.state.me && S.state.me.role === "admin");
 
@@ -29,11 +30,11 @@ function person(id) {
   if (!names.has(id)) names.set(id, api("GET", "/users/" + id).catch(() => null));
   return names.get(id);
 }
-const nameOfUser = (u, id) => (u ? u.display_name || u.username : "User #" + id);
+const nameOfUser = (u, id) => (u ? u.display_name || u.username : t("admin.userN", { id }));
 
 // A text node filled in once the name is known.
 function personName(id, cls = "adm-person") {
-  const el = h("span." + cls, { text: "User #" + id });
+  const el = h("span." + cls, { text: t("admin.userN", { id }) });
   person(id).then((u) => {
     if (u) el.textContent = nameOfUser(u, id);
   });
@@ -47,10 +48,10 @@ function labelled(label, value, cls = "") {
 
 function problemBox(e, retry) {
   return h("div.adm-problem", { role: "alert" }, icon("alert"), h("span", { text: e.message }),
-    retry ? h("button.btn.small", { type: "button", onclick: retry }, "Try again") : null);
+    retry ? h("button.btn.small", { type: "button", onclick: retry }, t("blocked.retry")) : null);
 }
 
-function spinnerRow(text = "Loading…") {
+function spinnerRow(text = t("app.loading")) {
   return h("div.adm-loading", { role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), text);
 }
 
@@ -80,7 +81,7 @@ function choice(label, options, value, onPick) {
 function pager({ path, field, limit, params = () => new URLSearchParams(), item, empty, onForbidden, listSpec }) {
   const list = h(listSpec.tag, listSpec.props);
   const foot = h("div.adm-foot");
-  const more = h("button.btn.adm-more", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
+  const more = h("button.btn.adm-more", { type: "button", hidden: true, onclick: () => load(false) }, t("admin.showMore"));
   let items = [];
   let seq = 0;
   async function load(reset) {
@@ -124,24 +125,24 @@ function pager({ path, field, limit, params = () => new URLSearchParams(), item,
 function usersTab(onForbidden) {
   const search = h("input.input.adm-search", {
     type: "search",
-    placeholder: "Search by name, username or e-mail",
-    "aria-label": "Search users",
+    placeholder: t("admin.searchPlaceholder"),
+    "aria-label": t("admin.searchUsers"),
     autocomplete: "off",
     spellcheck: "false",
     maxlength: "256",
   });
   let status = ""; // "" all, "banned"
-  const filter = choice("Show", [["", "All"], ["banned", "Banned"]], status, (v) => {
+  const filter = choice(t("admin.show"), [["", t("admin.all")], ["banned", t("admin.banned")]], status, (v) => {
     status = v;
     pages.load(true);
   });
   const head = h("div.adm-users-head", { "aria-hidden": "true" },
-    ["User", "Role", "Status", "Joined", "Last seen", "Messages", "Storage", ""].map((t) => h("span", { text: t })));
+    [t("admin.user"), t("admin.role"), t("admin.status"), t("admin.joined"), t("admin.lastSeen"), t("sidebar.messages"), t("admin.storage"), ""].map((label) => h("span", { text: label })));
   const pages = pager({
     path: "/admin/users",
     field: "users",
     limit: USERS_PAGE,
-    listSpec: { tag: "div.adm-users", props: { role: "list", "aria-label": "Users" } },
+    listSpec: { tag: "div.adm-users", props: { role: "list", "aria-label": t("admin.users") } },
     params: () => {
       const p = new URLSearchParams();
       if (search.value.trim()) p.set("q", search.value.trim());
@@ -149,7 +150,7 @@ function usersTab(onForbidden) {
       return p;
     },
     item: (u) => row(u),
-    empty: () => (search.value.trim() || status ? "Nobody matches" : "No users yet"),
+    empty: () => (search.value.trim() || status ? t("admin.nobody") : t("admin.noUsers")),
     onForbidden,
   });
   const el = h("section.adm-tab.adm-users-tab", null,
@@ -164,23 +165,23 @@ function usersTab(onForbidden) {
     const name = u.display_name || u.username;
     const menuBtn = h("button.btn.small.adm-actions", {
       type: "button",
-      "aria-label": "Actions for " + name,
+      "aria-label": t("admin.actionsFor", { name }),
       "aria-haspopup": "menu",
       onclick: (e) => actions(u, e.currentTarget),
-    }, icon("more"), h("span", { text: "Actions" }));
+    }, icon("more"), h("span", { text: t("admin.actions") }));
     return h("div.adm-user" + (banned ? ".banned" : ""), { role: "listitem", dataset: { userId: u.id, username: u.username } },
       h("div.adm-who", null,
         userAvatar(u, "md"),
         h("div.adm-who-text", null,
-          h("span.adm-name", null, name, me ? h("span.adm-you", { text: " (you)" }) : null),
+          h("span.adm-name", null, name, me ? h("span.adm-you", { text: " " + t("admin.you") }) : null),
           h("span.adm-sub", { text: "@" + u.username }),
           u.email ? h("span.adm-sub.adm-email", { text: u.email }) : null)),
-      labelled("Role", h("span.adm-badge.role-" + (admin ? "admin" : "user"), { text: admin ? "Admin" : "User" }), "adm-role"),
-      labelled("Status", h("span.adm-badge.status-" + (banned ? "banned" : "active"), { text: banned ? "Banned" : "Active" }), "adm-status"),
-      labelled("Joined", u.created_at ? h("time", { datetime: u.created_at, title: formatFull(u.created_at), text: day.format(new Date(u.created_at)) }) : "–"),
-      labelled("Last seen", u.last_seen_at ? h("time", { datetime: u.last_seen_at, title: formatFull(u.last_seen_at), text: lastSeen({ last_seen_at: u.last_seen_at }).replace(/^last seen /, "") }) : "never"),
-      labelled("Messages", String(u.messages_count ?? 0), "adm-messages"),
-      labelled("Storage", formatSize(u.storage_bytes), "adm-storage"),
+      labelled(t("admin.role"), h("span.adm-badge.role-" + (admin ? "admin" : "user"), { text: admin ? t("admin.admin") : t("admin.user") }), "adm-role"),
+      labelled(t("admin.status"), h("span.adm-badge.status-" + (banned ? "banned" : "active"), { text: banned ? t("admin.banned") : t("admin.active") }), "adm-status"),
+      labelled(t("admin.joined"), u.created_at ? h("time", { datetime: u.created_at, title: formatFull(u.created_at), text: day.format(new Date(u.created_at)) }) : "–"),
+      labelled(t("admin.lastSeen"), u.last_seen_at ? h("time", { datetime: u.last_seen_at, title: formatFull(u.last_seen_at), text: lastSeen({ last_seen_at: u.last_seen_at }).replace(/^last seen /, "") }) : t("admin.never")),
+      labelled(t("sidebar.messages"), String(u.messages_count ?? 0), "adm-messages"),
+      labelled(t("admin.storage"), formatSize(u.storage_bytes), "adm-storage"),
       h("div.adm-row-actions", null, menuBtn));
   }
 
@@ -202,39 +203,39 @@ function usersTab(onForbidden) {
     // The server refuses one's own ban or demotion: not offered.
     popover(anchor, [
       me ? null : banned
-        ? { label: "Unban", icon: "check", onclick: async () => {
-          if (await confirmDialog(`Unban ${name}?`, "They can sign in again.", "Unban", false)) patch(u, { status: "active" }, `${name} is unbanned`);
+        ? { label: t("admin.unban"), icon: "check", onclick: async () => {
+          if (await confirmDialog(t("admin.unbanTitle", { name }), t("admin.unbanText"), t("admin.unban"), false)) patch(u, { status: "active" }, t("admin.unbanned", { name }));
         } }
-        : { label: "Ban", icon: "block", danger: true, onclick: async () => {
-          if (await confirmDialog(`Ban ${name}?`, "They are signed out everywhere at once and cannot sign in until unbanned.", "Ban")) patch(u, { status: "banned" }, `${name} is banned`);
+        : { label: t("admin.ban"), icon: "block", danger: true, onclick: async () => {
+          if (await confirmDialog(t("admin.banTitle", { name }), t("admin.banText"), t("admin.ban"))) patch(u, { status: "banned" }, t("admin.bannedName", { name }));
         } },
       me ? null : admin
-        ? { label: "Remove admin", icon: "shield", onclick: async () => {
-          if (await confirmDialog(`Remove ${name} as administrator?`, "They will no longer see the administration page.", "Remove admin")) patch(u, { role: "user" }, `${name} is no longer an administrator`);
+        ? { label: t("admin.removeAdmin"), icon: "shield", onclick: async () => {
+          if (await confirmDialog(t("admin.removeAdminTitle", { name }), t("admin.removeAdminText"), t("admin.removeAdmin"))) patch(u, { role: "user" }, t("admin.noLongerAdmin", { name }));
         } }
-        : { label: "Make admin", icon: "shield", onclick: async () => {
-          if (await confirmDialog(`Make ${name} an administrator?`, "They will manage users, reports and messages, as you do.", "Make admin", false)) patch(u, { role: "admin" }, `${name} is now an administrator`);
+        : { label: t("admin.makeAdmin"), icon: "shield", onclick: async () => {
+          if (await confirmDialog(t("admin.makeAdminTitle", { name }), t("admin.makeAdminText"), t("admin.makeAdmin"), false)) patch(u, { role: "admin" }, t("admin.nowAdmin", { name }));
         } },
-      { label: "Delete messages…", icon: "trash", danger: true, onclick: () => deleteMessages(u) },
+      { label: t("admin.deleteMessages"), icon: "trash", danger: true, onclick: () => deleteMessages(u) },
     ]);
   }
 
   // Confirmed in its own dialog, with how far back.
   function deleteMessages(u) {
     const name = u.display_name || u.username;
-    const spans = [["hour", "The last hour", 3600e3], ["day", "The last 24 hours", 86400e3], ["week", "The last 7 days", 7 * 86400e3], ["all", "All their messages", 0]];
+    const spans = [["hour", t("admin.spanHour"), 3600e3], ["day", t("admin.spanDay"), 86400e3], ["week", t("admin.spanWeek"), 7 * 86400e3], ["all", t("admin.spanAll"), 0]];
     let pick = "hour";
-    const group = h("div.adm-spans", { role: "radiogroup", "aria-label": "Which messages" },
+    const group = h("div.adm-spans", { role: "radiogroup", "aria-label": t("admin.which") },
       spans.map(([key, label]) => h("label.check-row", null,
         h("input", { type: "radio", name: "adm-span", value: key, checked: key === pick, onchange: () => (pick = key) }),
         h("span", { text: label }))));
-    const go = h("button.btn.primary.danger", { type: "button" }, "Delete");
+    const go = h("button.btn.primary.danger", { type: "button" }, t("menu.delete"));
     const dlg = modal({
-      title: `Delete messages of ${name}?`,
+      title: t("admin.deleteTitle", { name }),
       cls: "small",
       body: h("div.adm-delete", null,
-        h("p.confirm-text", { text: "They are deleted for everyone, with their files. This cannot be undone." }), group),
-      actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), go],
+        h("p.confirm-text", { text: t("admin.deleteText") }), group),
+      actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, t("dialog.cancel")), go],
     });
     go.addEventListener("click", async () => {
       const ms = spans.find((s) => s[0] === pick)[2];
@@ -244,7 +245,7 @@ function usersTab(onForbidden) {
         const r = await api("DELETE", `/admin/users/${u.id}/messages${q}`);
         const n = (r && r.deleted) || 0;
         dlg.close();
-        toast(n ? `Deleted ${plural(n, "message", "messages")} of ${name}` : `${name} had no messages to delete`);
+        toast(n ? t("admin.deletedMessages", { n, name }) : t("admin.noneDeleted", { name }));
         put({ ...u, messages_count: Math.max(0, (u.messages_count || 0) - n) });
       } catch (e) {
         go.disabled = false;
@@ -264,14 +265,14 @@ function usersTab(onForbidden) {
 
 function reportsTab(onForbidden) {
   let status = "open"; // "open" or "" (all)
-  const filter = choice("Show", [["open", "Open"], ["", "All"]], status, (v) => {
+  const filter = choice(t("admin.show"), [["open", t("admin.open")], ["", t("admin.all")]], status, (v) => {
     status = v;
     load();
   });
-  const list = h("div.adm-reports", { role: "list", "aria-label": "Reports" });
+  const list = h("div.adm-reports", { role: "list", "aria-label": t("admin.reports") });
   const foot = h("div.adm-foot");
   const el = h("section.adm-tab", null,
-    h("div.adm-toolbar", null, filter, h("span.spacer"), h("button.btn.small", { type: "button", onclick: () => load() }, icon("retry"), "Refresh")),
+    h("div.adm-toolbar", null, filter, h("span.spacer"), h("button.btn.small", { type: "button", onclick: () => load() }, icon("retry"), t("admin.refresh"))),
     list, foot);
   let reports = [];
   let seq = 0;
@@ -284,7 +285,7 @@ function reportsTab(onForbidden) {
       if (mine !== seq) return;
       reports = r.reports || [];
       render();
-      foot.replaceChildren(reports.length ? "" : h("div.list-hint", { text: status === "open" ? "No open reports. All clear." : "No reports yet" }));
+      foot.replaceChildren(reports.length ? "" : h("div.list-hint", { text: status === "open" ? t("admin.allClear") : t("admin.noReports") }));
     } catch (e) {
       if (mine !== seq) return;
       if (onForbidden(e)) return;
@@ -300,11 +301,11 @@ function reportsTab(onForbidden) {
   async function decide(r, verdict) {
     try {
       const updated = await api("PATCH", "/admin/reports/" + r.id, { status: verdict });
-      toast(verdict === "resolved" ? "Report resolved" : "Report dismissed");
+      toast(verdict === "resolved" ? t("admin.resolved") : t("admin.dismissed"));
       const next = { ...r, ...(updated && updated.id ? updated : {}), status: verdict };
       reports = status === "open" ? reports.filter((x) => x.id !== r.id) : reports.map((x) => (x.id === r.id ? next : x));
       render();
-      if (!reports.length) foot.replaceChildren(h("div.list-hint", { text: "No open reports. All clear." }));
+      if (!reports.length) foot.replaceChildren(h("div.list-hint", { text: t("admin.allClear") }));
     } catch (e) {
       if (!onForbidden(e)) errorToast(e);
     }
@@ -313,24 +314,24 @@ function reportsTab(onForbidden) {
   function card(r) {
     const m = r.message || {};
     const chat = m.chat_id ? S.chat(m.chat_id) : null;
-    const chatName = r.chat_title || (chat ? S.chatTitle(chat) : m.chat_id ? "Chat #" + m.chat_id : "");
-    const text = m.deleted ? "Deleted message" : m.text || messagePreview(m) || "";
+    const chatName = r.chat_title || (chat ? S.chatTitle(chat) : m.chat_id ? t("admin.chatN", { id: m.chat_id }) : "");
+    const text = m.deleted ? t("quote.deleted") : m.text || messagePreview(m) || "";
     const st = r.status || "open";
     return h("article.adm-report.status-" + st, { role: "listitem", dataset: { reportId: r.id, messageId: m.id } },
       h("div.adm-report-head", null,
         icon("flag"),
-        h("span", null, "Reported by ", personName(r.reporter_id)),
+        h("span", null, t("admin.reportedBy") + " ", personName(r.reporter_id)),
         h("time.adm-time", { datetime: r.created_at, text: r.created_at ? formatFull(r.created_at) : "" }),
-        h("span.adm-badge.report-" + st, { text: st[0].toUpperCase() + st.slice(1) })),
+        h("span.adm-badge.report-" + st, { text: t("admin.report." + st) })),
       h("blockquote.adm-quote" + (m.deleted ? ".deleted" : ""), null,
         h("div.adm-quote-head", null, m.sender_id ? personName(m.sender_id, "adm-quote-sender") : null,
-          chatName ? h("span.adm-quote-chat", { text: " in " + chatName }) : null),
+          chatName ? h("span.adm-quote-chat", { text: " " + t("admin.inChat", { name: chatName }) }) : null),
         h("div.adm-quote-text", { text })),
-      h("div.adm-reason", null, h("span.adm-cell-label", { text: "Reason" }), h("span.adm-reason-text", { text: r.reason })),
+      h("div.adm-reason", null, h("span.adm-cell-label", { text: t("report.reason") }), h("span.adm-reason-text", { text: r.reason })),
       st === "open"
         ? h("div.adm-report-actions", null,
-          h("button.btn.small.primary", { type: "button", onclick: () => decide(r, "resolved") }, icon("check"), "Resolve"),
-          h("button.btn.small", { type: "button", onclick: () => decide(r, "dismissed") }, "Dismiss"))
+          h("button.btn.small.primary", { type: "button", onclick: () => decide(r, "resolved") }, icon("check"), t("admin.resolve")),
+          h("button.btn.small", { type: "button", onclick: () => decide(r, "dismissed") }, t("admin.dismiss")))
         : null);
   }
 
@@ -343,19 +344,19 @@ function statsTab(onForbidden) {
   const cards = h("div.adm-stats");
   const when = h("span.adm-updated", { "aria-live": "polite" });
   const el = h("section.adm-tab", null,
-    h("div.adm-toolbar", null, when, h("span.spacer"), h("button.btn.small.adm-refresh", { type: "button", onclick: () => load() }, icon("retry"), "Refresh")),
+    h("div.adm-toolbar", null, when, h("span.spacer"), h("button.btn.small.adm-refresh", { type: "button", onclick: () => load() }, icon("retry"), t("admin.refresh"))),
     cards);
   let seq = 0;
   const CARDS = [
-    ["users", "Users", "users", String],
-    ["users_active_24h", "Active in 24 h", "user", String],
-    ["messages_24h", "Messages in 24 h", "chat", String],
-    ["storage_bytes", "Storage", "file", formatSize],
-    ["websockets", "Open WebSockets", "retry", String],
+    ["users", t("admin.users"), "users", String],
+    ["users_active_24h", t("admin.active24"), "user", String],
+    ["messages_24h", t("admin.messages24"), "chat", String],
+    ["storage_bytes", t("admin.storage"), "file", formatSize],
+    ["websockets", t("admin.websockets"), "retry", String],
   ];
   async function load() {
     const mine = ++seq;
-    when.textContent = "Loading…";
+    when.textContent = t("app.loading");
     try {
       const s = await api("GET", "/admin/stats");
       if (mine !== seq) return;
@@ -363,7 +364,7 @@ function statsTab(onForbidden) {
         h("span.adm-stat-icon", null, icon(ic)),
         h("span.adm-stat-value", { text: fmt(s[key] ?? 0) }),
         h("span.adm-stat-label", { text: label }))));
-      when.textContent = "Updated " + formatFull(new Date().toISOString());
+      when.textContent = t("admin.updated", { date: formatFull(new Date().toISOString()) });
     } catch (e) {
       if (mine !== seq) return;
       when.textContent = "";
@@ -377,10 +378,10 @@ function statsTab(onForbidden) {
 
 // "user.ban" -> "User ban"; a target object -> "user_id: 7, since: …".
 const actionText = (a) => String(a || "").replace(/[._]/g, " ").replace(/^./, (c) => c.toUpperCase());
-function targetText(t) {
-  if (t === null || t === undefined) return "";
-  if (typeof t !== "object") return String(t);
-  return Object.entries(t).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v && typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+function targetText(target) {
+  if (target === null || target === undefined) return "";
+  if (typeof target !== "object") return String(target);
+  return Object.entries(target).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v && typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
 }
 
 function auditTab(onForbidden) {
@@ -388,14 +389,14 @@ function auditTab(onForbidden) {
     path: "/admin/audit",
     field: "entries",
     limit: AUDIT_PAGE,
-    listSpec: { tag: "ol.adm-audit", props: { "aria-label": "Audit log" } },
+    listSpec: { tag: "ol.adm-audit", props: { "aria-label": t("admin.audit") } },
     item: (x) => entry(x),
-    empty: () => "Nothing yet",
+    empty: () => t("admin.nothing"),
     onForbidden,
   });
   const el = h("section.adm-tab", null,
-    h("div.adm-toolbar", null, h("span.adm-updated", { text: "Every administrator's action, newest first" }), h("span.spacer"),
-      h("button.btn.small", { type: "button", onclick: () => pages.load(true) }, icon("retry"), "Refresh")),
+    h("div.adm-toolbar", null, h("span.adm-updated", { text: t("admin.auditHint") }), h("span.spacer"),
+      h("button.btn.small", { type: "button", onclick: () => pages.load(true) }, icon("retry"), t("admin.refresh"))),
     pages.list, pages.foot, pages.more);
   function entry(x) {
     // msgrctl acts with no administrator: the OS user it names, if any.
@@ -412,7 +413,8 @@ function auditTab(onForbidden) {
 
 // ---- the page -----------------------------------------------------------------------
 
-const TABS = [["users", "Users", usersTab], ["reports", "Reports", reportsTab], ["stats", "Stats", statsTab], ["audit", "Audit", auditTab]];
+// i18n-keys: admin.tab.users admin.tab.reports admin.tab.stats admin.tab.audit admin.report.open admin.report.resolved admin.report.dismissed
+const TABS = [["users", usersTab], ["reports", reportsTab], ["stats", statsTab], ["audit", auditTab]];
 
 // createAdminView() -> {el, show(), hide()}; `show` asks for the open tab
 // again (what another administrator did meanwhile).
@@ -423,13 +425,13 @@ export function createAdminView() {
     if (e.status !== 403 || e.code !== "admin_only") return false;
     if (S.state.me) S.state.me.role = "user";
     S.emit("me");
-    toast("You are no longer an administrator", "error");
+    toast(t("admin.revoked"), "error");
     A.go(null);
     return true;
   };
-  const tabs = new Map(TABS.map(([key, , make]) => [key, make(onForbidden)]));
-  const bar = h("div.adm-tabs", { role: "tablist", "aria-label": "Administration" },
-    TABS.map(([key, label]) => h("button.info-tab.adm-tab-btn" + (key === current ? ".active" : ""), {
+  const tabs = new Map(TABS.map(([key, make]) => [key, make(onForbidden)]));
+  const bar = h("div.adm-tabs", { role: "tablist", "aria-label": t("admin.title") },
+    TABS.map(([key]) => h("button.info-tab.adm-tab-btn" + (key === current ? ".active" : ""), {
       type: "button",
       role: "tab",
       id: "adm-tab-" + key,
@@ -438,27 +440,27 @@ export function createAdminView() {
       tabindex: key === current ? "0" : "-1",
       dataset: { tab: key },
       onclick: () => pick(key, true),
-    }, label)));
+    }, t("admin.tab." + key))));
   bar.addEventListener("keydown", (e) => {
     if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
     e.preventDefault();
-    const keys = TABS.map((t) => t[0]);
+    const keys = TABS.map((tab) => tab[0]);
     const i = keys.indexOf(current);
     pick(keys[(i + (e.key === "ArrowRight" ? 1 : keys.length - 1)) % keys.length], true);
   });
   const panels = h("div.adm-panels", null, TABS.map(([key]) => {
-    const t = tabs.get(key);
-    t.el.id = "adm-panel-" + key;
-    t.el.setAttribute("role", "tabpanel");
-    t.el.setAttribute("aria-labelledby", "adm-tab-" + key);
-    t.el.hidden = key !== current;
-    return t.el;
+    const tab = tabs.get(key);
+    tab.el.id = "adm-panel-" + key;
+    tab.el.setAttribute("role", "tabpanel");
+    tab.el.setAttribute("aria-labelledby", "adm-tab-" + key);
+    tab.el.hidden = key !== current;
+    return tab.el;
   }));
-  const el = h("main.admin-pane", { "aria-label": "Administration" },
+  const el = h("main.admin-pane", { "aria-label": t("admin.title") },
     h("header.chat-head.adm-head", null,
-      iconButton("back", "Back to chats", () => A.go(null), "back-btn adm-back"),
+      iconButton("back", t("chat.back"), () => A.go(null), "back-btn adm-back"),
       h("span.adm-head-icon", null, icon("shield")),
-      h("h2.head-title", { text: "Administration" })),
+      h("h2.head-title", { text: t("admin.title") })),
     bar,
     h("div.adm-scroll", null, panels));
 

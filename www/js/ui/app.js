@@ -12,13 +12,15 @@ import { createInfoPanel } from "./info.js";
 import { createAdminView, isAdmin } from "./admin.js";
 import { closeAll, toast } from "./overlay.js";
 import * as notify from "../notify.js";
+import { api } from "../api.js";
+import { t, setLanguage } from "../i18n.js";
 
 let teardown = null;
 
 export async function startApp(root) {
   stopApp();
   S.reset();
-  clear(root).append(h("div.boot", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading…" })));
+  clear(root).append(h("div.boot", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: t("app.loading") })));
   for (;;) {
     try {
       await A.loadMe();
@@ -27,6 +29,13 @@ export async function startApp(root) {
       if (e.status === 401) return; // auth.js has logged out; the sign-in screen follows
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+  // The account's language (settings' "language") over this browser's
+  // guess, before anything is drawn; unreachable, the guess stays.
+  try {
+    await setLanguage((await api("GET", "/users/me/settings", undefined, { timeout: 5000 })).language);
+  } catch {
+    /* the language this start began with */
   }
 
   const shell = h("div.app");
@@ -52,7 +61,7 @@ export async function startApp(root) {
   // answer 403 admin_only to everything on it anyway).
   function routeAdmin() {
     if (!isAdmin()) {
-      toast("Only administrators can open the administration page", "error");
+      toast(t("app.adminOnly"), "error");
       A.go(null);
       return;
     }
@@ -80,7 +89,7 @@ export async function startApp(root) {
       try {
         if (!(await sync.fetchChat(id))) throw new Error("left");
       } catch {
-        toast("That chat is not available", "error");
+        toast(t("app.chatUnavailable"), "error");
         A.go(null);
         return;
       }
@@ -131,12 +140,12 @@ export async function startApp(root) {
   sync.setHooks({
     removedFromChat: (id, title, deleted) => {
       if (S.state.activeChatId === id) A.go(null);
-      if (title) toast(deleted ? `“${title}” was deleted` : `You are no longer a member of “${title}”`);
+      if (title) toast(deleted ? t("info.groupDeleted", { title }) : t("app.noLongerMember", { title }));
     },
     failed: (e) => {
-      if (e.status !== 401) toast("Could not load chats: " + e.message, "error");
+      if (e.status !== 401) toast(t("app.chatsFailed", { detail: e.message }), "error");
     },
-    becameOwner: (id, title) => toast(`You are now the owner of “${title}”`),
+    becameOwner: (id, title) => toast(t("app.nowOwner", { title })),
     newMessage: (c, m) => notify.newMessage(c, m, (id) => A.go(id)),
   });
   sync.start();

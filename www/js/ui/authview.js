@@ -7,6 +7,7 @@ import * as auth from "../auth.js";
 import * as theme from "../theme.js";
 import { api } from "../api.js";
 import { formatWait } from "../util.js";
+import { t } from "../i18n.js";
 import { withReveal } from "./password.js";
 
 function field({ name, label, type = "text", autocomplete, hint, required = true }) {
@@ -52,18 +53,19 @@ function showErrors(form, e, general) {
     }
   }
   if (e.code === "username_taken") {
-    setError(form.querySelector('[data-field="username"]'), "This username is taken");
+    setError(form.querySelector('[data-field="username"]'), t("auth.usernameTaken"));
     shown = true;
   } else if (e.code === "email_taken") {
-    setError(form.querySelector('[data-field="email"]'), "An account with this email exists");
+    setError(form.querySelector('[data-field="email"]'), t("auth.emailTaken"));
     shown = true;
   }
   if (!shown) {
     let msg = e.message;
-    if (e.status === 429) msg = "Too many attempts. Try again" + (e.retryAfter ? ` in ${formatWait(e.retryAfter)}.` : " later.");
-    else if (e.code === "invalid_credentials") msg = "Wrong username, email or password.";
-    else if (e.code === "account_banned") msg = "This account has been banned by an administrator.";
-    else if (e.code === "invalid_token") msg = "This link has expired or was used. Ask for a new one.";
+    if (e.status === 429) msg = e.retryAfter ? t("auth.tooManyIn", { wait: formatWait(e.retryAfter) }) : t("auth.tooManyLater");
+    else if (e.code === "invalid_credentials") msg = t("auth.wrongCredentials");
+    else if (e.code === "account_banned") msg = t("session.banned");
+    else if (e.code === "invalid_token") msg = t("auth.invalidToken");
+    else if (e.code === "network" || e.status === 0) msg = t("error.network");
     general.textContent = msg;
     general.hidden = false;
   }
@@ -75,20 +77,18 @@ export function resetToken(hash = location.hash) {
   return new URLSearchParams(hash.slice("#/reset?".length)).get("token") || "";
 }
 
-const MODES = {
-  login: { title: "Welcome back", sub: "Sign in to continue to Messenger", submit: "Sign in" },
-  register: { title: "Create your account", sub: "It takes less than a minute", submit: "Create account" },
-  forgot: { title: "Forgot your password?", sub: "We will e-mail you a link to choose a new one", submit: "Send the link" },
-  reset: { title: "Choose a new password", sub: "Every device signed in to your account will be signed out", submit: "Set the password" },
-};
+// Each mode's title, subtitle and button: auth.MODE.title, .sub, .submit.
+const MODES = ["login", "register", "forgot", "reset"];
+// i18n-keys: auth.login.title auth.login.sub auth.login.submit auth.register.title auth.register.sub auth.register.submit
+// i18n-keys: auth.forgot.title auth.forgot.sub auth.forgot.submit auth.reset.title auth.reset.sub auth.reset.submit
 
 // renderAuth(root, mode, notice): `notice` is said above the form (why
 // the person is here: "You were signed out on this device").
 export function renderAuth(root, mode = "login", notice = "") {
-  if (!(mode in MODES)) mode = "login";
+  if (!MODES.includes(mode)) mode = "login";
   clear(root);
   const general = h("div.form-error", { role: "alert", hidden: true });
-  const M = MODES[mode];
+  const M = { title: t(`auth.${mode}.title`), sub: t(`auth.${mode}.sub`), submit: t(`auth.${mode}.submit`) };
   const go = (m, n = "") => {
     // Leaving the reset page forgets its link: a reload must not open it
     // again. Still signed in here (the link was opened in the app's tab):
@@ -104,20 +104,20 @@ export function renderAuth(root, mode = "login", notice = "") {
   };
   const fields = {
     login: () => [
-      field({ name: "login", label: "Username or email", autocomplete: "username" }),
-      field({ name: "password", label: "Password", type: "password", autocomplete: "current-password" }),
-      h("p.auth-forgot", null, h("button.link", { type: "button", onclick: () => go("forgot") }, "Forgot password?")),
+      field({ name: "login", label: t("auth.usernameOrEmail"), autocomplete: "username" }),
+      field({ name: "password", label: t("auth.password"), type: "password", autocomplete: "current-password" }),
+      h("p.auth-forgot", null, h("button.link", { type: "button", onclick: () => go("forgot") }, t("auth.forgotLink"))),
     ],
     register: () => [
-      field({ name: "username", label: "Username", autocomplete: "username", hint: "3–32 characters: a–z, 0–9, _ and ." }),
-      field({ name: "display_name", label: "Display name", autocomplete: "name", required: false, hint: "Optional: how others see you" }),
-      field({ name: "email", label: "Email", type: "email", autocomplete: "email" }),
-      field({ name: "password", label: "Password", type: "password", autocomplete: "new-password", hint: "At least 8 characters" }),
+      field({ name: "username", label: t("auth.username"), autocomplete: "username", hint: t("auth.usernameHint") }),
+      field({ name: "display_name", label: t("auth.displayName"), autocomplete: "name", required: false, hint: t("auth.displayNameHint") }),
+      field({ name: "email", label: t("auth.email"), type: "email", autocomplete: "email" }),
+      field({ name: "password", label: t("auth.password"), type: "password", autocomplete: "new-password", hint: t("auth.passwordHint") }),
     ],
-    forgot: () => [field({ name: "email", label: "Email", type: "email", autocomplete: "email" })],
+    forgot: () => [field({ name: "email", label: t("auth.email"), type: "email", autocomplete: "email" })],
     reset: () => [
-      field({ name: "password", label: "New password", type: "password", autocomplete: "new-password", hint: "At least 8 characters" }),
-      field({ name: "password2", label: "New password again", type: "password", autocomplete: "new-password" }),
+      field({ name: "password", label: t("auth.newPassword"), type: "password", autocomplete: "new-password", hint: t("auth.passwordHint") }),
+      field({ name: "password2", label: t("auth.newPasswordAgain"), type: "password", autocomplete: "new-password" }),
     ],
   }[mode]();
   const submit = h("button.btn.primary.wide", { type: "submit" }, M.submit);
@@ -136,19 +136,19 @@ export function renderAuth(root, mode = "login", notice = "") {
     // tell), so the answer here is the same for both.
     forgot: async (data) => {
       await api("POST", "/auth/password-reset", { email: data.email.trim() }, { auth: false });
-      clear(form).append(h("p.auth-notice", { role: "status", text: "If an account has this address, a link is on its way. It works for an hour." }),
-        h("button.btn.primary.wide", { type: "button", onclick: () => go("login") }, "Back to sign in"));
+      clear(form).append(h("p.auth-notice", { role: "status", text: t("auth.resetSent") }),
+        h("button.btn.primary.wide", { type: "button", onclick: () => go("login") }, t("auth.backToSignIn")));
     },
     reset: async (data) => {
       if (data.password !== data.password2) {
-        setError(form.querySelector('[data-field="password2"]'), "The two passwords differ");
+        setError(form.querySelector('[data-field="password2"]'), t("auth.passwordsDiffer"));
         return;
       }
       await api("POST", "/auth/password-reset/confirm", { token: resetToken() || "", password: data.password }, { auth: false });
       // Every session of the account has ended on the server, this
       // device's too: forget it here without a log-out request.
       auth.forget();
-      go("login", "Your password was changed and every device was signed out. Sign in with the new password.");
+      go("login", t("auth.passwordChanged"));
     },
   };
 
@@ -160,7 +160,7 @@ export function renderAuth(root, mode = "login", notice = "") {
     for (const wrap of form.querySelectorAll(".field")) {
       const input = wrap.querySelector("input");
       if (input.required && !input.value.trim()) {
-        setError(wrap, "Required");
+        setError(wrap, t("auth.required"));
         if (!bad) input.focus();
         bad = true;
       }
@@ -182,14 +182,14 @@ export function renderAuth(root, mode = "login", notice = "") {
   });
 
   const switcher = h("p.auth-switch", null,
-    mode === "login" ? "New here? " : mode === "register" ? "Already have an account? " : "",
+    mode === "login" ? t("auth.newHere") + " " : mode === "register" ? t("auth.haveAccount") + " " : "",
     h("button.link", { type: "button", onclick: () => go(mode === "login" ? "register" : "login") },
-      mode === "login" ? "Create an account" : mode === "register" ? "Sign in" : "Back to sign in"));
+      mode === "login" ? t("auth.createAccount") : mode === "register" ? t("auth.login.submit") : t("auth.backToSignIn")));
 
   const themeBtn = h("button.icon-btn.auth-theme", {
     type: "button",
-    "aria-label": "Toggle dark theme",
-    title: "Toggle dark theme",
+    "aria-label": t("auth.toggleTheme"),
+    title: t("auth.toggleTheme"),
     onclick: () => {
       theme.toggle();
       themeBtn.replaceChildren(icon(theme.current() === "dark" ? "sun" : "moon"));

@@ -9,6 +9,7 @@ import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
 import { errorToast } from "./overlay.js";
+import { t } from "../i18n.js";
 
 export function createBlockedNotice(composerEl) {
   let chatId = null;
@@ -27,14 +28,14 @@ export function createBlockedNotice(composerEl) {
     el.hidden = !mine && !theirs;
     composerEl.hidden = mine || theirs;
     if (mine) {
-      text.textContent = `You blocked ${name}.`;
-      btn.textContent = "Unblock";
-      btn.setAttribute("aria-label", "Unblock " + name);
+      text.textContent = t("blocked.you", { name });
+      btn.textContent = t("blocked.unblock");
+      btn.setAttribute("aria-label", t("info.unblockName", { name }));
       onBtn = () => A.setBlocked(p.id, false).catch(errorToast);
     } else if (theirs) {
-      text.textContent = `${name} has blocked you: you cannot write to them.`;
-      btn.textContent = "Try again";
-      btn.setAttribute("aria-label", "Try writing again");
+      text.textContent = t("blocked.them", { name });
+      btn.textContent = t("blocked.retry");
+      btn.setAttribute("aria-label", t("blocked.retryLabel"));
       onBtn = () => {
         S.state.blockedBy.delete(p.id);
         render();

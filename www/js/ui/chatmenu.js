@@ -8,6 +8,7 @@ import * as A from "../actions.js";
 import * as sync from "../sync.js";
 import { chatMuted } from "../notify.js";
 import { errorToast, popover, toast } from "./overlay.js";
+import { t } from "../i18n.js";
 
 const H = 3600 * 1000;
 
@@ -26,14 +27,14 @@ export function chatMenu(anchor, id, at = null, { markRead = false } = {}) {
   // unread, and the other members' ticks, follow it.
   const unread = markRead && last && (c.unread_count || c.unread_mentions);
   return popover(anchor, [
-    unread ? { label: "Mark as read", icon: "checks", onclick: () => sync.markRead(id, last.id) } : null,
-    muted ? { label: "Unmute", icon: "bell", onclick: () => set({ muted_until: null, notify: notify === "none" ? "all" : notify }, "Unmuted") } : null,
-    { label: "Mute for 1 hour", icon: "bell-off", onclick: () => set({ muted_until: until(H) }, "Muted for 1 hour") },
-    { label: "Mute for 8 hours", icon: "bell-off", onclick: () => set({ muted_until: until(8 * H) }, "Muted for 8 hours") },
-    { label: "Mute for 1 day", icon: "bell-off", onclick: () => set({ muted_until: until(24 * H) }, "Muted for 1 day") },
+    unread ? { label: t("chatmenu.markRead"), icon: "checks", onclick: () => sync.markRead(id, last.id) } : null,
+    muted ? { label: t("chatmenu.unmute"), icon: "bell", onclick: () => set({ muted_until: null, notify: notify === "none" ? "all" : notify }, t("chatmenu.unmuted")) } : null,
+    { label: t("chatmenu.muteFor", { time: t("delay.hours", { n: 1 }) }), icon: "bell-off", onclick: () => set({ muted_until: until(H) }, t("chatmenu.mutedFor", { time: t("delay.hours", { n: 1 }) })) },
+    { label: t("chatmenu.muteFor", { time: t("delay.hours", { n: 8 }) }), icon: "bell-off", onclick: () => set({ muted_until: until(8 * H) }, t("chatmenu.mutedFor", { time: t("delay.hours", { n: 8 }) })) },
+    { label: t("chatmenu.muteFor", { time: t("delay.days", { n: 1 }) }), icon: "bell-off", onclick: () => set({ muted_until: until(24 * H) }, t("chatmenu.mutedFor", { time: t("delay.days", { n: 1 }) })) },
     // "Forever" is notify "none": a date would run out one day.
-    { label: "Mute forever", icon: "bell-off", onclick: () => set({ notify: "none" }, "Muted") },
-    { label: (notify === "all" ? "✓ " : "") + "Notify: all messages", onclick: () => set({ notify: "all" }) },
-    { label: (notify === "mentions" ? "✓ " : "") + "Notify: only mentions", onclick: () => set({ notify: "mentions" }) },
+    { label: t("chatmenu.muteForever"), icon: "bell-off", onclick: () => set({ notify: "none" }, t("chatmenu.muted")) },
+    { label: (notify === "all" ? "✓ " : "") + t("chatmenu.notifyAll"), onclick: () => set({ notify: "all" }) },
+    { label: (notify === "mentions" ? "✓ " : "") + t("chatmenu.notifyMentions"), onclick: () => set({ notify: "mentions" }) },
   ], at);
 }

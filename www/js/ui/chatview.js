@@ -15,7 +15,8 @@ import { reconcile } from "./reconcile.js";
 import { errorToast, toast } from "./overlay.js";
 import { chatMenu } from "./chatmenu.js";
 import { chatMuted } from "../notify.js";
-import { dayKey, dayLabel, lastSeen, plural, debounce } from "../util.js";
+import { dayKey, dayLabel, lastSeen, debounce } from "../util.js";
+import { t } from "../i18n.js";
 
 const RUN_GAP = 5 * 60 * 1000; // one sender's messages closer than this form a run
 
@@ -33,29 +34,29 @@ export function createChatView({ openInfo }) {
   const headTitle = h("h2.head-title");
   const headSub = h("div.head-sub", { "aria-live": "polite" });
   const header = h("header.chat-head", null,
-    iconButton("back", "Back to chats", () => A.go(null), "back-btn"),
-    h("button.head-main", { type: "button", onclick: () => openInfo(), "aria-label": "Chat info" },
+    iconButton("back", t("chat.back"), () => A.go(null), "back-btn"),
+    h("button.head-main", { type: "button", onclick: () => openInfo(), "aria-label": t("chat.info") },
       headAvatar, h("div.head-text", null, headTitle, headSub)),
-    iconButton("bell", "Notifications", (e) => chatMenu(e.currentTarget, chatId), "mute-btn"),
-    iconButton("info", "Chat info", () => openInfo(), "info-btn"));
+    iconButton("bell", t("notify.title"), (e) => chatMenu(e.currentTarget, chatId), "mute-btn"),
+    iconButton("info", t("chat.info"), () => openInfo(), "info-btn"));
   const muteBtn = header.querySelector(".mute-btn");
 
   // ---- messages ----
-  const loader = h("div.history-loader", { hidden: true, role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Loading history…");
-  const list = h("div.msg-list", { role: "log", "aria-label": "Messages" });
+  const loader = h("div.history-loader", { hidden: true, role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), t("chat.loadingHistory"));
+  const list = h("div.msg-list", { role: "log", "aria-label": t("sidebar.messages") });
   const scroller = h("div.messages", null, loader, list);
   const jumpBadge = h("span.jump-badge", { hidden: true });
-  const jump = h("button.jump", { type: "button", hidden: true, "aria-label": "Jump to latest messages", title: "Jump to latest", onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
+  const jump = h("button.jump", { type: "button", hidden: true, "aria-label": t("chat.jumpLabel"), title: t("chat.jump"), onclick: () => scrollToBottom(true) }, icon("down"), jumpBadge);
   const composer = createComposer({ onSent: () => scrollToBottom(false) });
   const pinBar = createPinBar();
   const blocked = createBlockedNotice(composer.el);
-  const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: "Drop files to send" })));
+  const dropZone = h("div.drop-zone", { hidden: true }, h("div.drop-inner", null, icon("clip"), h("span", { text: t("chat.drop") })));
   const empty = h("div.chat-empty", null,
     h("div.empty-icon", { "aria-hidden": "true" }, icon("chat")),
-    h("h2", { text: "Select a chat" }),
-    h("p", { text: "Choose a conversation on the left, or search for people to start a new one." }));
+    h("h2", { text: t("chat.select") }),
+    h("p", { text: t("chat.selectHint") }));
   const body = h("div.chat-body", { hidden: true }, header, pinBar.el, h("div.messages-wrap", null, scroller, jump), composer.el, dropZone);
-  const el = h("main.chat-pane", { "aria-label": "Conversation" }, empty, body);
+  const el = h("main.chat-pane", { "aria-label": t("chat.conversation") }, empty, body);
 
   // ---- header rendering ----
   function renderHeader() {
@@ -68,24 +69,24 @@ export function createChatView({ openInfo }) {
     const typing = S.typingUsers(c.id);
     let sub;
     let live = false;
-    if (S.state.conn === "reconnecting") sub = "reconnecting…";
-    else if (S.state.conn === "limited") sub = "live updates paused";
+    if (S.state.conn === "reconnecting") sub = t("chat.reconnecting");
+    else if (S.state.conn === "limited") sub = t("chat.paused");
     else if (typing.length) {
       live = true;
-      if (c.type === "direct") sub = "typing…";
-      else if (typing.length === 1) sub = (typing[0].display_name || typing[0].username) + " is typing…";
-      else sub = typing.length + " people are typing…";
+      if (c.type === "direct") sub = t("typing.one");
+      else if (typing.length === 1) sub = t("typing.who", { name: typing[0].display_name || typing[0].username });
+      else sub = t("typing.many", { n: typing.length });
     } else if (c.type === "direct") {
       sub = peer ? lastSeen(peer) : "";
       live = !!(peer && peer.online);
     } else {
       const online = c.members.filter((m) => m.user_id !== S.state.me.id && (S.user(m.user_id) || {}).online).length;
-      sub = plural(c.members.length, "member", "members") + (online ? `, ${online} online` : "");
+      sub = online ? t("membersOnline", { members: t("members", { n: c.members.length }), online }) : t("members", { n: c.members.length });
     }
     headSub.textContent = sub;
     // changed in place: a header drawn again (typing…) keeps the focus on it
     const muted = chatMuted(c);
-    const label = muted ? "Notifications: muted" : "Notifications";
+    const label = muted ? t("chat.notificationsMuted") : t("notify.title");
     if (muteBtn.getAttribute("aria-label") !== label) {
       muteBtn.setAttribute("aria-label", label);
       muteBtn.title = label;
@@ -135,14 +136,14 @@ export function createChatView({ openInfo }) {
         desired.push({ key: "d" + dk, sig: label, build: () => h("div.day-sep", { role: "separator" }, h("span", { text: label })) });
       }
       if (firstUnread && m.id === firstUnread) {
-        desired.push({ key: "unread", sig: "u", build: () => h("div.unread-sep", { role: "separator" }, h("span", { text: "Unread messages" })) });
+        desired.push({ key: "unread", sig: "u", build: () => h("div.unread-sep", { role: "separator" }, h("span", { text: t("chat.unreadSep") })) });
       }
       const key = m.pending ? "p" + m.client_id : "m" + m.id;
       msgs.push({ m, key });
       desired.push({ key, sig: signature(m) + c.type, build: () => renderMessage(m, c, { onImageLoad, startEdit: composer.startEdit, startReply: composer.startReply }) });
     }
     if (!all.length && l && l.loaded) {
-      desired.push({ key: "empty", sig: "e", build: () => h("div.list-empty-chat", null, h("p", { text: "No messages here yet." }), h("p.muted", { text: "Say hello 👋" })) });
+      desired.push({ key: "empty", sig: "e", build: () => h("div.list-empty-chat", null, h("p", { text: t("chat.empty") }), h("p.muted", { text: t("chat.sayHello") })) });
     }
     reconcile(list, desired, (row) => io.unobserve(row));
 
@@ -368,7 +369,7 @@ export function createChatView({ openInfo }) {
     else if (!l.loaded) load = () => sync.loadLatest(id);
     if (load) {
       clear(list);
-      list.append(h("div.list-loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: "Loading messages" })));
+      list.append(h("div.list-loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), h("span.sr-only", { text: t("chat.loadingMessages") })));
       opening = true;
       try {
         await load();
@@ -429,7 +430,7 @@ export function createChatView({ openInfo }) {
   function showRow(messageId) {
     const row = list.querySelector(`.msg-row[data-message-id="${messageId}"]`);
     if (!row) {
-      toast("That message is no longer in this chat");
+      toast(t("chat.messageGone"));
       scrollToBottom(false);
       return;
     }

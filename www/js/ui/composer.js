@@ -15,6 +15,7 @@ import { toast, errorToast } from "./overlay.js";
 import { userAvatar } from "./avatar.js";
 import { nameOf, quoteLine } from "./message.js";
 import { emojiButton } from "./emojipicker.js";
+import { t } from "../i18n.js";
 
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
@@ -32,31 +33,31 @@ export function createComposer({ onSent }) {
 
   const textarea = h("textarea.composer-input", {
     rows: "1",
-    placeholder: "Write a message…",
-    "aria-label": "Message",
+    placeholder: t("composer.placeholder"),
+    "aria-label": t("quote.message"),
     "aria-autocomplete": "list",
     maxlength: String(MAX_TEXT),
   });
   const fileInput = h("input.sr-only", { type: "file", multiple: true, tabindex: "-1", "aria-hidden": "true" });
-  const attach = iconButton("clip", "Attach files", () => fileInput.click(), "attach");
-  const sendBtn = h("button.send-btn", { type: "button", "aria-label": "Send", title: "Send (Enter)", onclick: () => submit() }, icon("send"));
-  const tray = h("div.upload-tray", { hidden: true, "aria-label": "Attachments" });
+  const attach = iconButton("clip", t("composer.attach"), () => fileInput.click(), "attach");
+  const sendBtn = h("button.send-btn", { type: "button", "aria-label": t("composer.send"), title: t("composer.sendTitle"), onclick: () => submit() }, icon("send"));
+  const tray = h("div.upload-tray", { hidden: true, "aria-label": t("composer.attachments") });
   const editLabel = h("span.edit-text");
   const editBanner = h("div.edit-banner", { hidden: true },
     icon("edit"),
-    h("div.edit-body", null, h("span.edit-title", { text: "Editing message" }), editLabel),
-    iconButton("x", "Cancel editing", () => cancelEdit()));
+    h("div.edit-body", null, h("span.edit-title", { text: t("composer.editing") }), editLabel),
+    iconButton("x", t("composer.cancelEdit"), () => cancelEdit()));
   const replyTitle = h("span.edit-title");
   const replyLabel = h("span.edit-text");
-  const replyBar = h("div.edit-banner.reply-bar", { hidden: true, role: "group", "aria-label": "Reply" },
+  const replyBar = h("div.edit-banner.reply-bar", { hidden: true, role: "group", "aria-label": t("menu.reply") },
     icon("reply"),
     h("button.edit-body.reply-show", {
       type: "button",
-      title: "Show the message",
+      title: t("composer.showMessage"),
       onclick: () => st().replyTo && A.showMessage(chatId, st().replyTo.id),
     }, replyTitle, replyLabel),
-    iconButton("x", "Cancel reply", () => cancelReply()));
-  const mentionList = h("div.mention-list", { id: "mention-list", role: "listbox", "aria-label": "Members to mention", hidden: true });
+    iconButton("x", t("composer.cancelReply"), () => cancelReply()));
+  const mentionList = h("div.mention-list", { id: "mention-list", role: "listbox", "aria-label": t("composer.mentionList"), hidden: true });
   const el = h("div.composer", null, mentionList, editBanner, replyBar, tray,
     h("div.composer-row", null, attach, fileInput, h("div.input-wrap", null, textarea, emojiButton(textarea)), sendBtn));
 
@@ -85,7 +86,7 @@ export function createComposer({ onSent }) {
     let files = [...list].filter((f) => f && f.size >= 0);
     const room = MAX_FILES * 3 - s.uploads.length;
     if (files.length > room) {
-      toast(`At most ${MAX_FILES * 3} files at a time`, "error");
+      toast(t("composer.tooManyFiles", { n: MAX_FILES * 3 }), "error");
       files = files.slice(0, room);
     }
     for (const file of files) {
@@ -100,7 +101,7 @@ export function createComposer({ onSent }) {
       s.uploads.push(u);
       if (file.size > MAX_FILE_SIZE) {
         u.status = "error";
-        u.error = `Too large: at most ${formatSize(MAX_FILE_SIZE)} a file`;
+        u.error = t("composer.tooLarge", { size: formatSize(MAX_FILE_SIZE) });
         continue;
       }
       u.job = A.uploadFile(file, (p) => {
@@ -117,7 +118,7 @@ export function createComposer({ onSent }) {
         (e) => {
           if (e.cancelled) return;
           u.status = "error";
-          u.error = e.status === 413 ? "Too large: " + e.message : e.status === 415 ? "Not allowed" : e.message;
+          u.error = e.status === 413 ? t("composer.tooLargeServer", { detail: e.message }) : e.status === 415 ? t("composer.notAllowed") : e.message;
           renderTray();
         },
       );
@@ -140,15 +141,15 @@ export function createComposer({ onSent }) {
     clear(tray);
     for (const u of s.uploads) {
       const label = u.status === "uploading"
-        ? `Uploading ${Math.round(u.progress * 100)}%`
-        : u.status === "error" ? u.error || "Failed" : formatSize(u.file.size);
+        ? t("composer.uploading", { n: Math.round(u.progress * 100) })
+        : u.status === "error" ? u.error || t("composer.failed") : formatSize(u.file.size);
       tray.append(h("div.upload." + u.status, { dataset: { key: u.key }, role: "group", "aria-label": u.file.name },
         u.preview ? h("img.upload-thumb", { src: u.preview, alt: "" }) : h("span.upload-thumb.file-icon", null, icon("file")),
         h("div.upload-meta", null,
           h("span.upload-name", { text: u.file.name || "file" }),
           h("span.upload-status", { text: label }),
-          u.status === "uploading" ? h("progress.upload-bar", { max: "1", value: String(u.progress), "aria-label": "Upload progress" }) : null),
-        iconButton("x", u.status === "uploading" ? "Cancel upload" : "Remove attachment", () => dropUpload(u), "upload-cancel")));
+          u.status === "uploading" ? h("progress.upload-bar", { max: "1", value: String(u.progress), "aria-label": t("composer.uploadProgress") }) : null),
+        iconButton("x", u.status === "uploading" ? t("composer.cancelUpload") : t("composer.removeAttachment"), () => dropUpload(u), "upload-cancel")));
     }
     updateSend();
   }
@@ -167,7 +168,7 @@ export function createComposer({ onSent }) {
     const m = st().replyTo;
     replyBar.hidden = !m;
     if (!m) return;
-    replyTitle.textContent = "Reply to " + nameOf(m.sender_id);
+    replyTitle.textContent = t("composer.replyTo", { name: nameOf(m.sender_id) });
     replyLabel.textContent = quoteLine(m);
   }
 
@@ -320,7 +321,7 @@ export function createComposer({ onSent }) {
     const uploads = s.uploads.filter((u) => u.status !== "error");
     if (!text && !uploads.length) return;
     if ([...text].length > MAX_TEXT) {
-      toast(`A message is at most ${MAX_TEXT} characters`, "error");
+      toast(t("composer.tooLong", { n: MAX_TEXT }), "error");
       return;
     }
     const replyTo = s.replyTo;

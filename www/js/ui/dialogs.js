@@ -11,10 +11,13 @@ import { userAvatar, avatar, chatAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
 import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
-import { plural } from "../util.js";
+import { t, LANGUAGES, LANGUAGE_NAMES, language, setLanguage } from "../i18n.js";
+import { api } from "../api.js";
 import { devicesSection, passwordSection } from "./security.js";
 import { notificationsSection } from "./notifysettings.js";
 import { isAdmin } from "./admin.js";
+
+// i18n-keys: theme.system theme.light theme.dark
 
 function fieldBox(label, control, name, counterMax) {
   const err = h("div.field-error", { "aria-live": "polite" });
@@ -39,10 +42,10 @@ export function openProfile() {
   const me = S.state.me;
   if (!me) return;
   const pic = h("div.profile-pic");
-  const progress = h("progress.upload-bar", { max: "1", value: "0", hidden: true, "aria-label": "Upload progress" });
+  const progress = h("progress.upload-bar", { max: "1", value: "0", hidden: true, "aria-label": t("composer.uploadProgress") });
   const file = h("input.sr-only", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", tabindex: "-1", "aria-hidden": "true" });
-  const removeBtn = h("button.btn.small", { type: "button" }, "Remove photo");
-  const changeBtn = h("button.btn.small.primary", { type: "button", onclick: () => file.click() }, icon("camera"), "Upload photo");
+  const removeBtn = h("button.btn.small", { type: "button" }, t("profile.removePhoto"));
+  const changeBtn = h("button.btn.small.primary", { type: "button", onclick: () => file.click() }, icon("camera"), t("profile.uploadPhoto"));
   const avatarErr = h("div.field-error", { "aria-live": "polite" });
   const showPic = (url) => {
     clear(pic).append(url ? avatar({ id: me.id, name: me.display_name, url, size: "xl" }) : userAvatar(S.state.me, "xl"));
@@ -62,9 +65,9 @@ export function openProfile() {
     changeBtn.disabled = true;
     const job = A.uploadAvatar(f, (p) => (progress.value = p));
     job.promise
-      .then(() => toast("Profile photo updated"))
+      .then(() => toast(t("profile.photoUpdated")))
       .catch((e) => {
-        avatarErr.textContent = e.status === 415 ? "Use a PNG, JPEG, GIF or WebP picture" : e.status === 413 ? "The picture is too large (5 MiB at most)" : e.message;
+        avatarErr.textContent = e.status === 415 ? t("profile.photoType") : e.status === 413 ? t("profile.photoSize") : e.message;
       })
       .finally(() => {
         URL.revokeObjectURL(preview);
@@ -83,25 +86,48 @@ export function openProfile() {
   });
 
   const name = h("input.input", { value: me.display_name || "", maxlength: "64", autocomplete: "name" });
-  const about = h("textarea.input", { rows: "3", maxlength: "500", placeholder: "A few words about you" });
+  const about = h("textarea.input", { rows: "3", maxlength: "500", placeholder: t("profile.aboutPlaceholder") });
   about.value = me.about || "";
-  const fName = fieldBox("Display name", name, "display_name", 64);
-  const fAbout = fieldBox("About", about, "about", 500);
+  const fName = fieldBox(t("auth.displayName"), name, "display_name", 64);
+  const fAbout = fieldBox(t("profile.about"), about, "about", 500);
 
-  const themeGroup = h("div.segmented", { role: "radiogroup", "aria-label": "Theme" },
-    ["system", "light", "dark"].map((t) => {
+  const themeGroup = h("div.segmented", { role: "radiogroup", "aria-label": t("profile.theme") },
+    ["system", "light", "dark"].map((th) => {
       const b = h("button.seg", {
         type: "button",
         role: "radio",
-        "aria-checked": theme.choice() === t ? "true" : "false",
-        dataset: { theme: t },
+        "aria-checked": theme.choice() === th ? "true" : "false",
+        dataset: { theme: th },
         onclick: () => {
-          theme.set(t);
-          for (const x of themeGroup.children) x.setAttribute("aria-checked", x.dataset.theme === t ? "true" : "false");
+          theme.set(th);
+          for (const x of themeGroup.children) x.setAttribute("aria-checked", x.dataset.theme === th ? "true" : "false");
         },
-      }, t[0].toUpperCase() + t.slice(1));
+      }, t("theme." + th));
       return b;
     }));
+
+  // The account's language (settings' "language"): saved, then the app
+  // starts again in it, every screen drawn anew.
+  const langGroup = h("div.segmented", { role: "radiogroup", "aria-label": t("profile.language"), id: "p-language" },
+    LANGUAGES.map((l) => h("button.seg", {
+      type: "button",
+      role: "radio",
+      lang: l,
+      "aria-checked": language() === l ? "true" : "false",
+      dataset: { value: l },
+      onclick: async () => {
+        if (l === language()) return;
+        for (const x of langGroup.children) x.disabled = true;
+        try {
+          await api("PATCH", "/users/me/settings", { language: l });
+          await setLanguage(l);
+          location.reload();
+        } catch (e) {
+          errorToast(e);
+          for (const x of langGroup.children) x.disabled = false;
+        }
+      },
+    }, LANGUAGE_NAMES[l])));
 
   const form = h("form.profile-form", { novalidate: true },
     h("div.profile-top", null, pic,
@@ -118,27 +144,28 @@ export function openProfile() {
           m.close();
           location.hash = "#/admin";
         },
-      }, icon("shield"), "Administration")
+      }, icon("shield"), t("admin.title"))
       : null,
     fName.el,
     fAbout.el,
-    h("div.field", null, h("span.field-label", { text: "Theme" }), themeGroup));
+    h("div.field", null, h("span.field-label", { text: t("profile.theme") }), themeGroup),
+    h("div.field", null, h("span.field-label", { text: t("profile.language") }), langGroup));
 
-  const save = h("button.btn.primary", { type: "submit" }, "Save");
+  const save = h("button.btn.primary", { type: "submit" }, t("dialog.save"));
   save.setAttribute("form", "profile-form");
   form.id = "profile-form";
   const devices = devicesSection();
   let unsub = () => {};
   const m = modal({
-    title: "Profile",
+    title: t("profile.title"),
     onClose: () => unsub(),
     // the sections are forms of their own, beside the profile's
     body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el],
     cls: "profile",
     actions: [
-      h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), "Log out"),
+      h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), t("profile.logout")),
       h("span.spacer"),
-      h("button.btn", { type: "button", onclick: () => m.close() }, "Cancel"),
+      h("button.btn", { type: "button", onclick: () => m.close() }, t("dialog.cancel")),
       save,
     ],
   });
@@ -148,14 +175,14 @@ export function openProfile() {
     if (name.value.trim() !== (S.state.me.display_name || "")) fields.display_name = name.value.trim();
     if (about.value !== (S.state.me.about || "")) fields.about = about.value.trim();
     if (fields.display_name === "") {
-      fName.err.textContent = "Required";
+      fName.err.textContent = t("auth.required");
       return;
     }
     if (!Object.keys(fields).length) return m.close();
     save.disabled = true;
     try {
       await A.saveProfile(fields);
-      toast("Profile saved");
+      toast(t("profile.saved"));
       m.close();
     } catch (err) {
       const errs = err.errors || {};
@@ -174,14 +201,14 @@ export function openProfile() {
 // A picked person or chat, with a button that unpicks it.
 function chip(pic, label, onRemove) {
   return h("span.chip", null, pic, h("span", { text: label }),
-    h("button.chip-x", { type: "button", "aria-label": "Remove " + label, onclick: onRemove }, icon("x")));
+    h("button.chip-x", { type: "button", "aria-label": t("dialog.removeChip", { name: label }), onclick: onRemove }, icon("x")));
 }
 
 export function openNewGroup() {
-  const title = h("input.input", { maxlength: "128", placeholder: "Group name", autofocus: true });
-  const fTitle = fieldBox("Group name", title, "title");
+  const title = h("input.input", { maxlength: "128", placeholder: t("group.name"), autofocus: true });
+  const fTitle = fieldBox(t("group.name"), title, "title");
   const selected = new Map(); // id -> User
-  const chips = h("div.chips", { "aria-label": "Selected people" });
+  const chips = h("div.chips", { "aria-label": t("group.selected") });
   const renderChips = () => {
     clear(chips);
     for (const u of selected.values()) {
@@ -191,27 +218,27 @@ export function openNewGroup() {
         picker.refresh();
       }));
     }
-    create.textContent = selected.size ? `Create with ${selected.size + 1} members` : "Create group";
+    create.textContent = selected.size ? t("group.createWith", { n: selected.size + 1 }) : t("group.create");
   };
   const picker = userPicker({
-    label: "Add people",
-    actionLabel: (u) => (selected.has(u.id) ? { text: "Added" } : { text: "Add", primary: true }),
+    label: t("group.addPeople"),
+    actionLabel: (u) => (selected.has(u.id) ? { text: t("group.added") } : { text: t("group.add"), primary: true }),
     onPick: (u) => {
       if (selected.has(u.id)) selected.delete(u.id);
       else selected.set(u.id, u);
       renderChips();
     },
   });
-  const create = h("button.btn.primary", { type: "button" }, "Create group");
+  const create = h("button.btn.primary", { type: "button" }, t("group.create"));
   const m = modal({
-    title: "New group",
-    body: h("div.newgroup", null, fTitle.el, h("div.field", null, h("span.field-label", { text: "Members" }), chips, picker.el)),
-    actions: [h("button.btn", { type: "button", onclick: () => m.close() }, "Cancel"), create],
+    title: t("group.new"),
+    body: h("div.newgroup", null, fTitle.el, h("div.field", null, h("span.field-label", { text: t("group.members") }), chips, picker.el)),
+    actions: [h("button.btn", { type: "button", onclick: () => m.close() }, t("dialog.cancel")), create],
   });
   const submit = async () => {
     const t = title.value.trim();
     if (!t) {
-      fTitle.err.textContent = "Give the group a name";
+      fTitle.err.textContent = t("group.nameRequired");
       title.focus();
       return;
     }
@@ -242,19 +269,19 @@ const FORWARD_MAX = 10;
 
 export function openForward(m) {
   const selected = new Set(); // chat ids, in the order picked
-  const search = h("input.input", { type: "search", placeholder: "Search chats", "aria-label": "Search chats", autocomplete: "off", spellcheck: "false" });
-  const list = h("div.picker-results.fwd-list", { role: "group", "aria-label": "Chats" });
+  const search = h("input.input", { type: "search", placeholder: t("forward.search"), "aria-label": t("forward.search"), autocomplete: "off", spellcheck: "false" });
+  const list = h("div.picker-results.fwd-list", { role: "group", "aria-label": t("sidebar.chats") });
   const note = h("div.fwd-note", { "aria-live": "polite" });
-  const chips = h("div.chips", { "aria-label": "Chosen chats" });
-  const send = h("button.btn.primary", { type: "button", disabled: true }, "Forward");
+  const chips = h("div.chips", { "aria-label": t("forward.chosen") });
+  const send = h("button.btn.primary", { type: "button", disabled: true }, t("forward.button"));
   const preview = h("div.fwd-preview", null, icon("forward"),
     h("div.edit-body", null, h("span.edit-title", { text: nameOf(m.sender_id) }), h("span.edit-text", { text: quoteLine(m) })));
 
   function update() {
     const full = selected.size >= FORWARD_MAX;
     send.disabled = !selected.size;
-    send.textContent = selected.size ? "Forward to " + plural(selected.size, "chat", "chats") : "Forward";
-    note.textContent = full ? `At most ${FORWARD_MAX} chats at a time` : "";
+    send.textContent = selected.size ? t("forward.toChats", { n: selected.size }) : t("forward.button");
+    note.textContent = full ? t("forward.max", { n: FORWARD_MAX }) : "";
     for (const box of list.querySelectorAll("input")) box.disabled = !box.checked && full;
     // What is picked stays in sight while the list is searched or scrolled.
     clear(chips);
@@ -273,16 +300,16 @@ export function openForward(m) {
     const needle = search.value.trim().toLowerCase();
     const chats = S.sortedChats().filter((c) => !needle || S.chatMatches(c, needle));
     clear(list);
-    if (!chats.length) list.append(h("div.list-hint", { text: "No chats found" }));
+    if (!chats.length) list.append(h("div.list-hint", { text: t("forward.none") }));
     for (const c of chats) {
       const title = S.chatTitle(c);
-      const box = h("input.fwd-check", { type: "checkbox", checked: selected.has(c.id), "aria-label": "Forward to " + title });
+      const box = h("input.fwd-check", { type: "checkbox", checked: selected.has(c.id), "aria-label": t("forward.to", { name: title }) });
       box.addEventListener("change", () => {
         if (box.checked) selected.add(c.id);
         else selected.delete(c.id);
         update();
       });
-      const sub = c.type === "group" ? plural(c.members.length, "member", "members") : "@" + ((S.peer(c) || {}).username || "");
+      const sub = c.type === "group" ? t("members", { n: c.members.length }) : "@" + ((S.peer(c) || {}).username || "");
       list.append(h("label.picker-row.fwd-row", { dataset: { chatId: c.id } },
         chatAvatar(c, title, "sm"),
         h("div.picker-text", null, h("span.picker-name", { text: title }), h("span.picker-sub", { text: sub })),
@@ -304,17 +331,17 @@ export function openForward(m) {
     try {
       await A.forward(m, ids);
       dlg.close();
-      toast(ids.length === 1 ? `Forwarded to ${S.chatTitle(S.chat(ids[0]))}` : `Forwarded to ${ids.length} chats`);
+      toast(ids.length === 1 ? t("forward.doneOne", { name: S.chatTitle(S.chat(ids[0])) }) : t("forward.done", { n: ids.length }));
     } catch (e) {
       errorToast(e);
       update();
     }
   });
   const dlg = modal({
-    title: "Forward message",
+    title: t("forward.title"),
     cls: "forward",
     body: h("div.fwd", null, preview, chips, search, list, note),
-    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
+    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, t("dialog.cancel")), send],
   });
   render();
 }
@@ -323,12 +350,15 @@ export function openForward(m) {
 // a quick reason, and words of one's own (needed for "Other"). The reason
 // the server stores is the choice and the words together, 1-500 code
 // points, so the counter counts both.
+// The reasons as the report says them to the administrators (in English,
+// like the rest of what they read), shown in the app's language.
+// i18n-keys: report.Spam report.Abuse report.Other
 const REPORT_REASONS = ["Spam", "Abuse", "Other"];
 const REPORT_MAX = 500;
 
 export function openReport(m) {
   let kind = "Spam";
-  const kinds = h("div.segmented.report-kinds", { role: "radiogroup", "aria-label": "Reason" },
+  const kinds = h("div.segmented.report-kinds", { role: "radiogroup", "aria-label": t("report.reason") },
     REPORT_REASONS.map((k) => h("button.seg", {
       type: "button",
       role: "radio",
@@ -340,15 +370,15 @@ export function openReport(m) {
         update();
         if (k === "Other") details.focus();
       },
-    }, k)));
-  const details = h("textarea.input", { rows: "3", placeholder: "What is wrong with this message?" });
-  const fDetails = fieldBox("Details", details, "reason");
+    }, t("report." + k))));
+  const details = h("textarea.input", { rows: "3", placeholder: t("report.placeholder") });
+  const fDetails = fieldBox(t("report.details"), details, "reason");
   const counter = h("span.counter");
   fDetails.el.querySelector(".field-label-row").append(counter);
-  const send = h("button.btn.primary.danger", { type: "button" }, "Report");
+  const send = h("button.btn.primary.danger", { type: "button" }, t("menu.report"));
   const reason = () => {
-    const t = details.value.trim();
-    return kind === "Other" ? t : t ? `${kind}: ${t}` : kind;
+    const own = details.value.trim();
+    return kind === "Other" ? own : own ? `${kind}: ${own}` : kind;
   };
   function update() {
     const n = [...reason()].length;
@@ -366,13 +396,13 @@ export function openReport(m) {
   };
   send.addEventListener("click", async () => {
     const r = reason();
-    if (!r) return fail("Say what is wrong with it");
-    if ([...r].length > REPORT_MAX) return fail(`At most ${REPORT_MAX} characters`);
+    if (!r) return fail(t("report.say"));
+    if ([...r].length > REPORT_MAX) return fail(t("report.max", { n: REPORT_MAX }));
     send.disabled = true;
     try {
       await A.report(m, r);
       dlg.close();
-      toast("Reported. Thank you");
+      toast(t("report.done"));
     } catch (e) {
       if (e.errors && e.errors.reason) fail(e.errors.reason);
       else errorToast(e);
@@ -381,10 +411,10 @@ export function openReport(m) {
     }
   });
   const dlg = modal({
-    title: "Report message",
+    title: t("report.title"),
     cls: "report",
-    body: h("div.fwd", null, preview, h("div.field", null, h("span.field-label", { text: "Reason" }), kinds), fDetails.el),
-    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), send],
+    body: h("div.fwd", null, preview, h("div.field", null, h("span.field-label", { text: t("report.reason") }), kinds), fDetails.el),
+    actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, t("dialog.cancel")), send],
   });
   update();
 }

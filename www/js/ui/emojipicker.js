@@ -8,6 +8,7 @@
 import { h, icon, iconButton } from "../dom.js";
 import { EMOJI_GROUPS } from "../emoji-data.js";
 import { popover } from "./overlay.js";
+import { t } from "../i18n.js";
 
 const RECENT_KEY = "msgr.emoji.recent";
 const RECENT_MAX = 32;
@@ -57,19 +58,19 @@ function nameOf(e) {
 }
 
 // openEmojiPicker(anchor, (emoji) => ..., {label, keepOpen}) -> the popover entry.
-export function openEmojiPicker(anchor, onPick, { label = "Emoji", keepOpen = false } = {}) {
+export function openEmojiPicker(anchor, onPick, { label = t("emoji.label"), keepOpen = false } = {}) {
   const recent = recentEmoji();
   const tabs = [
-    ...(recent.length ? [{ name: "Recently used", tab: icon("clock"), list: () => recent.map((e) => ({ e, name: nameOf(e) })) }] : []),
+    ...(recent.length ? [{ name: t("emoji.recent"), tab: icon("clock"), list: () => recent.map((e) => ({ e, name: nameOf(e) })) }] : []),
     ...allGroups().map((g) => ({ name: g.name, tab: g.icon, list: () => g.list })),
   ];
   let current = 0;
   let entry;
 
-  const search = h("input.emoji-search", { type: "search", placeholder: "Search emoji", "aria-label": "Search emoji", autocomplete: "off" });
+  const search = h("input.emoji-search", { type: "search", placeholder: t("emoji.search"), "aria-label": t("emoji.search"), autocomplete: "off" });
   const title = h("div.emoji-title", { "aria-live": "polite" });
   const grid = h("div.emoji-grid", { role: "group" });
-  const tabBar = h("div.emoji-tabs", { role: "tablist", "aria-label": "Emoji groups" }, tabs.map((t, i) =>
+  const tabBar = h("div.emoji-tabs", { role: "tablist", "aria-label": t("emoji.groups") }, tabs.map((t, i) =>
     h("button.emoji-tab", {
       type: "button",
       role: "tab",
@@ -119,7 +120,7 @@ export function openEmojiPicker(anchor, onPick, { label = "Emoji", keepOpen = fa
         if (found.length >= MAX_RESULTS) break;
       }
     }
-    fill(found, found.length ? "Search results" : "No emoji found");
+    fill(found, found.length ? t("emoji.results") : t("emoji.none"));
   }
 
   search.addEventListener("input", find);
@@ -173,7 +174,7 @@ export function openEmojiPicker(anchor, onPick, { label = "Emoji", keepOpen = fa
 // the composer hears an "input", as if typed); once the picker closes, the
 // writing goes on in the composer (a touch screen keeps its keyboard down).
 export function emojiButton(input) {
-  const btn = iconButton("smile", "Emoji", () => {
+  const btn = iconButton("smile", t("emoji.label"), () => {
     let picked = false;
     const entry = openEmojiPicker(btn, (e) => {
       picked = true;
@@ -181,7 +182,7 @@ export function emojiButton(input) {
       const end = input.selectionEnd ?? start;
       input.setRangeText(e, start, end, "end");
       input.dispatchEvent(new Event("input", { bubbles: true }));
-    }, { label: "Emoji", keepOpen: true });
+    }, { label: t("emoji.label"), keepOpen: true });
     const close = entry.close;
     entry.close = () => {
       close();

@@ -12,9 +12,10 @@ import * as media from "../media.js";
 import { avatar, userAvatar } from "./avatar.js";
 import { userPicker } from "./picker.js";
 import { confirmDialog, errorToast, lightbox, popover, toast } from "./overlay.js";
-import { formatListTime, formatSize, lastSeen, plural } from "../util.js";
+import { formatListTime, formatSize, lastSeen } from "../util.js";
+import { t } from "../i18n.js";
 
-const TAB_NAMES = { members: "Members", media: "Media", files: "Files" };
+// i18n-keys: info.tab.members info.tab.media info.tab.files
 
 export function createInfoPanel({ onClose }) {
   let chatId = null;
@@ -23,10 +24,10 @@ export function createInfoPanel({ onClose }) {
   let picker = null;
   let tab = null; // the shown tab: "members" (groups), "media" or "files"
   const content = h("div.info-content");
-  const el = h("aside.info-panel", { "aria-label": "Chat info", hidden: true },
+  const el = h("aside.info-panel", { "aria-label": t("chat.info"), hidden: true },
     h("header.info-head", null,
-      iconButton("x", "Close chat info", () => onClose(), "info-close"),
-      h("h2.info-heading", { text: "Info" })),
+      iconButton("x", t("info.close"), () => onClose(), "info-close"),
+      h("h2.info-heading", { text: t("info.heading") })),
     content);
 
   // Drawn anew on every change; the reader's place in it stays.
@@ -50,8 +51,8 @@ export function createInfoPanel({ onClose }) {
           h("h3.info-title", { text: p.display_name || p.username }),
           h("div.info-sub" + (p.online ? ".live" : ""), { text: lastSeen(p) })),
         h("dl.info-list", null,
-          h("dt", { text: "Username" }), h("dd", { text: "@" + p.username }),
-          p.about ? [h("dt", { text: "About" }), h("dd.about", { text: p.about })] : null));
+          h("dt", { text: t("auth.username") }), h("dd", { text: "@" + p.username }),
+          p.about ? [h("dt", { text: t("profile.about") }), h("dd.about", { text: p.about })] : null));
       tabs(["media", "files"]);
       directActions(c, p);
       return;
@@ -61,16 +62,16 @@ export function createInfoPanel({ onClose }) {
     const title = S.chatTitle(c);
     const hero = h("div.info-hero", null, avatar({ id: c.id, name: title, size: "xl", group: true }));
     if (renaming) {
-      const input = h("input.input", { value: title, "aria-label": "Group name", maxlength: "128" });
+      const input = h("input.input", { value: title, "aria-label": t("group.name"), maxlength: "128" });
       const err = h("div.field-error");
       const save = async () => {
-        const t = input.value.trim();
-        if (!t) {
-          err.textContent = "The name cannot be empty";
+        const name = input.value.trim();
+        if (!name) {
+          err.textContent = t("info.nameEmpty");
           return;
         }
         try {
-          await A.rename(c.id, t);
+          await A.rename(c.id, name);
           renaming = false;
           render();
         } catch (e) {
@@ -87,24 +88,24 @@ export function createInfoPanel({ onClose }) {
       });
       hero.append(h("div.rename", null, input,
         h("div.rename-actions", null,
-          h("button.btn.small", { type: "button", onclick: () => { renaming = false; render(); } }, "Cancel"),
-          h("button.btn.small.primary", { type: "button", onclick: save }, "Save")), err));
+          h("button.btn.small", { type: "button", onclick: () => { renaming = false; render(); } }, t("dialog.cancel")),
+          h("button.btn.small.primary", { type: "button", onclick: save }, t("dialog.save"))), err));
       requestAnimationFrame(() => input.select());
     } else {
       hero.append(h("div.info-title-row", null,
         h("h3.info-title", { text: title }),
-        owner ? iconButton("edit", "Rename group", () => { renaming = true; render(); }, "small") : null));
+        owner ? iconButton("edit", t("info.rename"), () => { renaming = true; render(); }, "small") : null));
     }
-    hero.append(h("div.info-sub", { text: plural(c.members.length, "member", "members") }));
+    hero.append(h("div.info-sub", { text: t("members", { n: c.members.length }) }));
     content.append(hero);
 
     if (owner) {
       if (adding) {
         const fresh = !picker;
         if (fresh) picker = userPicker({
-          label: "Add people by name",
+          label: t("info.addByName"),
           exclude: (id) => !!S.member(S.chat(chatId), id),
-          actionLabel: () => ({ text: "Add", primary: true }),
+          actionLabel: () => ({ text: t("group.add"), primary: true }),
           onPick: async (u) => {
             try {
               await A.addMember(c.id, u.id);
@@ -115,12 +116,12 @@ export function createInfoPanel({ onClose }) {
           },
         });
         content.append(h("section.info-section", null,
-          h("div.section-row", null, h("h4.section-title", { text: "Add members" }),
-            h("button.link", { type: "button", onclick: () => { adding = false; picker = null; render(); } }, "Done")),
+          h("div.section-row", null, h("h4.section-title", { text: t("info.addMembers") }),
+            h("button.link", { type: "button", onclick: () => { adding = false; picker = null; render(); } }, t("info.done"))),
           picker.el));
         if (fresh) requestAnimationFrame(() => picker.input.focus());
       } else {
-        content.append(h("button.info-action", { type: "button", onclick: () => { adding = true; render(); } }, icon("userPlus"), "Add members"));
+        content.append(h("button.info-action", { type: "button", onclick: () => { adding = true; render(); } }, icon("userPlus"), t("info.addMembers")));
       }
     }
 
@@ -132,7 +133,7 @@ export function createInfoPanel({ onClose }) {
   // caller: only groups have them).
   function tabs(names, members) {
     if (!names.includes(tab)) tab = names[0];
-    const strip = h("div.info-tabs", { role: "tablist", "aria-label": "Chat content" }, names.map((n) =>
+    const strip = h("div.info-tabs", { role: "tablist", "aria-label": t("info.content") }, names.map((n) =>
       h("button.info-tab" + (n === tab ? ".active" : ""), {
         type: "button",
         role: "tab",
@@ -145,7 +146,7 @@ export function createInfoPanel({ onClose }) {
           render();
           content.querySelector(".info-tab.active").focus();
         },
-      }, TAB_NAMES[n])));
+      }, t("info.tab." + n))));
     strip.addEventListener("keydown", (e) => {
       const i = names.indexOf(tab) + (e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0);
       if (i === names.indexOf(tab) || !names[i]) return;
@@ -170,7 +171,7 @@ export function createInfoPanel({ onClose }) {
         h("button.media-cell", {
           type: "button",
           dataset: { messageId: message.id, fileId: file.id },
-          "aria-label": `Open image ${file.name || ""}, ${formatListTime(message.created_at)}`,
+          "aria-label": t("message.openImage", { name: file.name || "" }) + ", " + formatListTime(message.created_at),
           onclick: () => lightbox(file, media.gallery(chatId)),
         }, h("img", { src: apiHref(file.url), alt: "", loading: "lazy", decoding: "async" })))));
     } else if (found.length) {
@@ -188,13 +189,13 @@ export function createInfoPanel({ onClose }) {
         icon("download", "file-dl"))))));
     }
     if (st.busy || !st.started) {
-      out.push(h("div.list-hint", { role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), "Looking through the history…"));
+      out.push(h("div.list-hint", { role: "status" }, h("span.spinner.small", { "aria-hidden": "true" }), t("info.scanning")));
     } else if (!st.done) {
       out.push(h("div.shared-more", null,
-        h("span.muted", { text: `Looked through the latest ${st.scanned} messages.` }),
-        h("button.btn.small", { type: "button", onclick: () => { scan(); render(); } }, "Look further back")));
+        h("span.muted", { text: t("info.scanned", { n: st.scanned }) }),
+        h("button.btn.small", { type: "button", onclick: () => { scan(); render(); } }, t("info.further"))));
     } else if (!found.length) {
-      out.push(h("div.list-hint", { text: kind === "image" ? "No pictures in this chat yet" : "No files in this chat yet" }));
+      out.push(h("div.list-hint", { text: kind === "image" ? t("info.noPictures") : t("info.noFiles") }));
     }
     return out;
   }
@@ -212,21 +213,21 @@ export function createInfoPanel({ onClose }) {
       h("button.info-action.block-action", {
         type: "button",
         onclick: async () => {
-          if (!blocked && !(await confirmDialog(`Block ${name}?`,
-            `${name} will not be able to write to you, nor add you to groups. You can unblock them at any time.`, "Block"))) return;
+          if (!blocked && !(await confirmDialog(t("info.blockTitle", { name }),
+            t("info.blockText", { name }), t("info.block")))) return;
           try {
             await A.setBlocked(p.id, !blocked);
-            toast(blocked ? `${name} is unblocked` : `${name} is blocked`);
+            toast(blocked ? t("info.unblocked", { name }) : t("info.blocked", { name }));
           } catch (e) {
             errorToast(e);
           }
         },
-      }, icon("block"), blocked ? `Unblock ${name}` : `Block ${name}`),
+      }, icon("block"), blocked ? t("info.unblockName", { name }) : t("info.blockName", { name })),
       h("button.info-action.danger.delete-chat", {
         type: "button",
         onclick: async () => {
-          const ok = await confirmDialog("Delete chat?",
-            `The chat with ${name} and its history are removed for you only; ${name} keeps them. A new message brings the chat back.`, "Delete");
+          const ok = await confirmDialog(t("info.deleteChatTitle"),
+            t("info.deleteChatText", { name }), t("menu.delete"));
           if (!ok) return;
           try {
             await A.deleteChat(c.id);
@@ -235,7 +236,7 @@ export function createInfoPanel({ onClose }) {
             errorToast(e);
           }
         },
-      }, icon("trash"), "Delete chat"));
+      }, icon("trash"), t("info.deleteChat")));
   }
 
   function groupActions(c, owner, title) {
@@ -243,7 +244,7 @@ export function createInfoPanel({ onClose }) {
     content.append(h("button.info-action.danger", {
       type: "button",
       onclick: async () => {
-        const ok = await confirmDialog("Leave group?", `You will stop receiving messages from “${title}”.`, "Leave");
+        const ok = await confirmDialog(t("info.leaveTitle"), t("info.leaveText", { title }), t("info.leave"));
         if (ok) {
           try {
             await A.removeMember(c.id, me.id);
@@ -253,23 +254,23 @@ export function createInfoPanel({ onClose }) {
           }
         }
       },
-    }, icon("leave"), "Leave group"));
+    }, icon("leave"), t("info.leaveGroup")));
     if (!owner) return;
     content.append(h("button.info-action.danger.delete-chat", {
       type: "button",
       onclick: async () => {
-        const ok = await confirmDialog("Delete group?",
-          `“${title}” and all its messages and files are deleted for all ${plural(c.members.length, "member", "members")}. This cannot be undone.`, "Delete group");
+        const ok = await confirmDialog(t("info.deleteGroupTitle"),
+          t("group.deleteText", { title, members: t("members", { n: c.members.length }) }), t("info.deleteGroup"));
         if (!ok) return;
         try {
           await A.deleteChat(c.id);
           onClose();
-          toast(`“${title}” was deleted`);
+          toast(t("info.groupDeleted", { title }));
         } catch (e) {
           errorToast(e);
         }
       },
-    }, icon("trash"), "Delete group"));
+    }, icon("trash"), t("info.deleteGroup")));
   }
 
   function membersOf(c, owner, title) {
@@ -277,15 +278,15 @@ export function createInfoPanel({ onClose }) {
     const members = [...c.members].sort((a, b) => (a.role === "owner" ? -1 : 0) - (b.role === "owner" ? -1 : 0) ||
       (S.user(a.user_id)?.display_name || "").localeCompare(S.user(b.user_id)?.display_name || ""));
     return h("ul.member-list", null, members.map((m) => {
-      const u = S.user(m.user_id) || { id: m.user_id, username: "?", display_name: "Unknown" };
+      const u = S.user(m.user_id) || { id: m.user_id, username: "?", display_name: t("info.unknown") };
       const isMe = m.user_id === me.id;
       return h("li.member", { dataset: { userId: m.user_id } },
         userAvatar(u, "sm", true),
         h("div.member-text", null,
           h("span.member-name", null, (u.display_name || u.username) + (isMe ? " (you)" : "")),
           h("span.member-sub" + (u.online && !isMe ? ".live" : ""), { text: isMe ? "@" + u.username : lastSeen(u) })),
-        m.role === "owner" ? h("span.role-badge", { text: "owner" }) : null,
-        owner && !isMe ? iconButton("more", "Manage " + (u.display_name || u.username), (e) => memberMenu(e.currentTarget, c, u, title), "small") : null);
+        m.role === "owner" ? h("span.role-badge", { text: t("info.owner") }) : null,
+        owner && !isMe ? iconButton("more", t("info.manage", { name: u.display_name || u.username }), (e) => memberMenu(e.currentTarget, c, u, title), "small") : null);
     }));
   }
 
@@ -294,26 +295,26 @@ export function createInfoPanel({ onClose }) {
     const name = u.display_name || u.username;
     popover(anchor, [
       {
-        label: "Make owner",
+        label: t("info.makeOwner"),
         icon: "crown",
         onclick: async () => {
-          const ok = await confirmDialog(`Make ${name} the owner?`,
-            `${name} will manage “${title}”: rename it, add and remove members, delete it. You will be a member.`, "Make owner", false);
+          const ok = await confirmDialog(t("info.makeOwnerTitle", { name }),
+            t("info.makeOwnerText", { name, title }), t("info.makeOwner"), false);
           if (!ok) return;
           try {
             await A.setOwner(c.id, u.id);
-            toast(`${name} is now the owner`);
+            toast(t("info.nowOwner", { name }));
           } catch (e) {
             errorToast(e);
           }
         },
       },
       {
-        label: "Remove from group",
+        label: t("info.removeFromGroup"),
         icon: "x",
         danger: true,
         onclick: async () => {
-          const ok = await confirmDialog("Remove member?", `Remove ${name} from “${title}”?`, "Remove");
+          const ok = await confirmDialog(t("info.removeTitle"), t("info.removeText", { name, title }), t("info.remove"));
           if (ok) A.removeMember(c.id, u.id).catch(errorToast);
         },
       },

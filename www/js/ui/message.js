@@ -8,7 +8,8 @@ import { apiHref } from "../api.js";
 import { h, icon } from "../dom.js";
 import * as S from "../store.js";
 import * as A from "../actions.js";
-import { formatClock, formatFull, formatSize, isImage, colorClass, plural, messagePreview } from "../util.js";
+import { formatClock, formatFull, formatSize, isImage, colorClass, messagePreview } from "../util.js";
+import { t } from "../i18n.js";
 import { userAvatar } from "./avatar.js";
 import { gallery } from "../media.js";
 import { lightbox, popover, confirmDialog, errorToast, toast, onMenuGesture } from "./overlay.js";
@@ -37,11 +38,11 @@ function attachmentsOf(m, onImageLoad) {
   return [
     images.length
       ? h("div.media" + (images.length > 1 ? ".grid" : ""), null, images.map((f) => {
-          const img = h("img", { src: apiHref(f.url) || f.localUrl, alt: f.name || "Image", loading: "lazy", decoding: "async" });
+          const img = h("img", { src: apiHref(f.url) || f.localUrl, alt: f.name || t("message.image"), loading: "lazy", decoding: "async" });
           img.addEventListener("load", onImageLoad, { once: true });
           return h("button.media-item", {
             type: "button",
-            "aria-label": "Open image " + (f.name || ""),
+            "aria-label": t("message.openImage", { name: f.name || "" }),
             onclick: (e) => {
               e.stopPropagation();
               if (f.url) lightbox(f, gallery(m.chat_id));
@@ -54,7 +55,7 @@ function attachmentsOf(m, onImageLoad) {
           h("a.file-chip", {
             href: apiHref(f.url) || null,
             download: f.name || "",
-            title: "Download " + f.name,
+            title: t("message.download", { name: f.name }),
             "aria-label": `Download ${f.name}, ${formatSize(f.size)}`,
             onclick: (e) => e.stopPropagation(),
           },
@@ -73,7 +74,7 @@ function reactionsOf(m) {
     const chip = h("button.reaction" + (r.me ? ".mine" : ""), {
       type: "button",
       "aria-pressed": r.me ? "true" : "false",
-      "aria-label": `${r.emoji} ${r.count}${r.me ? ", remove your reaction" : ", react"}`,
+      "aria-label": `${r.emoji} ${r.count}, ` + (r.me ? t("reactions.remove") : t("reactions.add")),
       dataset: { emoji: r.emoji },
       onclick: (e) => {
         e.stopPropagation();
@@ -106,15 +107,15 @@ async function reactorsBody(m, emoji) {
     const r = (await A.reactors(m.id)).find((x) => x.emoji === emoji);
     const ids = r ? r.user_ids || [] : [];
     const count = r ? r.count : 0;
-    return h("div.reactors", null, title(plural(count, "reaction", "reactions")),
+    return h("div.reactors", null, title(t("reactions.count", { n: count })),
       ids.map((id) => {
         const u = S.user(id);
         return h("div.reactor", null, userAvatar(u, "xs"),
-          h("span.reactor-name", { text: u ? (id === S.state.me.id ? "You" : u.display_name || u.username) : "Deleted account" }));
+          h("span.reactor-name", { text: u ? (id === S.state.me.id ? t("sidebar.you") : u.display_name || u.username) : t("user.deleted") }));
       }),
-      count > ids.length ? h("div.reactor.more", { text: `and ${count - ids.length} more` }) : null);
+      count > ids.length ? h("div.reactor.more", { text: t("reactions.more", { n: count - ids.length }) }) : null);
   } catch (e) {
-    return h("div.reactors", null, title(e.message || "Could not load who reacted"));
+    return h("div.reactors", null, title(e.message || t("reactions.loadFailed")));
   }
 }
 
@@ -159,18 +160,18 @@ function whoReacted(chip, m, emoji) {
 // A sender's name as bubbles, quotes and the reply bar show it.
 export function nameOf(userId) {
   const u = S.user(userId);
-  return u ? u.display_name || u.username : "Deleted account";
+  return u ? u.display_name || u.username : t("user.deleted");
 }
 
 // What a quote says of the message `orig` it quotes: its first line, else
 // its files ("Photo" when the message itself is at hand, else a count); a
 // deleted one says so.
 export function quoteLine(orig) {
-  if (orig.deleted) return "Deleted message";
+  if (orig.deleted) return t("quote.deleted");
   const line = plainText((orig.text || "").trim().split("\n")[0]);
   if (line) return line;
   if (orig.attachments) return messagePreview(orig);
-  return orig.attachments_count ? plural(orig.attachments_count, "attachment", "attachments") : "Message";
+  return orig.attachments_count ? t("quote.attachments", { n: orig.attachments_count }) : t("quote.message");
 }
 
 // The quote of a reply as it is now: the server's copy is as it was when
@@ -188,8 +189,8 @@ function replyQuote(m) {
   const what = quoteLine(q);
   return h("button.reply-quote" + (q.deleted ? ".deleted" : ""), {
     type: "button",
-    title: "Show the message",
-    "aria-label": `In reply to ${who}: ${what}. Show the message`,
+    title: t("composer.showMessage"),
+    "aria-label": t("message.inReplyTo", { name: who, text: what }),
     onclick: (e) => {
       e.stopPropagation();
       A.showMessage(m.chat_id, q.id);
@@ -233,12 +234,12 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
   const mine = S.state.myReactions.get(m.id) || new Set();
   const items = [];
   if (!m.pending && !m.deleted && m.kind !== "service") {
-    items.push(h("div.reaction-picker", { role: "group", "aria-label": "React" }, QUICK_REACTIONS.map((e) =>
+    items.push(h("div.reaction-picker", { role: "group", "aria-label": t("reactions.react") }, QUICK_REACTIONS.map((e) =>
       h("button.pick" + (mine.has(e) ? ".mine" : ""), {
         type: "button",
         role: "menuitem",
-        "aria-label": "React with " + e,
-        title: "React with " + e,
+        "aria-label": t("reactions.reactWith", { emoji: e }),
+        title: t("reactions.reactWith", { emoji: e }),
         text: e,
         onclick: () => {
           entry.close();
@@ -248,45 +249,45 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
     h("button.pick.pick-more", {
       type: "button",
       role: "menuitem",
-      "aria-label": "More reactions",
-      title: "More reactions",
+      "aria-label": t("reactions.moreReactions"),
+      title: t("reactions.moreReactions"),
       onclick: () => {
         entry.close();
-        openEmojiPicker(anchor, (e) => A.toggleReaction(m, e).catch(errorToast), { label: "React with any emoji" });
+        openEmojiPicker(anchor, (e) => A.toggleReaction(m, e).catch(errorToast), { label: t("reactions.anyEmoji") });
       },
     }, icon("plus"))));
   }
-  if (canReply(m)) items.push({ label: "Reply", icon: "reply", onclick: () => startReply(m) });
+  if (canReply(m)) items.push({ label: t("menu.reply"), icon: "reply", onclick: () => startReply(m) });
   if (m.pending && m.state === "failed") {
-    items.push({ label: "Retry", icon: "retry", onclick: () => A.retry(m) });
-    items.push({ label: "Delete", icon: "trash", danger: true, onclick: () => A.discard(m) });
+    items.push({ label: t("conn.retry"), icon: "retry", onclick: () => A.retry(m) });
+    items.push({ label: t("menu.delete"), icon: "trash", danger: true, onclick: () => A.discard(m) });
   }
   if (m.text && !m.deleted) {
     items.push({
-      label: "Copy text",
+      label: t("menu.copy"),
       icon: "copy",
-      onclick: () => navigator.clipboard.writeText(m.text).then(() => toast("Copied"), () => toast("Could not copy", "error")),
+      onclick: () => navigator.clipboard.writeText(m.text).then(() => toast(t("menu.copied")), () => toast(t("menu.copyFailed"), "error")),
     });
   }
-  if (canReply(m)) items.push({ label: "Forward", icon: "forward", onclick: () => openForward(m) });
+  if (canReply(m)) items.push({ label: t("forward.button"), icon: "forward", onclick: () => openForward(m) });
   if (canPin(m, chat)) {
-    items.push({ label: m.pinned ? "Unpin" : "Pin", icon: "pin", onclick: () => A.pin(m, !m.pinned).catch(errorToast) });
+    items.push({ label: m.pinned ? t("menu.unpin") : t("menu.pin"), icon: "pin", onclick: () => A.pin(m, !m.pinned).catch(errorToast) });
   }
-  if (canEdit(m)) items.push({ label: "Edit", icon: "edit", onclick: () => startEdit(m) });
+  if (canEdit(m)) items.push({ label: t("menu.edit"), icon: "edit", onclick: () => startEdit(m) });
   if (canDelete(m, chat)) {
     items.push({
-      label: "Delete",
+      label: t("menu.delete"),
       icon: "trash",
       danger: true,
       onclick: async () => {
-        const ok = await confirmDialog("Delete message?", m.sender_id === S.state.me.id
-          ? "It will be deleted for everyone in this chat."
-          : "You are deleting someone else's message as the group owner.", "Delete");
+        const ok = await confirmDialog(t("menu.deleteTitle"), m.sender_id === S.state.me.id
+          ? t("menu.deleteText")
+          : t("menu.deleteOthers"), t("menu.delete"));
         if (ok) A.remove(m).catch(errorToast);
       },
     });
   }
-  if (canReport(m)) items.push({ label: "Report", icon: "flag", danger: true, onclick: () => openReport(m) });
+  if (canReport(m)) items.push({ label: t("menu.report"), icon: "flag", danger: true, onclick: () => openReport(m) });
   if (!items.length) return;
   const entry = popover(anchor, items, at);
 }
@@ -315,17 +316,17 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
   const senderName = nameOf(m.sender_id);
   const time = h("time.msg-time", { datetime: m.created_at, title: formatFull(m.created_at), text: formatClock(m.created_at) });
   const meta = h("span.msg-meta", null,
-    m.edited_at && !m.deleted ? h("span.edited", { text: "edited", title: "Edited " + formatFull(m.edited_at) }) : null,
+    m.edited_at && !m.deleted ? h("span.edited", { text: t("message.edited"), title: t("message.editedAt", { date: formatFull(m.edited_at) }) }) : null,
     time,
     out ? h("span.ticks", { "aria-label": "" }) : null);
 
   const bubbleKids = [];
   if (!out && chat.type === "group") bubbleKids.push(h("div.msg-sender." + colorClass(m.sender_id), { text: senderName }));
   if (m.deleted) {
-    bubbleKids.push(h("div.msg-text.deleted", null, icon("trash"), "Message deleted"), meta);
+    bubbleKids.push(h("div.msg-text.deleted", null, icon("trash"), t("message.deletedPreview")), meta);
   } else {
     const fwd = m.forwarded_from;
-    if (fwd) bubbleKids.push(h("div.fwd-from", null, icon("forward"), h("span.fwd-text", null, "Forwarded from ", h("b.fwd-name", { text: fwd.sender_name }))));
+    if (fwd) bubbleKids.push(h("div.fwd-from", null, icon("forward"), h("span.fwd-text", null, t("message.forwardedFrom") + " ", h("b.fwd-name", { text: fwd.sender_name }))));
     bubbleKids.push(replyQuote(m));
     const att = attachmentsOf(m, onImageLoad);
     if (att) bubbleKids.push(att);
@@ -344,8 +345,8 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
 
   const more = h("button.msg-more.icon-btn", {
     type: "button",
-    "aria-label": "Message actions",
-    title: "More",
+    "aria-label": t("message.actions"),
+    title: t("message.more"),
     tabindex: "-1",
     onclick: (e) => {
       e.stopPropagation();
@@ -356,7 +357,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
   // One Tab stop for the whole list: the chat view makes one row 0 (roving).
   const row = h("div.msg-row." + (out ? "out" : "in"), {
     tabindex: "-1",
-    "aria-label": `${out ? "You" : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? "deleted message" : plainText(m.text) || "attachment"}`,
+    "aria-label": `${out ? t("sidebar.you") : senderName}, ${formatClock(m.created_at)}: ${m.deleted ? t("message.deletedLabel") : plainText(m.text) || t("message.attachment")}`,
     dataset: m.pending ? { clientId: m.client_id } : { messageId: m.id, senderId: m.sender_id },
   },
   !out && chat.type === "group" ? h("div.msg-avatar", null, userAvatar(sender, "sm")) : null,
@@ -368,9 +369,9 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
     if (m.state === "failed") {
       row.append(h("div.send-failed", { role: "alert" },
         icon("alert"),
-        h("span", { text: "Not sent" + (m.error ? ": " + m.error : "") }),
-        h("button.link", { type: "button", onclick: () => A.retry(m) }, "Retry"),
-        h("button.link", { type: "button", onclick: () => A.discard(m) }, "Delete")));
+        h("span", { text: t("tick.failed") + (m.error ? ": " + m.error : "") }),
+        h("button.link", { type: "button", onclick: () => A.retry(m) }, t("conn.retry")),
+        h("button.link", { type: "button", onclick: () => A.discard(m) }, t("menu.delete"))));
     }
   }
   if (m.deleted) row.classList.add("is-deleted");
@@ -461,14 +462,13 @@ export function tickState(m, chat) {
   return delivered ? "delivered" : "sent";
 }
 
-const TICK_LABEL = { sending: "Sending", queued: "Waiting for network", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
-
+// i18n-keys: tick.sending tick.queued tick.failed tick.sent tick.delivered tick.read
 export function applyTicks(row, stateName) {
-  const t = row.querySelector(".ticks");
-  if (!t || t.dataset.state === stateName) return;
-  t.dataset.state = stateName;
-  t.className = "ticks " + stateName;
-  t.setAttribute("aria-label", TICK_LABEL[stateName]);
-  t.setAttribute("title", TICK_LABEL[stateName]);
-  t.replaceChildren(icon(stateName === "sending" || stateName === "queued" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
+  const el = row.querySelector(".ticks");
+  if (!el || el.dataset.state === stateName) return;
+  el.dataset.state = stateName;
+  el.className = "ticks " + stateName;
+  el.setAttribute("aria-label", t("tick." + stateName));
+  el.setAttribute("title", t("tick." + stateName));
+  el.replaceChildren(icon(stateName === "sending" || stateName === "queued" ? "clock" : stateName === "failed" ? "alert" : stateName === "sent" ? "check" : "checks"));
 }

@@ -6,19 +6,16 @@
 import { h, icon } from "../dom.js";
 import { api } from "../api.js";
 import { supported, permission, askPermission, soundOn, setSound, beep } from "../notify.js";
-import { plural } from "../util.js";
+import { t } from "../i18n.js";
 
-const EMAIL = [
-  ["all", "All messages"],
-  ["mentions", "Only mentions"],
-  ["none", "Off"],
-];
+// i18n-keys: email.all email.mentions email.none
+const EMAIL = ["all", "mentions", "none"];
 const DELAYS = [1, 5, 10, 30, 60, 180, 1440]; // minutes; the API takes 1-1440
 
 export function delayLabel(min) {
-  if (min % 1440 === 0) return plural(min / 1440, "day", "days");
-  if (min % 60 === 0) return plural(min / 60, "hour", "hours");
-  return min + " min";
+  if (min % 1440 === 0) return t("delay.days", { n: min / 1440 });
+  if (min % 60 === 0) return t("delay.hours", { n: min / 60 });
+  return t("delay.minutes", { n: min });
 }
 
 export function notificationsSection() {
@@ -27,14 +24,14 @@ export function notificationsSection() {
   function renderDesktop() {
     const p = permission();
     let state;
-    if (!supported()) state = h("span.muted", { text: "Not available in this browser" });
-    else if (p === "granted") state = h("span.notify-on", { text: "On in this browser" });
-    else if (p === "denied") state = h("span.muted", { text: "Blocked: allow them in the browser's site settings" });
+    if (!supported()) state = h("span.muted", { text: t("notify.unavailable") });
+    else if (p === "granted") state = h("span.notify-on", { text: t("notify.on") });
+    else if (p === "denied") state = h("span.muted", { text: t("notify.blocked") });
     else {
       // a click is the sensible moment to ask (notify.js)
-      state = h("button.btn.small", { type: "button", onclick: () => askPermission().then(renderDesktop, renderDesktop) }, "Turn on");
+      state = h("button.btn.small", { type: "button", onclick: () => askPermission().then(renderDesktop, renderDesktop) }, t("notify.turnOn"));
     }
-    desktop.replaceChildren(h("span.notify-desktop-label", { text: "Desktop notifications" }), state);
+    desktop.replaceChildren(h("span.notify-desktop-label", { text: t("notify.desktop") }), state);
   }
   renderDesktop();
   const sound = h("label.check-row", null,
@@ -42,24 +39,24 @@ export function notificationsSection() {
       setSound(e.target.checked);
       if (e.target.checked) beep(); // what it will sound like
     } }),
-    h("span", { text: "Play a sound for new messages while Messenger is in the background" }));
+    h("span", { text: t("notify.sound") }));
 
   // ---- the account's e-mail ----
   const emailErr = h("div.field-error", { "aria-live": "polite" });
   const delayErr = h("div.field-error", { "aria-live": "polite" });
   const general = h("div.field-error", { "aria-live": "polite" });
-  const email = h("div.segmented", { role: "radiogroup", "aria-label": "E-mail notifications", id: "p-email-notifications" },
-    EMAIL.map(([value, label]) => h("button.seg", {
+  const email = h("div.segmented", { role: "radiogroup", "aria-label": t("email.label"), id: "p-email-notifications" },
+    EMAIL.map((value) => h("button.seg", {
       type: "button",
       role: "radio",
       disabled: true,
       "aria-checked": "false",
       dataset: { value },
       onclick: () => change({ email_notifications: value }),
-    }, label)));
+    }, t("email." + value))));
   const delay = h("select.input.delay-select", { id: "p-email-delay", disabled: true,
     onchange: () => change({ email_delay_minutes: Number(delay.value) }) });
-  const savedSign = h("span.saved-sign", { role: "status", hidden: true }, icon("check"), "Saved");
+  const savedSign = h("span.saved-sign", { role: "status", hidden: true }, icon("check"), t("notify.savedSign"));
 
   let saved = null; // the settings as the server last answered
   function render(s) {
@@ -114,18 +111,18 @@ export function notificationsSection() {
     saved = s;
     render(s);
   }, (e) => {
-    general.textContent = "Could not load the e-mail settings: " + e.message;
+    general.textContent = t("email.loadFailed", { detail: e.message });
   });
 
-  const el = h("section.profile-section.notifications", { "aria-label": "Notifications" },
-    h("div.profile-section-head", null, h("h3.profile-section-title", { text: "Notifications" }), savedSign),
+  const el = h("section.profile-section.notifications", { "aria-label": t("notify.title") },
+    h("div.profile-section-head", null, h("h3.profile-section-title", { text: t("notify.title") }), savedSign),
     desktop,
     sound,
     h("div.field", { dataset: { field: "email_notifications" } },
-      h("span.field-label", { text: "E-mail me about unread messages while I am away" }),
+      h("span.field-label", { text: t("email.title") }),
       email, emailErr),
     h("div.field", { dataset: { field: "email_delay_minutes" } },
-      h("label.field-label", { for: delay.id, text: "After they are unread for" }),
+      h("label.field-label", { for: delay.id, text: t("email.delay") }),
       delay, delayErr),
     general);
   return el;

@@ -3,6 +3,7 @@
 
 import { apiHref } from "../api.js";
 import { h, icon, iconButton, clear } from "../dom.js";
+import { t, has } from "../i18n.js";
 
 const stack = [];
 const layer = () => document.getElementById("overlays");
@@ -66,7 +67,7 @@ export function modal({ title, body, actions = [], onClose, cls = "" }) {
   const box = h("div.modal" + (cls ? "." + cls : ""), { role: "dialog", "aria-modal": "true", "aria-labelledby": titleId },
     h("header.modal-head", null,
       h("h2.modal-title", { id: titleId, text: title }),
-      iconButton("x", "Close", () => entry.close(), "modal-close")),
+      iconButton("x", t("dialog.close"), () => entry.close(), "modal-close")),
     h("div.modal-body", null, body),
     actions.length ? h("footer.modal-actions", null, actions) : null);
   const backdrop = h("div.backdrop", {
@@ -83,7 +84,7 @@ export function modal({ title, body, actions = [], onClose, cls = "" }) {
 }
 
 // confirmDialog("Delete message?", "This cannot be undone.", "Delete") -> Promise<bool>
-export function confirmDialog(title, text, okLabel = "OK", danger = true) {
+export function confirmDialog(title, text, okLabel = t("dialog.ok"), danger = true) {
   return new Promise((resolve) => {
     let done = false;
     const finish = (v) => {
@@ -97,7 +98,7 @@ export function confirmDialog(title, text, okLabel = "OK", danger = true) {
       cls: "small",
       body: h("p.confirm-text", { text }),
       actions: [
-        h("button.btn", { type: "button", onclick: () => finish(false) }, "Cancel"),
+        h("button.btn", { type: "button", onclick: () => finish(false) }, t("dialog.cancel")),
         h("button.btn.primary" + (danger ? ".danger" : ""), { type: "button", onclick: () => finish(true), autofocus: true }, okLabel),
       ],
       onClose: () => finish(false),
@@ -119,9 +120,9 @@ export function lightbox(file, gallery) {
   const img = h("img.lightbox-img");
   const name = h("span.lightbox-name");
   const count = h("span.lightbox-count", { "aria-live": "polite" });
-  const dl = h("a.icon-btn", { "aria-label": "Download", title: "Download" }, icon("download"));
-  const prev = iconButton("left", "Previous image", () => step(-1), "lightbox-prev");
-  const next = iconButton("right", "Next image", () => step(1), "lightbox-next");
+  const dl = h("a.icon-btn", { "aria-label": t("dialog.download"), title: t("dialog.download") }, icon("download"));
+  const prev = iconButton("left", t("lightbox.prev"), () => step(-1), "lightbox-prev");
+  const next = iconButton("right", t("lightbox.next"), () => step(1), "lightbox-next");
   const stage = h("div.lightbox-stage", null, img, gallery ? [prev, next] : null);
   const box = h("div.lightbox", {
     role: "dialog",
@@ -130,18 +131,18 @@ export function lightbox(file, gallery) {
       if (e.target === box || e.target === stage) entry.close();
     },
   },
-  h("div.lightbox-bar", null, name, count, dl, iconButton("x", "Close", () => entry.close())),
+  h("div.lightbox-bar", null, name, count, dl, iconButton("x", t("dialog.close"), () => entry.close())),
   stage);
 
   const list = () => (gallery ? gallery.list() : [file]);
   const at = (l) => l.findIndex((f) => f.id === cur.id);
   function show() {
     img.src = apiHref(cur.url);
-    img.alt = cur.name || "Image";
+    img.alt = cur.name || t("message.image");
     name.textContent = cur.name || "";
     dl.href = apiHref(cur.url);
     dl.download = cur.name || "";
-    box.setAttribute("aria-label", cur.name || "Image");
+    box.setAttribute("aria-label", cur.name || t("message.image"));
     const l = list();
     const i = at(l);
     prev.hidden = i <= 0 && !more;
@@ -311,8 +312,16 @@ export function toast(text, kind = "info", ms = 4000) {
   }, ms);
 }
 
+// A failure as a toast: the app's own words for a problem's code where the
+// catalogue has them ("error.CODE"; problem documents keep their English
+// detail), else the detail.
 export function errorToast(e) {
-  toast(e && e.message ? e.message : String(e), "error");
+  toast(errorText(e), "error");
+}
+
+export function errorText(e) {
+  if (e && e.code && e.status !== 429 && has("error." + e.code)) return t("error." + e.code);
+  return e && e.message ? e.message : String(e);
 }
 
 export { clear };

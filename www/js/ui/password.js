@@ -3,6 +3,7 @@
 // gets it from.
 
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 
 // withReveal(input) -> an element holding the input and its toggle. The
 // toggle is a real button (keyboard, screen readers: aria-pressed) and
@@ -11,17 +12,17 @@ export function withReveal(input) {
   const btn = h("button.pw-toggle", {
     type: "button",
     "aria-pressed": "false",
-    "aria-label": "Show password",
-    title: "Show password",
-    text: "Show",
+    "aria-label": t("password.showLabel"),
+    title: t("password.showLabel"),
+    text: t("password.show"),
   });
   btn.addEventListener("mousedown", (e) => e.preventDefault());
   btn.addEventListener("click", () => {
     const show = input.type === "password";
     input.type = show ? "text" : "password";
-    btn.textContent = show ? "Hide" : "Show";
+    btn.textContent = show ? t("password.hide") : t("password.show");
     btn.setAttribute("aria-pressed", show ? "true" : "false");
-    const label = show ? "Hide password" : "Show password";
+    const label = show ? t("password.hideLabel") : t("password.showLabel");
     btn.setAttribute("aria-label", label);
     btn.title = label;
   });

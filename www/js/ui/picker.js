@@ -5,9 +5,10 @@ import { h, clear } from "../dom.js";
 import * as A from "../actions.js";
 import { userAvatar } from "./avatar.js";
 import { debounce } from "../util.js";
+import { t } from "../i18n.js";
 
 // userPicker({label, exclude(id) -> bool, actionLabel(user) -> {text, primary}, doneLabel, onPick(user)})
-export function userPicker({ label = "Search people", exclude = () => false, actionLabel, doneLabel = "Added", onPick }) {
+export function userPicker({ label = t("picker.search"), exclude = () => false, actionLabel, doneLabel = t("group.added"), onPick }) {
   const input = h("input.input", { type: "search", placeholder: label, "aria-label": label, autocomplete: "off", spellcheck: "false" });
   const out = h("div.picker-results", { role: "list" });
   let seq = 0;
@@ -31,7 +32,7 @@ export function userPicker({ label = "Search people", exclude = () => false, act
     clear(out);
     const shown = users.filter((u) => picked.has(u.id) || !exclude(u.id));
     if (!shown.length) {
-      out.append(h("div.list-hint", { text: q ? "Nobody found" : "" }));
+      out.append(h("div.list-hint", { text: q ? t("picker.none") : "" }));
       return;
     }
     for (const u of shown) {

@@ -12,6 +12,7 @@ import { loadMessage } from "../sync.js";
 import { messagePreview } from "../util.js";
 import { mayPin } from "./message.js";
 import { errorToast } from "./overlay.js";
+import { t } from "../i18n.js";
 
 const MAX_LINES = 4; // the bar's left edge: one line per pin, as many as fit
 
@@ -25,8 +26,8 @@ export function createPinBar() {
   const label = h("span.pin-label");
   const text = h("span.pin-text");
   const main = h("button.pin-main", { type: "button", onclick: () => jump() }, lines, h("span.pin-body", null, label, text));
-  const unpin = iconButton("x", "Unpin message", () => unpinShown(), "pin-unpin");
-  const el = h("div.pin-bar", { hidden: true, role: "region", "aria-label": "Pinned messages" }, main, unpin);
+  const unpin = iconButton("x", t("pin.unpin"), () => unpinShown(), "pin-unpin");
+  const el = h("div.pin-bar", { hidden: true, role: "region", "aria-label": t("pin.region") }, main, unpin);
 
   const ids = () => {
     const c = S.chat(chatId);
@@ -54,10 +55,10 @@ export function createPinBar() {
     const m = messageOf(id);
     if (!m) load(id);
     const number = list.length > 1 ? ` #${list.length - index}` : "";
-    label.textContent = "Pinned message" + number;
-    const preview = m ? messagePreview(m) || "Message" : hidden.has(id) ? "Message" : "…";
+    label.textContent = t("pin.label") + number;
+    const preview = m ? messagePreview(m) || t("quote.message") : hidden.has(id) ? t("quote.message") : "…";
     text.textContent = preview;
-    main.setAttribute("aria-label", `Pinned message${number}: ${preview}. Show it in the chat`);
+    main.setAttribute("aria-label", t("pin.aria", { label: t("pin.label") + number, text: preview }));
     lines.replaceChildren(...list.slice(0, MAX_LINES).map((_, i) =>
       h("span.pin-line" + (i === Math.min(index, MAX_LINES - 1) ? ".on" : ""))));
     lines.dataset.n = String(Math.min(list.length, MAX_LINES));

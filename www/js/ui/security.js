@@ -6,13 +6,14 @@ import { h, clear } from "../dom.js";
 import { api } from "../api.js";
 import { formatFull } from "../util.js";
 import { withReveal } from "./password.js";
+import { t } from "../i18n.js";
 import { confirmDialog, errorToast, toast } from "./overlay.js";
 
 // "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ... Chrome/120.0 Safari/537.36"
 // -> "Chrome on Windows". Order matters: Edge and Opera also say Chrome,
 // Chrome also says Safari, Android also says Linux.
 export function readableAgent(ua) {
-  if (!ua) return "Unknown device";
+  if (!ua) return t("devices.unknown");
   const browsers = [
     [/Edg(e|A|iOS)?\//, "Edge"],
     [/OPR\/|Opera/, "Opera"],
@@ -33,13 +34,13 @@ export function readableAgent(ua) {
   const pick = (list) => (list.find(([re]) => re.test(ua)) || [])[1];
   const b = pick(browsers);
   const s = pick(systems);
-  if (b && s) return `${b} on ${s}`;
+  if (b && s) return t("devices.browserOn", { browser: b, system: s });
   return b || s || ua.slice(0, 60);
 }
 
 export function devicesSection() {
-  const list = h("ul.device-list", { "aria-label": "Devices" });
-  const endOthers = h("button.btn.small.danger-text", { type: "button", hidden: true }, "End all other sessions");
+  const list = h("ul.device-list", { "aria-label": t("devices.title") });
+  const endOthers = h("button.btn.small.danger-text", { type: "button", hidden: true }, t("devices.endOthers"));
   const status = h("div.field-error", { "aria-live": "polite" });
   let sessions = [];
 
@@ -56,20 +57,20 @@ export function devicesSection() {
   }
 
   function row(s) {
-    const end = s.current ? h("span.device-here", { text: "This device" }) : h("button.btn.small", {
+    const end = s.current ? h("span.device-here", { text: t("devices.this") }) : h("button.btn.small", {
       type: "button",
       onclick: async () => {
         end.disabled = true;
         try {
           await api("DELETE", "/auth/sessions/" + encodeURIComponent(s.id));
-          toast("Session ended");
+          toast(t("devices.ended"));
         } catch (e) {
           if (e.status !== 404) errorToast(e); // already ended: the list catches up
         }
         load();
       },
-    }, "End session");
-    const where = [s.ip, s.last_used_at ? "last used " + formatFull(s.last_used_at) : ""].filter(Boolean).join(" · ");
+    }, t("devices.end"));
+    const where = [s.ip, s.last_used_at ? t("devices.lastUsed", { date: formatFull(s.last_used_at) }) : ""].filter(Boolean).join(" · ");
     return h("li.device", { dataset: { sid: String(s.id) }, class: s.current ? "current" : null },
       h("div.device-text", null,
         h("div.device-name", { text: readableAgent(s.user_agent) }),
@@ -81,7 +82,7 @@ export function devicesSection() {
   // person has a handful of devices).
   endOthers.addEventListener("click", async () => {
     const others = sessions.filter((s) => !s.current);
-    if (!(await confirmDialog("End all other sessions?", "Every other device will be signed out.", "End sessions"))) return;
+    if (!(await confirmDialog(t("devices.endOthersTitle"), t("devices.endOthersText"), t("devices.endSessions")))) return;
     endOthers.disabled = true;
     try {
       for (const s of others) {
@@ -91,7 +92,7 @@ export function devicesSection() {
           if (e.status !== 404) throw e;
         }
       }
-      toast("Other devices were signed out");
+      toast(t("devices.othersEnded"));
     } catch (e) {
       errorToast(e);
     } finally {
@@ -101,8 +102,8 @@ export function devicesSection() {
   });
 
   load();
-  const el = h("section.profile-section.devices", { "aria-label": "Devices" },
-    h("div.profile-section-head", null, h("h3.profile-section-title", { text: "Devices" }), endOthers),
+  const el = h("section.profile-section.devices", { "aria-label": t("devices.title") },
+    h("div.profile-section-head", null, h("h3.profile-section-title", { text: t("devices.title") }), endOthers),
     list,
     status);
   return { el, reload: load };
@@ -116,24 +117,24 @@ export function passwordSection(onChanged) {
     input.addEventListener("input", () => (err.textContent = ""));
     return { input, err, el: h("div.field", { dataset: { field: name } }, h("label.field-label", { for: input.id, text: label }), withReveal(input), err) };
   };
-  const cur = mk("current_password", "Current password", "current-password");
-  const next = mk("new_password", "New password", "new-password");
-  const again = mk("new_password2", "New password again", "new-password");
-  const save = h("button.btn.primary.small", { type: "submit" }, "Change password");
-  const form = h("form.password-form", { novalidate: true, "aria-label": "Change password" }, cur.el, next.el, again.el, save);
-  const details = h("details.profile-section.password", null, h("summary.profile-section-title", { text: "Change password" }), form);
+  const cur = mk("current_password", t("password.current"), "current-password");
+  const next = mk("new_password", t("auth.newPassword"), "new-password");
+  const again = mk("new_password2", t("auth.newPasswordAgain"), "new-password");
+  const save = h("button.btn.primary.small", { type: "submit" }, t("password.change"));
+  const form = h("form.password-form", { novalidate: true, "aria-label": t("password.change") }, cur.el, next.el, again.el, save);
+  const details = h("details.profile-section.password", null, h("summary.profile-section-title", { text: t("password.change") }), form);
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     let bad = false;
     for (const f of [cur, next, again]) {
       if (!f.input.value) {
-        f.err.textContent = "Required";
+        f.err.textContent = t("auth.required");
         bad = true;
       }
     }
     if (!bad && next.input.value !== again.input.value) {
-      again.err.textContent = "The two passwords differ";
+      again.err.textContent = t("auth.passwordsDiffer");
       bad = true;
     }
     if (bad) return;
@@ -142,10 +143,10 @@ export function passwordSection(onChanged) {
       await api("POST", "/users/me/password", { current_password: cur.input.value, new_password: next.input.value });
       for (const f of [cur, next, again]) f.input.value = "";
       details.open = false;
-      toast("Password changed. Your other devices were signed out.");
+      toast(t("password.changed"));
       onChanged();
     } catch (e) {
-      if (e.status === 403) cur.err.textContent = "Wrong password";
+      if (e.status === 403) cur.err.textContent = t("password.wrong");
       else if (e.errors.new_password) next.err.textContent = String(e.errors.new_password);
       else if (e.errors.current_password) cur.err.textContent = String(e.errors.current_password);
       else errorToast(e);

@@ -17,33 +17,36 @@ import { tickState } from "./message.js";
 import { logout } from "../auth.js";
 import { draft } from "../drafts.js";
 import { isAdmin } from "./admin.js";
+import { t } from "../i18n.js";
+
+// i18n-keys: ticks.sent ticks.delivered ticks.read
 
 export function createSidebar() {
-  const meBox = h("button.me", { type: "button", "aria-label": "My profile", title: "My profile", onclick: () => openProfile() });
-  const themeBtn = iconButton("moon", "Toggle dark theme", () => theme.toggle(), "theme-toggle");
+  const meBox = h("button.me", { type: "button", "aria-label": t("profile.mine"), title: t("profile.mine"), onclick: () => openProfile() });
+  const themeBtn = iconButton("moon", t("auth.toggleTheme"), () => theme.toggle(), "theme-toggle");
   // Only for administrators (GET /api/users/me "role").
-  const adminBtn = iconButton("shield", "Administration", () => (location.hash = "#/admin"), "admin-btn");
+  const adminBtn = iconButton("shield", t("admin.title"), () => (location.hash = "#/admin"), "admin-btn");
   adminBtn.hidden = true;
   const head = h("header.side-head", null,
     meBox,
     h("div.side-actions", null,
       adminBtn,
-      iconButton("pencilSquare", "New group", () => openNewGroup()),
+      iconButton("pencilSquare", t("group.new"), () => openNewGroup()),
       themeBtn,
-      iconButton("logout", "Log out", () => logout())));
+      iconButton("logout", t("profile.logout"), () => logout())));
 
   const search = h("input.search-input", {
     type: "search",
-    placeholder: "Search chats, people, messages",
-    "aria-label": "Search chats, people and messages",
+    placeholder: t("sidebar.searchPlaceholder"),
+    "aria-label": t("sidebar.searchLabel"),
     maxlength: "256", // the message search's limit
     autocomplete: "off",
     spellcheck: "false",
   });
   const conn = h("div.conn-state", { role: "status", "aria-live": "polite", hidden: true });
-  const list = h("nav.chat-list", { "aria-label": "Chats" });
+  const list = h("nav.chat-list", { "aria-label": t("sidebar.chats") });
   const banner = notifyBanner();
-  const results = h("div.search-results", { hidden: true, "aria-label": "Search results" });
+  const results = h("div.search-results", { hidden: true, "aria-label": t("emoji.results") });
   const el = h("aside.sidebar", null,
     head,
     h("div.search-box", null, icon("search", "search-icon"), search),
@@ -87,14 +90,14 @@ export function createSidebar() {
       // Refused for too many connections (4429): no spinner, it waits.
       document.body.classList.remove("is-reconnecting");
       conn.replaceChildren(
-        h("span.conn-text", null, "Too many open tabs or devices: live updates are paused"),
-        h("button.link.conn-retry", { type: "button", onclick: reconnect }, "Retry"));
+        h("span.conn-text", null, t("conn.limited")),
+        h("button.link.conn-retry", { type: "button", onclick: reconnect }, t("conn.retry")));
       conn.hidden = false;
       return;
     }
     // Give the first connect a moment before saying anything.
     connTimer = setTimeout(() => {
-      conn.replaceChildren(h("span.spinner.small", { "aria-hidden": "true" }), s === "connecting" ? "Connecting…" : "Reconnecting…");
+      conn.replaceChildren(h("span.spinner.small", { "aria-hidden": "true" }), s === "connecting" ? t("conn.connecting") : t("conn.reconnecting"));
       conn.hidden = false;
       document.body.classList.add("is-reconnecting");
     }, s === "connecting" ? 1500 : 300);
@@ -104,8 +107,8 @@ export function createSidebar() {
   function preview(c) {
     const typing = S.typingUsers(c.id);
     if (typing.length) {
-      const who = c.type === "group" ? (typing[0].display_name || typing[0].username) + " is " : "";
-      return { text: who + "typing…", cls: "typing" };
+      const text = c.type === "group" ? t("typing.who", { name: typing[0].display_name || typing[0].username }) : t("typing.one");
+      return { text, cls: "typing" };
     }
     // What was typed and not sent, as Telegram shows it, but not for the
     // chat open beside the list (it is in the composer there).
@@ -114,9 +117,9 @@ export function createSidebar() {
     const pend = S.pendingOf(c.id);
     const p = pend[pend.length - 1];
     const m = p || c.last_message;
-    if (!m) return { text: c.type === "group" ? "Group created" : "No messages yet", cls: "muted" };
+    if (!m) return { text: c.type === "group" ? t("sidebar.groupCreated") : t("sidebar.noMessages"), cls: "muted" };
     let prefix = "";
-    if (m.kind !== "service" && S.state.me && m.sender_id === S.state.me.id) prefix = "You: ";
+    if (m.kind !== "service" && S.state.me && m.sender_id === S.state.me.id) prefix = t("sidebar.you") + ": ";
     else if (c.type === "group" && m.kind !== "service" && m.sender_id) {
       const u = S.user(m.sender_id);
       if (u) prefix = (u.display_name || u.username).split(" ")[0] + ": ";
@@ -141,7 +144,7 @@ export function createSidebar() {
           href: "#/c/" + c.id,
           dataset: { chatId: c.id },
           "aria-current": active ? "page" : null,
-          "aria-label": title + (c.unread_count ? `, ${c.unread_count} unread` : "") + (c.unread_mentions ? ", you were mentioned" : ""),
+          "aria-label": title + (c.unread_count ? ", " + t("sidebar.unread", { n: c.unread_count }) : "") + (c.unread_mentions ? ", " + t("sidebar.mentionedLabel") : ""),
         },
         c.type === "direct"
           ? userAvatar(peer, "md", true)
@@ -150,15 +153,15 @@ export function createSidebar() {
           h("div.ci-top", null,
             h("span.ci-title", { text: title }),
             c.type === "group" ? icon("users", "ci-kind") : null,
-            muted ? h("span.ci-muted", { title: "Muted", "aria-label": "muted" }, icon("bell-off")) : null,
+            muted ? h("span.ci-muted", { title: t("sidebar.muted"), "aria-label": t("sidebar.muted") }, icon("bell-off")) : null,
             h("span.ci-time", null,
               pv.failed ? icon("alert", "failed") : pv.sending ? icon("clock") : null,
-              ticks ? h("span.ticks." + ticks, { "aria-label": ticks, title: ticks }, icon(ticks === "sent" ? "check" : "checks")) : null,
+              ticks ? h("span.ticks." + ticks, { "aria-label": t("ticks." + ticks), title: t("ticks." + ticks) }, icon(ticks === "sent" ? "check" : "checks")) : null,
               last ? formatListTime(last.created_at) : "")),
           h("div.ci-bottom", null,
             h("span.ci-preview" + (pv.cls ? "." + pv.cls : ""), null,
-              pv.draft ? h("span.draft-label", { text: "Draft: " }) : null, pv.text),
-            c.unread_mentions ? h("span.badge.mention", { title: "You were mentioned", "aria-hidden": "true" }, "@") : null,
+              pv.draft ? h("span.draft-label", { text: t("sidebar.draft") + ": " }) : null, pv.text),
+            c.unread_mentions ? h("span.badge.mention", { title: t("sidebar.mentioned"), "aria-hidden": "true" }, "@") : null,
             // a muted chat's count is grey (and left out of the title)
             c.unread_count ? h("span.badge" + (muted ? ".muted" : ""), { text: c.unread_count > 999 ? "999+" : String(c.unread_count) }) : null)))),
     };
@@ -175,8 +178,8 @@ export function createSidebar() {
     const chats = S.sortedChats();
     if (!chats.length && S.state.synced) {
       clear(list).append(h("div.list-empty", null,
-        h("p", { text: "No chats yet." }),
-        h("p.muted", { text: "Search for people above to start a conversation." })));
+        h("p", { text: t("sidebar.noChats") }),
+        h("p.muted", { text: t("sidebar.noChatsHint") })));
       return;
     }
     if (list.querySelector(".list-empty")) clear(list);
@@ -225,7 +228,7 @@ export function createSidebar() {
     return h("button.chat-item.person", {
       type: "button",
       dataset: { userId: u.id },
-      "aria-label": "Message " + (u.display_name || u.username),
+      "aria-label": t("sidebar.messageTo", { name: u.display_name || u.username }),
       onclick: async () => {
         try {
           await A.openDirect(u.id);
@@ -250,12 +253,12 @@ export function createSidebar() {
     const title = S.chatTitle(c);
     const me = S.state.me;
     const u = m.sender_id && S.user(m.sender_id);
-    const who = m.sender_id === me.id ? "You" : c.type === "group" && u ? u.display_name || u.username : "";
+    const who = m.sender_id === me.id ? t("sidebar.you") : c.type === "group" && u ? u.display_name || u.username : "";
     const text = m.text ? snippet(m.text, stems) : [messagePreview(m)];
     return h("button.chat-item.msg-hit", {
       type: "button",
       dataset: { chatId: m.chat_id, messageId: m.id },
-      "aria-label": `${who || (u ? u.display_name || u.username : "")} in ${title}, ${formatFull(m.created_at)}: ${(m.text || "").slice(0, 200)}`,
+      "aria-label": t("sidebar.hitLabel", { who: who || (u ? u.display_name || u.username : ""), chat: title, date: formatFull(m.created_at), text: (m.text || "").slice(0, 200) }),
       onclick: () => {
         shownHit = m.id;
         markShown();
@@ -281,11 +284,11 @@ export function createSidebar() {
     const items = [];
     const heading = (text) => items.push({ key: "h-" + text, sig: text, build: () => h("h3.section-title", { text }) });
     if (chats.length) {
-      heading("Chats");
+      heading(t("sidebar.chats"));
       for (const c of chats) items.push(itemFor(c, c.id === S.state.activeChatId));
     }
     if (people && people.length) {
-      heading("People");
+      heading(t("sidebar.people"));
       for (const u of people) {
         items.push({ key: "u" + u.id, sig: JSON.stringify([u.display_name, u.username, u.avatar_url, u.online]), build: () => personItem(u) });
       }
@@ -293,7 +296,7 @@ export function createSidebar() {
     const stems = queryStems(q);
     const hits = (messages || []).filter((m) => S.chat(m.chat_id));
     if (hits.length) {
-      heading("Messages");
+      heading(t("sidebar.messages"));
       for (const m of hits) {
         const c = S.chat(m.chat_id);
         const u = m.sender_id && S.user(m.sender_id);
@@ -308,14 +311,14 @@ export function createSidebar() {
           key: "more",
           sig: String(!!found.paging),
           build: () => h("button.btn.small.more-hits", { type: "button", disabled: !!found.paging, onclick: moreHits },
-            found.paging ? "Loading…" : "Show more messages"),
+            found.paging ? t("app.loading") : t("sidebar.moreMessages")),
         });
       }
     }
     if (people === null || messages === null) {
-      items.push({ key: "hint", sig: "…", build: () => h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), "Searching…") });
+      items.push({ key: "hint", sig: "…", build: () => h("div.list-hint", null, h("span.spinner.small", { "aria-hidden": "true" }), t("sidebar.searching")) });
     } else if (!chats.length && !people.length && !hits.length) {
-      items.push({ key: "hint", sig: q, build: () => h("div.list-hint", { text: "Nothing found for “" + q + "”" }) });
+      items.push({ key: "hint", sig: q, build: () => h("div.list-hint", { text: t("sidebar.nothingFound", { q }) }) });
     }
     reconcile(results, items);
     markShown();
@@ -439,14 +442,14 @@ function snippet(raw, stems) {
 // The one-time "Turn on notifications" banner above the chat list: the
 // browser's question is asked only from its button (notify.js).
 function notifyBanner() {
-  const el = h("div.notify-banner", { role: "region", "aria-label": "Notifications", hidden: !wantsBanner() });
+  const el = h("div.notify-banner", { role: "region", "aria-label": t("notify.title"), hidden: !wantsBanner() });
   el.append(
-    h("span.notify-banner-text", { text: "Get notified of new messages while Messenger is in the background." }),
+    h("span.notify-banner-text", { text: t("notify.bannerText") }),
     h("button.btn.small.primary", { type: "button", onclick: async () => {
       el.hidden = true;
       await askPermission();
-    } }, "Turn on notifications"),
-    h("button.icon-btn.small", { type: "button", "aria-label": "Not now", title: "Not now", onclick: () => {
+    } }, t("notify.bannerButton")),
+    h("button.icon-btn.small", { type: "button", "aria-label": t("notify.notNow"), title: t("notify.notNow"), onclick: () => {
       dismissBanner();
       el.hidden = true;
     } }, icon("x")));
