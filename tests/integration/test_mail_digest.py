@@ -14,9 +14,10 @@ the outbox sends each row once (test_mailer.py; the one duplicate SMTP
 cannot rule out is a crash between the relay's acceptance and the commit,
 and then the copy has the same Message-ID).
 
-The test stacks run the job every second (tests/helpers.py TEST_ENV); the
-delay (10 minutes by default) is passed by moving the messages' times back
-in the database, not by waiting."""
+These tests run on a stack of their own whose job runs every second (the
+session's stack runs it hourly: tests/helpers.py TEST_ENV); the delay (10
+minutes by default) is passed by moving the messages' times back in the
+database, not by waiting."""
 
 import os
 import re
@@ -27,10 +28,35 @@ import urllib.parse
 
 import requests
 
+import pytest
+
 from chatkit import direct, group, send, uid
-from helpers import wait_until
+from helpers import REPO, Api, Stack, wait_until
 
 JOB_RUNS = 3.5  # seconds in which the job (every second) runs three times over
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Only these users' digests, and the job every second."""
+    if os.environ.get("MSGR_TEST_URL"):
+        pytest.skip("needs a local stack")
+    bin_dir = os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
+    s = Stack.start_local(bin_dir, {"MSGR_MAIL_DIGEST_SECONDS": "1"})
+    try:
+        yield s
+    finally:
+        s.shutdown_or_fail()
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    return Api(stack.base_url)
+
+
+@pytest.fixture(scope="module")
+def new_user(api):
+    return api.new_user
 
 
 def age(stack, chat_id, minutes=11):
