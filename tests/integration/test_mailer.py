@@ -162,16 +162,18 @@ def test_mailer_prunes_old_mail_and_expired_resets(stack, normal_mailer):
         stack.psql(f"UPDATE mail_outbox SET {sets} WHERE id = %s", mail_id)
         return mail_id
 
-    # Not due, so that the running mailer leaves them as they are.
+    # Not due, so that the running mailer leaves them as they are. It may
+    # have sent one between the enqueue and the update (a full run keeps it
+    # busy): sent_at NULL makes an unsent row of it again.
     later = "now() + interval '1 day'"
     rows = {
         "sent 3 days ago": queued(sent_at="now() - interval '3 days'", next_attempt_at=later),
         "sent a day ago": queued(sent_at="now() - interval '1 day'", next_attempt_at=later),
-        "given up 5 days ago": queued(next_attempt_at="'infinity'", attempts=24,
+        "given up 5 days ago": queued(sent_at="NULL", next_attempt_at="'infinity'", attempts=24,
                                       created_at="now() - interval '5 days'"),
-        "given up 3 days ago": queued(next_attempt_at="'infinity'", attempts=24,
+        "given up 3 days ago": queued(sent_at="NULL", next_attempt_at="'infinity'", attempts=24,
                                       created_at="now() - interval '3 days'"),
-        "still tried, 9 days old": queued(next_attempt_at=later, attempts=3,
+        "still tried, 9 days old": queued(sent_at="NULL", next_attempt_at=later, attempts=3,
                                           created_at="now() - interval '9 days'"),
     }
     reset_mail = address()
