@@ -21,7 +21,7 @@ import signal
 
 import pytest
 
-from helpers import REPO, Api, Stack
+from helpers import Api, Stack, bin_dir_under_test
 
 _start_errors = []
 
@@ -48,7 +48,7 @@ def stack():
     if url:
         yield Stack(url)
         return
-    bin_dir = os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
+    bin_dir = bin_dir_under_test()
     if not os.path.exists(os.path.join(bin_dir, "auth")):
         pytest.fail(f"{bin_dir}/auth does not exist: run `make asan` first (or set MSGR_TEST_BIN)")
     try:

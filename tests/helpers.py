@@ -57,6 +57,23 @@ def _group_exists(name):
         return False
 
 
+def bin_dir_under_test():
+    """The programs the tests run: build-asan/bin, or MSGR_TEST_BIN."""
+    return os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
+
+
+@contextlib.contextmanager
+def own_stack(**start):
+    """A stack of one test module's own (start: Stack.start_local's
+    arguments), for settings or parts the session's stack lacks; stopped at
+    the end, failing on what it left behind."""
+    s = Stack.start_local(bin_dir_under_test(), **start)
+    try:
+        yield s
+    finally:
+        s.shutdown_or_fail()
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -31,7 +31,7 @@ import requests
 import pytest
 
 from chatkit import direct, group, send, uid
-from helpers import REPO, Api, Stack, wait_until
+from helpers import Api, own_stack, wait_until
 
 JOB_RUNS = 3.5  # seconds in which the job (every second) runs three times over
 
@@ -41,12 +41,8 @@ def stack():
     """Only these users' digests, and the job every second."""
     if os.environ.get("MSGR_TEST_URL"):
         pytest.skip("needs a local stack")
-    bin_dir = os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
-    s = Stack.start_local(bin_dir, {"MSGR_MAIL_DIGEST_SECONDS": "1"})
-    try:
+    with own_stack(extra_env={"MSGR_MAIL_DIGEST_SECONDS": "1"}) as s:
         yield s
-    finally:
-        s.shutdown_or_fail()
 
 
 @pytest.fixture(scope="module")

@@ -18,21 +18,17 @@ import uuid
 import pytest
 
 from chatkit import group, history, send
-from helpers import REPO, Api, Stack, wait_until
+from helpers import Api, own_stack, wait_until
 from test_operations import metrics, value
 
 
 @pytest.fixture(scope="module")
 def rstack():
     """A stack of its own with a replica: only these tests pay for it."""
-    bin_dir = os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
     if os.environ.get("MSGR_TEST_URL"):
         pytest.skip("needs a local stack")
-    s = Stack.start_local(bin_dir, replica=True)
-    try:
+    with own_stack(replica=True) as s:
         yield s
-    finally:
-        s.shutdown_or_fail()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from helpers import REPO, Api, Stack, wait_until
+from helpers import Api, Stack, bin_dir_under_test, wait_until
 from test_files import upload_one
 from test_ws_multi import group, presence_of
 from ws_client import WsClient, events
@@ -45,7 +45,7 @@ HOST_ENV = {
 def hosts():
     if os.environ.get("MSGR_TEST_URL"):
         pytest.skip("starts stacks of its own")
-    bin_dir = os.path.abspath(os.environ.get("MSGR_TEST_BIN", REPO / "build-asan" / "bin"))
+    bin_dir = bin_dir_under_test()
     started, problems = [], []
     try:
         db = Stack.start_local(bin_dir, command="start-db")
