@@ -93,7 +93,7 @@ BEGIN
 		PERFORM public.api_field_error('role', 'you cannot take your own administrator role');
 	END IF;
 	IF p_status IS NOT NULL AND p_status <> u.status THEN
-		UPDATE public.users SET status = p_status WHERE id = u.id;
+		UPDATE public.users SET status = p_status WHERE id = u.id RETURNING * INTO u;
 		PERFORM public.admin_audit_add(p_admin, p_actor,
 			CASE p_status WHEN 'banned' THEN 'user.ban' ELSE 'user.unban' END,
 			jsonb_build_object('user_id', u.id, 'username', u.username));
@@ -102,12 +102,11 @@ BEGIN
 		END IF;
 	END IF;
 	IF p_role IS NOT NULL AND p_role <> u.role THEN
-		UPDATE public.users SET role = p_role WHERE id = u.id;
+		UPDATE public.users SET role = p_role WHERE id = u.id RETURNING * INTO u;
 		PERFORM public.admin_audit_add(p_admin, p_actor,
 			CASE p_role WHEN 'admin' THEN 'admin.grant' ELSE 'admin.revoke' END,
 			jsonb_build_object('user_id', u.id, 'username', u.username));
 	END IF;
-	SELECT * INTO u FROM public.users WHERE id = u.id;
 	RETURN (200, public.admin_user_json(u), NULL)::public.api_reply;
 END
 $$;
