@@ -231,6 +231,48 @@ class Stack:
     def local(self):
         return self.var is not None
 
+    # ---- what the storage holds (the directory, or the object store) --------
+
+    @property
+    def files_dir(self):
+        """The files directory: this stack's, or that of the stack whose
+        database it shares (SHARED_VAR). On an object store it holds only
+        the temporary files of uploads being received."""
+        self._need_local()
+        return Path(self.env.get("SHARED_VAR") or self.var) / "files"
+
+    @property
+    def store(self):
+        """The S3Server this stack keeps its files in, or None (the
+        directory): its own, or given by the caller (start_local's s3)."""
+        return getattr(self, "s3", None)
+
+    def stored_keys(self):
+        """The storage keys whose bytes are stored, sorted: the objects of
+        the bucket, or the names of the files directory (temporary names,
+        which start with ".", left out)."""
+        if self.store is not None:
+            return self.store.keys()
+        return sorted(n for n in os.listdir(self.files_dir) if not n.startswith("."))
+
+    def stored_bytes(self, key):
+        """The bytes stored under key, or None when there are none."""
+        if self.store is not None:
+            status, body = self.store.request("GET", key)
+            if status == 404:
+                return None
+            if status != 200:
+                raise RuntimeError(f"GET {key} from the store: {status} {body[:300]!r}")
+            return body
+        try:
+            return (self.files_dir / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def is_stored(self, key):
+        """Whether bytes are stored under key."""
+        return self.stored_bytes(key) is not None
+
     def _need_local(self):
         if not self.local:
             import pytest
@@ -252,14 +294,16 @@ class Stack:
 
     @classmethod
     def start_local(cls, bin_dir, extra_env=None, var=None, command="start", listen_addr="127.0.0.1",
-                    replica=False):
+                    replica=False, store=None):
         """Starts a stack in var (default: a new temporary directory).
         command "start-db" starts only what app hosts share (the database,
         secret and files); a stack started with SHARED_VAR (that one's var)
         in extra_env is an app host beside it, served on listen_addr
         (tests/integration/test_two_hosts.py). With replica (only for the
         stack that owns the database), a streaming replica of its PostgreSQL
-        too (start_replica)."""
+        too (start_replica). store: the S3Server of another stack to keep
+        the files in (an app host beside the one that started it), which
+        this one does not stop."""
         tmp = Path(var) if var else Path(tempfile.mkdtemp(prefix="msgr-test-"))
         port = free_port()
         env = dict(os.environ)
@@ -283,9 +327,10 @@ class Stack:
         stack = cls(f"http://{listen_addr}:{port}", var=tmp, port=port, env=env)
         stack._start_guardian()
         stack.s3 = None
+        stack._own_s3 = store is None
         try:
             stack._start_smtp()
-            stack._start_s3()
+            stack._start_s3(store)
             stack.stack_sh(command)
         except subprocess.CalledProcessError as e:
             output = e.output or ""
@@ -430,14 +475,15 @@ class Stack:
         self.smtp_port = port
         self.env["MSGR_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
 
-    def _start_s3(self):
+    def _start_s3(self, store=None):
         """With MSGR_TEST_STORAGE=s3 the stack keeps its files in an object
-        store: an S3Server in var/s3, named by MSGR_STORAGE_URL (`make test`
-        runs the files suites both ways)."""
-        self.s3 = None
-        if self.env.get("MSGR_TEST_STORAGE", "disk") != "s3":
-            return
-        self.s3 = S3Server(self.var / "s3")
+        store: an S3Server in var/s3 (or store, another stack's), named by
+        MSGR_STORAGE_URL (`make test` runs the files suites both ways)."""
+        self.s3 = store
+        if store is None:
+            if self.env.get("MSGR_TEST_STORAGE", "disk") != "s3":
+                return
+            self.s3 = S3Server(self.var / "s3")
         self.env["MSGR_STORAGE_URL"] = self.s3.storage_url
         self.env["MSGR_S3_ACCESS_KEY"] = S3Server.ACCESS_KEY
         self.env["MSGR_S3_SECRET_KEY"] = S3Server.SECRET_KEY
@@ -546,7 +592,7 @@ class Stack:
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
             problems.append(f"scripts/stack.sh stop failed:\n{getattr(e, 'output', '')}")
         self._stop_smtp()
-        if getattr(self, "s3", None) is not None:
+        if getattr(self, "s3", None) is not None and getattr(self, "_own_s3", True):
             self.s3.stop()
         left = processes_using(self.var)
         if left:

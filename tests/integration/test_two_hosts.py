@@ -1,14 +1,18 @@
 """Two app hosts, one database (docs/SCALING.md).
 
 A stack started with `stack.sh start-db` holds what the hosts share: the
-database, the server secret and the files directory (for now a shared
-volume; object storage is MSGR_STORAGE_URL's). Two app hosts, each its
-programs, wsd, mailer and nginx with its own run directory, sockets and
-port, run beside it on 127.0.0.2 and 127.0.0.3 (stack.sh with SHARED_VAR).
-Through them: live events, typing and presence cross hosts, a file
-uploaded through one downloads through the other, a host killed outright
-loses its clients nothing once they resume on the other, and every
-periodic job runs once however many hosts run it.
+database, the server secret and where the files live: with
+MSGR_TEST_STORAGE=s3 (`make test` runs this file so too, S3_SUITES) one
+object store (an S3Server) that both hosts name in MSGR_STORAGE_URL, the
+deployment docs/SCALING.md describes; else a shared files directory (a
+volume every host mounts). Two app hosts, each its programs, wsd, mailer
+and nginx with its own run directory, sockets and port, run beside it on
+127.0.0.2 and 127.0.0.3 (stack.sh with SHARED_VAR). Through them: live
+events, typing and presence cross hosts, a file and an avatar uploaded
+through one download through the other and a delete through one removes
+the bytes for both, a host killed outright loses its clients nothing once
+they resume on the other, and every periodic job runs once however many
+hosts run it.
 
 The tests run in file order: the last one kills host A.
 """
@@ -20,7 +24,7 @@ import time
 import pytest
 
 from helpers import Api, Stack, bin_dir_under_test, wait_until
-from test_files import upload_one
+from test_files import GIF, upload_one
 from test_ws_multi import group, presence_of
 from ws_client import WsClient, events
 
@@ -51,9 +55,9 @@ def hosts():
         db = Stack.start_local(bin_dir, command="start-db")
         started.append(db)
         env = dict(HOST_ENV, SHARED_VAR=str(db.var), MSGR_SMTP_URL=db.env["MSGR_SMTP_URL"])
-        a = Stack.start_local(bin_dir, extra_env=env, listen_addr="127.0.0.2")
+        a = Stack.start_local(bin_dir, extra_env=env, listen_addr="127.0.0.2", store=db.store)
         started.append(a)
-        b = Stack.start_local(bin_dir, extra_env=env, listen_addr="127.0.0.3")
+        b = Stack.start_local(bin_dir, extra_env=env, listen_addr="127.0.0.3", store=db.store)
         started.append(b)
         yield db, a, b
     finally:
@@ -116,17 +120,62 @@ def test_message_typing_and_presence_cross_hosts(hosts):
         c.close()
 
 
+def storage_key(db, file_id):
+    return db.psql("SELECT storage_key FROM files WHERE id = %s", file_id)[0][0]
+
+
+def test_files_live_in_the_shared_storage(hosts):
+    db, a, b = hosts
+    for h in (a, b):
+        assert h.store is db.store
+        if db.store is not None:
+            assert h.env["MSGR_STORAGE_URL"] == db.store.storage_url
+        # (on a store, the directory keeps only uploads being received)
+        assert h.files_dir == db.files_dir
+
+
 def test_file_uploaded_through_a_downloads_through_b(hosts):
     db, a, b = hosts
     api_a, api_b = Api(a.base_url), Api(b.base_url)
-    alice = api_a.new_user("alice")
+    alice, bob = api_a.new_user("alice"), api_b.new_user("bob")
     data = os.urandom(200_000)
     f = upload_one(api_a, alice, "blob.bin", data)
+    key = storage_key(db, f["id"])
+    assert db.stored_bytes(key) == data
     got = api_b.get(f["url"])
     assert got.status_code == 200 and got.content == data
     # And by id with the uploader's token, through B.
     got = api_b.get(f"/api/files/{f['id']}", token=alice)
     assert got.status_code == 200 and got.content == data
+
+    # Sent to bob through A, deleted through A: gone for B too, bytes and all.
+    cid = api_a.post("/api/chats", token=alice, json={"type": "direct", "user_id": bob["user"]["id"]}).json()["id"]
+    r = api_a.post(f"/api/chats/{cid}/messages", token=alice, json={"text": "f", "attachment_ids": [f["id"]]})
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    got = api_b.get(f"/api/chats/{cid}/messages", token=bob).json()["messages"]
+    att = next(m for m in got if m["id"] == mid)["attachments"][0]
+    assert api_b.get(att["url"]).content == data
+    assert api_a.delete(f"/api/messages/{mid}", token=alice).status_code == 204
+    assert not db.is_stored(key) and key not in db.stored_keys()
+    assert api_b.get(att["url"]).status_code == 404
+
+
+def test_avatar_uploaded_through_a_shows_through_b(hosts):
+    db, a, b = hosts
+    api_a, api_b = Api(a.base_url), Api(b.base_url)
+    alice, bob = api_a.new_user("alice"), api_b.new_user("bob")
+    r = api_a.put("/api/users/me/avatar", token=alice, files=[("file", ("me.gif", GIF, "image/gif"))])
+    assert r.status_code == 200, r.text
+    key = db.psql("SELECT f.storage_key FROM users u JOIN files f ON f.id = u.avatar_file_id "
+                  "WHERE u.id = %s", alice["user"]["id"])[0][0]
+    assert key in db.stored_keys()
+    url = api_b.get(f"/api/users/{alice['user']['id']}", token=bob).json()["avatar_url"]
+    got = api_b.get(url)
+    assert got.status_code == 200 and got.content == GIF
+    assert api_b.delete("/api/users/me/avatar", token=alice).status_code == 200
+    assert key not in db.stored_keys()
+    assert api_a.get(url).status_code == 404
 
 
 def test_connections_stay_bounded_under_load(hosts):
@@ -188,20 +237,19 @@ def test_file_sweep_runs_under_one_lock(hosts):
     api_a = Api(a.base_url)
     alice = api_a.new_user("alice")
     fid = upload_one(api_a, alice, "gone.txt", b"bye", "text/plain")["id"]
-    key = db.psql("SELECT storage_key FROM files WHERE id = %s", fid)[0][0]
-    stored = db.var / "files" / key
-    assert stored.exists()
+    key = storage_key(db, fid)
+    assert db.is_stored(key)
     holder = db.hold_lock(*lock_key("files"))
     try:
         db.psql("UPDATE files SET deleted_at = now() WHERE id = %s", fid)
         time.sleep(4)  # four runs of each host's sweep
         assert db.psql("SELECT count(*) FROM files WHERE id = %s", fid)[0][0] == 1
-        assert stored.exists()
+        assert db.is_stored(key)
     finally:
         holder.close()
     wait_until(lambda: db.psql("SELECT count(*) FROM files WHERE id = %s", fid)[0][0] == 0,
                timeout=15, message="the sweep to purge the file")
-    assert not stored.exists()
+    assert not db.is_stored(key)
     skipped = a.log("files") + b.log("files")
     assert "periodic job skipped: another process" in skipped
 
