@@ -159,8 +159,13 @@ static void timeout_cb(lws_sorted_usec_list_t *sul)
 
 static void start_connect(struct pg_conn *c)
 {
+	/* Named as the log names the process ("wsd[pid]"), as the other
+	 * programs' sessions are (shared/db.c): pg_stat_activity tells whose
+	 * each session is, wsd's of several hosts or instances apart. */
+	char name[64];
+	log_process_name(name, sizeof name);
 	static const char *const keys[] = {"dbname", "application_name", NULL};
-	const char *values[] = {c->conninfo, "wsd", NULL};
+	const char *values[] = {c->conninfo, name, NULL};
 	c->pg = PQconnectStartParams(keys, values, 1);
 	c->state = PG_CONNECTING;
 	if (!c->pg) {

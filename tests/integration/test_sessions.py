@@ -255,7 +255,7 @@ def test_revocation_while_wsd_was_not_listening(new_user, api, ws, stack):
     doomed, kept = ws(), ws()
     doomed.auth(other)
     kept.auth(alice)
-    stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wsd'")
+    stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'wsd[%'")
     r = api.delete(f"/api/auth/sessions/{claims(other['access_token'])['sid']}", token=alice)
     assert r.status_code == 204
     assert doomed.wait_closed(timeout=8)[0] == 4401
