@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from helpers import Api, Stack, bin_dir_under_test, wait_until
+from helpers import Api, Stack, bin_dir_under_test, processes_using, wait_until
 from test_files import GIF, upload_one
 from test_ws_multi import group, presence_of
 from ws_client import WsClient, events
@@ -178,26 +178,64 @@ def test_avatar_uploaded_through_a_shows_through_b(hosts):
     assert api_a.get(url).status_code == 404
 
 
-def test_connections_stay_bounded_under_load(hosts):
-    """The database connections of a host are set by its configuration
-    (docs/SCALING.md): per FastCGI worker one, the messages companion 6,
-    wsd 3, the mailer 1, a periodic job's child 1 while it runs. Load
-    through both hosts queues in nginx and the workers; it opens none."""
+def connection_bounds(env):
+    """The most database sessions each program of a host opens (docs/
+    SCALING.md, "Connections per host"): one per FastCGI worker; the
+    messages companion MSGR_READ_LINKS + 2; wsd MSGR_WSD_DB_CONNECTIONS + 1
+    (the feed); the mailer 1; and a child of the auth, files and messages
+    masters while their periodic job runs, 1 each."""
+    workers = int(env["MSGR_WORKERS"])
+    read_links = int(env.get("MSGR_READ_LINKS", 4))
+    wsd = int(env.get("MSGR_WSD_DB_CONNECTIONS", 2))
+    return {"auth": workers + 1, "chats": workers, "files": workers + 1,
+            "messages": workers + read_links + 2 + 1, "wsd": wsd + 1, "mailer": 1}
+
+
+def sessions_per_host(db, hosts):
+    """{host index: Counter(program: sessions)} of the application role's
+    sessions, each given to the host whose process opened it: its
+    application_name is "program[pid]" (shared/db.c, wsd/pg.c), the pid one
+    of the host's processes. A session of a process that ended meanwhile is
+    left out; one of a live process of no host fails."""
+    import collections
+    import re
+
+    rows = db.psql("SELECT application_name FROM pg_stat_activity WHERE usename = 'msgr_app'")
+    owner = {pid: i for i, h in enumerate(hosts) for pid, _ in processes_using(h.var)}
+    found = collections.defaultdict(collections.Counter)
+    for (name,) in rows:
+        m = re.fullmatch(r"(\w+)\[(\d+)\]", name or "")
+        assert m, f"a session not named program[pid]: {name!r}"
+        pid = int(m.group(2))
+        if pid in owner:
+            found[owner[pid]][m.group(1)] += 1
+        else:
+            assert not os.path.exists(f"/proc/{pid}"), f"{name}: a live process of no host"
+    return found
+
+
+def test_connections_per_host_stay_bounded_under_load(hosts):
+    """Each host opens at most the sessions its settings allow, counted per
+    host and program from pg_stat_activity while both hosts take load (the
+    periodic jobs run every second here): load queues in nginx and the
+    workers, it opens none. Idle, each host holds exactly the steady ones
+    (all but the periodic jobs' children)."""
     db, a, b = hosts
-    workers = int(HOST_ENV["MSGR_WORKERS"])
-    per_host = 4 * workers + 6 + 3 + 1 + 2
+    bounds = connection_bounds(a.env)
+    most = sum(bounds.values())
+    steady = most - 3
     apis = [Api(a.base_url), Api(b.base_url)]
     users = [apis[0].new_user("load"), apis[1].new_user("load")]
     cid = group(apis[0], users[0], "Load", users[1])
 
-    def app_connections():
-        return db.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'msgr_app'")[0][0]
-
-    peak, stop, errors = [0], threading.Event(), []
+    peaks, stop, errors = [{}, {}], threading.Event(), []
 
     def watch():
         while not stop.is_set():
-            peak[0] = max(peak[0], app_connections())
+            for i, programs in sessions_per_host(db, [a, b]).items():
+                for name, n in programs.items():
+                    peaks[i][name] = max(peaks[i].get(name, 0), n)
+                peaks[i]["(host)"] = max(peaks[i].get("(host)", 0), sum(programs.values()))
             time.sleep(0.02)
 
     def load(i):
@@ -213,14 +251,26 @@ def test_connections_stay_bounded_under_load(hosts):
     watcher = threading.Thread(target=watch)
     watcher.start()
     threads = [threading.Thread(target=load, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    watcher.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop.set()
+        watcher.join()
     assert not errors, errors[:3]
-    assert 0 < peak[0] <= 2 * per_host, (peak[0], per_host)
+    for i in (0, 1):
+        assert set(peaks[i]) - {"(host)"} == set(bounds), peaks[i]
+        over = {k: (n, bounds[k]) for k, n in peaks[i].items() if k != "(host)" and n > bounds[k]}
+        assert not over, f"host {'ab'[i]} opened more than its settings allow: {over}"
+        assert 0 < peaks[i]["(host)"] <= most, (peaks[i], most)
+
+    def idle_counts():
+        got = sessions_per_host(db, [a, b])
+        return [sum(got[i].values()) for i in (0, 1)] == [steady, steady]
+
+    wait_until(idle_counts, timeout=15, message=f"{steady} sessions per idle host")
 
 
 # ---- the periodic jobs: once, however many hosts ------------------------------------
