@@ -58,7 +58,7 @@ def test_deletion_seen_by_everyone(api, stack, new_user, ws):
         ("avatar", stack.psql("SELECT avatar_file_id FROM users WHERE id = %s", uid(alice))[0][0]),
         ("loose", loose.json()["files"][0]["id"]), ("kept", kept_id))}
     for key in keys.values():
-        assert (stack.var / "files" / key).exists()
+        assert stack.is_stored(key)
     welcome = [c["id"] for c in api.get("/api/chats", token=alice).json()["chats"] if c["title"] == "Welcome"]
     assert len(welcome) == 1
     mine = ws()
@@ -120,9 +120,9 @@ def test_deletion_seen_by_everyone(api, stack, new_user, ws):
     assert_problem(api.post(f"/api/chats/{g['id']}/members", token=bob, json={"user_id": uid(alice)}),
                    404, "user_not_found")
     # The avatar and the loose upload left the disk; the message's file stayed.
-    assert not (stack.var / "files" / keys["avatar"]).exists()
-    assert not (stack.var / "files" / keys["loose"]).exists()
-    assert (stack.var / "files" / keys["kept"]).exists()
+    assert not stack.is_stored(keys["avatar"])
+    assert not stack.is_stored(keys["loose"])
+    assert stack.is_stored(keys["kept"])
     assert stack.psql("SELECT count(*) FROM files WHERE uploader_id = %s", uid(alice)) == [(1,)]
     # Its welcome group, where it was alone, is gone.
     assert stack.psql("SELECT count(*) FROM chats WHERE id = %s", welcome[0]) == [(0,)]

@@ -199,7 +199,7 @@ def test_delete_messages(api, stack, new_user, admin, ws):
     mine = send(api, alice, chat["id"], "mine")
     assert api.get(m1["attachments"][0]["url"]).status_code == 200
     key = stack.psql("SELECT storage_key FROM files WHERE id = %s", f["id"])[0][0]
-    assert (stack.var / "files" / key).exists()
+    assert stack.is_stored(key)
     sock = ws()
     sock.auth(alice)
 
@@ -217,7 +217,7 @@ def test_delete_messages(api, stack, new_user, admin, ws):
     assert not page[old["id"]]["deleted"] and not page[mine["id"]]["deleted"]
     # The files went with them (the row, the bytes).
     assert api.get(m1["attachments"][0]["url"]).status_code == 404
-    assert not (stack.var / "files" / key).exists()
+    assert not stack.is_stored(key)
     # Without since: the rest; again: nothing left.
     r = api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin)
     assert r.json() == {"deleted": 1}

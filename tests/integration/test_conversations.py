@@ -180,10 +180,10 @@ def test_forward_copies_text_and_files(api, stack, pair, new_user):
     for m in history(api, bob, g["id"])["messages"]:
         if m["forwarded_from"]:
             assert api.delete(f"/api/messages/{m['id']}", token=bob).status_code == 204
-    assert (stack.var / "files" / key).exists()
+    assert stack.is_stored(key)
     assert api.delete(f"/api/messages/{copies[1]['id']}", token=bob).status_code == 204
     assert stack.psql("SELECT count(*) FROM files WHERE storage_key = %s", key)[0][0] == 0
-    assert not (stack.var / "files" / key).exists()
+    assert not stack.is_stored(key)
 
 
 def test_forward_rules(api, stack, pair, new_user):

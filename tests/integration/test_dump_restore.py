@@ -136,11 +136,13 @@ def test_a_dump_restores_into_a_fresh_cluster_and_serves(stack, written, fmt, tm
     restored = None
     try:
         restore_into_fresh_cluster(var, fmt, path)
-        # The deployment's server secret and stored files come back with it.
+        # The deployment's server secret and stored files come back with it
+        # (on an object store the bucket is the files: the restored stack
+        # names the same one).
         shutil.copy2(stack.var / "secret", var / "secret")
         shutil.copytree(stack.var / "files", var / "files")
         chown_tree(var)
-        restored = Stack.start_local(stack.env["BIN"], var=var)
+        restored = Stack.start_local(stack.env["BIN"], var=var, store=stack.store)
         api = Api(restored.base_url)
         w = written
         now = read_back(api, w["alice"], w["bob"], w["chat"], w["word"], w["file_id"])

@@ -73,17 +73,15 @@ def assert_problem(r, status, code=None):
 
 
 def storage(stack):
-    return stack.var / "files"
+    return stack.files_dir
 
 
 def stored_names(stack):
-    """What is stored: the names in var/files, or, on an object store
-    (MSGR_TEST_STORAGE=s3), the objects of the bucket and the temporary
-    files of var/files (uploads being received stay there)."""
-    names = os.listdir(storage(stack))
-    if stack.s3 is not None:
-        names = stack.s3.keys() + [n for n in names if n.startswith(".")]
-    return sorted(names)
+    """What is stored (Stack.stored_keys: the directory's files, or the
+    bucket's objects on an object store), and the temporary files of the
+    directory (uploads being received stay there either way)."""
+    temp = [n for n in os.listdir(storage(stack)) if n.startswith(".")]
+    return sorted(stack.stored_keys() + temp)
 
 
 def file_rows(stack, user):
