@@ -369,7 +369,10 @@ def test_memory_does_not_grow_with_the_file(api, stack, new_user):
     alice = new_user("rss")
     data = os.urandom(1024 * 1024) * 25
     with stack.restarted("files", MSGR_WORKERS=1):
-        [worker] = worker_pids(stack)
+        # (the restart returns once the master is up; its worker may come
+        # a moment later: an S3 run under load found none yet)
+        [worker] = wait_until(lambda: (lambda w: w if len(w) == 1 else None)(worker_pids(stack)),
+                              timeout=30, message="the files worker")
         # the first upload loads what every upload needs once (libmagic's
         # tables, the buffers): not what this test is about
         upload_one(api, alice, "warm.bin", data[:MiB])
