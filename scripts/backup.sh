@@ -49,6 +49,15 @@
 # its rename more than an hour ago, which the sweep cleaned) is listed in
 # the manifest as missing_files and reported; the backup is as complete as
 # the stack was.
+#
+# On an object store (MSGR_STORAGE_URL=s3://..., taken from the
+# environment: run it with the deployment's settings) the files are the
+# bucket's, and the bucket is kept by the store's own means (versioning,
+# replication; README "Backups"): the backup holds no files/ but
+# store-keys, the keys of the files live in the dump's snapshot, and the
+# manifest names the store ("storage"). Nothing is staged, so no lock is
+# taken: the snapshot alone lists its live keys. An object deleted after
+# the snapshot is gone from the bucket unless the store keeps versions.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +73,10 @@ LOCK_TIMEOUT=${BACKUP_LOCK_TIMEOUT:-5s}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 BACKUP_DIR=$(abs "${1:-${BACKUP_DIR:-$VAR/backups/$stamp}}")
 FILES=$VAR/files
+store=
+case ${MSGR_STORAGE_URL:-} in
+s3://*) store=$MSGR_STORAGE_URL ;;
+esac
 
 
 # A test hook: run with a step name at each step (tests/integration/test_backup.py).
@@ -71,7 +84,7 @@ hook() { [[ -z ${BACKUP_TEST_HOOK:-} ]] || "$BACKUP_TEST_HOOK" "$1"; }
 
 [[ -s $VAR/pg/PG_VERSION ]] || die "no database cluster in $VAR/pg"
 [[ -s $VAR/secret ]] || die "no server secret $VAR/secret"
-[[ -d $FILES ]] || die "no storage directory $FILES"
+[[ -n $store || -d $FILES ]] || die "no storage directory $FILES"
 [[ ! -e $BACKUP_DIR ]] || die "$BACKUP_DIR exists already"
 case $BACKUP_DIR in
 *.tar) tarball=$BACKUP_DIR ;;
@@ -138,12 +151,16 @@ find "$FILES" -mindepth 1 -maxdepth 1 -type d -name '.backup-stage.*' -mmin +60 
 	-exec rm -rf {} + 2>/dev/null || true
 
 mkdir -p "$(dirname "$BACKUP_DIR")"
-mkdir -m 0700 "$build" "$stage"
-mkdir "$build/files"
+mkdir -m 0700 "$build"
+if [[ -z $store ]]; then
+	mkdir -m 0700 "$stage"
+	mkdir "$build/files"
+fi
 
 # 1. The lock, retried: lock_timeout keeps the stack's writers from queueing
-# behind a lock that waits for a long transaction.
+# behind a lock that waits for a long transaction. (None on a store.)
 for attempt in 1 2 3 4 5; do
+	[[ -z $store ]] || break
 	open_session lock
 	exec 7>"$work/lock.in"
 	printf "SET lock_timeout = '%s';\nBEGIN;\nLOCK TABLE public.files IN SHARE MODE;\n\\\\! touch '%s'\n" \
@@ -157,7 +174,7 @@ for attempt in 1 2 3 4 5; do
 	rm -f "$work/lock.in"
 	sleep 1
 done
-hook locked
+[[ -n $store ]] || hook locked
 
 # 2. The snapshot, its live files and what the manifest tells of it.
 open_session snap
@@ -176,13 +193,16 @@ hook snapshot
 
 # 3. Link the live files into the staging directory; then the ones not
 # found (published a moment late) under either name, for up to a second.
-if [[ -s $work/live ]]; then
+# On a store: none (the bucket is not copied).
+export LC_ALL=C
+sort -o "$work/live" "$work/live"
+: >"$work/missing"
+if [[ -z $store && -s $work/live ]]; then
 	(cd "$FILES" && xargs -r -a "$work/live" cp -l -t "$stage" -- 2>/dev/null) || true
 fi
 missing() { comm -23 "$work/live" <(find "$stage" -mindepth 1 -maxdepth 1 -printf "%f\n" | LC_ALL=C sort); }
-export LC_ALL=C
-sort -o "$work/live" "$work/live"
 for ((i = 0; i < 20; i++)); do
+	[[ -z $store ]] || break
 	missing >"$work/missing"
 	[[ -s $work/missing ]] || break
 	while read -r key; do
@@ -193,14 +213,15 @@ for ((i = 0; i < 20; i++)); do
 	[[ -s $work/missing ]] || break
 	sleep 0.05
 done
-hook linked
-
 # 4. Release the lock: the stack writes files again.
-printf 'COMMIT;\n\\q\n' >&7
-exec 7>&-
-wait "$lock_pid" || die "the lock session failed: $(cat "$work/lock.err")"
-lock_pid=
-hook unlocked
+if [[ -z $store ]]; then
+	hook linked
+	printf 'COMMIT;\n\\q\n' >&7
+	exec 7>&-
+	wait "$lock_pid" || die "the lock session failed: $(cat "$work/lock.err")"
+	lock_pid=
+	hook unlocked
+fi
 
 # 5. The dump of that snapshot, the files, the secret, the manifest.
 "$PGBIN/pg_dump" --format=custom --snapshot="$(cat "$work/snapshot")" \
@@ -211,8 +232,12 @@ wait "$snap_pid" || true
 snap_pid=
 hook dumped
 
-cp -a "$stage/." "$build/files/"
-rm -rf "$stage"
+if [[ -n $store ]]; then
+	cp "$work/live" "$build/store-keys"
+else
+	cp -a "$stage/." "$build/files/"
+	rm -rf "$stage"
+fi
 cp "$VAR/secret" "$build/secret"
 chmod 0600 "$build/secret"
 
@@ -238,6 +263,8 @@ code=$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)
 	printf '  "pg_dump": "%s",\n' "$("$PGBIN/pg_dump" --version | sed 's/.* //')"
 	printf '  "migrations": %s,\n' "$(json_list "$work/migrations")"
 	printf '  "counts": %s,\n' "$(cat "$work/counts")"
+	# (the URL names bucket, endpoint and region: the key pair is apart)
+	[[ -z $store ]] || printf '  "storage": "%s",\n' "$store"
 	printf '  "missing_files": %s\n' "$(json_list "$work/missing")"
 	printf '}\n'
 } >"$build/manifest.json"
@@ -252,5 +279,5 @@ fi
 if ((n_missing)); then
 	say "WARNING: $n_missing live file(s) had no bytes in $FILES (listed in the manifest as missing_files)"
 fi
-say "$(wc -l <"$work/live") file(s), $(cat "$work/counts")"
+say "$(wc -l <"$work/live") file(s)${store:+ (in the object store, not copied: store-keys lists them)}, $(cat "$work/counts")"
 echo "$BACKUP_DIR"

@@ -17,6 +17,11 @@
 # version upgrades), and every live file the database names is checked to be
 # there with its size. As root everything ends owned by the messenger user,
 # as stack.sh runs the stack. Then `VAR=... scripts/stack.sh start`.
+#
+# A backup of a stack on an object store (store-keys instead of files/,
+# scripts/backup.sh) brings back the database and the secret; the files
+# stay the bucket's, which the restored stack must name again
+# (MSGR_STORAGE_URL, as the manifest's "storage" says).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,9 +71,12 @@ if [[ -f $FROM ]]; then
 else
 	src=$FROM
 fi
-for f in manifest.json messenger.dump secret files; do
+in_store=0
+[[ -e $src/files || ! -e $src/store-keys ]] || in_store=1
+for f in manifest.json messenger.dump secret; do
 	[[ -e $src/$f ]] || die "$FROM has no $f: not a complete backup"
 done
+[[ -e $src/files ]] || ((in_store)) || die "$FROM has no files (nor store-keys): not a complete backup"
 grep -q '"format": 1,' "$src/manifest.json" || die "$FROM: unknown backup format"
 "$PGBIN/pg_restore" --list "$src/messenger.dump" >/dev/null 2>&1 ||
 	die "$FROM: messenger.dump is not a readable pg_dump archive"
@@ -96,7 +104,7 @@ fi
 # shared/storage.c makes it: nginx may read through the group).
 touched=1
 mkdir -p "$VAR/files"
-cp -a "$src/files/." "$VAR/files/"
+((in_store)) || cp -a "$src/files/." "$VAR/files/"
 chmod 0750 "$VAR/files"
 (umask 077 && cp "$src/secret" "$VAR/secret")
 chmod 0600 "$VAR/secret"
@@ -126,9 +134,11 @@ PSQL=("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1)
 before=$("${PSQL[@]}" -d messenger -c 'SELECT count(*) FROM public.schema_migrations')
 VAR=$VAR PGDATABASE=messenger "$top/scripts/migrate.sh" </dev/null || die "migrations failed"
 
-# Every live file the database names is here, with its size.
+# Every live file the database names is here, with its size (on a store:
+# the bucket's to hold, the keys are in store-keys).
 export PGDATABASE=messenger
 "${PSQL[@]}" -c "\\copy (SELECT storage_key, size FROM public.files WHERE deleted_at IS NULL ORDER BY 1) TO '$work/live'"
+((in_store == 0)) || : >"$work/live"
 bad=0
 while IFS=$'\t' read -r key size; do
 	got=$(stat -c %s "$VAR/files/$key" 2>/dev/null || echo none)
@@ -150,4 +160,8 @@ counts=$("${PSQL[@]}" -c "SELECT format('%s users, %s chats, %s messages, %s fil
 as_user "$PGBIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null </dev/null
 started_pg=0
 say "restored $FROM into $VAR: $counts"
+if ((in_store)); then
+	say "the files are in the object store $(sed -n 's/^  "storage": "\(.*\)",$/\1/p' "$src/manifest.json"):" \
+		"start the stack with that MSGR_STORAGE_URL (store-keys lists the $(wc -l <"$src/store-keys") keys its database refers to)"
+fi
 say "start it with: VAR=$VAR scripts/stack.sh start"

@@ -94,6 +94,13 @@ def populated(stack, api):
             "read": read_back(api, (alice, bob), chat, [kept_id, doomed_id])}
 
 
+def directory_only(stack):
+    """The tests of the files' staging: a stack on an object store copies
+    none (test_a_backup_on_an_object_store_is_the_dump_and_the_keys)."""
+    if stack.store is not None:
+        pytest.skip("the files are in the object store: the backup copies none")
+
+
 def backup_paused_at(stack, tmp_path, step):
     """Starts backup.sh with a hook that, at step, touches hook.sh.reached
     and waits for hook.sh.go; returns (process, hook path, backup dir)."""
@@ -109,6 +116,7 @@ def backup_paused_at(stack, tmp_path, step):
 
 
 def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated, tmp_path):
+    directory_only(stack)
     w = populated
     alice, bob, chat = w["alice"], w["bob"], w["chat"]
     doomed_id, doomed_data, doomed_msg = w["doomed"]
@@ -195,6 +203,7 @@ def test_backup_during_changes_restores_into_a_fresh_stack(stack, api, populated
 def test_the_files_table_is_locked_from_the_snapshot_to_the_links(stack, api, populated, tmp_path):
     """A delete between the snapshot and the hard links waits for the lock:
     without it the bytes of a file the dump names would be gone."""
+    directory_only(stack)
     alice, chat = populated["alice"], populated["chat"]
     data = b"deleted while the files are being linked\n" * 30
     file_id, msg = send_file(api, alice, chat, "racing.txt", data, "deleted during the link pass")
@@ -223,6 +232,7 @@ def test_the_files_table_is_locked_from_the_snapshot_to_the_links(stack, api, po
 
 
 def test_a_tar_backup_and_a_target_that_is_not_empty(stack, populated, tmp_path):
+    directory_only(stack)
     archive = tmp_path / "b.tar"
     r = run_script(BACKUP_SH, script_env(stack, stack.var), str(archive))
     assert r.returncode == 0, r.stderr
@@ -299,3 +309,53 @@ def test_a_backup_of_an_older_schema_upgrades(stack, populated, tmp_path):
     assert m, r.stderr
     current = len(list((REPO / "schema" / "migrations").glob("*.sql")))
     assert (int(m.group(1)), int(m.group(2))) == (current - 1, current), m.group(0)
+
+
+def test_a_backup_on_an_object_store_is_the_dump_and_the_keys(stack, api, populated, tmp_path):
+    """On an object store a backup is the database's dump, the secret and
+    the keys of the files the dump names (store-keys): the bucket is the
+    store's to keep (README "Backups"). It copies no file, so it takes no
+    lock: writers of the files table never wait for it. Restored, a stack
+    naming the same bucket serves the same history and bytes."""
+    if stack.store is None:
+        pytest.skip("the stack keeps its files in the directory (MSGR_TEST_STORAGE=s3 for the store)")
+    w = populated
+    alice, bob, chat = w["alice"], w["bob"], w["chat"]
+    backup = tmp_path / "backup"
+    # A transaction writing the files table stays open throughout: a
+    # backup that locked the table would give up after its retries.
+    writer = stack.hold_lock("LOCK TABLE files IN ROW EXCLUSIVE MODE")
+    try:
+        r = run_script(BACKUP_SH, script_env(stack, stack.var, BACKUP_LOCK_TIMEOUT="1s"), str(backup))
+    finally:
+        writer.close()
+    assert r.returncode == 0, r.stderr
+    assert "in the object store" in r.stderr, r.stderr
+    assert sorted(p.name for p in backup.iterdir()) == ["manifest.json", "messenger.dump", "secret",
+                                                         "store-keys"]
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["storage"] == stack.store.storage_url
+    assert manifest["missing_files"] == []
+    live = sorted(k for (k,) in stack.psql("SELECT storage_key FROM files WHERE deleted_at IS NULL"))
+    keys = (backup / "store-keys").read_text().split()
+    assert keys == live and len(keys) >= 3
+    assert set(keys) <= set(stack.stored_keys())
+
+    var = Path(tempfile.mkdtemp(prefix="msgr-restored-"))
+    restored = None
+    try:
+        r = run_script(RESTORE_SH, script_env(stack, var), str(backup))
+        assert r.returncode == 0, r.stderr
+        assert f"the files are in the object store {stack.store.storage_url}" in r.stderr, r.stderr
+        assert list((var / "files").iterdir()) == []
+        restored = Stack.start_local(stack.env["BIN"], var=var, store=stack.store)
+        new = Api(restored.base_url)
+        assert read_back(new, (alice, bob), chat, [w["kept"][0], w["doomed"][0]]) == w["read"]
+        url = new.get(f"/api/users/{alice['user']['id']}", token=bob).json()["avatar_url"]
+        assert new.get(url).content == w["avatar"]
+    finally:
+        if restored is not None:
+            problems = restored.shutdown()
+            assert not problems, "\n\n".join(problems)
+        else:
+            shutil.rmtree(var, ignore_errors=True)
