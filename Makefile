@@ -282,8 +282,9 @@ test: deps
 	@$(if $(FUZZ_SRC),$(MAKE) fuzz-smoke,true)
 	@# A directory of its own: pytest prunes the older pytest-of-USER/pytest-N
 	@# directories, those of a run still going beside this one included.
-	@# Then the files suites (uploads, downloads, avatars, quota) once more
-	@# with the files in an object store (S3_SUITES, tests/helpers.py S3Server).
+	@# Then the files suites (uploads, downloads, avatars, quota, deletes, two
+	@# hosts on one store) once more with the files in an object store
+	@# (S3_SUITES, tests/helpers.py S3Server).
 	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/msgr-test.XXXXXX"); \
 	echo "$(PYTHON) -m pytest -q --basetemp=$$d tests/"; \
 	$(PYTHON) -m pytest -q --basetemp="$$d" tests/; rc=$$?; \
@@ -293,7 +294,10 @@ test: deps
 	fi; \
 	if [ $$rc -eq 0 ]; then rm -rf "$$d"; else echo "test files kept in $$d"; fi; exit $$rc
 
-S3_SUITES := tests/integration/test_files.py tests/integration/test_quota.py
+# Every suite that stores, serves or removes files (tests/helpers.py
+# Stack.stored_keys/stored_bytes/is_stored ask the directory or the store).
+S3_SUITES := $(addprefix tests/integration/test_,$(addsuffix .py,files quota upload_crash \
+	two_hosts conversations admin account_delete chat_lifecycle nginx_prefix dump_restore backup))
 
 # ---- benchmarks (not tests: nothing here is asserted) -----------------------
 # bench/run.py starts its own stack from build/bin with durability on, runs
