@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, Api, Stack, wait_until, without_url_stamp
+from helpers import REPO, Api, Stack, own_stack, wait_until, without_url_stamp
 
 BACKUP_SH = REPO / "scripts" / "backup.sh"
 RESTORE_SH = REPO / "scripts" / "restore.sh"
@@ -342,20 +342,16 @@ def test_a_backup_on_an_object_store_is_the_dump_and_the_keys(stack, api, popula
     assert set(keys) <= set(stack.stored_keys())
 
     var = Path(tempfile.mkdtemp(prefix="msgr-restored-"))
-    restored = None
     try:
         r = run_script(RESTORE_SH, script_env(stack, var), str(backup))
         assert r.returncode == 0, r.stderr
         assert f"the files are in the object store {stack.store.storage_url}" in r.stderr, r.stderr
         assert list((var / "files").iterdir()) == []
-        restored = Stack.start_local(stack.env["BIN"], var=var, store=stack.store)
+    except BaseException:
+        shutil.rmtree(var, ignore_errors=True)
+        raise
+    with own_stack(var=var, store=stack.store) as restored:
         new = Api(restored.base_url)
         assert read_back(new, (alice, bob), chat, [w["kept"][0], w["doomed"][0]]) == w["read"]
         url = new.get(f"/api/users/{alice['user']['id']}", token=bob).json()["avatar_url"]
         assert new.get(url).content == w["avatar"]
-    finally:
-        if restored is not None:
-            problems = restored.shutdown()
-            assert not problems, "\n\n".join(problems)
-        else:
-            shutil.rmtree(var, ignore_errors=True)
