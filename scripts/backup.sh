@@ -8,6 +8,8 @@
 #   BACKUP_DIR  where the backup goes (default $VAR/backups/<UTC timestamp>);
 #               a name ending in .tar makes one tar archive instead of a
 #               directory. It must not exist yet.
+#   MSGR_STORAGE_URL  the stack's setting: an s3:// one makes a backup of the
+#               database and the keys, not the files (below)
 #
 # A backup holds manifest.json (format, versions, the applied migrations,
 # counts), messenger.dump (pg_dump -Fc), secret and files/ (the stored files
