@@ -293,7 +293,7 @@ test: deps
 	fi; \
 	if [ $$rc -eq 0 ]; then rm -rf "$$d"; else echo "test files kept in $$d"; fi; exit $$rc
 
-S3_SUITES := tests/integration/test_files.py tests/integration/test_quota.py
+S3_SUITES := tests/integration/test_files.py tests/integration/test_quota.py tests/integration/test_export.py
 
 # ---- benchmarks (not tests: nothing here is asserted) -----------------------
 # bench/run.py starts its own stack from build/bin with durability on, runs
