@@ -38,7 +38,7 @@ PG_INCDIR = $(eval PG_INCDIR := $$(shell pg_config --includedir 2>/dev/null || e
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS = -std=gnu11 $(WARN) -g -MMD -MP -I shared -I$(PG_INCDIR) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto -lcurl
+LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto -lcurl -lz
 WSD_LIBS := -lwebsockets
 MAILER_LIBS :=
 
