@@ -41,8 +41,6 @@ TEST_ENV = {
     # The suite registers hundreds of users from 127.0.0.1; the limit's own
     # test restarts auth with a small one (test_limits_auth.py).
     "MSGR_REGISTER_MAX_PER_ADDR": "1000000",
-    # Exports (test_export.py) built within seconds, not the default 10.
-    "MSGR_EXPORT_INTERVAL": "2",
 }
 
 # Generous: the programs under test are ASan builds.

@@ -51,26 +51,28 @@
 
 /* ---- the requests ---------------------------------------------------------- */
 
-void handle_export_request(struct http_req *req)
+/* Answers stmt's api_reply row, run with the caller and their session. */
+static void reply_caller(struct http_req *req, struct db_stmt *stmt)
 {
-	DB_STMT(export_request, 2,
-		"SELECT status, body, event_id FROM export_request(live_session_user($1, $2))");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
-	reply_send(req, db_exec(&export_request, params));
+	reply_send(req, db_exec(stmt, params));
+}
+
+void handle_export_request(struct http_req *req)
+{
+	DB_STMT(export_request, 2,
+		"SELECT status, body, event_id FROM export_request(live_session_user($1, $2))");
+	reply_caller(req, &export_request);
 }
 
 void handle_export_get(struct http_req *req)
 {
 	DB_STMT(export_get, 2,
 		"SELECT status, body, event_id FROM export_get(live_session_user($1, $2))");
-	if (!http_require_user(req))
-		return;
-	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req)};
-	reply_send(req, db_exec(&export_get, params));
+	reply_caller(req, &export_get);
 }
 
 void handle_export_discard(struct http_req *req)
