@@ -359,8 +359,8 @@ static void build(int64_t id, int64_t user)
 	PQclear(res);
 	const char *keys[] = {key};
 	if (storage_publish(keys, &fd, 1) != MSGR_OK) {
-		/* Its row goes with the recovery's files_drop() at the next run
-		 * (the export is still 'running', file_id set). */
+		/* export_failed() marks its row deleted (a crash before it:
+		 * export_recover() at the next run). */
 		record_failure(&b, "could not store the archive");
 		return;
 	}

@@ -127,12 +127,15 @@ LANGUAGE sql AS $$
 $$;
 
 -- A build that failed: tried again at the next run, up to
--- export_max_attempts() runs, then 'failed'.
+-- export_max_attempts() runs, then 'failed'. An archive it stored but
+-- could not publish is marked deleted (the sweep purges it).
 CREATE OR REPLACE FUNCTION export_failed(p_id bigint, p_error text) RETURNS void
 LANGUAGE sql AS $$
+	SELECT public.files_drop(ARRAY(SELECT file_id FROM public.exports
+				       WHERE id = p_id AND status = 'running' AND file_id IS NOT NULL));
 	UPDATE public.exports
 	SET status = CASE WHEN attempts >= public.export_max_attempts() THEN 'failed' ELSE 'pending' END,
-	    last_error = left(p_error, 500)
+	    last_error = left(p_error, 500), file_id = NULL, size = NULL
 	WHERE id = p_id AND status = 'running'
 $$;
 
