@@ -364,7 +364,7 @@ def test_one_gigabyte_with_flat_memory(api, stack, new_user):
         assert e["size"] > 1024 * MiB
         large_peak = peak_memory_of(stack, export_id_of(stack, large))
         print(f"builder's peak memory: {small_peak} kB for a small account, {large_peak} kB for 1 GiB")
-        assert large_peak - small_peak < 8 * 1024, (small_peak, large_peak)
+        assert large_peak - small_peak < 2 * 1024, (small_peak, large_peak)
         discard(api, stack, large)
     finally:
         drop_files(stack, ids, paths)
