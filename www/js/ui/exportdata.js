@@ -60,7 +60,7 @@ export function exportSection() {
     state,
     h("div.export-actions", null, ask, link),
     error);
-  state.textContent = t("export.loading");
+  state.textContent = t("app.loading");
   ask.disabled = true;
   // Live while the profile is open: the listener goes with the section.
   const off = S.on("export", (e) => {
