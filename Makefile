@@ -38,7 +38,7 @@ PG_INCDIR = $(eval PG_INCDIR := $$(shell pg_config --includedir 2>/dev/null || e
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS = -std=gnu11 $(WARN) -g -MMD -MP -I shared -I$(PG_INCDIR) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto -lcurl
+LIBS := -lfcgi -lpq -ljson-c -ljwt -lscrypt -lmagic -lcrypto -lcurl -lz
 WSD_LIBS := -lwebsockets
 MAILER_LIBS :=
 
@@ -297,7 +297,7 @@ test: deps
 # Every suite that stores, serves or removes files (tests/helpers.py
 # Stack.stored_keys/stored_bytes/is_stored ask the directory or the store).
 S3_SUITES := $(addprefix tests/integration/test_,$(addsuffix .py,files quota upload_crash \
-	two_hosts conversations admin account_delete chat_lifecycle nginx_prefix dump_restore backup))
+	two_hosts conversations admin account_delete chat_lifecycle nginx_prefix dump_restore backup export))
 
 # ---- benchmarks (not tests: nothing here is asserted) -----------------------
 # bench/run.py starts its own stack from build/bin with durability on, runs

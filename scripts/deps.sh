@@ -14,7 +14,7 @@
 set -euo pipefail
 
 build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
-	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev libcurl4-openssl-dev)
+	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev libcurl4-openssl-dev zlib1g-dev)
 # libfcgi-bin: cgi-fcgi, the healthcheck of the FastCGI programs
 # (scripts/container.sh health app).
 run=(postgresql-15 nginx-light curl libfcgi-bin)

@@ -309,13 +309,35 @@ static size_t read_body(char *p, size_t size, size_t n, void *arg)
 	return (size_t)got;
 }
 
+/* Where a GET's body goes as it comes (s3store_get): the sink, once the
+ * answer is a 200; an error answer's body goes to reply, for the log. */
+struct get_sink {
+	CURL *c;
+	s3store_sink fn;
+	void *arg;
+	struct buf *reply;
+	enum msgr_err err; /* the sink's, which stopped the transfer */
+};
+
+static size_t write_sink(char *p, size_t size, size_t n, void *arg)
+{
+	struct get_sink *s = arg;
+	size_t len = size * n;
+	long status = 0;
+	curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return keep_reply(p, size, n, s->reply);
+	s->err = s->fn(s->arg, p, len);
+	return s->err == MSGR_OK ? len : 0; /* 0 aborts the transfer */
+}
+
 /* Sends one request for key (query: "" or "name=value&...", already in
  * SigV4's canonical order and encoding, which libcurl 7.88 signs as it is
  * given); returns the HTTP status, or -1 when it could not be sent
  * (logged). reply and etag, when not NULL, receive the answer's body and
- * ETag. */
-static long request(const char *method, const char *key, const char *query, struct body *body,
-		    struct buf *reply, struct buf *etag)
+ * ETag; sink, when not NULL, a 200's body instead of reply. */
+static long request_to(const char *method, const char *key, const char *query, struct body *body,
+		       struct buf *reply, struct buf *etag, struct get_sink *sink)
 {
 	CURL *c = handle();
 	if (!c) {
@@ -349,8 +371,15 @@ static long request(const char *method, const char *key, const char *query, stru
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, S3_CONNECT_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, request_timeout);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_reply);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	if (sink) {
+		sink->c = c;
+		sink->reply = reply;
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_sink);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+	} else {
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_reply);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	}
 	if (etag) {
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, keep_etag);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, etag);
@@ -370,7 +399,8 @@ static long request(const char *method, const char *key, const char *query, stru
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		log_error("s3: %s %s: %s", method, key, curl_easy_strerror(rc));
+		if (!(sink && sink->err != MSGR_OK)) /* the sink's own failure is its caller's to tell */
+			log_error("s3: %s %s: %s", method, key, curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -386,6 +416,12 @@ out:
 	buf_free(&provider);
 	buf_free(&own_reply);
 	return status;
+}
+
+static long request(const char *method, const char *key, const char *query, struct body *body,
+		    struct buf *reply, struct buf *etag)
+{
+	return request_to(method, key, query, body, reply, etag, NULL);
 }
 
 /* The text of the first <name>...</name> of xml, or false. */
@@ -469,6 +505,15 @@ enum msgr_err s3store_put_fd(const char *key, int fd)
 		return put_multipart(key, fd, (curl_off_t)st.st_size, part_size);
 	struct body b = {.fd = fd, .left = (curl_off_t)st.st_size};
 	return request("PUT", key, "", &b, NULL, NULL) == 200 ? MSGR_OK : MSGR_ERR_IO;
+}
+
+enum msgr_err s3store_get(const char *key, s3store_sink sink, void *arg)
+{
+	struct get_sink s = {.fn = sink, .arg = arg, .err = MSGR_OK};
+	long status = request_to("GET", key, "", NULL, NULL, NULL, &s);
+	if (s.err != MSGR_OK)
+		return s.err;
+	return status == 200 ? MSGR_OK : MSGR_ERR_IO;
 }
 
 enum msgr_err s3store_delete(const char *key)

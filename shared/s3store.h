@@ -51,6 +51,13 @@ bool s3store_enabled(void);
 
 /* Sends the bytes of fd (read from its start) to the object key. */
 enum msgr_err s3store_put_fd(const char *key, int fd) MSGR_WUR;
+/* Takes the bytes of a read as they come; an error stops the read. */
+typedef enum msgr_err (*s3store_sink)(void *arg, const void *data, size_t len);
+/* Reads the object key, handing its bytes to sink as they arrive (memory
+ * stays flat whatever the size): MSGR_OK once all of them went, the sink's
+ * error if it refused some, MSGR_ERR_IO if the store did not answer 200
+ * (logged). */
+enum msgr_err s3store_get(const char *key, s3store_sink sink, void *arg) MSGR_WUR;
 /* Deletes the object key; a missing one is fine. */
 enum msgr_err s3store_delete(const char *key) MSGR_WUR;
 

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "s3store.h"
 
 #define STORAGE_KEY_LEN 32
 #define STORAGE_TMP_PREFIX ".upload-"
@@ -63,6 +64,12 @@ enum msgr_err storage_publish(const char *const *keys, const int *fds, size_t n)
 void storage_remove_temp(const char *key, int fd);
 /* Unlinks the stored file of key; a missing one is fine. */
 void storage_remove(const char *key);
+
+/* Reads the stored bytes of key from the start, from the directory or the
+ * object store, handing them to sink a piece at a time (memory stays flat
+ * whatever the size): the sink's error stops the read and is returned;
+ * MSGR_ERR_IO when the bytes cannot be read (logged). */
+enum msgr_err storage_read(const char *key, s3store_sink sink, void *arg) MSGR_WUR;
 
 /*
  * Unlinks the bytes of the files marked deleted, then deletes their rows:

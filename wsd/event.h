@@ -43,7 +43,7 @@ struct event {
 	size_t payload_len;
 	enum event_kind type;
 	int64_t created_us; /* its created_at, microseconds since the epoch; 0 unknown */
-	const char *audience; /* user.updated: a PostgreSQL array literal, borrowed */
+	const char *audience; /* user.updated, export.ready: a PostgreSQL array literal, borrowed */
 };
 
 enum event_kind event_kind_of(const char *kind);

@@ -26,7 +26,7 @@ static struct msg *frame_msg(void)
 	return msg_new(buf_cstr(&O.frame), O.frame.len);
 }
 
-/* An event of no chat (user.updated), to the users of its audience who
+/* An event of no chat (user.updated, export.ready), to the users of its audience who
  * are here. */
 static void fanout_audience(const struct event *ev)
 {
@@ -60,7 +60,8 @@ static void fanout_audience(const struct event *ev)
 
 void fanout_event(const struct event *ev)
 {
-	if (ev->type == EVENT_USER_UPDATED) {
+	/* user.updated, export.ready: events of no chat, for an audience. */
+	if (ev->audience) {
 		fanout_audience(ev);
 		return;
 	}

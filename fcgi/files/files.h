@@ -43,6 +43,13 @@ enum msgr_err files_check_signature(struct http_req *req, int64_t id, long long 
 void handle_put_avatar(struct http_req *req);
 void handle_delete_avatar(struct http_req *req);
 
+/* export.c: POST, GET and DELETE /api/users/me/export, and the builder,
+ * run by the master's periodic job under its lock. */
+void handle_export_request(struct http_req *req);
+void handle_export_get(struct http_req *req);
+void handle_export_discard(struct http_req *req);
+void export_run(void);
+
 /* Marks the rows of the given ids deleted and purges them: for files whose
  * rows were committed but whose bytes could not be published. */
 void files_drop(struct http_req *req, const char *ids_literal);

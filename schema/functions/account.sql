@@ -33,7 +33,7 @@ $$;
 --  - it leaves every group as a member leaving does (chat_remove_member():
 --    the service message, member.removed, an owner's handover); a group
 --    of which it is the only member is deleted (chat_delete());
---  - its blocks, settings, digest state and unused reset tokens go.
+--  - its blocks, settings, digest state, exports and unused reset tokens go.
 -- Direct chats keep it as a member: the other one keeps the conversation,
 -- and can no longer write into it (403 user_deleted).
 -- Chats and messages are locked in id order, as every path does.
@@ -84,6 +84,9 @@ BEGIN
 	ON CONFLICT DO NOTHING;
 	DELETE FROM public.user_settings WHERE user_id = u.id;
 	DELETE FROM public.mail_digests WHERE user_id = u.id;
+	-- Its exports: their archives were marked deleted above (uploads of
+	-- its own attached to nothing).
+	DELETE FROM public.exports WHERE user_id = u.id;
 	UPDATE public.password_resets SET used_at = now() WHERE user_id = u.id AND used_at IS NULL;
 	RETURN ev;
 END

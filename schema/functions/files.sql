@@ -9,11 +9,18 @@ $$;
 
 CREATE OR REPLACE FUNCTION file_url(p_id bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT '/api/files/' || p_id || '?exp=' || e.exp || '&sig=' ||
-		encode(public.hmac(convert_to(p_id || ':' || e.exp, 'UTF8'),
+	SELECT public.file_url_until(p_id, public.file_url_period() * 3600 + 3600)
+$$;
+
+-- The signed URL of file p_id valid until p_exp (seconds since the epoch):
+-- files_check_signature() of fcgi/files/download.c checks it. An export's
+-- archive gets one valid as long as the archive is kept (export.sql).
+CREATE OR REPLACE FUNCTION file_url_until(p_id bigint, p_exp bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT '/api/files/' || p_id || '?exp=' || p_exp || '&sig=' ||
+		encode(public.hmac(convert_to(p_id || ':' || p_exp, 'UTF8'),
 			    decode(nullif(current_setting('msgr.secret', true), ''), 'hex'),
 			    'sha256'), 'hex')
-	FROM (SELECT public.file_url_period() * 3600 + 3600 AS exp) e
 $$;
 
 -- The File object of the API.
@@ -56,12 +63,14 @@ $$;
 
 -- The bytes a user keeps in storage: every live file they uploaded,
 -- attached or not, avatars included. A forwarded copy has its original's
--- uploader and bytes (storage_key), so the bytes count once.
+-- uploader and bytes (storage_key), so the bytes count once. An export's
+-- archive (kind 'export') is the server's copy of these, not counted.
 CREATE OR REPLACE FUNCTION user_storage_bytes(p_user bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
 	SELECT coalesce(sum(k.size), 0)::bigint
 	FROM (SELECT DISTINCT ON (f.storage_key) f.size
 	      FROM public.files f WHERE f.uploader_id = p_user AND f.deleted_at IS NULL
+		AND f.kind <> 'export'
 	      ORDER BY f.storage_key) k
 $$;
 

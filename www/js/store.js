@@ -6,7 +6,8 @@
 // "messages" (chatId), "typing" (chatId), "users" (id: presence/profile),
 // "profile" (id: a name or picture changed), "conn" (realtime state),
 // "active" (the open chat changed), "show" (state.showing was set for the
-// open chat), "blocked" (who blocked whom changed).
+// open chat), "blocked" (who blocked whom changed), "export" (the export
+// of the account's data is ready: the Export).
 
 import { t } from "./i18n.js";
 

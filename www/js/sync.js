@@ -445,6 +445,10 @@ function onEvent(ev) {
         if (S.state.activeChatId) S.emit("chat", S.state.activeChatId);
       }
       break;
+    case "export.ready":
+      // The archive asked for in the profile (exportdata.js) is ready.
+      if (d.export) S.emit("export", d.export);
+      break;
     case "chat.deleted":
       media.forget(ev.chat_id);
       if (c) {

@@ -1,5 +1,6 @@
 // dialogs.js - the profile (name, about, avatar, theme, notifications
-// (notifysettings.js), password and devices (security.js), log out), the
+// (notifysettings.js), password and devices (security.js), the export of
+// the account's data (exportdata.js), log out), the
 // new-group dialog and the forward dialog.
 
 import { h, icon, clear } from "../dom.js";
@@ -15,6 +16,7 @@ import { t, LANGUAGES, LANGUAGE_NAMES, language, setLanguage } from "../i18n.js"
 import { api } from "../api.js";
 import { devicesSection, passwordSection } from "./security.js";
 import { notificationsSection } from "./notifysettings.js";
+import { exportSection } from "./exportdata.js";
 import { isAdmin } from "./admin.js";
 
 // i18n-keys: theme.system theme.light theme.dark
@@ -160,7 +162,7 @@ export function openProfile() {
     title: t("profile.title"),
     onClose: () => unsub(),
     // the sections are forms of their own, beside the profile's
-    body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el],
+    body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el, exportSection()],
     cls: "profile",
     actions: [
       h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), t("profile.logout")),
