@@ -1,0 +1,90 @@
+-- Service messages as data (issue 21): messages.service holds what
+-- happened ({"type": "member.added", "actor": 7, "users": [9]}, the types
+-- in functions/messages.sql, service_text()), so that each reader's app
+-- says it in their language, with the names the users have now (a
+-- deleted account reads "Deleted account"). `text` keeps an English
+-- rendering for API clients and old apps. Re-runnable (schema/README.md).
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS service jsonb;
+
+-- service_message(chat, actor, text) took the English text.
+DROP FUNCTION IF EXISTS service_message(bigint, bigint, text);
+-- message_append() takes the data too.
+DROP FUNCTION IF EXISTS message_append(bigint, bigint, text, text, text, bigint, jsonb);
+
+-- The rows written before: their data read back from the English texts
+-- of functions/chats.sql, where the pattern says for certain what
+-- happened. The actor is the row's sender_id (service_message() stored
+-- it there). A name other than the actor's is only text: it names a user
+-- when exactly one user who is a member of the chat or wrote in it has
+-- that display name now; otherwise (renamed since, a name two share) the
+-- row keeps service NULL and the app shows its stored text. A second
+-- run finds only those rows again and changes nothing.
+CREATE TEMP TABLE service_backfill ON COMMIT DROP AS
+SELECT id, chat_id, sender_id, text, NULL::jsonb AS data
+FROM messages WHERE kind = 'service' AND service IS NULL;
+
+-- The one user called p_name in the chat, or NULL.
+CREATE OR REPLACE FUNCTION pg_temp.service_backfill_user(p_chat bigint, p_name text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN count(*) = 1 THEN min(u.id) END
+	FROM public.users u
+	WHERE u.display_name = p_name
+	  AND (EXISTS (SELECT 1 FROM public.chat_members cm WHERE cm.chat_id = p_chat AND cm.user_id = u.id)
+	       OR EXISTS (SELECT 1 FROM public.messages x WHERE x.chat_id = p_chat AND x.sender_id = u.id))
+$$;
+
+-- In the order of the most specific pattern first: "“…”" ends the first
+-- three, so a title or a quote holding " added " is still read right.
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'group.created', 'actor', b.sender_id,
+	'title', (regexp_match(b.text, '^.+? created the group “(.*)”$', 's'))[1])
+WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? created the group “.*”$';
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'group.renamed', 'actor', b.sender_id,
+	'title', (regexp_match(b.text, '^.+? renamed the group to “(.*)”$', 's'))[1])
+WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? renamed the group to “.*”$';
+
+-- "a message" was written for a message without text.
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'message.pinned', 'actor', b.sender_id,
+	'text', nullif((regexp_match(b.text, '^.+? pinned “(.*)”$', 's'))[1], 'a message'))
+WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? pinned “.*”$';
+UPDATE service_backfill SET data = data || '{"text": ""}'
+WHERE data->>'type' = 'message.pinned' AND data->'text' = 'null';
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'welcome', 'users', jsonb_build_array(r.id))
+FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text,
+	'^Welcome to Messenger, (.+)! Find people with the search box to start a conversation, or create a group and invite friends\.$', 's'))[1]) AS id
+      FROM service_backfill WHERE data IS NULL AND sender_id IS NULL) r
+WHERE b.id = r.id AND r.id IS NOT NULL AND b.data IS NULL;
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'owner.inherited', 'users', jsonb_build_array(r.uid))
+FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^(.+) is now the owner$', 's'))[1]) AS uid
+      FROM service_backfill WHERE data IS NULL AND sender_id IS NULL AND text ~ '^.+ is now the owner$') r
+WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'owner.handed', 'actor', b.sender_id,
+	'users', jsonb_build_array(r.uid))
+FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? made (.+) the owner$', 's'))[1]) AS uid
+      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? made .+ the owner$') r
+WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.added', 'actor', b.sender_id,
+	'users', jsonb_build_array(r.uid))
+FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? added (.+)$', 's'))[1]) AS uid
+      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? added .+$') r
+WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
+
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.removed', 'actor', b.sender_id,
+	'users', jsonb_build_array(r.uid))
+FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? removed (.+)$', 's'))[1]) AS uid
+      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? removed .+$') r
+WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
+
+-- Last: " left" ends the texts above too ("alice removed Bob Left").
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.left', 'actor', b.sender_id)
+WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+ left$'
+  AND b.text !~ ' (added|removed) ';
+
+-- messages_page_updated bumps each chat's version: its kept history
+-- pages are rendered again, with the data.
+UPDATE messages m SET service = b.data
+FROM service_backfill b WHERE m.id = b.id AND b.data IS NOT NULL AND m.service IS NULL;
