@@ -50,11 +50,11 @@ WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? pinned “.*
 UPDATE service_backfill SET data = data || '{"text": ""}'
 WHERE data->>'type' = 'message.pinned' AND data->'text' = 'null';
 
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'welcome', 'users', jsonb_build_array(r.id))
+UPDATE service_backfill b SET data = jsonb_build_object('type', 'welcome', 'users', jsonb_build_array(r.uid))
 FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text,
-	'^Welcome to Messenger, (.+)! Find people with the search box to start a conversation, or create a group and invite friends\.$', 's'))[1]) AS id
+	'^Welcome to Messenger, (.+)! Find people with the search box to start a conversation, or create a group and invite friends\.$', 's'))[1]) AS uid
       FROM service_backfill WHERE data IS NULL AND sender_id IS NULL) r
-WHERE b.id = r.id AND r.id IS NOT NULL AND b.data IS NULL;
+WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
 
 UPDATE service_backfill b SET data = jsonb_build_object('type', 'owner.inherited', 'users', jsonb_build_array(r.uid))
 FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^(.+) is now the owner$', 's'))[1]) AS uid
