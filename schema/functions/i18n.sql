@@ -102,16 +102,20 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	('ru', 'digest.orProfile', 'или измените их в профиле.'),
 	('uk', 'digest.orProfile', 'або змініть їх у профілі.'),
 
-	-- the export's "ready" mail (part i21-export's mail_export_ready())
-	('en', 'export.subject', 'Your Messenger data is ready'),
-	('ru', 'export.subject', 'Ваши данные из Messenger готовы'),
-	('uk', 'export.subject', 'Ваші дані з Messenger готові'),
-	('en', 'export.ready', 'The archive of your data that you asked for is ready. Download it here:'),
-	('ru', 'export.ready', 'Архив ваших данных, который вы запросили, готов. Скачайте его здесь:'),
-	('uk', 'export.ready', 'Архів ваших даних, який ви запросили, готовий. Завантажте його тут:'),
-	('en', 'export.until', 'The link works until {date}; then the archive is deleted.'),
-	('ru', 'export.until', 'Ссылка действует до {date}, затем архив будет удалён.'),
-	('uk', 'export.until', 'Посилання діє до {date}, потім архів буде видалено.')
+	-- the export's "ready" mail (mail_export_ready(), export.sql of part
+	-- i21-export)
+	('en', 'export.subject', 'Your Messenger data is ready to download'),
+	('ru', 'export.subject', 'Ваши данные Messenger готовы к скачиванию'),
+	('uk', 'export.subject', 'Ваші дані Messenger готові до завантаження'),
+	('en', 'export.ready', 'The export of your Messenger data you asked for is ready. Download it (a ZIP archive) from this link until {date}:'),
+	('ru', 'export.ready', 'Экспорт ваших данных Messenger, который вы запросили, готов. Скачайте его (ZIP-архив) по этой ссылке до {date}:'),
+	('uk', 'export.ready', 'Експорт ваших даних Messenger, який ви запросили, готовий. Завантажте його (ZIP-архів) за цим посиланням до {date}:'),
+	('en', 'export.contents', 'The archive holds your profile, your chats and every message and file you can see in them, as JSON, with an index.html to read it in a browser.'),
+	('ru', 'export.contents', 'В архиве ваш профиль, ваши чаты и все сообщения и файлы, которые вы в них видите, в формате JSON, а также index.html, чтобы читать их в браузере.'),
+	('uk', 'export.contents', 'В архіві ваш профіль, ваші чати й усі повідомлення та файли, які ви в них бачите, у форматі JSON, а також index.html, щоб читати їх у браузері.'),
+	('en', 'export.private', 'Anyone who has the link can download it: do not share it.'),
+	('ru', 'export.private', 'Скачать архив может любой, у кого есть ссылка: не делитесь ею.'),
+	('uk', 'export.private', 'Завантажити архів може будь-хто, у кого є посилання: не діліться ним.')
 $$;
 
 -- The text p_key of the catalogue in p_lang (English for a language it
