@@ -45,39 +45,26 @@ WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? renamed the 
 
 -- "a message" was written for a message without text.
 UPDATE service_backfill b SET data = jsonb_build_object('type', 'message.pinned', 'actor', b.sender_id,
-	'text', nullif((regexp_match(b.text, '^.+? pinned “(.*)”$', 's'))[1], 'a message'))
+	'text', coalesce(nullif((regexp_match(b.text, '^.+? pinned “(.*)”$', 's'))[1], 'a message'), ''))
 WHERE b.data IS NULL AND b.sender_id IS NOT NULL AND b.text ~ '^.+? pinned “.*”$';
-UPDATE service_backfill SET data = data || '{"text": ""}'
-WHERE data->>'type' = 'message.pinned' AND data->'text' = 'null';
 
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'welcome', 'users', jsonb_build_array(r.uid))
-FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text,
-	'^Welcome to Messenger, (.+)! Find people with the search box to start a conversation, or create a group and invite friends\.$', 's'))[1]) AS uid
-      FROM service_backfill WHERE data IS NULL AND sender_id IS NULL) r
-WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
-
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'owner.inherited', 'users', jsonb_build_array(r.uid))
-FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^(.+) is now the owner$', 's'))[1]) AS uid
-      FROM service_backfill WHERE data IS NULL AND sender_id IS NULL AND text ~ '^.+ is now the owner$') r
-WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
-
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'owner.handed', 'actor', b.sender_id,
-	'users', jsonb_build_array(r.uid))
-FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? made (.+) the owner$', 's'))[1]) AS uid
-      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? made .+ the owner$') r
-WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
-
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.added', 'actor', b.sender_id,
-	'users', jsonb_build_array(r.uid))
-FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? added (.+)$', 's'))[1]) AS uid
-      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? added .+$') r
-WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
-
-UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.removed', 'actor', b.sender_id,
-	'users', jsonb_build_array(r.uid))
-FROM (SELECT id, pg_temp.service_backfill_user(chat_id, (regexp_match(text, '^.+? removed (.+)$', 's'))[1]) AS uid
-      FROM service_backfill WHERE data IS NULL AND sender_id IS NOT NULL AND text ~ '^.+? removed .+$') r
-WHERE b.id = r.id AND r.uid IS NOT NULL AND b.data IS NULL;
+-- Those that name another user: the first pattern that matches decides
+-- (a name it cannot resolve leaves the row to its text).
+UPDATE service_backfill b SET data = jsonb_build_object('type', r.type, 'users', jsonb_build_array(r.uid))
+	|| CASE WHEN r.by_actor THEN jsonb_build_object('actor', b.sender_id) ELSE '{}' END
+FROM (SELECT DISTINCT ON (s.id) s.id, p.type, p.by_actor,
+	     pg_temp.service_backfill_user(s.chat_id, (regexp_match(s.text, p.rx, 's'))[1]) AS uid
+      FROM service_backfill s
+      JOIN (VALUES
+	(1, 'welcome', false, '^Welcome to Messenger, (.+)! Find people with the search box to start a conversation, or create a group and invite friends\.$'),
+	(2, 'owner.inherited', false, '^(.+) is now the owner$'),
+	(3, 'owner.handed', true, '^.+? made (.+) the owner$'),
+	(4, 'member.added', true, '^.+? added (.+)$'),
+	(5, 'member.removed', true, '^.+? removed (.+)$')) AS p(n, type, by_actor, rx)
+	ON s.text ~ p.rx AND (s.sender_id IS NOT NULL) = p.by_actor
+      WHERE s.data IS NULL
+      ORDER BY s.id, p.n) r
+WHERE b.id = r.id AND r.uid IS NOT NULL;
 
 -- Last: " left" ends the texts above too ("alice removed Bob Left").
 UPDATE service_backfill b SET data = jsonb_build_object('type', 'member.left', 'actor', b.sender_id)

@@ -12,27 +12,10 @@ import time
 import pytest
 
 from helpers import REPO, wait_until
-from ui import menu_item, sign_in, wait_app
+from ui import lang_device, menu_item, shots, sign_in, wait_app
 
 PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 CATALOGUES = {lang: json.loads((REPO / "www" / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "ru", "uk")}
-
-
-def device(browser, phone, lang="en-US"):
-    if phone:
-        b = browser(width=390, height=844, mobile=True, lang=lang)
-        b.viewport(390, 844, mobile=True)
-        return b
-    return browser(lang=lang)
-
-
-def shots(b, out_dir, name, phone):
-    kind = "phone" if phone else "desktop"
-    for dark in (False, True):
-        b.set_dark(dark)
-        time.sleep(0.2)
-        b.screenshot(out_dir / f"{name}-{kind}-{'dark' if dark else 'light'}.png")
-    b.set_dark(False)
 
 
 def login(api, user):
@@ -53,7 +36,7 @@ def test_delete_my_account_from_the_profile(browser, api, new_user, out_dir, pho
     bob = new_user("stayer", display_name="Борис")
     g = api.post("/api/chats", token=me, json={"type": "group", "title": "Клуб",
                                               "member_ids": [bob["user"]["id"]]}).json()
-    b = device(browser, phone, "ru")
+    b = lang_device(browser, phone, "ru")
     b.allow("status of 403")  # the wrong password, on purpose
     sign_in(b, me["username"], me["password"])
     b.click(".sidebar .me")
@@ -95,7 +78,7 @@ def test_an_administrator_deletes_an_account(browser, api, stack, new_user, phon
     assert stack.psql("UPDATE users SET role = 'admin' WHERE id = %s", boss["user"]["id"]) == 1
     tag = str(int(time.time() * 1000))[-6:]
     vic = new_user("gone" + tag, display_name="Gus Gone")
-    b = device(browser, phone)
+    b = lang_device(browser, phone, "en-US")
     sign_in(b, boss["username"], boss["password"])
     b.click(".side-actions .admin-btn")
     b.wait_for(".admin-pane")
@@ -132,7 +115,7 @@ def test_emoji_groups_and_the_static_loading_in_the_language(browser, api, new_u
     assert api.patch("/api/users/me/settings", token=me, json={"language": lang}).status_code == 200
     peer = new_user("peer", display_name="Пир")
     api.post("/api/chats", token=me, json={"type": "direct", "user_id": peer["user"]["id"]})
-    b = device(browser, phone, lang)
+    b = lang_device(browser, phone, lang)
     # index.html before any script of the app: its words in the language
     b.driver.execute_cdp_cmd("Network.enable", {})
     b.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*js/main.js*"]})

@@ -11,7 +11,7 @@ import pytest
 
 from browser import By
 from helpers import REPO
-from ui import open_chat, sign_in
+from ui import lang_device, open_chat, shots, sign_in
 
 PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 CATALOGUES = {lang: json.loads((REPO / "www" / "i18n" / f"{lang}.json").read_text()) for lang in ("ru", "uk")}
@@ -53,9 +53,7 @@ def test_service_messages_in_the_readers_language(browser, api, new_user, lang, 
     ok(api.delete("/api/users/me", token=quit_, json={"password": quit_["password"]}))
     ok(api.put(f"/api/chats/{gid}/owner", token=ann, json={"user_id": ids[bob["username"]]}))
 
-    b = browser(width=390, height=844, mobile=True, lang=lang) if phone else browser(lang=lang)
-    if phone:
-        b.viewport(390, 844, mobile=True)
+    b = lang_device(browser, phone, lang)
     sign_in(b, reader["username"], reader["password"])
     deleted = cat["user.deleted"]
     want = [
@@ -81,11 +79,7 @@ def test_service_messages_in_the_readers_language(browser, api, new_user, lang, 
     b.wait(lambda d: d.execute_script(PILLS)[0] == say(cat, "service.groupCreated", actor="Анна К.", title="Команда"),
            15, f"the new name (shown: {b.js(PILLS)})")
     if lang == "ru":
-        kind = "phone" if phone else "desktop"
-        for dark in (False, True):
-            b.set_dark(dark)
-            b.screenshot(out_dir / f"ru-service-{kind}-{'dark' if dark else 'light'}.png")
-        b.set_dark(False)
+        shots(b, out_dir, "ru-service", phone)
     # The reader's own welcome chat, in the language too.
     if phone:
         b.click(".back-btn")

@@ -6,7 +6,7 @@ back from their English text where the pattern is certain."""
 
 import pathlib
 
-from chatkit import assert_message, events, group, history, last_event_id, send, uid
+from chatkit import assert_message, events, group, history, send, uid
 
 MIGRATION = pathlib.Path(__file__).resolve().parents[2] / "schema/migrations/028_service_data.sql"
 
