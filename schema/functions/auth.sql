@@ -476,6 +476,7 @@ CREATE OR REPLACE FUNCTION password_reset_request(p_email text, p_token_hash tex
 RETURNS api_reply LANGUAGE plpgsql AS $$
 DECLARE
 	u public.users;
+	lang text;
 BEGIN
 	-- One request of an address at a time: the count below is then exact.
 	PERFORM pg_advisory_xact_lock(hashtext('password_reset ' || lower(p_email)));
@@ -487,16 +488,19 @@ BEGIN
 	INSERT INTO public.password_resets (email, user_id, token_hash)
 	VALUES (p_email, u.id, CASE WHEN u.id IS NOT NULL THEN p_token_hash END);
 	IF u.id IS NOT NULL THEN
-		PERFORM public.mail_enqueue(u.email, 'Reset your Messenger password',
-			'Hello ' || u.display_name || E',\n\n'
-			|| E'Someone (we hope you) asked to reset the password of your Messenger account '
-			|| u.username || E'.\nTo choose a new one, open this link within an hour:\n\n'
-			|| p_link || E'\n\nIf it was not you, ignore this mail: your password stays as it is.\n',
-			'<p>Hello ' || public.html_escape(u.display_name) || ',</p>'
-			|| '<p>Someone (we hope you) asked to reset the password of your Messenger account <b>'
-			|| public.html_escape(u.username) || '</b>. To choose a new one, open this link within an hour:</p>'
+		-- In the account's language (schema/functions/i18n.sql).
+		lang := public.mail_language(u.id);
+		PERFORM public.mail_enqueue(u.email, public.mail_text(lang, 'reset.subject'),
+			public.mail_text(lang, 'hello', jsonb_build_object('name', u.display_name)) || E'\n\n'
+			|| public.mail_text(lang, 'reset.asked', jsonb_build_object('username', u.username)) || E'\n'
+			|| public.mail_text(lang, 'reset.open') || E'\n\n'
+			|| p_link || E'\n\n' || public.mail_text(lang, 'reset.notYou') || E'\n',
+			'<p>' || public.mail_html(lang, 'hello', jsonb_build_object('name', u.display_name)) || '</p>'
+			|| '<p>' || public.mail_html(lang, 'reset.asked', jsonb_build_object('username', u.username),
+						     '{username}')
+			|| ' ' || public.mail_html(lang, 'reset.open') || '</p>'
 			|| '<p><a href="' || public.html_escape(p_link) || '">' || public.html_escape(p_link) || '</a></p>'
-			|| '<p>If it was not you, ignore this mail: your password stays as it is.</p>');
+			|| '<p>' || public.mail_html(lang, 'reset.notYou') || '</p>');
 	END IF;
 	RETURN (202, NULL, NULL)::public.api_reply;
 END

@@ -271,8 +271,8 @@ BEGIN
 	INSERT INTO public.chat_members (chat_id, user_id)
 	SELECT c.id, x FROM unnest(ids) WITH ORDINALITY AS t(x, n) ORDER BY n;
 	PERFORM public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
-	ev := public.service_message(c.id, p_user,
-		format('%s created the group “%s”', public.user_name(p_user), p_title));
+	ev := public.service_message(c.id, jsonb_build_object('type', 'group.created', 'actor', p_user,
+		'title', p_title));
 	SELECT * INTO c FROM public.chats WHERE id = c.id;
 	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
 END
@@ -292,8 +292,8 @@ BEGIN
 	END IF;
 	UPDATE public.chats SET title = p_title WHERE id = p_chat_id RETURNING * INTO c;
 	PERFORM public.emit(c.id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
-	ev := public.service_message(c.id, p_user,
-		format('%s renamed the group to “%s”', public.user_name(p_user), p_title));
+	ev := public.service_message(c.id, jsonb_build_object('type', 'group.renamed', 'actor', p_user,
+		'title', p_title));
 	SELECT * INTO c FROM public.chats WHERE id = c.id;
 	RETURN (200, public.chat_json(c, p_user), ev)::public.api_reply;
 END
@@ -328,8 +328,8 @@ BEGIN
 	INSERT INTO public.chat_members (chat_id, user_id, last_read_message_id, last_delivered_message_id)
 	VALUES (p_chat_id, p_member, coalesce(c.last_message_id, 0), coalesce(c.last_message_id, 0));
 	PERFORM public.emit(p_chat_id, 'member.added', jsonb_build_object('user', public.user_json(u)));
-	ev := public.service_message(p_chat_id, p_user,
-		format('%s added %s', public.user_name(p_user), u.display_name));
+	ev := public.service_message(p_chat_id, jsonb_build_object('type', 'member.added', 'actor', p_user,
+		'users', jsonb_build_array(u.id)));
 	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
 	RETURN (201, public.chat_json(c, p_user), ev)::public.api_reply;
 END
@@ -360,10 +360,11 @@ BEGIN
 		PERFORM public.api_error(403, 'not_owner', 'only the owner of the group can remove others');
 	END IF;
 	IF p_member = p_user THEN
-		PERFORM public.service_message(p_chat_id, p_user, format('%s left', public.user_name(p_user)));
+		PERFORM public.service_message(p_chat_id, jsonb_build_object('type', 'member.left',
+			'actor', p_user));
 	ELSE
-		PERFORM public.service_message(p_chat_id, p_user,
-			format('%s removed %s', public.user_name(p_user), public.user_name(p_member)));
+		PERFORM public.service_message(p_chat_id, jsonb_build_object('type', 'member.removed',
+			'actor', p_user, 'users', jsonb_build_array(p_member)));
 	END IF;
 	DELETE FROM public.chat_members WHERE chat_id = p_chat_id AND user_id = p_member;
 	ev := public.emit(p_chat_id, 'member.removed', jsonb_build_object('user_id', p_member));
@@ -375,8 +376,8 @@ BEGIN
 		IF heir IS NOT NULL THEN
 			SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
 			PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
-			ev := public.service_message(p_chat_id, NULL,
-				format('%s is now the owner', public.user_name(heir)));
+			ev := public.service_message(p_chat_id, jsonb_build_object('type', 'owner.inherited',
+				'users', jsonb_build_array(heir)));
 		END IF;
 	END IF;
 	RETURN (204, NULL, ev)::public.api_reply;
@@ -394,9 +395,8 @@ BEGIN
 	INSERT INTO public.chats (type, title) VALUES ('group', 'Welcome') RETURNING * INTO c;
 	INSERT INTO public.chat_members (chat_id, user_id, role) VALUES (c.id, p_user_id, 'owner');
 	PERFORM public.emit(c.id, 'chat.created', jsonb_build_object('chat', public.chat_json(c)));
-	RETURN public.service_message(c.id, NULL, format(
-		'Welcome to Messenger, %s! Find people with the search box to start a '
-		'conversation, or create a group and invite friends.', public.user_name(p_user_id)));
+	RETURN public.service_message(c.id, jsonb_build_object('type', 'welcome',
+		'users', jsonb_build_array(p_user_id)));
 END
 $$;
 
@@ -439,9 +439,9 @@ BEGIN
 	WHERE id = m.id RETURNING * INTO m;
 	ev := public.emit(p_chat_id, 'message.updated', jsonb_build_object('message', public.message_json(m)));
 	IF p_pin THEN
-		ev := public.service_message(p_chat_id, p_user, format('%s pinned “%s”',
-			public.user_name(p_user), CASE WHEN m.text = '' THEN 'a message'
-			WHEN length(m.text) > 50 THEN left(m.text, 50) || '…' ELSE m.text END));
+		ev := public.service_message(p_chat_id, jsonb_build_object('type', 'message.pinned',
+			'actor', p_user, 'message_id', m.id,
+			'text', CASE WHEN length(m.text) > 50 THEN left(m.text, 50) || '…' ELSE m.text END));
 	END IF;
 	RETURN (204, NULL, ev)::public.api_reply;
 END
@@ -496,8 +496,8 @@ BEGIN
 	UPDATE public.chat_members SET role = 'member' WHERE chat_id = p_chat_id AND user_id = p_user;
 	UPDATE public.chat_members SET role = 'owner' WHERE chat_id = p_chat_id AND user_id = p_heir;
 	PERFORM public.emit(p_chat_id, 'chat.updated', jsonb_build_object('chat', public.chat_json(c)));
-	ev := public.service_message(p_chat_id, p_user, format('%s made %s the owner',
-		public.user_name(p_user), public.user_name(p_heir)));
+	ev := public.service_message(p_chat_id, jsonb_build_object('type', 'owner.handed',
+		'actor', p_user, 'users', jsonb_build_array(p_heir)));
 	SELECT * INTO c FROM public.chats WHERE id = p_chat_id;
 	RETURN (200, public.chat_json(c, p_user), ev)::public.api_reply;
 END

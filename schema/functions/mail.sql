@@ -160,6 +160,7 @@ DECLARE
 	v_html text;
 	v_mail bigint;
 	m record;
+	lang text := public.mail_language(p_user);
 BEGIN
 	-- One job at a time per user: the others skip them. The lock is
 	-- taken, and the hour checked, on the row as it is now.
@@ -224,7 +225,7 @@ BEGIN
 				  WHERE b.blocker_id = p_user AND b.blocked_id = x.sender_id)
 	), shown AS (
 		SELECT l.*, p_app_url || '/#/c/' || l.chat_id AS link,
-		       CASE WHEN l.text = '' THEN '(an attachment)'
+		       CASE WHEN l.text = '' THEN public.mail_text(lang, 'digest.attachment')
 			    WHEN char_length(l.text) > c_text_max THEN left(l.text, c_text_max) || '…'
 			    ELSE l.text END AS excerpt
 		FROM listed l WHERE l.n <= c_list_max
@@ -232,44 +233,52 @@ BEGIN
 	SELECT (SELECT count(*) FROM listed),
 	       (SELECT array_agg(sender ORDER BY first) FROM
 		 (SELECT sender, min(n) AS first FROM listed GROUP BY sender) f),
-	       (SELECT string_agg(sender || coalesce(' in ' || title, '') || E':\n'
+	       (SELECT string_agg(CASE WHEN title IS NULL THEN sender ELSE public.mail_text(lang, 'digest.in',
+					jsonb_build_object('sender', sender, 'title', title)) END || E':\n'
 				  || regexp_replace(excerpt, '^', '  ', 'gn') || E'\n  ' || link,
 				  E'\n\n' ORDER BY n) FROM shown),
-	       (SELECT string_agg('<p><b>' || public.html_escape(sender) || '</b>'
-				  || coalesce(' in <b>' || public.html_escape(title) || '</b>', '')
+	       (SELECT string_agg('<p>' || CASE WHEN title IS NULL THEN '<b>' || public.html_escape(sender) || '</b>'
+					ELSE public.mail_html(lang, 'digest.in', jsonb_build_object('sender', sender,
+						'title', title), '{sender,title}') END
 				  || '<br>' || replace(public.html_escape(excerpt), E'\n', '<br>')
-				  || '<br><a href="' || public.html_escape(link) || '">Open the chat</a></p>',
+				  || '<br><a href="' || public.html_escape(link) || '">'
+				  || public.mail_html(lang, 'digest.openChat') || '</a></p>',
 				  '' ORDER BY n) FROM shown)
 	INTO v_total, v_senders, v_lines_text, v_lines_html;
 
 	IF v_total > 0 THEN
-		v_subject := regexp_replace(
-			CASE WHEN v_total = 1 THEN 'New message from ' ELSE v_total || ' new messages from ' END
-			|| v_senders[1]
-			|| CASE cardinality(v_senders) WHEN 1 THEN ''
-				WHEN 2 THEN ' and ' || v_senders[2]
-				ELSE ' and ' || (cardinality(v_senders) - 1) || ' others' END,
+		-- In the user's language (schema/functions/i18n.sql), its plural
+		-- forms by the counts.
+		v_subject := regexp_replace(public.mail_text(lang, 'digest.subject', jsonb_build_object(
+			'n', v_total,
+			'senders', CASE cardinality(v_senders) WHEN 1 THEN v_senders[1]
+				WHEN 2 THEN public.mail_text(lang, 'digest.senders2',
+					jsonb_build_object('a', v_senders[1], 'b', v_senders[2]))
+				ELSE public.mail_text(lang, 'digest.sendersMore',
+					jsonb_build_object('a', v_senders[1], 'n', cardinality(v_senders) - 1)) END)),
 			'[\r\n]+', ' ', 'g');
-		v_text := 'Hello ' || u.display_name || E',\n\n'
-			|| CASE WHEN v_total = 1 THEN E'A message is waiting for you in Messenger:\n\n'
-				ELSE v_total || E' messages are waiting for you in Messenger:\n\n' END
+		v_text := public.mail_text(lang, 'hello', jsonb_build_object('name', u.display_name)) || E'\n\n'
+			|| public.mail_text(lang, 'digest.waiting', jsonb_build_object('n', v_total)) || E'\n\n'
 			|| v_lines_text || E'\n\n'
-			|| CASE WHEN v_total > c_list_max THEN 'and ' || (v_total - c_list_max) || E' more.\n\n'
+			|| CASE WHEN v_total > c_list_max THEN public.mail_text(lang, 'digest.more',
+					jsonb_build_object('n', v_total - c_list_max)) || E'\n\n'
 				ELSE '' END
-			|| 'Open Messenger: ' || p_app_url || E'/\n\n'
-			|| E'You get this mail because e-mail notifications are on for your account.\n'
-			|| 'To turn them off, open ' || p_unsubscribe_url || E'\n'
-			|| E'or change them in your profile.\n';
-		v_html := '<p>Hello ' || public.html_escape(u.display_name) || ',</p>'
-			|| CASE WHEN v_total = 1 THEN '<p>A message is waiting for you in Messenger:</p>'
-				ELSE '<p>' || v_total || ' messages are waiting for you in Messenger:</p>' END
+			|| public.mail_text(lang, 'digest.openApp') || ': ' || p_app_url || E'/\n\n'
+			|| public.mail_text(lang, 'digest.why') || E'\n'
+			|| public.mail_text(lang, 'digest.toTurnOff', jsonb_build_object('url', p_unsubscribe_url)) || E'\n'
+			|| public.mail_text(lang, 'digest.orProfile') || E'\n';
+		v_html := '<p>' || public.mail_html(lang, 'hello', jsonb_build_object('name', u.display_name)) || '</p>'
+			|| '<p>' || public.mail_html(lang, 'digest.waiting', jsonb_build_object('n', v_total)) || '</p>'
 			|| v_lines_html
-			|| CASE WHEN v_total > c_list_max THEN '<p>and ' || (v_total - c_list_max) || ' more.</p>'
+			|| CASE WHEN v_total > c_list_max THEN '<p>' || public.mail_html(lang, 'digest.more',
+					jsonb_build_object('n', v_total - c_list_max)) || '</p>'
 				ELSE '' END
-			|| '<p><a href="' || public.html_escape(p_app_url || '/') || '">Open Messenger</a></p>'
-			|| '<p>You get this mail because e-mail notifications are on for your account. '
-			|| '<a href="' || public.html_escape(p_unsubscribe_url) || '">Turn them off</a> '
-			|| 'or change them in your profile.</p>';
+			|| '<p><a href="' || public.html_escape(p_app_url || '/') || '">'
+			|| public.mail_html(lang, 'digest.openApp') || '</a></p>'
+			|| '<p>' || public.mail_html(lang, 'digest.why') || ' '
+			|| '<a href="' || public.html_escape(p_unsubscribe_url) || '">'
+			|| public.mail_html(lang, 'digest.turnOff') || '</a> '
+			|| public.mail_html(lang, 'digest.orProfile') || '</p>';
 		v_mail := public.mail_enqueue(u.email, v_subject, v_text, v_html,
 			jsonb_build_object('List-Unsubscribe', '<' || p_unsubscribe_url || '>',
 					   'List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'));

@@ -77,6 +77,10 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'forwarded_from', CASE WHEN m.deleted_at IS NULL THEN m.forwarded_from END,
 		'mentions', CASE WHEN m.deleted_at IS NULL THEN to_jsonb(m.mentions) ELSE '[]'::jsonb END,
 		'pinned', m.pinned_at IS NOT NULL AND m.deleted_at IS NULL)
+		-- A service message's data (service_text()), null where it is
+		-- not known (a row older than migration 028 it could not read).
+		|| CASE WHEN m.kind = 'service' THEN jsonb_build_object('service', m.service)
+			ELSE '{}'::jsonb END
 $$;
 
 -- The members of p_chat_id that p_text names as @username, in the order
@@ -115,7 +119,8 @@ $$;
 CREATE OR REPLACE FUNCTION message_append(p_chat_id bigint, p_sender bigint, p_kind text,
 					  p_text text, p_client_id text DEFAULT NULL,
 					  p_reply_to bigint DEFAULT NULL,
-					  p_forwarded_from jsonb DEFAULT NULL)
+					  p_forwarded_from jsonb DEFAULT NULL,
+					  p_service jsonb DEFAULT NULL)
 RETURNS messages
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -123,22 +128,62 @@ DECLARE
 BEGIN
 	-- messages_page_inserted makes it the chat's last message.
 	INSERT INTO public.messages (chat_id, sender_id, kind, text, client_id, reply_to_id,
-				     forwarded_from, mentions)
+				     forwarded_from, mentions, service)
 	VALUES (p_chat_id, p_sender, p_kind, p_text, p_client_id, p_reply_to, p_forwarded_from,
-		CASE WHEN p_kind = 'text' THEN public.message_mentions(p_chat_id, p_text) ELSE '{}' END)
+		CASE WHEN p_kind = 'text' THEN public.message_mentions(p_chat_id, p_text) ELSE '{}' END,
+		p_service)
 	ON CONFLICT (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
 	RETURNING * INTO m;
 	RETURN m;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION service_message(p_chat_id bigint, p_actor bigint, p_text text)
+-- A service message's English text, from its data (messages.service;
+-- migrations/028_service_data.sql): what API clients and old apps show,
+-- with the names as they are when it is written. The app says it in the
+-- reader's language from the data. The types, and what else each holds
+-- besides "type":
+--   group.created, group.renamed  actor, title
+--   member.added, member.removed  actor, users [the one added/removed]
+--   member.left                   actor
+--   owner.handed                  actor, users [the new owner]
+--   owner.inherited               users [the new owner, after the owner left]
+--   message.pinned                actor, message_id, text (its first 50
+--                                 characters, "" when it has none)
+--   welcome                       users [the new account]
+CREATE OR REPLACE FUNCTION service_text(p_data jsonb) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	actor text := public.user_name((p_data->>'actor')::bigint);
+	other text := public.user_name((p_data->'users'->>0)::bigint);
+	quoted text := p_data->>'text';
+BEGIN
+	RETURN CASE p_data->>'type'
+		WHEN 'group.created' THEN format('%s created the group “%s”', actor, p_data->>'title')
+		WHEN 'group.renamed' THEN format('%s renamed the group to “%s”', actor, p_data->>'title')
+		WHEN 'member.added' THEN format('%s added %s', actor, other)
+		WHEN 'member.removed' THEN format('%s removed %s', actor, other)
+		WHEN 'member.left' THEN format('%s left', actor)
+		WHEN 'owner.handed' THEN format('%s made %s the owner', actor, other)
+		WHEN 'owner.inherited' THEN format('%s is now the owner', other)
+		WHEN 'message.pinned' THEN format('%s pinned “%s”', actor,
+			CASE WHEN coalesce(quoted, '') = '' THEN 'a message' ELSE quoted END)
+		WHEN 'welcome' THEN format('Welcome to Messenger, %s! Find people with the search box '
+			'to start a conversation, or create a group and invite friends.', other)
+		END;
+END
+$$;
+
+-- A service message of p_data (service_text() lists its types); its
+-- sender_id is the actor, if any. Returns the event id.
+CREATE OR REPLACE FUNCTION service_message(p_chat_id bigint, p_data jsonb)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	m public.messages;
 BEGIN
-	m := public.message_append(p_chat_id, p_actor, 'service', p_text);
+	m := public.message_append(p_chat_id, (p_data->>'actor')::bigint, 'service',
+				   public.service_text(p_data), NULL, NULL, NULL, p_data);
 	RETURN public.emit(p_chat_id, 'message.created',
 		    jsonb_build_object('message', public.message_json(m, NULL, false)));
 END

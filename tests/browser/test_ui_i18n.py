@@ -7,14 +7,13 @@ in Russian go to docs/screenshots with MSGR_SCREENSHOTS=1."""
 
 import json
 import re
-import time
 import uuid
 
 import pytest
 
 from browser import By
 from helpers import REPO
-from ui import open_actions, send_text, wait_app, wait_bubble
+from ui import lang_device, open_actions, send_text, shots, wait_app, wait_bubble
 
 PHONE = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 
@@ -67,23 +66,6 @@ def assert_no_english(b, lang, where):
     assert not found, f"English on {where} in {lang}: {found}"
 
 
-def lang_device(browser, phone, lang):
-    if phone:
-        b = browser(width=390, height=844, mobile=True, lang=lang)
-        b.viewport(390, 844, mobile=True)
-        return b
-    return browser(lang=lang)
-
-
-def shot(b, out_dir, name, phone):
-    kind = "phone" if phone else "desktop"
-    for dark in (False, True):
-        b.set_dark(dark)
-        time.sleep(0.2)
-        b.screenshot(out_dir / f"ru-{name}-{kind}-{'dark' if dark else 'light'}.png")
-    b.set_dark(False)
-
-
 @PHONE
 @pytest.mark.parametrize("lang", ["ru", "uk"])
 def test_app_in_language(browser, api, new_user, out_dir, lang, phone):
@@ -99,7 +81,7 @@ def test_app_in_language(browser, api, new_user, out_dir, lang, phone):
     assert b.text(".auth-title") == cat["auth.login.title"]
     assert_no_english(b, lang, "the sign-in card")
     if lang == "ru":
-        shot(b, out_dir, "login", phone)
+        shots(b, out_dir, "ru-login", phone)
 
     # Registering: the form, a field error, then the account.
     b.click(".auth-switch .link")
@@ -141,7 +123,7 @@ def test_app_in_language(browser, api, new_user, out_dir, lang, phone):
            (cat["lastSeen.online"], cat["lastSeen.justNow"], cat["lastSeen.longAgo"]), 10, "last seen")
     assert_no_english(b, lang, "a chat")
     if lang == "ru":
-        shot(b, out_dir, "chat", phone)
+        shots(b, out_dir, "ru-chat", phone)
 
     # The message menu.
     open_actions(b, row)
@@ -149,7 +131,7 @@ def test_app_in_language(browser, api, new_user, out_dir, lang, phone):
     assert cat["menu.reply"] in labels and cat["menu.copy"] in labels, labels
     assert_no_english(b, lang, "the message menu")
     if lang == "ru":
-        shot(b, out_dir, "menu", phone)
+        shots(b, out_dir, "ru-menu", phone)
     b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")
     b.wait_gone(".popover")
 
@@ -162,7 +144,7 @@ def test_app_in_language(browser, api, new_user, out_dir, lang, phone):
     assert b.text(".modal.profile .modal-title") == cat["profile.title"]
     assert_no_english(b, lang, "the profile")
     if lang == "ru":
-        shot(b, out_dir, "profile", phone)
+        shots(b, out_dir, "ru-profile", phone)
     b.click(f'#p-language [data-value="{other}"]')
     b.wait(lambda d: d.execute_script("return document.documentElement.lang") == other, 15, "the other language")
     wait_app(b)

@@ -37,6 +37,26 @@ def device(browser, phone):
     return b
 
 
+def lang_device(browser, phone, lang):
+    """device() with the browser's language set to lang (Accept-Language,
+    navigator.languages)."""
+    if phone:
+        b = browser(width=390, height=844, mobile=True, lang=lang)
+        b.viewport(390, 844, mobile=True)
+        return b
+    return browser(lang=lang)
+
+
+def shots(b, out_dir, name, phone):
+    """NAME-desktop|phone-light|dark.png, the page as it is in both themes."""
+    kind = "phone" if phone else "desktop"
+    for dark in (False, True):
+        b.set_dark(dark)
+        time.sleep(0.2)
+        b.screenshot(out_dir / f"{name}-{kind}-{'dark' if dark else 'light'}.png")
+    b.set_dark(False)
+
+
 def set_offline(b, offline):
     """Chromium's own offline mode: fetch fails, navigator.onLine turns
     false and `offline`/`online` fire; an open socket may stay open."""

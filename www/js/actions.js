@@ -6,6 +6,7 @@ import * as S from "./store.js";
 import { fetchChat, onRetryFailed } from "./sync.js";
 import { uuid, quoteOf } from "./util.js";
 import * as media from "./media.js";
+import { setUserFetcher } from "./service.js";
 
 export const go = (chatId) => {
   location.hash = chatId ? "#/c/" + chatId : "#/";
@@ -309,6 +310,18 @@ export async function chatSettings(chatId, fields) {
 }
 
 // ---- profile ----------------------------------------------------------------------------
+
+// A user a service message names and the app has not met: once fetched,
+// the open chat and the list say the message with the name.
+setUserFetcher(async (id) => {
+  try {
+    S.putUser(await api("GET", `/users/${id}`));
+  } catch {
+    return; // gone for good (404): the message keeps its stored text
+  }
+  S.emit("profile", id);
+  S.emit("chats");
+});
 
 function putMe(u) {
   S.putUser(u);

@@ -186,6 +186,22 @@ export function forget() {
   if (channel) channel.postMessage({ type: "logout" });
 }
 
+// DELETE /users/me {password}: the account goes, and with it every
+// session; the server closes this tab's socket (4401) as it ends them, so
+// no refresh is tried meanwhile (it would be refused, and sign out as
+// "revoked"). Done: this tab signs out saying why (main.js), the other
+// tabs as after a log-out. Refused (403 wrong password): nothing changed,
+// the error is the caller's.
+export async function deleteAccount(password) {
+  leaving = true;
+  try {
+    await api("DELETE", "/users/me", { password });
+  } finally {
+    leaving = false;
+  }
+  set(null, "deleted");
+}
+
 // Revokes the session on the server first (a few seconds at most), so that
 // once this tab's sign-in screen shows, the refresh token is dead. The
 // other tabs sign out before that: the server closes their sockets (4401)

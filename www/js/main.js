@@ -40,7 +40,8 @@ auth.onAuthChange((kind, why) => {
     history.replaceState(null, "", location.pathname);
     // Said on the card itself, not only in a toast: the person may look
     // at the screen long after it happened.
-    const notice = why === "revoked" ? t("session.revoked") : why === "banned" ? t("session.banned") : "";
+    const notice = why === "revoked" ? t("session.revoked") : why === "banned" ? t("session.banned")
+      : why === "deleted" ? t("session.deleted") : "";
     renderAuth(root, "login", notice);
     if (why === "expired") toast(t("session.expired"), "error", 6000);
   }

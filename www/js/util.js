@@ -2,6 +2,7 @@
 
 import { plainText } from "./markdown.js";
 import { t, language } from "./i18n.js";
+import { serviceText } from "./service.js";
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -181,7 +182,7 @@ export function quoteOf(m) {
 export function messagePreview(m) {
   if (!m) return "";
   if (m.deleted) return t("message.deletedPreview");
-  const text = m.kind === "service" ? (m.text || "").replace(/\s+/g, " ").trim() : plainText(m.text || "");
+  const text = m.kind === "service" ? plainText(serviceText(m)) : plainText(m.text || "");
   if (text) return text;
   const files = m.attachments || [];
   if (!files.length) return "";

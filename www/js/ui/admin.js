@@ -217,7 +217,21 @@ function usersTab(onForbidden) {
           if (await confirmDialog(t("admin.makeAdminTitle", { name }), t("admin.makeAdminText"), t("admin.makeAdmin"), false)) patch(u, { role: "admin" }, t("admin.nowAdmin", { name }));
         } },
       { label: t("admin.deleteMessages"), icon: "trash", danger: true, onclick: () => deleteMessages(u) },
+      // One's own account goes from the profile, with the password.
+      me ? null : { label: t("admin.deleteUser"), icon: "trash", danger: true, onclick: () => deleteUser(u) },
     ]);
+  }
+
+  async function deleteUser(u) {
+    const name = u.display_name || u.username;
+    if (!(await confirmDialog(t("admin.deleteUserTitle", { name }), t("admin.deleteUserText"), t("admin.deleteUser")))) return;
+    try {
+      await api("DELETE", "/admin/users/" + u.id);
+      toast(t("admin.userDeleted", { name }));
+      pages.load(true);
+    } catch (e) {
+      if (!onForbidden(e)) errorToast(e);
+    }
   }
 
   // Confirmed in its own dialog, with how far back.

@@ -14,7 +14,7 @@ import { modal, errorToast, toast } from "./overlay.js";
 import { nameOf, quoteLine } from "./message.js";
 import { t, LANGUAGES, LANGUAGE_NAMES, language, setLanguage } from "../i18n.js";
 import { api } from "../api.js";
-import { devicesSection, passwordSection } from "./security.js";
+import { devicesSection, passwordSection, deleteAccountSection } from "./security.js";
 import { notificationsSection } from "./notifysettings.js";
 import { exportSection } from "./exportdata.js";
 import { isAdmin } from "./admin.js";
@@ -162,7 +162,7 @@ export function openProfile() {
     title: t("profile.title"),
     onClose: () => unsub(),
     // the sections are forms of their own, beside the profile's
-    body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el, exportSection()],
+    body: [form, notificationsSection(), passwordSection(() => devices.reload()), devices.el, exportSection(), deleteAccountSection()],
     cls: "profile",
     actions: [
       h("button.btn.danger-text", { type: "button", onclick: () => { m.close(); logout(); } }, icon("logout"), t("profile.logout")),

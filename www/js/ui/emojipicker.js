@@ -15,12 +15,28 @@ const RECENT_MAX = 32;
 const COLUMNS = 8; // the grid's, as the stylesheet draws it (arrow keys move by it)
 const MAX_RESULTS = 160;
 
+// The groups' names in the app's language, by their names in
+// emoji-data.js (generated, English). The emoji's own names stay English:
+// the search matches them as Unicode wrote them.
+const GROUP_KEYS = {
+  "Smileys & People": "emoji.groupSmileys",
+  "Animals & Nature": "emoji.groupAnimals",
+  "Food & Drink": "emoji.groupFood",
+  "Travel & Places": "emoji.groupTravel",
+  Activities: "emoji.groupActivities",
+  Objects: "emoji.groupObjects",
+  Symbols: "emoji.groupSymbols",
+  Flags: "emoji.groupFlags",
+};
+// i18n-keys: emoji.groupSmileys emoji.groupAnimals emoji.groupFood emoji.groupTravel
+// i18n-keys: emoji.groupActivities emoji.groupObjects emoji.groupSymbols emoji.groupFlags
+
 // [{name, icon, list: [{e, name}]}], read from the packed strings on first use.
 let groups = null;
 function allGroups() {
   if (!groups) {
     groups = EMOJI_GROUPS.map(([name, tabIcon, packed]) => ({
-      name,
+      name: GROUP_KEYS[name] ? t(GROUP_KEYS[name]) : name,
       icon: tabIcon,
       list: packed.split("\n").map((line) => {
         const sp = line.indexOf(" ");

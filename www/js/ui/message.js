@@ -16,6 +16,7 @@ import { lightbox, popover, confirmDialog, errorToast, toast, onMenuGesture } fr
 import { openForward, openReport } from "./dialogs.js";
 import { render as renderMarkdown, plainText, emojiCount } from "../markdown.js";
 import { openEmojiPicker } from "./emojipicker.js";
+import { serviceText, displayName } from "../service.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "🔥"];
 
@@ -159,8 +160,7 @@ function whoReacted(chip, m, emoji) {
 
 // A sender's name as bubbles, quotes and the reply bar show it.
 export function nameOf(userId) {
-  const u = S.user(userId);
-  return u ? u.display_name || u.username : t("user.deleted");
+  return displayName(S.user(userId));
 }
 
 // What a quote says of the message `orig` it quotes: its first line, else
@@ -297,7 +297,8 @@ export function openActions(m, chat, anchor, at, { startEdit, startReply }) {
 export function signature(m) {
   const sender = S.user(m.sender_id) || {};
   const q = quoteNow(m);
-  return JSON.stringify([m.id, m.text, m.edited_at, m.deleted, m.state, m.error,
+  // a service message: its words, in the language and names of now
+  return JSON.stringify([m.id, m.kind === "service" ? serviceText(m) : m.text, m.edited_at, m.deleted, m.state, m.error,
     (m.attachments || []).map((f) => f.id), m.reactions, m.kind, sender.display_name, sender.avatar_url,
     q && [quoteLine(q), q.deleted, nameOf(q.sender_id)], m.forwarded_from, m.pinned, [...mentionNames(m)]]);
 }
@@ -309,7 +310,7 @@ export function renderMessage(m, chat, { onImageLoad, startEdit, startReply }) {
     // The server quotes the pinned message's text as written: its
     // formatting signs are dropped, as in the chat list.
     return h("div.msg-row.service", { dataset: { messageId: m.id } },
-      h("span.service-pill", { text: plainText(m.text) }));
+      h("span.service-pill", { text: plainText(serviceText(m)) }));
   }
   const out = m.sender_id === me.id;
   const sender = S.user(m.sender_id);

@@ -1,6 +1,7 @@
 // security.js - the profile's "Devices" (the caller's live login sessions:
-// GET /api/auth/sessions, end one, end all others) and "Change password"
-// (POST /api/users/me/password, which ends every other session).
+// GET /api/auth/sessions, end one, end all others), "Change password"
+// (POST /api/users/me/password, which ends every other session) and
+// "Delete account" (DELETE /api/users/me).
 
 import { h, clear } from "../dom.js";
 import { api } from "../api.js";
@@ -8,6 +9,7 @@ import { formatFull } from "../util.js";
 import { withReveal } from "./password.js";
 import { t } from "../i18n.js";
 import { confirmDialog, errorToast, toast } from "./overlay.js";
+import { deleteAccount } from "../auth.js";
 
 // "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ... Chrome/120.0 Safari/537.36"
 // -> "Chrome on Windows". Order matters: Edge and Opera also say Chrome,
@@ -109,17 +111,19 @@ export function devicesSection() {
   return { el, reload: load };
 }
 
+// A password field of the profile's forms, with its error line.
+function passwordField(name, label, autocomplete) {
+  const input = h("input.input", { id: "pw-" + name, name, type: "password", autocomplete, required: true });
+  const err = h("div.field-error", { "aria-live": "polite" });
+  input.addEventListener("input", () => (err.textContent = ""));
+  return { input, err, el: h("div.field", { dataset: { field: name } }, h("label.field-label", { for: input.id, text: label }), withReveal(input), err) };
+}
+
 // onChanged() after a change (the other sessions have ended).
 export function passwordSection(onChanged) {
-  const mk = (name, label, autocomplete) => {
-    const input = h("input.input", { id: "pw-" + name, name, type: "password", autocomplete, required: true });
-    const err = h("div.field-error", { "aria-live": "polite" });
-    input.addEventListener("input", () => (err.textContent = ""));
-    return { input, err, el: h("div.field", { dataset: { field: name } }, h("label.field-label", { for: input.id, text: label }), withReveal(input), err) };
-  };
-  const cur = mk("current_password", t("password.current"), "current-password");
-  const next = mk("new_password", t("auth.newPassword"), "new-password");
-  const again = mk("new_password2", t("auth.newPasswordAgain"), "new-password");
+  const cur = passwordField("current_password", t("password.current"), "current-password");
+  const next = passwordField("new_password", t("auth.newPassword"), "new-password");
+  const again = passwordField("new_password2", t("auth.newPasswordAgain"), "new-password");
   const save = h("button.btn.primary.small", { type: "submit" }, t("password.change"));
   const form = h("form.password-form", { novalidate: true, "aria-label": t("password.change") }, cur.el, next.el, again.el, save);
   const details = h("details.profile-section.password", null, h("summary.profile-section-title", { text: t("password.change") }), form);
@@ -152,6 +156,36 @@ export function passwordSection(onChanged) {
       else errorToast(e);
     } finally {
       save.disabled = false;
+    }
+  });
+  return details;
+}
+
+// What deleting the account means (README "Deleting an account"), then
+// the password and a last confirmation. Done: signed out to the sign-in
+// card, which says so (auth.deleteAccount(), main.js).
+export function deleteAccountSection() {
+  const pw = passwordField("delete_password", t("password.current"), "current-password");
+  const go = h("button.btn.primary.danger.small", { type: "submit" }, t("deleteAccount.button"));
+  const form = h("form.delete-account-form", { novalidate: true, "aria-label": t("deleteAccount.title") },
+    h("p.delete-account-text", { text: t("deleteAccount.explain") }), pw.el, go);
+  const details = h("details.profile-section.delete-account", null,
+    h("summary.profile-section-title", { text: t("deleteAccount.title") }), form);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!pw.input.value) {
+      pw.err.textContent = t("auth.required");
+      return;
+    }
+    if (!(await confirmDialog(t("deleteAccount.confirmTitle"), t("deleteAccount.confirmText"), t("deleteAccount.button")))) return;
+    go.disabled = true;
+    try {
+      await deleteAccount(pw.input.value);
+    } catch (e) {
+      go.disabled = false;
+      if (e.status === 403) pw.err.textContent = t("password.wrong");
+      else if (e.errors && e.errors.password) pw.err.textContent = String(e.errors.password);
+      else errorToast(e);
     }
   });
   return details;
