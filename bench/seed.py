@@ -153,12 +153,10 @@ class Seeder:
         st = self.stack
         t0 = time.monotonic()
         st.psql("SET maintenance_work_mem = '256MB'")
-        # The search indexes (GIN, and RUM: migrations/029) are built once
-        # afterwards instead of row by row: the same definitions, read from
-        # the catalog.
+        # The search index is built once afterwards instead of row by row:
+        # the same definition, read from the catalog.
         idx = st.psql("""SELECT indexname, indexdef FROM pg_indexes
-                         WHERE tablename = 'messages'
-                           AND (indexdef ILIKE '%%USING gin%%' OR indexdef ILIKE '%%USING rum%%')""")
+                         WHERE tablename = 'messages' AND indexdef ILIKE '%%USING gin%%'""")
         for name, _ in idx:
             st.psql(f'DROP INDEX "{name}"')
         terms = " || ' ' || ".join(

@@ -60,42 +60,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 			  || public.search_symbols(q)) x) w
 $$;
 
--- How many messages the planner expects q to match in the whole table:
--- its estimate from the statistics of messages.search (ANALYZE: the most
--- common lexemes and their frequencies; & and | combined as the planner
--- combines them). EXPLAIN of a statement with q as a constant costs a
--- planning (a fraction of a millisecond); pg_stats, read in SQL, cost ~10
--- ms a search (its arrays are decoded and cast on every read). VOLATILE:
--- EXPLAIN is not allowed otherwise.
-CREATE OR REPLACE FUNCTION search_estimate(q tsquery) RETURNS float8
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	p json;
-BEGIN
-	EXECUTE format('EXPLAIN (FORMAT JSON) SELECT FROM public.messages WHERE search @@ %L::tsquery', q) INTO p;
-	RETURN (p->0->'Plan'->>'Plan Rows')::float8;
-END
-$$;
-
 -- GET /api/search/messages: messages matching every word of p_q in the
 -- caller's chats (or in p_chat_id), newest first, older than p_before.
 -- Deleted messages are not found.
 --
--- Words that few messages hold (at most 20,000 estimated by search_estimate()
--- over all chats; migrations/029_search_rum.sql): one scan of the RUM index
--- messages_search_rum, which keeps each message's id beside its lexemes and
--- so gives the matches newest first without reading them: the heap is
--- read only for the p_limit returned (and those of other chats, which are
--- skipped). It sorts all the word's matches in the table, so its cost
--- grows with them: 1 ms for 4,884 matches, 170-360 ms for 154,047 on the
--- bench's data; hence the bound. A search in one chat (p_chat_id) takes the
--- per-chat path below: the RUM scan would sort the matches of every chat.
--- The order is a distance in float8 (id <=| bound): from 2^52, not from
--- the largest bigint, where float8 cannot tell ids a few thousand apart
--- (ids stay far below 2^52; a larger one would come last, not be lost).
---
--- Other words: each chat is searched on its own for its newest p_limit
--- hits, and those are merged. Per chat the planner picks, for the actual words (custom
+-- Each chat is searched on its own for its newest p_limit hits, and those
+-- are merged. Per chat the planner picks, for the actual words (custom
 -- plans, see the SET below), either the GIN index (rare words: cost of the
 -- hits) or a backward walk of the chat's messages (common words: stops
 -- after p_limit hits).
@@ -132,17 +102,6 @@ BEGIN
 	END IF;
 	IF q IS NULL THEN
 		RETURN (200, '{"messages": []}'::jsonb, NULL)::public.api_reply;
-	END IF;
-	IF p_chat_id IS NULL AND public.search_estimate(q) <= 20000 THEN
-		SELECT jsonb_build_object('messages', coalesce(jsonb_agg(public.message_json(h.m, p_user)
-			ORDER BY h.id DESC), '[]'::jsonb))
-		INTO body
-		FROM (SELECT m, m.id FROM public.messages m
-		      WHERE m.search @@ q AND m.chat_id = ANY(chat_ids) AND m.deleted_at IS NULL
-			AND m.id < coalesce(p_before, 9223372036854775807)
-			AND m.id > cleared[array_position(chat_ids, m.chat_id)]
-		      ORDER BY m.id OPERATOR(public.<=|) least(p_before, 4503599627370496) LIMIT p_limit) h;
-		RETURN (200, body, NULL)::public.api_reply;
 	END IF;
 	SELECT jsonb_build_object('messages', coalesce(jsonb_agg(public.message_json(h.msg, p_user)
 		ORDER BY h.id DESC), '[]'::jsonb))
