@@ -85,20 +85,9 @@ static const struct field_spec search_fields[SEARCH__MAX] = {
 	[SEARCH_LIMIT] = {"limit", FIELD_INT, 0, 1, 50, NULL},
 };
 
-/* Username prefix matches first, then display-name substrings; the LIKE
- * metacharacters of the query are escaped. q is MATERIALIZED so that
- * live_session_user() runs once, not per user compared with it. Prepared on
- * the primary and on the replica: two statements (db.h). */
-#define SEARCH_USERS_SQL \
-	"WITH q AS MATERIALIZED (SELECT replace(replace(replace(lower($2), '\\', '\\\\'), " \
-	"'%', '\\%'), '_', '\\_') AS pat, live_session_user($1, $4) AS me), " \
-	"found AS (SELECT u AS usr, u.username, u.username LIKE q.pat || '%' AS prefix " \
-	"FROM users u, q " \
-	"WHERE u.id <> q.me AND u.status <> 'deleted' AND (u.username LIKE q.pat || '%' " \
-	"OR lower(u.display_name) LIKE '%' || q.pat || '%') " \
-	"ORDER BY prefix DESC, u.username LIMIT $3::int) " \
-	"SELECT jsonb_build_object('users', coalesce(jsonb_agg(user_json(usr) " \
-	"ORDER BY prefix DESC, username), '[]'::jsonb)) FROM found"
+/* user_search() (schema/functions/auth.sql) after the session's check.
+ * Prepared on the primary and on the replica: two statements (db.h). */
+#define SEARCH_USERS_SQL "SELECT user_search(live_session_user($1, $4), $2, $3::int)"
 
 void handle_search_users(struct http_req *req)
 {

@@ -29,6 +29,51 @@ BEGIN
 END
 $$;
 
+-- GET /api/users?q=: users other than p_me whose username starts with p_q
+-- (first) or whose display name contains it, case-insensitively, each part
+-- in username order, at most p_limit. The order is the bytes' (usernames
+-- are [a-z0-9_.]; the stack's C.UTF-8 database sorts so too).
+--
+-- Written so that its plan, kept for the connection's life (generic: p_q
+-- unknown), still uses the indexes (docs/BENCHMARKS.md, "User search"):
+-- - the prefix part walks users_username_prefix (text_pattern_ops) from
+--   lo up to lo followed by the highest code point, in that index's order
+--   (USING ~<~), and stops after p_limit users: "username LIKE p || '%'"
+--   is indexable only for a constant pattern, so the generic plan of the
+--   former statement read every user for every search;
+-- - the display-name part takes the trigram index
+--   (users_display_name_trgm), MATERIALIZED: else the planner walks the
+--   username index, filtering every user by the pattern;
+-- - under one LIMIT, UNION ALL runs the second part only when the first
+--   has fewer than p_limit users.
+-- The LIKE metacharacters of p_q are escaped.
+CREATE OR REPLACE FUNCTION user_search(p_me bigint, p_q text, p_limit int) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	lo text := lower(p_q);
+	pat text := replace(replace(replace(lower(p_q), '\', '\\'), '%', '\%'), '_', '\_');
+	found jsonb;
+BEGIN
+	WITH named AS MATERIALIZED (
+		SELECT u.id, u.username FROM public.users u
+		WHERE lower(u.display_name) LIKE '%' || pat || '%' AND u.status <> 'deleted'),
+	f AS ((SELECT u.id, u.username, true AS prefix FROM public.users u
+	       WHERE u.username ~>=~ lo AND u.username ~<~ (lo || U&'\+10FFFF')
+		 AND u.id <> p_me AND u.status <> 'deleted'
+	       ORDER BY u.username USING ~<~ LIMIT p_limit)
+	      UNION ALL
+	      (SELECT n.id, n.username, false FROM named n
+	       WHERE NOT starts_with(n.username, lo) AND n.id <> p_me
+	       ORDER BY n.username USING ~<~ LIMIT p_limit)
+	      LIMIT p_limit)
+	SELECT jsonb_build_object('users', coalesce(jsonb_agg(public.user_json(u)
+		ORDER BY f.prefix DESC, f.username USING ~<~), '[]'::jsonb))
+	INTO found
+	FROM f JOIN public.users u ON u.id = f.id;
+	RETURN found;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION user_name(p_user bigint) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT display_name FROM public.users WHERE id = p_user $$;
 
