@@ -302,7 +302,7 @@ S3_SUITES := tests/integration/test_files.py tests/integration/test_quota.py
 
 build/bench/wsload: bench/wsload.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $< -lcrypto
+	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $< -lcrypto -lm
 
 bench: deps
 	@$(MAKE) -j$(NPROC) all build/bench/wsload
