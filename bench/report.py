@@ -332,6 +332,12 @@ def day_section(r):
                       for k, v in rest.items()) +
             f"; REST p50 ms send / history / read / chat list: " +
             " / ".join(ms((lat.get(k) or {}).get("p50_ms")) for k in ("send", "history", "read", "chats")) +
+            "; delivery p50 / p99 / max ms by chat: " +
+            ", ".join(f"{k} {ms((lat.get('delivery_' + k) or {}).get('p50_ms'))} / "
+                      f"{ms((lat.get('delivery_' + k) or {}).get('p99_ms'))} / "
+                      f"{ms((lat.get('delivery_' + k) or {}).get('max_ms'))} "
+                      f"({fmt((lat.get('delivery_' + k) or {}).get('n'))})"
+                      for k in ("direct", "small", "large")) +
             f"; connections failed {fmt(d.get('failed'))}, dropped {fmt(d.get('dropped'))}, resets "
             f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}"
             + (f"; first failure: {d['first_failure'][:200]}" if d.get("first_failure") else "") + ".")

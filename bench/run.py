@@ -40,7 +40,8 @@ more settings for the programs), BENCH_REST (e.g. `send,history`: only these
 REST cases), BENCH_NOTE (a line for the report); for day: BENCH_DAY_SIZES
 (5000,10000,20000,50000), BENCH_DAY_SECONDS (120 s of activity a size),
 BENCH_DAY_BIG_PER_MIN (1: messages a minute in each large group),
-BENCH_DAY_PER_WSD (15000 sockets a wsd), BENCH_DAY_PER_WSLOAD (9000 users a
+BENCH_DAY_HISTORY (20 messages seeded in each chat), BENCH_DAY_PER_NGINX
+(16000 connections an nginx worker), BENCH_DAY_PER_WSD (15000 sockets a wsd), BENCH_DAY_PER_WSLOAD (9000 users a
 load generator), BENCH_DAY_HTTP_CONNS (32 keep-alive connections a load
 generator). Only
 127.0.0.1 is ever a target.
@@ -110,6 +111,8 @@ CFG = {
     "day_per_wsd": env_int("BENCH_DAY_PER_WSD", 15000),
     "day_http_conns": env_int("BENCH_DAY_HTTP_CONNS", 32),
     "day_per_wsload": env_int("BENCH_DAY_PER_WSLOAD", 9000),
+    "day_per_nginx": env_int("BENCH_DAY_PER_NGINX", 16000),
+    "day_history": env_int("BENCH_DAY_HISTORY", 20),
 }
 ALL = ["rest", "upload", "idle", "fanout", "storm", "day"]
 ONLY = [s.strip() for s in os.environ.get("BENCH_ONLY", ",".join(ALL)).split(",") if s.strip()]
@@ -1053,7 +1056,7 @@ def day_nginx(stack, n, wsd_socks):
     19,000 connections (the 20,000 descriptors a process may hold here),
     so enough workers, connections spread over them by the kernel
     (reuseport), and every wsd in one upstream (least_conn)."""
-    workers = max(2, math.ceil((2 * n + 2000) / 16000))
+    workers = max(2, math.ceil((2 * n + 2000) / CFG["day_per_nginx"]))
     conf = stack.var / "nginx" / "nginx.conf"
     text = conf.read_text()
     text = re.sub(r"worker_processes\s+[^;]+;", f"worker_processes {workers};", text)
@@ -1133,12 +1136,12 @@ def check_ids(stack, paths, top):
 def day_one(stack, n, work):
     secs = CFG["day_seconds"]
     t_seed = time.monotonic()
-    d = seed.build_day(stack, n, CFG["day_big_per_min"], log)
+    d = seed.build_day(stack, n, CFG["day_big_per_min"], log, CFG["day_history"])
     seed_secs = time.monotonic() - t_seed
     users, tokens = d["users"], d["tokens"]
     tok = write_lines(work / f"day{n}_tokens", [f"{u} {tokens[u]}" for u in users])
     plan = write_lines(work / f"day{n}_plan",
-                       [f"chat {c} {w:.6g} " + " ".join(map(str, m)) for c, w, m in d["chats"]])
+                       [f"chat {c} {w:.6g} {k} " + " ".join(map(str, m)) for c, w, k, m in d["chats"]])
     # wsd: 15,000 sockets a process at most (its 20,000 descriptors, its
     # database connections and some room).
     nwsd = max(1, math.ceil(n / CFG["day_per_wsd"]))

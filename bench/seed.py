@@ -319,7 +319,8 @@ def build_day(stack, n, big_per_min, log, seed_messages=20):
     "Day in the life" states them: per user 4 direct chats and 2 small
     groups (3 to 10 members), and per 5,000 users the large groups of
     DAY_LARGE; seed_messages messages in every chat. Returns
-    {users, tokens, chats: [(chat_id, weight, [members])]}: a member sends
+    {users, tokens, chats: [(chat_id, weight, kind, [members])]} (kind:
+    direct, small or large): a member sends
     to a chat with its weight (1 for direct chats and small groups; a large
     group's weight makes it get big_per_min messages a minute in all)."""
     import random
@@ -373,13 +374,13 @@ def build_day(stack, n, big_per_min, log, seed_messages=20):
             mc, mu, mr = [], [], []
             for (a, b) in pairs:
                 cid = direct_ids[(a, b)]
-                chats.append((cid, 1.0, [a, b]))
+                chats.append((cid, 1.0, "direct", [a, b]))
                 mc += [cid, cid]
                 mu += [a, b]
                 mr += ["member", "member"]
             for title, (members, w) in zip(titles, groups):
                 cid = group_ids[title]
-                chats.append((cid, w, members))
+                chats.append((cid, w, "small" if w == 1.0 else "large", members))
                 for k, u in enumerate(members):
                     mc.append(cid)
                     mu.append(u)
@@ -390,9 +391,9 @@ def build_day(stack, n, big_per_min, log, seed_messages=20):
             # without the per-row triggers (the chats' rows are set once
             # below, as the search corpus does).
             cur.execute("SET session_replication_role = replica")
-            ids = [c for c, _, _ in chats]
-            firsts = [m[0] for _, _, m in chats]
-            seconds = [m[1] for _, _, m in chats]
+            ids = [c[0] for c in chats]
+            firsts = [c[3][0] for c in chats]
+            seconds = [c[3][1] for c in chats]
             cur.execute("""INSERT INTO messages (chat_id, sender_id, kind, text, created_at)
                            SELECT c.id, CASE WHEN i %% 2 = 0 THEN c.a ELSE c.b END, 'text',
                                   format('seeded message %%s of the day bench, a typical length', i),

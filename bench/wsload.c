@@ -52,8 +52,9 @@
  *   --plan    "send CHAT SENDER INTERVAL_MS OFFSET_MS MEMBER..." (fanout),
  *             "live CHAT SENDER MEMBER..." and "offline CHAT SENDER MEMBER..."
  *             (storm). MEMBER lists the users that must receive the message.
- *             day: "chat CHAT WEIGHT MEMBER..." (a member sends to a chat
- *             with its weight; members of other processes are skipped).
+ *             day: "chat CHAT WEIGHT direct|small|large MEMBER..." (a member
+ *             sends to a chat with its weight; deliveries are timed by the
+ *             chat's kind too; members of other processes are skipped).
  *
  * --connect-timeout S ends each connecting phase after S seconds: whoever is
  * not ready then is closed and counted ("not_in_time"), and the run goes on
@@ -1901,13 +1902,42 @@ static int run_storm(void)
 /* The chats of the day plan: "chat CHAT WEIGHT MEMBER...". A member's send
  * goes to one of its chats with the chat's weight (the plan says how busy
  * each kind of chat is), an "open" to any of them alike. */
+enum { CK_DIRECT, CK_SMALL, CK_LARGE, CK_N };
+static const char *const ck_name[CK_N] = {"direct", "small", "large"};
+
 struct dchat {
 	int64_t id;
 	double weight;
+	int kind;
 };
 
 static struct dchat *dchats;
 static size_t ndchats;
+static uint32_t *dchat_by_id; /* indexes into dchats, by chat id */
+static struct u32vec ck_latency[CK_N];
+
+static int cmp_dchat_index(const void *a, const void *b)
+{
+	int64_t x = dchats[*(const uint32_t *)a].id, y = dchats[*(const uint32_t *)b].id;
+	return x < y ? -1 : x > y;
+}
+
+/* The kind of chat id (CK_N when not in the plan). */
+static int dchat_kind(int64_t id)
+{
+	size_t lo = 0, hi = ndchats;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int64_t m = dchats[dchat_by_id[mid]].id;
+		if (m < id)
+			lo = mid + 1;
+		else if (m > id)
+			hi = mid;
+		else
+			return dchats[dchat_by_id[mid]].kind;
+	}
+	return CK_N;
+}
 
 static void load_day_plan(const char *path)
 {
@@ -1919,15 +1949,22 @@ static void load_day_plan(const char *path)
 	while (getline(&line, &cap, f) > 0) {
 		long long chat;
 		double weight;
+		char kind[16];
 		int used = 0;
-		if (sscanf(line, "chat %lld %lf%n", &chat, &weight, &used) != 2)
+		if (sscanf(line, "chat %lld %lf %15s%n", &chat, &weight, kind, &used) != 3)
 			die("bad day plan line in %s: %s", path, line);
+		int ck = CK_N;
+		for (int k = 0; k < CK_N; k++)
+			if (!strcmp(kind, ck_name[k]))
+				ck = k;
+		if (ck == CK_N)
+			die("unknown chat kind \"%s\" in %s", kind, path);
 		if (ndchats == capc) {
 			capc = capc ? capc * 2 : 1024;
 			dchats = xrealloc(dchats, capc * sizeof *dchats);
 		}
 		uint32_t ci = (uint32_t)ndchats;
-		dchats[ndchats++] = (struct dchat){.id = chat, .weight = weight};
+		dchats[ndchats++] = (struct dchat){.id = chat, .weight = weight, .kind = ck};
 		char *save = NULL;
 		for (char *t = strtok_r(line + used, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 			struct user *m = find_user(strtoll(t, NULL, 10));
@@ -1943,6 +1980,10 @@ static void load_day_plan(const char *path)
 	}
 	free(line);
 	fclose(f);
+	dchat_by_id = xcalloc(ndchats, sizeof *dchat_by_id);
+	for (size_t i = 0; i < ndchats; i++)
+		dchat_by_id[i] = (uint32_t)i;
+	qsort(dchat_by_id, ndchats, sizeof *dchat_by_id, cmp_dchat_index);
 }
 
 /* What a user does, each a Poisson process of its own mean interval. */
@@ -2109,7 +2150,11 @@ static void day_on_event(struct user *u, const struct jtop *j, const char *p, si
 			uint64_t sent = strtoull(mark + sizeof MARK - 1, NULL, 10);
 			uint64_t now = real_ns();
 			uint64_t lat = now > sent ? (now - sent) / 1000 : 0;
-			u32_push(&st.latency, lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat);
+			uint32_t l32 = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+			u32_push(&st.latency, l32);
+			int ck = dchat_kind(j->chat_id);
+			if (ck < CK_N)
+				u32_push(&ck_latency[ck], l32);
 			dy.deliveries++;
 		}
 	}
@@ -2288,13 +2333,20 @@ static void write_samples(const char *path)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		die("could not write \"%s\": %s", path, strerror(errno));
-	const struct u32vec *v[K_N + 2] = {&st.latency, &dy.reconnect_time};
-	const char *names[K_N + 2] = {"delivery", "reconnect"};
+	enum { NS = K_N + CK_N + 2 };
+	const struct u32vec *v[NS] = {&st.latency, &dy.reconnect_time};
+	const char *names[NS] = {"delivery", "reconnect"};
+	char cknames[CK_N][32];
 	for (int k = 0; k < K_N; k++) {
 		v[k + 2] = &ks[k].latency;
 		names[k + 2] = k_name[k];
 	}
-	for (int k = 0; k < K_N + 2; k++) {
+	for (int k = 0; k < CK_N; k++) {
+		snprintf(cknames[k], sizeof cknames[k], "delivery_%s", ck_name[k]);
+		v[K_N + 2 + k] = &ck_latency[k];
+		names[K_N + 2 + k] = cknames[k];
+	}
+	for (int k = 0; k < NS; k++) {
 		fputs(names[k], f);
 		for (size_t i = 0; i < v[k]->n; i++)
 			fprintf(f, " %" PRIu32, v[k]->v[i]);
