@@ -339,7 +339,8 @@ def day_section(r):
                       f"({fmt((lat.get('delivery_' + k) or {}).get('n'))})"
                       for k in ("direct", "small", "large")) +
             f"; connections failed {fmt(d.get('failed'))}, dropped {fmt(d.get('dropped'))}, resets "
-            f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}"
+            f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}, the last "
+            f"{d.get('drain_seconds') or 0:.0f} s after the last send (until 5 s without a frame)"
             + (f"; first failure: {d['first_failure'][:200]}" if d.get("first_failure") else "") + ".")
     return "\n".join(out + res + [""] + notes)
 

@@ -1202,7 +1202,8 @@ def day_one(stack, n, work):
         with contextlib.suppress(OSError):
             r.p.stdin.write(f"top {top}\n")
             r.p.stdin.flush()
-    summaries = [r.finish(timeout=120) for r in runs]
+    # Each drains until no frame came for 5 s (300 s at most).
+    summaries = [r.finish(timeout=420) for r in runs]
     sums = [s for s, _ in summaries if s]
     row["events"] = top - ev0
     row["events_by_kind"] = dict(stack.psql(
@@ -1227,6 +1228,7 @@ def day_one(stack, n, work):
               "dropped", "not_in_time", "unexpected_frames", "dup_or_old", "resets"):
         row[f] = sum(s.get(f, 0) for s in sums)
     row["first_failure"] = next((s["first_failure"] for s in sums if s.get("first_failure")), "")
+    row["drain_seconds"] = max((s.get("drain_seconds", 0) for s in sums), default=None)
     row["errors"] = sum(a["non2xx"] + a["errors"] for a in rest.values()) + row["failed"]
     row["check"] = check_ids(stack, [work / f"day{n}_ids{k}" for k in range(nproc)], top)
     if len(sums) < nproc:

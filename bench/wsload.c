@@ -527,6 +527,7 @@ static struct {
 	struct u32vec ready_time;   /* connect start to "ready" */
 	struct u32vec caught_time;  /* storm: reconnect start to caught up */
 	uint64_t last_delivery; /* monotonic */
+	uint64_t last_frame;    /* monotonic: the last text frame of any user */
 	int first_close_code;
 	char first_failure[256];
 } st;
@@ -757,6 +758,7 @@ static void day_on_ready(struct user *u, const struct jtop *j);
 
 static void on_message(struct user *u, const char *p, size_t n)
 {
+	st.last_frame = mono_ns();
 	struct jtop j;
 	if (!json_top(p, n, &j)) {
 		st.unexpected_frames++;
@@ -2428,10 +2430,14 @@ static int run_day(void)
 	while (!stopping && !timed_out && !dy.top_seen)
 		poll_once(100);
 	/* The events up to the caller's top arrive (and their acks' events,
-	 * which are newer and not compared). */
-	uint64_t drain_until = mono_ns() + (uint64_t)(cfg.drain * 1e9);
-	while (!stopping && !timed_out && mono_ns() < drain_until)
+	 * which are newer and not compared): until nothing came for --drain
+	 * seconds, 300 s at most (a backlog in wsd can be minutes long). */
+	uint64_t drain_start = mono_ns(), quiet = (uint64_t)(cfg.drain * 1e9);
+	st.last_frame = drain_start;
+	while (!stopping && !timed_out && mono_ns() - st.last_frame < quiet &&
+	       mono_ns() - drain_start < 300 * 1000000000ull)
 		poll_once(20);
+	double drain_secs = (double)(mono_ns() - drain_start) / 1e9;
 	if (cfg.ids_out)
 		write_ids(cfg.ids_out);
 	if (cfg.samples_out)
@@ -2440,9 +2446,9 @@ static int run_day(void)
 	sb_printf(&extra,
 		  ",\"day_seconds\":%.3f,\"deliveries\":%zu,\"replayed\":%zu,\"own\":%zu,\"acks\":%zu,"
 		  "\"typing_sent\":%zu,\"typing_got\":%zu,\"other_stored\":%zu,\"reads_skipped\":%zu,"
-		  "\"reconnects\":%zu,\"sends_while_offline\":%zu",
+		  "\"reconnects\":%zu,\"sends_while_offline\":%zu,\"drain_seconds\":%.1f",
 		  window, dy.deliveries, dy.replayed, dy.own, dy.acks, dy.typing_sent, dy.typing_got,
-		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline);
+		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs);
 	print_latency(&extra, "latency", &st.latency);
 	print_latency(&extra, "reconnect", &dy.reconnect_time);
 	sb_printf(&extra, ",\"rest\":{");
