@@ -42,7 +42,7 @@ REST cases), BENCH_NOTE (a line for the report); for day: BENCH_DAY_SIZES
 BENCH_DAY_BIG_PER_MIN (1: messages a minute in each large group),
 BENCH_DAY_HISTORY (20 messages seeded in each chat), BENCH_DAY_PER_NGINX
 (16000 connections an nginx worker), BENCH_DAY_PER_WSD (15000 sockets a wsd), BENCH_DAY_PER_WSLOAD (9000 users a
-load generator), BENCH_DAY_HTTP_CONNS (32 keep-alive connections a load
+load generator), BENCH_DAY_HTTP_CONNS (64 keep-alive connections a load
 generator). Only
 127.0.0.1 is ever a target.
 """
@@ -109,7 +109,7 @@ CFG = {
     # life": every ack there is an event to every member).
     "day_big_per_min": float(os.environ.get("BENCH_DAY_BIG_PER_MIN", "") or 1),
     "day_per_wsd": env_int("BENCH_DAY_PER_WSD", 15000),
-    "day_http_conns": env_int("BENCH_DAY_HTTP_CONNS", 32),
+    "day_http_conns": env_int("BENCH_DAY_HTTP_CONNS", 64),
     "day_per_wsload": env_int("BENCH_DAY_PER_WSLOAD", 9000),
     "day_per_nginx": env_int("BENCH_DAY_PER_NGINX", 16000),
     "day_history": env_int("BENCH_DAY_HISTORY", 20),
@@ -943,49 +943,8 @@ def scenario_storm(stack, ds, work, results):
 
 
 def check_storm_ids(stack, path):
-    """Compares each user's received event ids with the events of its chats
-    in the events table, from its first "ready" (last_event_id) to the
-    newest event now."""
-    got = {}
-    starts = {}
-    incomplete = 0
-    for line in Path(path).read_text().splitlines():
-        f = [int(x) for x in line.split()]
-        uid, start, sessions, ids = f[0], f[1], f[2], f[4:]
-        if sessions < 2:
-            # Not connected before and after the drop: nothing to compare
-            # (counted as a connection failure).
-            incomplete += 1
-            continue
-        got[uid] = ids
-        starts[uid] = start
-    if not got:
-        return {"error": "no ids"}
-    top = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
-    rows = stack.psql(
-        """SELECT s.uid, coalesce(array_agg(e.id ORDER BY e.id) FILTER (WHERE e.id IS NOT NULL), '{}')
-           FROM unnest(%s::bigint[], %s::bigint[]) AS s(uid, start)
-           LEFT JOIN chat_members cm ON cm.user_id = s.uid
-           LEFT JOIN events e ON e.chat_id = cm.chat_id AND e.id > s.start AND e.id <= %s
-           GROUP BY s.uid""",
-        list(starts), list(starts.values()), top)
-    missing = unexpected = dups = users_missing = 0
-    example = None
-    for uid, expected in rows:
-        exp, ids = set(expected), got.get(uid, [])
-        rec = set(ids)
-        dups += len(ids) - len(rec)
-        miss = exp - rec
-        missing += len(miss)
-        unexpected += len(rec - exp)
-        if miss:
-            users_missing += 1
-            example = example or {"user": uid, "missing": sorted(miss)[:5]}
-    expected_total = sum(len(e) for _, e in rows)
-    return {"users": len(got), "not_compared": incomplete, "expected_events": expected_total,
-            "received_events": sum(len(v) for v in got.values()), "missing": missing,
-            "users_missing": users_missing, "unexpected": unexpected, "duplicates": dups,
-            "example": example}
+    """The storm's users, connected both before and after the drop."""
+    return check_ids(stack, [path], min_sessions=2)
 
 
 # ---- day: a day in the life ------------------------------------------------------------
@@ -1096,18 +1055,25 @@ def lat_summary(values):
             "max_ms": values[-1] / 1000.0 if values else None}
 
 
-def check_ids(stack, paths, top):
-    """Each user's received event ids against the events of its chats in
-    the events table, from its first "ready" (last_event_id) to top."""
+def check_ids(stack, paths, top=None, min_sessions=1):
+    """Compares each user's received event ids (wsload's --ids-out files)
+    with the events of its chats in the events table, from its first
+    "ready" (last_event_id) to top (the newest event now when None). Users
+    with fewer than min_sessions connections are not compared (counted as
+    connection failures)."""
     got, starts = {}, {}
+    incomplete = 0
     for path in paths:
         for line in Path(path).read_text().splitlines():
             f = [int(x) for x in line.split()]
-            if f[2] < 1:
-                continue  # never connected: counted as a connection failure
+            if f[2] < min_sessions:
+                incomplete += 1
+                continue
             got[f[0]], starts[f[0]] = f[4:], f[1]
     if not got:
         return {"error": "no ids"}
+    if top is None:
+        top = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
     rows = stack.psql(
         """SELECT s.uid, coalesce(array_agg(e.id ORDER BY e.id) FILTER (WHERE e.id IS NOT NULL), '{}')
            FROM unnest(%s::bigint[], %s::bigint[]) AS s(uid, start)
@@ -1127,7 +1093,8 @@ def check_ids(stack, paths, top):
         if miss:
             users_missing += 1
             example = example or {"user": uid, "missing": sorted(miss)[:5]}
-    return {"users": len(got), "expected_events": sum(len(e) for _, e in rows),
+    return {"users": len(got), "not_compared": incomplete,
+            "expected_events": sum(len(e) for _, e in rows),
             "received_events": sum(len(v) for v in got.values()), "missing": missing,
             "users_missing": users_missing, "unexpected": unexpected, "duplicates": dups,
             "example": example}
@@ -1224,7 +1191,7 @@ def day_one(stack, n, work):
             if r.get("first_status") and "first" not in a:
                 a["first"] = f"{r['first_status']} {r.get('first_body', '')}"
     row["rest"] = rest
-    for f in ("deliveries", "replayed", "acks", "typing_sent", "typing_got", "reconnects", "failed",
+    for f in ("deliveries", "replayed", "acks", "typing_sent", "typing_got", "reconnects", "failed", "lagging",
               "dropped", "not_in_time", "unexpected_frames", "dup_or_old", "resets"):
         row[f] = sum(s.get(f, 0) for s in sums)
     row["first_failure"] = next((s["first_failure"] for s in sums if s.get("first_failure")), "")

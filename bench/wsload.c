@@ -593,6 +593,8 @@ static void ws_close(struct user *u, enum ws_state next)
 	u->state = next;
 }
 
+static void day_dropped(struct user *u);
+
 static void ws_fail(struct user *u, size_t *counter, const char *why)
 {
 	if (u->state == WS_READY)
@@ -600,6 +602,11 @@ static void ws_fail(struct user *u, size_t *counter, const char *why)
 	else
 		(*counter)++;
 	remember_failure("user %" PRId64 ": %s", u->id, why);
+	if (cfg.mode == MODE_DAY && u->state == WS_READY) {
+		/* The app comes back with since, and so does a day's user. */
+		day_dropped(u);
+		return;
+	}
 	ws_close(u, WS_FAILED);
 	st.failed++;
 }
@@ -1331,63 +1338,88 @@ static size_t http_busy(void)
 	return n + queue.len;
 }
 
-/* The fanout schedule: a binary heap of plan indexes by next due time. */
-static size_t *heap;
-static size_t nheap;
+/* Timers: a binary heap of (due, who, action, chat). fanout: who is a
+ * plan line; day: a user and what it does next. */
+struct dtimer {
+	uint64_t due;
+	uint32_t user; /* day: index into users; fanout: into plans */
+	int act;
+	uint32_t chat; /* index into dchats (ACT_TYPING2, ACT_SEND) */
+};
 
-static bool heap_less(size_t a, size_t b)
+static struct dtimer *dheap;
+static size_t ndheap, capdheap;
+
+static bool dt_less(size_t a, size_t b)
 {
-	return plans[heap[a]].next < plans[heap[b]].next;
+	return dheap[a].due < dheap[b].due;
 }
 
-static void heap_swap(size_t a, size_t b)
+static void dt_swap(size_t a, size_t b)
 {
-	size_t t = heap[a];
-	heap[a] = heap[b];
-	heap[b] = t;
+	struct dtimer t = dheap[a];
+	dheap[a] = dheap[b];
+	dheap[b] = t;
 }
 
-static void heap_down(size_t i)
+static void dt_push(struct dtimer t)
 {
+	if (ndheap == capdheap) {
+		capdheap = capdheap ? capdheap * 2 : 4096;
+		dheap = xrealloc(dheap, capdheap * sizeof *dheap);
+	}
+	size_t i = ndheap++;
+	dheap[i] = t;
+	while (i && dt_less(i, (i - 1) / 2)) {
+		dt_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static struct dtimer dt_pop(void)
+{
+	struct dtimer top = dheap[0];
+	dheap[0] = dheap[--ndheap];
+	size_t i = 0;
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < nheap && heap_less(l, m))
+		if (l < ndheap && dt_less(l, m))
 			m = l;
-		if (r < nheap && heap_less(r, m))
+		if (r < ndheap && dt_less(r, m))
 			m = r;
 		if (m == i)
-			return;
-		heap_swap(i, m);
+			break;
+		dt_swap(i, m);
 		i = m;
 	}
+	return top;
 }
 
 static void heap_build(uint64_t t0)
 {
-	heap = xcalloc(nplans, sizeof *heap);
-	nheap = 0;
+	ndheap = 0;
 	for (size_t i = 0; i < nplans; i++) {
 		if (plans[i].kind != 's')
 			continue;
 		plans[i].next = t0 + plans[i].offset_ns;
-		heap[nheap++] = i;
+		dt_push((struct dtimer){.due = plans[i].next, .user = (uint32_t)i});
 	}
-	for (size_t i = nheap / 2 + 1; i-- > 0;)
-		heap_down(i);
 }
 
 /* Queues every send that is due before until. */
 static void schedule(uint64_t now, uint64_t until)
 {
-	while (nheap && plans[heap[0]].next <= now) {
-		struct plan *pl = &plans[heap[0]];
-		if (pl->next >= until) {
-			nheap = 0; /* the window is over */
+	while (ndheap && dheap[0].due <= now) {
+		if (dheap[0].due >= until) {
+			ndheap = 0; /* the window is over */
 			break;
 		}
-		queue_push((struct job){.plan = heap[0], .due = pl->next});
+		struct dtimer t = dt_pop();
+		struct plan *pl = &plans[t.user];
+		queue_push((struct job){.plan = t.user, .due = pl->next});
 		pl->next += pl->interval_ns;
-		heap_down(0);
+		t.due = pl->next;
+		dt_push(t);
 	}
 }
 
@@ -1772,7 +1804,7 @@ static int run_fanout(void)
 		schedule(now, until);
 		dispatch();
 		progress("fanout", now);
-		uint64_t wait = nheap && plans[heap[0]].next > now ? plans[heap[0]].next - now : 0;
+		uint64_t wait = ndheap && dheap[0].due > now ? dheap[0].due - now : 0;
 		poll_once(wait > 5000000 ? 5 : (int)(wait / 1000000));
 	}
 	uint64_t send_end = mono_ns();
@@ -2007,68 +2039,12 @@ static struct {
 
 static struct {
 	size_t deliveries, replayed, acks, typing_sent, typing_got, reads_skipped;
-	size_t reconnects, own, other_stored, sends_queued_offline;
+	size_t reconnects, own, other_stored, sends_queued_offline, lagging;
 	struct u32vec reconnect_time;
 	bool go, top_seen;
 	int64_t top;
 	struct sbuf in;
 } dy;
-
-/* The timers: a binary heap of (due, user, action, chat). */
-struct dtimer {
-	uint64_t due;
-	uint32_t user;
-	int act;
-	uint32_t chat; /* index into dchats (ACT_TYPING2, ACT_SEND) */
-};
-
-static struct dtimer *dheap;
-static size_t ndheap, capdheap;
-
-static bool dt_less(size_t a, size_t b)
-{
-	return dheap[a].due < dheap[b].due;
-}
-
-static void dt_swap(size_t a, size_t b)
-{
-	struct dtimer t = dheap[a];
-	dheap[a] = dheap[b];
-	dheap[b] = t;
-}
-
-static void dt_push(struct dtimer t)
-{
-	if (ndheap == capdheap) {
-		capdheap = capdheap ? capdheap * 2 : 4096;
-		dheap = xrealloc(dheap, capdheap * sizeof *dheap);
-	}
-	size_t i = ndheap++;
-	dheap[i] = t;
-	while (i && dt_less(i, (i - 1) / 2)) {
-		dt_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static struct dtimer dt_pop(void)
-{
-	struct dtimer top = dheap[0];
-	dheap[0] = dheap[--ndheap];
-	size_t i = 0;
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < ndheap && dt_less(l, m))
-			m = l;
-		if (r < ndheap && dt_less(r, m))
-			m = r;
-		if (m == i)
-			break;
-		dt_swap(i, m);
-		i = m;
-	}
-	return top;
-}
 
 /* An exponentially distributed interval of the given mean (a Poisson
  * process: the users act independently, not in step). */
@@ -2090,6 +2066,16 @@ static uint32_t pick_weighted(const struct user *u)
 			return u->chats[k];
 	}
 	return u->chats[u->nchats - 1];
+}
+
+static void day_dropped(struct user *u)
+{
+	if (u->close_code == 4008)
+		dy.lagging++;
+	u->close_code = 0;
+	ws_close(u, WS_WAIT);
+	u->retry_at = mono_ns() + 1000000000ull;
+	u->reconnecting = true;
 }
 
 static void day_on_ready(struct user *u, const struct jtop *j)
@@ -2221,7 +2207,10 @@ static void day_http_error(struct hconn *h, const char *why)
 static void day_http_done(struct hconn *h, int status, size_t used)
 {
 	int k = act_kind(h->job.act);
-	u32_push(&ks[k].latency, (uint32_t)((mono_ns() - h->t_sent) / 1000));
+	/* From when the user wanted it: a wait for a free connection of this
+	 * program counts (it is counted apart too, behind_100ms). */
+	uint64_t from = h->job.due < h->t_sent ? h->job.due : h->t_sent;
+	u32_push(&ks[k].latency, (uint32_t)((mono_ns() - from) / 1000));
 	const char *b = memmem(h->in.p, used, "\r\n\r\n", 4);
 	size_t off = b ? (size_t)(b - h->in.p) + 4 : used;
 	if (status < 200 || status >= 300) {
@@ -2258,8 +2247,10 @@ static void day_stdin(void)
 	sb_need(&dy.in, 256);
 	ssize_t r = read(0, dy.in.p + dy.in.len, dy.in.cap - dy.in.len);
 	if (r <= 0) {
+		/* The caller closes stdin once it has said everything (or is
+		 * gone): the run goes on to its end, which --timeout bounds. */
 		epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
-		stopping = true; /* the caller is gone */
+		dy.go = dy.top_seen = true;
 		return;
 	}
 	dy.in.len += (size_t)r;
@@ -2434,9 +2425,11 @@ static int run_day(void)
 	 * seconds, 300 s at most (a backlog in wsd can be minutes long). */
 	uint64_t drain_start = mono_ns(), quiet = (uint64_t)(cfg.drain * 1e9);
 	st.last_frame = drain_start;
-	while (!stopping && !timed_out && mono_ns() - st.last_frame < quiet &&
-	       mono_ns() - drain_start < 300 * 1000000000ull)
+	while (!stopping && !timed_out && mono_ns() - drain_start < 300 * 1000000000ull &&
+	       (mono_ns() - st.last_frame < quiet || !day_settled())) {
+		start_more(mono_ns()); /* who lagged behind comes back */
 		poll_once(20);
+	}
 	double drain_secs = (double)(mono_ns() - drain_start) / 1e9;
 	if (cfg.ids_out)
 		write_ids(cfg.ids_out);
@@ -2446,9 +2439,10 @@ static int run_day(void)
 	sb_printf(&extra,
 		  ",\"day_seconds\":%.3f,\"deliveries\":%zu,\"replayed\":%zu,\"own\":%zu,\"acks\":%zu,"
 		  "\"typing_sent\":%zu,\"typing_got\":%zu,\"other_stored\":%zu,\"reads_skipped\":%zu,"
-		  "\"reconnects\":%zu,\"sends_while_offline\":%zu,\"drain_seconds\":%.1f",
+		  "\"reconnects\":%zu,\"sends_while_offline\":%zu,\"drain_seconds\":%.1f,"
+		  "\"lagging\":%zu",
 		  window, dy.deliveries, dy.replayed, dy.own, dy.acks, dy.typing_sent, dy.typing_got,
-		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs);
+		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs, dy.lagging);
 	print_latency(&extra, "latency", &st.latency);
 	print_latency(&extra, "reconnect", &dy.reconnect_time);
 	sb_printf(&extra, ",\"rest\":{");
