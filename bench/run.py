@@ -40,7 +40,8 @@ more settings for the programs), BENCH_REST (e.g. `send,history`: only these
 REST cases), BENCH_NOTE (a line for the report); for day: BENCH_DAY_SIZES
 (5000,10000,20000,50000), BENCH_DAY_SECONDS (120 s of activity a size),
 BENCH_DAY_BIG_PER_MIN (1: messages a minute in each large group),
-BENCH_DAY_HISTORY (20 messages seeded in each chat), BENCH_DAY_PER_NGINX
+BENCH_DAY_HISTORY (20 messages seeded in each chat), BENCH_DAY_RECONNECT_EVERY
+(6000 s between one user's reconnects on average: 1% a minute), BENCH_DAY_PER_NGINX
 (16000 connections an nginx worker), BENCH_DAY_PER_WSD (15000 sockets a wsd), BENCH_DAY_PER_WSLOAD (9000 users a
 load generator), BENCH_DAY_HTTP_CONNS (64 keep-alive connections a load
 generator). Only
@@ -113,6 +114,9 @@ CFG = {
     "day_per_wsload": env_int("BENCH_DAY_PER_WSLOAD", 9000),
     "day_per_nginx": env_int("BENCH_DAY_PER_NGINX", 16000),
     "day_history": env_int("BENCH_DAY_HISTORY", 20),
+    # Seconds between one user's reconnects on average: 6,000 is 1% of the
+    # users a minute.
+    "day_reconnect_every": env_int("BENCH_DAY_RECONNECT_EVERY", 6000),
 }
 ALL = ["rest", "upload", "idle", "fanout", "storm", "day"]
 ONLY = [s.strip() for s in os.environ.get("BENCH_ONLY", ",".join(ALL)).split(",") if s.strip()]
@@ -1129,7 +1133,7 @@ def day_one(stack, n, work):
              "--tokens", tok, "--plan", plan, "--slice", f"{k}/{nproc}",
              "--duration", secs, "--drain", 5, "--concurrency", 200,
              "--http-conns", CFG["day_http_conns"], "--connect-timeout", CFG["connect_timeout"],
-             "--send-every", 60, "--open-every", 30, "--list-every", 300, "--reconnect-every", 6000,
+             "--send-every", 60, "--open-every", 30, "--list-every", 300, "--reconnect-every", CFG["day_reconnect_every"],
              "--ids-out", work / f"day{n}_ids{k}", "--samples-out", work / f"day{n}_samples{k}",
              "--timeout", secs + 2 * CFG["connect_timeout"] + 300], f"day{k}"))
     readies = [r.wait_ready(CFG["connect_timeout"] + 60) for r in runs]
