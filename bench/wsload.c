@@ -2060,12 +2060,17 @@ static uint64_t exp_ns(double mean_s)
 static uint32_t pick_weighted(const struct user *u)
 {
 	double x = (double)rng32() / 4294967296.0 * u->wsum;
+	uint32_t last = u->chats[0];
 	for (uint32_t k = 0; k < u->nchats; k++) {
-		x -= dchats[u->chats[k]].weight;
+		double w = dchats[u->chats[k]].weight;
+		if (w <= 0)
+			continue; /* never written to (BENCH_DAY_BIG_PER_MIN=0) */
+		last = u->chats[k];
+		x -= w;
 		if (x < 0)
-			return u->chats[k];
+			return last;
 	}
-	return u->chats[u->nchats - 1];
+	return last; /* rounding left a little of x */
 }
 
 static void day_dropped(struct user *u)
