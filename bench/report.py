@@ -66,6 +66,8 @@ def machine(r):
         f"-T{cfg['seconds']}` as the application role, running the endpoint's statements "
         f"(bench/pgbench/*.sql) on the same data.",
     ]
+    if "rest" not in r.get("only", ["rest"]):
+        lines.pop()  # no REST scenario in this run: its tools' line says nothing
     if busy is not None:
         lines.append(
             f"- Background load when the run started: {100 * busy:.0f}% of the CPU busy with other "
