@@ -347,8 +347,10 @@ def day_section(r):
                       f"({fmt((lat.get('delivery_' + k) or {}).get('n'))})"
                       for k in ("direct", "small", "large")) +
             f"; connections failed {fmt(d.get('failed'))}, dropped {fmt(d.get('dropped'))}, resets "
-            f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}, the last "
-            f"{d.get('drain_seconds') or 0:.0f} s after the last send (until 5 s without a frame)"
+            f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}, drained for "
+            f"{d.get('drain_seconds') or 0:.0f} s after the sends (until 5 s without a frame"
+            + ("; **the 300 s cap ended the wait: events still on their way then count as missing**"
+               if d.get("drain_capped") else "") + ")"
             + (f"; first failure: {d['first_failure'][:200]}" if d.get("first_failure") else "") + ".")
     return "\n".join(out + res + [""] + notes)
 

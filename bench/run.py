@@ -1200,6 +1200,7 @@ def day_one(stack, n, work):
         row[f] = sum(s.get(f, 0) for s in sums)
     row["first_failure"] = next((s["first_failure"] for s in sums if s.get("first_failure")), "")
     row["drain_seconds"] = max((s.get("drain_seconds", 0) for s in sums), default=None)
+    row["drain_capped"] = any(s.get("drain_capped") for s in sums)
     row["errors"] = sum(a["non2xx"] + a["errors"] for a in rest.values()) + row["failed"]
     row["check"] = check_ids(stack, [work / f"day{n}_ids{k}" for k in range(nproc)], top)
     if len(sums) < nproc:

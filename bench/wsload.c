@@ -2436,6 +2436,7 @@ static int run_day(void)
 		poll_once(20);
 	}
 	double drain_secs = (double)(mono_ns() - drain_start) / 1e9;
+	bool drain_capped = drain_secs >= 300;
 	if (cfg.ids_out)
 		write_ids(cfg.ids_out);
 	if (cfg.samples_out)
@@ -2445,9 +2446,10 @@ static int run_day(void)
 		  ",\"day_seconds\":%.3f,\"deliveries\":%zu,\"replayed\":%zu,\"own\":%zu,\"acks\":%zu,"
 		  "\"typing_sent\":%zu,\"typing_got\":%zu,\"other_stored\":%zu,\"reads_skipped\":%zu,"
 		  "\"reconnects\":%zu,\"sends_while_offline\":%zu,\"drain_seconds\":%.1f,"
-		  "\"lagging\":%zu",
+		  "\"lagging\":%zu,\"drain_capped\":%s",
 		  window, dy.deliveries, dy.replayed, dy.own, dy.acks, dy.typing_sent, dy.typing_got,
-		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs, dy.lagging);
+		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs, dy.lagging,
+		  drain_capped ? "true" : "false");
 	print_latency(&extra, "latency", &st.latency);
 	print_latency(&extra, "reconnect", &dy.reconnect_time);
 	sb_printf(&extra, ",\"rest\":{");
