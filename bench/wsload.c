@@ -661,6 +661,23 @@ static void ws_frame(struct user *u, int opcode, const void *data, size_t len)
 	u->out.len += len;
 }
 
+/* One source address (and port range) holds about 28,000 connections to
+ * one destination (net.ipv4.ip_local_port_range): more sockets than that
+ * come from several loopback addresses, 127.1.SLICE.1 to .200, the port
+ * picked at connect (IP_BIND_ADDRESS_NO_PORT) so that each address's range
+ * serves the destination. */
+static int bind_source(int fd, size_t idx)
+{
+	if (nusers <= 20000 && cfg.slice_count == 1)
+		return 0;
+	int one = 1;
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	src.sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)(cfg.slice_index & 0xff) << 8 |
+				    (uint32_t)(1 + idx % 200));
+	return bind(fd, (struct sockaddr *)&src, sizeof src);
+}
+
 static void ws_start(struct user *u)
 {
 	size_t idx = (size_t)(u - users);
@@ -673,6 +690,11 @@ static void ws_start(struct user *u)
 	if (!cfg.ws.is_unix) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (bind_source(fd, idx) < 0) {
+			close(fd);
+			ws_fail(u, &st.fail_connect, strerror(errno));
+			return;
+		}
 	}
 	u->fd = fd;
 	u->state = WS_CONNECTING;
