@@ -735,6 +735,12 @@ class WsloadRun:
         self.ready = None
 
     def wait_ready(self, timeout):
+        self.ready = self.wait_phase("ready", timeout)
+        return self.ready
+
+    def wait_phase(self, phase, timeout):
+        """Waits for a {"phase": PHASE, ...} line on stdout; returns it, or
+        None when it did not come in time."""
         import selectors
         sel = selectors.DefaultSelector()
         sel.register(self.p.stdout, selectors.EVENT_READ)
@@ -746,26 +752,9 @@ class WsloadRun:
                     break
                 with contextlib.suppress(ValueError):
                     d = json.loads(line)
-                    if d.get("phase") == "ready":
-                        self.ready = d
+                    if d.get("phase") == phase:
                         return d
         return None
-
-    def wait_phase(self, phase, timeout):
-        """Waits for a {"phase": PHASE} line on stdout (after "ready")."""
-        import selectors
-        sel = selectors.DefaultSelector()
-        sel.register(self.p.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=1):
-                line = self.p.stdout.readline()
-                if not line:
-                    break
-                with contextlib.suppress(ValueError):
-                    if json.loads(line).get("phase") == phase:
-                        return True
-        return False
 
     def finish(self, timeout=120):
         try:
