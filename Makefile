@@ -306,7 +306,7 @@ S3_SUITES := $(addprefix tests/integration/test_,$(addsuffix .py,files quota upl
 
 build/bench/wsload: bench/wsload.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $< -lcrypto
+	$(CC) -std=gnu11 $(WARN) -O2 -g -o $@ $< -lcrypto -lm
 
 bench: deps
 	@$(MAKE) -j$(NPROC) all build/bench/wsload

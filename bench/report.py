@@ -66,6 +66,8 @@ def machine(r):
         f"-T{cfg['seconds']}` as the application role, running the endpoint's statements "
         f"(bench/pgbench/*.sql) on the same data.",
     ]
+    if "rest" not in r.get("only", ["rest"]):
+        lines.pop()  # no REST scenario in this run: its tools' line says nothing
     if busy is not None:
         lines.append(
             f"- Background load when the run started: {100 * busy:.0f}% of the CPU busy with other "
@@ -263,6 +265,96 @@ def storm_section(r):
     ])
 
 
+def day_section(r):
+    rows = r.get("day")
+    if not rows:
+        return ""
+    cfg = r["cfg"]
+    big = cfg.get("day_big_per_min")
+    out = [
+        "### Day in the life", "",
+        f"The model of docs/BENCHMARKS.md (\"The day-in-the-life scenario\"): each user connected by "
+        f"WebSocket through nginx, 4 direct chats and 2 groups of 3–10 members, and per 5,000 users "
+        f"large groups of 1,000, 500, 200 and 100 members ({fmt(big, 1)} message a minute each); every "
+        f"user sends a message every 60 s on average (two typing frames 1.5 s apart before it), acks "
+        f"every message received, opens a chat every 30 s (newest 50 + read marker), fetches the chat "
+        f"list every 5 minutes; 1% of the users drop and reconnect with `since` each minute (and "
+        f"whoever wsd closes comes back with `since` a second later, as the app does). "
+        f"{cfg.get('day_seconds')} s of activity a size, after everybody is connected. Delivery: "
+        f"from just before the send's request is written to the event's arrival at each other "
+        f"member's socket (replays after a reconnect counted apart); REST: from when the user wanted "
+        f"it to the response. Target at 50,000 users: delivery p99 ≤ 200 ms, every REST p99 ≤ "
+        f"100 ms, 0 errors (a socket closed by wsd counts), 0 lost.", "",
+        "| users | connected | sends/s | deliveries (replayed) | delivery p50 / p99 / max ms | "
+        "REST p99 ms: send / history / read / chat list | errors | sockets closed by wsd (of them "
+        "lagging, 4008) | events checked: missing / duplicated | target |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    res = ["", "| users | wsd processes / nginx workers / load generators | CPU % of a core: nginx / "
+           "programs / wsd / PostgreSQL / load generator | memory MiB (PSS, peak): nginx / programs / "
+           "wsd / PostgreSQL | events written (message / delivered / read) |",
+           "|---:|---:|---:|---:|---:|"]
+    notes = []
+    for d in rows:
+        if d.get("skipped") or d.get("error"):
+            out.append(f"| {fmt(d['users'])} | " + " | ".join(["–"] * 8) + " | not measured |")
+            notes.append(f"- {fmt(d['users'])} users: {(d.get('skipped') or d.get('error'))[:600]}")
+            continue
+        lat = d.get("latency", {})
+        dl = lat.get("delivery") or {}
+        rest = d.get("rest", {})
+        p99s = [(lat.get(k) or {}).get("p99_ms") for k in ("send", "history", "read", "chats")]
+        c = d.get("check") or {}
+        sends = (rest.get("send") or {}).get("ok", 0) / max(1, d["seconds"])
+        ok = (dl.get("p99_ms") is not None and dl["p99_ms"] <= 200
+              and all(p is not None and p <= 100 for p in p99s)
+              and d.get("errors") == 0 and d.get("dropped") == 0
+              and c.get("missing") == 0 and c.get("duplicates") == 0
+              and d.get("ready") == d["users"])
+        out.append(
+            f"| {fmt(d['users'])} | {fmt(d['ready'])} | {fmt(sends, 1)} | {fmt(d.get('deliveries'))} "
+            f"({fmt(d.get('replayed'))}) | {ms(dl.get('p50_ms'))} / {ms(dl.get('p99_ms'))} / "
+            f"{ms(dl.get('max_ms'))} | " + " / ".join(ms(p) for p in p99s) +
+            f" | {fmt(d.get('errors'))} | {fmt(d.get('dropped'))} ({fmt(d.get('lagging'))}) | "
+            f"{fmt(c.get('missing'))} / {fmt(c.get('duplicates'))} of "
+            f"{fmt(c.get('expected_events'))} | {verdict(ok)} |")
+        cpu, pss, ek = d.get("cpu_pct", {}), d.get("pss_mib", {}), d.get("events_by_kind", {})
+        grp = ("nginx", "programs", "wsd", "postgres")
+        res.append(
+            f"| {fmt(d['users'])} | {d['wsd_processes']} / {d['nginx_workers']} / "
+            f"{d['wsload_processes']} | " + " / ".join(fmt(cpu.get(k), 0) for k in grp + ("wsload",)) +
+            " | " + " / ".join(fmt(pss.get(k), 0) for k in grp) +
+            f" | {fmt(ek.get('message.created', 0))} / {fmt(ek.get('delivered', 0))} / "
+            f"{fmt(ek.get('read', 0))} |")
+        rc = (lat.get("reconnect") or {})
+        notes.append(
+            f"- {fmt(d['users'])} users: {fmt(d['direct_chats'])} direct chats, {fmt(d['groups'])} "
+            f"groups (large: {', '.join(fmt(x) for x in d.get('large_groups', []))} members), "
+            f"{fmt(d['memberships'])} memberships, seeded in {d['seed_seconds']:.0f} s; connected in "
+            f"{d['connect_seconds']:.0f} s; {fmt(d.get('reconnects'))} reconnects (ready again p99 "
+            f"{ms(rc.get('p99_ms'))} ms); requests: " +
+            ", ".join(f"{k} {fmt(v.get('ok'))} ok" + (f" (first failure {v['first'][:120]})"
+                                                        if v.get("first") else "")
+                      for k, v in rest.items()) +
+            f" (waited over 100 ms for a free connection of the load generator: "
+            f"{fmt(sum(v.get('behind_100ms', 0) for v in rest.values()))})"
+            f"; REST p50 ms send / history / read / chat list: " +
+            " / ".join(ms((lat.get(k) or {}).get("p50_ms")) for k in ("send", "history", "read", "chats")) +
+            "; delivery p50 / p99 / max ms by chat: " +
+            ", ".join(f"{k} {ms((lat.get('delivery_' + k) or {}).get('p50_ms'))} / "
+                      f"{ms((lat.get('delivery_' + k) or {}).get('p99_ms'))} / "
+                      f"{ms((lat.get('delivery_' + k) or {}).get('max_ms'))} "
+                      f"({fmt((lat.get('delivery_' + k) or {}).get('n'))})"
+                      for k in ("direct", "small", "large")) +
+            f"; connections failed {fmt(d.get('failed'))}, dropped {fmt(d.get('dropped'))}, resets "
+            f"{fmt(d.get('resets'))}; events received {fmt(c.get('received_events'))}, drained for "
+            f"{d.get('drain_seconds') or 0:.0f} s after the sends (until 5 s without a frame"
+            + ("; **the 300 s cap ended the wait: events still on their way then count as missing**"
+               if d.get("drain_capped") else "") + ")"
+            + (f"; first failure: {d['first_failure'][:200]}" if d.get("first_failure") else "") + ".")
+    return "\n".join(out + res + [""] + notes)
+
+
 def problems_section(r):
     out = []
     for name, why in (r.get("skipped") or {}).items():
@@ -282,7 +374,7 @@ def problems_section(r):
 def render(r):
     parts = [BEGIN, "## Figures of the last `make bench`", "", machine(r)]
     for section in (rest_table, upload_section, idle_section, fanout_section, storm_section,
-                    problems_section):
+                    day_section, problems_section):
         text = section(r)
         if text:
             parts += ["", text]

@@ -20,6 +20,13 @@ Scenarios (BENCH_ONLY picks some, comma-separated):
   storm   5,000 clients drop and come back with since at once: time to
           catch up, and a check of every received event id against the
           events table
+  day     a day in the life of active users at 5,000, 10,000, 20,000 and
+          50,000 users (docs/BENCHMARKS.md states the model): REST p50/p99
+          per endpoint, delivery latency, errors, events missing or
+          duplicated against the events table, CPU and memory of nginx, the
+          programs, wsd and PostgreSQL. Seeds its own users and chats by
+          SQL, size by size; spreads nginx workers, wsd processes and load
+          generators so that no process holds more than 20,000 descriptors
 
 Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNS
 (32), BENCH_THREADS (2), BENCH_WORKERS (the programs' MSGR_WORKERS, 4),
@@ -30,7 +37,14 @@ BENCH_SEARCH_MESSAGES (1000000), BENCH_BIN (build/bin), BENCH_OUT
 BENCH_TIME_LIMIT (1200 s: later scenarios are skipped), BENCH_CONNECT_TIMEOUT
 (120 s for each WebSocket connecting phase), BENCH_STACK_ENV ("MSGR_K=V ...":
 more settings for the programs), BENCH_REST (e.g. `send,history`: only these
-REST cases), BENCH_NOTE (a line for the report). Only
+REST cases), BENCH_NOTE (a line for the report); for day: BENCH_DAY_SIZES
+(5000,10000,20000,50000), BENCH_DAY_SECONDS (120 s of activity a size),
+BENCH_DAY_BIG_PER_MIN (1: messages a minute in each large group),
+BENCH_DAY_HISTORY (20 messages seeded in each chat), BENCH_DAY_RECONNECT_EVERY
+(6000 s between one user's reconnects on average: 1% a minute), BENCH_DAY_PER_NGINX
+(16000 connections an nginx worker), BENCH_DAY_PER_WSD (15000 sockets a wsd), BENCH_DAY_PER_WSLOAD (9000 users a
+load generator), BENCH_DAY_HTTP_CONNS (64 keep-alive connections a load
+generator). Only
 127.0.0.1 is ever a target.
 """
 
@@ -89,8 +103,22 @@ CFG = {
     "connect_timeout": env_int("BENCH_CONNECT_TIMEOUT", 120),
     # The send limiter stays on (its statement runs) but never refuses.
     "send_rate": 1000000,
+    "day_sizes": [int(x) for x in os.environ.get("BENCH_DAY_SIZES", "5000,10000,20000,50000").split(",")
+                  if x.strip()],
+    "day_seconds": env_int("BENCH_DAY_SECONDS", 120),
+    # Messages a minute in each large group (docs/BENCHMARKS.md, "Day in the
+    # life": every ack there is an event to every member).
+    "day_big_per_min": float(os.environ.get("BENCH_DAY_BIG_PER_MIN", "") or 1),
+    "day_per_wsd": env_int("BENCH_DAY_PER_WSD", 15000),
+    "day_http_conns": env_int("BENCH_DAY_HTTP_CONNS", 64),
+    "day_per_wsload": env_int("BENCH_DAY_PER_WSLOAD", 9000),
+    "day_per_nginx": env_int("BENCH_DAY_PER_NGINX", 16000),
+    "day_history": env_int("BENCH_DAY_HISTORY", 20),
+    # Seconds between one user's reconnects on average: 6,000 is 1% of the
+    # users a minute.
+    "day_reconnect_every": env_int("BENCH_DAY_RECONNECT_EVERY", 6000),
 }
-ALL = ["rest", "upload", "idle", "fanout", "storm"]
+ALL = ["rest", "upload", "idle", "fanout", "storm", "day"]
 ONLY = [s.strip() for s in os.environ.get("BENCH_ONLY", ",".join(ALL)).split(",") if s.strip()]
 BIN = Path(os.environ.get("BENCH_BIN", REPO / "build" / "bin")).resolve()
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "docs" / "BENCHMARKS.md"))
@@ -707,6 +735,12 @@ class WsloadRun:
         self.ready = None
 
     def wait_ready(self, timeout):
+        self.ready = self.wait_phase("ready", timeout)
+        return self.ready
+
+    def wait_phase(self, phase, timeout):
+        """Waits for a {"phase": PHASE, ...} line on stdout; returns it, or
+        None when it did not come in time."""
         import selectors
         sel = selectors.DefaultSelector()
         sel.register(self.p.stdout, selectors.EVENT_READ)
@@ -718,8 +752,7 @@ class WsloadRun:
                     break
                 with contextlib.suppress(ValueError):
                     d = json.loads(line)
-                    if d.get("phase") == "ready":
-                        self.ready = d
+                    if d.get("phase") == phase:
                         return d
         return None
 
@@ -903,25 +936,137 @@ def scenario_storm(stack, ds, work, results):
 
 
 def check_storm_ids(stack, path):
-    """Compares each user's received event ids with the events of its chats
-    in the events table, from its first "ready" (last_event_id) to the
-    newest event now."""
-    got = {}
-    starts = {}
-    incomplete = 0
-    for line in Path(path).read_text().splitlines():
-        f = [int(x) for x in line.split()]
-        uid, start, sessions, ids = f[0], f[1], f[2], f[4:]
-        if sessions < 2:
-            # Not connected before and after the drop: nothing to compare
-            # (counted as a connection failure).
-            incomplete += 1
+    """The storm's users, connected both before and after the drop."""
+    return check_ids(stack, [path], min_sessions=2)
+
+
+# ---- day: a day in the life ------------------------------------------------------------
+
+
+def descendants(root):
+    """root and every process under it (pids)."""
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
-        got[uid] = ids
-        starts[uid] = start
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def proc_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return int(v[11]) + int(v[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def proc_pss_kib(pid):
+    """Proportional set size: shared pages (PostgreSQL's shared buffers,
+    the programs' forked masters) are not counted once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return kib(pid, "VmRSS")
+
+
+def day_groups(stack, wsload_pids):
+    """The processes whose CPU and memory the report shows, by group."""
+    g = {"nginx": descendants(stack.pid("nginx") or -1),
+         "programs": [p for n in ("auth", "chats", "messages", "files") if stack.pid(n)
+                      for p in descendants(stack.pid(n))],
+         "wsd": [p for p in [stack.pid("wsd")] + [q.pid for q in stack.extra_wsd] if p],
+         "postgres": [], "wsload": list(wsload_pids)}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        g["postgres"] = descendants(int((stack.var / "pg" / "postmaster.pid").read_text().split()[0]))
+    return g
+
+
+def day_sample(groups):
+    return {name: ({p: proc_ticks(p) for p in pids}, sum(proc_pss_kib(p) for p in pids))
+            for name, pids in groups.items()}
+
+
+def day_nginx(stack, n, wsd_socks):
+    """nginx for n WebSockets as a deployment would run it: each proxied
+    socket holds two descriptors (client and wsd), a worker at most
+    19,000 connections (the 20,000 descriptors a process may hold here),
+    so enough workers, connections spread over them by the kernel
+    (reuseport), and every wsd in one upstream (least_conn)."""
+    workers = max(2, math.ceil((2 * n + 2000) / CFG["day_per_nginx"]))
+    conf = stack.var / "nginx" / "nginx.conf"
+    text = conf.read_text()
+    text = re.sub(r"worker_processes\s+[^;]+;", f"worker_processes {workers};", text)
+    text = re.sub(r"worker_connections\s+\d+;", "worker_connections 19000;", text)
+    text = re.sub(r"worker_rlimit_nofile\s+\d+;", "worker_rlimit_nofile 19500;", text)
+    text = re.sub(r"(listen\s+[0-9.]+:\d+)(\s+reuseport)?;", r"\1 reuseport;", text)
+    conf.write_text(text)
+    up = stack.var / "nginx" / "messenger-upstreams.conf"
+    utext = up.read_text()
+    servers = "".join(f"    server unix:{s};\n" for s in wsd_socks)
+    utext = re.sub(r"upstream messenger_wsd \{[^}]*\}",
+                   "upstream messenger_wsd {\n    least_conn;\n" + servers + "}", utext)
+    up.write_text(utext)
+    master = stack.pid("nginx")
+    before = set(children_of(master))
+    os.kill(master, signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = set(children_of(master))
+        if len(now) >= workers and not (now & before):
+            break
+        time.sleep(0.2)
+    time.sleep(1)
+    return workers
+
+
+def pct(values, p):
+    if not values:
+        return None
+    k = max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))
+    return values[k] / 1000.0
+
+
+def lat_summary(values):
+    values.sort()
+    return {"n": len(values), "p50_ms": pct(values, 50), "p99_ms": pct(values, 99),
+            "max_ms": values[-1] / 1000.0 if values else None}
+
+
+def check_ids(stack, paths, top=None, min_sessions=1):
+    """Compares each user's received event ids (wsload's --ids-out files)
+    with the events of its chats in the events table, from its first
+    "ready" (last_event_id) to top (the newest event now when None). Users
+    with fewer than min_sessions connections are not compared (counted as
+    connection failures)."""
+    got, starts = {}, {}
+    incomplete = 0
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            f = [int(x) for x in line.split()]
+            if f[2] < min_sessions:
+                incomplete += 1
+                continue
+            got[f[0]], starts[f[0]] = f[4:], f[1]
     if not got:
         return {"error": "no ids"}
-    top = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
+    if top is None:
+        top = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
     rows = stack.psql(
         """SELECT s.uid, coalesce(array_agg(e.id ORDER BY e.id) FILTER (WHERE e.id IS NOT NULL), '{}')
            FROM unnest(%s::bigint[], %s::bigint[]) AS s(uid, start)
@@ -932,8 +1077,8 @@ def check_storm_ids(stack, path):
     missing = unexpected = dups = users_missing = 0
     example = None
     for uid, expected in rows:
-        exp, ids = set(expected), got.get(uid, [])
-        rec = set(ids)
+        ids = [i for i in got.get(uid, []) if i <= top]
+        exp, rec = set(expected), set(ids)
         dups += len(ids) - len(rec)
         miss = exp - rec
         missing += len(miss)
@@ -941,11 +1086,139 @@ def check_storm_ids(stack, path):
         if miss:
             users_missing += 1
             example = example or {"user": uid, "missing": sorted(miss)[:5]}
-    expected_total = sum(len(e) for _, e in rows)
-    return {"users": len(got), "not_compared": incomplete, "expected_events": expected_total,
+    return {"users": len(got), "not_compared": incomplete,
+            "expected_events": sum(len(e) for _, e in rows),
             "received_events": sum(len(v) for v in got.values()), "missing": missing,
             "users_missing": users_missing, "unexpected": unexpected, "duplicates": dups,
             "example": example}
+
+
+def day_one(stack, n, work):
+    secs = CFG["day_seconds"]
+    t_seed = time.monotonic()
+    d = seed.build_day(stack, n, CFG["day_big_per_min"], log, CFG["day_history"])
+    seed_secs = time.monotonic() - t_seed
+    users, tokens = d["users"], d["tokens"]
+    tok = write_lines(work / f"day{n}_tokens", [f"{u} {tokens[u]}" for u in users])
+    plan = write_lines(work / f"day{n}_plan",
+                       [f"chat {c} {w:.6g} {k} " + " ".join(map(str, m)) for c, w, k, m in d["chats"]])
+    # wsd: 15,000 sockets a process at most (its 20,000 descriptors, its
+    # database connections and some room).
+    nwsd = max(1, math.ceil(n / CFG["day_per_wsd"]))
+    stack.sh("restart", "wsd")
+    socks = [str(stack.var / "run" / "wsd.sock")]
+    for k in range(1, nwsd):
+        socks.append(stack.start_extra_wsd(100 + k)[0])
+    workers = day_nginx(stack, n, socks)
+    # The load generator: 9,000 users a process (its sockets and its HTTP
+    # connections within the 20,000 descriptors).
+    nproc = max(1, math.ceil(n / CFG["day_per_wsload"]))
+    log(f"day {n}: {nwsd} wsd, {workers} nginx workers, {nproc} wsload processes")
+    runs = []
+    t0 = time.monotonic()
+    for k in range(nproc):
+        runs.append(WsloadRun(
+            ["day", "--ws", f"127.0.0.1:{stack.port}", "--api", f"127.0.0.1:{stack.port}",
+             "--tokens", tok, "--plan", plan, "--slice", f"{k}/{nproc}",
+             "--duration", secs, "--drain", 5, "--concurrency", 200,
+             "--http-conns", CFG["day_http_conns"], "--connect-timeout", CFG["connect_timeout"],
+             "--send-every", 60, "--open-every", 30, "--list-every", 300, "--reconnect-every", CFG["day_reconnect_every"],
+             "--ids-out", work / f"day{n}_ids{k}", "--samples-out", work / f"day{n}_samples{k}",
+             "--timeout", secs + 2 * CFG["connect_timeout"] + 300], f"day{k}"))
+    readies = [r.wait_ready(CFG["connect_timeout"] + 60) for r in runs]
+    connect_secs = time.monotonic() - t0
+    ready = sum(x["ready"] for x in readies if x)
+    row = {"users": n, "ready": ready, "connect_seconds": connect_secs, "seed_seconds": seed_secs,
+           "wsd_processes": nwsd, "nginx_workers": workers, "wsload_processes": nproc,
+           "direct_chats": d["direct"], "groups": d["groups"], "large_groups": d["large"],
+           "memberships": d["memberships"], "seconds": secs}
+    if not all(readies):
+        for r in runs:
+            kill_tree(r.p)
+        raise RuntimeError(f"day {n}: a load generator did not get ready")
+    groups = day_groups(stack, [r.p.pid for r in runs])
+    ev0 = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
+    for r in runs:
+        r.p.stdin.write("go\n")
+        r.p.stdin.flush()
+    w0, s0 = time.monotonic(), day_sample(groups)
+    peak = {k: v[1] for k, v in s0.items()}
+    while time.monotonic() - w0 < secs:
+        time.sleep(min(5, max(0.1, secs - (time.monotonic() - w0))))
+        for k, (_, pss) in day_sample(groups).items():
+            peak[k] = max(peak[k], pss)
+    w1, s1 = time.monotonic(), day_sample(groups)
+    hz = os.sysconf("SC_CLK_TCK")
+    row["cpu_pct"] = {k: 100.0 * sum(max(0, s1[k][0].get(p, 0) - t) for p, t in s0[k][0].items())
+                      / hz / (w1 - w0) for k in groups}
+    row["pss_mib"] = {k: v / 1024 for k, v in peak.items()}
+    # Every process has posted its last send: the newest event now is the
+    # end of what each user must have received.
+    for r in runs:
+        r.wait_phase("sent", 180)
+    time.sleep(2)  # wsd's batched acks are written
+    top = stack.psql("SELECT coalesce(max(id), 0) FROM events")[0][0]
+    for r in runs:
+        with contextlib.suppress(OSError):
+            r.p.stdin.write(f"top {top}\n")
+            r.p.stdin.flush()
+    # Each drains until no frame came for 5 s (300 s at most).
+    summaries = [r.finish(timeout=420) for r in runs]
+    sums = [s for s, _ in summaries if s]
+    row["events"] = top - ev0
+    row["events_by_kind"] = dict(stack.psql(
+        "SELECT kind, count(*) FROM events WHERE id > %s AND id <= %s GROUP BY kind", ev0, top))
+    series = {}
+    for k in range(nproc):
+        with contextlib.suppress(OSError):
+            for line in (work / f"day{n}_samples{k}").read_text().splitlines():
+                name, *vals = line.split()
+                series.setdefault(name, []).extend(int(v) for v in vals)
+    row["latency"] = {name: lat_summary(v) for name, v in series.items()}
+    rest = {}
+    for s in sums:
+        for name, r in s.get("rest", {}).items():
+            a = rest.setdefault(name, {"sent": 0, "ok": 0, "non2xx": 0, "errors": 0, "behind_100ms": 0})
+            for f in a:
+                a[f] += r.get(f, 0)
+            if r.get("first_status") and "first" not in a:
+                a["first"] = f"{r['first_status']} {r.get('first_body', '')}"
+    row["rest"] = rest
+    for f in ("deliveries", "replayed", "acks", "typing_sent", "typing_got", "reconnects", "failed", "lagging",
+              "dropped", "not_in_time", "unexpected_frames", "dup_or_old", "resets"):
+        row[f] = sum(s.get(f, 0) for s in sums)
+    row["first_failure"] = next((s["first_failure"] for s in sums if s.get("first_failure")), "")
+    row["drain_seconds"] = max((s.get("drain_seconds", 0) for s in sums), default=None)
+    row["drain_capped"] = any(s.get("drain_capped") for s in sums)
+    row["errors"] = sum(a["non2xx"] + a["errors"] for a in rest.values()) + row["failed"]
+    row["check"] = check_ids(stack, [work / f"day{n}_ids{k}" for k in range(nproc)], top)
+    if len(sums) < nproc:
+        row["error"] = "a load generator gave no summary: " + " | ".join(e[-300:] for _, e in summaries)
+    for p in stack.extra_wsd:
+        kill_tree(p)
+    stack.extra_wsd = []
+    lat = row["latency"].get("delivery", {})
+    log(f"day {n}: delivery p50 {lat.get('p50_ms')} p99 {lat.get('p99_ms')} max {lat.get('max_ms')} ms, "
+        f"rest {json.dumps({k: (v['p99_ms'] if v else None) for k, v in row['latency'].items()})}, "
+        f"errors {row['errors']}, check {row['check']}, cpu {row['cpu_pct']}")
+    return row
+
+
+def scenario_day(stack, ds, work, results):
+    res = results["day"] = []
+    for n in CFG["day_sizes"]:
+        if over_time():
+            res.append({"users": n, "skipped": "time limit"})
+            continue
+        try:
+            res.append(day_one(stack, n, work))
+        except Exception as e:  # noqa: BLE001 - the next size still runs
+            log(f"day {n}: FAILED {e}")
+            res.append({"users": n, "error": str(e)[-1500:]})
+            for p in stack.extra_wsd:
+                kill_tree(p)
+            stack.extra_wsd = []
+        wait_presence_clear(stack)
 
 
 DEADLINE = None
@@ -993,6 +1266,9 @@ def machine_info():
 def main():
     global DEADLINE
     DEADLINE = T0 + CFG["time_limit"]
+    if "day" in ONLY:
+        # The day's sizes have a budget of their own on top.
+        DEADLINE += sum(CFG["day_seconds"] + 300 + n / 100 for n in CFG["day_sizes"])
     for name in ("wrk", "nginx"):
         if not shutil.which(name):
             sys.exit(f"bench: {name} is not installed (make deps)")
@@ -1020,19 +1296,22 @@ def main():
         results["machine"]["busy_idle"] = cpu_busy(2.0)
         log(f"bench: machine busy {100 * results['machine']['busy_idle']:.0f}% before we start, "
             f"{results['machine']['foreign_stacks']} other stack processes")
-        ds = seed.build(stack, CFG, log)
-        TOKENS.update(ds["tokens"])
-        results["dataset"] = {k: ds.get(k) for k in ("search_words", "search_counts", "user_queries",
-                                                     "search_profile_counts")}
+        if set(ONLY) - {"day"}:
+            ds = seed.build(stack, CFG, log)
+            TOKENS.update(ds["tokens"])
+            results["dataset"] = {k: ds.get(k) for k in ("search_words", "search_counts",
+                                                         "user_queries", "search_profile_counts")}
+        else:
+            ds = {}  # the day seeds its own users and chats, size by size
         runners = {"rest": scenario_rest, "upload": scenario_upload, "idle": scenario_idle,
-                   "fanout": scenario_fanout, "storm": scenario_storm}
+                   "fanout": scenario_fanout, "storm": scenario_storm, "day": scenario_day}
         for name in ALL:
             if name not in ONLY:
                 continue
             if over_time():
                 results["skipped"][name] = f"the time limit of {CFG['time_limit']} s was reached"
                 continue
-            if name in ("idle", "fanout", "storm"):
+            if name in ("idle", "fanout", "storm", "day"):
                 if not WSLOAD.exists():
                     results["skipped"][name] = f"{WSLOAD} was not built"
                     continue

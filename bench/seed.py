@@ -306,3 +306,116 @@ def build(stack, cfg, log):
     log(f"seed: VACUUM ANALYZE and CHECKPOINT in {time.monotonic() - t:.1f}s; "
         f"all seeding {time.monotonic() - t0:.1f}s")
     return ds
+
+
+# ---- the day-in-the-life data set (BENCH_ONLY=day) ------------------------------
+
+# Large groups for every 5,000 users (members drawn from all of them).
+DAY_LARGE = (1000, 500, 200, 100)
+
+
+def build_day(stack, n, big_per_min, log, seed_messages=20):
+    """n users and their chats by set-based SQL, as docs/BENCHMARKS.md's
+    "Day in the life" states them: per user 4 direct chats and 2 small
+    groups (3 to 10 members), and per 5,000 users the large groups of
+    DAY_LARGE; seed_messages messages in every chat. Returns
+    {users, tokens, chats: [(chat_id, weight, kind, [members])]} (kind:
+    direct, small or large): a member sends
+    to a chat with its weight (1 for direct chats and small groups; a large
+    group's weight makes it get big_per_min messages a minute in all)."""
+    import random
+    s = Seeder(stack, log)
+    rnd = random.Random(n)
+    t0 = time.monotonic()
+    tag = f"bday{format(int(time.time()) % 100000, '05d')}n{n}u"
+    users = s.bulk_users(tag, n)
+    tokens = s.tokens(users)
+    # Direct chats: two rings over a shuffled order, each user's neighbours
+    # one and seven places away: 4 partners each, no pair twice.
+    perm = users[:]
+    rnd.shuffle(perm)
+    pairs = set()
+    for off in (1, 7):
+        for i in range(n):
+            a, b = perm[i], perm[(i + off) % n]
+            pairs.add((min(a, b), max(a, b)))
+    pairs = sorted(pairs)
+    groups = []  # (members, weight)
+    for _ in range(2):
+        perm = users[:]
+        rnd.shuffle(perm)
+        i = 0
+        while i < n:
+            size = 3 + rnd.randrange(8)
+            members = perm[i:i + size]
+            i += size
+            if len(members) >= 3:
+                groups.append((members, 1.0))
+    # A member's sends: ~6 chats of weight 1 (4 direct, 2 small); a large
+    # group of m members gets m * (1/60 s) * w / (6 + w) of them.
+    for _ in range(max(1, n // 5000)):
+        for size in DAY_LARGE:
+            size = min(size, n // 2)
+            w = 6.0 * big_per_min / max(1, size - big_per_min)
+            groups.append((rnd.sample(users, size), w))
+    conn = stack.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("""INSERT INTO chats (type, direct_lo, direct_hi)
+                           SELECT 'direct', lo, hi FROM unnest(%s::bigint[], %s::bigint[]) AS p(lo, hi)
+                           RETURNING id, direct_lo, direct_hi""",
+                        ([a for a, _ in pairs], [b for _, b in pairs]))
+            direct_ids = {(lo, hi): cid for cid, lo, hi in cur.fetchall()}
+            titles = [f"{tag} group {k}" for k in range(len(groups))]
+            cur.execute("""INSERT INTO chats (type, title) SELECT 'group', t FROM unnest(%s::text[]) t
+                           RETURNING id, title""", (titles,))
+            group_ids = {t: cid for cid, t in cur.fetchall()}
+            chats = []
+            mc, mu, mr = [], [], []
+            for (a, b) in pairs:
+                cid = direct_ids[(a, b)]
+                chats.append((cid, 1.0, "direct", [a, b]))
+                mc += [cid, cid]
+                mu += [a, b]
+                mr += ["member", "member"]
+            for title, (members, w) in zip(titles, groups):
+                cid = group_ids[title]
+                chats.append((cid, w, "small" if w == 1.0 else "large", members))
+                for k, u in enumerate(members):
+                    mc.append(cid)
+                    mu.append(u)
+                    mr.append("owner" if k == 0 else "member")
+            cur.execute("""INSERT INTO chat_members (chat_id, user_id, role)
+                           SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])""", (mc, mu, mr))
+            # History to open: seed_messages in each chat by its members,
+            # without the per-row triggers (the chats' rows are set once
+            # below, as the search corpus does).
+            cur.execute("SET session_replication_role = replica")
+            ids = [c[0] for c in chats]
+            firsts = [c[3][0] for c in chats]
+            seconds = [c[3][1] for c in chats]
+            cur.execute("""INSERT INTO messages (chat_id, sender_id, kind, text, created_at)
+                           SELECT c.id, CASE WHEN i %% 2 = 0 THEN c.a ELSE c.b END, 'text',
+                                  format('seeded message %%s of the day bench, a typical length', i),
+                                  now() - make_interval(secs => %s - i)
+                           FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS c(id, a, b),
+                                generate_series(1, %s) i""",
+                        (seed_messages, ids, firsts, seconds, seed_messages))
+            cur.execute("SET session_replication_role = DEFAULT")
+            cur.execute("""UPDATE chats c SET last_message_id = l.id, last_activity_at = l.created_at,
+                                  version = c.version + 1
+                           FROM (SELECT DISTINCT ON (chat_id) chat_id, id, created_at FROM messages
+                                 WHERE chat_id = ANY(%s) ORDER BY chat_id, id DESC) l
+                           WHERE c.id = l.chat_id""", (ids,))
+            # Everything seeded has been read and delivered.
+            cur.execute("""UPDATE chat_members cm SET last_read_message_id = c.last_message_id,
+                                  last_delivered_message_id = c.last_message_id
+                           FROM chats c WHERE c.id = cm.chat_id AND c.id = ANY(%s)""", (ids,))
+            cur.execute("ANALYZE")
+    finally:
+        conn.close()
+    log(f"seed day {n}: {n} users, {len(pairs)} direct chats, {len(groups)} groups "
+        f"({len(mc)} memberships), {len(chats) * seed_messages} messages in {time.monotonic() - t0:.1f}s")
+    return {"users": users, "tokens": tokens, "chats": chats, "memberships": len(mc),
+            "direct": len(pairs), "groups": len(groups),
+            "large": [len(m) for m, w in groups if w != 1.0]}

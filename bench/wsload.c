@@ -1,7 +1,7 @@
 /*
  * wsload - load generator for the realtime daemon (API.md "Realtime").
  *
- *   wsload idle|fanout|storm --tokens FILE [--plan FILE] [options]
+ *   wsload idle|fanout|storm|day --tokens FILE [--plan FILE] [options]
  *
  * One thread, one epoll loop, non-blocking sockets. The client side of
  * RFC 6455 is written out here: the opening handshake (section 4.1, with
@@ -29,6 +29,22 @@
  *           it. With --ids-out, writes each user's received event ids, so
  *           that the caller can compare them with the events table: a line
  *           "USER_ID FIRST_READY_LAST_EVENT_ID SESSIONS N ID..." per user.
+ *   day     a day in the life (docs/BENCHMARKS.md): connects every user,
+ *           prints the "ready" line and waits for a "go" line on stdin
+ *           (every load generator is connected); then each user, as
+ *           independent Poisson processes (--send-every, --open-every,
+ *           --list-every, --reconnect-every seconds on average): sends two
+ *           typing frames 1.5 s apart and then a message to one of its
+ *           chats (picked by the plan's weights), opens one of its chats
+ *           (newest 50, then the read marker on the newest), fetches the
+ *           chat list, drops its connection for a second and comes back
+ *           with since; and acks every message it receives, as the app
+ *           does. After --duration seconds: finishes the requests, waits
+ *           for the reconnecting users, prints {"phase":"sent"}, waits for
+ *           "top N" on stdin (the newest event id then), drains --drain
+ *           seconds and writes --ids-out (as storm) and --samples-out (each
+ *           latency sample, a line per series, so that the caller merges
+ *           several processes' samples).
  *
  * Files:
  *   --tokens  "USER_ID ACCESS_TOKEN" per line: the users to connect (and the
@@ -36,6 +52,9 @@
  *   --plan    "send CHAT SENDER INTERVAL_MS OFFSET_MS MEMBER..." (fanout),
  *             "live CHAT SENDER MEMBER..." and "offline CHAT SENDER MEMBER..."
  *             (storm). MEMBER lists the users that must receive the message.
+ *             day: "chat CHAT WEIGHT direct|small|large MEMBER..." (a member
+ *             sends to a chat with its weight; deliveries are timed by the
+ *             chat's kind too; members of other processes are skipped).
  *
  * --connect-timeout S ends each connecting phase after S seconds: whoever is
  * not ready then is closed and counted ("not_in_time"), and the run goes on
@@ -52,6 +71,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -270,8 +290,10 @@ static void b64(const unsigned char *in, size_t n, char *out)
 struct jtop {
 	const char *type;
 	size_t type_len;
-	bool has_id, has_last;
-	int64_t id, last_event_id;
+	bool has_id, has_last, has_chat;
+	int64_t id, last_event_id, chat_id;
+	const char *data; /* the value of "data", when an object */
+	size_t data_len;
 };
 
 static const char *skip_ws(const char *p, const char *end)
@@ -358,6 +380,12 @@ static bool json_top(const char *p, size_t n, struct jtop *out)
 			   (*v == '-' || isdigit((unsigned char)*v))) {
 			out->has_last = true;
 			out->last_event_id = strtoll(v, NULL, 10);
+		} else if (klen == 7 && !memcmp(key, "chat_id", 7) && isdigit((unsigned char)*v)) {
+			out->has_chat = true;
+			out->chat_id = strtoll(v, NULL, 10);
+		} else if (klen == 4 && !memcmp(key, "data", 4) && *v == '{') {
+			out->data = v;
+			out->data_len = (size_t)(p - v);
 		}
 		p = skip_ws(p, end);
 		if (p < end && *p == ',') {
@@ -376,7 +404,7 @@ static bool type_is(const struct jtop *j, const char *t)
 
 /* ---- configuration ------------------------------------------------------- */
 
-enum mode { MODE_IDLE, MODE_FANOUT, MODE_STORM };
+enum mode { MODE_IDLE, MODE_FANOUT, MODE_STORM, MODE_DAY };
 
 struct endpoint {
 	bool is_unix;
@@ -389,11 +417,18 @@ static struct {
 	struct endpoint ws, api;
 	bool have_api;
 	const char *host, *origin, *path;
-	const char *tokens, *plan, *ids_out;
+	const char *tokens, *plan, *ids_out, *samples_out;
 	int concurrency, reconnect_concurrency, http_conns;
 	double duration, drain, hold, timeout, connect_timeout;
 	int slice_index, slice_count;
+	/* day: the mean seconds between one user's actions of each kind */
+	double send_every, open_every, list_every, reconnect_every, typing_lead;
 } cfg = {
+	.send_every = 60,
+	.open_every = 30,
+	.list_every = 300,
+	.reconnect_every = 6000,
+	.typing_lead = 1.5,
 	.path = "/ws",
 	.concurrency = 256,
 	.http_conns = 32,
@@ -471,6 +506,12 @@ struct user {
 	uint32_t got_marked;
 	uint64_t t_started, t_ready, t_caught;
 	int close_code;
+	/* day: the user's chats (indexes into dchats) and send weights */
+	uint32_t *chats;
+	uint32_t nchats, capchats;
+	double wsum;
+	int64_t replay_upto; /* events up to this id came as a replay */
+	bool reconnecting;
 };
 
 static struct user *users;
@@ -486,6 +527,7 @@ static struct {
 	struct u32vec ready_time;   /* connect start to "ready" */
 	struct u32vec caught_time;  /* storm: reconnect start to caught up */
 	uint64_t last_delivery; /* monotonic */
+	uint64_t last_frame;    /* monotonic: the last text frame of any user */
 	int first_close_code;
 	char first_failure[256];
 } st;
@@ -551,6 +593,8 @@ static void ws_close(struct user *u, enum ws_state next)
 	u->state = next;
 }
 
+static void day_dropped(struct user *u);
+
 static void ws_fail(struct user *u, size_t *counter, const char *why)
 {
 	if (u->state == WS_READY)
@@ -558,6 +602,11 @@ static void ws_fail(struct user *u, size_t *counter, const char *why)
 	else
 		(*counter)++;
 	remember_failure("user %" PRId64 ": %s", u->id, why);
+	if (cfg.mode == MODE_DAY && u->state == WS_READY) {
+		/* The app comes back with since, and so does a day's user. */
+		day_dropped(u);
+		return;
+	}
 	ws_close(u, WS_FAILED);
 	st.failed++;
 }
@@ -612,6 +661,23 @@ static void ws_frame(struct user *u, int opcode, const void *data, size_t len)
 	u->out.len += len;
 }
 
+/* One source address (and port range) holds about 28,000 connections to
+ * one destination (net.ipv4.ip_local_port_range): more sockets than that
+ * come from several loopback addresses, 127.1.SLICE.1 to .200, the port
+ * picked at connect (IP_BIND_ADDRESS_NO_PORT) so that each address's range
+ * serves the destination. */
+static int bind_source(int fd, size_t idx)
+{
+	if (nusers <= 20000 && cfg.slice_count == 1)
+		return 0;
+	int one = 1;
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	src.sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)(cfg.slice_index & 0xff) << 8 |
+				    (uint32_t)(1 + idx % 200));
+	return bind(fd, (struct sockaddr *)&src, sizeof src);
+}
+
 static void ws_start(struct user *u)
 {
 	size_t idx = (size_t)(u - users);
@@ -624,6 +690,11 @@ static void ws_start(struct user *u)
 	if (!cfg.ws.is_unix) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (bind_source(fd, idx) < 0) {
+			close(fd);
+			ws_fail(u, &st.fail_connect, strerror(errno));
+			return;
+		}
 	}
 	u->fd = fd;
 	u->state = WS_CONNECTING;
@@ -711,8 +782,12 @@ static const char *find_header(const char *p, const char *end, const char *name,
 static bool storm_phase_catching;
 static uint64_t storm_t0;
 
+static void day_on_event(struct user *u, const struct jtop *j, const char *p, size_t n);
+static void day_on_ready(struct user *u, const struct jtop *j);
+
 static void on_message(struct user *u, const char *p, size_t n)
 {
+	st.last_frame = mono_ns();
 	struct jtop j;
 	if (!json_top(p, n, &j)) {
 		st.unexpected_frames++;
@@ -726,6 +801,8 @@ static void on_message(struct user *u, const char *p, size_t n)
 		st.inflight--;
 		u->state = WS_READY;
 		u->t_ready = mono_ns();
+		if (cfg.mode == MODE_DAY)
+			day_on_ready(u, &j);
 		if (u->sessions == 0 && j.has_last)
 			u->start_id = j.last_event_id;
 		u->sessions++;
@@ -748,8 +825,12 @@ static void on_message(struct user *u, const char *p, size_t n)
 			st.dup_or_old++;
 		else
 			u->last_id = j.id;
-		if (cfg.mode == MODE_STORM)
+		if (cfg.mode == MODE_STORM || cfg.mode == MODE_DAY)
 			i64_push(&u->ids, j.id);
+	}
+	if (cfg.mode == MODE_DAY) {
+		day_on_event(u, &j, p, n);
+		return;
 	}
 	if (!type_is(&j, "message.created")) {
 		st.other_events++;
@@ -954,8 +1035,13 @@ static struct plan *plans;
 static size_t nplans;
 
 struct job {
-	size_t plan;
+	size_t plan; /* fanout and storm: the plan line */
 	uint64_t due;
+	/* day: what the request is (0: a plan's send), whose, which chat, and
+	 * the message id of a read marker */
+	int act;
+	uint32_t user;
+	int64_t chat, arg;
 };
 
 /* The jobs waiting for a free HTTP connection: a ring buffer. */
@@ -1009,6 +1095,10 @@ static struct {
 	char first_body[256];
 } hs;
 
+static void day_http_error(struct hconn *h, const char *why);
+static void day_http_begin(struct hconn *h, struct job j);
+static void day_http_done(struct hconn *h, int status, size_t used);
+
 static void http_close(struct hconn *h)
 {
 	if (h->fd >= 0)
@@ -1020,7 +1110,9 @@ static void http_close(struct hconn *h)
 
 static void http_error(struct hconn *h, const char *why)
 {
-	if (h->state == H_BUSY) {
+	if (h->state == H_BUSY && h->job.act) {
+		day_http_error(h, why);
+	} else if (h->state == H_BUSY) {
 		/* The send is lost: counted, not retried (it may have been stored). */
 		hs.errors++;
 		remember_failure("send to chat %" PRId64 ": %s", plans[h->job.plan].chat, why);
@@ -1070,6 +1162,10 @@ static bool http_open(struct hconn *h)
 
 static void http_begin(struct hconn *h, struct job j)
 {
+	if (j.act) {
+		day_http_begin(h, j);
+		return;
+	}
 	const struct plan *pl = &plans[j.plan];
 	const struct user *s = &users[pl->sender];
 	char body[160];
@@ -1185,6 +1281,15 @@ static void http_read(struct hconn *h)
 		return;
 	}
 	close_after = close_after || peer_closed;
+	if (h->job.act) {
+		day_http_done(h, status, used);
+		sb_consume(&h->in, used);
+		h->state = H_IDLE;
+		if (close_after)
+			http_close(h);
+		dispatch();
+		return;
+	}
 	uint64_t now = mono_ns();
 	u32_push(&hs.latency, (uint32_t)((now - h->t_sent) / 1000));
 	const struct plan *pl = &plans[h->job.plan];
@@ -1255,63 +1360,88 @@ static size_t http_busy(void)
 	return n + queue.len;
 }
 
-/* The fanout schedule: a binary heap of plan indexes by next due time. */
-static size_t *heap;
-static size_t nheap;
+/* Timers: a binary heap of (due, who, action, chat). fanout: who is a
+ * plan line; day: a user and what it does next. */
+struct dtimer {
+	uint64_t due;
+	uint32_t user; /* day: index into users; fanout: into plans */
+	int act;
+	uint32_t chat; /* index into dchats (ACT_TYPING2, ACT_SEND) */
+};
 
-static bool heap_less(size_t a, size_t b)
+static struct dtimer *dheap;
+static size_t ndheap, capdheap;
+
+static bool dt_less(size_t a, size_t b)
 {
-	return plans[heap[a]].next < plans[heap[b]].next;
+	return dheap[a].due < dheap[b].due;
 }
 
-static void heap_swap(size_t a, size_t b)
+static void dt_swap(size_t a, size_t b)
 {
-	size_t t = heap[a];
-	heap[a] = heap[b];
-	heap[b] = t;
+	struct dtimer t = dheap[a];
+	dheap[a] = dheap[b];
+	dheap[b] = t;
 }
 
-static void heap_down(size_t i)
+static void dt_push(struct dtimer t)
 {
+	if (ndheap == capdheap) {
+		capdheap = capdheap ? capdheap * 2 : 4096;
+		dheap = xrealloc(dheap, capdheap * sizeof *dheap);
+	}
+	size_t i = ndheap++;
+	dheap[i] = t;
+	while (i && dt_less(i, (i - 1) / 2)) {
+		dt_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static struct dtimer dt_pop(void)
+{
+	struct dtimer top = dheap[0];
+	dheap[0] = dheap[--ndheap];
+	size_t i = 0;
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < nheap && heap_less(l, m))
+		if (l < ndheap && dt_less(l, m))
 			m = l;
-		if (r < nheap && heap_less(r, m))
+		if (r < ndheap && dt_less(r, m))
 			m = r;
 		if (m == i)
-			return;
-		heap_swap(i, m);
+			break;
+		dt_swap(i, m);
 		i = m;
 	}
+	return top;
 }
 
 static void heap_build(uint64_t t0)
 {
-	heap = xcalloc(nplans, sizeof *heap);
-	nheap = 0;
+	ndheap = 0;
 	for (size_t i = 0; i < nplans; i++) {
 		if (plans[i].kind != 's')
 			continue;
 		plans[i].next = t0 + plans[i].offset_ns;
-		heap[nheap++] = i;
+		dt_push((struct dtimer){.due = plans[i].next, .user = (uint32_t)i});
 	}
-	for (size_t i = nheap / 2 + 1; i-- > 0;)
-		heap_down(i);
 }
 
 /* Queues every send that is due before until. */
 static void schedule(uint64_t now, uint64_t until)
 {
-	while (nheap && plans[heap[0]].next <= now) {
-		struct plan *pl = &plans[heap[0]];
-		if (pl->next >= until) {
-			nheap = 0; /* the window is over */
+	while (ndheap && dheap[0].due <= now) {
+		if (dheap[0].due >= until) {
+			ndheap = 0; /* the window is over */
 			break;
 		}
-		queue_push((struct job){heap[0], pl->next});
+		struct dtimer t = dt_pop();
+		struct plan *pl = &plans[t.user];
+		queue_push((struct job){.plan = t.user, .due = pl->next});
 		pl->next += pl->interval_ns;
-		heap_down(0);
+		t.due = pl->next;
+		dt_push(t);
 	}
 }
 
@@ -1513,6 +1643,8 @@ static bool all_connected(void)
 	return st.ready + st.failed >= nusers && !count_state(WS_WAIT);
 }
 
+static void day_stdin(void);
+
 /* One round of the loop: waits at most max_ms. */
 static void poll_once(int max_ms)
 {
@@ -1531,6 +1663,8 @@ static void poll_once(int max_ms)
 		} else if (kind == OBJ_HTTP) {
 			if (idx < nhconns && hconns[idx].fd == fd)
 				http_event(&hconns[idx], evs[i].events);
+		} else if (kind == OBJ_STDIN && cfg.mode == MODE_DAY) {
+			day_stdin();
 		} else if (kind == OBJ_STDIN) {
 			char buf[256];
 			ssize_t r = read(0, buf, sizeof buf);
@@ -1692,7 +1826,7 @@ static int run_fanout(void)
 		schedule(now, until);
 		dispatch();
 		progress("fanout", now);
-		uint64_t wait = nheap && plans[heap[0]].next > now ? plans[heap[0]].next - now : 0;
+		uint64_t wait = ndheap && dheap[0].due > now ? dheap[0].due - now : 0;
 		poll_once(wait > 5000000 ? 5 : (int)(wait / 1000000));
 	}
 	uint64_t send_end = mono_ns();
@@ -1742,7 +1876,7 @@ static void enqueue_kind(char kind)
 	uint64_t now = mono_ns();
 	for (size_t i = 0; i < nplans; i++)
 		if (plans[i].kind == kind)
-			queue_push((struct job){i, now});
+			queue_push((struct job){.plan = i, .due = now});
 	dispatch();
 }
 
@@ -1819,13 +1953,558 @@ static int run_storm(void)
 	return timed_out ? 3 : bad ? 1 : 0;
 }
 
+/* ---- day: a day in the life of active users (docs/BENCHMARKS.md) ----------- */
+
+/* The chats of the day plan: "chat CHAT WEIGHT MEMBER...". A member's send
+ * goes to one of its chats with the chat's weight (the plan says how busy
+ * each kind of chat is), an "open" to any of them alike. */
+enum { CK_DIRECT, CK_SMALL, CK_LARGE, CK_N };
+static const char *const ck_name[CK_N] = {"direct", "small", "large"};
+
+struct dchat {
+	int64_t id;
+	double weight;
+	int kind;
+};
+
+static struct dchat *dchats;
+static size_t ndchats;
+static uint32_t *dchat_by_id; /* indexes into dchats, by chat id */
+static struct u32vec ck_latency[CK_N];
+
+static int cmp_dchat_index(const void *a, const void *b)
+{
+	int64_t x = dchats[*(const uint32_t *)a].id, y = dchats[*(const uint32_t *)b].id;
+	return x < y ? -1 : x > y;
+}
+
+/* The kind of chat id (CK_N when not in the plan). */
+static int dchat_kind(int64_t id)
+{
+	size_t lo = 0, hi = ndchats;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int64_t m = dchats[dchat_by_id[mid]].id;
+		if (m < id)
+			lo = mid + 1;
+		else if (m > id)
+			hi = mid;
+		else
+			return dchats[dchat_by_id[mid]].kind;
+	}
+	return CK_N;
+}
+
+static void load_day_plan(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		die("could not open \"%s\": %s", path, strerror(errno));
+	char *line = NULL;
+	size_t cap = 0, capc = 0;
+	while (getline(&line, &cap, f) > 0) {
+		long long chat;
+		double weight;
+		char kind[16];
+		int used = 0;
+		if (sscanf(line, "chat %lld %lf %15s%n", &chat, &weight, kind, &used) != 3)
+			die("bad day plan line in %s: %s", path, line);
+		int ck = CK_N;
+		for (int k = 0; k < CK_N; k++)
+			if (!strcmp(kind, ck_name[k]))
+				ck = k;
+		if (ck == CK_N)
+			die("unknown chat kind \"%s\" in %s", kind, path);
+		if (ndchats == capc) {
+			capc = capc ? capc * 2 : 1024;
+			dchats = xrealloc(dchats, capc * sizeof *dchats);
+		}
+		uint32_t ci = (uint32_t)ndchats;
+		dchats[ndchats++] = (struct dchat){.id = chat, .weight = weight, .kind = ck};
+		char *save = NULL;
+		for (char *t = strtok_r(line + used, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+			struct user *m = find_user(strtoll(t, NULL, 10));
+			if (!m)
+				continue; /* another process's user */
+			if (m->nchats == m->capchats) {
+				m->capchats = m->capchats ? m->capchats * 2 : 8;
+				m->chats = xrealloc(m->chats, m->capchats * sizeof *m->chats);
+			}
+			m->chats[m->nchats++] = ci;
+			m->wsum += weight;
+		}
+	}
+	free(line);
+	fclose(f);
+	dchat_by_id = xcalloc(ndchats, sizeof *dchat_by_id);
+	for (size_t i = 0; i < ndchats; i++)
+		dchat_by_id[i] = (uint32_t)i;
+	qsort(dchat_by_id, ndchats, sizeof *dchat_by_id, cmp_dchat_index);
+}
+
+/* What a user does, each a Poisson process of its own mean interval. */
+enum { ACT_NONE, ACT_TYPING, ACT_TYPING2, ACT_SEND, ACT_OPEN, ACT_READ, ACT_LIST, ACT_RECONNECT };
+enum { K_SEND, K_HISTORY, K_READ, K_LIST, K_N };
+static const char *const k_name[K_N] = {"send", "history", "read", "chats"};
+
+static int act_kind(int act)
+{
+	return act == ACT_SEND ? K_SEND : act == ACT_OPEN ? K_HISTORY : act == ACT_READ ? K_READ : K_LIST;
+}
+
+static struct {
+	size_t sent, ok, non2xx, errors, behind;
+	int first_status;
+	char first_body[200];
+	struct u32vec latency;
+} ks[K_N];
+
+static struct {
+	size_t deliveries, replayed, acks, typing_sent, typing_got, reads_skipped;
+	size_t reconnects, own, other_stored, sends_queued_offline, lagging;
+	struct u32vec reconnect_time;
+	bool go, top_seen;
+	int64_t top;
+	struct sbuf in;
+} dy;
+
+/* An exponentially distributed interval of the given mean (a Poisson
+ * process: the users act independently, not in step). */
+static uint64_t exp_ns(double mean_s)
+{
+	double u = ((double)rng32() + 1.0) / 4294967297.0;
+	double s = -mean_s * log(u);
+	if (s > mean_s * 20)
+		s = mean_s * 20;
+	return (uint64_t)(s * 1e9);
+}
+
+static uint32_t pick_weighted(const struct user *u)
+{
+	double x = (double)rng32() / 4294967296.0 * u->wsum;
+	uint32_t last = u->chats[0];
+	for (uint32_t k = 0; k < u->nchats; k++) {
+		double w = dchats[u->chats[k]].weight;
+		if (w <= 0)
+			continue; /* never written to (BENCH_DAY_BIG_PER_MIN=0) */
+		last = u->chats[k];
+		x -= w;
+		if (x < 0)
+			return last;
+	}
+	return last; /* rounding left a little of x */
+}
+
+static void day_dropped(struct user *u)
+{
+	if (u->close_code == 4008)
+		dy.lagging++;
+	u->close_code = 0;
+	ws_close(u, WS_WAIT);
+	u->retry_at = mono_ns() + 1000000000ull;
+	u->reconnecting = true;
+}
+
+static void day_on_ready(struct user *u, const struct jtop *j)
+{
+	/* What comes before the live events after a reconnect with since is
+	 * a replay: counted, not timed as a delivery. */
+	u->replay_upto = j->has_last ? j->last_event_id : -1;
+	if (u->reconnecting) {
+		u->reconnecting = false;
+		u32_push(&dy.reconnect_time, (uint32_t)((mono_ns() - u->t_started) / 1000));
+	}
+}
+
+/* The number after key in [p, end), or -1. */
+static int64_t num_after(const char *p, const char *end, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *k = memmem(p, (size_t)(end - p), key, kl);
+	if (!k)
+		return -1;
+	k += kl;
+	while (k < end && *k == ' ')
+		k++;
+	return k < end && isdigit((unsigned char)*k) ? strtoll(k, NULL, 10) : -1;
+}
+
+static void day_on_event(struct user *u, const struct jtop *j, const char *p, size_t n)
+{
+	if (type_is(j, "typing")) {
+		dy.typing_got++;
+		return;
+	}
+	if (!type_is(j, "message.created") || !j->data || !j->has_chat) {
+		if (j->has_id)
+			dy.other_stored++;
+		else
+			st.other_events++;
+		return;
+	}
+	/* data.message: jsonb puts the shortest key first, so "id" opens it,
+	 * but look for it rather than count on that. */
+	const char *dend = j->data + j->data_len;
+	const char *m = memmem(j->data, j->data_len, "\"message\"", 9);
+	struct jtop msg;
+	if (!m || !(m = memchr(m, '{', (size_t)(dend - m))) || !json_top(m, (size_t)(dend - m), &msg) ||
+	    !msg.has_id) {
+		st.unexpected_frames++;
+		return;
+	}
+	const char *mark = memmem(p, n, MARK, sizeof MARK - 1);
+	int64_t sender = mark ? num_after(mark, p + n, " u=") : -1;
+	if (sender == u->id) {
+		dy.own++;
+		return;
+	}
+	if (mark) {
+		if (j->has_id && j->id <= u->replay_upto) {
+			dy.replayed++;
+		} else {
+			uint64_t sent = strtoull(mark + sizeof MARK - 1, NULL, 10);
+			uint64_t now = real_ns();
+			uint64_t lat = now > sent ? (now - sent) / 1000 : 0;
+			uint32_t l32 = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+			u32_push(&st.latency, l32);
+			int ck = dchat_kind(j->chat_id);
+			if (ck < CK_N)
+				u32_push(&ck_latency[ck], l32);
+			dy.deliveries++;
+		}
+	}
+	/* The app acks what it receives (www/js/sync.js ack()). */
+	char ack[128];
+	int al = snprintf(ack, sizeof ack, "{\"type\":\"ack\",\"chat_id\":%" PRId64 ",\"message_id\":%" PRId64 "}",
+			  j->chat_id, msg.id);
+	ws_frame(u, 1, ack, (size_t)al);
+	ws_flush(u);
+	dy.acks++;
+}
+
+static void day_http_begin(struct hconn *h, struct job j)
+{
+	const struct user *u = &users[j.user];
+	int k = act_kind(j.act);
+	h->in.len = 0;
+	if (j.act == ACT_SEND) {
+		char body[160];
+		/* The send time goes into the text as late as possible: the
+		 * latency is the server's, not this program's queue. */
+		int bl = snprintf(body, sizeof body, "{\"text\":\"" MARK "%" PRIu64 " k=d u=%" PRId64 "\"}",
+				  real_ns(), u->id);
+		sb_printf(&h->out,
+			  "POST /api/chats/%" PRId64 "/messages HTTP/1.1\r\nHost: %s\r\n"
+			  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %d\r\n\r\n%s",
+			  j.chat, cfg.host, u->token, bl, body);
+	} else if (j.act == ACT_OPEN) {
+		sb_printf(&h->out,
+			  "GET /api/chats/%" PRId64 "/messages?limit=50 HTTP/1.1\r\nHost: %s\r\n"
+			  "Authorization: Bearer %s\r\n\r\n",
+			  j.chat, cfg.host, u->token);
+	} else if (j.act == ACT_READ) {
+		char body[64];
+		int bl = snprintf(body, sizeof body, "{\"message_id\":%" PRId64 "}", j.arg);
+		sb_printf(&h->out,
+			  "POST /api/chats/%" PRId64 "/read HTTP/1.1\r\nHost: %s\r\n"
+			  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %d\r\n\r\n%s",
+			  j.chat, cfg.host, u->token, bl, body);
+	} else {
+		sb_printf(&h->out, "GET /api/chats HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+			  cfg.host, u->token);
+	}
+	h->job = j;
+	h->state = H_BUSY;
+	h->t_sent = mono_ns();
+	ks[k].sent++;
+	if (h->t_sent > j.due + 100 * 1000000ull)
+		ks[k].behind++;
+	http_flush(h);
+}
+
+static void day_http_error(struct hconn *h, const char *why)
+{
+	ks[act_kind(h->job.act)].errors++;
+	remember_failure("%s of user %" PRId64 ": %s", k_name[act_kind(h->job.act)],
+			 users[h->job.user].id, why);
+}
+
+static void day_http_done(struct hconn *h, int status, size_t used)
+{
+	int k = act_kind(h->job.act);
+	/* From when the user wanted it: a wait for a free connection of this
+	 * program counts (it is counted apart too, behind_100ms). */
+	uint64_t from = h->job.due < h->t_sent ? h->job.due : h->t_sent;
+	u32_push(&ks[k].latency, (uint32_t)((mono_ns() - from) / 1000));
+	const char *b = memmem(h->in.p, used, "\r\n\r\n", 4);
+	size_t off = b ? (size_t)(b - h->in.p) + 4 : used;
+	if (status < 200 || status >= 300) {
+		ks[k].non2xx++;
+		if (!ks[k].first_status) {
+			ks[k].first_status = status;
+			snprintf(ks[k].first_body, sizeof ks[k].first_body, "%.*s",
+				 (int)(used - off > 150 ? 150 : used - off), h->in.p + off);
+		}
+		return;
+	}
+	ks[k].ok++;
+	if (h->job.act != ACT_OPEN)
+		return;
+	/* The newest message of the page (ascending ids: the last message
+	 * object) becomes the read marker, as the app does on opening. */
+	const char *q = h->in.p + off, *end = h->in.p + used, *last = NULL;
+	while ((q = memmem(q, (size_t)(end - q), "{\"id\":", 6))) {
+		last = q;
+		q += 6;
+	}
+	if (!last) {
+		dy.reads_skipped++;
+		return;
+	}
+	queue_push((struct job){.due = mono_ns(), .act = ACT_READ, .user = h->job.user,
+				.chat = h->job.chat, .arg = strtoll(last + 6, NULL, 10)});
+}
+
+/* Lines on stdin from the caller: "go" starts the day (every process is
+ * connected), "top N" says the newest event id once the sends are over. */
+static void day_stdin(void)
+{
+	sb_need(&dy.in, 256);
+	ssize_t r = read(0, dy.in.p + dy.in.len, dy.in.cap - dy.in.len);
+	if (r <= 0) {
+		/* The caller closes stdin once it has said everything (or is
+		 * gone): the run goes on to its end, which --timeout bounds. */
+		epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
+		dy.go = dy.top_seen = true;
+		return;
+	}
+	dy.in.len += (size_t)r;
+	char *nl;
+	while ((nl = memchr(dy.in.p, '\n', dy.in.len))) {
+		*nl = '\0';
+		if (!strcmp(dy.in.p, "go"))
+			dy.go = true;
+		else if (!strncmp(dy.in.p, "top ", 4)) {
+			dy.top = strtoll(dy.in.p + 4, NULL, 10);
+			dy.top_seen = true;
+		}
+		sb_consume(&dy.in, (size_t)(nl - dy.in.p) + 1);
+	}
+}
+
+static void day_act(struct dtimer t, uint64_t now)
+{
+	struct user *u = &users[t.user];
+	switch (t.act) {
+	case ACT_TYPING: {
+		dt_push((struct dtimer){now + exp_ns(cfg.send_every), t.user, ACT_TYPING, 0});
+		uint32_t c = pick_weighted(u);
+		/* Two typing frames while the text is written, then the send. */
+		dt_push((struct dtimer){now + (uint64_t)(cfg.typing_lead * 1e9), t.user, ACT_TYPING2, c});
+		t.chat = c;
+	}
+		/* fallthrough */
+	case ACT_TYPING2:
+		if (u->state == WS_READY) {
+			char f[96];
+			int fl = snprintf(f, sizeof f, "{\"type\":\"typing\",\"chat_id\":%" PRId64 "}",
+					  dchats[t.chat].id);
+			ws_frame(u, 1, f, (size_t)fl);
+			ws_flush(u);
+			dy.typing_sent++;
+		}
+		if (t.act == ACT_TYPING2)
+			dt_push((struct dtimer){now + (uint64_t)(cfg.typing_lead * 1e9), t.user, ACT_SEND,
+						t.chat});
+		break;
+	case ACT_SEND:
+		if (u->state != WS_READY)
+			dy.sends_queued_offline++; /* sent anyway, as an app's outbox would */
+		queue_push((struct job){.due = now, .act = ACT_SEND, .user = t.user, .chat = dchats[t.chat].id});
+		break;
+	case ACT_OPEN:
+		dt_push((struct dtimer){now + exp_ns(cfg.open_every), t.user, ACT_OPEN, 0});
+		queue_push((struct job){.due = now, .act = ACT_OPEN, .user = t.user,
+					.chat = dchats[u->chats[rng32() % u->nchats]].id});
+		break;
+	case ACT_LIST:
+		dt_push((struct dtimer){now + exp_ns(cfg.list_every), t.user, ACT_LIST, 0});
+		queue_push((struct job){.due = now, .act = ACT_LIST, .user = t.user});
+		break;
+	case ACT_RECONNECT:
+		dt_push((struct dtimer){now + exp_ns(cfg.reconnect_every), t.user, ACT_RECONNECT, 0});
+		if (u->state != WS_READY)
+			break;
+		/* Gone for a second (a train's tunnel), back with since. */
+		ws_close(u, WS_WAIT);
+		u->retry_at = now + 1000000000ull;
+		u->reconnecting = true;
+		dy.reconnects++;
+		break;
+	}
+}
+
+/* Every latency sample (microseconds), a line per series: the caller
+ * merges the processes' samples before taking percentiles. */
+static void write_samples(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("could not write \"%s\": %s", path, strerror(errno));
+	enum { NS = K_N + CK_N + 2 };
+	const struct u32vec *v[NS] = {&st.latency, &dy.reconnect_time};
+	const char *names[NS] = {"delivery", "reconnect"};
+	char cknames[CK_N][32];
+	for (int k = 0; k < K_N; k++) {
+		v[k + 2] = &ks[k].latency;
+		names[k + 2] = k_name[k];
+	}
+	for (int k = 0; k < CK_N; k++) {
+		snprintf(cknames[k], sizeof cknames[k], "delivery_%s", ck_name[k]);
+		v[K_N + 2 + k] = &ck_latency[k];
+		names[K_N + 2 + k] = cknames[k];
+	}
+	for (int k = 0; k < NS; k++) {
+		fputs(names[k], f);
+		for (size_t i = 0; i < v[k]->n; i++)
+			fprintf(f, " %" PRIu32, v[k]->v[i]);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0)
+		die("could not write \"%s\": %s", path, strerror(errno));
+}
+
+static bool day_settled(void)
+{
+	if (http_busy())
+		return false;
+	for (size_t i = 0; i < nusers; i++)
+		if (users[i].state == WS_WAIT || is_connecting(users[i].state))
+			return false;
+	return true;
+}
+
+static void print_phase(const char *phase)
+{
+	printf("{\"phase\":\"%s\",\"ready\":%zu,\"failed\":%zu}\n", phase, st.ready, st.failed);
+	fflush(stdout);
+}
+
+static int run_day(void)
+{
+	uint64_t t0 = mono_ns();
+	connect_all(cfg.concurrency);
+	double secs = (double)(mono_ns() - t0) / 1e9;
+	print_ready_line(secs);
+	ep_add(0, EPOLLIN, ev_key(OBJ_STDIN, 0, 0));
+	while (!stopping && !timed_out && !dy.go)
+		poll_once(100);
+	for (size_t i = 0; i < nhconns; i++)
+		http_open(&hconns[i]);
+	for (int i = 0; i < 10; i++)
+		poll_once(10);
+	uint64_t s0 = mono_ns(), until = s0 + (uint64_t)(cfg.duration * 1e9);
+	for (size_t i = 0; i < nusers; i++) {
+		if (users[i].state != WS_READY || !users[i].nchats)
+			continue;
+		uint32_t ui = (uint32_t)i;
+		dt_push((struct dtimer){s0 + exp_ns(cfg.send_every), ui, ACT_TYPING, 0});
+		dt_push((struct dtimer){s0 + exp_ns(cfg.open_every), ui, ACT_OPEN, 0});
+		dt_push((struct dtimer){s0 + exp_ns(cfg.list_every), ui, ACT_LIST, 0});
+		dt_push((struct dtimer){s0 + exp_ns(cfg.reconnect_every), ui, ACT_RECONNECT, 0});
+	}
+	st.latency.n = 0;
+	concurrency_now = cfg.concurrency;
+	connect_deadline = 0;
+	uint64_t last_start = 0;
+	while (!stopping && !timed_out) {
+		uint64_t now = mono_ns();
+		if (now >= until)
+			break;
+		while (ndheap && dheap[0].due <= now)
+			day_act(dt_pop(), now);
+		if (now - last_start > 50000000ull) {
+			start_more(now); /* the reconnecting users */
+			last_start = now;
+		}
+		dispatch();
+		progress("day", now);
+		uint64_t wait = ndheap && dheap[0].due > now ? dheap[0].due - now : 0;
+		poll_once(wait > 5000000 ? 5 : (int)(wait / 1000000));
+	}
+	double window = (double)(mono_ns() - s0) / 1e9;
+	/* A send typed but not yet posted is dropped with the rest of the
+	 * schedule; the posted ones finish and the reconnecting users return. */
+	ndheap = 0;
+	uint64_t settle_until = mono_ns() + 60 * 1000000000ull;
+	while (!stopping && !timed_out && !day_settled() && mono_ns() < settle_until) {
+		start_more(mono_ns());
+		dispatch();
+		poll_once(20);
+	}
+	print_phase("sent");
+	while (!stopping && !timed_out && !dy.top_seen)
+		poll_once(100);
+	/* The events up to the caller's top arrive (and their acks' events,
+	 * which are newer and not compared): until nothing came for --drain
+	 * seconds, 300 s at most (a backlog in wsd can be minutes long). */
+	uint64_t drain_start = mono_ns(), quiet = (uint64_t)(cfg.drain * 1e9);
+	st.last_frame = drain_start;
+	while (!stopping && !timed_out && mono_ns() - drain_start < 300 * 1000000000ull &&
+	       (mono_ns() - st.last_frame < quiet || !day_settled())) {
+		start_more(mono_ns()); /* who lagged behind comes back */
+		poll_once(20);
+	}
+	double drain_secs = (double)(mono_ns() - drain_start) / 1e9;
+	bool drain_capped = drain_secs >= 300;
+	if (cfg.ids_out)
+		write_ids(cfg.ids_out);
+	if (cfg.samples_out)
+		write_samples(cfg.samples_out);
+	struct sbuf extra = {0};
+	sb_printf(&extra,
+		  ",\"day_seconds\":%.3f,\"deliveries\":%zu,\"replayed\":%zu,\"own\":%zu,\"acks\":%zu,"
+		  "\"typing_sent\":%zu,\"typing_got\":%zu,\"other_stored\":%zu,\"reads_skipped\":%zu,"
+		  "\"reconnects\":%zu,\"sends_while_offline\":%zu,\"drain_seconds\":%.1f,"
+		  "\"lagging\":%zu,\"drain_capped\":%s",
+		  window, dy.deliveries, dy.replayed, dy.own, dy.acks, dy.typing_sent, dy.typing_got,
+		  dy.other_stored, dy.reads_skipped, dy.reconnects, dy.sends_queued_offline, drain_secs, dy.lagging,
+		  drain_capped ? "true" : "false");
+	print_latency(&extra, "latency", &st.latency);
+	print_latency(&extra, "reconnect", &dy.reconnect_time);
+	sb_printf(&extra, ",\"rest\":{");
+	bool bad = false;
+	for (int k = 0; k < K_N; k++) {
+		sb_printf(&extra,
+			  "%s\"%s\":{\"sent\":%zu,\"ok\":%zu,\"non2xx\":%zu,\"errors\":%zu,\"behind_100ms\":%zu,"
+			  "\"first_status\":%d,\"first_body\":\"",
+			  k ? "," : "", k_name[k], ks[k].sent, ks[k].ok, ks[k].non2xx, ks[k].errors, ks[k].behind,
+			  ks[k].first_status);
+		for (const char *c = ks[k].first_body; *c; c++)
+			if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
+				sb_add(&extra, c, 1);
+		sb_printf(&extra, "\"");
+		print_latency(&extra, "latency", &ks[k].latency);
+		sb_printf(&extra, "}");
+		bad = bad || ks[k].non2xx || ks[k].errors;
+	}
+	sb_printf(&extra, "}");
+	print_summary("day", secs, &extra);
+	sb_free(&extra);
+	return timed_out ? 3 : (bad || st.failed) ? 1 : 0;
+}
+
+
 static void usage(void)
 {
-	fputs("usage: wsload idle|fanout|storm --ws unix:PATH|HOST:PORT --tokens FILE\n"
+	fputs("usage: wsload idle|fanout|storm|day --ws unix:PATH|HOST:PORT --tokens FILE\n"
 	      "         [--plan FILE] [--api HOST:PORT] [--host HOST] [--origin URL]\n"
 	      "         [--concurrency N] [--reconnect-concurrency N] [--http-conns N]\n"
 	      "         [--duration S] [--drain S] [--hold S] [--timeout S] [--connect-timeout S]\n"
-	      "         [--slice I/K] [--ids-out FILE]\n",
+	      "         [--slice I/K] [--ids-out FILE] [--samples-out FILE]\n"
+	      "         [--send-every S] [--open-every S] [--list-every S] [--reconnect-every S]\n",
 	      stderr);
 	exit(2);
 }
@@ -1840,6 +2519,8 @@ int main(int argc, char **argv)
 		cfg.mode = MODE_FANOUT;
 	else if (!strcmp(argv[1], "storm"))
 		cfg.mode = MODE_STORM;
+	else if (!strcmp(argv[1], "day"))
+		cfg.mode = MODE_DAY;
 	else
 		usage();
 	bool have_ws = false;
@@ -1864,6 +2545,8 @@ int main(int argc, char **argv)
 			cfg.tokens = v;
 		} else if (!strcmp(a, "--plan")) {
 			cfg.plan = v;
+		} else if (!strcmp(a, "--samples-out")) {
+			cfg.samples_out = v;
 		} else if (!strcmp(a, "--ids-out")) {
 			cfg.ids_out = v;
 		} else if (!strcmp(a, "--concurrency")) {
@@ -1882,6 +2565,14 @@ int main(int argc, char **argv)
 			cfg.timeout = atof(v);
 		} else if (!strcmp(a, "--connect-timeout")) {
 			cfg.connect_timeout = atof(v);
+		} else if (!strcmp(a, "--send-every")) {
+			cfg.send_every = atof(v);
+		} else if (!strcmp(a, "--open-every")) {
+			cfg.open_every = atof(v);
+		} else if (!strcmp(a, "--list-every")) {
+			cfg.list_every = atof(v);
+		} else if (!strcmp(a, "--reconnect-every")) {
+			cfg.reconnect_every = atof(v);
 		} else if (!strcmp(a, "--slice")) {
 			if (sscanf(v, "%d/%d", &cfg.slice_index, &cfg.slice_count) != 2 ||
 			    cfg.slice_count < 1 || cfg.slice_index < 0 ||
@@ -1919,7 +2610,9 @@ int main(int argc, char **argv)
 	if (getrandom(&rng_state, sizeof rng_state, 0) != sizeof rng_state || !rng_state)
 		rng_state = real_ns() | 1;
 	load_tokens(cfg.tokens);
-	if (cfg.plan)
+	if (cfg.plan && cfg.mode == MODE_DAY)
+		load_day_plan(cfg.plan);
+	else if (cfg.plan)
 		load_plan(cfg.plan);
 	nhconns = cfg.mode == MODE_IDLE ? 0 : (size_t)cfg.http_conns;
 	hconns = xcalloc(nhconns, sizeof *hconns);
@@ -1945,6 +2638,8 @@ int main(int argc, char **argv)
 		return run_fanout();
 	case MODE_STORM:
 		return run_storm();
+	case MODE_DAY:
+		return run_day();
 	}
 	return 2;
 }
