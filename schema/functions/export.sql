@@ -162,30 +162,32 @@ BEGIN
 END
 $$;
 
--- The text of the mail that says an export is ready (subject, plain text,
--- HTML), for p_user, whose archive downloads from p_link until p_expires.
--- The one place this mail is worded (part i21-service translates it here).
+-- The mail that says an export is ready (subject, plain text, HTML), for
+-- p_user, whose archive downloads from p_link until p_expires, in the
+-- user's language; its words are in i18n.sql's catalogue.
 CREATE OR REPLACE FUNCTION mail_export_ready(p_user bigint, p_link text, p_expires timestamptz,
 					     OUT subject text, OUT body_text text, OUT body_html text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	u public.users;
-	until text;
+	lang text := public.mail_language(p_user);
+	p jsonb;
 BEGIN
 	SELECT * INTO u FROM public.users WHERE id = p_user;
-	until := to_char(p_expires AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"');
-	subject := 'Your Messenger data is ready to download';
-	body_text := 'Hello ' || u.display_name || E',\n\n'
-		|| E'The export of your Messenger data you asked for is ready. Download it (a ZIP archive) from this link until '
-		|| until || E':\n\n' || p_link
-		|| E'\n\nThe archive holds your profile, your chats and every message and file you can see in them, as JSON, with an index.html to read it in a browser.\n'
-		|| E'Anyone who has the link can download it: do not share it.\n';
-	body_html := '<p>Hello ' || public.html_escape(u.display_name) || ',</p>'
-		|| '<p>The export of your Messenger data you asked for is ready. Download it (a ZIP archive) from this link until '
-		|| public.html_escape(until) || ':</p>'
+	-- the date stays in UTC ISO form in every language: the reader's time
+	-- zone is not known to the server
+	p := jsonb_build_object('name', u.display_name,
+		'date', to_char(p_expires AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'));
+	subject := public.mail_text(lang, 'export.subject');
+	body_text := public.mail_text(lang, 'hello', p) || E'\n\n'
+		|| public.mail_text(lang, 'export.ready', p) || E'\n\n' || p_link || E'\n\n'
+		|| public.mail_text(lang, 'export.contents') || E'\n'
+		|| public.mail_text(lang, 'export.private') || E'\n';
+	body_html := '<p>' || public.mail_html(lang, 'hello', p) || '</p>'
+		|| '<p>' || public.mail_html(lang, 'export.ready', p) || '</p>'
 		|| '<p><a href="' || public.html_escape(p_link) || '">' || public.html_escape(p_link) || '</a></p>'
-		|| '<p>The archive holds your profile, your chats and every message and file you can see in them, as JSON, with an index.html to read it in a browser.</p>'
-		|| '<p>Anyone who has the link can download it: do not share it.</p>';
+		|| '<p>' || public.mail_html(lang, 'export.contents') || '</p>'
+		|| '<p>' || public.mail_html(lang, 'export.private') || '</p>';
 END
 $$;
 

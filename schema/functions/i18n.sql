@@ -102,8 +102,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	('ru', 'digest.orProfile', 'или измените их в профиле.'),
 	('uk', 'digest.orProfile', 'або змініть їх у профілі.'),
 
-	-- the export's "ready" mail (mail_export_ready(), export.sql of part
-	-- i21-export)
+	-- the export's "ready" mail (mail_export_ready(), export.sql)
 	('en', 'export.subject', 'Your Messenger data is ready to download'),
 	('ru', 'export.subject', 'Ваши данные Messenger готовы к скачиванию'),
 	('uk', 'export.subject', 'Ваші дані Messenger готові до завантаження'),
