@@ -150,3 +150,27 @@ def test_the_catalogues_plural_forms_and_placeholders(stack):
         assert not got or got == need[lang], (lang, key, got)
     keys = {lang: {k for (l, k) in base if l == lang} for lang in need}
     assert keys["ru"] == keys["en"] == keys["uk"]
+
+
+EXPORT = {
+    "ru": ("Ваши данные Messenger готовы к скачиванию",
+           "Экспорт ваших данных Messenger, который вы запросили, готов."),
+    "uk": ("Ваші дані Messenger готові до завантаження",
+           "Експорт ваших даних Messenger, який ви запросили, готовий."),
+}
+
+
+@pytest.mark.parametrize("lang", ["ru", "uk"])
+def test_the_export_ready_mail_in_the_accounts_language(stack, api, new_user, lang):
+    # the words as export_ready() takes them (test_export follows the whole
+    # export to the mail in English)
+    u = speaking(api, new_user, lang, "export" + lang, "Олена")
+    subject, body_text, body_html = stack.psql(
+        "SELECT * FROM mail_export_ready(%s, 'https://m.example/api/files/9?sig=a&b', "
+        "'2026-12-10 08:05+00')", uid(u))[0]
+    want_subject, ready = EXPORT[lang]
+    assert subject == want_subject
+    assert ready in body_text and "2026-12-10 08:05 UTC" in body_text
+    assert "Олена" in body_text and "Hello" not in body_text
+    assert "https://m.example/api/files/9?sig=a&b\n" in body_text
+    assert 'href="https://m.example/api/files/9?sig=a&amp;b"' in body_html and ready in body_html
