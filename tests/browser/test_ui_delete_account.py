@@ -60,6 +60,15 @@ def test_delete_my_account_from_the_profile(browser, api, new_user, out_dir, pho
         b.js("document.querySelector('.delete-account').scrollIntoView({block: 'center'})")
     else:
         b.js("document.querySelector('.delete-account').scrollIntoView({block: 'end'})")
+    # the longest (Russian) words still fit: nothing of the dialog is past
+    # the screen's right edge, and nothing in it scrolls sideways
+    overflow = b.js("""
+        const m = document.querySelector('.modal.profile');
+        const out = [...m.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5);
+        return {right: m.getBoundingClientRect().right, width: innerWidth,
+                sideways: m.querySelector('.modal-body').scrollWidth > m.querySelector('.modal-body').clientWidth,
+                out: out.slice(0, 5).map(e => e.className || e.tagName)};""")
+    assert overflow["right"] <= overflow["width"] and not overflow["out"] and not overflow["sideways"], overflow
     shots(b, out_dir, "ru-delete-account", phone)
     b.click(".delete-account-form button[type=submit]")
     confirm(b)
