@@ -141,75 +141,86 @@ static enum msgr_err put_value(struct build *b, const char *name, struct db_stmt
 	return err;
 }
 
-/* The chat ids after *after, EXPORT_CHAT_PAGE of them, into res. */
-static PGresult *chat_page(struct build *b, int64_t after)
-{
-	DB_STMT(export_chats, 3, "SELECT export_chat_ids($1, $2, $3)");
-	char a[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
-	const char *params[] = {b->uid, sqlparam_int(a, after), sqlparam_int(lim, EXPORT_CHAT_PAGE)};
-	PGresult *res = db_exec(&export_chats, params);
-	if (!db_ok(res)) {
-		log_error("export %lld: could not list chats: %s", (long long)b->id,
-			  res ? PQresultErrorMessage(res) : "no database");
-		PQclear(res);
-		return NULL;
-	}
-	return res;
-}
+/* One row of a page of a keyset-paged export statement. */
+typedef enum msgr_err (*row_fn)(struct build *b, PGresult *res, int row, void *arg);
 
-/* Every message of chat the user sees, a page at a time, column col of
- * export_messages() (1: JSON, 2: HTML), each after sep but the first. */
-static enum msgr_err put_messages(struct build *b, int64_t chat, int col, const char *sep)
+/* Every row of stmt, page rows at a time, to fn. The statement takes the
+ * user, then chat when it is nonzero, then the key to start after and the
+ * page size; its column 0 is the key (rows never loaded whole: memory
+ * stays flat however large the account). what names it in the log. */
+static enum msgr_err each_row(struct build *b, struct db_stmt *stmt, int64_t chat, int page,
+			      row_fn fn, void *arg, const char *what)
 {
-	DB_STMT(export_messages, 4, "SELECT id, json, html FROM export_messages($1, $2, $3, $4)");
 	char c[SQLPARAM_INT_LEN], a[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
 	int64_t after = 0;
-	bool first = true;
 	for (;;) {
-		const char *params[] = {b->uid, sqlparam_int(c, chat), sqlparam_int(a, after),
-					sqlparam_int(lim, EXPORT_PAGE)};
-		PGresult *res = db_exec(&export_messages, params);
+		const char *params[4] = {b->uid};
+		int k = 1;
+		if (chat)
+			params[k++] = sqlparam_int(c, chat);
+		params[k++] = sqlparam_int(a, after);
+		params[k] = sqlparam_int(lim, page);
+		PGresult *res = db_exec(stmt, params);
 		if (!db_ok(res)) {
-			log_error("export %lld: messages of chat %lld: %s", (long long)b->id,
-				  (long long)chat, res ? PQresultErrorMessage(res) : "no database");
+			log_error("export %lld: %s: %s", (long long)b->id, what,
+				  res ? PQresultErrorMessage(res) : "no database");
 			PQclear(res);
 			return MSGR_ERR_DB;
 		}
 		int n = PQntuples(res);
 		enum msgr_err err = MSGR_OK;
 		for (int i = 0; i < n && err == MSGR_OK; i++) {
-			if (!first)
-				err = put_str(b, sep);
-			first = false;
-			if (err == MSGR_OK)
-				err = put(b, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col));
+			after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			err = fn(b, res, i, arg);
 		}
-		if (n > 0)
-			after = strtoll(PQgetvalue(res, n - 1, 0), NULL, 10);
 		PQclear(res);
-		if (err != MSGR_OK || n < EXPORT_PAGE)
+		if (err != MSGR_OK || n < page)
 			return err;
 	}
+}
+
+/* Column col of export_messages() (1: JSON, 2: HTML), each after sep but
+ * the first. */
+struct message_text {
+	int col;
+	const char *sep;
+	bool first;
+};
+
+static enum msgr_err message_row(struct build *b, PGresult *res, int row, void *arg)
+{
+	struct message_text *m = arg;
+	enum msgr_err err = m->first ? MSGR_OK : put_str(b, m->sep);
+	m->first = false;
+	if (err == MSGR_OK)
+		err = put(b, PQgetvalue(res, row, m->col), (size_t)PQgetlength(res, row, m->col));
+	return err;
+}
+
+/* Every message of chat the user sees, as message_text says. */
+static enum msgr_err put_messages(struct build *b, int64_t chat, int col, const char *sep)
+{
+	DB_STMT(export_messages, 4, "SELECT id, json, html FROM export_messages($1, $2, $3, $4)");
+	struct message_text m = {col, sep, true};
+	return each_row(b, &export_messages, chat, EXPORT_PAGE, message_row, &m, "messages");
+}
+
+struct per_chat {
+	enum msgr_err (*fn)(struct build *, int64_t);
+};
+
+static enum msgr_err chat_row(struct build *b, PGresult *res, int row, void *arg)
+{
+	const struct per_chat *p = arg;
+	return p->fn(b, strtoll(PQgetvalue(res, row, 0), NULL, 10));
 }
 
 /* For each chat of the archive, fn. */
 static enum msgr_err each_chat(struct build *b, enum msgr_err (*fn)(struct build *, int64_t))
 {
-	int64_t after = 0;
-	for (;;) {
-		PGresult *res = chat_page(b, after);
-		if (!res)
-			return MSGR_ERR_DB;
-		int n = PQntuples(res);
-		enum msgr_err err = MSGR_OK;
-		for (int i = 0; i < n && err == MSGR_OK; i++) {
-			after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			err = fn(b, after);
-		}
-		PQclear(res);
-		if (err != MSGR_OK || n < EXPORT_CHAT_PAGE)
-			return err;
-	}
+	DB_STMT(export_chats, 3, "SELECT export_chat_ids($1, $2, $3)");
+	struct per_chat p = {fn};
+	return each_row(b, &export_chats, 0, EXPORT_CHAT_PAGE, chat_row, &p, "chats");
 }
 
 static enum msgr_err chat_json(struct build *b, int64_t chat)
@@ -238,34 +249,21 @@ static enum msgr_err chat_html(struct build *b, int64_t chat)
 }
 
 /* files/<id>-<name>: the bytes of every file of the messages. */
+static enum msgr_err file_row(struct build *b, PGresult *res, int row, void *arg)
+{
+	(void)arg;
+	enum msgr_err err = zipw_begin(b->zip, PQgetvalue(res, row, 2), b->now);
+	if (err == MSGR_OK)
+		err = storage_read(PQgetvalue(res, row, 1), zip_sink, b);
+	if (err == MSGR_OK)
+		b->files++;
+	return err;
+}
+
 static enum msgr_err put_files(struct build *b)
 {
 	DB_STMT(export_files, 3, "SELECT id, storage_key, path FROM export_files($1, $2, $3)");
-	char a[SQLPARAM_INT_LEN], lim[SQLPARAM_INT_LEN];
-	int64_t after = 0;
-	for (;;) {
-		const char *params[] = {b->uid, sqlparam_int(a, after), sqlparam_int(lim, EXPORT_PAGE)};
-		PGresult *res = db_exec(&export_files, params);
-		if (!db_ok(res)) {
-			log_error("export %lld: files: %s", (long long)b->id,
-				  res ? PQresultErrorMessage(res) : "no database");
-			PQclear(res);
-			return MSGR_ERR_DB;
-		}
-		int n = PQntuples(res);
-		enum msgr_err err = MSGR_OK;
-		for (int i = 0; i < n && err == MSGR_OK; i++) {
-			after = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			err = zipw_begin(b->zip, PQgetvalue(res, i, 2), b->now);
-			if (err == MSGR_OK)
-				err = storage_read(PQgetvalue(res, i, 1), zip_sink, b);
-			if (err == MSGR_OK)
-				b->files++;
-		}
-		PQclear(res);
-		if (err != MSGR_OK || n < EXPORT_PAGE)
-			return err;
-	}
+	return each_row(b, &export_files, 0, EXPORT_PAGE, file_row, NULL, "files");
 }
 
 /* The archive of export b into the open file fd. */
