@@ -386,16 +386,21 @@ class Stack:
         text = re.sub(r"worker_connections\s+\d+;", f"worker_connections {worker_connections};", text)
         text = re.sub(r"worker_rlimit_nofile\s+\d+;", f"worker_rlimit_nofile {rlimit};", text)
         conf.write_text(text)
+        self.reload_nginx(workers=1, timeout=15, settle=0.5)
+
+    def reload_nginx(self, workers, timeout, settle):
+        """SIGHUP to nginx, then waits until none of the old workers is
+        left and at least `workers` new ones run, and `settle` s more."""
         master = self.pid("nginx")
         before = set(children_of(master))
         os.kill(master, signal.SIGHUP)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now = set(children_of(master))
-            if now and not (now & before):
+            if len(now) >= workers and not (now & before):
                 break
             time.sleep(0.2)
-        time.sleep(0.5)
+        time.sleep(settle)
 
     def start_extra_wsd(self, n):
         """Starts another wsd like the stack's (its environment, its user),
@@ -1022,16 +1027,7 @@ def day_nginx(stack, n, wsd_socks):
     utext = re.sub(r"upstream messenger_wsd \{[^}]*\}",
                    "upstream messenger_wsd {\n    least_conn;\n" + servers + "}", utext)
     up.write_text(utext)
-    master = stack.pid("nginx")
-    before = set(children_of(master))
-    os.kill(master, signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        now = set(children_of(master))
-        if len(now) >= workers and not (now & before):
-            break
-        time.sleep(0.2)
-    time.sleep(1)
+    stack.reload_nginx(workers=workers, timeout=20, settle=1)
     return workers
 
 
