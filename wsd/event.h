@@ -12,7 +12,9 @@
  *	chat.deleted   {"chat_id": C, "user_ids": [U, ...]}
  *
  * user.updated is of no chat (chat_id 0 here, null to clients): it goes to
- * the users of its audience, a column of its own (migrations/014).
+ * the users of its audience, a column of its own (migrations/014). A read
+ * or delivered marker of a large group has one too (migrations/031): it goes
+ * to the chat's members among them.
  *
  * schema/functions/wsd.sql has the same reading in SQL (wsd_event_users).
  */
@@ -43,7 +45,9 @@ struct event {
 	size_t payload_len;
 	enum event_kind type;
 	int64_t created_us; /* its created_at, microseconds since the epoch; 0 unknown */
-	const char *audience; /* user.updated, export.ready: a PostgreSQL array literal, borrowed */
+	/* user.updated, export.ready, a large group's marker: a PostgreSQL
+	 * array literal, borrowed */
+	const char *audience;
 };
 
 enum event_kind event_kind_of(const char *kind);

@@ -26,8 +26,10 @@ static struct msg *frame_msg(void)
 	return msg_new(buf_cstr(&O.frame), O.frame.len);
 }
 
-/* An event of no chat (user.updated, export.ready), to the users of its audience who
- * are here. */
+/* An event for an audience, to its users who are here: one of no chat
+ * (user.updated, export.ready), or a marker (read, delivered) of a large
+ * group, which goes to its audience among the chat's members only
+ * (marker_audience() in schema/functions/messages.sql says why). */
 static void fanout_audience(const struct event *ev)
 {
 	struct buf ids = {0};
@@ -41,7 +43,7 @@ static void fanout_audience(const struct event *ev)
 	struct msg *m = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct user *u = user_find(id[i]);
-		if (!u)
+		if (!u || (ev->chat_id && !members_has(u, ev->chat_id)))
 			continue;
 		if (!m) {
 			buf_reset(&O.frame);
@@ -50,6 +52,8 @@ static void fanout_audience(const struct event *ev)
 				log_error("event %" PRId64 ": out of memory", ev->id);
 				break;
 			}
+			m->event = ev->chat_id != 0;
+			m->event_us = ev->created_us;
 		}
 		user_deliver(u, ev->id, m);
 	}
@@ -60,7 +64,7 @@ static void fanout_audience(const struct event *ev)
 
 void fanout_event(const struct event *ev)
 {
-	/* user.updated, export.ready: events of no chat, for an audience. */
+	/* Never a membership event: those go to every member. */
 	if (ev->audience) {
 		fanout_audience(ev);
 		return;

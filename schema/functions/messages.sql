@@ -708,6 +708,8 @@ $$;
 -- implies delivery: the delivered marker follows silently.
 CREATE OR REPLACE FUNCTION chat_read(p_user bigint, p_chat_id bigint, p_message_id bigint)
 RETURNS api_reply LANGUAGE plpgsql AS $$
+DECLARE
+	was bigint;
 BEGIN
 	IF NOT public.is_member(p_chat_id, p_user) THEN
 		PERFORM public.api_error(404, 'chat_not_found', 'no such chat');
@@ -715,15 +717,16 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id) THEN
 		PERFORM public.api_error(404, 'message_not_found', 'no such message in this chat');
 	END IF;
+	SELECT last_read_message_id INTO was FROM public.chat_members
+	WHERE chat_id = p_chat_id AND user_id = p_user FOR UPDATE;
+	IF was >= p_message_id THEN
+		RETURN (204, NULL, NULL)::public.api_reply;
+	END IF;
 	UPDATE public.chat_members
 	SET last_read_message_id = p_message_id,
 	    last_delivered_message_id = greatest(last_delivered_message_id, p_message_id)
-	WHERE chat_id = p_chat_id AND user_id = p_user AND last_read_message_id < p_message_id;
-	IF NOT FOUND THEN
-		RETURN (204, NULL, NULL)::public.api_reply;
-	END IF;
-	RETURN (204, NULL, public.emit(p_chat_id, 'read',
-		jsonb_build_object('user_id', p_user, 'message_id', p_message_id)))::public.api_reply;
+	WHERE chat_id = p_chat_id AND user_id = p_user;
+	RETURN (204, NULL, public.emit_marker(p_chat_id, 'read', p_user, was, p_message_id))::public.api_reply;
 END
 $$;
 
@@ -733,19 +736,43 @@ $$;
 -- bad input.
 CREATE OR REPLACE FUNCTION mark_delivered(p_user_id bigint, p_chat_id bigint, p_message_id bigint)
 RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	was bigint;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM public.messages WHERE id = p_message_id AND chat_id = p_chat_id) THEN
 		RETURN NULL;
 	END IF;
-	UPDATE public.chat_members SET last_delivered_message_id = p_message_id
-	WHERE chat_id = p_chat_id AND user_id = p_user_id
-	  AND last_delivered_message_id < p_message_id;
-	IF NOT FOUND THEN
+	SELECT last_delivered_message_id INTO was FROM public.chat_members
+	WHERE chat_id = p_chat_id AND user_id = p_user_id FOR UPDATE;
+	IF was IS NULL OR was >= p_message_id THEN
 		RETURN NULL;
 	END IF;
-	RETURN public.emit(p_chat_id, 'delivered',
-		jsonb_build_object('user_id', p_user_id, 'message_id', p_message_id));
+	UPDATE public.chat_members SET last_delivered_message_id = p_message_id
+	WHERE chat_id = p_chat_id AND user_id = p_user_id;
+	RETURN public.emit_marker(p_chat_id, 'delivered', p_user_id, was, p_message_id);
 END
+$$;
+
+-- Emits p_user's read or delivered marker, moved from p_after to p_upto. In
+-- a chat of up to 100 members it goes to every member, as any event of the
+-- chat. In a larger group it goes only to the user and to the members who
+-- sent a message the marker passed: every member's marker to every member
+-- made each message of a group of n members cost n² frames (a million in
+-- one of 1,000), and the app shows a marker only as the ticks of one's own
+-- messages. Members still read everyone's markers in GET /api/chats/{id}.
+CREATE OR REPLACE FUNCTION emit_marker(p_chat_id bigint, p_kind text, p_user bigint,
+				       p_after bigint, p_upto bigint) RETURNS bigint
+LANGUAGE sql AS $$
+	INSERT INTO public.events (chat_id, kind, payload, audience)
+	SELECT p_chat_id, p_kind, jsonb_build_object('user_id', p_user, 'message_id', p_upto),
+	       CASE WHEN (SELECT count(*) FROM (SELECT FROM public.chat_members
+						 WHERE chat_id = p_chat_id LIMIT 101) AS big) > 100
+	       THEN array(SELECT p_user
+			  UNION
+			  SELECT m.sender_id FROM public.messages m
+			  JOIN public.chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = m.sender_id
+			  WHERE m.chat_id = p_chat_id AND m.id > p_after AND m.id <= p_upto) END
+	RETURNING id
 $$;
 
 -- GET /api/messages/{id}/reactions: who reacted, [{emoji, count, me,

@@ -271,3 +271,70 @@ def test_presence_of_a_user_in_very_many_chats(stack, api, new_user, connect):
     b.close()
     p = f.wait_for(lambda x: x["type"] == "presence" and x["data"]["user_id"] == bid)
     assert p["data"]["online"] is False
+
+
+def test_markers_of_a_large_group_go_to_the_senders(stack, api, new_user, connect):
+    """In a group of more than 100 members a read or delivered marker goes to
+    its owner and to the members whose messages it passed, live and replayed
+    (emit_marker()); in a group of 100 it still goes to every member."""
+    if not stack.local:
+        pytest.skip("needs the local stack")
+    alice, bob, carol, dave = (new_user(n) for n in ("alice", "bob", "carol", "dave"))
+    tag = str(int(time.time() * 1000))[-9:]
+    extra = [row[0] for row in stack.psql(
+        "INSERT INTO users (username, email, password_hash, display_name) "
+        "SELECT 'big' || %s || g, 'big' || %s || g || '@example.test', '!', 'Big ' || g "
+        "FROM generate_series(1, 97) g RETURNING id", tag, tag)]
+    people = [u["user"]["id"] for u in (bob, carol, dave)]
+    r = api.post("/api/chats", token=alice,
+                 json={"type": "group", "title": "Big", "member_ids": people + extra[:96]})
+    assert r.status_code == 201, r.text[:300]
+    cid = r.json()["id"]
+    assert len(r.json()["members"]) == 100
+    a, b, c, d = connect(alice), connect(bob), connect(carol), connect(dave)
+    since = c.ready["last_event_id"]
+
+    # 100 members: bob's ack reaches everyone.
+    first = send(api, alice, cid, "hello all")
+    b.send({"type": "ack", "chat_id": cid, "message_id": first["id"]})
+    for x in (a, b, c, d):
+        kind(x, "delivered", user_id=bob["user"]["id"], message_id=first["id"])
+
+    # 101 members: bob's ack goes to bob and alice (whose message it passed);
+    # dave's read passes messages of alice and bob, and not of carol.
+    r = api.post(f"/api/chats/{cid}/members", token=alice, json={"user_id": extra[96]})
+    assert r.status_code == 201, r.text[:300]
+    second = send(api, alice, cid, "one more")
+    b.send({"type": "ack", "chat_id": cid, "message_id": second["id"]})
+    delivered = kind(b, "delivered", user_id=bob["user"]["id"], message_id=second["id"])
+    assert kind(a, "delivered", user_id=bob["user"]["id"], message_id=second["id"])["id"] == delivered["id"]
+    third = send(api, bob, cid, "me too")
+    r = api.post(f"/api/chats/{cid}/read", token=dave, json={"message_id": third["id"]})
+    assert r.status_code == 204
+    for x in (a, b, d):
+        kind(x, "read", user_id=dave["user"]["id"], message_id=third["id"])
+    # Frames come in id order: by a later message carol has had the markers.
+    fourth = send(api, alice, cid, "bye")
+    seen = []
+    c.wait_for(lambda f: seen.append(f) or f["type"] == "message.created"
+               and f["data"]["message"]["id"] == fourth["id"])
+    assert not [f for f in seen if f["type"] in ("read", "delivered")
+                and f["data"]["message_id"] in (second["id"], third["id"])], seen
+
+    # Everyone still reads every marker over REST.
+    members = {m["user"]["id"]: m for m in api.get(f"/api/chats/{cid}", token=carol).json()["members"]}
+    assert members[bob["user"]["id"]]["last_delivered_message_id"] >= second["id"]
+    assert members[dave["user"]["id"]]["last_read_message_id"] == third["id"]
+
+    # A replay with since gives each the same as live.
+    def replayed(user):
+        x = connect(user, since=since)
+        got = [f for f in x.drain(1.5) if f["type"] in ("read", "delivered")]
+        return [(f["type"], f["data"]["user_id"], f["data"]["message_id"]) for f in got]
+    bob_second = ("delivered", bob["user"]["id"], second["id"])
+    dave_third = ("read", dave["user"]["id"], third["id"])
+    assert bob_second in replayed(alice) and dave_third in replayed(alice)
+    assert dave_third in replayed(bob)
+    carol_sees = replayed(carol)
+    assert ("delivered", bob["user"]["id"], first["id"]) in carol_sees
+    assert bob_second not in carol_sees and dave_third not in carol_sees
