@@ -29,7 +29,7 @@ static struct msg *frame_msg(void)
 /* An event for an audience, to its users who are here: one of no chat
  * (user.updated, export.ready), or a marker (read, delivered) of a large
  * group, which goes to its audience among the chat's members only
- * (marker_audience() in schema/functions/messages.sql says why). */
+ * (emit_marker() in schema/functions/messages.sql says why). */
 static void fanout_audience(const struct event *ev)
 {
 	struct buf ids = {0};

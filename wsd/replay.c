@@ -72,13 +72,13 @@ PG_STMT(trans_stmt,
 	"  AND wsd_event_users(kind, payload) @> ARRAY[$3::bigint]) AS t ON true"
 	" ORDER BY t.id");
 
-/* The events of the chats, and those of no chat whose audience has the
- * user (user.updated); of a chat's events with an audience (a large
- * group's markers), those whose audience has the user. */
+/* The events of the chats for every member, and those whose audience has
+ * the user (of no chat, or a large group's markers: send_page() drops
+ * those of chats the user was not in). */
 PG_STMT(page_stmt,
 	"SELECT id, chat_id, kind, payload::text FROM events"
-	" WHERE (chat_id = ANY ($1::bigint[]) OR audience @> ARRAY[$5::bigint])"
-	" AND (audience IS NULL OR audience @> ARRAY[$5::bigint])"
+	" WHERE ((chat_id = ANY ($1::bigint[]) AND audience IS NULL)"
+	" OR audience @> ARRAY[$5::bigint])"
 	" AND id > $2::bigint AND id <= $3::bigint"
 	" ORDER BY id LIMIT $4::int");
 

@@ -719,7 +719,8 @@ BEGIN
 	END IF;
 	SELECT last_read_message_id INTO was FROM public.chat_members
 	WHERE chat_id = p_chat_id AND user_id = p_user FOR UPDATE;
-	IF was >= p_message_id THEN
+	-- (NULL: removed since the check above.)
+	IF was IS NULL OR was >= p_message_id THEN
 		RETURN (204, NULL, NULL)::public.api_reply;
 	END IF;
 	UPDATE public.chat_members
