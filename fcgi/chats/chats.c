@@ -37,9 +37,10 @@ void handle_list_chats(struct http_req *req)
 				have ? sqlparam_int(version, kept.stamp.version) : NULL,
 				have ? sqlparam_int(period, kept.stamp.period) : NULL};
 	PGresult *res = db_exec(&list_chats, params);
-	if (!db_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1)) {
+	if (!db_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+	    (!have && PQgetisnull(res, 0, 2))) {
 		if (db_ok(res))
-			log_error("GET /api/chats: the stamp statement returned no row");
+			log_error("GET /api/chats: the list statement returned no stamp or no list");
 		reply_db_problem(req, res);
 		return;
 	}
