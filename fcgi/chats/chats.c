@@ -1,24 +1,63 @@
 /*
  * The chat list, creating direct and group chats, reading and renaming one.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chats.h"
 #include "db.h"
+#include "log.h"
+#include "pagecache.h"
 #include "reply.h"
 #include "sqlparam.h"
 
+/*
+ * GET /api/chats. A worker keeps the list it last rendered for each user
+ * (shared/pagecache.h), stamped with chat_list_stamp() and the URL period
+ * (avatars and files carry signed URLs). One statement reads the current
+ * stamp and renders only when it differs from the kept one, in one snapshot:
+ * the stamp sent back is that of the body sent back, and a kept body is
+ * answered only when the database has just said it is current.
+ */
 void handle_list_chats(struct http_req *req)
 {
-	DB_STMT(list_chats, 2,
-		"SELECT status, body, event_id "
-		"FROM chat_list(live_session_user($1, $2))");
+	DB_STMT(list_chats, 4,
+		"SELECT s, p, CASE WHEN (s, p) IS DISTINCT FROM ($3::bigint, $4::bigint) "
+		"THEN (chat_list(u)).body::text END "
+		"FROM live_session_user($1, $2) u, chat_list_stamp(u) s, file_url_period() p");
 	if (!http_require_user(req))
 		return;
-	char uid[SQLPARAM_INT_LEN];
-	const char *params[] = {sqlparam_int(uid, req->user_id),
-				http_session_param(req)};
-	reply_send(req, db_exec(&list_chats, params));
+	char key[32];
+	snprintf(key, sizeof key, "chats:%lld", (long long)req->user_id);
+	struct cached_page kept;
+	bool have = page_cache_get(key, &kept);
+	char uid[SQLPARAM_INT_LEN], version[SQLPARAM_INT_LEN], period[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
+				have ? sqlparam_int(version, kept.stamp.version) : NULL,
+				have ? sqlparam_int(period, kept.stamp.period) : NULL};
+	PGresult *res = db_exec(&list_chats, params);
+	if (!db_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+	    (!have && PQgetisnull(res, 0, 2))) {
+		if (db_ok(res))
+			log_error("GET /api/chats: the list statement returned no stamp or no list");
+		reply_db_problem(req, res);
+		return;
+	}
+	if (PQgetisnull(res, 0, 2)) {
+		/* Current: the statement rendered nothing because the stamp
+		 * was the kept one. */
+		http_send_json(req, 200, kept.body, kept.len);
+		PQclear(res);
+		return;
+	}
+	struct page_stamp now = {strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+				 strtoll(PQgetvalue(res, 0, 1), NULL, 10)};
+	const char *body = PQgetvalue(res, 0, 2);
+	size_t len = (size_t)PQgetlength(res, 0, 2);
+	page_cache_put(key, now, body, len);
+	http_send_json(req, 200, body, len);
+	PQclear(res);
 }
 
 static const char *check_chat_type(const char *s, size_t len)

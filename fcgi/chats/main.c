@@ -4,6 +4,8 @@
  * reactions, read markers, search) is the messages program's.
  */
 #include "chats.h"
+#include "config.h"
+#include "pagecache.h"
 #include "server.h"
 
 static const struct http_route routes[] = {
@@ -20,8 +22,17 @@ static const struct http_route routes[] = {
 	{"PATCH", "/api/chats/{chat_id}/settings", handle_chat_settings, NULL},
 };
 
+/* Kept chat lists (handle_list_chats); the messages program's setting, as
+ * both keep rendered answers the same way. */
+static int init_worker(void)
+{
+	page_cache_set_budget((size_t)config_int("MSGR_PAGE_CACHE_KB", 8192, 0, 1048576) * 1024);
+	return 0;
+}
+
 static const struct srv_app app = {
 	.name = "chats",
+	.init_worker = init_worker,
 	.routes = routes,
 	.nroutes = sizeof routes / sizeof routes[0],
 };

@@ -74,6 +74,7 @@ def seeded(stack):
 
 CALLS = [
     ("chat_list", "SELECT status FROM chat_list(%(owner)s)"),
+    ("chat_list_stamp", "SELECT chat_list_stamp(%(owner)s)"),
     ("chat_get", "SELECT status FROM chat_get(%(owner)s, %(chat)s)"),
     ("history", "SELECT status FROM chat_messages(%(owner)s, %(chat)s, NULL, NULL, 50)"),
     ("history before", "SELECT status FROM chat_messages(%(owner)s, %(chat)s, %(last)s - 1000, NULL, 50)"),
