@@ -75,9 +75,9 @@ def seeded(stack):
 CALLS = [
     ("chat_list", "SELECT status FROM chat_list(%(owner)s)"),
     ("chat_get", "SELECT status FROM chat_get(%(owner)s, %(chat)s)"),
-    ("history", "SELECT status FROM chat_messages(%(owner)s, %(chat)s, NULL, NULL, 50)"),
-    ("history before", "SELECT status FROM chat_messages(%(owner)s, %(chat)s, %(last)s - 1000, NULL, 50)"),
-    ("history after", "SELECT status FROM chat_messages(%(owner)s, %(chat)s, NULL, 1, 50)"),
+    ("history", "SELECT chat_page(%(owner)s, %(chat)s, NULL, NULL, 50)"),
+    ("history before", "SELECT chat_page(%(owner)s, %(chat)s, %(last)s - 1000, NULL, 50)"),
+    ("history after", "SELECT chat_page(%(owner)s, %(chat)s, NULL, 1, 50)"),
     ("search rare", "SELECT status FROM search_messages(%(owner)s, 'привет', NULL, NULL, 20)"),
     ("search emoji", "SELECT status FROM search_messages(%(owner)s, '🎉', NULL, NULL, 20)"),
     ("search common", "SELECT status FROM search_messages(%(owner)s, 'lorem', NULL, NULL, 20)"),
