@@ -1,5 +1,5 @@
 -- GET /api/chats/{id}/messages (no cursor, limit 50): fcgi/messages/history.c
--- (statement history; before and after are NULL). Variables: uid_lo,
--- uid_hi (members), chat, limit.
+-- (HISTORY_RENDER_SQL: the page as text; before and after are NULL).
+-- Variables: uid_lo, uid_hi (members), chat, limit.
 \set uid random(:uid_lo, :uid_hi)
-SELECT status, body, event_id FROM chat_messages(:uid, :chat, NULL, NULL, :limit::int);
+SELECT 200, chat_page(:uid, :chat, NULL, NULL, :limit::int), NULL::bigint;

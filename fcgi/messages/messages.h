@@ -69,13 +69,14 @@ struct history_query {
 	"FROM chat_members m "                                                       \
 	"JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = $2::bigint "            \
 	"AND m.user_id = $1::bigint AND session_live($1::bigint, $3::bigint)"
-/* The page, an api_reply with the stamp read in the render's own snapshot:
+/* The page as an api_reply's columns (chat_page() renders it as text, which
+ * is sent as it comes) with the stamp read in the render's own snapshot:
  * status, body, event_id, version, period. */
 #define HISTORY_NPARAMS 6
 #define HISTORY_RENDER_SQL                                                         \
-	"SELECT r.status, r.body, r.event_id, "                                      \
+	"SELECT 200, r.body, NULL::bigint, "                                         \
 	"CASE WHEN m.cleared_upto = 0 THEN c.version END, file_url_period() "        \
-	"FROM chat_messages(live_session_user($1, $6), $2, $3, $4, $5::int) r "     \
+	"FROM chat_page(live_session_user($1, $6), $2, $3, $4, $5::int) AS r(body) " \
 	"LEFT JOIN chats c ON c.id = $2::bigint "                                    \
 	"LEFT JOIN chat_members m ON m.chat_id = $2::bigint AND m.user_id = $1::bigint"
 

@@ -55,32 +55,53 @@ END
 $$;
 
 -- The Message object from a row and its parts (whatever they are, a deleted
--- message shows none, nor a quote, forward, mentions or pin).
--- message_json() looks the parts up; a page of history (chat_messages)
--- passes them in.
-CREATE OR REPLACE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object(
-		'id', m.id,
-		'chat_id', m.chat_id,
-		'sender_id', CASE WHEN m.kind = 'service' THEN NULL ELSE m.sender_id END,
-		'kind', m.kind,
-		'text', CASE WHEN m.deleted_at IS NULL THEN m.text ELSE '' END,
-		'created_at', public.api_ts(m.created_at),
-		'edited_at', public.api_ts(m.edited_at),
-		'deleted', m.deleted_at IS NOT NULL,
-		'attachments', CASE WHEN m.deleted_at IS NULL THEN p_attachments ELSE '[]'::jsonb END,
-		'reactions', CASE WHEN m.deleted_at IS NULL THEN p_reactions ELSE '[]'::jsonb END,
-		'client_id', m.client_id,
-		'reply_to', CASE WHEN m.reply_to_id IS NOT NULL AND m.deleted_at IS NULL
-			THEN public.message_quote(m.reply_to_id) END,
-		'forwarded_from', CASE WHEN m.deleted_at IS NULL THEN m.forwarded_from END,
-		'mentions', CASE WHEN m.deleted_at IS NULL THEN to_jsonb(m.mentions) ELSE '[]'::jsonb END,
-		'pinned', m.pinned_at IS NOT NULL AND m.deleted_at IS NULL)
+-- message shows none, nor a quote, forward, mentions or pin), as the text
+-- jsonb prints: keys in jsonb's order (by length, then bytes), ", " and
+-- ": " between, strings escaped by to_json() (the escaping jsonb prints
+-- with), the parts' jsonb text set in as they are. Written as text because
+-- a page of history (chat_page) is 50 of these: jsonb_build_object() costs
+-- ~1 us a field (each value typed, converted, the keys sorted), and a
+-- rendered page 3-4 times what this does (docs/BENCHMARKS.md, "Newest 50,
+-- every page rendered"). message_object() is this, parsed: one place
+-- says what a Message holds; tests/integration/test_history_render.py
+-- compares the two over every kind of message.
+CREATE OR REPLACE FUNCTION message_text(m messages, p_attachments text, p_reactions text)
+RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT '{"id": ' || m.id
+		|| ', "kind": ' || coalesce(to_json(m.kind)::text, 'null')
+		|| ', "text": ' || coalesce(to_json(CASE WHEN m.deleted_at IS NULL THEN m.text ELSE '' END)::text,
+					   'null')
+		|| ', "pinned": ' || CASE WHEN m.pinned_at IS NOT NULL AND m.deleted_at IS NULL
+			THEN 'true' ELSE 'false' END
+		|| ', "chat_id": ' || coalesce(m.chat_id::text, 'null')
+		|| ', "deleted": ' || CASE WHEN m.deleted_at IS NOT NULL THEN 'true' ELSE 'false' END
 		-- A service message's data (service_text()), null where it is
 		-- not known (a row older than migration 028 it could not read).
-		|| CASE WHEN m.kind = 'service' THEN jsonb_build_object('service', m.service)
-			ELSE '{}'::jsonb END
+		|| CASE WHEN m.kind = 'service' THEN ', "service": ' || coalesce(m.service::text, 'null')
+			ELSE '' END
+		|| ', "mentions": ' || CASE WHEN m.deleted_at IS NULL
+			THEN coalesce(to_jsonb(m.mentions)::text, 'null') ELSE '[]' END
+		|| ', "reply_to": ' || coalesce(CASE WHEN m.reply_to_id IS NOT NULL AND m.deleted_at IS NULL
+			THEN public.message_quote(m.reply_to_id)::text END, 'null')
+		|| ', "client_id": ' || coalesce(to_json(m.client_id)::text, 'null')
+		|| ', "edited_at": ' || coalesce('"' || public.api_ts(m.edited_at) || '"', 'null')
+		|| ', "reactions": ' || CASE WHEN m.deleted_at IS NULL THEN coalesce(p_reactions, 'null')
+			ELSE '[]' END
+		|| ', "sender_id": ' || coalesce(CASE WHEN m.kind = 'service' THEN NULL
+			ELSE m.sender_id END::text, 'null')
+		|| ', "created_at": ' || coalesce('"' || public.api_ts(m.created_at) || '"', 'null')
+		|| ', "attachments": ' || CASE WHEN m.deleted_at IS NULL THEN coalesce(p_attachments, 'null')
+			ELSE '[]' END
+		|| ', "forwarded_from": ' || coalesce(CASE WHEN m.deleted_at IS NULL
+			THEN m.forwarded_from END::text, 'null')
+		|| '}'
+$$;
+
+-- message_text() as jsonb, for one message (sends, events, edits): parsing
+-- the text costs what building the jsonb did (measured).
+CREATE OR REPLACE FUNCTION message_object(m messages, p_attachments jsonb, p_reactions jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT public.message_text(m, p_attachments::text, p_reactions::text)::jsonb
 $$;
 
 -- The members of p_chat_id that p_text names as @username, in the order
@@ -264,16 +285,18 @@ BEGIN
 END
 $$;
 
+-- A page of history, {"has_more", "messages"}, as the text jsonb prints
+-- (message_text()): the program sends it as it comes (HISTORY_RENDER_SQL).
 -- Rendered from the page's ids: one grouped lookup of the page's files and
 -- one of its reactions (docs/BENCHMARKS.md, "Read the newest 50 messages").
-CREATE OR REPLACE FUNCTION chat_messages(p_user bigint, p_chat_id bigint, p_before bigint,
-					 p_after bigint, p_limit int) RETURNS api_reply
+CREATE OR REPLACE FUNCTION chat_page(p_user bigint, p_chat_id bigint, p_before bigint,
+				     p_after bigint, p_limit int) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	cleared bigint;
 	page bigint[];
 	has_more boolean;
-	rendered jsonb;
+	rendered text;
 BEGIN
 	SELECT cleared_upto INTO cleared FROM public.chat_members
 	WHERE chat_id = p_chat_id AND user_id = p_user;
@@ -295,16 +318,24 @@ BEGIN
 	END IF;
 	has_more := cardinality(page) > p_limit;
 	page := page[1:p_limit];
-	SELECT coalesce(jsonb_agg(public.message_object(m, coalesce(a.attachments, '[]'::jsonb),
-						 coalesce(r.reactions, '[]'::jsonb)) ORDER BY m.id),
-			'[]'::jsonb)
+	SELECT string_agg(public.message_text(m, coalesce(a.attachments::text, '[]'),
+					      coalesce(r.reactions::text, '[]')), ', ' ORDER BY m.id)
 	INTO rendered
 	FROM public.messages m
 	LEFT JOIN public.attachments_of(page) a ON a.message_id = m.id
 	LEFT JOIN public.reactions_of(page, p_user) r ON r.message_id = m.id
 	WHERE m.id = ANY(page);
-	RETURN (200, jsonb_build_object('messages', rendered, 'has_more', has_more), NULL)::public.api_reply;
+	RETURN '{"has_more": ' || CASE WHEN has_more THEN 'true' ELSE 'false' END
+		|| ', "messages": [' || coalesce(rendered, '') || ']}';
 END
+$$;
+
+-- chat_page() as an api_reply, for SQL callers (export_messages()).
+CREATE OR REPLACE FUNCTION chat_messages(p_user bigint, p_chat_id bigint, p_before bigint,
+					 p_after bigint, p_limit int) RETURNS api_reply
+LANGUAGE sql STABLE AS $$
+	SELECT (200, public.chat_page(p_user, p_chat_id, p_before, p_after, p_limit)::jsonb,
+		NULL)::public.api_reply
 $$;
 
 -- Takes one token from the user's bucket (rate tokens a second, at most

@@ -111,11 +111,11 @@ def test_reads_are_served_by_the_replica(rstack, rapi, pair, mode):
     w = word()
     send(rapi, ann, c["id"], f"hello {w}")
     rstack.replica_caught_up()
-    before = replica_calls(rstack, "chat_messages")
+    before = replica_calls(rstack, "chat_page")
     # A new page each time (limit): the render is what the replica serves;
     # a kept page only needs its stamp, which is the primary's.
     limits = iter(range(1, 100))
-    body = served_by_replica(rstack, "chat_messages", before,
+    body = served_by_replica(rstack, "chat_page", before,
                              lambda: history(rapi, ben, c["id"], limit=next(limits)))
     assert body["messages"][-1]["text"] == f"hello {w}"
 
@@ -174,6 +174,6 @@ def test_a_replica_that_goes_away_falls_back_to_the_primary(rstack, rapi, pair, 
     # Back: the replica serves again, on connections made anew.
     rstack.replica_caught_up()
     limits = iter(range(20, 100))
-    before = replica_calls(rstack, "chat_messages")
-    served_by_replica(rstack, "chat_messages", before,
+    before = replica_calls(rstack, "chat_page")
+    served_by_replica(rstack, "chat_page", before,
                       lambda: history(rapi, ben, c["id"], limit=next(limits)))
