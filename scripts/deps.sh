@@ -17,7 +17,7 @@ build=(gcc make clang pkg-config libfcgi-dev libpq-dev libjson-c-dev libjwt-dev
 	libscrypt-dev libwebsockets-dev libmagic-dev libssl-dev libcurl4-openssl-dev zlib1g-dev)
 # libfcgi-bin: cgi-fcgi, the healthcheck of the FastCGI programs
 # (scripts/container.sh health app).
-run=(postgresql-15 nginx-light curl libfcgi-bin)
+run=(postgresql-15 postgresql-15-rum nginx-light curl libfcgi-bin)
 # python3-aiosmtpd: the SMTP server the test stack's mail goes to (tests/smtpsink.py).
 # systemd: its systemd-analyze verifies the units (tests/integration/test_install.py);
 # every Debian 12 machine has it, a container image may not.

@@ -32,6 +32,7 @@ static void loop_finish(void *arg)
 	(void)arg;
 	send_loop_finish();
 	history_loop_finish();
+	search_index_finish();
 }
 
 void messages_loop(int listen_fd, const struct http_route *routes, size_t nroutes)
@@ -46,7 +47,8 @@ void messages_loop(int listen_fd, const struct http_route *routes, size_t nroute
 	};
 	struct front *f = front_new(listen_fd, &cfg);
 	int read_links = (int)config_int("MSGR_READ_LINKS", 4, 1, 64);
-	if (!f || !send_loop_start(f) || !history_loop_start(f, read_links)) {
+	if (!f || !send_loop_start(f) || !history_loop_start(f, read_links) ||
+	    !search_index_start(f)) {
 		log_error("the companion could not start");
 		front_free(f);
 		return;

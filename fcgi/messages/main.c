@@ -17,6 +17,9 @@
  * (send_loop.c) and checking kept pages in batches on MSGR_READ_LINKS
  * (default 4) database connections (history_loop.c); off,
  * MSGR_SEND_WORKERS (default 4) workers serve it with the worker handlers.
+ * The companion also writes the search index, every MSGR_SEARCH_INDEX_MS
+ * (default 250) at most MSGR_SEARCH_INDEX_BATCH (default 2000) messages a
+ * statement (search_index.c); the master's periodic job too.
  */
 #include "config.h"
 #include "messages.h"
@@ -51,6 +54,14 @@ static void read_send_limits(void)
 	messages_config.send_burst = (double)burst;
 }
 
+/* The master's periodic job: old events pruned; and what the companion
+ * has not indexed yet (all that is queued while it is off). */
+static void periodic_job(void)
+{
+	prune_old_events();
+	search_index_drain_all();
+}
+
 static void run_companion(int listen_fd)
 {
 	read_send_limits();
@@ -73,7 +84,7 @@ int main(int argc, char **argv)
 		.routes = routes,
 		.nroutes = sizeof routes / sizeof routes[0],
 		.init_worker = init_worker,
-		.periodic = prune_old_events,
+		.periodic = periodic_job,
 		.periodic_secs = (unsigned)config_int("MSGR_PRUNE_INTERVAL", 3600, 1, 86400),
 		.companion = batching ? run_companion : NULL,
 		.companion_suffix = ".loop",

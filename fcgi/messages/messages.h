@@ -162,6 +162,14 @@ void history_loop_next(void);
 /* Answers every read held: when the loop stops. */
 void history_loop_finish(void);
 
+/* search_index.c: messages indexed for search out of the sends'
+ * transactions, by the loop on a link of its own */
+bool search_index_start(struct front *f);
+void search_index_finish(void);
+/* On the worker's connection until the queue is empty (the periodic job):
+ * how many queued rows it took. */
+long search_index_drain_all(void);
+
 /* forward.c */
 void handle_forward(struct http_req *req);
 

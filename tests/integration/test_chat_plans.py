@@ -13,7 +13,7 @@ import uuid
 import psycopg2
 import pytest
 
-BIG_TABLES = {"messages", "events", "chat_members", "chats", "users"}
+BIG_TABLES = {"messages", "events", "chat_members", "chats", "users", "message_search"}
 
 CHATS = 1500
 PER_CHAT = 100
@@ -48,6 +48,20 @@ def seeded(stack):
         "SELECT (%s::bigint[])[1 + g %% %s], (%s::bigint[])[1 + (g * 7) %% %s], "
         "       'seeded message ' || g || CASE WHEN g %% 100 = 0 THEN ' Привет мир 🎉' ELSE ' lorem ipsum' END "
         "FROM generate_series(1, %s) g", (chats, CHATS, users, CHATS, CHATS * PER_CHAT))
+    # Queued for the search index, these would keep the companion busy for
+    # most of a minute (one RUM insert each, schema/migrations/
+    # 032_search_index.sql): they go into it at once, the index built
+    # again afterwards as bench/seed.py does, and the queue is left as
+    # short as the companion keeps it.
+    cur.execute("DELETE FROM message_search_queue q USING messages m "
+                "WHERE m.id = q.id AND m.chat_id = ANY(%s)", (chats,))
+    cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'message_search_rum'")
+    (rum,), = cur.fetchall()
+    cur.execute("DROP INDEX message_search_rum")
+    cur.execute("INSERT INTO message_search (id, chat_id, search) "
+                "SELECT id, chat_id, search FROM messages WHERE chat_id = ANY(%s) "
+                "ON CONFLICT DO NOTHING", (chats,))
+    cur.execute(rum)
     cur.execute("INSERT INTO events (chat_id, kind, payload) "
                 "SELECT (%s::bigint[])[1 + g %% %s], 'read', '{}' FROM generate_series(1, %s) g",
                 (chats, CHATS, CHATS * PER_CHAT))
@@ -109,7 +123,9 @@ def test_no_sequential_scan_of_big_tables(seeded, name, sql):
     with conn.cursor() as cur:
         cur.execute(sql, names)
         cur.fetchall()
-    plans = "".join(conn.notices)
+    # An EXPLAIN is planned, never run: search_estimate()'s asks the
+    # planner's row estimate of a word over all messages.
+    plans = "".join(n for n in conn.notices if "Query Text: EXPLAIN" not in n)
     assert "plan:" in plans, "auto_explain reported nothing"
     scanned = set(re.findall(r"Seq Scan on (\w+)", plans)) & BIG_TABLES
     assert not scanned, f"{name} scans {sorted(scanned)} sequentially:\n{plans[-6000:]}"

@@ -181,14 +181,14 @@ def test_avatar_uploaded_through_a_shows_through_b(hosts):
 def connection_bounds(env):
     """The most database sessions each program of a host opens (docs/
     SCALING.md, "Connections per host"): one per FastCGI worker; the
-    messages companion MSGR_READ_LINKS + 2; wsd MSGR_WSD_DB_CONNECTIONS + 1
+    messages companion MSGR_READ_LINKS + 3; wsd MSGR_WSD_DB_CONNECTIONS + 1
     (the feed); the mailer 1; and a child of the auth, files and messages
     masters while their periodic job runs, 1 each."""
     workers = int(env["MSGR_WORKERS"])
     read_links = int(env.get("MSGR_READ_LINKS", 4))
     wsd = int(env.get("MSGR_WSD_DB_CONNECTIONS", 2))
     return {"auth": workers + 1, "chats": workers, "files": workers + 1,
-            "messages": workers + read_links + 2 + 1, "wsd": wsd + 1, "mailer": 1}
+            "messages": workers + read_links + 3 + 1, "wsd": wsd + 1, "mailer": 1}
 
 
 def sessions_per_host(db, hosts):

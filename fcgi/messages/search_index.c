@@ -1,0 +1,129 @@
+/*
+ * search_index.c - the search index kept by the companion (loop.c): the
+ * messages queued for indexing (schema/migrations/032_search_index.sql)
+ * are written into message_search by search_index_drain(), on a database
+ * link of its own, every MSGR_SEARCH_INDEX_MS and at once again while a
+ * drain finds a full batch. Out of the sends' transactions, so a send pays
+ * one queue row instead of the index's posting trees; search stays exact
+ * meanwhile (search_messages() matches queued messages in messages). The
+ * drains of several hosts' companions skip each other's rows.
+ *
+ * With the companion off (MSGR_SEND_BATCH=0), the master's periodic job
+ * drains the queue instead (prune.c), at its pace.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "front.h"
+#include "log.h"
+#include "messages.h"
+#include "pglink.h"
+
+#define DRAIN_STATEMENT "search_index_drain"
+#define DRAIN_SQL "SELECT search_index_drain($1::int)"
+
+static const struct pglink_statement drain_statements[] = {
+	{DRAIN_STATEMENT, DRAIN_SQL, 1},
+};
+
+static struct front *loop;
+static struct pglink *drain_link;
+static struct front_watch tick;
+static int tick_fd = -1;
+static char batch[24];
+static bool full_batch; /* the last drain found more to take */
+
+static void drain_next(void)
+{
+	if (pglink_state(drain_link) != PGLINK_READY || pglink_busy(drain_link))
+		return;
+	const char *params[] = {batch};
+	if (pglink_send(drain_link, DRAIN_STATEMENT, 1, params) != MSGR_OK)
+		full_batch = false; /* logged; the next tick tries again */
+}
+
+static void drain_done(void *arg, PGresult *res)
+{
+	(void)arg;
+	full_batch = false;
+	if (db_ok(res))
+		full_batch = atol(PQgetvalue(res, 0, 0)) >= atol(batch);
+	else if (res)
+		log_error("could not index messages for search: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	if (full_batch)
+		drain_next();
+}
+
+static void tick_ready(struct front_watch *w)
+{
+	(void)w;
+	uint64_t rang;
+	while (read(tick_fd, &rang, sizeof rang) == sizeof rang)
+		;
+	drain_next();
+}
+
+bool search_index_start(struct front *f)
+{
+	long every_ms = config_int("MSGR_SEARCH_INDEX_MS", 250, 10, 60000);
+	snprintf(batch, sizeof batch, "%ld", config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000));
+	loop = f;
+	drain_link = pglink_new(f, drain_statements, 1, drain_done, NULL);
+	if (!drain_link)
+		return false;
+	tick.ready = tick_ready;
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec every = {
+		.it_interval = {.tv_sec = every_ms / 1000, .tv_nsec = (every_ms % 1000) * 1000000L},
+		.it_value = {.tv_sec = every_ms / 1000, .tv_nsec = (every_ms % 1000) * 1000000L},
+	};
+	if (tick_fd < 0 || timerfd_settime(tick_fd, 0, &every, NULL) != 0 ||
+	    front_watch(f, tick_fd, &tick, FRONT_READABLE) != MSGR_OK) {
+		log_error("could not make the search index's timer: %s", strerror(errno));
+		return false;
+	}
+	pglink_state(drain_link);
+	return true;
+}
+
+void search_index_finish(void)
+{
+	pglink_wait(drain_link);
+	pglink_free(drain_link);
+	drain_link = NULL;
+	if (tick_fd >= 0) {
+		front_unwatch(loop, tick_fd);
+		close(tick_fd);
+	}
+	tick_fd = -1;
+}
+
+long search_index_drain_all(void)
+{
+	DB_STMT(drain, 1, DRAIN_SQL);
+	char limit[24];
+	snprintf(limit, sizeof limit, "%ld", config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000));
+	const char *params[] = {limit};
+	long total = 0, n;
+	do {
+		PGresult *res = db_exec(&drain, params);
+		if (!db_ok(res)) {
+			log_error("could not index messages for search: %s",
+				  res ? PQresultErrorMessage(res) : "no database connection");
+			PQclear(res);
+			break;
+		}
+		n = atol(PQgetvalue(res, 0, 0));
+		total += n;
+		PQclear(res);
+	} while (n >= atol(limit));
+	return total;
+}
