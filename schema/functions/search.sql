@@ -67,7 +67,7 @@ $$;
 CREATE OR REPLACE FUNCTION messages_search_queue_new() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO public.message_search_queue (id) SELECT id FROM inserted;
+	INSERT INTO public.message_search_queue (chat_id, id) SELECT chat_id, id FROM inserted;
 	RETURN NULL;
 END
 $$;
@@ -75,7 +75,7 @@ $$;
 CREATE OR REPLACE FUNCTION messages_search_queue_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-	INSERT INTO public.message_search_queue (id) VALUES (NEW.id);
+	INSERT INTO public.message_search_queue (chat_id, id) VALUES (NEW.chat_id, NEW.id);
 	RETURN NULL;
 END
 $$;
@@ -162,7 +162,8 @@ DECLARE
 	older_than bigint := coalesce(p_before, 9223372036854775807);
 	chat_ids bigint[];
 	cleared bigint[];
-	body jsonb;
+	found bigint[];
+	rendered text;
 BEGIN
 	SELECT array_agg(chat_id ORDER BY chat_id), array_agg(cleared_upto ORDER BY chat_id)
 	INTO chat_ids, cleared
@@ -175,36 +176,41 @@ BEGIN
 		RETURN (200, '{"messages": []}'::jsonb, NULL)::public.api_reply;
 	END IF;
 	IF public.search_estimate(q) <= 20000 THEN
-		SELECT jsonb_build_object('messages', coalesce(jsonb_agg(public.message_json(m, p_user)
-			ORDER BY m.id DESC), '[]'::jsonb))
-		INTO body
-		FROM (SELECT DISTINCT h.id
-		      FROM ((SELECT s.id FROM public.message_search s
-			     WHERE s.search @@ q AND s.chat_id = ANY(chat_ids) AND s.id < older_than
-			       AND s.id > cleared[array_position(chat_ids, s.chat_id)]
-			       AND NOT EXISTS (SELECT FROM public.message_search_queue w WHERE w.id = s.id)
-			     ORDER BY s.id OPERATOR(public.<=|) least(older_than, 4503599627370496) LIMIT p_limit)
-			    UNION ALL
-			    (SELECT m.id FROM public.message_search_queue w
-			     JOIN public.messages m ON m.id = w.id
-			     WHERE m.search @@ q AND m.chat_id = ANY(chat_ids) AND m.deleted_at IS NULL
-			       AND m.id < older_than AND m.id > cleared[array_position(chat_ids, m.chat_id)])) h
-		      ORDER BY h.id DESC LIMIT p_limit) k
-		JOIN public.messages m ON m.id = k.id;
-		RETURN (200, body, NULL)::public.api_reply;
+		found := ARRAY(
+			SELECT DISTINCT h.id
+			FROM ((SELECT s.id FROM public.message_search s
+			       WHERE s.search @@ q AND s.chat_id = ANY(chat_ids) AND s.id < older_than
+				 AND s.id > cleared[array_position(chat_ids, s.chat_id)]
+				 AND NOT EXISTS (SELECT FROM public.message_search_queue w
+						 WHERE w.chat_id = s.chat_id AND w.id = s.id)
+			       ORDER BY s.id OPERATOR(public.<=|) least(older_than, 4503599627370496) LIMIT p_limit)
+			      UNION ALL
+			      (SELECT m.id FROM public.message_search_queue w
+			       JOIN public.messages m ON m.id = w.id
+			       WHERE w.chat_id = ANY(chat_ids) AND m.search @@ q AND m.deleted_at IS NULL
+				 AND m.id < older_than AND m.id > cleared[array_position(chat_ids, m.chat_id)])) h
+			ORDER BY h.id DESC LIMIT p_limit);
+	ELSE
+		found := ARRAY(
+			SELECT x.id
+			FROM unnest(chat_ids, cleared) AS c(id, cleared)
+			CROSS JOIN LATERAL (
+				SELECT m.id FROM public.messages m
+				WHERE m.chat_id = ANY(ARRAY[c.id]) AND m.search @@ q AND m.deleted_at IS NULL
+				  AND m.id < older_than
+				  AND (c.cleared = 0 OR m.id > c.cleared)
+				ORDER BY m.chat_id DESC, m.id DESC LIMIT p_limit) x
+			ORDER BY x.id DESC LIMIT p_limit);
 	END IF;
-	SELECT jsonb_build_object('messages', coalesce(jsonb_agg(public.message_json(h.msg, p_user)
-		ORDER BY h.id DESC), '[]'::jsonb))
-	INTO body
-	FROM (SELECT x.msg, x.id
-	      FROM unnest(chat_ids, cleared) AS c(id, cleared)
-	      CROSS JOIN LATERAL (
-			SELECT m AS msg, m.id FROM public.messages m
-			WHERE m.chat_id = ANY(ARRAY[c.id]) AND m.search @@ q AND m.deleted_at IS NULL
-			  AND m.id < older_than
-			  AND (c.cleared = 0 OR m.id > c.cleared)
-			ORDER BY m.chat_id DESC, m.id DESC LIMIT p_limit) x
-	      ORDER BY x.id DESC LIMIT p_limit) h;
-	RETURN (200, body, NULL)::public.api_reply;
+	-- Rendered as chat_page() renders a page: one lookup of the found
+	-- messages' files and reactions, each Message built as text.
+	SELECT string_agg(public.message_text(m, coalesce(a.attachments::text, '[]'),
+					      coalesce(r.reactions::text, '[]')), ', ' ORDER BY m.id DESC)
+	INTO rendered
+	FROM public.messages m
+	LEFT JOIN public.attachments_of(found) a ON a.message_id = m.id
+	LEFT JOIN public.reactions_of(found, p_user) r ON r.message_id = m.id
+	WHERE m.id = ANY(found);
+	RETURN (200, ('{"messages": [' || coalesce(rendered, '') || ']}')::jsonb, NULL)::public.api_reply;
 END
 $$;

@@ -28,12 +28,14 @@ CREATE TABLE IF NOT EXISTS message_search (
 
 -- Ids may repeat (a message sent, then edited): each row is drained once,
 -- by its seq. No foreign key: a message deleted for good is simply not
--- found by the drain, and the send pays no extra check.
+-- found by the drain, and the send pays no extra check. By chat: a search
+-- reads only the queued messages of the caller's chats.
 CREATE TABLE IF NOT EXISTS message_search_queue (
 	seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	chat_id bigint NOT NULL,
 	id bigint NOT NULL
 );
-CREATE INDEX IF NOT EXISTS message_search_queue_id ON message_search_queue (id);
+CREATE INDEX IF NOT EXISTS message_search_queue_chat ON message_search_queue (chat_id, id);
 
 -- The messages already there, indexed once (about 40 s a million on two
 -- cores); nothing is queued while the migration's transaction holds them.

@@ -130,6 +130,31 @@ def test_edits_deletes_and_reactions_show(api, world):
     assert search(api, w["bob"], f"phrasing {tag}") == []
 
 
+def test_found_messages_are_as_history_shows_them(api, world):
+    """A search renders its Messages as a history page does (both build
+    them with message_text()): a reply, a mention, files and reactions,
+    seen by the one who searches."""
+    w, tag = world, world["tag"]
+    c = w["g"]["id"]
+    r = api.post("/api/files", token=w["alice"],
+                 files=[("file", ("notes.txt", b"some notes", "text/plain")),
+                        ("file", ("more.txt", b"more notes", "text/plain"))])
+    assert r.status_code == 201, r.text
+    files = [f["id"] for f in r.json()["files"]]
+    first = send(api, w["alice"], c, f"minutes attached {tag}", attachment_ids=files)
+    me = api.get("/api/users/me", token=w["carol"]).json()["username"]
+    reply = send(api, w["bob"], c, f"minutes read, @{me} {tag}", reply_to_id=first["id"])
+    for user, emoji in ((w["bob"], "👍"), (w["carol"], "👍"), (w["carol"], "🔥")):
+        assert api.put(f"/api/messages/{first['id']}/reactions/{emoji_path(emoji)}",
+                       token=user).status_code in (200, 204)
+    for viewer in (w["alice"], w["bob"], w["carol"]):
+        found = search(api, viewer, f"minutes {tag}")
+        assert [m["id"] for m in found] == [reply["id"], first["id"]]
+        page = api.get(f"/api/chats/{c}/messages?limit=2", token=viewer).json()["messages"]
+        assert found == sorted(page, key=lambda m: m["id"], reverse=True)
+    assert found[1]["attachments"] and found[0]["reply_to"]["id"] == first["id"]
+
+
 @pytest.mark.parametrize("query,field", [
     ("", "q"), ("q=", "q"), ("q=%20%20", "q"), ("q=" + "x" * 257, "q"), ("q=a&limit=0", "limit"),
     ("q=a&limit=101", "limit"), ("q=a&chat_id=abc", "chat_id"), ("q=a&chat_id=0", "chat_id"),
