@@ -427,6 +427,7 @@ static void replica_link_done(void *arg, PGresult *res)
 
 void history_loop(struct http_req *req, struct front_req *fr)
 {
+	search_index_yield();
 	struct pending_read *c = arena_alloc(req->arena, sizeof *c);
 	if (!history_read(req, &c->q))
 		return;

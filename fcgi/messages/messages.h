@@ -166,6 +166,8 @@ void history_loop_finish(void);
  * transactions, by the loop on a link of its own */
 bool search_index_start(struct front *f);
 void search_index_finish(void);
+/* A request came: indexing yields to it (called by the loop handlers). */
+void search_index_yield(void);
 /* On the worker's connection until the queue is empty (the periodic job):
  * how many queued rows it took. */
 long search_index_drain_all(void);

@@ -263,6 +263,7 @@ static void batch_done(void *arg, PGresult *res)
 
 void send_loop(struct http_req *req, struct front_req *fr)
 {
+	search_index_yield();
 	if (!http_require_user(req))
 		return;
 	struct pending_send *s = arena_alloc(req->arena, sizeof *s);
