@@ -19,7 +19,7 @@
  * from messages, slower by ~2.5 µs a queued message.
  *
  * With the companion off (MSGR_SEND_BATCH=0), the master's periodic job
- * drains the queue instead (prune.c), at its pace.
+ * (main.c) drains the queue instead, with search_index_drain_all().
  */
 #include <errno.h>
 #include <stdint.h>
@@ -38,8 +38,8 @@
 #include "pglink.h"
 
 #define DRAIN_STATEMENT "search_index_drain"
-#define SEARCH_INDEX_SHARE 4
 #define DRAIN_SQL "SELECT search_index_drain($1::int)"
+#define SEARCH_INDEX_SHARE 4
 
 static const struct pglink_statement drain_statements[] = {
 	{DRAIN_STATEMENT, DRAIN_SQL, 1},
@@ -122,7 +122,7 @@ bool search_index_start(struct front *f)
 		log_error("could not make the search index's timer: %s", strerror(errno));
 		return false;
 	}
-	pglink_state(drain_link);
+	pglink_state(drain_link); /* connecting now, not on the first tick */
 	return true;
 }
 

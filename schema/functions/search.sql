@@ -86,7 +86,9 @@ $$;
 -- drains of several hosts may run at once. A message changed after this
 -- reads it was queued again by that change, in a row not taken here (each
 -- statement reads what committed before it, and the rows were taken
--- first), so the index never keeps a stale text.
+-- first), so the index never keeps a stale text. Two drains that took
+-- rows of the same message may both insert it: the later fails on the key,
+-- rolled back with the rows it took, which the next drain takes again.
 CREATE OR REPLACE FUNCTION search_index_drain(p_limit int) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -7,7 +7,7 @@
 -- on messages it cut the send's ceiling by 40%. So it indexes a table of
 -- its own, message_search, filled after the send's commit in batches:
 --   - every new message, and every change of a message's text or
---     deletion, queues its id in message_search_queue (triggers below, in
+--     deletion, queues it in message_search_queue (triggers below, in
 --     the writer's transaction: one row each);
 --   - search_index_drain() (functions/search.sql), run by the messages
 --     companion (fcgi/messages/search_index.c), takes the queue's oldest
