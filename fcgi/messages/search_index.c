@@ -49,9 +49,15 @@ static struct front *loop;
 static struct pglink *drain_link;
 static struct front_watch tick;
 static int tick_fd = -1;
-static char batch[24];
+static long batch;             /* messages a drain takes at most */
+static char batch_param[24];   /* the same, as the statement's parameter */
 static double drain_started, next_drain; /* CLOCK_MONOTONIC seconds */
 static bool requests_came;               /* since the last drain began */
+
+static long batch_setting(void)
+{
+	return config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000);
+}
 
 static double now_seconds(void)
 {
@@ -67,7 +73,7 @@ static void drain_next(void)
 	double now = now_seconds();
 	if (now < next_drain)
 		return;
-	const char *params[] = {batch};
+	const char *params[] = {batch_param};
 	drain_started = now;
 	requests_came = false;
 	if (pglink_send(drain_link, DRAIN_STATEMENT, 1, params) != MSGR_OK)
@@ -79,7 +85,7 @@ static void drain_done(void *arg, PGresult *res)
 	(void)arg;
 	bool more = false;
 	if (db_ok(res))
-		more = atol(PQgetvalue(res, 0, 0)) >= atol(batch);
+		more = atol(PQgetvalue(res, 0, 0)) >= batch;
 	else if (res)
 		log_error("could not index messages for search: %s", PQresultErrorMessage(res));
 	PQclear(res);
@@ -106,7 +112,8 @@ static void tick_ready(struct front_watch *w)
 bool search_index_start(struct front *f)
 {
 	long every_ms = config_int("MSGR_SEARCH_INDEX_MS", 250, 10, 60000);
-	snprintf(batch, sizeof batch, "%ld", config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000));
+	batch = batch_setting();
+	snprintf(batch_param, sizeof batch_param, "%ld", batch);
 	loop = f;
 	drain_link = pglink_new(f, drain_statements, 1, drain_done, NULL);
 	if (!drain_link)
@@ -141,9 +148,10 @@ void search_index_finish(void)
 long search_index_drain_all(void)
 {
 	DB_STMT(drain, 1, DRAIN_SQL);
-	char limit[24];
-	snprintf(limit, sizeof limit, "%ld", config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000));
-	const char *params[] = {limit};
+	long limit = batch_setting();
+	char limit_param[24];
+	snprintf(limit_param, sizeof limit_param, "%ld", limit);
+	const char *params[] = {limit_param};
 	long total = 0, n;
 	do {
 		PGresult *res = db_exec(&drain, params);
@@ -156,6 +164,6 @@ long search_index_drain_all(void)
 		n = atol(PQgetvalue(res, 0, 0));
 		total += n;
 		PQclear(res);
-	} while (n >= atol(limit));
+	} while (n >= limit);
 	return total;
 }

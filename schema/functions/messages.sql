@@ -285,10 +285,29 @@ BEGIN
 END
 $$;
 
+-- The messages p_ids as p_viewer sees them, as the text of a JSON array's
+-- elements (", " between them), by id, oldest first or newest first: one
+-- lookup of their files and reactions, each Message built by
+-- message_text(). NULL for none. plpgsql, so that its plan is kept for
+-- the session (a LANGUAGE sql function is planned again on every call
+-- from plpgsql).
+CREATE OR REPLACE FUNCTION messages_text(p_ids bigint[], p_viewer bigint, p_newest_first boolean)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (SELECT string_agg(public.message_text(m, coalesce(a.attachments::text, '[]'),
+						      coalesce(r.reactions::text, '[]')), ', '
+				  ORDER BY CASE WHEN p_newest_first THEN -m.id ELSE m.id END)
+		FROM public.messages m
+		LEFT JOIN public.attachments_of(p_ids) a ON a.message_id = m.id
+		LEFT JOIN public.reactions_of(p_ids, p_viewer) r ON r.message_id = m.id
+		WHERE m.id = ANY(p_ids));
+END
+$$;
+
 -- A page of history, {"has_more", "messages"}, as the text jsonb prints
 -- (message_text()): the program sends it as it comes (HISTORY_RENDER_SQL).
--- Rendered from the page's ids: one grouped lookup of the page's files and
--- one of its reactions (docs/BENCHMARKS.md, "Read the newest 50 messages").
+-- Rendered from the page's ids by messages_text() (docs/BENCHMARKS.md,
+-- "Read the newest 50 messages").
 CREATE OR REPLACE FUNCTION chat_page(p_user bigint, p_chat_id bigint, p_before bigint,
 				     p_after bigint, p_limit int) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -318,13 +337,7 @@ BEGIN
 	END IF;
 	has_more := cardinality(page) > p_limit;
 	page := page[1:p_limit];
-	SELECT string_agg(public.message_text(m, coalesce(a.attachments::text, '[]'),
-					      coalesce(r.reactions::text, '[]')), ', ' ORDER BY m.id)
-	INTO rendered
-	FROM public.messages m
-	LEFT JOIN public.attachments_of(page) a ON a.message_id = m.id
-	LEFT JOIN public.reactions_of(page, p_user) r ON r.message_id = m.id
-	WHERE m.id = ANY(page);
+	rendered := public.messages_text(page, p_user, false);
 	RETURN '{"has_more": ' || CASE WHEN has_more THEN 'true' ELSE 'false' END
 		|| ', "messages": [' || coalesce(rendered, '') || ']}';
 END

@@ -204,15 +204,7 @@ BEGIN
 				ORDER BY m.chat_id DESC, m.id DESC LIMIT p_limit) x
 			ORDER BY x.id DESC LIMIT p_limit);
 	END IF;
-	-- Rendered as chat_page() renders a page: one lookup of the found
-	-- messages' files and reactions, each Message built as text.
-	SELECT string_agg(public.message_text(m, coalesce(a.attachments::text, '[]'),
-					      coalesce(r.reactions::text, '[]')), ', ' ORDER BY m.id DESC)
-	INTO rendered
-	FROM public.messages m
-	LEFT JOIN public.attachments_of(found) a ON a.message_id = m.id
-	LEFT JOIN public.reactions_of(found, p_user) r ON r.message_id = m.id
-	WHERE m.id = ANY(found);
+	rendered := public.messages_text(found, p_user, true);
 	RETURN (200, ('{"messages": [' || coalesce(rendered, '') || ']}')::jsonb, NULL)::public.api_reply;
 END
 $$;
