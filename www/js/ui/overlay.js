@@ -195,7 +195,9 @@ export function lightbox(file, gallery) {
   });
   show();
   entry = push(box);
-  requestAnimationFrame(() => box.querySelector(".lightbox-bar button").focus());
+  // At once, not on the next frame: an arrow key pressed right after the
+  // click that opened it must reach the lightbox, not the page behind.
+  box.querySelector(".lightbox-bar button").focus();
   return entry;
 }
 
