@@ -18,6 +18,7 @@ struct upload;
 
 /* upload.c */
 void handle_upload(struct http_req *req);
+void handle_upload_limits(struct http_req *req);
 /* Puts the rows of up's files in the database with stmt (files_add() or a
  * function built on it), whose parameters are the caller's id, the four
  * arrays of upload_sql_arrays(), the caller's session and the storage quota

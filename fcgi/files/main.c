@@ -22,6 +22,7 @@
 
 static const struct http_route routes[] = {
 	{"POST", "/api/files", handle_upload, NULL},
+	{"GET", "/api/files/limits", handle_upload_limits, NULL},
 	{"GET", "/api/files/{file_id}", handle_download, NULL},
 	{"HEAD", "/api/files/{file_id}", handle_download, NULL},
 	{"PUT", "/api/users/me/avatar", handle_put_avatar, NULL},

@@ -1,6 +1,8 @@
 /*
  * POST /api/files: one or more parts "file", streamed to storage; the
  * uploads belong to the caller and are not attached to anything yet.
+ * GET /api/files/limits: what this server accepts, so that a client
+ * refuses a file before its bytes travel (www/js/ui/composer.js).
  */
 #include "db.h"
 #include "files.h"
@@ -60,5 +62,29 @@ void handle_upload(struct http_req *req)
 		return;
 	}
 	http_send_json(req, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+}
+
+/* The limits are the configuration's (upload.h), read where the uploads
+ * read them; the caller's storage is counted as files_add() counts it. */
+void handle_upload_limits(struct http_req *req)
+{
+	DB_STMT(upload_limits, 5,
+		"SELECT jsonb_build_object('max_file_size', $3::bigint, 'max_files', $4::int, "
+		"'quota_bytes', $5::bigint, "
+		"'used_bytes', user_storage_bytes(live_session_user($1, $2)))");
+	if (!http_require_user(req))
+		return;
+	char uid[SQLPARAM_INT_LEN], size[SQLPARAM_INT_LEN], count[SQLPARAM_INT_LEN],
+		quota[SQLPARAM_INT_LEN];
+	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
+				sqlparam_int(size, (int64_t)upload_max_file_size()),
+				sqlparam_int(count, (int64_t)upload_max_files()), upload_quota_param(quota)};
+	PGresult *res = db_exec(&upload_limits, params);
+	if (!db_ok(res)) {
+		reply_db_problem(req, res);
+		return;
+	}
+	http_send_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	PQclear(res);
 }

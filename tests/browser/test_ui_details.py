@@ -1,6 +1,6 @@
 """The small things of issue 16's bug 5, on desktop and a 390 px phone:
 www. links, waits said in minutes, the tab title counting messages, a file
-over the limit refused before it travels, the add-member picker after an
+over the server's limit refused before it travels, the add-member picker after an
 add, presence dots while reconnecting, the contrast of muted text, the message list as one Tab
 stop, drafts over a reload and in the list."""
 
@@ -73,8 +73,14 @@ def test_links_waits_and_title(browser, api, new_user, phone):
     assert "15 min" in failed.text and "893" not in failed.text, failed.text
 
 
+# Counts the uploads that start.
+COUNT_UPLOADS = """window.__uploads = 0; const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (m, u) { if (/files$/.test(u)) window.__uploads++;
+    return open.apply(this, arguments); };"""
+
+
 @PHONE
-def test_file_over_the_limit_is_refused_before_upload(browser, api, new_user, tmp_path, phone):
+def test_file_over_the_limit_is_refused_before_upload(browser, api, stack, new_user, tmp_path, phone):
     ann = new_user("ann", display_name="Ann Sender")
     bob = new_user("bob", display_name="Bob Receiver")
     api.post("/api/chats", token=ann, json={"type": "direct", "user_id": bob["user"]["id"]})
@@ -86,15 +92,29 @@ def test_file_over_the_limit_is_refused_before_upload(browser, api, new_user, tm
     b = device(browser, phone)
     sign_in(b, ann["username"], ann["password"])
     open_chat(b, "Bob Receiver")
-    # Count the uploads that start.
-    b.js("""window.__uploads = 0; const open = XMLHttpRequest.prototype.open;
-            XMLHttpRequest.prototype.open = function (m, u) { if (/files$/.test(u)) window.__uploads++;
-              return open.apply(this, arguments); };""")
+    b.js(COUNT_UPLOADS)
     b.find(".composer input[type=file]").send_keys(f"{big}\n{small}")
     b.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".upload-tray .upload.done")) == 1, 15, "the small file")
     bad = b.wait_for(".upload-tray .upload.error")
     assert "25 MB" in bad.text and "holiday.mov" in bad.text, bad.text
     assert b.js("return window.__uploads") == 1
+
+    # The limit is the server's own (GET /api/files/limits): configured to
+    # 4 KiB, a 5 KB scan is refused before it travels, a 4 KB one goes.
+    scan, exact = tmp_path / "scan.pdf", tmp_path / "exact.pdf"
+    scan.write_bytes(b"%PDF" + b"x" * 5000)
+    exact.write_bytes(b"%PDF" + b"x" * 4092)
+    with stack.restarted("files", MSGR_MAX_FILE_SIZE=4096):
+        b.open("/")
+        wait_app(b)
+        open_chat(b, "Bob Receiver")
+        b.js(COUNT_UPLOADS)
+        b.find(".composer input[type=file]").send_keys(f"{scan}\n{exact}")
+        b.wait(lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, ".upload-tray .upload.done")] != [],
+               15, "the 4 KB file")
+        bad = b.wait_for(".upload-tray .upload.error")
+        assert "4 KB" in bad.text and "scan.pdf" in bad.text, bad.text
+        assert b.js("return window.__uploads") == 1
 
 
 @PHONE

@@ -311,6 +311,34 @@ def test_eleven_files_is_413_and_nothing_stored(api, stack, new_user):
     assert len(files) == 10
 
 
+def test_limits_say_what_the_server_accepts(api, stack, new_user):
+    alice = new_user("limits")
+    r = api.get("/api/files/limits", token=alice)
+    assert r.status_code == 200, r.text
+    limits = r.json()
+    assert limits == {"max_file_size": 25 * MiB, "max_files": 10, "quota_bytes": 2048 * MiB,
+                      "used_bytes": 0}
+    f = upload_one(api, alice, "a.bin", os.urandom(1000))
+    assert api.get("/api/files/limits", token=alice).json()["used_bytes"] == f["size"] == 1000
+
+    # Another configuration: what the limits say is what the uploads do.
+    with stack.restarted("files", MSGR_MAX_FILE_SIZE=4096, MSGR_MAX_FILES=2, MSGR_USER_QUOTA_MB=0):
+        limits = api.get("/api/files/limits", token=alice).json()
+        assert limits == {"max_file_size": 4096, "max_files": 2, "quota_bytes": None, "used_bytes": 1000}
+        upload_one(api, alice, "edge.bin", os.urandom(4096))
+        assert_problem(upload(api, alice, ("over.bin", os.urandom(4097)), expect=None), 413, "file_too_large")
+        assert_problem(upload(api, alice, *[(f"{i}.txt", TEXT) for i in range(3)], expect=None), 413,
+                       "too_many_files")
+
+    assert_problem(api.get("/api/files/limits"), 401)
+    assert_problem(api.get("/api/files/limits", token="not-a-token"), 401)
+    assert api.post("/api/auth/logout", json={"refresh_token": alice["refresh_token"]}).status_code == 204
+    assert_problem(api.get("/api/files/limits", token=alice), 401)
+    r = api.post("/api/files/limits", token=new_user("limits2"))
+    assert_problem(r, 405)
+    assert r.headers["Allow"] == "GET"
+
+
 @pytest.mark.parametrize("case", ["truncated", "bare_lf", "no_disposition", "bad_boundary"])
 def test_broken_multipart_is_400_and_nothing_stored(api, stack, new_user, case):
     alice = new_user("broken")

@@ -353,6 +353,12 @@ export async function removeAvatar() {
   putMe(await api("DELETE", "/users/me/avatar"));
 }
 
+// What the server accepts (its MSGR_MAX_FILE_SIZE...), for the composer
+// to refuse a file before its bytes travel.
+export async function loadUploadLimits() {
+  S.state.uploadLimits = await api("GET", "/files/limits", undefined, { timeout: 5000 });
+}
+
 export function uploadFile(file, onProgress) {
   const form = new FormData();
   form.append("file", file, file.name || "file");

@@ -57,6 +57,7 @@ export const state = {
   left: new Map(), // chat id -> leaveMark() when this user was removed from it or left
   blocked: new Set(), // ids of the users this user blocked (GET /api/users/me/blocks)
   blockedBy: new Set(), // ids of the users whose direct chat refused our message (403 blocked)
+  uploadLimits: null, // GET /api/files/limits, once loaded
   activeChatId: null,
   showing: null, // {chatId, messageId}: the message the chat view is to show next
   conn: "connecting",
@@ -79,6 +80,7 @@ export function reset() {
   state.left.clear();
   state.blocked.clear();
   state.blockedBy.clear();
+  state.uploadLimits = null;
   state.activeChatId = null;
   state.showing = null;
   state.synced = false;

@@ -31,12 +31,16 @@ export async function startApp(root) {
     }
   }
   // The account's language (settings' "language") over this browser's
-  // guess, before anything is drawn; unreachable, the guess stays.
+  // guess, before anything is drawn; unreachable, the guess stays. The
+  // upload limits alongside, so that the composer knows them from its
+  // first file (without them it assumes the default).
+  const limits = A.loadUploadLimits().catch(() => {});
   try {
     await setLanguage((await api("GET", "/users/me/settings", undefined, { timeout: 5000 })).language);
   } catch {
     /* the language this start began with */
   }
+  await limits;
 
   const shell = h("div.app");
   const info = createInfoPanel({ onClose: () => closeInfo() });

@@ -20,11 +20,13 @@ import { t } from "../i18n.js";
 const MAX_TEXT = 4000;
 const MAX_FILES = 10;
 const TYPING_EVERY = 3000;
-// The server's default limit of a file (API.md "Files": 25 MiB,
-// MSGR_MAX_FILE_SIZE): a larger file is refused here, before its bytes
-// travel only to be answered 413. A server configured lower still answers
-// 413, shown with its own words.
-export const MAX_FILE_SIZE = 25 * 1024 * 1024;
+// A file larger than the server accepts is refused here, before its bytes
+// travel only to be answered 413: the server's own limit (GET
+// /api/files/limits, loaded at the start), its default (API.md "Files")
+// if that could not be read. A 413 the server still gives is shown with
+// its own words.
+const DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024;
+const maxFileSize = () => (S.state.uploadLimits && S.state.uploadLimits.max_file_size) || DEFAULT_MAX_FILE_SIZE;
 
 export function createComposer({ onSent }) {
   const drafts = new Map(); // chatId -> {uploads: [], editing: Message|null, replyTo: Message|null}
@@ -99,9 +101,9 @@ export function createComposer({ onSent }) {
         preview: /^image\/(png|jpeg|gif|webp)$/.test(file.type) ? URL.createObjectURL(file) : null,
       };
       s.uploads.push(u);
-      if (file.size > MAX_FILE_SIZE) {
+      if (file.size > maxFileSize()) {
         u.status = "error";
-        u.error = t("composer.tooLarge", { size: formatSize(MAX_FILE_SIZE) });
+        u.error = t("composer.tooLarge", { size: formatSize(maxFileSize()) });
         continue;
       }
       u.job = A.uploadFile(file, (p) => {
