@@ -90,14 +90,17 @@ static int report_failure(PGresult *res, const char *username)
 	return status;
 }
 
-/* admin grant|revoke, user ban|unban: one admin_user_update(). */
+/* admin grant|revoke, user ban|unban: one admin_user_update(). The event
+ * of a role changed is announced to wsd at the commit, as delete_user's. */
 static int set_user(PGconn *db, const char *actor, const char *username, const char *status,
 		    const char *role, const char *done)
 {
 	const char *params[] = {actor, username, status, role};
 	PGresult *res = PQexecParams(
 		db,
-		"SELECT r.status FROM admin_user_update(NULL, $1, "
+		"SELECT r.status, CASE WHEN r.event_id IS NOT NULL "
+		"THEN pg_notify('msgr_events', r.event_id::text) END "
+		"FROM admin_user_update(NULL, $1, "
 		"(SELECT id FROM users WHERE username = lower($2)), $3, $4) r",
 		4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -74,12 +74,16 @@ $$;
 -- them from signing in (user_login_check()). An administrator cannot ban
 -- or demote themselves (422 naming the field): the last one could lock
 -- everybody out. Only a change is recorded; the same value again is a
--- no-op answered with the user.
+-- no-op answered with the user. A role changed is told to the user alone,
+-- as user.updated with their own view (e-mail and role, as GET
+-- /api/users/me): their open apps show or drop the administration page
+-- at once. Others see no role, so they are not told.
 CREATE OR REPLACE FUNCTION admin_user_update(p_admin bigint, p_actor text, p_target bigint,
 					     p_status text, p_role text) RETURNS api_reply
 LANGUAGE plpgsql AS $$
 DECLARE
 	u public.users;
+	ev bigint;
 BEGIN
 	SELECT * INTO u FROM public.users WHERE id = p_target FOR UPDATE;
 	-- A deleted account stays deleted: no status or role brings it back.
@@ -106,8 +110,12 @@ BEGIN
 		PERFORM public.admin_audit_add(p_admin, p_actor,
 			CASE p_role WHEN 'admin' THEN 'admin.grant' ELSE 'admin.revoke' END,
 			jsonb_build_object('user_id', u.id, 'username', u.username));
+		INSERT INTO public.events (chat_id, kind, payload, audience)
+		VALUES (NULL, 'user.updated', jsonb_build_object('user', public.user_json(u, true)),
+			ARRAY[u.id])
+		RETURNING id INTO ev;
 	END IF;
-	RETURN (200, public.admin_user_json(u), NULL)::public.api_reply;
+	RETURN (200, public.admin_user_json(u), ev)::public.api_reply;
 END
 $$;
 

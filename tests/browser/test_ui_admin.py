@@ -246,10 +246,17 @@ def test_admin_manages_users(browser, api, stack, admin_api, new_user, out_dir, 
     wait_toast(b, "Wendy Witness is now an administrator")
     b.wait(lambda d: "Admin" in b.text(f'.adm-user[data-username="{wit["username"]}"] .adm-role'), 5, "role Admin")
     assert api.get("/api/users/me", token=wit).json()["role"] == "admin"
+    # Wendy's open app gains the administration entry without a reload ...
+    w.wait(lambda d: w.find(".side-actions .admin-btn").is_displayed(), 10, "Wendy's admin button")
+    open_admin(w, False)
     user_action(b, wit["username"], "Remove admin")
     confirm(b)
     wait_toast(b, "Wendy Witness is no longer an administrator")
     assert api.get("/api/users/me", token=wit).json()["role"] == "user"
+    # ... and loses it, sent home from the page, told why.
+    wait_toast(w, "You are no longer an administrator")
+    w.wait(lambda d: w.js("return location.hash") in ("#/", ""), 5, "Wendy sent home")
+    assert not w.find(".admin-pane").is_displayed() and not w.find(".side-actions .admin-btn").is_displayed()
 
     # One's own row offers neither a ban nor a demotion.
     search_for(b, boss["username"], boss["username"])

@@ -40,12 +40,17 @@ def test_help_and_usage(stack):
         assert r.returncode == 2 and r.stdout == "" and "usage: msgrctl" in r.stderr, args
 
 
-def test_admin_grant_and_revoke(stack, api, new_user):
+def test_admin_grant_and_revoke(stack, api, new_user, ws):
     alice = new_user("alice")
+    sock = ws()
+    sock.auth(alice)
     r = run(stack, "admin", "grant", alice["username"].upper())
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"{alice['username'].upper()} is an administrator\n"
     assert api.get("/api/users/me", token=alice).json()["role"] == "admin"
+    # Her open app hears of it at once (the event announced at the commit).
+    f = sock.wait_for(lambda f: f["type"] == "user.updated", timeout=5)
+    assert f["data"]["user"]["id"] == uid(alice) and f["data"]["user"]["role"] == "admin"
     assert api.get("/api/admin/stats", token=alice).status_code == 200
     me = pwd.getpwuid(os.getuid()).pw_name
     assert last_audit(stack) == (None, f"msgrctl:{me}", "admin.grant", str(uid(alice)))

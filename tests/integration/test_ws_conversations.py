@@ -53,6 +53,39 @@ def test_user_updated_is_replayed(api, stack, new_user, connect):
     user_updated(connect(eve, since=since), eve["user"]["id"], "Eve Alone")
 
 
+def test_a_role_changed_reaches_that_user_alone_with_their_own_view(api, stack, new_user, connect):
+    boss, wendy, pal = new_user("boss"), new_user("wendy"), new_user("pal")
+    stack.psql("UPDATE users SET role = 'admin' WHERE id = %s", boss["user"]["id"])
+    make_group(api, wendy, pal, boss)
+    w, p, b = connect(wendy), connect(pal), connect(boss)
+    since = last_event_id(stack)
+
+    def role_of(c, timeout=10):
+        f = c.wait_for(lambda f: f["type"] == "user.updated" and f["data"]["user"]["id"] == wendy["user"]["id"],
+                       timeout)
+        assert f["chat_id"] is None
+        return f["data"]["user"]
+
+    for role in ("admin", "user"):
+        r = api.patch(f"/api/admin/users/{wendy['user']['id']}", token=boss, json={"role": role})
+        assert r.status_code == 200, r.text
+        user = role_of(w)
+        assert user["role"] == role and user["email"] == wendy["email"], user
+        assert user == api.get("/api/users/me", token=wendy).json() | {"online": user["online"]}
+    # Nobody else hears of it (the role is not part of what others see),
+    # nor of the same role again, nor of a ban.
+    api.patch(f"/api/admin/users/{wendy['user']['id']}", token=boss, json={"role": "user"})
+    troll = new_user("troll")
+    make_group(api, troll, wendy, pal)
+    api.patch(f"/api/admin/users/{troll['user']['id']}", token=boss, json={"status": "banned"})
+    for c in (p, b):
+        assert not [f for f in c.drain(1.0) if f["type"] == "user.updated"]
+    assert not [f for f in w.drain(0.5) if f["type"] == "user.updated"]
+    # Replayed after a reconnection, to her alone.
+    assert role_of(connect(wendy, since=since))["role"] == "admin"
+    assert not [f for f in connect(boss, since=since).drain(1.0) if f["type"] == "user.updated"]
+
+
 def test_chat_deleted_ends_the_chat_for_its_members(api, stack, new_user, connect):
     alice, bob = new_user("alice"), new_user("bob")
     g = make_group(api, alice, bob)

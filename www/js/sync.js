@@ -435,7 +435,8 @@ function onEvent(ev) {
       if (d.user_id && d.user_id !== me.id && c) S.setTyping(ev.chat_id, d.user_id, true);
       break;
     case "user.updated":
-      // A profile changed (name, about, avatar): ours or a chat partner's.
+      // A profile changed (name, about, avatar): ours or a chat partner's;
+      // or our role (ours alone, with our e-mail and role, as /users/me).
       if (d.user) {
         S.putUser(d.user);
         if (d.user.id === me.id) S.emit("me");

@@ -434,13 +434,12 @@ const TABS = [["users", usersTab], ["reports", reportsTab], ["stats", statsTab],
 // again (what another administrator did meanwhile).
 export function createAdminView() {
   let current = "users";
-  // A 403 means the role was taken away meanwhile: home, saying so.
+  // A 403 means the role was taken away meanwhile (its user.updated not
+  // here yet): app.js sends us home, saying so.
   const onForbidden = (e) => {
     if (e.status !== 403 || e.code !== "admin_only") return false;
     if (S.state.me) S.state.me.role = "user";
     S.emit("me");
-    toast(t("admin.revoked"), "error");
-    A.go(null);
     return true;
   };
   const tabs = new Map(TABS.map(([key, make]) => [key, make(onForbidden)]));

@@ -112,6 +112,13 @@ export async function startApp(root) {
     if (location.hash.startsWith("#/c/") && S.state.activeChatId === null && S.state.synced) route();
     updateTitle();
   });
+  // The role taken away while the administration page is open
+  // (user.updated of our own account): home, saying so.
+  const offMe = S.on("me", () => {
+    if (location.hash !== "#/admin" || isAdmin()) return;
+    toast(t("admin.revoked"), "error");
+    A.go(null);
+  });
   function updateTitle() {
     const n = notify.unreadTotal(); // muted chats are not counted
     document.title = (n ? `(${n}) ` : "") + "Messenger";
@@ -174,6 +181,7 @@ export async function startApp(root) {
     window.removeEventListener("drop", noDrop);
     document.removeEventListener("keydown", onKey);
     offChats();
+    offMe();
     sync.stop();
     closeAll();
     delete window.messenger;
