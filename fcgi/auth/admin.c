@@ -6,12 +6,16 @@
  * passes its caller through admin_require(), so a plain user gets 403
  * admin_only on every route before any id is looked at.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
+#include "config.h"
 #include "db.h"
+#include "log.h"
 #include "reply.h"
 #include "sqlparam.h"
 #include "storage.h"
@@ -118,9 +122,12 @@ static const struct field_spec delete_fields[DEL__MAX] = {
  * at most 500 messages each (admin.sql says why), until one deletes none.
  * Each call wakes wsd for its events and has its files purged after its
  * commit. A call that fails is answered as its error: those before it stay
- * deleted, and the same request again deletes the rest. A request that
- * outlasts nginx's wait (fastcgi_read_timeout, a minute: some 40,000
- * messages) is answered 504 by nginx while this goes on to the end.
+ * deleted, and the same request again deletes the rest.
+ *
+ * No call starts after MSGR_ADMIN_DELETE_SECS (default 20): the answer then
+ * says "has_more" and the client asks again. Without the bound a user with
+ * some 40,000 messages outlasted nginx's wait (fastcgi_read_timeout, a
+ * minute), whose 504 told the administrator nothing of what was done.
  */
 void handle_admin_delete_messages(struct http_req *req)
 {
@@ -135,7 +142,11 @@ void handle_admin_delete_messages(struct http_req *req)
 	char uid[SQLPARAM_INT_LEN];
 	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
 				req->path_str[0], f[DEL_SINCE].present ? f[DEL_SINCE].str : NULL};
+	double budget_ms = 1e3 * (double)config_int("MSGR_ADMIN_DELETE_SECS", 20, 0, 50);
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	long total = 0, n;
+	bool more;
 	do {
 		PGresult *res = db_exec(&admin_delete_messages, params);
 		if (!db_ok(res)) {
@@ -151,9 +162,11 @@ void handle_admin_delete_messages(struct http_req *req)
 		 * files program's sweep takes what this leaves). */
 		if (n > 0)
 			(void)storage_purge(0, 0, ADMIN_PURGE_LIMIT);
-	} while (n > 0);
+		more = n > 0 && log_ms_since(&start) >= budget_ms;
+	} while (n > 0 && !more);
 	char body[64];
-	int len = snprintf(body, sizeof body, "{\"deleted\":%ld}", total);
+	int len = snprintf(body, sizeof body, "{\"deleted\":%ld,\"has_more\":%s}", total,
+			   more ? "true" : "false");
 	http_send_json(req, 200, body, (size_t)len);
 }
 

@@ -370,3 +370,36 @@ def test_admin_users_paging(browser, api, stack, admin_api, new_user):
     b.wait(lambda d: len(ids()) == 33, 10, "the second page")
     assert ids() == sorted(made, reverse=True)
     assert not b.find(".adm-more").is_displayed()
+
+
+@PHONE
+def test_admin_deletes_many_messages_over_several_requests(browser, api, stack, admin_api, new_user, phone):
+    """The server stops a long deletion after MSGR_ADMIN_DELETE_SECS and
+    says has_more (0 here: one transaction of 500 a request); the dialog
+    asks again until all are gone and says so once."""
+    boss = new_user("boss", display_name="Bea Boss")
+    make_admin(stack, boss)
+    tag = str(int(time.time() * 1000))[-6:]
+    spam = new_user("spam" + tag, display_name="Sam Spammer")
+    chat = direct(api, spam, boss)
+    stack.psql("SELECT message_append(%s, %s, 'text', 'spam ' || g) FROM generate_series(1, 1100) g",
+               chat, spam["user"]["id"])
+    with stack.restarted("auth", MSGR_ADMIN_DELETE_SECS=0):
+        b = device(browser, phone)
+        sign_in(b, boss["username"], boss["password"])
+        open_admin(b, phone)
+        search_for(b, "spam" + tag, spam["username"])
+        b.js("""window.__deletes = 0; const real = window.fetch;
+                window.fetch = (url, opts) => { if (opts && opts.method === 'DELETE') window.__deletes++;
+                  return real(url, opts); };""")
+        user_action(b, spam["username"], "Delete messages…")
+        b.wait_for(".modal.small .adm-spans")
+        b.click('.modal.small input[value="all"]')
+        confirm(b)
+        b.wait(lambda d: any("Deleted 1100 messages of Sam Spammer" in t.replace(",", "").replace("\u202f", "")
+                             .replace("\xa0", "") for t in toasts(b)), 20, "the one toast")
+    assert b.js("return window.__deletes") == 4  # 500, 500, 100, then none left
+    assert len([t for t in toasts(b) if "Deleted" in t]) == 1
+    assert b.text(f'.adm-user[data-username="{spam["username"]}"] .adm-messages .adm-cell-value') == "0"
+    assert stack.psql("SELECT count(*) FROM messages WHERE sender_id = %s AND deleted_at IS NULL",
+                      spam["user"]["id"]) == [(0,)]

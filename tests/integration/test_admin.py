@@ -206,7 +206,7 @@ def test_delete_messages(api, stack, new_user, admin, ws):
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
     r = api.delete(f"/api/admin/users/{uid(bob)}/messages?since={since}", token=admin)
     assert r.status_code == 200, r.text
-    assert r.json() == {"deleted": 2}
+    assert r.json() == {"deleted": 2, "has_more": False}
     # Clients hear it live, as for a delete by the sender.
     seen = set()
     while seen != {m1["id"], m2["id"]}:
@@ -220,8 +220,9 @@ def test_delete_messages(api, stack, new_user, admin, ws):
     assert not stack.is_stored(key)
     # Without since: the rest; again: nothing left.
     r = api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin)
-    assert r.json() == {"deleted": 1}
-    assert api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin).json() == {"deleted": 0}
+    assert r.json() == {"deleted": 1, "has_more": False}
+    assert api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin).json() == {"deleted": 0,
+                                                                                      "has_more": False}
     assert not history(api, alice, chat["id"])["messages"][-1]["deleted"]  # alice's stays
     for bad in ("yesterday", "now", "2026-13-01T00:00:00Z", "2026-01-01", "x" * 65):
         body = assert_problem(api.delete(f"/api/admin/users/{uid(bob)}/messages?since={bad}",
@@ -239,7 +240,7 @@ def test_delete_many_messages_in_batches(api, stack, new_user, admin, ws):
                chat["id"], uid(bob))
     since = last_event_id(stack)
     r = api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin)
-    assert r.status_code == 200 and r.json() == {"deleted": 1100}, r.text
+    assert r.status_code == 200 and r.json() == {"deleted": 1100, "has_more": False}, r.text
     assert kinds(events(stack, chat["id"], since)) == ["message.deleted"] * 1100
     entries = api.get("/api/admin/audit?limit=4", token=admin).json()["entries"]
     assert [(e["action"], e["target"].get("user_id"), e["target"].get("deleted")) for e in entries[:3]] == [
@@ -247,6 +248,27 @@ def test_delete_many_messages_in_batches(api, stack, new_user, admin, ws):
     assert entries[3]["target"].get("user_id") != uid(bob)
     assert stack.psql("SELECT count(*) FROM messages WHERE sender_id = %s AND deleted_at IS NULL",
                       uid(bob)) == [(0,)]
+
+
+def test_delete_stops_in_time_and_goes_on_when_asked_again(api, stack, new_user, admin):
+    """No call starts after MSGR_ADMIN_DELETE_SECS (20 s: else some 40,000
+    messages outlasted nginx's minute, a 504): the answer says has_more and
+    the same request again goes on. With 0 each request makes one call."""
+    alice, bob = new_user("alice"), new_user("bob")
+    chat = direct(api, alice, bob)
+    stack.psql("SELECT message_append(%s, %s, 'text', 'spam ' || g) FROM generate_series(1, 700) g",
+               chat["id"], uid(bob))
+    since = last_event_id(stack)
+    with stack.restarted("auth", MSGR_ADMIN_DELETE_SECS=0):
+        answers = []
+        while not answers or answers[-1]["has_more"]:
+            r = api.delete(f"/api/admin/users/{uid(bob)}/messages", token=admin)
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+            assert len(answers) <= 3, answers
+    assert answers == [{"deleted": 500, "has_more": True}, {"deleted": 200, "has_more": True},
+                       {"deleted": 0, "has_more": False}]
+    assert kinds(events(stack, chat["id"], since)) == ["message.deleted"] * 700
 
 
 def test_reports(api, stack, new_user, admin):

@@ -244,25 +244,35 @@ function usersTab(onForbidden) {
         h("input", { type: "radio", name: "adm-span", value: key, checked: key === pick, onchange: () => (pick = key) }),
         h("span", { text: label }))));
     const go = h("button.btn.primary.danger", { type: "button" }, t("menu.delete"));
+    const progress = h("p.adm-progress", { role: "status" });
     const dlg = modal({
       title: t("admin.deleteTitle", { name }),
       cls: "small",
       body: h("div.adm-delete", null,
-        h("p.confirm-text", { text: t("admin.deleteText") }), group),
+        h("p.confirm-text", { text: t("admin.deleteText") }), group, progress),
       actions: [h("button.btn", { type: "button", onclick: () => dlg.close() }, t("dialog.cancel")), go],
     });
     go.addEventListener("click", async () => {
       const ms = spans.find((s) => s[0] === pick)[2];
       const q = ms ? "?since=" + encodeURIComponent(new Date(Date.now() - ms).toISOString()) : "";
       go.disabled = true;
+      let n = 0;
+      const counted = () => put({ ...u, messages_count: Math.max(0, (u.messages_count || 0) - n) });
       try {
-        const r = await api("DELETE", `/admin/users/${u.id}/messages${q}`);
-        const n = (r && r.deleted) || 0;
+        // The server stops a long cleanup after a while ("has_more"): the
+        // same request goes on with it, the dialog saying how far it is.
+        for (;;) {
+          const r = await api("DELETE", `/admin/users/${u.id}/messages${q}`);
+          n += (r && r.deleted) || 0;
+          if (!r || !r.has_more) break;
+          progress.textContent = t("admin.deletedMessages", { n, name });
+        }
         dlg.close();
         toast(n ? t("admin.deletedMessages", { n, name }) : t("admin.noneDeleted", { name }));
-        put({ ...u, messages_count: Math.max(0, (u.messages_count || 0) - n) });
+        counted();
       } catch (e) {
         go.disabled = false;
+        if (n) counted();
         if (!onForbidden(e)) errorToast(e);
       }
     });
