@@ -5,8 +5,8 @@
  * link of its own, every MSGR_SEARCH_INDEX_MS. Out of the sends'
  * transactions, so a send pays one queue row instead of the index's
  * posting trees; search stays exact meanwhile (search_messages() matches
- * the queued messages of the caller's chats in messages). The drains of
- * several hosts' companions skip each other's rows.
+ * the queued messages of the caller's chats in messages). The companions
+ * of several hosts take turns (search_index_drain() says how).
  *
  * Indexing yields to the companion's requests: after a drain that took d
  * while requests came, the next waits at least (SEARCH_INDEX_SHARE - 1) *

@@ -82,19 +82,25 @@ $$;
 
 -- Indexes the messages of the oldest p_limit rows of the queue as they are
 -- now (a deleted message: out of the index), and removes those rows;
--- returns how many rows it took. Rows another drain holds are skipped, so
--- drains of several hosts may run at once. A message changed after this
--- reads it was queued again by that change, in a row not taken here (each
--- statement reads what committed before it, and the rows were taken
--- first), so the index never keeps a stale text. Two drains that took
--- rows of the same message may both insert it: the later fails on the key,
--- rolled back with the rows it took, which the next drain takes again.
+-- returns how many rows it took. A message changed after this reads it was
+-- queued again by that change, in a row not taken here (each statement
+-- reads what committed before it, and the rows were taken first), so the
+-- index never keeps a stale text.
+--
+-- One drain at a time, whatever the hosts (an advisory lock, 1919 like the
+-- programs' periodic jobs): another returns 0 at once and tries at its
+-- next turn. Two at once could take rows of one message and both insert
+-- it, the later failing on the key (an error in its log, its batch redone);
+-- the database's CPU, not the drains, bounds how fast the index fills.
 CREATE OR REPLACE FUNCTION search_index_drain(p_limit int) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
 	taken bigint[];
 	ids bigint[];
 BEGIN
+	IF NOT pg_try_advisory_xact_lock(1919, hashtext('search_index_drain')) THEN
+		RETURN 0;
+	END IF;
 	SELECT array_agg(w.seq), array_agg(DISTINCT w.id) INTO taken, ids
 	FROM (SELECT seq, id FROM public.message_search_queue ORDER BY seq LIMIT p_limit
 	      FOR UPDATE SKIP LOCKED) w;

@@ -276,6 +276,30 @@ def test_exact_before_and_after_the_index_has_a_message(stack, api, world):
     assert texts(search(api, w["bob"], f"take {tag}")) == [f"third take {tag}"]
 
 
+def test_one_drain_at_a_time(stack, api, world):
+    """Drains take turns, whatever the hosts: while the companion's drain
+    waits on the held index, holding the turn, another returns 0 at once
+    (two at once could both insert one message, the later failing)."""
+    import time
+
+    w, tag = world, world["tag"]
+    turn = "SELECT pg_try_advisory_xact_lock(1919, hashtext('search_index_drain'))"
+    held = index_held(stack)
+    try:
+        m = send(api, w["alice"], w["ab"]["id"], f"queued {tag}")
+        deadline = time.monotonic() + 10
+        while stack.psql(turn)[0][0]:
+            assert time.monotonic() < deadline, "the companion's drain never took its turn"
+            time.sleep(0.05)
+        assert stack.psql("SET LOCAL statement_timeout = '5s'; SELECT search_index_drain(100)")[0][0] == 0
+        assert indexed(stack, [m["id"]]) == {m["id"]: (1, False)}
+        assert texts(search(api, w["bob"], f"queued {tag}")) == [f"queued {tag}"]
+    finally:
+        held.close()
+    wait_indexed(stack, [m["id"]])
+    assert indexed(stack, [m["id"]]) == {m["id"]: (0, True)}
+
+
 def test_common_words_walk_each_chat(stack, api, world):
     """A word the planner expects in more than 20,000 messages is searched by
     walking each chat backwards (search_messages()), not the index: the
