@@ -70,9 +70,9 @@ void handle_upload(struct http_req *req)
 void handle_upload_limits(struct http_req *req)
 {
 	DB_STMT(upload_limits, 5,
-		"SELECT jsonb_build_object('max_file_size', $3::bigint, 'max_files', $4::int, "
+		"SELECT 200, jsonb_build_object('max_file_size', $3::bigint, 'max_files', $4::int, "
 		"'quota_bytes', $5::bigint, "
-		"'used_bytes', user_storage_bytes(live_session_user($1, $2)))");
+		"'used_bytes', user_storage_bytes(live_session_user($1, $2))), NULL::bigint");
 	if (!http_require_user(req))
 		return;
 	char uid[SQLPARAM_INT_LEN], size[SQLPARAM_INT_LEN], count[SQLPARAM_INT_LEN],
@@ -80,11 +80,5 @@ void handle_upload_limits(struct http_req *req)
 	const char *params[] = {sqlparam_int(uid, req->user_id), http_session_param(req),
 				sqlparam_int(size, (int64_t)upload_max_file_size()),
 				sqlparam_int(count, (int64_t)upload_max_files()), upload_quota_param(quota)};
-	PGresult *res = db_exec(&upload_limits, params);
-	if (!db_ok(res)) {
-		reply_db_problem(req, res);
-		return;
-	}
-	http_send_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-	PQclear(res);
+	reply_send(req, db_exec(&upload_limits, params));
 }

@@ -51,33 +51,26 @@ static struct front_watch tick;
 static int tick_fd = -1;
 static long batch;             /* messages a drain takes at most */
 static char batch_param[24];   /* the same, as the statement's parameter */
-static double drain_started, next_drain; /* CLOCK_MONOTONIC seconds */
-static bool requests_came;               /* since the last drain began */
+static struct timespec drain_started; /* CLOCK_MONOTONIC */
+static double hold_ms; /* since drain_started, before the next drain */
+static bool requests_came; /* since the last drain began */
 
 static long batch_setting(void)
 {
 	return config_int("MSGR_SEARCH_INDEX_BATCH", 2000, 1, 1000000);
 }
 
-static double now_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void drain_next(void)
 {
 	if (pglink_state(drain_link) != PGLINK_READY || pglink_busy(drain_link))
 		return;
-	double now = now_seconds();
-	if (now < next_drain)
+	if (log_ms_since(&drain_started) < hold_ms)
 		return;
 	const char *params[] = {batch_param};
-	drain_started = now;
+	clock_gettime(CLOCK_MONOTONIC, &drain_started);
 	requests_came = false;
 	if (pglink_send(drain_link, DRAIN_STATEMENT, 1, params) != MSGR_OK)
-		next_drain = now; /* refused, and logged: the next tick tries again */
+		hold_ms = 0; /* refused, and logged: the next tick tries again */
 }
 
 static void drain_done(void *arg, PGresult *res)
@@ -89,8 +82,8 @@ static void drain_done(void *arg, PGresult *res)
 	else if (res)
 		log_error("could not index messages for search: %s", PQresultErrorMessage(res));
 	PQclear(res);
-	double now = now_seconds();
-	next_drain = requests_came ? now + (SEARCH_INDEX_SHARE - 1) * (now - drain_started) : now;
+	/* Waiting (SHARE - 1) times the drain's d after it: SHARE times d from its start. */
+	hold_ms = requests_came ? SEARCH_INDEX_SHARE * log_ms_since(&drain_started) : 0;
 	if (more && !requests_came)
 		drain_next();
 }
